@@ -1,0 +1,51 @@
+// The runner's configuration after validation, with GitLab Runner's defaults.
+import type { ListenAddress } from './listen-address.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal', 'panic'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export const EXECUTORS = ['shell'] as const;
+export type ExecutorName = (typeof EXECUTORS)[number];
+
+export interface RunnerConfig {
+  /** Unique; the value of the `runner` label on every metric. */
+  readonly name: string;
+  readonly executor: ExecutorName;
+  /** Jobs this runner may run at once; 0 = no limit besides `concurrent`. */
+  readonly limit: number;
+}
+
+export interface Config {
+  /** Jobs running at once across all runners (> 0). */
+  readonly concurrent: number;
+  /** Seconds between polls for new jobs. */
+  readonly checkInterval: number;
+  /** Seconds a forceful shutdown may take. */
+  readonly shutdownTimeout: number;
+  readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** Undefined: the metrics server is disabled. */
+  readonly metricsServer: ListenAddress | undefined;
+  readonly runners: readonly RunnerConfig[];
+}
+
+export const DEFAULT_CONFIG: Config = {
+  concurrent: 1,
+  checkInterval: 3,
+  shutdownTimeout: 30,
+  logLevel: 'info',
+  logFormat: 'text',
+  metricsServer: undefined,
+  runners: [],
+};
+
+/** A configuration together with where it came from and what was odd about it. */
+export interface LoadedConfig {
+  readonly config: Config;
+  /** The file it was read from; undefined for the built-in defaults. */
+  readonly path: string | undefined;
+  readonly warnings: readonly string[];
+}

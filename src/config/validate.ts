@@ -1,0 +1,152 @@
+// Turns a parsed TOML document into a Config: every wrong type or value is an
+// error naming the key, every unknown key a warning.
+import { ListenAddressError, parseListenAddress } from './listen-address.ts';
+import {
+  DEFAULT_CONFIG, EXECUTORS, LOG_FORMATS, LOG_LEVELS,
+  type Config, type ExecutorName, type LogFormat, type LogLevel, type RunnerConfig,
+} from './types.ts';
+import type { ListenAddress } from './listen-address.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Table = Record<string, unknown>;
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return `the date ${value.toISOString()}`;
+  if (typeof value === 'object' && value !== null) return 'a table';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+function isTable(value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** Reads keys of one table, remembering which were used so the rest can be reported. */
+class TableReader {
+  private readonly used = new Set<string>();
+  constructor(
+    private readonly table: Table,
+    private readonly where: string,
+    private readonly origin: string,
+  ) {}
+
+  private fail(key: string, expected: string, value: unknown): never {
+    throw new ConfigError(`${this.origin}: ${this.where}${key}: expected ${expected}, got ${describe(value)}`);
+  }
+
+  private take(key: string): unknown {
+    this.used.add(key);
+    return this.table[key];
+  }
+
+  integer(key: string, fallback: number, min: number): number {
+    const value = this.take(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      this.fail(key, `an integer >= ${min}`, value);
+    }
+    return value;
+  }
+
+  string(key: string): string | undefined {
+    const value = this.take(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') this.fail(key, 'a string', value);
+    return value;
+  }
+
+  choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
+    const value = this.take(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+      this.fail(key, `one of ${choices.join(', ')}`, value);
+    }
+    return value as T;
+  }
+
+  tables(key: string): Table[] {
+    const value = this.take(key);
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || !value.every(isTable)) this.fail(key, 'an array of tables ([[runners]])', value);
+    return value;
+  }
+
+  address(key: string, value: string): ListenAddress | undefined {
+    try {
+      return parseListenAddress(value);
+    } catch (error) {
+      if (error instanceof ListenAddressError) throw new ConfigError(`${this.origin}: ${this.where}${key}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  unknownKeys(): string[] {
+    return Object.keys(this.table)
+      .filter((key) => !this.used.has(key))
+      .map((key) => `${this.origin}: unknown key ${this.where}${key} (ignored)`);
+  }
+}
+
+const MAX_RUNNER_NAME = 128;
+
+function readRunner(table: Table, index: number, origin: string, warnings: string[]): RunnerConfig {
+  const where = `runners[${index}].`;
+  const reader = new TableReader(table, where, origin);
+  const name = reader.string('name');
+  if (name === undefined || name.trim() === '') {
+    throw new ConfigError(`${origin}: ${where}name: required, a non-empty string (it is the "runner" label of every metric)`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (name.length > MAX_RUNNER_NAME || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new ConfigError(`${origin}: ${where}name: expected at most ${MAX_RUNNER_NAME} printable characters, got ${JSON.stringify(name)}`);
+  }
+  const runner: RunnerConfig = {
+    name,
+    executor: reader.choice<ExecutorName>('executor', EXECUTORS, 'shell'),
+    limit: reader.integer('limit', 0, 0),
+  };
+  warnings.push(...reader.unknownKeys());
+  return runner;
+}
+
+/** Validates a parsed document; `origin` names the file in messages. */
+export function validateConfig(document: Table, origin: string): { config: Config; warnings: string[] } {
+  const warnings: string[] = [];
+  const reader = new TableReader(document, '', origin);
+  const metricsServer = reader.string('metrics_server');
+  const listenAddress = reader.string('listen_address');
+  if (metricsServer !== undefined && listenAddress !== undefined && metricsServer.trim() !== listenAddress.trim()) {
+    throw new ConfigError(
+      `${origin}: metrics_server ${JSON.stringify(metricsServer)} and listen_address ${JSON.stringify(listenAddress)} differ: set only one`,
+    );
+  }
+  const addressKey = metricsServer !== undefined ? 'metrics_server' : 'listen_address';
+  const address = metricsServer ?? listenAddress;
+
+  const config: Config = {
+    concurrent: reader.integer('concurrent', DEFAULT_CONFIG.concurrent, 1),
+    checkInterval: reader.integer('check_interval', DEFAULT_CONFIG.checkInterval, 0),
+    shutdownTimeout: reader.integer('shutdown_timeout', DEFAULT_CONFIG.shutdownTimeout, 0),
+    logLevel: reader.choice<LogLevel>('log_level', LOG_LEVELS, DEFAULT_CONFIG.logLevel),
+    logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS, DEFAULT_CONFIG.logFormat),
+    metricsServer: address === undefined ? undefined : reader.address(addressKey, address),
+    runners: reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
+  };
+  warnings.unshift(...reader.unknownKeys());
+
+  const seen = new Set<string>();
+  for (const [i, runner] of config.runners.entries()) {
+    if (seen.has(runner.name)) {
+      throw new ConfigError(`${origin}: runners[${i}].name: ${JSON.stringify(runner.name)} is already used by another runner; names must be unique`);
+    }
+    seen.add(runner.name);
+  }
+  return { config, warnings };
+}

@@ -1,0 +1,46 @@
+// Leveled logger writing one line per entry to stderr, as text or JSON.
+import type { LogFormat, LogLevel } from '../config/types.ts';
+
+export type Fields = Readonly<Record<string, string | number | boolean | undefined>>;
+
+const SEVERITY: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn: 2, error: 3, fatal: 4, panic: 5 };
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+const stderrSink: LogSink = { write: (line) => process.stderr.write(line) };
+
+function quoteIfNeeded(value: string): string {
+  return value === '' || /[\s"=\\]/.test(value) ? JSON.stringify(value) : value;
+}
+
+export class Logger {
+  constructor(
+    private level: LogLevel = 'info',
+    private format: LogFormat = 'text',
+    private readonly sink: LogSink = stderrSink,
+  ) {}
+
+  configure(level: LogLevel, format: LogFormat): void {
+    this.level = level;
+    this.format = format;
+  }
+
+  debug(message: string, fields?: Fields): void { this.log('debug', message, fields); }
+  info(message: string, fields?: Fields): void { this.log('info', message, fields); }
+  warn(message: string, fields?: Fields): void { this.log('warn', message, fields); }
+  error(message: string, fields?: Fields): void { this.log('error', message, fields); }
+
+  log(level: LogLevel, message: string, fields: Fields = {}): void {
+    if (SEVERITY[level] < SEVERITY[this.level]) return;
+    const time = new Date().toISOString();
+    const defined = Object.entries(fields).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
+    if (this.format === 'json') {
+      this.sink.write(JSON.stringify({ time, level, msg: message, ...Object.fromEntries(defined) }) + '\n');
+      return;
+    }
+    const rendered = defined.map(([key, value]) => `${key}=${quoteIfNeeded(String(value))}`).join(' ');
+    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${message}${rendered ? '  ' + rendered : ''}\n`);
+  }
+}

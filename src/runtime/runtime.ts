@@ -1,0 +1,29 @@
+// The one place that knows which JavaScript runtime we are on. Everything
+// runtime-specific is answered here so the rest of the code stays uniform.
+
+export type RuntimeName = 'node' | 'bun' | 'deno';
+
+export interface RuntimeInfo {
+  readonly name: RuntimeName;
+  readonly version: string;
+}
+
+interface DenoGlobal {
+  version: { deno: string };
+}
+
+function detect(): RuntimeInfo {
+  const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
+  if (deno?.version?.deno) return { name: 'deno', version: deno.version.deno };
+  const bun = (process.versions as Record<string, string | undefined>)['bun'];
+  if (bun) return { name: 'bun', version: bun };
+  return { name: 'node', version: process.versions.node };
+}
+
+export const runtime: RuntimeInfo = detect();
+
+/** Architecture as the runtime reports it (`x64`, `arm64`, ...). */
+export const architecture: string = process.arch;
+
+/** Operating system as the runtime reports it (`linux`, `darwin`, ...). */
+export const operatingSystem: string = process.platform;
