@@ -38,6 +38,8 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /** Resolves with the signal that asked the runner to stop; a second one exits at once. */
 function waitForStopSignal(logger: Logger): Promise<string> {
+  // Signal listeners alone do not keep the event loop alive: hold it until a signal comes.
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
   return new Promise((resolve) => {
     let received = false;
     for (const signal of STOP_SIGNALS) {
@@ -47,6 +49,7 @@ function waitForStopSignal(logger: Logger): Promise<string> {
           process.exit(1);
         }
         received = true;
+        clearInterval(keepAlive);
         resolve(signal);
       });
     }

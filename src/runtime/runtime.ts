@@ -27,3 +27,19 @@ export const architecture: string = process.arch;
 
 /** Operating system as the runtime reports it (`linux`, `darwin`, ...). */
 export const operatingSystem: string = process.platform;
+
+/**
+ * The command line that runs a script file on this same runtime: Node needs
+ * compiled JavaScript, Bun and Deno run the TypeScript source.
+ */
+export function scriptCommand(script: string): [string, ...string[]] {
+  switch (runtime.name) {
+    case 'deno': return [process.execPath, 'run', '-A', script];
+    default: return [process.execPath, script];
+  }
+}
+
+/** The extension of this runtime's own source files: `.ts` from source, `.js` when compiled. */
+export function moduleExtension(moduleUrl: string): '.ts' | '.js' {
+  return moduleUrl.endsWith('.ts') ? '.ts' : '.js';
+}

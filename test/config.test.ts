@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfigText } from '../src/config/load.ts';
+import { DEFAULT_CONFIG } from '../src/config/types.ts';
+
+const FULL = `
+concurrent = 4
+check_interval = 5
+shutdown_timeout = 10
+log_level = "debug"
+log_format = "json"
+metrics_server = "127.0.0.1:9300"
+
+[[runners]]
+name = "first"
+executor = "shell"
+limit = 2
+
+[[runners]]
+name = "second"
+`;
+
+test('a full config.toml is read with every key', () => {
+  const { config, warnings } = parseConfigText(FULL, 'config.toml');
+  assert.deepEqual(warnings, []);
+  assert.equal(config.concurrent, 4);
+  assert.equal(config.checkInterval, 5);
+  assert.equal(config.shutdownTimeout, 10);
+  assert.equal(config.logLevel, 'debug');
+  assert.equal(config.logFormat, 'json');
+  assert.deepEqual(config.metricsServer, { host: '127.0.0.1', port: 9300 });
+  assert.deepEqual(config.runners, [
+    { name: 'first', executor: 'shell', limit: 2 },
+    { name: 'second', executor: 'shell', limit: 0 },
+  ]);
+});
+
+test('an empty config.toml gives GitLab Runner defaults', () => {
+  const { config } = parseConfigText('', 'config.toml');
+  assert.deepEqual(config, DEFAULT_CONFIG);
+  assert.equal(config.concurrent, 1);
+  assert.equal(config.checkInterval, 3);
+  assert.equal(config.shutdownTimeout, 30);
+  assert.equal(config.metricsServer, undefined);
+});
+
+test('listen_address is accepted as the newer name of metrics_server', () => {
+  const { config } = parseConfigText('listen_address = ":9252"', 'c.toml');
+  assert.deepEqual(config.metricsServer, { host: '', port: 9252 });
+  const same = parseConfigText('listen_address = ":9252"\nmetrics_server = ":9252"', 'c.toml');
+  assert.deepEqual(same.config.metricsServer, { host: '', port: 9252 });
+});
+
+test('metrics_server and listen_address with different values is an error', () => {
+  assert.throws(
+    () => parseConfigText('listen_address = ":9252"\nmetrics_server = ":9300"', 'c.toml'),
+    /c\.toml: metrics_server ":9300" and listen_address ":9252" differ: set only one/,
+  );
+});
+
+test('an empty metrics_server disables the server', () => {
+  assert.equal(parseConfigText('metrics_server = ""', 'c.toml').config.metricsServer, undefined);
+});
+
+const BAD: ReadonlyArray<[string, string, RegExp]> = [
+  ['concurrent = 0', 'concurrent must be > 0', /c\.toml: concurrent: expected an integer >= 1, got number 0/],
+  ['concurrent = 1.5', 'concurrent must be an integer', /concurrent: expected an integer >= 1, got number 1\.5/],
+  ['concurrent = "4"', 'concurrent must be a number', /concurrent: expected an integer >= 1, got the string "4"/],
+  ['check_interval = -1', 'check_interval >= 0', /check_interval: expected an integer >= 0/],
+  ['log_level = "verbose"', 'log_level choices', /log_level: expected one of debug, info, warn, error, fatal, panic, got the string "verbose"/],
+  ['log_format = "xml"', 'log_format choices', /log_format: expected one of text, json, got the string "xml"/],
+  ['metrics_server = 9252', 'metrics_server type', /metrics_server: expected a string, got number 9252/],
+  ['metrics_server = ":99999"', 'metrics_server value', /metrics_server: invalid metrics server address ":99999": port 99999 is out of range/],
+  ['[[runners]]\nexecutor = "shell"', 'runner name required', /runners\[0\]\.name: required/],
+  ['[[runners]]\nname = ""', 'runner name non-empty', /runners\[0\]\.name: required/],
+  ['[[runners]]\nname = "a"\n[[runners]]\nname = "a"', 'unique names', /runners\[1\]\.name: "a" is already used/],
+  ['[[runners]]\nname = "a"\nexecutor = "docker"', 'executor choices', /runners\[0\]\.executor: expected one of shell, got the string "docker"/],
+  ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer >= 0, got number -2/],
+  ['runners = "x"', 'runners must be tables', /runners: expected an array of tables/],
+  [`[[runners]]\nname = "${'x'.repeat(200)}"`, 'runner name length', /runners\[0\]\.name: expected at most 128 printable characters/],
+];
+
+for (const [text, what, message] of BAD) {
+  test(`config error names the key: ${what}`, () => {
+    assert.throws(() => parseConfigText(text, 'c.toml'), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, String(error));
+      assert.match(error.message, message);
+      assert.ok(!error.message.includes('\n'), 'one line');
+      return true;
+    });
+  });
+}
+
+test('a TOML syntax error reports file, line and column', () => {
+  assert.throws(() => parseConfigText('concurrent = 2\nlog_level = \n', '/etc/runner/config.toml'), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /^\/etc\/runner\/config\.toml:2:\d+: TOML syntax error: /);
+    assert.ok(!error.message.includes('\n'));
+    return true;
+  });
+});
+
+test('unknown keys are warnings naming the key, not errors', () => {
+  const { config, warnings } = parseConfigText('concurent = 3\n[[runners]]\nname = "a"\ntokn = "x"', 'c.toml');
+  assert.equal(config.concurrent, 1);
+  assert.deepEqual(warnings, [
+    'c.toml: unknown key concurent (ignored)',
+    'c.toml: unknown key runners[0].tokn (ignored)',
+  ]);
+});
+
+test('without --config, ./config.toml is read when present, else the defaults', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-config-'));
+  const none = loadConfig(undefined, dir);
+  assert.equal(none.path, undefined);
+  assert.deepEqual(none.config, DEFAULT_CONFIG);
+  writeFileSync(join(dir, 'config.toml'), 'concurrent = 7\n');
+  const found = loadConfig(undefined, dir);
+  assert.equal(found.path, join(dir, 'config.toml'));
+  assert.equal(found.config.concurrent, 7);
+});
+
+test('an explicit config file that does not exist is an error naming it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-config-'));
+  assert.throws(() => loadConfig('missing.toml', dir), new RegExp(`cannot read config file ${join(dir, 'missing.toml')}: no such file`));
+});

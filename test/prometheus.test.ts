@@ -1,0 +1,270 @@
+// End to end: a real Prometheus server scrapes the runner's metrics server and
+// the values come back through its HTTP API, exactly as an operator sees them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runtime } from '../src/runtime/runtime.ts';
+import { startRunner, type RunningRunner } from './helpers/runner-process.ts';
+import { skipUnless } from './helpers/tools.ts';
+
+const PROMETHEUS = 'prometheus';
+const DEADLINE_MS = 30_000;
+const POLL_MS = 250;
+const REQUEST_TIMEOUT_MS = 2_000;
+const KILL_AFTER_MS = 5_000;
+
+/** A port that was free a moment ago: bind 127.0.0.1:0, read it back, close. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no port from ${String(address)}`))));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** GET a Prometheus API path; resolves with `data` of a successful answer, throws otherwise. */
+async function apiData(base: string, path: string): Promise<unknown> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(`${base}${path}`, { signal: controller.signal });
+    const text = await response.text();
+    const body: unknown = JSON.parse(text);
+    if (!response.ok || !isRecord(body) || body['status'] !== 'success') {
+      throw new Error(`GET ${path}: HTTP ${response.status}: ${text}`);
+    }
+    return body['data'];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Target {
+  readonly job: string;
+  readonly scrapeUrl: string;
+  readonly health: string;
+  readonly lastError: string;
+}
+
+function activeTargets(data: unknown): Target[] {
+  if (!isRecord(data) || !Array.isArray(data['activeTargets'])) return [];
+  return data['activeTargets'].filter(isRecord).map((target) => {
+    const labels = isRecord(target['labels']) ? target['labels'] : {};
+    return {
+      job: String(labels['job'] ?? ''),
+      scrapeUrl: String(target['scrapeUrl'] ?? ''),
+      health: String(target['health'] ?? ''),
+      lastError: String(target['lastError'] ?? ''),
+    };
+  });
+}
+
+interface Sample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: string;
+}
+
+/** The samples of an instant-vector query result. */
+function vector(data: unknown): Sample[] {
+  if (!isRecord(data) || data['resultType'] !== 'vector' || !Array.isArray(data['result'])) {
+    throw new Error(`not an instant vector: ${JSON.stringify(data)}`);
+  }
+  return data['result'].filter(isRecord).map((sample) => {
+    const labels: Record<string, string> = {};
+    if (isRecord(sample['metric'])) {
+      for (const [name, value] of Object.entries(sample['metric'])) labels[name] = String(value);
+    }
+    const pair = sample['value'];
+    return { labels, value: Array.isArray(pair) ? String(pair[1]) : '' };
+  });
+}
+
+/** A failure that waiting longer cannot fix: `until` gives up at once. */
+class Fatal extends Error {}
+
+/**
+ * Polls until `probe` returns a value (not undefined) or the deadline passes;
+ * then throws with the last state. A Fatal error from the probe ends it at once.
+ */
+async function until<T>(what: string, deadline: number, probe: () => Promise<T | undefined>): Promise<T> {
+  let last = 'never polled';
+  while (Date.now() < deadline) {
+    try {
+      const result = await probe();
+      if (result !== undefined) return result;
+      last = 'not yet';
+    } catch (error) {
+      if (error instanceof Fatal) throw error;
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(POLL_MS);
+  }
+  throw new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}; last: ${last}`);
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
+}
+
+/** SIGTERM, then SIGKILL if it is still there after a few seconds; resolves once it is gone. */
+async function terminate(child: ChildProcess): Promise<void> {
+  const done = exited(child);
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+  await done;
+  clearTimeout(timer);
+}
+
+async function stopRunner(runner: RunningRunner): Promise<void> {
+  const timer = setTimeout(() => runner.kill(), KILL_AFTER_MS);
+  try {
+    await runner.stop('SIGTERM');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** For failure messages: is the runner process still there, and does it answer /metrics itself? */
+async function probeRunner(runner: RunningRunner): Promise<string> {
+  const alive = `pid ${runner.pid} ${isAlive(runner.pid) ? 'alive' : 'gone'}`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(`${runner.url}/metrics`, { signal: controller.signal });
+    await response.text();
+    return `${alive}, GET ${runner.url}/metrics from the test: HTTP ${response.status}`;
+  } catch (error) {
+    return `${alive}, GET ${runner.url}/metrics from the test failed: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('a real Prometheus server scrapes the runner', { skip: skipUnless(PROMETHEUS, 'prometheus'), timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-'));
+  let runner: RunningRunner | undefined;
+  let prometheus: ChildProcess | undefined;
+  let prometheusStderr = '';
+  try {
+    try {
+      // An empty working directory: no ./config.toml, so the built-in defaults (concurrent = 1).
+      runner = await startRunner([], { cwd: dir });
+      const target = new URL(runner.url).host;
+
+      const config = join(dir, 'prometheus.yml');
+      writeFileSync(config, [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1m',
+        'scrape_configs:',
+        '  - job_name: runner',
+        '    static_configs:',
+        `      - targets: ['${target}']`,
+        '',
+      ].join('\n'));
+
+      const port = await freePort();
+      const api = `http://127.0.0.1:${port}`;
+      prometheus = spawn(PROMETHEUS, [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--storage.tsdb.retention.time=1h',
+        '--query.max-concurrency=2',
+        '--log.level=warn',
+      ], { cwd: dir, env: { ...process.env, GOMAXPROCS: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => { prometheusStderr += chunk; });
+      let spawnError: Error | undefined;
+      prometheus.once('error', (error) => { spawnError = error; });
+      const child = prometheus;
+      const { pid } = runner;
+      const bothRunning = (): void => {
+        if (spawnError !== undefined) throw new Fatal(`cannot run prometheus: ${spawnError.message}`);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Fatal(`prometheus exited (code ${child.exitCode}, signal ${child.signalCode})`);
+        }
+        if (!isAlive(pid)) throw new Fatal(`the runner (pid ${pid}) exited`);
+      };
+
+      const deadline = Date.now() + DEADLINE_MS;
+      const up = await until(`target ${target} of job "runner" to be up`, deadline, async () => {
+        bothRunning();
+        const targets = activeTargets(await apiData(api, '/api/v1/targets?state=active'));
+        const ours = targets.find((t) => t.job === 'runner');
+        if (ours === undefined) throw new Error(`no "runner" target among ${JSON.stringify(targets)}`);
+        if (ours.health !== 'up') throw new Error(`target is ${JSON.stringify(ours)}`);
+        return ours;
+      });
+      assert.equal(up.scrapeUrl, `${runner.url}/metrics`);
+      assert.equal(up.lastError, '', `the scrape reported an error: ${up.lastError}`);
+
+      const query = (promql: string): Promise<Sample[]> => until(`a result for ${promql}`, deadline, async () => {
+        bothRunning();
+        const samples = vector(await apiData(api, `/api/v1/query?query=${encodeURIComponent(promql)}`));
+        return samples.length > 0 ? samples : undefined;
+      });
+
+      const info = await query('ci_runner_version_info');
+      assert.equal(info.length, 1, `one version series: ${JSON.stringify(info)}`);
+      const [version] = info;
+      assert.ok(version !== undefined);
+      assert.equal(version.value, '1');
+      assert.equal(version.labels['name'], 'runner');
+      assert.equal(version.labels['runtime'], runtime.name);
+      assert.equal(version.labels['job'], 'runner');
+      assert.equal(version.labels['instance'], target);
+
+      const rss = await query('process_resident_memory_bytes{job="runner"}');
+      assert.equal(rss.length, 1, `one RSS series: ${JSON.stringify(rss)}`);
+      assert.ok(Number(rss[0]?.value) > 0, `process_resident_memory_bytes is ${rss[0]?.value}`);
+
+      const concurrent = await query('ci_runner_concurrent{job="runner"}');
+      assert.deepEqual(concurrent.map((sample) => sample.value), ['1']);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error([
+        reason,
+        runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
+        '--- prometheus stderr ---',
+        prometheusStderr.trimEnd() || '(empty)',
+        '--- runner logs ---',
+        runner?.logs().trimEnd() || '(not started)',
+      ].join('\n'), { cause: error });
+    }
+  } finally {
+    await Promise.all([
+      prometheus === undefined ? undefined : terminate(prometheus),
+      runner === undefined ? undefined : stopRunner(runner),
+    ]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
