@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfigText } from '../src/config/load.ts';
 import { DEFAULT_CONFIG } from '../src/config/types.ts';
+import { packageRoot } from '../src/version.ts';
 
 const FULL = `
 concurrent = 4
@@ -126,4 +127,14 @@ test('without --config, ./config.toml is read when present, else the defaults', 
 test('an explicit config file that does not exist is an error naming it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-config-'));
   assert.throws(() => loadConfig('missing.toml', dir), new RegExp(`cannot read config file ${join(dir, 'missing.toml')}: no such file`));
+});
+
+test('config.toml.example is valid, warns about nothing and documents every key', () => {
+  const example = loadConfig(join(packageRoot(), 'config.toml.example'), '/');
+  assert.deepEqual(example.warnings, []);
+  const text = readFileSync(example.path!, 'utf8');
+  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server',
+    'listen_address', '[[runners]]', 'name', 'executor', 'limit']) {
+    assert.match(text, new RegExp(`^#.*${key.replace(/[[\]]/g, '\\$&')}|^\\s*${key.replace(/[[\]]/g, '\\$&')}`, 'm'), key);
+  }
 });

@@ -2,12 +2,13 @@
 // the values come back through its HTTP API, exactly as an operator sees them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../src/runtime/runtime.ts';
+import { packageRoot } from '../src/version.ts';
 import { startRunner, type RunningRunner } from './helpers/runner-process.ts';
 import { skipUnless } from './helpers/tools.ts';
 
@@ -267,4 +268,9 @@ test('a real Prometheus server scrapes the runner', { skip: skipUnless(PROMETHEU
     ]);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('deploy/prometheus.yml is a valid Prometheus configuration', { skip: skipUnless('promtool', 'prometheus') }, () => {
+  const result = spawnSync('promtool', ['check', 'config', join(packageRoot(), 'deploy', 'prometheus.yml')], { encoding: 'utf8' });
+  assert.equal(result.status, 0, `${result.stdout}${result.stderr}`);
 });

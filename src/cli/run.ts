@@ -86,7 +86,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;
   if (address) {
-    server = await startHttpServer(address, createRequestListener(agent, telemetry, logger));
+    server = await startHttpServer(address, createRequestListener(agent, telemetry, logger), (error) =>
+      logger.error('Metrics server error', { error: error.message }));
     logger.info('Metrics server listening', { address: formatListenAddress(server.address) });
   } else {
     logger.info('metrics server disabled');

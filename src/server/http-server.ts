@@ -50,7 +50,8 @@ function boundAddress(server: Server, requested: ListenAddress): ListenAddress {
   return { host: requested.host === '' ? '' : info.address, port: info.port };
 }
 
-export function startHttpServer(address: ListenAddress, listener: RequestListener): Promise<RunningServer> {
+/** Starts the server; `onError` hears errors after it listens (they must not crash the agent). */
+export function startHttpServer(address: ListenAddress, listener: RequestListener, onError: (error: Error) => void = () => undefined): Promise<RunningServer> {
   const server = createServer(
     {
       headersTimeout: SERVER_LIMITS.headersTimeoutMs,
@@ -62,10 +63,11 @@ export function startHttpServer(address: ListenAddress, listener: RequestListene
     listener,
   );
   return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => reject(new ServerStartError(describeListenError(address, error)));
-    server.once('error', onError);
+    const onStartError = (error: NodeJS.ErrnoException): void => reject(new ServerStartError(describeListenError(address, error)));
+    server.once('error', onStartError);
     const ready = (): void => {
-      server.off('error', onError);
+      server.off('error', onStartError);
+      server.on('error', onError);
       resolve({
         address: boundAddress(server, address),
         close: () => closeServer(server),

@@ -1,5 +1,5 @@
-// The /metrics route in process: a failed collection must be a 500 that says
-// why, never a 200 with a partial exposition.
+// The routes in process: a failed collection must be a 500 that says why,
+// never a 200 with a partial exposition; readiness follows the agent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from '../src/agent/agent.ts';
@@ -61,4 +61,25 @@ test('series beyond the per-metric limit fold into one overflow series instead o
   assert.ok(overflow, 'an overflow series exists');
   assert.equal(Number(overflow.split(' ').at(-1)), 501);
   await telemetry.shutdown();
+});
+
+test('/health/ready answers 503 until the agent has started', async () => {
+  const telemetry = new Telemetry();
+  const agent = new Agent(DEFAULT_CONFIG);
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0 }, createRequestListener(agent, telemetry, quietLogger([])));
+  try {
+    const url = `http://127.0.0.1:${server.address.port}/health/ready`;
+    const starting = await fetch(url);
+    assert.equal(starting.status, 503);
+    assert.equal((await starting.text()).trim(), 'not ready: starting');
+    agent.start();
+    assert.equal((await fetch(url)).status, 200);
+    await agent.stop();
+    const stopped = await fetch(url);
+    assert.equal(stopped.status, 503);
+    assert.equal((await stopped.text()).trim(), 'not ready: stopped');
+  } finally {
+    await server.close();
+    await telemetry.shutdown();
+  }
 });
