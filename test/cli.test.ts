@@ -1,11 +1,13 @@
 // The CLI as users run it: a child process on the same runtime as the test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../src/runtime/runtime.ts';
+import { packageRoot } from '../src/version.ts';
 import { runCli, startProcess, startRunner } from './helpers/runner-process.ts';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'runner-cli-'));
@@ -18,12 +20,32 @@ function assertOneLineError(stderr: string, ...fragments: string[]): void {
   assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
 }
 
+/** The checkout's revision when git can tell (it can in CI), else undefined. */
+function gitRevision(): string | undefined {
+  const result = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : undefined;
+}
+
 test('--version prints name, version, revision, runtime and its version', async () => {
   const { code, stdout } = await runCli(['--version']);
   assert.equal(code, 0);
   assert.match(stdout, /^runner \d+\.\d+\.\d+\n/);
-  assert.match(stdout, /Git revision: \S+/);
+  const revision = gitRevision();
+  // build-info.json is written at build time, so a later commit makes it lag: compare lengths, not values.
+  assert.match(stdout, revision === undefined ? /Git revision: \S+/ : /Git revision: [0-9a-f]{12}\n/);
   assert.ok(stdout.includes(`Runtime:      ${runtime.name} ${runtime.version}`), stdout);
+});
+
+test('extra arguments after --version are a usage error', async () => {
+  const { code, stderr } = await runCli(['--version', 'extra']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '"extra"');
+});
+
+test('an empty --config is a usage error, not the current directory', async () => {
+  const { code, stderr } = await runCli(['run', '--config=']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '--config is empty (expected a file path)');
 });
 
 test('--help lists the commands and run --help describes every flag', async () => {
@@ -68,7 +90,7 @@ test('a bad config value is a one-line error naming the key', async () => {
   writeFileSync(join(dir, 'bad.toml'), 'concurrent = 0\n');
   const { code, stderr } = await runCli(['run', '--config', join(dir, 'bad.toml')]);
   assert.equal(code, 2);
-  assertOneLineError(stderr, 'bad.toml: concurrent: expected an integer >= 1, got number 0');
+  assertOneLineError(stderr, 'bad.toml: concurrent: expected an integer from 1 to 10000, got number 0');
 });
 
 test('a config syntax error names file, line and column', async () => {
@@ -145,6 +167,21 @@ test('./config.toml is read; the flag wins over metrics_server in the file', asy
     assert.match(runner.logs(), /WARN\s+\S*config\.toml: unknown key unknown_thing \(ignored\)/);
     const body = await (await fetch(`${runner.url}/metrics`)).text();
     assert.match(body, /^ci_runner_concurrent 3$/m);
+  } finally {
+    runner.kill();
+  }
+});
+
+test('--metrics-server "" disables a server the file configures', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.toml'), 'metrics_server = "127.0.0.1:0"\nshutdown_timeout = 0\n');
+  const runner = await startProcess(['run', '--metrics-server', ''], /Runner ready/, { cwd: dir });
+  try {
+    assert.match(runner.logs(), /metrics server disabled/);
+    assert.doesNotMatch(runner.logs(), /Metrics server listening/);
+    // shutdown_timeout = 0 means the default (as in GitLab Runner), not "exit at once".
+    const result = await runner.stop();
+    assert.equal(result.code, 0, result.stderr);
   } finally {
     runner.kill();
   }

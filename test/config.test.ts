@@ -67,10 +67,12 @@ test('an empty metrics_server disables the server', () => {
 });
 
 const BAD: ReadonlyArray<[string, string, RegExp]> = [
-  ['concurrent = 0', 'concurrent must be > 0', /c\.toml: concurrent: expected an integer >= 1, got number 0/],
-  ['concurrent = 1.5', 'concurrent must be an integer', /concurrent: expected an integer >= 1, got number 1\.5/],
-  ['concurrent = "4"', 'concurrent must be a number', /concurrent: expected an integer >= 1, got the string "4"/],
-  ['check_interval = -1', 'check_interval >= 0', /check_interval: expected an integer >= 0/],
+  ['concurrent = 0', 'concurrent must be > 0', /c\.toml: concurrent: expected an integer from 1 to 10000, got number 0/],
+  ['concurrent = 1.5', 'concurrent must be an integer', /concurrent: expected an integer from 1 to 10000, got number 1\.5/],
+  ['concurrent = "4"', 'concurrent must be a number', /concurrent: expected an integer from 1 to 10000, got the string "4"/],
+  ['concurrent = 20000', 'concurrent has a maximum', /concurrent: expected an integer from 1 to 10000, got number 20000/],
+  ['check_interval = -1', 'check_interval >= 0', /check_interval: expected an integer from 0 to 86400/],
+  ['shutdown_timeout = 3000000', 'shutdown_timeout has a maximum', /shutdown_timeout: expected an integer from 0 to 86400, got number 3000000/],
   ['log_level = "verbose"', 'log_level choices', /log_level: expected one of debug, info, warn, error, fatal, panic, got the string "verbose"/],
   ['log_format = "xml"', 'log_format choices', /log_format: expected one of text, json, got the string "xml"/],
   ['metrics_server = 9252', 'metrics_server type', /metrics_server: expected a string, got number 9252/],
@@ -79,7 +81,7 @@ const BAD: ReadonlyArray<[string, string, RegExp]> = [
   ['[[runners]]\nname = ""', 'runner name non-empty', /runners\[0\]\.name: required/],
   ['[[runners]]\nname = "a"\n[[runners]]\nname = "a"', 'unique names', /runners\[1\]\.name: "a" is already used/],
   ['[[runners]]\nname = "a"\nexecutor = "docker"', 'executor choices', /runners\[0\]\.executor: expected one of shell, got the string "docker"/],
-  ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer >= 0, got number -2/],
+  ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer from 0 to 10000, got number -2/],
   ['runners = "x"', 'runners must be tables', /runners: expected an array of tables/],
   [`[[runners]]\nname = "${'x'.repeat(200)}"`, 'runner name length', /runners\[0\]\.name: expected at most 128 printable characters/],
 ];
@@ -102,6 +104,17 @@ test('a TOML syntax error reports file, line and column', () => {
     assert.ok(!error.message.includes('\n'));
     return true;
   });
+});
+
+test('check_interval = 0 and shutdown_timeout = 0 mean the defaults, as in GitLab Runner', () => {
+  const { config } = parseConfigText('check_interval = 0\nshutdown_timeout = 0', 'c.toml');
+  assert.equal(config.checkInterval, 3);
+  assert.equal(config.shutdownTimeout, 30);
+});
+
+test('an unknown key with odd characters is quoted in its warning', () => {
+  const { warnings } = parseConfigText('"evil\\n2026-01-01 ERROR fake" = 1', 'c.toml');
+  assert.deepEqual(warnings, ['c.toml: unknown key "evil\\n2026-01-01 ERROR fake" (ignored)']);
 });
 
 test('unknown keys are warnings naming the key, not errors', () => {
@@ -129,12 +142,15 @@ test('an explicit config file that does not exist is an error naming it', () => 
   assert.throws(() => loadConfig('missing.toml', dir), new RegExp(`cannot read config file ${join(dir, 'missing.toml')}: no such file`));
 });
 
-test('config.toml.example is valid, warns about nothing and documents every key', () => {
+test('config.toml.example is valid, warns about nothing and documents every key with a comment', () => {
   const example = loadConfig(join(packageRoot(), 'config.toml.example'), '/');
   assert.deepEqual(example.warnings, []);
-  const text = readFileSync(example.path!, 'utf8');
-  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server',
-    'listen_address', '[[runners]]', 'name', 'executor', 'limit']) {
-    assert.match(text, new RegExp(`^#.*${key.replace(/[[\]]/g, '\\$&')}|^\\s*${key.replace(/[[\]]/g, '\\$&')}`, 'm'), key);
+  const lines = readFileSync(example.path!, 'utf8').split('\n');
+  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server', 'name', 'executor', 'limit']) {
+    const at = lines.findIndex((line) => new RegExp(`^\\s*${key}\\s*=`).test(line));
+    assert.ok(at > 0, `${key} is set in the example`);
+    assert.match(lines[at - 1]!, /^\s*#/, `a comment right above ${key}`);
   }
+  assert.ok(lines.some((line) => /^\s*#.*\blisten_address\b/.test(line)), 'listen_address is explained');
+  assert.ok(lines.some((line) => /^\s*#.*\[\[runners\]\]/.test(line)), '[[runners]] is explained');
 });

@@ -15,6 +15,13 @@ const DURATIONS: ReadonlyArray<[number, string]> = [
   [3_600_000, '1h0m0s'],
   [3_723_000, '1h2m3s'],
   [90_061_000, '25h1m1s'],
+  // Rounding carries into the next unit instead of printing 60s or 1000ms.
+  [119_999.9, '1m59.9999s'],
+  [119_999.9999999, '2m0s'],
+  [3_599_999.9999999, '1h0m0s'],
+  [999.9999999, '1s'],
+  [0.0000001, '0s'],
+  [1234.5678901, '1.23456789s'],
 ];
 
 for (const [ms, expected] of DURATIONS) {

@@ -32,6 +32,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     return command === undefined ? EXIT_USAGE : 0;
   }
   if (command === '--version' || command === '-v' || command === 'version') {
+    if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} after ${command}`);
     process.stdout.write(versionText());
     return 0;
   }
@@ -48,6 +49,9 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
       return 0;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} for 'runner run' (see 'runner run --help')`);
+    for (const flag of ['config', 'working-directory']) {
+      if (values[flag] === '') throw new UsageError(`--${flag} is empty (expected a ${flag === 'config' ? 'file' : 'directory'} path)`);
+    }
     const metrics = values['metrics-server'] as string | undefined;
     const listen = values['listen-address'] as string | undefined;
     if (metrics !== undefined && listen !== undefined && metrics !== listen) {

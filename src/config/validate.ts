@@ -46,13 +46,18 @@ class TableReader {
     return this.table[key];
   }
 
-  integer(key: string, fallback: number, min: number): number {
+  integer(key: string, fallback: number, min: number, max: number): number {
     const value = this.take(key);
     if (value === undefined) return fallback;
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-      this.fail(key, `an integer >= ${min}`, value);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.fail(key, `an integer from ${min} to ${max}`, value);
     }
     return value;
+  }
+
+  /** Seconds; as in GitLab Runner, 0 means the default. */
+  seconds(key: string, fallback: number, max: number): number {
+    return this.integer(key, fallback, 0, max) || fallback;
   }
 
   string(key: string): string | undefined {
@@ -90,11 +95,14 @@ class TableReader {
   unknownKeys(): string[] {
     return Object.keys(this.table)
       .filter((key) => !this.used.has(key))
-      .map((key) => `${this.origin}: unknown key ${this.where}${key} (ignored)`);
+      .map((key) => `${this.origin}: unknown key ${this.where}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)} (ignored)`);
   }
 }
 
 const MAX_RUNNER_NAME = 128;
+/** Upper bounds that keep values meaningful (and timers within their 2^31 ms range). */
+const MAX_JOBS = 10_000;
+const MAX_SECONDS = 86_400;
 
 function readRunner(table: Table, index: number, origin: string, warnings: string[]): RunnerConfig {
   const where = `runners[${index}].`;
@@ -110,7 +118,7 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
   const runner: RunnerConfig = {
     name,
     executor: reader.choice<ExecutorName>('executor', EXECUTORS, 'shell'),
-    limit: reader.integer('limit', 0, 0),
+    limit: reader.integer('limit', 0, 0, MAX_JOBS),
   };
   warnings.push(...reader.unknownKeys());
   return runner;
@@ -131,9 +139,9 @@ export function validateConfig(document: Table, origin: string): { config: Confi
   const address = metricsServer ?? listenAddress;
 
   const config: Config = {
-    concurrent: reader.integer('concurrent', DEFAULT_CONFIG.concurrent, 1),
-    checkInterval: reader.integer('check_interval', DEFAULT_CONFIG.checkInterval, 0),
-    shutdownTimeout: reader.integer('shutdown_timeout', DEFAULT_CONFIG.shutdownTimeout, 0),
+    concurrent: reader.integer('concurrent', DEFAULT_CONFIG.concurrent, 1, MAX_JOBS),
+    checkInterval: reader.seconds('check_interval', DEFAULT_CONFIG.checkInterval, MAX_SECONDS),
+    shutdownTimeout: reader.seconds('shutdown_timeout', DEFAULT_CONFIG.shutdownTimeout, MAX_SECONDS),
     logLevel: reader.choice<LogLevel>('log_level', LOG_LEVELS, DEFAULT_CONFIG.logLevel),
     logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS, DEFAULT_CONFIG.logFormat),
     metricsServer: address === undefined ? undefined : reader.address(addressKey, address),

@@ -12,8 +12,15 @@ export interface LogSink {
 const stderrSink: LogSink = { write: (line) => process.stderr.write(line) };
 
 function quoteIfNeeded(value: string): string {
-  return value === '' || /[\s"=\\]/.test(value) ? JSON.stringify(value) : value;
+  // eslint-disable-next-line no-control-regex
+  return value === '' || /[\s"=\\\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value) : value;
 }
+
+// A message may carry text from outside (a config key, a file name): escape
+// control characters so it can neither forge a second log line nor drive the terminal.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+const escapeControl = (text: string): string => text.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
 
 export class Logger {
   constructor(
@@ -41,6 +48,6 @@ export class Logger {
       return;
     }
     const rendered = defined.map(([key, value]) => `${key}=${quoteIfNeeded(String(value))}`).join(' ');
-    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${message}${rendered ? '  ' + rendered : ''}\n`);
+    this.sink.write(`${time} ${level.toUpperCase().padEnd(5)} ${escapeControl(message)}${rendered ? '  ' + rendered : ''}\n`);
   }
 }

@@ -14,6 +14,11 @@ export interface Route {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export function createRouter(routes: readonly Route[], onError: (error: unknown, req: IncomingMessage) => void): RequestListener {
   const byPath = new Map(routes.map((route) => {
     const methods = route.methods.includes('GET') && !route.methods.includes('HEAD') ? [...route.methods, 'HEAD'] : [...route.methods];
@@ -21,11 +26,21 @@ export function createRouter(routes: readonly Route[], onError: (error: unknown,
   }));
 
   return (req, res) => {
+    // Prefixing the origin keeps "//metrics" a path instead of a host name.
+    const target = req.url ?? '/';
     let url: URL;
     try {
-      url = new URL(req.url ?? '/', 'http://runner.invalid');
+      if (!target.startsWith('/')) throw new TypeError('not an origin-form path');
+      url = new URL(`http://runner.invalid${target}`);
     } catch {
       sendText(req, res, 400, 'bad request: malformed URL');
+      return;
+    }
+    if (hasBody(req)) {
+      // No route takes a body. Refuse and close rather than wait for it: a
+      // trickled body would otherwise hold the connection open on some runtimes.
+      res.once('finish', () => req.destroy());
+      sendText(req, res, 413, 'request bodies are not accepted', { Connection: 'close' });
       return;
     }
     const route = byPath.get(url.pathname);
