@@ -83,6 +83,8 @@ const BAD: ReadonlyArray<[string, string, RegExp]> = [
   ['[[runners]]\nname = "a"\nexecutor = "docker"', 'executor choices', /runners\[0\]\.executor: expected one of shell, got the string "docker"/],
   ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer from 0 to 10000, got number -2/],
   ['runners = "x"', 'runners must be tables', /runners: expected an array of tables/],
+  ['pprof = "yes"', 'pprof is a boolean', /pprof: expected true or false, got the string "yes"/],
+  ['pprof_max_seconds = 0', 'pprof_max_seconds > 0', /pprof_max_seconds: expected an integer from 1 to 3600, got number 0/],
   [`[[runners]]\nname = "${'x'.repeat(200)}"`, 'runner name length', /runners\[0\]\.name: expected at most 128 printable characters/],
 ];
 
@@ -146,7 +148,7 @@ test('config.toml.example is valid, warns about nothing and documents every key 
   const example = loadConfig(join(packageRoot(), 'config.toml.example'), '/');
   assert.deepEqual(example.warnings, []);
   const lines = readFileSync(example.path!, 'utf8').split('\n');
-  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server', 'name', 'executor', 'limit']) {
+  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server', 'pprof', 'pprof_max_seconds', 'name', 'executor', 'limit']) {
     const at = lines.findIndex((line) => new RegExp(`^\\s*${key}\\s*=`).test(line));
     assert.ok(at > 0, `${key} is set in the example`);
     assert.match(lines[at - 1]!, /^\s*#/, `a comment right above ${key}`);

@@ -105,7 +105,7 @@ for (const path of ['/metrics', '/health/ready', '/debug/jobs/list']) {
 }
 
 test('unknown paths answer 404', async () => {
-  for (const path of ['/', '/metric', '/debug/pprof/', '/health']) {
+  for (const path of ['/', '/metric', '/debug/pprofile', '/health']) {
     const res = await fetch(`${(await runner()).url}${path}`);
     assert.equal(res.status, 404, path);
     await res.text();

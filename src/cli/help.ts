@@ -20,13 +20,16 @@ Flags:
         else the built-in defaults)
       --metrics-server [HOST][:PORT]
         address of the metrics server (/metrics, /health/ready,
-        /debug/jobs/list); overrides metrics_server in the config file.
+        /debug/jobs/list, /debug/pprof/); overrides metrics_server in the config file.
         The port defaults to 9252 and may be a service name (http);
         ":9252" listens on every interface; "" disables the server
       --listen-address [HOST][:PORT]
         the same as --metrics-server (GitLab Runner's newer name)
   -d, --working-directory DIR
         directory the agent works in (default: the current directory)
+      --no-pprof
+        no /debug/pprof profiles and no always-on heap sampling
+        (the same as pprof = false in the config file)
   -h, --help
         show this help
 `;

@@ -42,6 +42,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
       'metrics-server': { type: 'string' },
       'listen-address': { type: 'string' },
       'working-directory': { type: 'string', short: 'd' },
+      'no-pprof': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     }, 'runner run');
     if (values['help']) {
@@ -61,6 +62,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
       configPath: values['config'] as string | undefined,
       metricsServer: metrics ?? listen,
       workingDirectory: values['working-directory'] as string | undefined,
+      noPprof: values['no-pprof'] === true,
     }, logger);
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, --version or --help)`);

@@ -12,6 +12,7 @@ import { createRequestListener } from '../server/routes.ts';
 import { registerProcessMetrics } from '../telemetry/process-metrics.ts';
 import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
+import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
 import { UsageError } from './args.ts';
 
@@ -20,6 +21,8 @@ export interface RunOptions {
   /** From --metrics-server/--listen-address; wins over the file. '' disables the server. */
   readonly metricsServer: string | undefined;
   readonly workingDirectory: string | undefined;
+  /** --no-pprof: no /debug/pprof routes and no heap sampling, whatever the file says. */
+  readonly noPprof: boolean;
 }
 
 function checkWorkingDirectory(path: string): string {
@@ -78,6 +81,11 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   logger.info('Working directory', { dir: workingDirectory });
 
   const stopSignal = waitForStopSignal(logger);
+  const profilers = config.pprof && !options.noPprof ? await startProfilers(config.pprofMaxSeconds) : undefined;
+  if (!profilers) await discardEarlyProfiling();
+  logger.info(profilers ? 'Profiling enabled' : 'Profiling disabled', {
+    heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
+  });
   const agent = new Agent(config);
   const telemetry = new Telemetry();
   registerRunnerMetrics(telemetry.meter, agent);
@@ -86,7 +94,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;
   if (address) {
-    server = await startHttpServer(address, createRequestListener(agent, telemetry, logger), (error) =>
+    server = await startHttpServer(address, createRequestListener(agent, telemetry, logger, profilers), (error) =>
       logger.error('Metrics server error', { error: error.message }));
     logger.info('Metrics server listening', { address: formatListenAddress(server.address) });
   } else {
@@ -105,6 +113,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   await agent.stop();
   await server?.close();
   await telemetry.shutdown();
+  if (profilers) await stopProfilers(profilers);
   clearTimeout(forceTimer);
   logger.info('Runner stopped');
   return 0;

@@ -30,6 +30,10 @@ export interface Config {
   /** Undefined: the metrics server is disabled. */
   readonly metricsServer: ListenAddress | undefined;
   readonly runners: readonly RunnerConfig[];
+  /** /debug/pprof routes and the always-on heap sampling behind them. */
+  readonly pprof: boolean;
+  /** The longest CPU or allocs profile window a request may ask for, in seconds. */
+  readonly pprofMaxSeconds: number;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -40,6 +44,8 @@ export const DEFAULT_CONFIG: Config = {
   logFormat: 'text',
   metricsServer: undefined,
   runners: [],
+  pprof: true,
+  pprofMaxSeconds: 300,
 };
 
 /** A configuration together with where it came from and what was odd about it. */

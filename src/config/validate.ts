@@ -67,6 +67,13 @@ class TableReader {
     return value;
   }
 
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.take(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') this.fail(key, 'true or false', value);
+    return value;
+  }
+
   choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
     const value = this.take(key);
     if (value === undefined) return fallback;
@@ -103,6 +110,7 @@ const MAX_RUNNER_NAME = 128;
 /** Upper bounds that keep values meaningful (and timers within their 2^31 ms range). */
 const MAX_JOBS = 10_000;
 const MAX_SECONDS = 86_400;
+const MAX_PROFILE_SECONDS = 3_600;
 
 function readRunner(table: Table, index: number, origin: string, warnings: string[]): RunnerConfig {
   const where = `runners[${index}].`;
@@ -146,6 +154,8 @@ export function validateConfig(document: Table, origin: string): { config: Confi
     logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS, DEFAULT_CONFIG.logFormat),
     metricsServer: address === undefined ? undefined : reader.address(addressKey, address),
     runners: reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
+    pprof: reader.boolean('pprof', DEFAULT_CONFIG.pprof),
+    pprofMaxSeconds: reader.integer('pprof_max_seconds', DEFAULT_CONFIG.pprofMaxSeconds, 1, MAX_PROFILE_SECONDS),
   };
   warnings.unshift(...reader.unknownKeys());
 

@@ -43,3 +43,19 @@ export function scriptCommand(script: string): [string, ...string[]] {
 export function moduleExtension(moduleUrl: string): '.ts' | '.js' {
   return moduleUrl.endsWith('.ts') ? '.ts' : '.js';
 }
+
+interface BunGlobal {
+  gc(force: boolean): void;
+  generateHeapSnapshot(format: 'v8'): string;
+}
+
+const bunGlobal = (globalThis as { Bun?: BunGlobal }).Bun;
+
+/**
+ * A V8-format heap snapshot (JSON text) where the runtime can write one
+ * without the inspector's HeapProfiler: Bun. Undefined elsewhere.
+ */
+export const heapSnapshot: (() => string) | undefined = bunGlobal ? () => bunGlobal.generateHeapSnapshot('v8') : undefined;
+
+/** A full garbage collection where the runtime offers one outside the inspector (Bun). */
+export const collectGarbage: (() => void) | undefined = bunGlobal ? () => bunGlobal.gc(true) : undefined;

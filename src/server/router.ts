@@ -6,7 +6,9 @@ import { sendText } from './respond.ts';
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
 
 export interface Route {
+  /** The exact path, or with `prefix` every path that starts with it. */
   readonly path: string;
+  readonly prefix?: boolean;
   /** Allowed methods; GET implies HEAD. */
   readonly methods: readonly string[];
   readonly handler: RouteHandler;
@@ -24,6 +26,7 @@ export function createRouter(routes: readonly Route[], onError: (error: unknown,
     const methods = route.methods.includes('GET') && !route.methods.includes('HEAD') ? [...route.methods, 'HEAD'] : [...route.methods];
     return [route.path, { ...route, methods }] as const;
   }));
+  const prefixes = [...byPath.values()].filter((route) => route.prefix);
 
   return (req, res) => {
     // Prefixing the origin keeps "//metrics" a path instead of a host name.
@@ -43,7 +46,7 @@ export function createRouter(routes: readonly Route[], onError: (error: unknown,
       sendText(req, res, 413, 'request bodies are not accepted', { Connection: 'close' });
       return;
     }
-    const route = byPath.get(url.pathname);
+    const route = byPath.get(url.pathname) ?? prefixes.find((r) => url.pathname.startsWith(r.path));
     if (!route) {
       sendText(req, res, 404, `not found: ${url.pathname}`);
       return;

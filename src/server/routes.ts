@@ -1,18 +1,21 @@
-// The routes of the embedded server. /debug/pprof/* is reserved for the profilers.
+// The routes of the embedded server; /debug/pprof/* only when profiling is on.
 import type { AgentView } from '../agent/agent.ts';
 import type { Logger } from '../log/logger.ts';
 import type { MetricsRenderer } from '../telemetry/telemetry.ts';
 import { jobsListRoute } from './routes/jobs-list.ts';
 import { readinessRoute } from './routes/health.ts';
 import { metricsRoute } from './routes/metrics.ts';
+import { pprofRoutes } from './routes/pprof.ts';
+import type { Profilers } from '../profiling/profilers.ts';
 import { createRouter, type RequestListener } from './router.ts';
 
-export function createRequestListener(agent: AgentView, metrics: MetricsRenderer, logger: Logger): RequestListener {
+export function createRequestListener(agent: AgentView, metrics: MetricsRenderer, logger: Logger, profilers?: Profilers): RequestListener {
   return createRouter(
     [
       metricsRoute(metrics, (error) => logger.error('Metrics collection failed', { error: error.message })),
       readinessRoute(agent),
       jobsListRoute(agent),
+      ...(profilers ? pprofRoutes(profilers) : []),
     ],
     (error, req) => logger.error('Request failed', { method: req.method, path: req.url?.split('?')[0], error: error instanceof Error ? error.message : String(error) }),
   );

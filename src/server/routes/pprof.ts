@@ -1,0 +1,128 @@
+// /debug/pprof/*: Go's net/http/pprof semantics (status codes, messages,
+// headers) over the runner's own profilers.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { heapSummaryText, heapSummaryToPprof, summarizeHeapSnapshot } from '../../profiling/bun-heap.ts';
+import { cpuProfileToPprof } from '../../profiling/cpu-pprof.ts';
+import { ProfilerBusyError } from '../../profiling/cpu-profiler.ts';
+import { heapProfileText, heapProfileToPprof } from '../../profiling/heap-pprof.ts';
+import type { Profilers } from '../../profiling/profilers.ts';
+import { send } from '../respond.ts';
+import type { Route } from '../router.ts';
+import { pprofIndexHtml } from './pprof-index.ts';
+
+export const PPROF_PREFIX = '/debug/pprof/';
+const DEFAULT_SECONDS = 30;
+
+function pprofError(req: IncomingMessage, res: ServerResponse, status: number, message: string): void {
+  send(req, res, status, message + '\n', { 'X-Go-Pprof': '1' });
+}
+
+function sendProfile(req: IncomingMessage, res: ServerResponse, body: Uint8Array, filename: string): void {
+  send(req, res, 200, body, { 'Content-Type': 'application/octet-stream', 'Content-Disposition': `attachment; filename="${filename}"` });
+}
+
+/** Go's rule: a missing, non-numeric or non-positive value means 30. */
+function windowSeconds(url: URL): number {
+  const raw = url.searchParams.get('seconds') ?? '';
+  const value = /^[+-]?\d+$/.test(raw) ? Number(raw) : NaN;
+  return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_SECONDS;
+}
+
+/** Aborts when the client goes away before the answer is complete. */
+function clientGone(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => { if (!res.writableFinished) controller.abort(); });
+  return controller.signal;
+}
+
+export function pprofRoutes(profilers: Profilers): Route[] {
+  const tooLong = (seconds: number): string | undefined =>
+    seconds > profilers.maxSeconds
+      ? `profile duration ${seconds}s exceeds the maximum of ${profilers.maxSeconds}s (pprof_max_seconds in config.toml)`
+      : undefined;
+
+  async function cpu(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const seconds = windowSeconds(url);
+    const error = tooLong(seconds);
+    if (error) return pprofError(req, res, 400, error);
+    const signal = clientGone(res);
+    try {
+      const run = await profilers.cpu.profile(seconds, signal);
+      if (signal.aborted) return;
+      sendProfile(req, res, cpuProfileToPprof(run), 'profile');
+    } catch (e) {
+      if (e instanceof ProfilerBusyError) return pprofError(req, res, 500, e.message);
+      throw e;
+    }
+  }
+
+  async function heap(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const debug = url.searchParams.get('debug') === '1';
+    const gc = url.searchParams.get('gc') === '1';
+    if (url.searchParams.has('seconds')) {
+      return pprofError(req, res, 400, 'heap profiles have no time window here: use /debug/pprof/allocs?seconds=N for allocations over a window');
+    }
+    const source = profilers.heap;
+    if (source.kind === 'none') return pprofError(req, res, 404, `Unknown profile: ${source.reason}`);
+    if (source.kind === 'snapshot') {
+      if (gc) source.collectGarbage?.();
+      const summary = summarizeHeapSnapshot(source.snapshot());
+      if (debug) return send(req, res, 200, heapSummaryText(summary));
+      return sendProfile(req, res, heapSummaryToPprof(summary, Date.now()), 'heap');
+    }
+    try {
+      const sample = await source.sampler.inuse(gc);
+      if (debug) return send(req, res, 200, heapProfileText(sample, 'inuse'));
+      sendProfile(req, res, heapProfileToPprof(sample, 'inuse'), 'heap');
+    } catch (e) {
+      if (e instanceof ProfilerBusyError) return pprofError(req, res, 503, e.message);
+      throw e;
+    }
+  }
+
+  async function allocs(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const source = profilers.heap;
+    if (source.kind !== 'sampling') {
+      return pprofError(req, res, 501, 'allocation profiles need V8\'s sampling heap profiler, which this runtime does not have; /debug/pprof/heap shows live objects by type');
+    }
+    const debug = url.searchParams.get('debug') === '1';
+    if (debug && url.searchParams.has('seconds')) return pprofError(req, res, 400, 'seconds and debug cannot be combined');
+    const seconds = windowSeconds(url);
+    const error = tooLong(seconds);
+    if (error) return pprofError(req, res, 400, error);
+    const signal = clientGone(res);
+    try {
+      const sample = await source.sampler.allocs(seconds, signal);
+      if (signal.aborted) return;
+      if (debug) return send(req, res, 200, heapProfileText(sample, 'alloc'));
+      sendProfile(req, res, heapProfileToPprof(sample, 'alloc'), 'allocs');
+    } catch (e) {
+      if (e instanceof ProfilerBusyError) return pprofError(req, res, 500, e.message);
+      throw e;
+    }
+  }
+
+  return [
+    {
+      path: '/debug/pprof',
+      methods: ['GET'],
+      handler: (req, res) => send(req, res, 301, '', { Location: PPROF_PREFIX }),
+    },
+    {
+      path: PPROF_PREFIX,
+      prefix: true,
+      methods: ['GET'],
+      handler: async (req, res, url) => {
+        switch (url.pathname.slice(PPROF_PREFIX.length)) {
+          case '': return send(req, res, 200, pprofIndexHtml(profilers.heap), { 'Content-Type': 'text/html; charset=utf-8' });
+          case 'profile': return cpu(req, res, url);
+          case 'heap': return heap(req, res, url);
+          case 'allocs': return allocs(req, res, url);
+          case 'cmdline': return send(req, res, 200, process.argv.join('\u0000'));
+          default: return pprofError(req, res, 404, 'Unknown profile');
+        }
+      },
+    },
+  ];
+}
+
