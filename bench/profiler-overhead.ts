@@ -22,8 +22,11 @@
 // scrapes/s and the ratio to (a) of the same round, then the median of those ratios. A second,
 // less noisy figure is the runner's CPU time per scrape (utime+stime of the runner PID from
 // /proc/PID/stat, 100 ticks/s, read at the start and end of the window), again as a ratio to (a).
-// "runner CPU %" (runner CPU time / wall time of the window) shows whether the runner was the
-// bottleneck: near 100 % means throughput is the runner's limit, lower means the client was.
+// "runner CPU %" (runner CPU time / wall time of the window, % of one core) shows whether the
+// runner was the bottleneck: near 100 % means throughput is the runner's limit. "client CPU %" is
+// the bench process itself (the load generator), and "other CPU %" is everything else on the
+// machine during the window (from /proc/stat, steal included): interference from other work,
+// which makes a round's ratios unreliable when it is high.
 //
 // Run it from the repository root:
 //   npm run build && node dist/bench/profiler-overhead.js
@@ -40,7 +43,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ClosedLoopLoad } from './lib/overhead-load.ts';
 import {
-  CLOCK_TICKS_PER_SECOND, HeldCpuProfile, RunnerStartError, cpuTicks, runnerArgs, startRunner, type StartedRunner,
+  CLOCK_TICKS_PER_SECOND, HeldCpuProfile, RunnerStartError, cpuTicks, machineBusyTicks, runnerArgs, startRunner, type StartedRunner,
 } from './lib/overhead-runner.ts';
 import { checkProcess, hasExited, killAll, killIfRunning, killSpawnedOnExit, stop } from './lib/processes.ts';
 import { ALL_RUNTIMES, specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
@@ -57,6 +60,8 @@ const WARMUP_SECONDS = 1;
 const PROFILE_MARGIN_SECONDS = 20;
 /** The runner's default pprof_max_seconds: a longer profile request is refused. */
 const RUNNER_MAX_PROFILE_SECONDS = 300;
+/** Above this much CPU use by other processes during a window, the report warns about interference. */
+const OTHER_CPU_WARN_SHARE = 0.2;
 /** Targets from the issue, printed next to the figures (they do not affect the exit code). */
 const TARGET_HEAP_SLOWDOWN = 0.02;
 const TARGET_CPU_PROFILE_SLOWDOWN = 0.05;
@@ -64,6 +69,9 @@ const TARGET_CPU_PROFILE_SLOWDOWN = 0.05;
 type Mode = 'a' | 'b' | 'c';
 const MODES: readonly Mode[] = ['a', 'b', 'c'];
 const MODE_LABEL: Record<Mode, string> = { a: 'no-pprof', b: 'heap', c: 'heap+cpu' };
+/** Bun has no heap sampling: (b) is the default without it, (c) the CPU profile alone. */
+const BUN_MODE_LABEL: Record<Mode, string> = { a: 'no-pprof', b: 'default (no heap sampling on Bun)', c: 'cpu' };
+const modeLabel = (runtime: RuntimeName, mode: Mode): string => (runtime === 'bun' ? BUN_MODE_LABEL : MODE_LABEL)[mode];
 
 interface Measurement {
   mode: Mode;
@@ -74,6 +82,8 @@ interface Measurement {
   runnerCpuShare: number;
   /** The bench process's own CPU time / wall time of the window (the load generator). */
   clientCpuShare: number;
+  /** CPU time of everything else on the machine / wall time of the window (interference). */
+  otherCpuShare: number;
   scrapes: number;
   errors: number;
   firstError: string | undefined;
@@ -167,11 +177,13 @@ async function measure(spec: RuntimeSpec, root: string, mode: Mode, options: Opt
 
     const before = load.snapshot();
     const ticks0 = cpuTicks(runner.pid);
+    const machine0 = machineBusyTicks();
     const client0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(options.seconds * 1000);
     const after = load.snapshot();
     const ticks1 = cpuTicks(runner.pid);
+    const machine1 = machineBusyTicks();
     const client1 = process.cpuUsage(client0);
     const t1 = performance.now();
 
@@ -183,6 +195,8 @@ async function measure(spec: RuntimeSpec, root: string, mode: Mode, options: Opt
     if (scrapes <= 0) throw new Error(`no GET /metrics completed during the ${options.seconds} s window (first error: ${load.firstError ?? 'none'})\n${runner.tail()}`);
     const wallMs = t1 - t0;
     const runnerCpuMs = ((ticks1 - ticks0) * 1000) / CLOCK_TICKS_PER_SECOND;
+    const clientCpuMs = (client1.user + client1.system) / 1000;
+    const machineCpuMs = ((machine1 - machine0) * 1000) / CLOCK_TICKS_PER_SECOND;
     const firstError = load.firstError;
     const snapshotAll = load.snapshot();
     profile?.abort();
@@ -193,7 +207,8 @@ async function measure(spec: RuntimeSpec, root: string, mode: Mode, options: Opt
       scrapesPerSecond: (scrapes * 1000) / wallMs,
       cpuMicrosPerScrape: (runnerCpuMs * 1000) / scrapes,
       runnerCpuShare: runnerCpuMs / wallMs,
-      clientCpuShare: (client1.user + client1.system) / 1000 / wallMs,
+      clientCpuShare: clientCpuMs / wallMs,
+      otherCpuShare: Math.max(0, machineCpuMs - runnerCpuMs - clientCpuMs) / wallMs,
       scrapes,
       errors: snapshotAll.errors,
       firstError,
@@ -224,7 +239,7 @@ async function benchRuntime(spec: RuntimeSpec, root: string, options: Options): 
       for (const mode of MODES) {
         const m = await measure(spec, root, mode, options);
         row[mode] = m;
-        process.stderr.write(` ${MODE_LABEL[mode]} ${m.scrapesPerSecond.toFixed(0)}/s ${m.cpuMicrosPerScrape.toFixed(0)}us`);
+        process.stderr.write(` (${mode}) ${m.scrapesPerSecond.toFixed(0)}/s ${m.cpuMicrosPerScrape.toFixed(0)}us/scrape`);
       }
       process.stderr.write('\n');
     }
@@ -269,7 +284,7 @@ function complete(rounds: Array<Partial<Record<Mode, Measurement>>>): Full[] {
 function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) => string): string[] {
   const lines: string[] = [];
   const rounds = complete(r.rounds);
-  lines.push(`== ${r.spec.name} ${r.version}: ${rounds.length} complete round(s) of (a) ${MODE_LABEL.a}, (b) ${MODE_LABEL.b}, (c) ${MODE_LABEL.c}`);
+  lines.push(`== ${r.spec.name} ${r.version}: ${rounds.length} complete round(s) of (a) ${modeLabel(r.spec.name, 'a')}, (b) ${modeLabel(r.spec.name, 'b')}, (c) ${modeLabel(r.spec.name, 'c')}`);
   for (const noPprof of [true, false]) {
     lines.push(`   ${noPprof ? '(a)    ' : '(b, c) '} ${[shown(r.spec.bin), ...runnerArgs(r.spec, noPprof).map(shown)].join(' ')}`);
   }
@@ -281,12 +296,13 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
   const cpu = (row: Full, mode: Mode): number => row[mode].cpuMicrosPerScrape / row.a.cpuMicrosPerScrape;
   const col = (mode: Mode, f: (m: Measurement) => number): number => median(rounds.map((row) => f(row[mode])));
 
-  const t: string[][] = [['round', '(a) scrapes/s', '(b) scrapes/s', '(b)/(a)', '(c) scrapes/s', '(c)/(a)', 'runner CPU % a/b/c', 'client CPU % a/b/c']];
+  const t: string[][] = [['round', '(a) scrapes/s', '(b) scrapes/s', '(b)/(a)', '(c) scrapes/s', '(c)/(a)', 'runner CPU % a/b/c', 'client CPU % a/b/c', 'other CPU % a/b/c']];
   rounds.forEach((row, i) => t.push([
     String(i + 1),
     fmtRate(row.a.scrapesPerSecond), fmtRate(row.b.scrapesPerSecond), fmtRatio(thr(row, 'b')), fmtRate(row.c.scrapesPerSecond), fmtRatio(thr(row, 'c')),
     MODES.map((mode) => fmtPct(row[mode].runnerCpuShare)).join('/'),
     MODES.map((mode) => fmtPct(row[mode].clientCpuShare)).join('/'),
+    MODES.map((mode) => fmtPct(row[mode].otherCpuShare)).join('/'),
   ]));
   t.push([
     'median',
@@ -294,6 +310,7 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
     fmtRate(col('c', (m) => m.scrapesPerSecond)), fmtRatio(median(rounds.map((row) => thr(row, 'c')))),
     MODES.map((mode) => fmtPct(col(mode, (m) => m.runnerCpuShare))).join('/'),
     MODES.map((mode) => fmtPct(col(mode, (m) => m.clientCpuShare))).join('/'),
+    MODES.map((mode) => fmtPct(col(mode, (m) => m.otherCpuShare))).join('/'),
   ]);
   lines.push(...table(t).split('\n').map((l) => `   ${l}`));
   lines.push('');
@@ -340,7 +357,12 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
     `${Math.min(...all.map((m) => m.scrapes))}-${Math.max(...all.map((m) => m.scrapes))} scrapes per window of ${median(all.map((m) => m.bytesPerScrape)).toFixed(0)} bytes (median)`);
   const withErrors = all.filter((m) => m.errors > 0);
   if (withErrors.length > 0) {
-    notes.push(`${withErrors.length} measurement(s) had failed scrapes (${withErrors.map((m) => `${MODE_LABEL[m.mode]}: ${m.errors}`).join(', ')}), first: ${withErrors[0]?.firstError ?? '?'}`);
+    notes.push(`${withErrors.length} measurement(s) had failed scrapes (${withErrors.map((m) => `${modeLabel(r.spec.name, m.mode)}: ${m.errors}`).join(', ')}), first: ${withErrors[0]?.firstError ?? '?'}`);
+  }
+  const busy = all.filter((m) => m.otherCpuShare > OTHER_CPU_WARN_SHARE);
+  if (busy.length > 0) {
+    notes.push(`in ${busy.length} of ${all.length} measurement(s) other processes on the machine used more than ${fmtPct(OTHER_CPU_WARN_SHARE)} of a core ` +
+      `(up to ${fmtPct(Math.max(...busy.map((m) => m.otherCpuShare)))}): the ratios of those rounds measure that interference as much as the profilers`);
   }
   const unclean = all.filter((m) => m.exit !== 'code 0');
   if (unclean.length > 0) notes.push(`${unclean.length} runner(s) did not exit cleanly on SIGTERM: ${unclean.map((m) => m.exit).join(', ')}`);

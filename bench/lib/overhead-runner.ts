@@ -148,6 +148,19 @@ export function cpuTicks(pid: number): number {
 }
 
 /**
+ * Busy clock ticks of the whole machine (all CPUs) from the first line of /proc/stat: everything
+ * but idle and iowait, steal included (time the hypervisor gave to someone else is time this
+ * machine's processes could not run either).
+ */
+export function machineBusyTicks(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = [user, nice, system, irq, softirq, steal].reduce<number>((sum, x) => sum + (x ?? 0), 0);
+  if (!Number.isFinite(busy) || idle === undefined || iowait === undefined) throw new Error(`cannot parse /proc/stat: ${line}`);
+  return busy;
+}
+
+/**
  * A CPU profile held open on the runner: GET /debug/pprof/profile?seconds=N, confirmed running by
  * a second profile request being refused as busy (Go's "cpu profiling already in use"), and
  * aborted (connection closed, which ends the runner's profile early) when the caller is done.

@@ -1,6 +1,7 @@
 // CPU profiles over a window, from the inspector's sampling profiler. One
 // profile at a time, as in Go; the window ends early when the caller aborts
 // (the HTTP client went away).
+import { cpuSamplingIntervalMicros } from '../runtime/runtime.ts';
 import { post, type CpuProfile } from './inspector.ts';
 
 export class ProfilerBusyError extends Error {
@@ -17,13 +18,6 @@ export interface CpuProfileRun {
   readonly durationMs: number;
   readonly intervalMicros: number;
 }
-
-/**
- * 1 kHz, V8's default. Go samples at 100 Hz, but JavaScriptCore (Bun) takes
- * far fewer samples than asked at 100 Hz (4 in a busy second, measured), so
- * short profiles would show almost nothing there.
- */
-export const CPU_SAMPLING_INTERVAL_MICROS = 1_000;
 
 /** Resolves after `ms`, or as soon as `signal` aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -42,7 +36,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
 export class CpuProfiler {
   private running = false;
 
-  constructor(private readonly intervalMicros = CPU_SAMPLING_INTERVAL_MICROS) {}
+  constructor(private readonly intervalMicros = cpuSamplingIntervalMicros) {}
 
   get busy(): boolean {
     return this.running;

@@ -8,15 +8,21 @@ export type HeapKind = 'inuse' | 'alloc';
 
 interface StackTotals {
   readonly stack: readonly SamplingHeapProfileNode[];
-  objects: number;
+  samples: number;
   bytes: number;
 }
 
-/**
- * Groups samples by allocation stack and scales them: an allocation of s bytes
- * is sampled with probability 1 - exp(-s/rate), so each stands for
- * 1 / (1 - exp(-s/rate)) allocations (Go's scaleHeapSample).
+/*
+ * V8 reports each sample already scaled the way Go scales heap samples (an
+ * object of s bytes is sampled with probability 1 - exp(-s/rate), and V8
+ * reports s * round(1 / (1 - exp(-s/rate)))), so space is taken as it is.
+ * The object's own size is not reported, and every small object's sample
+ * reads about `rate` bytes whatever its size, so the number of objects cannot
+ * be recovered: the profiles carry the number of samples instead of a made-up
+ * inuse_objects / alloc_objects.
  */
+
+/** Groups samples by allocation stack. */
 function totalsByStack(sample: HeapSample): StackTotals[] {
   const stacks = new Map<number, readonly SamplingHeapProfileNode[]>();
   const walk = (node: SamplingHeapProfileNode, path: readonly SamplingHeapProfileNode[]): void => {
@@ -30,43 +36,45 @@ function totalsByStack(sample: HeapSample): StackTotals[] {
   for (const { size, nodeId } of sample.profile.samples) {
     const stack = stacks.get(nodeId);
     if (!stack || size <= 0) continue;
-    const scale = 1 / (1 - Math.exp(-size / sample.intervalBytes));
     let entry = totals.get(nodeId);
-    if (!entry) totals.set(nodeId, (entry = { stack, objects: 0, bytes: 0 }));
-    entry.objects += scale;
-    entry.bytes += size * scale;
+    if (!entry) totals.set(nodeId, (entry = { stack, samples: 0, bytes: 0 }));
+    entry.samples += 1;
+    entry.bytes += size;
   }
   return [...totals.values()].sort((a, b) => b.bytes - a.bytes);
 }
 
 export function heapProfileToPprof(sample: HeapSample, kind: HeapKind): Uint8Array {
   const builder = new PprofBuilder({
-    sampleTypes: [{ type: `${kind}_objects`, unit: 'count' }, { type: `${kind}_space`, unit: 'bytes' }],
+    sampleTypes: [{ type: 'samples', unit: 'count' }, { type: `${kind}_space`, unit: 'bytes' }],
     periodType: { type: 'space', unit: 'bytes' },
     period: sample.intervalBytes,
     defaultSampleType: 1,
     startedAtMs: sample.startedAtMs,
     durationMs: sample.durationMs,
-    comments: ['V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen'],
+    comments: ['V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen; object counts are not known, samples are'],
   });
-  for (const { stack, objects, bytes } of totalsByStack(sample)) {
-    builder.addSample(stack.map((node) => builder.locationId(node.callFrame)), [objects, bytes]);
+  for (const { stack, samples, bytes } of totalsByStack(sample)) {
+    builder.addSample(stack.map((node) => builder.locationId(node.callFrame)), [samples, bytes]);
   }
   return builder.encode();
 }
 
 export function heapProfileText(sample: HeapSample, kind: HeapKind): string {
   const totals = totalsByStack(sample);
-  const objects = Math.round(totals.reduce((sum, t) => sum + t.objects, 0));
+  const samples = totals.reduce((sum, t) => sum + t.samples, 0);
   const bytes = Math.round(totals.reduce((sum, t) => sum + t.bytes, 0));
   const what = kind === 'inuse' ? 'live heap' : 'allocations, collected objects included';
+  const over = kind === 'inuse'
+    ? `sampled since ${new Date(sample.sampledSinceMs).toISOString()}`
+    : `over ${(sample.durationMs / 1000).toFixed(1)} s`;
   const lines = [
-    `# ${what}: ${objects} objects, ${bytes} bytes (estimated from samples taken every ${sample.intervalBytes} bytes on average, over ${(sample.durationMs / 1000).toFixed(1)} s)`,
-    '# V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen',
-    `# ${kind}_objects ${kind}_space, then the allocation stack, innermost first`,
+    `# ${what}: ${bytes} bytes estimated from ${samples} samples (one per ${sample.intervalBytes} bytes allocated on average, ${over})`,
+    '# V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen; object counts are not known',
+    `# samples ${kind}_space, then the allocation stack, innermost first`,
   ];
-  for (const { stack, objects: n, bytes: b } of totals) {
-    lines.push('', `${Math.round(n)}: ${Math.round(b)}`);
+  for (const { stack, samples: n, bytes: b } of totals) {
+    lines.push('', `${n}: ${Math.round(b)}`);
     for (const node of stack) {
       const file = frameFile(node.callFrame);
       lines.push(`#\t${frameName(node.callFrame)}${file ? ` ${file}:${node.callFrame.lineNumber + 1}` : ''}`);

@@ -11,14 +11,20 @@ export const HEAP_SAMPLING_INTERVAL_BYTES = 512 * 1024;
 
 export interface HeapSample {
   readonly profile: SamplingHeapProfile;
+  /** When the profile was taken (in-use) or its window began (allocs). */
   readonly startedAtMs: number;
+  /** 0 for an in-use snapshot, as in Go; the window for allocs. */
   readonly durationMs: number;
+  /** Since when the sampler has been collecting what this profile shows. */
+  readonly sampledSinceMs: number;
   readonly intervalBytes: number;
 }
 
 export class HeapSampler {
   private inuseSinceMs: number | undefined;
   private allocsRunning = false;
+  /** Bumped on every change of sampling mode, so a read that spans one can tell. */
+  private epoch = 0;
 
   constructor(readonly intervalBytes = HEAP_SAMPLING_INTERVAL_BYTES) {}
 
@@ -41,6 +47,7 @@ export class HeapSampler {
   }
 
   async start(): Promise<void> {
+    this.epoch++;
     await post('HeapProfiler.enable');
     await post('HeapProfiler.startSampling', { samplingInterval: this.intervalBytes });
     this.inuseSinceMs = Date.now();
@@ -48,6 +55,7 @@ export class HeapSampler {
 
   async stop(): Promise<void> {
     if (this.inuseSinceMs === undefined) return;
+    this.epoch++;
     this.inuseSinceMs = undefined;
     await post('HeapProfiler.stopSampling');
   }
@@ -56,16 +64,23 @@ export class HeapSampler {
   async inuse(gc: boolean): Promise<HeapSample> {
     if (this.allocsRunning) throw new ProfilerBusyError('an allocs profile is running; the in-use heap sampler restarts when it ends');
     if (this.inuseSinceMs === undefined) throw new ProfilerBusyError('heap sampling is off');
+    const since = this.inuseSinceMs;
+    const epoch = this.epoch;
     if (gc) await post('HeapProfiler.collectGarbage');
     const { profile } = await post<{ profile: SamplingHeapProfile }>('HeapProfiler.getSamplingProfile');
-    const now = Date.now();
-    return { profile, startedAtMs: this.inuseSinceMs, durationMs: now - this.inuseSinceMs, intervalBytes: this.intervalBytes };
+    // An allocs window may have switched the sampler's mode while we waited:
+    // then this profile is not the in-use heap.
+    if (epoch !== this.epoch || this.allocsRunning) {
+      throw new ProfilerBusyError('an allocs profile is running; the in-use heap sampler restarts when it ends');
+    }
+    return { profile, startedAtMs: Date.now(), durationMs: 0, sampledSinceMs: since, intervalBytes: this.intervalBytes };
   }
 
   /** Allocations over a window, collected objects included. */
   async allocs(seconds: number, signal: AbortSignal): Promise<HeapSample> {
     if (this.allocsRunning) throw new ProfilerBusyError('Could not enable allocation profiling: an allocs profile is already running');
     this.allocsRunning = true;
+    this.epoch++;
     const resume = this.inuseSinceMs !== undefined;
     try {
       await this.stop();
@@ -79,13 +94,17 @@ export class HeapSampler {
       try {
         await sleep(seconds * 1000, signal);
         const { profile } = await post<{ profile: SamplingHeapProfile }>('HeapProfiler.getSamplingProfile');
-        return { profile, startedAtMs, durationMs: Date.now() - startedAtMs, intervalBytes: this.intervalBytes };
+        return { profile, startedAtMs, durationMs: Date.now() - startedAtMs, sampledSinceMs: startedAtMs, intervalBytes: this.intervalBytes };
       } finally {
         await post('HeapProfiler.stopSampling');
       }
     } finally {
-      this.allocsRunning = false;
-      if (resume) await this.start();
+      // In-use sampling is back before anyone may start another window.
+      try {
+        if (resume) await this.start();
+      } finally {
+        this.allocsRunning = false;
+      }
     }
   }
 }

@@ -52,7 +52,11 @@ function session(): Session {
 /** Sends one inspector command; rejects with the protocol's error. */
 export function post<T = unknown>(method: string, params: object = {}): Promise<T> {
   return new Promise((resolve, reject) => {
+    // Deno does not count a pending inspector call as work: without a timer
+    // the event loop could end while the answer is still on its way.
+    const keepAlive = setInterval(() => undefined, 60_000);
     session().post(method, params, (error: Error | null, result?: object) => {
+      clearInterval(keepAlive);
       if (error) reject(error);
       else resolve(result as T);
     });

@@ -1,7 +1,7 @@
 // The HTML index of /debug/pprof/, saying what each profile is and what this
 // runtime can and cannot see.
 import type { HeapSource } from '../../profiling/profilers.ts';
-import { runtime } from '../../runtime/runtime.ts';
+import { cpuSamplingIntervalMicros, runtime } from '../../runtime/runtime.ts';
 
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -10,7 +10,7 @@ interface Entry { readonly name: string; readonly href: string; readonly text?: 
 
 function entries(heap: HeapSource): Entry[] {
   const list: Entry[] = [
-    { name: 'profile', href: 'profile?seconds=30', about: 'CPU profile of the runner\'s JavaScript over ?seconds=N (default 30), sampled at 1 kHz. One at a time.' },
+    { name: 'profile', href: 'profile?seconds=30', about: `CPU profile of the runner's JavaScript over ?seconds=N (default 30), sampled at ${1e6 / cpuSamplingIntervalMicros} Hz. One at a time.` },
   ];
   const v8Note = 'V8\'s sampling heap profiler does not see Buffer and ArrayBuffer backing stores.';
   if (heap.kind === 'sampling') {

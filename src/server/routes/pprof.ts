@@ -21,11 +21,24 @@ function sendProfile(req: IncomingMessage, res: ServerResponse, body: Uint8Array
   send(req, res, 200, body, { 'Content-Type': 'application/octet-stream', 'Content-Disposition': `attachment; filename="${filename}"` });
 }
 
-/** Go's rule: a missing, non-numeric or non-positive value means 30. */
-function windowSeconds(url: URL): number {
-  const raw = url.searchParams.get('seconds') ?? '';
-  const value = /^[+-]?\d+$/.test(raw) ? Number(raw) : NaN;
-  return Number.isSafeInteger(value) && value > 0 ? value : DEFAULT_SECONDS;
+/** Go's strconv.Atoi as its handlers use it: anything unparsable is 0. */
+function intParam(url: URL, name: string): number {
+  const raw = url.searchParams.get(name) ?? '';
+  const value = /^[+-]?\d+$/.test(raw) ? Number(raw) : 0;
+  return Number.isSafeInteger(value) ? value : 0;
+}
+
+/** The CPU profile's rule: a missing, non-numeric or non-positive value means 30. */
+function cpuSeconds(url: URL): number {
+  const value = intParam(url, 'seconds');
+  return value > 0 ? value : DEFAULT_SECONDS;
+}
+
+/** A delta profile's rule: absent means our default window, present must be a positive integer. */
+function deltaSeconds(url: URL): number | undefined {
+  if (!url.searchParams.get('seconds')) return DEFAULT_SECONDS;
+  const value = intParam(url, 'seconds');
+  return value > 0 ? value : undefined;
 }
 
 /** Aborts when the client goes away before the answer is complete. */
@@ -42,7 +55,7 @@ export function pprofRoutes(profilers: Profilers): Route[] {
       : undefined;
 
   async function cpu(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const seconds = windowSeconds(url);
+    const seconds = cpuSeconds(url);
     const error = tooLong(seconds);
     if (error) return pprofError(req, res, 400, error);
     const signal = clientGone(res);
@@ -57,9 +70,9 @@ export function pprofRoutes(profilers: Profilers): Route[] {
   }
 
   async function heap(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const debug = url.searchParams.get('debug') === '1';
-    const gc = url.searchParams.get('gc') === '1';
-    if (url.searchParams.has('seconds')) {
+    const debug = intParam(url, 'debug') !== 0;
+    const gc = intParam(url, 'gc') > 0;
+    if (url.searchParams.get('seconds')) {
       return pprofError(req, res, 400, 'heap profiles have no time window here: use /debug/pprof/allocs?seconds=N for allocations over a window');
     }
     const source = profilers.heap;
@@ -85,9 +98,10 @@ export function pprofRoutes(profilers: Profilers): Route[] {
     if (source.kind !== 'sampling') {
       return pprofError(req, res, 501, 'allocation profiles need V8\'s sampling heap profiler, which this runtime does not have; /debug/pprof/heap shows live objects by type');
     }
-    const debug = url.searchParams.get('debug') === '1';
-    if (debug && url.searchParams.has('seconds')) return pprofError(req, res, 400, 'seconds and debug cannot be combined');
-    const seconds = windowSeconds(url);
+    const debug = intParam(url, 'debug') !== 0;
+    if (debug && url.searchParams.get('seconds')) return pprofError(req, res, 400, 'seconds and debug cannot be combined');
+    const seconds = deltaSeconds(url);
+    if (seconds === undefined) return pprofError(req, res, 400, 'invalid value for "seconds" - must be a positive integer');
     const error = tooLong(seconds);
     if (error) return pprofError(req, res, 400, error);
     const signal = clientGone(res);
@@ -95,7 +109,8 @@ export function pprofRoutes(profilers: Profilers): Route[] {
       const sample = await source.sampler.allocs(seconds, signal);
       if (signal.aborted) return;
       if (debug) return send(req, res, 200, heapProfileText(sample, 'alloc'));
-      sendProfile(req, res, heapProfileToPprof(sample, 'alloc'), 'allocs');
+      // Always a window, so named as Go names delta profiles.
+      sendProfile(req, res, heapProfileToPprof(sample, 'alloc'), 'allocs-delta');
     } catch (e) {
       if (e instanceof ProfilerBusyError) return pprofError(req, res, 500, e.message);
       throw e;
