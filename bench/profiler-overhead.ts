@@ -37,6 +37,7 @@
 // started or measured (the reason is printed). Every spawned process is killed on every exit
 // path, and every wait is bounded.
 
+import { packageRoot } from '../src/version.ts';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -112,15 +113,6 @@ interface RuntimeResult {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'cmd', 'runner.ts'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root (package.json + cmd/runner.ts) above this script');
-    dir = parent;
-  }
-}
 
 function usage(): string {
   return 'usage: node dist/bench/profiler-overhead.js [node] [bun] [deno] [--rounds N] [--seconds N] [--clients N]';
@@ -376,7 +368,7 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
-  const root = findRepoRoot();
+  const root = packageRoot();
   const specs = options.runtimes.map((name) => specFor(name, root));
   const perMeasurement = WARMUP_SECONDS + options.seconds + 1.5;
   process.stderr.write(

@@ -27,6 +27,7 @@
 // processes.ts (spawn tracking, bounded waits, /proc), run-once.ts (one measured runner run),
 // runtimes.ts (how each runtime is invoked) and stats.ts (median [min-max], table).
 
+import { packageRoot } from '../src/version.ts';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,16 +52,6 @@ interface RuntimeResult {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-// Walk up rather than assume a fixed depth: the script runs both as bench/startup.ts and as dist/bench/startup.js.
-function findRepoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'cmd', 'runner.ts'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the repository root (package.json + cmd/runner.ts) above this script');
-    dir = parent;
-  }
-}
 
 function usage(): string {
   return 'usage: node dist/bench/startup.js [node] [bun] [deno] [--runs N] [--verbose]';
@@ -129,7 +120,7 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, verbo
 
 async function main(): Promise<number> {
   const { runtimes, runs, verbose } = parseArgs(process.argv.slice(2));
-  const root = findRepoRoot();
+  const root = packageRoot();
   const specs = runtimes.map((r) => specFor(r, root));
 
   process.stderr.write(`bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * (IDLE_BEFORE_RSS_MS + 700) / 1000)} s) `);

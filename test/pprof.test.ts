@@ -49,6 +49,18 @@ async function scrapeFloodDuring<T>(done: Promise<T>): Promise<{ result: T; scra
   return { result: await result, scrapes };
 }
 
+/** Asks until the answer is a 200 (the server may take a moment to notice a client left); returns the last status. */
+async function statusWithin5s(path: string): Promise<number> {
+  let status = 0;
+  for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
+    const res = await get(path);
+    status = res.status;
+    await res.arrayBuffer();
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return status;
+}
+
 async function profileBytes(res: Response, filename: string): Promise<Uint8Array> {
   assert.equal(res.status, 200, await res.clone().text());
   assert.equal(res.headers.get('content-type'), 'application/octet-stream');
@@ -118,14 +130,7 @@ test('a CPU profile stops early when its client goes away', async () => {
   client.abort();
   await abandoned;
   // Were the profile still running, this would be a 500 for the next 14 seconds.
-  let status = 0;
-  for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
-    const res = await get('/debug/pprof/profile?seconds=1');
-    status = res.status;
-    await res.arrayBuffer();
-    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  assert.equal(status, 200);
+  assert.equal(await statusWithin5s('/debug/pprof/profile?seconds=1'), 200);
 });
 
 test('bad profile parameters follow Go: default 30 s, 400 beyond the maximum', async () => {
@@ -218,14 +223,7 @@ test('during an allocs window the heap profile is a 503 that says why, and a sec
     await allocs;
   }
   // The abandoned window ends early and the in-use sampler comes back.
-  let status = 0;
-  for (let attempt = 0; attempt < 20 && status !== 200; attempt++) {
-    const res = await get('/debug/pprof/heap');
-    status = res.status;
-    await res.arrayBuffer();
-    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  assert.equal(status, 200);
+  assert.equal(await statusWithin5s('/debug/pprof/heap'), 200);
 });
 
 test('allocs on a runtime without allocation sampling says so', { skip: HAS_HEAP_SAMPLING && 'this runtime has allocation sampling' }, async () => {
