@@ -90,7 +90,7 @@ test('a bad config value is a one-line error naming the key', async () => {
   writeFileSync(join(dir, 'bad.toml'), 'concurrent = 0\n');
   const { code, stderr } = await runCli(['run', '--config', join(dir, 'bad.toml')]);
   assert.equal(code, 2);
-  assertOneLineError(stderr, 'bad.toml: concurrent: expected an integer from 1 to 10000, got number 0');
+  assertOneLineError(stderr, 'bad.toml: concurrent: expected an integer from 1 to 10000, got integer 0');
 });
 
 test('a config syntax error names file, line and column', async () => {

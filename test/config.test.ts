@@ -67,24 +67,24 @@ test('an empty metrics_server disables the server', () => {
 });
 
 const BAD: ReadonlyArray<[string, string, RegExp]> = [
-  ['concurrent = 0', 'concurrent must be > 0', /c\.toml: concurrent: expected an integer from 1 to 10000, got number 0/],
-  ['concurrent = 1.5', 'concurrent must be an integer', /concurrent: expected an integer from 1 to 10000, got number 1\.5/],
+  ['concurrent = 0', 'concurrent must be > 0', /c\.toml: concurrent: expected an integer from 1 to 10000, got integer 0/],
+  ['concurrent = 1.5', 'concurrent must be an integer', /concurrent: expected an integer from 1 to 10000, got float 1\.5/],
   ['concurrent = "4"', 'concurrent must be a number', /concurrent: expected an integer from 1 to 10000, got the string "4"/],
-  ['concurrent = 20000', 'concurrent has a maximum', /concurrent: expected an integer from 1 to 10000, got number 20000/],
+  ['concurrent = 20000', 'concurrent has a maximum', /concurrent: expected an integer from 1 to 10000, got integer 20000/],
   ['check_interval = -1', 'check_interval >= 0', /check_interval: expected an integer from 0 to 86400/],
-  ['shutdown_timeout = 3000000', 'shutdown_timeout has a maximum', /shutdown_timeout: expected an integer from 0 to 86400, got number 3000000/],
+  ['shutdown_timeout = 3000000', 'shutdown_timeout has a maximum', /shutdown_timeout: expected an integer from 0 to 86400, got integer 3000000/],
   ['log_level = "verbose"', 'log_level choices', /log_level: expected one of debug, info, warn, error, fatal, panic, got the string "verbose"/],
   ['log_format = "xml"', 'log_format choices', /log_format: expected one of text, json, got the string "xml"/],
-  ['metrics_server = 9252', 'metrics_server type', /metrics_server: expected a string, got number 9252/],
+  ['metrics_server = 9252', 'metrics_server type', /metrics_server: expected a string, got integer 9252/],
   ['metrics_server = ":99999"', 'metrics_server value', /metrics_server: invalid metrics server address ":99999": port 99999 is out of range/],
   ['[[runners]]\nexecutor = "shell"', 'runner name required', /runners\[0\]\.name: required/],
   ['[[runners]]\nname = ""', 'runner name non-empty', /runners\[0\]\.name: required/],
   ['[[runners]]\nname = "a"\n[[runners]]\nname = "a"', 'unique names', /runners\[1\]\.name: "a" is already used/],
   ['[[runners]]\nname = "a"\nexecutor = "docker"', 'executor choices', /runners\[0\]\.executor: expected one of shell, got the string "docker"/],
-  ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer from 0 to 10000, got number -2/],
+  ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer from 0 to 10000, got integer -2/],
   ['runners = "x"', 'runners must be tables', /runners: expected an array of tables/],
   ['pprof = "yes"', 'pprof is a boolean', /pprof: expected true or false, got the string "yes"/],
-  ['pprof_max_seconds = 0', 'pprof_max_seconds > 0', /pprof_max_seconds: expected an integer from 1 to 3600, got number 0/],
+  ['pprof_max_seconds = 0', 'pprof_max_seconds > 0', /pprof_max_seconds: expected an integer from 1 to 3600, got integer 0/],
   [`[[runners]]\nname = "${'x'.repeat(200)}"`, 'runner name length', /runners\[0\]\.name: expected at most 128 printable characters/],
 ];
 

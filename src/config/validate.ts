@@ -1,5 +1,6 @@
 // Turns a parsed TOML document into a Config: every wrong type or value is an
 // error naming the key, every unknown key a warning.
+import { describeValue } from './describe-value.ts';
 import { ListenAddressError, parseListenAddress } from './listen-address.ts';
 import {
   DEFAULT_CONFIG, EXECUTORS, LOG_FORMATS, LOG_LEVELS,
@@ -16,14 +17,6 @@ export class ConfigError extends Error {
 
 type Table = Record<string, unknown>;
 
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (value instanceof Date) return `the date ${value.toISOString()}`;
-  if (typeof value === 'object' && value !== null) return 'a table';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
-  return `${typeof value} ${String(value)}`;
-}
-
 function isTable(value: unknown): value is Table {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
@@ -38,7 +31,7 @@ class TableReader {
   ) {}
 
   private fail(key: string, expected: string, value: unknown): never {
-    throw new ConfigError(`${this.origin}: ${this.where}${key}: expected ${expected}, got ${describe(value)}`);
+    throw new ConfigError(`${this.origin}: ${this.where}${key}: expected ${expected}, got ${describeValue(value)}`);
   }
 
   private take(key: string): unknown {

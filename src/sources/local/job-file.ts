@@ -1,0 +1,158 @@
+// The local queue's job file: a TOML description of one job.
+//
+//   name = "unit-tests"                      # required
+//   script = ["npm ci", "npm test"]          # required, non-empty
+//   before_script = ["echo setup"]           # optional
+//   after_script = ["echo cleanup"]          # optional
+//   timeout = "10m"                          # optional: integer seconds or "90s", "10m", "1h30m"
+//   [variables]
+//   GREETING = "hello"
+//   API_KEY = { value = "s3cretvalue", masked = true }
+//
+// Every mistake is a one-line ConfigError naming the file and the key, and a
+// TOML syntax error names FILE:LINE:COLUMN. Unknown keys are errors: a job
+// file is not a place to guess. Error messages never show a variable's value,
+// masked or not (a value meant to be masked may sit in a table with a typo in
+// it), only what kind of value it was.
+import { parseToml, readTextFile } from '../../config/toml-file.ts';
+import { describeValue } from '../../config/describe-value.ts';
+import { parseDuration } from '../../config/duration.ts';
+import { ConfigError } from '../../config/validate.ts';
+
+export interface JobVariable {
+  key: string;
+  value: string;
+  /** Replaced by [MASKED] in the job log. */
+  masked: boolean;
+}
+
+export interface JobSpec {
+  name: string;
+  script: string[];
+  beforeScript: string[];
+  afterScript: string[];
+  /** undefined: the runner's default applies. */
+  timeoutSeconds: number | undefined;
+  /** In the file's order. */
+  variables: JobVariable[];
+}
+
+/** GitLab's limit on job names. */
+export const MAX_JOB_NAME = 255;
+/** GitLab's rule: shorter masked values would mask too much of a log to be useful. */
+export const MIN_MASKED_LENGTH = 8;
+/** A variable name a shell can use as is. */
+export const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const TOP_LEVEL_KEYS = ['name', 'script', 'before_script', 'after_script', 'timeout', 'variables'] as const;
+const VARIABLE_TABLE_KEYS = ['value', 'masked'] as const;
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** A key as messages show it: bare if it could be written bare in TOML, else quoted. */
+function showKey(key: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+}
+
+/** What kind of value a variable had, without the value itself. */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return 'a date';
+  if (typeof value === 'object' && value !== null) return 'a table';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a float';
+  if (typeof value === 'boolean') return 'a boolean';
+  return `a ${typeof value}`;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Parses a job file's text; `origin` names the file in error messages. */
+export function parseJobFile(text: string, origin: string): JobSpec {
+  const document: Table = parseToml(text, origin);
+  const fail: (key: string, message: string) => never = (key, message) => {
+    throw new ConfigError(`${origin}: ${key}: ${message}`);
+  };
+
+  const unknownKeys = Object.keys(document).filter((key) => !(TOP_LEVEL_KEYS as readonly string[]).includes(key));
+  if (unknownKeys.length > 0) {
+    throw new ConfigError(
+      `${origin}: unknown key${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map(showKey).join(', ')}: ` +
+        `a job file has only ${TOP_LEVEL_KEYS.slice(0, -1).join(', ')} and [variables]`,
+    );
+  }
+
+  const name = document['name'];
+  if (name === undefined) fail('name', 'required, a non-empty string');
+  if (typeof name !== 'string' || name.trim() === '' || [...name].length > MAX_JOB_NAME || CONTROL.test(name)) {
+    return fail('name', `expected a non-empty string of at most ${MAX_JOB_NAME} printable characters, got ${describeValue(name)}`);
+  }
+
+  const commands = (key: string, required: boolean): string[] => {
+    const value = document[key];
+    if (value === undefined) {
+      return required ? fail(key, 'required, a non-empty array of commands such as ["npm ci", "npm test"]') : [];
+    }
+    if (!Array.isArray(value) || (required && value.length === 0)) {
+      return fail(key, `expected a${required ? ' non-empty' : 'n'} array of commands such as ["npm ci", "npm test"], got ${
+        Array.isArray(value) ? 'an empty array' : describeValue(value)}`);
+    }
+    return value.map((command: unknown, i) => {
+      if (typeof command !== 'string' || command.trim() === '' || command.includes('\0')) {
+        return fail(`${key}[${i}]`, `expected a non-empty command string, got ${describeValue(command)}`);
+      }
+      return command;
+    });
+  };
+  const script = commands('script', true);
+  const beforeScript = commands('before_script', false);
+  const afterScript = commands('after_script', false);
+
+  const timeout = document['timeout'];
+  const timeoutSeconds = timeout === undefined ? undefined : parseDuration(timeout, 'timeout', origin);
+
+  const variables: JobVariable[] = [];
+  const table = document['variables'];
+  if (table !== undefined && !isTable(table)) {
+    fail('variables', `expected a table ([variables] with lines such as GREETING = "hello"), got ${kindOf(table)}`);
+  }
+  for (const [key, entry] of Object.entries(table ?? {})) {
+    const where = `variables.${showKey(key)}`;
+    if (!VARIABLE_KEY.test(key)) {
+      fail(where, 'expected a variable name of letters, digits and _ that does not start with a digit');
+    }
+    let value: unknown = entry;
+    let masked: unknown = false;
+    if (isTable(entry)) {
+      const extra = Object.keys(entry).filter((k) => !(VARIABLE_TABLE_KEYS as readonly string[]).includes(k));
+      if (extra.length > 0) {
+        fail(`${where}.${showKey(extra[0]!)}`, 'unknown key: a variable table has only value and masked');
+      }
+      value = entry['value'];
+      masked = entry['masked'] ?? false;
+      if (value === undefined) fail(`${where}.value`, 'required, a string');
+      if (typeof value !== 'string') fail(`${where}.value`, `expected a string, got ${kindOf(value)}`);
+      if (typeof masked !== 'boolean') fail(`${where}.masked`, `expected true or false, got ${describeValue(masked)}`);
+    } else if (typeof value !== 'string') {
+      fail(where, `expected a string or a table such as { value = "...", masked = true }, got ${kindOf(value)}`);
+    }
+    const text: string = value;
+    // An environment variable cannot hold NUL: starting the job would fail.
+    if (text.includes('\0')) fail(where, 'expected a value without NUL characters, got one with');
+    if (masked === true && [...text].length < MIN_MASKED_LENGTH) {
+      fail(where, `a masked value must be at least ${MIN_MASKED_LENGTH} characters long, got a shorter one`);
+    }
+    variables.push({ key, value: text, masked: masked === true });
+  }
+
+  return { name, script, beforeScript, afterScript, timeoutSeconds, variables };
+}
+
+/** Reads and parses a job file; a file that cannot be read is a ConfigError too. */
+export function readJobFile(path: string): JobSpec {
+  return parseJobFile(readTextFile(path, 'job file'), path);
+}

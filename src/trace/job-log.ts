@@ -1,0 +1,102 @@
+// The job log pipeline between a job's stdout/stderr and its log sinks:
+// masks secrets (secret-masker.ts) and enforces the output limit,
+// synchronously and in memory bounded by the longest secret.
+import { Buffer } from 'node:buffer';
+import { SecretMasker, type LogSink } from './secret-masker.ts';
+
+export { MASK, SecretMasker, type LogSink } from './secret-masker.ts';
+
+/** GitLab Runner's default `output_limit`, in KiB. */
+export const DEFAULT_OUTPUT_LIMIT_KIB = 4096;
+
+/** `output_limit` (KiB, 0 meaning the default, as in GitLab Runner) in bytes. */
+export function outputLimitBytes(kib: number): number {
+  return (kib || DEFAULT_OUTPUT_LIMIT_KIB) * 1024;
+}
+
+export interface JobLogOptions {
+  /** Values to mask (raw UTF-8 text); empty strings are ignored. */
+  readonly secrets: readonly string[];
+  /** Output bytes (after masking) passed on before the log is cut; Infinity for no limit. */
+  readonly limitBytes: number;
+  /** Receives the masked, limited log; see SecretMasker for the ownership of the chunks. */
+  readonly sink: LogSink;
+}
+
+export interface JobLogStats {
+  /** Bytes written by the job. */
+  readonly receivedBytes: number;
+  /** Masked bytes passed to the sink, the limit notice not included. */
+  readonly writtenBytes: number;
+  /** Masked bytes past the limit, consumed but not passed on. */
+  readonly droppedBytes: number;
+  /** Whether the limit was hit (and the notice written). */
+  readonly truncated: boolean;
+}
+
+/** The notice appended once when the log is cut (GitLab Runner's wording). */
+export function limitNotice(limitBytes: number): string {
+  return `\n[runner] Job's log exceeded limit of ${limitBytes} bytes.\n` +
+    'Job execution will continue but no more output will be collected.\n';
+}
+
+/**
+ * One job's log: write() the job's output as it arrives, end() when the job's
+ * streams close. Past the limit the input is still consumed (the job never
+ * blocks on its log) and counted, but not passed on.
+ */
+export class JobLog {
+  private readonly masker: SecretMasker;
+  private readonly limit: number;
+  private readonly sink: LogSink;
+  private received = 0;
+  private written = 0;
+  private dropped = 0;
+  private truncated = false;
+
+  constructor(options: JobLogOptions) {
+    const { limitBytes } = options;
+    if (!(limitBytes === Infinity || (Number.isSafeInteger(limitBytes) && limitBytes >= 0))) {
+      throw new RangeError(`JobLog: limitBytes must be a non-negative integer or Infinity, got ${limitBytes}`);
+    }
+    this.limit = limitBytes;
+    this.sink = options.sink;
+    this.masker = new SecretMasker(options.secrets, (chunk) => this.limited(chunk));
+  }
+
+  get stats(): JobLogStats {
+    return {
+      receivedBytes: this.received,
+      writtenBytes: this.written,
+      droppedBytes: this.dropped,
+      truncated: this.truncated,
+    };
+  }
+
+  write(chunk: Uint8Array): void {
+    this.received += chunk.length;
+    this.masker.write(chunk);
+  }
+
+  end(): void {
+    this.masker.end();
+  }
+
+  private limited(chunk: Uint8Array): void {
+    const room = this.limit - this.written;
+    if (chunk.length <= room) {
+      this.written += chunk.length;
+      this.sink(chunk);
+      return;
+    }
+    if (room > 0) {
+      this.written += room;
+      this.sink(chunk.subarray(0, room));
+    }
+    this.dropped += chunk.length - Math.max(room, 0);
+    if (!this.truncated) {
+      this.truncated = true;
+      this.sink(Buffer.from(limitNotice(this.limit)));
+    }
+  }
+}
