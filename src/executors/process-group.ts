@@ -1,0 +1,192 @@
+// Runs one command in its own process group (its own session: spawn with
+// `detached: true`), streams its output, and on timeout or cancel ends the
+// whole group: SIGTERM to -pgid, SIGKILL after a grace period.
+//
+// When the command's own process exits, members of its group that are left
+// (background jobs such as `sleep 1000 &`) are ended the same way: a step
+// owns its group, and a leftover would otherwise keep the output pipe open
+// and the step from ending. A process that leaves the group (setsid) escapes
+// this; its copy of the output pipe is closed on our side after the grace
+// period so the step still ends.
+//
+// Signals are sent with process.kill(), never child.kill(): Deno's
+// child_process reports a child signalled through child.kill() as killed by
+// that signal even when it exited 0.
+import { readProcStat } from '../system/proc-stat.ts';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import { readdirSync } from 'node:fs';
+
+export interface GroupCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** Receives stdout and stderr chunks in arrival order; called synchronously, nothing is buffered. */
+  readonly onOutput: (chunk: Uint8Array) => void;
+  /** Called once the process runs, with its pid (which is also its process group id). */
+  readonly onStart?: (pid: number) => void;
+  /** Milliseconds before the group is ended as timed out; Infinity for none. */
+  readonly timeoutMs: number;
+  /** Any of these aborting ends the group as canceled. */
+  readonly cancelSignals: readonly AbortSignal[];
+  /** Milliseconds between SIGTERM and SIGKILL. */
+  readonly graceMs: number;
+}
+
+export interface GroupResult {
+  /** exited: the command ended by itself (whatever its status); otherwise why we ended it. */
+  readonly outcome: 'exited' | 'timeout' | 'canceled';
+  /** The exit status, 128 + the signal number when a signal ended it (as shells report it). */
+  readonly exitCode: number;
+  /** The signal that ended the command's own process, if one did. */
+  readonly signal: string | undefined;
+}
+
+const POLL_MS = 20;
+/** After SIGKILL: how long to wait for the group to be gone before giving up on it. */
+const AFTER_KILL_MS = 2_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Sends a signal to every process in the group; false when the group no longer exists. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+/**
+ * Whether the group still has a live member. A zombie counts as gone: it has
+ * ended and only waits for its parent (or, orphaned, for pid 1) to reap it,
+ * which a container's pid 1 may never do. Zombies still answer kill(), so on
+ * Linux /proc tells them apart; elsewhere kill() is all there is.
+ */
+export function groupAlive(pgid: number): boolean {
+  if (!signalGroup(pgid, 0)) return false;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
+  }
+  return false;
+}
+
+/** State and process group of a process; undefined when it is gone (or there is no /proc). */
+export function procStat(pid: number): { state: string; pgrp: number } | undefined {
+  return readProcStat(pid) ?? undefined;
+}
+
+function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const number = signal === null ? undefined : (constants.signals as Record<string, number | undefined>)[signal];
+  return 128 + (number ?? 0);
+}
+
+/**
+ * Runs the command in its own process group until it and the rest of its
+ * group have ended and its output is drained. Rejects only when the command
+ * cannot be started.
+ */
+export async function runInProcessGroup(options: GroupCommand): Promise<GroupResult> {
+  const child: ChildProcess = spawn(options.command, [...options.args], {
+    cwd: options.cwd,
+    env: { ...options.env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      resolve();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  // Later errors (there are none we act on: signals go through process.kill) must not crash the process.
+  child.on('error', () => {});
+  const pgid = child.pid;
+  if (pgid === undefined) throw new Error(`${options.command}: started without a pid`);
+
+  const streams = [child.stdout, child.stderr].filter((s) => s !== null);
+  const drained = Promise.all(streams.map((stream) => new Promise<void>((resolve) => {
+    stream.on('data', (chunk: Uint8Array) => options.onOutput(chunk));
+    stream.once('close', () => resolve());
+    stream.once('error', () => resolve());
+  })));
+  options.onStart?.(pgid);
+
+  let outcome: GroupResult['outcome'] = 'exited';
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  let terminating = false;
+  let killedAt: number | undefined;
+  const terminate = (): void => {
+    if (terminating) return;
+    terminating = true;
+    signalGroup(pgid, 'SIGTERM');
+    killTimer = setTimeout(() => {
+      killedAt = performance.now();
+      signalGroup(pgid, 'SIGKILL');
+    }, options.graceMs);
+  };
+  const stop = (why: 'timeout' | 'canceled'): void => {
+    if (exitInfo !== undefined || outcome !== 'exited') return;
+    outcome = why;
+    terminate();
+  };
+
+  const timer = Number.isFinite(options.timeoutMs) ? setTimeout(() => stop('timeout'), Math.max(0, options.timeoutMs)) : undefined;
+  const onAbort = (): void => stop('canceled');
+  for (const signal of options.cancelSignals) {
+    if (signal.aborted) stop('canceled');
+    else signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  try {
+    await exited;
+    if (timer !== undefined) clearTimeout(timer);
+    for (const signal of options.cancelSignals) signal.removeEventListener('abort', onAbort);
+
+    // Leftover members of the group: end them (TERM, then KILL after the grace period).
+    while (groupAlive(pgid)) {
+      terminate();
+      if (killedAt !== undefined && performance.now() - killedAt > AFTER_KILL_MS) break;
+      await sleep(POLL_MS);
+    }
+    if (killTimer !== undefined) clearTimeout(killTimer);
+
+    // Output still held open by a process that left the group: stop reading after the grace period.
+    let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    const cut = new Promise<void>((resolve) => {
+      graceTimer = setTimeout(() => {
+        for (const stream of streams) stream.destroy();
+        resolve();
+      }, options.graceMs);
+    });
+    await Promise.race([drained, cut]);
+    clearTimeout(graceTimer);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+    if (killTimer !== undefined) clearTimeout(killTimer);
+    for (const signal of options.cancelSignals) signal.removeEventListener('abort', onAbort);
+  }
+
+  const info = exitInfo ?? { code: null, signal: null };
+  return { outcome, exitCode: exitStatus(info.code, info.signal), signal: info.signal ?? undefined };
+}

@@ -1,0 +1,56 @@
+// Who claimed a job of the local queue: an owner names the claiming process as
+// PID-STARTTIME, STARTTIME being field 22 of /proc/PID/stat (clock ticks since
+// boot), so a pid the kernel has since given to another process is told apart.
+//
+// An owner is alive while /proc/PID/stat exists, is not a zombie, and shows
+// the same start time. Without /proc (not Linux) the start time is recorded as
+// `unknown` and only the pid's existence is checked (signal 0). Pids are per
+// pid namespace: runners in different containers must not share a queue
+// directory unless they share the pid namespace too.
+import { readProcStat } from '../../system/proc-stat.ts';
+
+/** Matches an owner: PID-STARTTIME with STARTTIME digits or `unknown`. */
+export const OWNER_PATTERN = /^([1-9][0-9]*)-([0-9]+|unknown)$/;
+
+/** The start time of a process (field 22 of /proc/PID/stat), or undefined where /proc cannot tell. */
+export function processStartTime(pid: number): string | undefined {
+  return readProcStat(pid)?.startTime;
+}
+
+/** The owner name of a process (by default this one): PID-STARTTIME. */
+export function ownerOf(pid: number = process.pid): string {
+  return `${pid}-${processStartTime(pid) ?? 'unknown'}`;
+}
+
+/** The pid and start time an owner name holds; undefined if `name` is not an owner name. */
+export function parseOwner(name: string): { pid: number; startTime: string } | undefined {
+  const match = OWNER_PATTERN.exec(name);
+  if (!match) return undefined;
+  const pid = Number(match[1]);
+  return Number.isSafeInteger(pid) ? { pid, startTime: match[2]! } : undefined;
+}
+
+/** Whether a pid exists, asked with signal 0 (for systems without /proc). */
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether the process an owner names still runs: its pid exists, is no
+ * zombie, and has the owner's start time. A name that is not an owner name is
+ * reported alive, so nothing acts on a directory it does not understand.
+ */
+export function isOwnerAlive(owner: string): boolean {
+  const parsed = parseOwner(owner);
+  if (!parsed) return true;
+  const stat = readProcStat(parsed.pid);
+  if (stat === undefined) return false;
+  if (stat === null) return pidExists(parsed.pid);
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return parsed.startTime === 'unknown' || stat.startTime === parsed.startTime;
+}

@@ -1,0 +1,332 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  BUILD_STAGES, runJob, type BuildStage, type ExecutableJob, type JobResult, type ShellExecutorOptions,
+} from '../src/executors/shell.ts';
+import { procStat } from '../src/executors/process-group.ts';
+import { limitNotice } from '../src/trace/job-log.ts';
+
+interface Run {
+  result: JobResult;
+  log: string;
+  stages: BuildStage[];
+  pids: Array<number | undefined>;
+  buildsDir: string;
+}
+
+type JobInput = Partial<ExecutableJob> & Pick<ExecutableJob, 'script'>;
+type ExtraOptions = Partial<Omit<ShellExecutorOptions, 'log' | 'buildsDir'>> & { onLog?: (text: string) => void };
+
+let counter = 0;
+
+/** Runs a job in a fresh builds directory (removed afterwards unless kept) and collects what it reported. */
+async function run(input: JobInput, extra: ExtraOptions = {}, keepRoot = false): Promise<Run> {
+  const buildsDir = mkdtempSync(join(tmpdir(), 'runner-shell-test-'));
+  const job: ExecutableJob = {
+    id: `job-${process.pid}-${++counter}`,
+    name: 'test job',
+    beforeScript: [],
+    afterScript: [],
+    timeoutSeconds: 20,
+    variables: [],
+    ...input,
+  };
+  const parts: Buffer[] = [];
+  const stages: BuildStage[] = [];
+  const pids: Array<number | undefined> = [];
+  const { onLog, ...options } = extra;
+  try {
+    const result = await runJob(job, {
+      runnerName: 'test-runner',
+      killGraceSeconds: 0.5,
+      onStage: (stage) => stages.push(stage),
+      onPid: (pid) => pids.push(pid),
+      ...options,
+      buildsDir,
+      log: (chunk) => {
+        parts.push(Buffer.from(chunk));
+        onLog?.(Buffer.concat(parts).toString('utf8'));
+      },
+    });
+    return { result, log: Buffer.concat(parts).toString('utf8'), stages, pids, buildsDir };
+  } finally {
+    if (!keepRoot) rmSync(buildsDir, { recursive: true, force: true });
+  }
+}
+
+/** Whether a process has ended: gone, or a zombie nobody reaps (a container's pid 1 may not). */
+function ended(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    throw error;
+  }
+  return procStat(pid)?.state === 'Z';
+}
+
+function pidAfter(log: string, label: string): number {
+  const match = new RegExp(`${label} (\\d+)`).exec(log);
+  assert.ok(match, `no "${label} PID" in the log:\n${log}`);
+  return Number(match[1]);
+}
+
+test('a successful job: each command echoed before its output, stdout and stderr in order, all stages', async () => {
+  const { result, log, stages, pids } = await run({
+    beforeScript: ['echo setup'],
+    script: ['echo hello', 'echo out; echo err >&2; echo out2', 'printf "a\\nb\\n"', 'if true; then\n  echo multi\nfi'],
+    afterScript: ['echo "after $CI_JOB_STATUS"'],
+  });
+  assert.equal(log, [
+    '$ echo setup', 'setup',
+    '$ echo hello', 'hello',
+    '$ echo out; echo err >&2; echo out2', 'out', 'err', 'out2',
+    '$ printf "a\\nb\\n"', 'a', 'b',
+    '$ if true; then # collapsed multi-line command', 'multi',
+    '$ echo "after $CI_JOB_STATUS"', 'after success',
+    '',
+  ].join('\n'));
+  assert.equal(result.state, 'success');
+  assert.equal(result.failureReason, undefined);
+  assert.equal(result.exitCode, 0);
+  assert.deepEqual(result.afterScript, { exitCode: 0, timedOut: false, canceled: false });
+  assert.deepEqual(stages, [...BUILD_STAGES]);
+  assert.deepEqual(result.stages.map((s) => s.stage), [...BUILD_STAGES]);
+  for (const timing of result.stages) assert.ok(timing.durationSeconds >= 0 && timing.durationSeconds < 10);
+  assert.ok(result.durationSeconds >= result.stages.reduce((sum, s) => sum + s.durationSeconds, 0) - 0.001);
+  assert.ok(result.finishedAt >= result.startedAt);
+  assert.equal(result.systemError, undefined);
+  // Two steps, each reported with its pid and then undefined.
+  assert.equal(pids.length, 4);
+  assert.ok(typeof pids[0] === 'number' && pids[1] === undefined && typeof pids[2] === 'number' && pids[3] === undefined);
+});
+
+test('the job sees CI variables and its own, and not the runner\'s environment', async () => {
+  process.env['RUNNER_TEST_PRIVATE'] = 'runner-only';
+  try {
+    const { result, log, buildsDir } = await run({
+      name: 'env job',
+      variables: [{ key: 'GREETING', value: 'hello world', masked: false }],
+      script: [
+        'echo "CI=$CI id=$CI_JOB_ID name=$CI_JOB_NAME runner=$CI_RUNNER_DESCRIPTION"',
+        'echo "builds=$CI_BUILDS_DIR project=$CI_PROJECT_DIR pwd=$(pwd)"',
+        'echo "greeting=$GREETING private=${RUNNER_TEST_PRIVATE:-unset} path=${PATH:+set}"',
+        'echo "arch=$CI_RUNNER_EXECUTABLE_ARCH"',
+      ],
+    });
+    assert.equal(result.state, 'success', log);
+    const lines = log.split('\n').filter((line) => !line.startsWith('$ '));
+    const id = /id=(\S+)/.exec(lines[0] ?? '')?.[1] ?? '';
+    assert.equal(lines[0], `CI=true id=${id} name=env job runner=test-runner`);
+    const project = join(buildsDir, id);
+    assert.equal(lines[1], `builds=${buildsDir} project=${project} pwd=${project}`);
+    assert.equal(lines[2], 'greeting=hello world private=unset path=set');
+    assert.match(lines[3] ?? '', /^arch=[a-z0-9]+\/[a-z0-9]+$/);
+  } finally {
+    delete process.env['RUNNER_TEST_PRIVATE'];
+  }
+});
+
+test('a failing command fails the job with its exit code; later commands do not run; after_script still runs', async () => {
+  const { result, log, stages } = await run({
+    beforeScript: ['echo before'],
+    script: ['echo one', 'exit 3', 'echo never'],
+    afterScript: ['echo "after $CI_JOB_STATUS"', 'exit 7'],
+  });
+  assert.equal(log, '$ echo before\nbefore\n$ echo one\none\n$ exit 3\n$ echo "after $CI_JOB_STATUS"\nafter failed\n$ exit 7\n');
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'script_failure');
+  assert.equal(result.exitCode, 3);
+  assert.deepEqual(result.afterScript, { exitCode: 7, timedOut: false, canceled: false });
+  assert.deepEqual(stages, [...BUILD_STAGES]);
+
+  const failedBefore = await run({ beforeScript: ['false'], script: ['echo never'] });
+  assert.equal(failedBefore.log, '$ false\n');
+  assert.equal(failedBefore.result.exitCode, 1);
+  assert.equal(failedBefore.result.failureReason, 'script_failure');
+});
+
+test('bash runs with pipefail: a failure inside a pipeline fails the job', async () => {
+  const { result, log } = await run({ script: ['false | cat', 'echo unreachable'] });
+  assert.equal(log, '$ false | cat\n');
+  assert.equal(result.state, 'failed');
+  assert.equal(result.exitCode, 1);
+
+  // sh has no pipefail but stops at the first failing command.
+  const sh = await run({ script: ['false | cat', 'echo reached', 'false', 'echo unreachable'] }, { shell: 'sh' });
+  assert.equal(sh.log, '$ false | cat\n$ echo reached\nreached\n$ false\n');
+  assert.equal(sh.result.exitCode, 1);
+});
+
+test('a timeout ends the whole process group, grandchildren included, then after_script runs', async () => {
+  const started = performance.now();
+  const { result, log, pids } = await run({
+    timeoutSeconds: 1,
+    script: ['sleep 1000 & echo "grandchild $!"', 'sleep 1000'],
+    afterScript: ['echo "after $CI_JOB_STATUS"'],
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'job_execution_timeout');
+  assert.equal(result.exitCode, undefined);
+  assert.ok(elapsed >= 1 && elapsed < 5, `took ${elapsed} s`);
+  const grandchild = pidAfter(log, 'grandchild');
+  assert.ok(ended(grandchild), `grandchild ${grandchild} still runs`);
+  const shell = pids[0];
+  assert.ok(typeof shell === 'number' && ended(shell));
+  assert.ok(log.endsWith('$ sleep 1000\n$ echo "after $CI_JOB_STATUS"\nafter failed\n'), log);
+  assert.deepEqual(result.afterScript, { exitCode: 0, timedOut: false, canceled: false });
+});
+
+test('processes that ignore SIGTERM are killed after the grace period', async () => {
+  const started = performance.now();
+  const { result, log } = await run({
+    timeoutSeconds: 1,
+    script: ["trap '' TERM", 'sleep 1000 & echo "stubborn $!"', 'wait'],
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  assert.equal(result.failureReason, 'job_execution_timeout');
+  assert.ok(elapsed >= 1.5 && elapsed < 5, `took ${elapsed} s (timeout 1 s + grace 0.5 s)`);
+  const stubborn = pidAfter(log, 'stubborn');
+  assert.ok(ended(stubborn), `${stubborn} still runs`);
+});
+
+test('after_script has its own timeout and its failure does not fail the job', async () => {
+  const { result, log } = await run(
+    { script: ['echo ok'], afterScript: ['sleep 1000 & echo "bg $!"', 'sleep 1000'] },
+    { afterScriptTimeoutSeconds: 1 },
+  );
+  assert.equal(result.state, 'success');
+  assert.equal(result.exitCode, 0);
+  assert.deepEqual(result.afterScript, { exitCode: undefined, timedOut: true, canceled: false });
+  assert.ok(ended(pidAfter(log, 'bg')));
+});
+
+test('background processes left by a step are ended when the step ends', async () => {
+  const started = performance.now();
+  const { result, log } = await run({ script: ['sleep 1000 & echo "left $!"', 'echo done'] });
+  assert.equal(result.state, 'success', log);
+  assert.ok((performance.now() - started) / 1000 < 5);
+  assert.ok(ended(pidAfter(log, 'left')));
+});
+
+test('cancel stops the script, runs after_script, and records canceled', async () => {
+  const controller = new AbortController();
+  const { result, log, stages } = await run(
+    { script: ['echo started', 'sleep 1000 & echo "grandchild $!"', 'sleep 1000'], afterScript: ['echo "after $CI_JOB_STATUS"'] },
+    { signal: controller.signal, onLog: (text) => { if (/grandchild \d+\n/.test(text)) controller.abort(); } },
+  );
+  assert.equal(result.state, 'canceled');
+  assert.equal(result.failureReason, undefined);
+  assert.equal(result.exitCode, undefined);
+  assert.ok(ended(pidAfter(log, 'grandchild')));
+  assert.ok(log.endsWith('$ echo "after $CI_JOB_STATUS"\nafter canceled\n'), log);
+  assert.deepEqual(stages, [...BUILD_STAGES]);
+
+  // Canceled before it started: nothing runs, the directory is still cleaned up.
+  const early = await run({ script: ['echo never'], afterScript: ['echo never'] }, { signal: AbortSignal.abort() }, true);
+  try {
+    assert.equal(early.result.state, 'canceled');
+    assert.equal(early.log, '');
+    assert.deepEqual(early.stages, ['prepare_executor', 'prepare_script', 'get_sources', 'cleanup_file_variables']);
+    assert.deepEqual(readdirSync(early.buildsDir), []);
+  } finally {
+    rmSync(early.buildsDir, { recursive: true, force: true });
+  }
+});
+
+test('a second cancel (forceSignal) stops after_script too', async () => {
+  const cancel = new AbortController();
+  const force = new AbortController();
+  const started = performance.now();
+  const { result, log } = await run(
+    { script: ['echo started', 'sleep 1000'], afterScript: ['echo cleaning', 'sleep 1000'] },
+    {
+      signal: cancel.signal,
+      forceSignal: force.signal,
+      onLog: (text) => {
+        if (text.includes('\nstarted\n')) cancel.abort();
+        if (text.includes('\ncleaning\n')) force.abort();
+      },
+    },
+  );
+  assert.equal(result.state, 'canceled');
+  assert.deepEqual(result.afterScript, { exitCode: undefined, timedOut: false, canceled: true });
+  // Killed as soon as `cleaning` arrived: the shell may or may not have announced the next command yet.
+  assert.match(log, /^\$ echo started\nstarted\n(\$ sleep 1000\n)?\$ echo cleaning\ncleaning\n(\$ sleep 1000\n)?$/);
+  assert.ok((performance.now() - started) / 1000 < 5);
+});
+
+test('masked values never reach the log: not in echo lines, not in output, not split across writes', async () => {
+  const { result, log } = await run({
+    variables: [
+      { key: 'SECRET', value: 's3cretvalue', masked: true },
+      { key: 'PLAIN', value: 'visible', masked: false },
+    ],
+    script: [
+      'echo $SECRET',
+      'echo "literal s3cretvalue"',
+      "printf s3cr; sleep 0.2; printf 'etvalue\\n'",
+      'echo $PLAIN >&2',
+    ],
+    afterScript: ['echo "after s3cretvalue $SECRET"'],
+  });
+  assert.equal(result.state, 'success');
+  assert.equal(log, [
+    '$ echo $SECRET', '[MASKED]',
+    '$ echo "literal [MASKED]"', 'literal [MASKED]',
+    "$ printf s3cr; sleep 0.2; printf 'etvalue\\n'", '[MASKED]',
+    '$ echo $PLAIN >&2', 'visible',
+    '$ echo "after [MASKED] $SECRET"', 'after [MASKED] [MASKED]',
+    '',
+  ].join('\n'));
+  assert.ok(!log.includes('s3cret'));
+});
+
+test('past the output limit the log is cut with a notice and the job goes on', async () => {
+  const limit = 100;
+  const { result, log } = await run(
+    { script: ["head -c 5000 /dev/zero | tr '\\0' x", 'echo finished > done.txt', 'cat done.txt'] },
+    { outputLimitBytes: limit },
+  );
+  assert.equal(result.state, 'success');
+  const expected = (`$ head -c 5000 /dev/zero | tr '\\0' x\n` + 'x'.repeat(5000)).slice(0, limit);
+  assert.equal(log, expected + limitNotice(limit));
+  assert.equal(result.log.truncated, true);
+  assert.equal(result.log.writtenBytes, limit);
+  assert.ok(result.log.droppedBytes > 5000 - limit, 'the rest was still read');
+});
+
+test('the build directory is created for the job and removed after it, unless kept', async () => {
+  const removed = await run({ script: ['pwd', 'touch made-here', 'ls -A'] }, {}, true);
+  try {
+    const [, pwd, , , listing] = removed.log.split('\n');
+    assert.equal(listing, 'made-here', 'the job starts in an empty directory of its own');
+    assert.ok(pwd?.startsWith(removed.buildsDir + '/'));
+    assert.deepEqual(readdirSync(removed.buildsDir), [], 'project directory and scripts removed');
+  } finally {
+    rmSync(removed.buildsDir, { recursive: true, force: true });
+  }
+
+  const kept = await run({ script: ['pwd', 'touch made-here'] }, { keepBuildDir: true }, true);
+  try {
+    const pwd = kept.log.split('\n')[1] ?? '';
+    assert.ok(existsSync(join(pwd, 'made-here')));
+    assert.deepEqual(readdirSync(kept.buildsDir), [pwd.slice(kept.buildsDir.length + 1)], 'only the project directory kept, not the scripts');
+  } finally {
+    rmSync(kept.buildsDir, { recursive: true, force: true });
+  }
+});
+
+test('a job that cannot be prepared is a runner_system_failure and still cleans up', async () => {
+  const { result, log, stages } = await run({ id: '../escape', script: ['echo never'] });
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'runner_system_failure');
+  assert.match(result.systemError ?? '', /prepare_executor: job id/);
+  assert.equal(log, '');
+  assert.deepEqual(stages, ['prepare_executor', 'cleanup_file_variables']);
+});
