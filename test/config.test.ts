@@ -19,6 +19,10 @@ metrics_server = "127.0.0.1:9300"
 name = "first"
 executor = "shell"
 limit = 2
+queue_dir = "/var/lib/runner/queue"
+builds_dir = "/var/lib/runner/builds"
+keep_builds_dir = true
+output_limit = 8192
 
 [[runners]]
 name = "second"
@@ -34,8 +38,8 @@ test('a full config.toml is read with every key', () => {
   assert.equal(config.logFormat, 'json');
   assert.deepEqual(config.metricsServer, { host: '127.0.0.1', port: 9300 });
   assert.deepEqual(config.runners, [
-    { name: 'first', executor: 'shell', limit: 2 },
-    { name: 'second', executor: 'shell', limit: 0 },
+    { name: 'first', executor: 'shell', limit: 2, queueDir: '/var/lib/runner/queue', buildsDir: '/var/lib/runner/builds', keepBuildsDir: true, outputLimit: 8192 },
+    { name: 'second', executor: 'shell', limit: 0, queueDir: 'queue', buildsDir: 'builds', keepBuildsDir: false, outputLimit: 4096 },
   ]);
 });
 
@@ -83,6 +87,8 @@ const BAD: ReadonlyArray<[string, string, RegExp]> = [
   ['[[runners]]\nname = "a"\nexecutor = "docker"', 'executor choices', /runners\[0\]\.executor: expected one of shell, got the string "docker"/],
   ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer from 0 to 10000, got integer -2/],
   ['runners = "x"', 'runners must be tables', /runners: expected an array of tables/],
+  ['[[runners]]\nname = "a"\nqueue_dir = ""', 'queue_dir non-empty', /runners\[0\]\.queue_dir: expected a non-empty path, got the string ""/],
+  ['[[runners]]\nname = "a"\noutput_limit = -1', 'output_limit >= 0', /runners\[0\]\.output_limit: expected an integer from 0 to 1048576, got integer -1/],
   ['pprof = "yes"', 'pprof is a boolean', /pprof: expected true or false, got the string "yes"/],
   ['pprof_max_seconds = 0', 'pprof_max_seconds > 0', /pprof_max_seconds: expected an integer from 1 to 3600, got integer 0/],
   [`[[runners]]\nname = "${'x'.repeat(200)}"`, 'runner name length', /runners\[0\]\.name: expected at most 128 printable characters/],
@@ -106,6 +112,12 @@ test('a TOML syntax error reports file, line and column', () => {
     assert.ok(!error.message.includes('\n'));
     return true;
   });
+});
+
+test('without [[runners]] there is one local runner; runners = [] means none', () => {
+  assert.deepEqual(parseConfigText('', 'c.toml').config.runners.map((r) => r.name), ['local']);
+  assert.deepEqual(parseConfigText('runners = []', 'c.toml').config.runners, []);
+  assert.equal(parseConfigText('[[runners]]\nname = "a"\noutput_limit = 0', 'c.toml').config.runners[0]?.outputLimit, 4096);
 });
 
 test('check_interval = 0 and shutdown_timeout = 0 mean the defaults, as in GitLab Runner', () => {
@@ -148,7 +160,7 @@ test('config.toml.example is valid, warns about nothing and documents every key 
   const example = loadConfig(join(packageRoot(), 'config.toml.example'), '/');
   assert.deepEqual(example.warnings, []);
   const lines = readFileSync(example.path!, 'utf8').split('\n');
-  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server', 'pprof', 'pprof_max_seconds', 'name', 'executor', 'limit']) {
+  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server', 'pprof', 'pprof_max_seconds', 'name', 'executor', 'limit', 'queue_dir', 'builds_dir', 'keep_builds_dir', 'output_limit']) {
     const at = lines.findIndex((line) => new RegExp(`^\\s*${key}\\s*=`).test(line));
     assert.ok(at > 0, `${key} is set in the example`);
     assert.match(lines[at - 1]!, /^\s*#/, `a comment right above ${key}`);

@@ -1,6 +1,7 @@
 // The routes in process: a failed collection must be a 500 that says why,
 // never a 200 with a partial exposition; readiness follows the agent.
 import { test } from 'node:test';
+import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import { Agent } from '../src/agent/agent.ts';
 import { DEFAULT_CONFIG } from '../src/config/types.ts';
@@ -16,7 +17,7 @@ function quietLogger(lines: string[]): Logger {
 
 test('a failing metric callback makes /metrics answer 500 with the reason, and is logged', async () => {
   const telemetry = new Telemetry();
-  const agent = new Agent(DEFAULT_CONFIG);
+  const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, tmpdir(), quietLogger([]));
   registerRunnerMetrics(telemetry.meter, agent);
   telemetry.meter.createObservableGauge('broken_gauge').addCallback(() => {
     throw new Error('cannot read /proc/self/broken');
@@ -65,7 +66,7 @@ test('series beyond the per-metric limit fold into one overflow series instead o
 
 test('/health/ready answers 503 until the agent has started', async () => {
   const telemetry = new Telemetry();
-  const agent = new Agent(DEFAULT_CONFIG);
+  const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, tmpdir(), quietLogger([]));
   const server = await startHttpServer({ host: '127.0.0.1', port: 0 }, createRequestListener(agent, telemetry, quietLogger([])));
   try {
     const url = `http://127.0.0.1:${server.address.port}/health/ready`;
@@ -74,7 +75,7 @@ test('/health/ready answers 503 until the agent has started', async () => {
     assert.equal((await starting.text()).trim(), 'not ready: starting');
     agent.start();
     assert.equal((await fetch(url)).status, 200);
-    await agent.stop();
+    await agent.stop('cancel');
     const stopped = await fetch(url);
     assert.equal(stopped.status, 503);
     assert.equal((await stopped.text()).trim(), 'not ready: stopped');

@@ -15,6 +15,9 @@ import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
 import { UsageError } from './args.ts';
+import { handleSignals, type StopMode } from './signals.ts';
+import { reloadConfig } from './reload.ts';
+import { registerJobMetrics } from '../telemetry/job-metrics.ts';
 
 export interface RunOptions {
   readonly configPath: string | undefined;
@@ -35,28 +38,6 @@ function checkWorkingDirectory(path: string): string {
   }
   if (!isDirectory) throw new UsageError(`working directory ${JSON.stringify(path)} is not a directory`);
   return dir;
-}
-
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
-
-/** Resolves with the signal that asked the runner to stop; a second one exits at once. */
-function waitForStopSignal(logger: Logger): Promise<string> {
-  // Signal listeners alone do not keep the event loop alive: hold it until a signal comes.
-  const keepAlive = setInterval(() => undefined, 2 ** 30);
-  return new Promise((resolve) => {
-    let received = false;
-    for (const signal of STOP_SIGNALS) {
-      process.on(signal, () => {
-        if (received) {
-          logger.warn('Second stop signal: exiting at once', { signal });
-          process.exit(1);
-        }
-        received = true;
-        clearInterval(keepAlive);
-        resolve(signal);
-      });
-    }
-  });
 }
 
 /** Runs the agent; resolves with the process exit code. */
@@ -80,14 +61,35 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   else logger.info('No config.toml found: using built-in defaults', { looked_for: resolve(cwd, 'config.toml') });
   logger.info('Working directory', { dir: workingDirectory });
 
-  const stopSignal = waitForStopSignal(logger);
+  let requestStop: (request: { mode: StopMode; signal: string }) => void = () => undefined;
+  const stopRequested = new Promise<{ mode: StopMode; signal: string }>((resolve) => { requestStop = resolve; });
+  let agent: Agent | undefined;
+  let configuration = config;
+  handleSignals(logger, {
+    stop: (mode, signal) => {
+      if (agent?.state === 'stopping') {
+        logger.info('Canceling running jobs', { signal });
+        agent.cancelAll();
+      }
+      requestStop({ mode, signal });
+    },
+    force: () => {
+      agent?.forceStop();
+      process.exit(1);
+    },
+    reload: () => {
+      configuration = reloadConfig(options.configPath, cwd, configuration, agent, logger);
+    },
+  });
   const profilers = config.pprof && !options.noPprof ? await startProfilers(config.pprofMaxSeconds) : undefined;
   if (!profilers) await discardEarlyProfiling();
   logger.info(profilers ? 'Profiling enabled' : 'Profiling disabled', {
     heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
   });
-  const agent = new Agent(config);
   const telemetry = new Telemetry();
+  const jobMetrics = registerJobMetrics(telemetry.meter);
+  agent = new Agent(config, workingDirectory, logger, (finished) => jobMetrics.jobFinished(finished));
+  jobMetrics.observe(agent);
   registerRunnerMetrics(telemetry.meter, agent);
   registerProcessMetrics(telemetry.meter);
 
@@ -103,14 +105,16 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   agent.start();
   logger.info('Runner ready', { concurrent: config.concurrent });
 
-  const signal = await stopSignal;
-  logger.info('Stopping runner', { signal });
-  const forceTimer = setTimeout(() => {
-    logger.error('Shutdown took longer than shutdown_timeout: exiting', { shutdown_timeout: config.shutdownTimeout });
+  const { mode, signal } = await stopRequested;
+  logger.info(mode === 'graceful' ? 'Stopping runner when running jobs have finished' : 'Stopping runner', { signal, running_jobs: agent.runningJobs().length });
+  // A graceful stop waits for the jobs however long they take; a cancel is bounded by shutdown_timeout.
+  const forceTimer = mode === 'cancel' ? setTimeout(() => {
+    logger.error('Shutdown took longer than shutdown_timeout: exiting', { shutdown_timeout: configuration.shutdownTimeout });
+    agent?.forceStop();
     process.exit(1);
-  }, config.shutdownTimeout * 1000);
-  forceTimer.unref?.();
-  await agent.stop();
+  }, configuration.shutdownTimeout * 1000) : undefined;
+  forceTimer?.unref?.();
+  await agent.stop(mode);
   await server?.close();
   await telemetry.shutdown();
   if (profilers) await stopProfilers(profilers);

@@ -16,7 +16,24 @@ export interface RunnerConfig {
   readonly executor: ExecutorName;
   /** Jobs this runner may run at once; 0 = no limit besides `concurrent`. */
   readonly limit: number;
+  /** The local queue directory this runner serves (relative paths: to the working directory). */
+  readonly queueDir: string;
+  /** Where jobs' build directories are made (relative paths: to the working directory). */
+  readonly buildsDir: string;
+  /** Keep each job's build directory after the job instead of removing it. */
+  readonly keepBuildsDir: boolean;
+  /** Maximum job log size in KiB (GitLab's output_limit). */
+  readonly outputLimit: number;
 }
+
+export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
+  executor: 'shell',
+  limit: 0,
+  queueDir: 'queue',
+  buildsDir: 'builds',
+  keepBuildsDir: false,
+  outputLimit: 4096,
+};
 
 export interface Config {
   /** Jobs running at once across all runners (> 0). */
@@ -43,7 +60,8 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   logFormat: 'text',
   metricsServer: undefined,
-  runners: [],
+  // One local runner, so a fresh install runs jobs with no server.
+  runners: [{ name: 'local', ...DEFAULT_RUNNER }],
   pprof: true,
   pprofMaxSeconds: 300,
 };

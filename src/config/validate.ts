@@ -3,7 +3,7 @@
 import { describeValue } from './describe-value.ts';
 import { ListenAddressError, parseListenAddress } from './listen-address.ts';
 import {
-  DEFAULT_CONFIG, EXECUTORS, LOG_FORMATS, LOG_LEVELS,
+  DEFAULT_CONFIG, DEFAULT_RUNNER, EXECUTORS, LOG_FORMATS, LOG_LEVELS,
   type Config, type ExecutorName, type LogFormat, type LogLevel, type RunnerConfig,
 } from './types.ts';
 import type { ListenAddress } from './listen-address.ts';
@@ -60,6 +60,13 @@ class TableReader {
     return value;
   }
 
+  path(key: string, fallback: string): string {
+    const value = this.string(key);
+    if (value === undefined) return fallback;
+    if (value.trim() === '' || value.includes('\u0000')) this.fail(key, 'a non-empty path', value);
+    return value;
+  }
+
   boolean(key: string, fallback: boolean): boolean {
     const value = this.take(key);
     if (value === undefined) return fallback;
@@ -104,6 +111,8 @@ const MAX_RUNNER_NAME = 128;
 const MAX_JOBS = 10_000;
 const MAX_SECONDS = 86_400;
 const MAX_PROFILE_SECONDS = 3_600;
+/** 1 GiB of log per job, in KiB. */
+const MAX_OUTPUT_LIMIT_KIB = 1024 * 1024;
 
 function readRunner(table: Table, index: number, origin: string, warnings: string[]): RunnerConfig {
   const where = `runners[${index}].`;
@@ -118,8 +127,13 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
   }
   const runner: RunnerConfig = {
     name,
-    executor: reader.choice<ExecutorName>('executor', EXECUTORS, 'shell'),
-    limit: reader.integer('limit', 0, 0, MAX_JOBS),
+    executor: reader.choice<ExecutorName>('executor', EXECUTORS, DEFAULT_RUNNER.executor),
+    limit: reader.integer('limit', DEFAULT_RUNNER.limit, 0, MAX_JOBS),
+    queueDir: reader.path('queue_dir', DEFAULT_RUNNER.queueDir),
+    buildsDir: reader.path('builds_dir', DEFAULT_RUNNER.buildsDir),
+    keepBuildsDir: reader.boolean('keep_builds_dir', DEFAULT_RUNNER.keepBuildsDir),
+    // 0 means the default, as in GitLab Runner.
+    outputLimit: reader.integer('output_limit', DEFAULT_RUNNER.outputLimit, 0, MAX_OUTPUT_LIMIT_KIB) || DEFAULT_RUNNER.outputLimit,
   };
   warnings.push(...reader.unknownKeys());
   return runner;
@@ -146,7 +160,10 @@ export function validateConfig(document: Table, origin: string): { config: Confi
     logLevel: reader.choice<LogLevel>('log_level', LOG_LEVELS, DEFAULT_CONFIG.logLevel),
     logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS, DEFAULT_CONFIG.logFormat),
     metricsServer: address === undefined ? undefined : reader.address(addressKey, address),
-    runners: reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
+    // No [[runners]] at all: the built-in local runner; `runners = []` means none.
+    runners: document['runners'] === undefined
+      ? DEFAULT_CONFIG.runners
+      : reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
     pprof: reader.boolean('pprof', DEFAULT_CONFIG.pprof),
     pprofMaxSeconds: reader.integer('pprof_max_seconds', DEFAULT_CONFIG.pprofMaxSeconds, 1, MAX_PROFILE_SECONDS),
   };

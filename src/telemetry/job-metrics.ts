@@ -1,0 +1,72 @@
+// Metrics that follow the jobs: live build state from the agent's view (so
+// they always match it), counters and histograms from finished jobs.
+import type { Meter } from '@opentelemetry/api';
+import type { AgentView, FinishedJob } from '../agent/agent.ts';
+import { BUILD_STAGES } from '../executors/stages.ts';
+
+/** GitLab Runner's job duration buckets. */
+const JOB_DURATION_BUCKETS = [30, 60, 300, 600, 1800, 3600, 7200, 10800, 18000, 36000];
+const STAGE_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
+
+export interface JobMetrics {
+  jobFinished(job: FinishedJob): void;
+  /** Starts observing the agent's live state. */
+  observe(agent: AgentView): void;
+}
+
+export function registerJobMetrics(meter: Meter): JobMetrics {
+  const jobs = meter.createCounter('ci_runner_jobs_total', { description: 'Jobs this runner has finished, by runner.' });
+  const failed = meter.createCounter('ci_runner_failed_jobs_total', { description: 'Jobs that failed, by runner and failure reason.' });
+  const duration = meter.createHistogram('ci_runner_job_duration_seconds', {
+    description: 'Job durations in seconds.',
+    advice: { explicitBucketBoundaries: JOB_DURATION_BUCKETS },
+  });
+  const stageDuration = meter.createHistogram('ci_runner_job_stage_duration_seconds', {
+    description: 'Durations of the job stages in seconds.',
+    advice: { explicitBucketBoundaries: STAGE_DURATION_BUCKETS },
+  });
+
+  return {
+    jobFinished({ runner, result }) {
+      jobs.add(1, { runner });
+      if (result.state === 'failed') failed.add(1, { runner, failure_reason: result.failureReason ?? 'unknown_failure' });
+      duration.record(result.durationSeconds, { runner });
+      for (const { stage, durationSeconds } of result.stages) stageDuration.record(durationSeconds, { runner, stage });
+    },
+
+    observe(agent) {
+      const builds = meter.createObservableGauge('ci_runner_builds', {
+        description: 'Jobs running now, by runner, stage and state.',
+      });
+      const stageAge = meter.createObservableGauge('ci_runner_job_stage_age_max_seconds', {
+        description: 'How long the oldest job now in each stage has been in it (0 when none is).',
+      });
+      const limit = meter.createObservableGauge('ci_runner_limit', { description: 'The limit setting of each runner (0 = no limit).' });
+      const loaded = meter.createObservableCounter('ci_runner_configuration_loaded_total', { description: 'Configuration loads, the first one included.' });
+      const loadErrors = meter.createObservableCounter('ci_runner_configuration_loading_error_total', { description: 'Configuration reloads that failed.' });
+      meter.addBatchObservableCallback((result) => {
+        const now = Date.now();
+        const running = agent.runningJobs();
+        // Every runner x stage series is observed each time, 0 included: a
+        // series once seen never disappears in OpenTelemetry, so it must read
+        // 0 rather than keep a stale count.
+        for (const runner of agent.config.runners) {
+          result.observe(limit, runner.limit, { runner: runner.name });
+          for (const stage of BUILD_STAGES) {
+            let count = 0;
+            let oldest = 0;
+            for (const job of running) {
+              if (job.runner !== runner.name || job.stage !== stage) continue;
+              count++;
+              oldest = Math.max(oldest, (now - job.stageStartedAt) / 1000);
+            }
+            result.observe(builds, count, { runner: runner.name, stage, state: 'running' });
+            result.observe(stageAge, oldest, { runner: runner.name, stage });
+          }
+        }
+        result.observe(loaded, agent.configurationLoads);
+        result.observe(loadErrors, agent.configurationLoadErrors);
+      }, [builds, stageAge, limit, loaded, loadErrors]);
+    },
+  };
+}
