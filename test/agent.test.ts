@@ -47,12 +47,34 @@ test('jobs from the queue run, their results, logs and counters are right, secre
     assert.equal(badResult.failure_reason, 'script_failure');
     assert.equal(badResult.exit_code, 3);
     const okLog = readFileSync(join(queue, 'done', `${ok.id}.log`), 'utf8');
-    assert.equal(okLog, '$ echo hello $GREETING\nhello world\n$ echo key=$API_KEY\nkey=[MASKED]\n');
-    assert.match(readFileSync(join(queue, 'done', `${bad.id}.log`), 'utf8'), /\$ exit 3\n\$ echo after\nafter\n$/);
+    assert.match(okLog, /^\$ echo hello \$GREETING\nhello world\n\$ echo key=\$API_KEY\nkey=\[MASKED\]\n\n\[runner\] job used \d+\.\d\d s of CPU, peak RSS \d+\.\d MiB \(approximate: sampled every second from \/proc\)\n$/);
+    assert.match(readFileSync(join(queue, 'done', `${bad.id}.log`), 'utf8'), /\$ exit 3\n\$ echo after\nafter\n\n\[runner\] job used/);
     assert.ok(!readFileSync(join(queue, 'done', `${ok.id}.json`), 'utf8').includes('s3cret'));
     assert.equal(await metric(runner, 'ci_runner_jobs_total{runner="local"}'), 2);
     assert.equal(await metric(runner, 'ci_runner_failed_jobs_total{runner="local",failure_reason="script_failure"}'), 1);
     assert.equal(await metric(runner, 'ci_runner_job_duration_seconds_count{runner="local"}'), 2);
+  } finally {
+    runner.kill();
+  }
+});
+
+test('a job\'s CPU and peak memory are measured, logged and exported', async () => {
+  const dir = workDir('');
+  const runner = await startRunner([], { cwd: dir });
+  try {
+    const queue = join(dir, 'queue');
+    // About 2 s of CPU in a grandchild, and a process holding some 100 MiB.
+    const { id } = await enqueue(queue, jobToml('busy', [
+      'timeout 2 sh -c "while :; do :; done" || true',
+      'head -c 104857600 /dev/zero | tail -c 1 > /dev/null; sleep 1.5',
+    ]), 'busy.toml');
+    await waitForResult(queue, id, { timeoutMs: 30_000 });
+    const summary = readFileSync(join(queue, 'done', `${id}.log`), 'utf8').match(/job used (\d+\.\d+) s of CPU, peak RSS (\d+\.\d) MiB/);
+    assert.ok(summary, 'summary line');
+    const cpu = Number(summary[1]);
+    assert.ok(cpu >= 1 && cpu < 10, `cpu ${cpu} s`);
+    assert.equal(await metric(runner, 'ci_runner_job_cpu_seconds_count{runner="local"}'), 1);
+    assert.ok((await metric(runner, 'ci_runner_job_peak_rss_bytes_sum{runner="local"}'))! > 0);
   } finally {
     runner.kill();
   }

@@ -35,6 +35,9 @@ export async function runLocalJob(
       keepBuildDir: runner.keepBuildsDir,
       ...hooks,
     });
+    // The one line the runner adds to a job's log: what the job used.
+    const { cpuSeconds, peakRssBytes } = result.resources;
+    writeSync(log.fd, `\n[runner] job used ${cpuSeconds.toFixed(2)} s of CPU, peak RSS ${(peakRssBytes / 1024 / 1024).toFixed(1)} MiB (approximate: sampled every second from /proc)\n`);
   } finally {
     await log.close();
   }

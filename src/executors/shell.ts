@@ -22,6 +22,7 @@
 // command`, as GitLab does), and sends stderr into stdout (`exec 2>&1`) so the
 // log has both in the order the job wrote them. Everything goes through one
 // JobLog per job: masking (echo lines included) and the output limit.
+import { ResourceSampler, type ResourceUse } from './resources.ts';
 import { accessSync, constants as fsConstants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import type { JobSpec } from '../sources/local/job-file.ts';
@@ -99,6 +100,8 @@ export interface JobResult {
   readonly log: JobLogStats;
   /** What went wrong for runner_system_failure, or a cleanup that failed; never shown in the job log. */
   readonly systemError: string | undefined;
+  /** CPU and peak memory of the job's processes, approximately (see resources.ts). */
+  readonly resources: ResourceUse;
 }
 
 export const DEFAULT_JOB_TIMEOUT_SECONDS = 3600;
@@ -234,6 +237,7 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
     errors.push(`${what}: ${message(error)}`);
   };
 
+  const resources = new ResourceSampler();
   let shell: { kind: ShellKind; path: string } = { kind: 'sh', path: '/bin/sh' };
   let env: Record<string, string> = {};
 
@@ -245,9 +249,13 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
         command: shell.path, args: [script], cwd: projectDir, env, timeoutMs, graceMs,
         cancelSignals: signals,
         onOutput: (chunk) => log.write(chunk),
-        onStart: (pid) => options.onPid?.(pid),
+        onStart: (pid) => {
+          resources.track(pid);
+          options.onPid?.(pid);
+        },
       });
     } finally {
+      resources.untrack();
       options.onPid?.(undefined);
     }
   };
@@ -355,5 +363,6 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
     afterScript,
     log: log.stats,
     systemError: errors.length > 0 ? errors.join('; ') : undefined,
+    resources: resources.use,
   };
 }

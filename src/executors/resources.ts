@@ -1,0 +1,63 @@
+// Per-job resource use, sampled about once a second from /proc for the
+// processes under a step's shell, plus the CPU of children they have already
+// reaped. An approximation: processes that leave the tree (daemonize) escape
+// it, and up to one interval before a step ends is not seen.
+import { CLOCK_TICKS_PER_SECOND, readChildren, readProcStat, readRssBytes } from '../system/proc-stat.ts';
+
+export interface ResourceUse {
+  readonly cpuSeconds: number;
+  readonly peakRssBytes: number;
+}
+
+export const RESOURCE_SAMPLE_INTERVAL_MS = 1_000;
+/** A bound on the tree walk, so a fork bomb cannot make sampling unbounded. */
+const MAX_PROCESSES = 4_096;
+
+export class ResourceSampler {
+  private finishedTicks = 0;
+  private currentTicks = 0;
+  private peakRss = 0;
+  private leader: number | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Starts sampling the process tree under `pid` (a step's shell). */
+  track(pid: number): void {
+    this.untrack();
+    this.leader = pid;
+    this.sample();
+    this.timer = setInterval(() => this.sample(), RESOURCE_SAMPLE_INTERVAL_MS);
+    this.timer.unref?.();
+  }
+
+  /** The step ended: keep what it used. */
+  untrack(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.leader = undefined;
+    this.finishedTicks += this.currentTicks;
+    this.currentTicks = 0;
+  }
+
+  get use(): ResourceUse {
+    return { cpuSeconds: (this.finishedTicks + this.currentTicks) / CLOCK_TICKS_PER_SECOND, peakRssBytes: this.peakRss };
+  }
+
+  private sample(): void {
+    if (this.leader === undefined) return;
+    let ticks = 0;
+    let rss = 0;
+    const pending = [this.leader];
+    for (let seen = 0; pending.length > 0 && seen < MAX_PROCESSES; seen++) {
+      const pid = pending.pop()!;
+      const stat = readProcStat(pid);
+      if (!stat) continue;
+      // Each process's own CPU plus that of the children it reaped: every CPU second is counted once.
+      ticks += stat.cpuTicks;
+      rss += readRssBytes(pid) ?? 0;
+      pending.push(...readChildren(pid));
+    }
+    // CPU only grows; a sample taken while a process was being reaped may miss it for a moment.
+    this.currentTicks = Math.max(this.currentTicks, ticks);
+    this.peakRss = Math.max(this.peakRss, rss);
+  }
+}
