@@ -85,11 +85,11 @@ const EXPECTED_VARIABLE = 'expected a string or a table such as { value = "...",
 
 const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]> = [
   ['unknown key', `${MINIMAL}image = "node"\n`,
-    'job.toml: unknown key image: a job file has only name, script, before_script, after_script, timeout and [variables]'],
+    'job.toml: unknown key image: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]'],
   ['unknown keys, a table among them', `stage = "test"\n${MINIMAL}[cache]\npaths = []\n`,
-    'job.toml: unknown keys stage, cache: a job file has only name, script, before_script, after_script, timeout and [variables]'],
+    'job.toml: unknown keys stage, cache: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]'],
   ['a misspelt key is unknown, not a missing one', 'name = "x"\nscripts = ["make"]\n',
-    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout and [variables]'],
+    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]'],
   ['missing name', 'script = ["make"]\n', 'job.toml: name: required, a non-empty string'],
   ['empty name', 'name = ""\nscript = ["make"]\n',
     'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string ""'],
@@ -327,4 +327,12 @@ test('job ids keep their order when the clock steps back', () => {
   } finally {
     Date.now = realNow;
   }
+});
+
+test('repository and ref name a git checkout for get_sources', () => {
+  const spec = parseJobFile('name = "x"\nscript = ["make"]\nrepository = "https://example.invalid/group/project.git"\nref = "release/1.2"\n', 'job.toml');
+  assert.deepEqual(spec.repository, { url: 'https://example.invalid/group/project.git', ref: 'release/1.2' });
+  assert.throws(() => parseJobFile('name = "x"\nscript = ["make"]\nref = "main"\n', 'job.toml'), /^ConfigError: job\.toml: ref: needs repository$|job\.toml: ref: needs repository/);
+  assert.throws(() => parseJobFile('name = "x"\nscript = ["make"]\nrepository = "r"\nref = "--upload-pack=x"\n', 'job.toml'), /job\.toml: ref: expected a branch, tag or commit name/);
+  assert.throws(() => parseJobFile('name = "x"\nscript = ["make"]\nrepository = "-oProxyCommand=x"\n', 'job.toml'), /job\.toml: repository: expected a git repository URL or path/);
 });

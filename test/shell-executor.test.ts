@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -9,6 +10,7 @@ import {
 } from '../src/executors/shell.ts';
 import { procStat } from '../src/executors/process-group.ts';
 import { limitNotice } from '../src/trace/job-log.ts';
+import { skipUnless } from './helpers/tools.ts';
 
 interface Run {
   result: JobResult;
@@ -329,4 +331,38 @@ test('a job that cannot be prepared is a runner_system_failure and still cleans 
   assert.match(result.systemError ?? '', /prepare_executor: job id/);
   assert.equal(log, '');
   assert.deepEqual(stages, ['prepare_executor', 'cleanup_file_variables']);
+});
+
+/** A bare repository with one commit holding hello.txt, made with the git command line. */
+function gitRepository(): { url: string; commit: string } {
+  const root = mkdtempSync(join(tmpdir(), 'runner-git-'));
+  const git = (cwd: string, ...args: string[]): string => {
+    const result = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim();
+  };
+  const work = join(root, 'work');
+  git(root, 'init', '-q', work);
+  writeFileSync(join(work, 'hello.txt'), 'hello from git\n');
+  git(work, 'add', 'hello.txt');
+  git(work, 'commit', '-q', '-m', 'first');
+  git(root, 'clone', '-q', '--bare', work, join(root, 'repo.git'));
+  return { url: join(root, 'repo.git'), commit: git(work, 'rev-parse', '--short', 'HEAD') };
+}
+
+const noGit = skipUnless('git', 'git');
+
+test('get_sources checks out the job\'s repository; GIT_STRATEGY=none skips it', { skip: noGit }, async () => {
+  const repo = gitRepository();
+  const fetched = await run({ script: ['cat hello.txt'], repository: { url: repo.url, ref: 'main' } });
+  assert.equal(fetched.result.state, 'success', fetched.log);
+  assert.match(fetched.log, new RegExp(`^Cloning repository\\.\\.\\.\\nChecked out ${repo.commit}\\n\\$ cat hello.txt\\nhello from git\\n$`));
+  assert.ok(fetched.stages.includes('get_sources'));
+
+  const skipped = await run({ script: ['test ! -e hello.txt'], repository: { url: repo.url, ref: undefined }, variables: [{ key: 'GIT_STRATEGY', value: 'none', masked: false }] });
+  assert.equal(skipped.result.state, 'success', skipped.log);
+
+  const missing = await run({ script: ['true'], repository: { url: join(repo.url, 'nope'), ref: undefined } });
+  assert.equal(missing.result.state, 'failed');
+  assert.equal(missing.result.failureReason, 'script_failure');
 });

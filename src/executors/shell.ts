@@ -158,6 +158,26 @@ export function stepScript(kind: ShellKind, commands: readonly string[]): string
   return lines.join('\n') + '\n';
 }
 
+/**
+ * get_sources for a job that names a repository: GitLab's GIT_STRATEGY
+ * (fetch, the default, reuses a kept checkout; clone starts from an empty
+ * directory) and GIT_DEPTH, read from the job's variables at run time.
+ */
+export function sourcesScript(kind: ShellKind, repository: { url: string; ref: string | undefined }): string {
+  return [
+    'exec 2>&1',
+    kind === 'bash' ? 'set -eo pipefail' : 'set -e',
+    'if [ "${GIT_STRATEGY:-fetch}" = clone ]; then find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
+    'if [ -d .git ]; then echo "Fetching changes..."; else echo "Cloning repository..."; git init -q .; fi',
+    'git remote remove origin 2>/dev/null || true',
+    `git remote add origin ${shellQuote(repository.url)}`,
+    `git fetch -q \${GIT_DEPTH:+--depth "$GIT_DEPTH"} origin ${shellQuote(repository.ref ?? 'HEAD')}`,
+    'git checkout -q -f FETCH_HEAD',
+    'git clean -q -ffdx',
+    'printf "Checked out %s\\n" "$(git rev-parse --short HEAD)"',
+  ].join('\n') + '\n';
+}
+
 /** GOARCH-style names, as CI_RUNNER_EXECUTABLE_ARCH has them (linux/amd64). */
 function goArch(arch: string): string {
   switch (arch) {
@@ -291,7 +311,24 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
     }
 
     clock.enter('get_sources');
-    // Nothing to fetch for local jobs.
+    // Nothing to fetch unless the job names a repository and GIT_STRATEGY is not none.
+    const strategy = job.variables.find((v) => v.key === 'GIT_STRATEGY')?.value ?? 'fetch';
+    if (job.repository && strategy !== 'none' && !(cancel?.aborted || force?.aborted)) {
+      try {
+        const sources = join(scriptDir, 'get_sources');
+        writeFileSync(sources, sourcesScript(shell.kind, job.repository), { mode: 0o600 });
+        const step = await runStep(sources, env, deadline - performance.now(), cancelSignals);
+        if (step.outcome !== 'exited' || step.exitCode !== 0) {
+          state = step.outcome === 'canceled' ? 'canceled' : 'failed';
+          failureReason = step.outcome === 'timeout' ? 'job_execution_timeout' : 'script_failure';
+          exitCode = step.outcome === 'exited' ? step.exitCode : undefined;
+          break prepare;
+        }
+      } catch (error) {
+        systemFailure('get_sources', error);
+        break prepare;
+      }
+    }
 
     if (cancel?.aborted || force?.aborted) {
       state = 'canceled';

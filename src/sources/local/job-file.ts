@@ -35,6 +35,8 @@ export interface JobSpec {
   timeoutSeconds: number | undefined;
   /** In the file's order. */
   variables: JobVariable[];
+  /** A git repository to check out in get_sources (GIT_STRATEGY none, fetch or clone). */
+  repository?: { url: string; ref: string | undefined } | undefined;
 }
 
 /** GitLab's limit on job names. */
@@ -44,7 +46,7 @@ export const MIN_MASKED_LENGTH = 8;
 /** A variable name a shell can use as is. */
 export const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const TOP_LEVEL_KEYS = ['name', 'script', 'before_script', 'after_script', 'timeout', 'variables'] as const;
+const TOP_LEVEL_KEYS = ['name', 'script', 'before_script', 'after_script', 'timeout', 'repository', 'ref', 'variables'] as const;
 const VARIABLE_TABLE_KEYS = ['value', 'masked'] as const;
 
 type Table = Record<string, unknown>;
@@ -149,7 +151,18 @@ export function parseJobFile(text: string, origin: string): JobSpec {
     variables.push({ key, value: text, masked: masked === true });
   }
 
-  return { name, script, beforeScript, afterScript, timeoutSeconds, variables };
+  const url = document['repository'];
+  const ref = document['ref'];
+  if (url !== undefined && (typeof url !== 'string' || url.trim() === '' || CONTROL.test(url) || url.startsWith('-'))) {
+    fail('repository', `expected a git repository URL or path, got ${typeof url === 'string' ? 'an unusable one' : describeValue(url)}`);
+  }
+  if (ref !== undefined && (typeof ref !== 'string' || !/^[\w./-]+$/.test(ref) || ref.startsWith('-'))) {
+    fail('ref', `expected a branch, tag or commit name, got ${describeValue(ref)}`);
+  }
+  if (ref !== undefined && url === undefined) fail('ref', 'needs repository');
+  const repository = typeof url === 'string' ? { url, ref: typeof ref === 'string' ? ref : undefined } : undefined;
+
+  return { name, script, beforeScript, afterScript, timeoutSeconds, variables, ...(repository ? { repository } : {}) };
 }
 
 /** Reads and parses a job file; a file that cannot be read is a ConfigError too. */

@@ -61,6 +61,10 @@ export function jobSpecToToml(spec: JobSpec): string {
   if (spec.beforeScript.length > 0) document['before_script'] = spec.beforeScript;
   if (spec.afterScript.length > 0) document['after_script'] = spec.afterScript;
   if (spec.timeoutSeconds !== undefined) document['timeout'] = spec.timeoutSeconds;
+  if (spec.repository) {
+    document['repository'] = spec.repository.url;
+    if (spec.repository.ref !== undefined) document['ref'] = spec.repository.ref;
+  }
   if (spec.variables.length > 0) {
     // fromEntries: a variable named __proto__ stays a plain key.
     document['variables'] = Object.fromEntries(spec.variables.map((v) => [v.key, v.masked ? { value: v.value, masked: true } : v.value]));
