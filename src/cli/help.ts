@@ -3,11 +3,12 @@
 export const MAIN_HELP = `runner - a CI job agent with an embedded Prometheus metrics server
 
 Usage:
-  runner run [flags]    start the agent and run until stopped
-  runner --version      print name, version, revision and runtime
-  runner --help         show this help
+  runner run [flags]                start the agent and run until stopped
+  runner submit [flags] JOB.toml... queue jobs in a runner's local queue
+  runner --version                  print name, version, revision and runtime
+  runner --help                     show this help
 
-Run 'runner run --help' for the flags of run.
+Run 'runner run --help' or 'runner submit --help' for the flags of a command.
 `;
 
 export const RUN_HELP = `Usage: runner run [flags]
@@ -32,4 +33,39 @@ Flags:
         (the same as pprof = false in the config file)
   -h, --help
         show this help
+`;
+
+export const SUBMIT_HELP = `Usage: runner submit [flags] JOB.toml...
+
+Validates each job file and queues it in a runner's local queue directory,
+then prints each job's id on its own line. If any file is invalid, nothing
+is queued. A job file is TOML:
+
+  name = "unit-tests"
+  script = ["npm ci", "npm test"]
+  before_script = ["echo setup"]      # optional
+  after_script = ["echo cleanup"]     # optional
+  timeout = "10m"                     # optional
+  [variables]
+  GREETING = "hello"
+  API_KEY = { value = "s3cretvalue", masked = true }
+
+Flags:
+  -c, --config FILE
+        config.toml to read (default: ./config.toml if it exists,
+        else the built-in defaults)
+  -r, --runner NAME
+        the [[runners]] entry whose queue_dir to use (default: the first)
+  -d, --working-directory DIR
+        directory a relative queue_dir is resolved against, as for
+        'runner run' (default: the current directory)
+  -w, --wait
+        after queueing, print each job's log to stdout as it runs, then a
+        one-line summary per job to stderr; Ctrl-C stops waiting and leaves
+        the jobs queued or running (exit 130)
+  -h, --help
+        show this help
+
+Exit codes: 0 queued (with --wait: every job succeeded), 1 a job did not
+succeed or the queue could not be written, 2 bad usage or an invalid job file.
 `;

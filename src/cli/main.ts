@@ -7,8 +7,9 @@ import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
 import { ServerStartError } from '../server/http-server.ts';
 import { versionInfo } from '../version.ts';
 import { parseFlags, UsageError } from './args.ts';
-import { MAIN_HELP, RUN_HELP } from './help.ts';
+import { MAIN_HELP, RUN_HELP, SUBMIT_HELP } from './help.ts';
 import { runCommand } from './run.ts';
+import { submitCommand } from './submit.ts';
 
 /** Exit codes: 0 ok, 1 the runner failed, 2 bad usage or bad input. */
 export const EXIT_FAILURE = 1;
@@ -65,7 +66,30 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
       noPprof: values['no-pprof'] === true,
     }, logger);
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, --version or --help)`);
+  if (command === 'submit') {
+    const { values, positionals } = parseFlags(rest, {
+      config: { type: 'string', short: 'c' },
+      runner: { type: 'string', short: 'r' },
+      'working-directory': { type: 'string', short: 'd' },
+      wait: { type: 'boolean', short: 'w' },
+      help: { type: 'boolean', short: 'h' },
+    }, 'runner submit');
+    if (values['help']) {
+      process.stdout.write(SUBMIT_HELP);
+      return 0;
+    }
+    for (const [flag, expected] of [['config', 'file path'], ['runner', 'runner name'], ['working-directory', 'directory path']] as const) {
+      if (values[flag] === '') throw new UsageError(`--${flag} is empty (expected a ${expected})`);
+    }
+    return submitCommand({
+      configPath: values['config'] as string | undefined,
+      runnerName: values['runner'] as string | undefined,
+      workingDirectory: values['working-directory'] as string | undefined,
+      wait: values['wait'] === true,
+      jobFiles: positionals,
+    });
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, --version or --help)`);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

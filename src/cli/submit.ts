@@ -1,0 +1,194 @@
+// `runner submit`: validates job files, puts them in a runner's local queue,
+// and with --wait follows their logs until they end.
+//
+// Every file is validated before any is queued, so a bad file among good ones
+// queues nothing. The ids go to stdout, one a line, in the order of the files.
+// With --wait each job's log (done/ID.log, written by the runner while the job
+// runs, already masked) is copied to stdout as it grows, in bounded chunks read
+// from where the last read stopped, until done/ID.json exists and the log is
+// drained; then a one-line summary goes to stderr.
+import { statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { loadConfig } from '../config/load.ts';
+import { readTextFile } from '../config/toml-file.ts';
+import type { RunnerConfig } from '../config/types.ts';
+import { parseJobFile } from '../sources/local/job-file.ts';
+import { QueueError, enqueue, jobState, logPath, readResult, type JobResult } from '../sources/local/queue.ts';
+import { UsageError } from './args.ts';
+
+export interface SubmitOptions {
+  readonly configPath: string | undefined;
+  readonly runnerName: string | undefined;
+  readonly workingDirectory: string | undefined;
+  readonly wait: boolean;
+  readonly jobFiles: readonly string[];
+}
+
+const EXIT_OK = 0;
+const EXIT_JOB_FAILED = 1;
+/** 128 + SIGINT, as shells report an interrupted command. */
+const EXIT_INTERRUPTED = 130;
+
+/** Between looks at a job's result and log while waiting. */
+const POLL_INTERVAL_MS = 150;
+/** The most of a log held in memory at once. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+function checkWorkingDirectory(path: string): string {
+  const dir = resolve(path);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {
+    throw new UsageError(`working directory ${JSON.stringify(path)} does not exist (expected an existing directory)`);
+  }
+  if (!isDirectory) throw new UsageError(`working directory ${JSON.stringify(path)} is not a directory`);
+  return dir;
+}
+
+function pickRunner(runners: readonly RunnerConfig[], name: string | undefined, configOrigin: string): RunnerConfig {
+  if (name === undefined) {
+    const first = runners[0];
+    if (!first) throw new UsageError(`${configOrigin} has no [[runners]]: there is no queue to submit to`);
+    return first;
+  }
+  const runner = runners.find((r) => r.name === name);
+  if (!runner) {
+    const names = runners.map((r) => JSON.stringify(r.name)).join(', ');
+    throw new UsageError(`no runner named ${JSON.stringify(name)} in ${configOrigin} (${runners.length > 0 ? `runners: ${names}` : 'it has no [[runners]]'})`);
+  }
+  return runner;
+}
+
+/** Writes to stdout and resolves once the chunk is handed off, so at most one chunk is buffered. */
+function writeStdout(chunk: Uint8Array | string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    process.stdout.write(chunk, (error) => (error ? reject(error) : resolvePromise()));
+  });
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise) => {
+    if (signal.aborted) return resolvePromise();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolvePromise();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+interface QueuedJob {
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
+ * Copies done/ID.log to stdout as it grows until done/ID.json exists and the
+ * log is drained; resolves with the result, or undefined if `signal` aborted.
+ */
+async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal): Promise<JobResult | undefined> {
+  const path = logPath(queueDir, job.id);
+  let log: FileHandle | undefined;
+  let offset = 0;
+  let missing = 0;
+  try {
+    for (;;) {
+      if (signal.aborted) return undefined;
+      // The result first: the runner closes the log before it writes the
+      // result, so a drain after seeing the result gets the whole log.
+      const result = await readResult(queueDir, job.id);
+      if (!log) {
+        log = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return undefined;
+          throw new QueueError(`cannot read job log ${path}: ${error.code ?? error.message}`);
+        });
+      }
+      if (log) {
+        for (;;) {
+          if (signal.aborted) return undefined;
+          // A fresh buffer each time: the previous one may still be queued for stdout.
+          const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+          const { bytesRead } = await log.read(buffer, 0, buffer.length, offset);
+          if (bytesRead === 0) break;
+          offset += bytesRead;
+          await writeStdout(buffer.subarray(0, bytesRead));
+        }
+      }
+      if (result) return result;
+      // Twice, as waitForResult does: a job moving between places can hide from one look.
+      const state = await jobState(queueDir, job.id);
+      missing = state === undefined ? missing + 1 : 0;
+      if (missing >= 2) throw new QueueError(`queue ${queueDir}: no job ${job.id} (not pending, claimed or done)`);
+      if (state !== 'done') await pause(POLL_INTERVAL_MS, signal);
+    }
+  } finally {
+    await log?.close().catch(() => undefined);
+  }
+}
+
+function summary(job: QueuedJob, result: JobResult): string {
+  const head = `job ${job.id} ${result.name ?? job.name}`;
+  if (result.state === 'success') return `${head}: success`;
+  const details = [result.failure_reason, result.exit_code === null ? null : `exit code ${result.exit_code}`]
+    .filter((part): part is string => part !== null && part !== undefined);
+  return `${head}: ${result.state}${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
+}
+
+async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promise<number> {
+  const controller = new AbortController();
+  const onInterrupt = (): void => controller.abort();
+  process.on('SIGINT', onInterrupt);
+  let failed = false;
+  try {
+    for (const [index, job] of jobs.entries()) {
+      const result = await followJob(queueDir, job, controller.signal);
+      if (!result) {
+        const left = jobs.slice(index).map((j) => j.id).join(', ');
+        process.stderr.write(`runner: interrupted: stopped waiting; job${jobs.length - index > 1 ? 's' : ''} ${left} stay${jobs.length - index > 1 ? '' : 's'} in the queue\n`);
+        return EXIT_INTERRUPTED;
+      }
+      if (result.state !== 'success') failed = true;
+      process.stderr.write(`${summary(job, result)}\n`);
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+  return failed ? EXIT_JOB_FAILED : EXIT_OK;
+}
+
+/** Runs `runner submit`; resolves with the exit code. */
+export async function submitCommand(options: SubmitOptions): Promise<number> {
+  if (options.jobFiles.length === 0) throw new UsageError(`no job file given (usage: runner submit [flags] JOB.toml...; see 'runner submit --help')`);
+  const cwd = process.cwd();
+  const workingDirectory = checkWorkingDirectory(options.workingDirectory ?? cwd);
+  const loaded = loadConfig(options.configPath, cwd);
+  for (const warning of loaded.warnings) process.stderr.write(`runner: warning: ${warning}\n`);
+  const runner = pickRunner(loaded.config.runners, options.runnerName, loaded.path ?? 'the built-in default config');
+  const queueDir = resolve(workingDirectory, runner.queueDir);
+
+  // Every file first: one bad file queues nothing (a ConfigError, exit 2).
+  const jobs = options.jobFiles.map((file) => {
+    const text = readTextFile(file, 'job file');
+    return { file, text, spec: parseJobFile(text, file) };
+  });
+
+  const queued: QueuedJob[] = [];
+  try {
+    for (const job of jobs) {
+      // The text validated above, not a second read of the file.
+      const { id } = await enqueue(queueDir, job.text, job.file);
+      queued.push({ id, name: job.spec.name });
+      await writeStdout(`${id}\n`);
+    }
+    return options.wait ? await waitForJobs(queueDir, queued) : EXIT_OK;
+  } catch (error) {
+    if (!(error instanceof QueueError)) throw error;
+    process.stderr.write(`runner: ${error.message}\n`);
+    return EXIT_JOB_FAILED;
+  }
+}
