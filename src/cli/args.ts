@@ -1,5 +1,7 @@
 // Strict command-line parsing on node:util's tokenizer, with our own one-line
 // messages (the runtimes word parseArgs' errors differently).
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export class UsageError extends Error {
@@ -48,4 +50,17 @@ export function parseFlags(args: readonly string[], specs: FlagSpecs, command: s
     }
   }
   return { values, positionals };
+}
+
+/** The --working-directory value (default: the current directory), which must exist. */
+export function checkWorkingDirectory(path: string): string {
+  const dir = resolve(path);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {
+    throw new UsageError(`working directory ${JSON.stringify(path)} does not exist (expected an existing directory)`);
+  }
+  if (!isDirectory) throw new UsageError(`working directory ${JSON.stringify(path)} is not a directory`);
+  return dir;
 }

@@ -14,7 +14,7 @@ import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
-import { UsageError } from './args.ts';
+import { checkWorkingDirectory, UsageError } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
 import { registerJobMetrics } from '../telemetry/job-metrics.ts';
@@ -26,18 +26,6 @@ export interface RunOptions {
   readonly workingDirectory: string | undefined;
   /** --no-pprof: no /debug/pprof routes and no heap sampling, whatever the file says. */
   readonly noPprof: boolean;
-}
-
-function checkWorkingDirectory(path: string): string {
-  const dir = resolve(path);
-  let isDirectory = false;
-  try {
-    isDirectory = statSync(dir).isDirectory();
-  } catch {
-    throw new UsageError(`working directory ${JSON.stringify(path)} does not exist (expected an existing directory)`);
-  }
-  if (!isDirectory) throw new UsageError(`working directory ${JSON.stringify(path)} is not a directory`);
-  return dir;
 }
 
 /** Runs the agent; resolves with the process exit code. */

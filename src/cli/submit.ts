@@ -15,7 +15,7 @@ import { readTextFile } from '../config/toml-file.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import { parseJobFile } from '../sources/local/job-file.ts';
 import { QueueError, enqueue, jobState, logPath, readResult, type JobResult } from '../sources/local/queue.ts';
-import { UsageError } from './args.ts';
+import { checkWorkingDirectory, UsageError } from './args.ts';
 
 export interface SubmitOptions {
   readonly configPath: string | undefined;
@@ -34,18 +34,6 @@ const EXIT_INTERRUPTED = 130;
 const POLL_INTERVAL_MS = 150;
 /** The most of a log held in memory at once. */
 const READ_CHUNK_BYTES = 64 * 1024;
-
-function checkWorkingDirectory(path: string): string {
-  const dir = resolve(path);
-  let isDirectory = false;
-  try {
-    isDirectory = statSync(dir).isDirectory();
-  } catch {
-    throw new UsageError(`working directory ${JSON.stringify(path)} does not exist (expected an existing directory)`);
-  }
-  if (!isDirectory) throw new UsageError(`working directory ${JSON.stringify(path)} is not a directory`);
-  return dir;
-}
 
 function pickRunner(runners: readonly RunnerConfig[], name: string | undefined, configOrigin: string): RunnerConfig {
   if (name === undefined) {
