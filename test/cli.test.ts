@@ -9,16 +9,9 @@ import { join } from 'node:path';
 import { runtime } from '../src/runtime/runtime.ts';
 import { packageRoot } from '../src/version.ts';
 import { runCli, startProcess, startRunner } from './helpers/runner-process.ts';
+import { assertOneLineError } from './helpers/assertions.ts';
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'runner-cli-'));
-
-function assertOneLineError(stderr: string, ...fragments: string[]): void {
-  const lines = stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0]!, /^runner: /);
-  for (const fragment of fragments) assert.ok(lines[0]!.includes(fragment), `${JSON.stringify(fragment)} missing in: ${lines[0]}`);
-  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
-}
 
 /** The checkout's revision when git can tell (it can in CI), else undefined. */
 function gitRevision(): string | undefined {

@@ -11,6 +11,7 @@ import { parseJobFile } from '../src/sources/local/job-file.ts';
 import { isJobId } from '../src/sources/local/job-id.ts';
 import { claimNext, finish, jobState, openJobLog, type ClaimedJob, type JobOutcome } from '../src/sources/local/queue.ts';
 import { runCli, runnerArgv, type CliResult } from './helpers/runner-process.ts';
+import { assertOneLineError } from './helpers/assertions.ts';
 
 const SECRET = 's3cretvalue-only-in-the-queued-file';
 
@@ -49,14 +50,6 @@ const pending = (queue: string): string[] => {
   const dir = join(queue, 'pending');
   return existsSync(dir) ? readdirSync(dir).sort() : [];
 };
-
-function assertOneLineError(stderr: string, ...fragments: string[]): void {
-  const lines = stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
-  assert.match(lines[0]!, /^runner: /);
-  for (const fragment of fragments) assert.ok(lines[0]!.includes(fragment), `${JSON.stringify(fragment)} missing in: ${lines[0]}`);
-  assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

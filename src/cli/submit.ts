@@ -16,6 +16,7 @@ import type { RunnerConfig } from '../config/types.ts';
 import { parseJobFile } from '../sources/local/job-file.ts';
 import { QueueError, enqueue, jobState, logPath, readResult, type JobResult } from '../sources/local/queue.ts';
 import { checkWorkingDirectory, UsageError } from './args.ts';
+import { sleep } from '../system/sleep.ts';
 
 export interface SubmitOptions {
   readonly configPath: string | undefined;
@@ -53,20 +54,6 @@ function pickRunner(runners: readonly RunnerConfig[], name: string | undefined, 
 function writeStdout(chunk: Uint8Array | string): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     process.stdout.write(chunk, (error) => (error ? reject(error) : resolvePromise()));
-  });
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolvePromise) => {
-    if (signal.aborted) return resolvePromise();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolvePromise();
-    }
-    signal.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -112,7 +99,7 @@ async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal):
       const state = await jobState(queueDir, job.id);
       missing = state === undefined ? missing + 1 : 0;
       if (missing >= 2) throw new QueueError(`queue ${queueDir}: no job ${job.id} (not pending, claimed or done)`);
-      if (state !== 'done') await pause(POLL_INTERVAL_MS, signal);
+      if (state !== 'done') await sleep(POLL_INTERVAL_MS, signal);
     }
   } finally {
     await log?.close().catch(() => undefined);

@@ -3,6 +3,7 @@
 // (the HTTP client went away).
 import { cpuSamplingIntervalMicros } from '../runtime/runtime.ts';
 import { post, type CpuProfile } from './inspector.ts';
+import { sleep } from '../system/sleep.ts';
 
 export class ProfilerBusyError extends Error {
   constructor(message: string) {
@@ -17,20 +18,6 @@ export interface CpuProfileRun {
   readonly startedAtMs: number;
   readonly durationMs: number;
   readonly intervalMicros: number;
-}
-
-/** Resolves after `ms`, or as soon as `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export class CpuProfiler {

@@ -4,7 +4,8 @@
 // and only one mode runs at a time: the in-use sampler pauses for the window
 // and restarts after it, with a fresh history.
 import { post, type SamplingHeapProfile } from './inspector.ts';
-import { ProfilerBusyError, sleep } from './cpu-profiler.ts';
+import { ProfilerBusyError } from './cpu-profiler.ts';
+import { sleep } from '../system/sleep.ts';
 
 /** Go's default MemProfileRate: one sample per 512 KiB allocated, on average. */
 export const HEAP_SAMPLING_INTERVAL_BYTES = 512 * 1024;
