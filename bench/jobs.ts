@@ -48,6 +48,7 @@
 // its job processes, /proc), jobs-payload.ts (job files and commands), and the shared
 // processes.ts, runtimes.ts and stats.ts.
 
+import { parseBenchArgs } from './lib/args.ts';
 import { packageRoot } from '../src/version.ts';
 import { enqueue, logPath, waitForResult, type JobResult } from '../src/sources/local/queue.ts';
 import { Buffer } from 'node:buffer';
@@ -442,33 +443,8 @@ function usage(): string {
 }
 
 function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number; withRss: boolean } {
-  const runtimes: RuntimeName[] = [];
-  let runs = DEFAULT_RUNS;
-  let withRss = true;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    let runsValue: string | undefined;
-    if (arg === '--runs') runsValue = argv[++i] ?? '';
-    else if (arg.startsWith('--runs=')) runsValue = arg.slice('--runs='.length);
-    else if (arg === '--no-rss') withRss = false;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(usage());
-      process.exit(0);
-    } else if ((ALL_RUNTIMES as readonly string[]).includes(arg)) {
-      if (!runtimes.includes(arg as RuntimeName)) runtimes.push(arg as RuntimeName);
-    } else {
-      console.error(`bench: unknown argument ${JSON.stringify(arg)}\n${usage()}`);
-      process.exit(2);
-    }
-    if (runsValue !== undefined) {
-      runs = Number(runsValue);
-      if (!Number.isInteger(runs) || runs < 1) {
-        console.error(`bench: --runs needs a positive integer, got ${JSON.stringify(runsValue)}\n${usage()}`);
-        process.exit(2);
-      }
-    }
-  }
-  return { runtimes: runtimes.length > 0 ? runtimes : [...ALL_RUNTIMES], runs, withRss };
+  const { runtimes, runs, switches } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, [['--no-rss']]);
+  return { runtimes, runs, withRss: !switches.has('--no-rss') };
 }
 
 function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss: boolean): string {

@@ -46,7 +46,7 @@ import { ClosedLoopLoad } from './lib/overhead-load.ts';
 import {
   CLOCK_TICKS_PER_SECOND, HeldCpuProfile, RunnerStartError, cpuTicks, machineBusyTicks, runnerArgs, startRunner, type StartedRunner,
 } from './lib/overhead-runner.ts';
-import { checkProcess, hasExited, killAll, killIfRunning, killSpawnedOnExit, stop } from './lib/processes.ts';
+import { checkProcess, hasExited, runBench, killIfRunning, killSpawnedOnExit, stop } from './lib/processes.ts';
 import { ALL_RUNTIMES, specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
 
@@ -397,12 +397,4 @@ async function main(): Promise<number> {
   return failed.length > 0 ? 1 : 0;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (err) {
-  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
-} finally {
-  killAll();
-}
-process.exit(code);
+await runBench(main);

@@ -31,7 +31,8 @@ import { packageRoot } from '../src/version.ts';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killAll, killSpawnedOnExit, runToExit } from './lib/processes.ts';
+import { parseBenchArgs } from './lib/args.ts';
+import { runBench, killSpawnedOnExit, runToExit } from './lib/processes.ts';
 import { IDLE_BEFORE_RSS_MS, runOnce, type RunResult } from './lib/run-once.ts';
 import { ALL_RUNTIMES, specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
 import { fmtMiB, fmtMs, median, spread, spreadMiB, table } from './lib/stats.ts';
@@ -58,33 +59,8 @@ function usage(): string {
 }
 
 function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number; verbose: boolean } {
-  const runtimes: RuntimeName[] = [];
-  let runs = DEFAULT_RUNS;
-  let verbose = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    let runsValue: string | undefined;
-    if (arg === '--runs') runsValue = argv[++i] ?? '';
-    else if (arg.startsWith('--runs=')) runsValue = arg.slice('--runs='.length);
-    else if (arg === '--verbose' || arg === '-v') verbose = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(usage());
-      process.exit(0);
-    } else if ((ALL_RUNTIMES as readonly string[]).includes(arg)) {
-      if (!runtimes.includes(arg as RuntimeName)) runtimes.push(arg as RuntimeName);
-    } else {
-      console.error(`bench: unknown argument ${JSON.stringify(arg)}\n${usage()}`);
-      process.exit(2);
-    }
-    if (runsValue !== undefined) {
-      runs = Number(runsValue);
-      if (!Number.isInteger(runs) || runs < 1) {
-        console.error(`bench: --runs needs a positive integer, got ${JSON.stringify(runsValue)}\n${usage()}`);
-        process.exit(2);
-      }
-    }
-  }
-  return { runtimes: runtimes.length > 0 ? runtimes : [...ALL_RUNTIMES], runs, verbose };
+  const { runtimes, runs, switches } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, [['--verbose', '-v']]);
+  return { runtimes, runs, verbose: switches.has('--verbose') };
 }
 
 async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, verbose: boolean): Promise<RuntimeResult> {
@@ -183,12 +159,4 @@ async function main(): Promise<number> {
   return failed.length > 0 ? 1 : 0;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (err) {
-  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
-} finally {
-  killAll();
-}
-process.exit(code);
+await runBench(main);

@@ -219,3 +219,16 @@ export function checkProcess(pid: number, expectedBin: string): string {
   }
   return notes.join('; ');
 }
+
+/** Runs a benchmark's main, reports an error in one line, kills what it spawned and exits with its code. */
+export async function runBench(main: () => Promise<number>): Promise<never> {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (err) {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    killAll();
+  }
+  process.exit(code);
+}
