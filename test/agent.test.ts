@@ -48,7 +48,7 @@ test('jobs from the queue run, their results, logs and counters are right, secre
     assert.equal(badResult.exit_code, 3);
     const okLog = readFileSync(join(queue, 'done', `${ok.id}.log`), 'utf8');
     assert.match(okLog, /^\$ echo hello \$GREETING\nhello world\n\$ echo key=\$API_KEY\nkey=\[MASKED\]\n\n\[runner\] job used \d+\.\d\d s of CPU, peak RSS \d+\.\d MiB \(approximate: sampled every second from \/proc\)\n$/);
-    assert.match(readFileSync(join(queue, 'done', `${bad.id}.log`), 'utf8'), /\$ exit 3\n\$ echo after\nafter\n\n\[runner\] job used/);
+    assert.match(readFileSync(join(queue, 'done', `${bad.id}.log`), 'utf8'), /\$ exit 3\n\$ echo after\nafter\nERROR: Job failed: exit code 3\n\n\[runner\] job used/);
     assert.ok(!readFileSync(join(queue, 'done', `${ok.id}.json`), 'utf8').includes('s3cret'));
     assert.equal(await metric(runner, 'ci_runner_jobs_total{runner="local"}'), 2);
     assert.equal(await metric(runner, 'ci_runner_failed_jobs_total{runner="local",failure_reason="script_failure"}'), 1);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -139,7 +139,7 @@ test('a failing command fails the job with its exit code; later commands do not 
     script: ['echo one', 'exit 3', 'echo never'],
     afterScript: ['echo "after $CI_JOB_STATUS"', 'exit 7'],
   });
-  assert.equal(log, '$ echo before\nbefore\n$ echo one\none\n$ exit 3\n$ echo "after $CI_JOB_STATUS"\nafter failed\n$ exit 7\n');
+  assert.equal(log, '$ echo before\nbefore\n$ echo one\none\n$ exit 3\n$ echo "after $CI_JOB_STATUS"\nafter failed\n$ exit 7\nERROR: Job failed: exit code 3\n');
   assert.equal(result.state, 'failed');
   assert.equal(result.failureReason, 'script_failure');
   assert.equal(result.exitCode, 3);
@@ -147,20 +147,20 @@ test('a failing command fails the job with its exit code; later commands do not 
   assert.deepEqual(stages, [...BUILD_STAGES]);
 
   const failedBefore = await run({ beforeScript: ['false'], script: ['echo never'] });
-  assert.equal(failedBefore.log, '$ false\n');
+  assert.equal(failedBefore.log, '$ false\nERROR: Job failed: exit code 1\n');
   assert.equal(failedBefore.result.exitCode, 1);
   assert.equal(failedBefore.result.failureReason, 'script_failure');
 });
 
 test('bash runs with pipefail: a failure inside a pipeline fails the job', async () => {
   const { result, log } = await run({ script: ['false | cat', 'echo unreachable'] });
-  assert.equal(log, '$ false | cat\n');
+  assert.equal(log, '$ false | cat\nERROR: Job failed: exit code 1\n');
   assert.equal(result.state, 'failed');
   assert.equal(result.exitCode, 1);
 
   // sh has no pipefail but stops at the first failing command.
   const sh = await run({ script: ['false | cat', 'echo reached', 'false', 'echo unreachable'] }, { shell: 'sh' });
-  assert.equal(sh.log, '$ false | cat\n$ echo reached\nreached\n$ false\n');
+  assert.equal(sh.log, '$ false | cat\n$ echo reached\nreached\n$ false\nERROR: Job failed: exit code 1\n');
   assert.equal(sh.result.exitCode, 1);
 });
 
@@ -180,7 +180,7 @@ test('a timeout ends the whole process group, grandchildren included, then after
   assert.ok(ended(grandchild), `grandchild ${grandchild} still runs`);
   const shell = pids[0];
   assert.ok(typeof shell === 'number' && ended(shell));
-  assert.ok(log.endsWith('$ sleep 1000\n$ echo "after $CI_JOB_STATUS"\nafter failed\n'), log);
+  assert.ok(log.endsWith('$ sleep 1000\n$ echo "after $CI_JOB_STATUS"\nafter failed\nERROR: Job failed: execution took longer than 1 seconds\n'), log);
   assert.deepEqual(result.afterScript, { exitCode: 0, timedOut: false, canceled: false });
 });
 
@@ -226,14 +226,14 @@ test('cancel stops the script, runs after_script, and records canceled', async (
   assert.equal(result.failureReason, undefined);
   assert.equal(result.exitCode, undefined);
   assert.ok(ended(pidAfter(log, 'grandchild')));
-  assert.ok(log.endsWith('$ echo "after $CI_JOB_STATUS"\nafter canceled\n'), log);
+  assert.ok(log.endsWith('$ echo "after $CI_JOB_STATUS"\nafter canceled\nERROR: Job failed: canceled\n'), log);
   assert.deepEqual(stages, [...BUILD_STAGES]);
 
   // Canceled before it started: nothing runs, the directory is still cleaned up.
   const early = await run({ script: ['echo never'], afterScript: ['echo never'] }, { signal: AbortSignal.abort() }, true);
   try {
     assert.equal(early.result.state, 'canceled');
-    assert.equal(early.log, '');
+    assert.equal(early.log, 'ERROR: Job failed: canceled\n');
     assert.deepEqual(early.stages, ['prepare_executor', 'prepare_script', 'get_sources', 'cleanup_file_variables']);
     assert.deepEqual(readdirSync(early.buildsDir), []);
   } finally {
@@ -259,7 +259,7 @@ test('a second cancel (forceSignal) stops after_script too', async () => {
   assert.equal(result.state, 'canceled');
   assert.deepEqual(result.afterScript, { exitCode: undefined, timedOut: false, canceled: true });
   // Killed as soon as `cleaning` arrived: the shell may or may not have announced the next command yet.
-  assert.match(log, /^\$ echo started\nstarted\n(\$ sleep 1000\n)?\$ echo cleaning\ncleaning\n(\$ sleep 1000\n)?$/);
+  assert.match(log, /^\$ echo started\nstarted\n(\$ sleep 1000\n)?\$ echo cleaning\ncleaning\n(\$ sleep 1000\n)?ERROR: Job failed: canceled\n$/);
   assert.ok((performance.now() - started) / 1000 < 5);
 });
 
@@ -329,7 +329,8 @@ test('a job that cannot be prepared is a runner_system_failure and still cleans 
   assert.equal(result.state, 'failed');
   assert.equal(result.failureReason, 'runner_system_failure');
   assert.match(result.systemError ?? '', /prepare_executor: job id/);
-  assert.equal(log, '');
+  // The log says the runner failed, not why: the reason may name paths of the runner's machine.
+  assert.equal(log, 'ERROR: Job failed (system failure): the runner could not run the job\n');
   assert.deepEqual(stages, ['prepare_executor', 'cleanup_file_variables']);
 });
 
@@ -365,4 +366,31 @@ test('get_sources checks out the job\'s repository; GIT_STRATEGY=none skips it',
   const missing = await run({ script: ['true'], repository: { url: join(repo.url, 'nope'), ref: undefined } });
   assert.equal(missing.result.state, 'failed');
   assert.equal(missing.result.failureReason, 'script_failure');
+});
+
+test('file variables become 0600 files that cleanup removes; named steps run after script while it succeeds', async () => {
+  const { result, log, stages } = await run({
+    script: ['cat "$CONFIG_FILE"; echo', 'stat -c %a "$CONFIG_FILE"', 'echo "$CONFIG_FILE" > /tmp/runner-file-var-$CI_JOB_ID'],
+    variables: [{ key: 'CONFIG_FILE', value: 'line one\nkey=s3cret-token', masked: false, file: true }],
+    extraSteps: [{ name: 'release', script: ['echo releasing'] }],
+    secrets: ['s3cret-token'],
+    warnings: ['artifacts are not supported by the shell executor yet and were ignored'],
+  });
+  assert.equal(result.state, 'success', log);
+  const lines = log.split('\n');
+  assert.equal(lines[0], 'WARNING: artifacts are not supported by the shell executor yet and were ignored');
+  assert.ok(log.includes('\nline one\nkey=[MASKED]\n'), log);
+  assert.ok(log.includes('\n600\n'), log);
+  assert.ok(log.endsWith('$ echo releasing\nreleasing\n'), log);
+  assert.deepEqual(stages, ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'step_release', 'after_script', 'cleanup_file_variables']);
+  const idFile = readdirSync(tmpdir()).find((name) => name.startsWith(`runner-file-var-job-${process.pid}-`));
+  assert.ok(idFile !== undefined);
+  const path = readFileSync(join(tmpdir(), idFile), 'utf8').trim();
+  rmSync(join(tmpdir(), idFile));
+  assert.ok(!existsSync(path), `${path} is left after the job`);
+
+  const failed = await run({ script: ['exit 4'], extraSteps: [{ name: 'release', script: ['echo never'] }] });
+  assert.equal(failed.result.exitCode, 4);
+  assert.ok(!failed.log.includes('never'));
+  assert.ok(!failed.stages.includes('step_release'));
 });

@@ -3,44 +3,38 @@
 // process group.
 //
 //   prepare_executor        create the job's build directory
-//   prepare_script          write the step scripts
-//   get_sources             nothing for local jobs
+//   prepare_script          write the step scripts and file variables
+//   get_sources             fetch the job's repository, if it names one
 //   step_script             before_script + script in one shell
+//   step_<name>             further steps of a coordinator's job, while all succeeds
 //   after_script            always (after success, failure, timeout or cancel),
 //                           in a new shell, with its own timeout; its result
 //                           does not change the job's
-//   cleanup_file_variables  remove the scripts, and the build directory unless kept
+//   cleanup_file_variables  remove the scripts and file variables, and the
+//                           build directory unless kept
 //
 // Layout: the project directory (CI_PROJECT_DIR, where the steps start) is
-// BUILDS_DIR/JOB_ID; the scripts live next to it in BUILDS_DIR/JOB_ID.tmp
-// (mode 0700), as GitLab keeps them in PROJECT.tmp, so the job's directory
-// holds only what the job makes.
-//
-// Shell: bash with `set -eo pipefail` where bash is on PATH, else sh with
-// `set -e`. The script writes each command as `$ command` before running it
-// (a multi-line command as its first line and `# collapsed multi-line
-// command`, as GitLab does), and sends stderr into stdout (`exec 2>&1`) so the
-// log has both in the order the job wrote them. Everything goes through one
-// JobLog per job: masking (echo lines included) and the output limit.
+// BUILDS_DIR/JOB_ID; the scripts and file variables live next to it in
+// BUILDS_DIR/JOB_ID.tmp (mode 0700), as GitLab keeps them in PROJECT.tmp, so
+// the job's directory holds only what the job makes. Everything the job
+// prints goes through one JobLog per job: masking (echo lines included) and
+// the output limit. A job that does not succeed ends its log with GitLab's
+// `ERROR: Job failed: ...` line.
 import { ResourceSampler, type ResourceUse } from './resources.ts';
-import { accessSync, constants as fsConstants, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
-import type { JobSpec } from '../sources/local/job-file.ts';
+import { Buffer } from 'node:buffer';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { JobLog, outputLimitBytes, type JobLogStats, type LogSink } from '../trace/job-log.ts';
-import { architecture, operatingSystem } from '../runtime/runtime.ts';
-import { versionInfo } from '../version.ts';
+import type { ExecutableJob } from './job.ts';
+import { jobEnvironment, writeFileVariables } from './job-environment.ts';
 import { runInProcessGroup, type GroupResult } from './process-group.ts';
+import { detectShell, sourcesScript, stepScript, type ShellKind } from './shell-scripts.ts';
 import { StageClock, type BuildStage, type FailureReason, type JobState, type StageTiming } from './stages.ts';
 
+export type { ExecutableJob, JobRepository, JobStep, JobVariable } from './job.ts';
+export { jobEnvironment } from './job-environment.ts';
+export { detectShell, echoLine, sourcesScript, stepScript, type ShellKind } from './shell-scripts.ts';
 export { BUILD_STAGES, type BuildStage, type FailureReason, type JobState, type StageTiming } from './stages.ts';
-
-/** A job as the executor runs it: the job file's content plus its id. */
-export interface ExecutableJob extends JobSpec {
-  /** Names the build directory and is CI_JOB_ID: letters, digits, `.`, `_`, `-`, not starting with `.`. */
-  readonly id: string;
-}
-
-export type ShellKind = 'bash' | 'sh';
 
 export interface ShellExecutorOptions {
   /** Root of the build directories (CI_BUILDS_DIR); created if missing. */
@@ -108,120 +102,26 @@ export const DEFAULT_JOB_TIMEOUT_SECONDS = 3600;
 export const DEFAULT_AFTER_SCRIPT_TIMEOUT_SECONDS = 300;
 export const DEFAULT_KILL_GRACE_SECONDS = 10;
 
-/** Variables of the runner's own environment a job gets; everything else stays out. */
-const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR'] as const;
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 const JOB_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
-
-/** Finds an executable on PATH. */
-function which(name: string, path: string): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-/** The shell jobs run in: bash if on PATH, else sh. */
-export function detectShell(kind?: ShellKind): { kind: ShellKind; path: string } {
-  const path = process.env['PATH'] || DEFAULT_PATH;
-  if (kind !== 'sh') {
-    const bash = which('bash', path);
-    if (bash !== undefined) return { kind: 'bash', path: bash };
-    if (kind === 'bash') throw new Error('bash not found on PATH');
-  }
-  return { kind: 'sh', path: which('sh', path) ?? '/bin/sh' };
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
-
-/** The line a command is announced with in the log (GitLab's form). */
-export function echoLine(command: string): string {
-  const lines = command.trim().split('\n');
-  return lines.length > 1 ? `$ ${lines[0]} # collapsed multi-line command` : `$ ${lines[0]}`;
-}
-
-/** A step's script: each command announced, then run; the first failure ends it. */
-export function stepScript(kind: ShellKind, commands: readonly string[]): string {
-  const lines = ['exec 2>&1', kind === 'bash' ? 'set -eo pipefail' : 'set -e'];
-  for (const command of commands) {
-    lines.push(`command printf '%s\\n' ${shellQuote(echoLine(command))}`, command);
-  }
-  return lines.join('\n') + '\n';
-}
-
-/**
- * get_sources for a job that names a repository: GitLab's GIT_STRATEGY
- * (fetch, the default, reuses a kept checkout; clone starts from an empty
- * directory) and GIT_DEPTH, read from the job's variables at run time.
- */
-export function sourcesScript(kind: ShellKind, repository: { url: string; ref: string | undefined }): string {
-  return [
-    'exec 2>&1',
-    kind === 'bash' ? 'set -eo pipefail' : 'set -e',
-    'if [ "${GIT_STRATEGY:-fetch}" = clone ]; then find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
-    'if [ -d .git ]; then echo "Fetching changes..."; else echo "Cloning repository..."; git init -q .; fi',
-    'git remote remove origin 2>/dev/null || true',
-    `git remote add origin ${shellQuote(repository.url)}`,
-    `git fetch -q \${GIT_DEPTH:+--depth "$GIT_DEPTH"} origin ${shellQuote(repository.ref ?? 'HEAD')}`,
-    'git checkout -q -f FETCH_HEAD',
-    'git clean -q -ffdx',
-    'printf "Checked out %s\\n" "$(git rev-parse --short HEAD)"',
-  ].join('\n') + '\n';
-}
-
-/** GOARCH-style names, as CI_RUNNER_EXECUTABLE_ARCH has them (linux/amd64). */
-function goArch(arch: string): string {
-  switch (arch) {
-    case 'x64': return 'amd64';
-    case 'ia32': return '386';
-    default: return arch;
-  }
-}
-
-/** The environment of a job's steps: basics of the runner's own, GitLab's predefined variables, then the job's. */
-export function jobEnvironment(
-  job: ExecutableJob,
-  context: { buildsDir: string; projectDir: string; runnerName: string; timeoutSeconds: number; startedAt: Date },
-): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const key of INHERITED_ENV) {
-    const value = process.env[key];
-    if (value !== undefined && value !== '') env[key] = value;
-  }
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('LC_') && value !== undefined) env[key] = value;
-  }
-  env['PATH'] ??= DEFAULT_PATH;
-  Object.assign(env, {
-    CI: 'true',
-    CI_JOB_ID: job.id,
-    CI_JOB_NAME: job.name,
-    CI_JOB_STATUS: 'running',
-    CI_JOB_STARTED_AT: context.startedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    CI_JOB_TIMEOUT: String(Math.ceil(context.timeoutSeconds)),
-    CI_BUILDS_DIR: context.buildsDir,
-    CI_PROJECT_DIR: context.projectDir,
-    CI_SHARED_ENVIRONMENT: 'true',
-    CI_RUNNER_DESCRIPTION: context.runnerName,
-    CI_RUNNER_VERSION: versionInfo.version,
-    CI_RUNNER_REVISION: versionInfo.revision,
-    CI_RUNNER_EXECUTABLE_ARCH: `${operatingSystem}/${goArch(architecture)}`,
-  });
-  for (const variable of job.variables) env[variable.key] = variable.value;
-  return env;
-}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A step name as a stage label and file name can hold it. */
+function stepStage(name: string): BuildStage {
+  return /^[a-z0-9_]{1,64}$/.test(name) ? `step_${name}` : 'step_other';
+}
+
+/** GitLab's closing line for a job that did not succeed. */
+export function failureLine(state: JobState, reason: FailureReason | undefined, exitCode: number | undefined, timeoutSeconds: number): string | undefined {
+  if (state === 'success') return undefined;
+  if (state === 'canceled') return 'ERROR: Job failed: canceled';
+  switch (reason) {
+    case 'job_execution_timeout': return `ERROR: Job failed: execution took longer than ${timeoutSeconds} seconds`;
+    case 'runner_system_failure': return 'ERROR: Job failed (system failure): the runner could not run the job';
+    default: return exitCode === undefined ? 'ERROR: Job failed' : `ERROR: Job failed: exit code ${exitCode}`;
+  }
 }
 
 /** Runs one job to its end; never rejects (a failure of the runner itself is a runner_system_failure). */
@@ -233,13 +133,14 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
   const graceMs = (options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS) * 1000;
   const clock = new StageClock((stage) => options.onStage?.(stage));
   const log = new JobLog({
-    secrets: job.variables.filter((v) => v.masked).map((v) => v.value),
+    secrets: [...job.variables.filter((v) => v.masked).map((v) => v.value), ...(job.secrets ?? [])],
     limitBytes: options.outputLimitBytes ?? outputLimitBytes(0),
     sink: options.log,
   });
   const cancel = options.signal;
   const force = options.forceSignal;
   const cancelSignals = [cancel, force].filter((s) => s !== undefined);
+  const stopped = (): boolean => cancel?.aborted === true || force?.aborted === true;
 
   const buildsDir = resolve(options.buildsDir);
   const projectDir = join(buildsDir, job.id);
@@ -280,6 +181,22 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
     }
   };
 
+  /** Runs a step of the job under the job's deadline; records how it ended and returns whether it succeeded. */
+  const jobStep = async (stage: BuildStage, scriptName: string): Promise<boolean> => {
+    clock.enter(stage);
+    try {
+      const step = await runStep(join(scriptDir, scriptName), env, deadline - performance.now(), cancelSignals);
+      state = step.outcome === 'canceled' ? 'canceled' : step.outcome === 'exited' && step.exitCode === 0 ? 'success' : 'failed';
+      failureReason = step.outcome === 'timeout' ? 'job_execution_timeout' : state === 'failed' ? 'script_failure' : undefined;
+      exitCode = step.outcome === 'exited' ? step.exitCode : undefined;
+    } catch (error) {
+      systemFailure(stage, error);
+    }
+    return state === 'success';
+  };
+
+  for (const warning of job.warnings ?? []) log.write(Buffer.from(`WARNING: ${warning}\n`));
+
   prepare: {
     clock.enter('prepare_executor');
     try {
@@ -292,7 +209,6 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
       created = true;
       mkdirSync(projectDir);
       mkdirSync(scriptDir, { mode: 0o700 });
-      env = jobEnvironment(job, { buildsDir, projectDir, runnerName: options.runnerName, timeoutSeconds, startedAt });
     } catch (error) {
       systemFailure('prepare_executor', error);
       break prepare;
@@ -302,58 +218,36 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
     try {
       // 0600: a command may hold a secret literally.
       writeFileSync(join(scriptDir, 'step_script'), stepScript(shell.kind, [...job.beforeScript, ...job.script]), { mode: 0o600 });
+      for (const step of job.extraSteps ?? []) {
+        writeFileSync(join(scriptDir, stepStage(step.name)), stepScript(shell.kind, step.script), { mode: 0o600 });
+      }
       if (job.afterScript.length > 0) {
         writeFileSync(join(scriptDir, 'after_script'), stepScript(shell.kind, job.afterScript), { mode: 0o600 });
       }
+      if (job.repository) writeFileSync(join(scriptDir, 'get_sources'), sourcesScript(shell.kind, job.repository), { mode: 0o600 });
+      writeFileVariables(job, scriptDir);
+      env = jobEnvironment(job, { buildsDir, projectDir, runnerName: options.runnerName, timeoutSeconds, startedAt, fileVariableDir: scriptDir });
     } catch (error) {
       systemFailure('prepare_script', error);
       break prepare;
     }
 
-    clock.enter('get_sources');
     // Nothing to fetch unless the job names a repository and GIT_STRATEGY is not none.
-    const strategy = job.variables.find((v) => v.key === 'GIT_STRATEGY')?.value ?? 'fetch';
-    if (job.repository && strategy !== 'none' && !(cancel?.aborted || force?.aborted)) {
-      try {
-        const sources = join(scriptDir, 'get_sources');
-        writeFileSync(sources, sourcesScript(shell.kind, job.repository), { mode: 0o600 });
-        const step = await runStep(sources, env, deadline - performance.now(), cancelSignals);
-        if (step.outcome !== 'exited' || step.exitCode !== 0) {
-          state = step.outcome === 'canceled' ? 'canceled' : 'failed';
-          failureReason = step.outcome === 'timeout' ? 'job_execution_timeout' : 'script_failure';
-          exitCode = step.outcome === 'exited' ? step.exitCode : undefined;
-          break prepare;
-        }
-      } catch (error) {
-        systemFailure('get_sources', error);
-        break prepare;
-      }
+    if (job.repository && env['GIT_STRATEGY'] !== 'none' && !stopped()) {
+      if (!await jobStep('get_sources', 'get_sources')) break prepare;
+    } else {
+      clock.enter('get_sources');
     }
 
-    if (cancel?.aborted || force?.aborted) {
+    if (stopped()) {
       state = 'canceled';
       break prepare;
     }
 
-    clock.enter('step_script');
-    try {
-      const step = await runStep(join(scriptDir, 'step_script'), env, deadline - performance.now(), cancelSignals);
-      switch (step.outcome) {
-        case 'exited':
-          exitCode = step.exitCode;
-          state = step.exitCode === 0 ? 'success' : 'failed';
-          failureReason = step.exitCode === 0 ? undefined : 'script_failure';
-          break;
-        case 'timeout':
-          state = 'failed';
-          failureReason = 'job_execution_timeout';
-          break;
-        case 'canceled':
-          state = 'canceled';
-          break;
+    if (await jobStep('step_script', 'step_script')) {
+      for (const step of job.extraSteps ?? []) {
+        if (stopped() || !await jobStep(stepStage(step.name), stepStage(step.name))) break;
       }
-    } catch (error) {
-      systemFailure('step_script', error);
     }
 
     if (force?.aborted) break prepare;
@@ -385,6 +279,8 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
       }
     }
   }
+  const closing = failureLine(state, failureReason, exitCode, timeoutSeconds);
+  if (closing !== undefined) log.writeLine(closing);
   log.end();
   const stages = clock.close();
 

@@ -11,7 +11,8 @@ export const BUILD_STAGES = [
   'cleanup_file_variables',
 ] as const;
 
-export type BuildStage = (typeof BUILD_STAGES)[number];
+/** The fixed stages, and `step_<name>` for the named steps of a coordinator's job. */
+export type BuildStage = (typeof BUILD_STAGES)[number] | `step_${string}`;
 
 export type JobState = 'success' | 'failed' | 'canceled';
 

@@ -4,6 +4,9 @@ import type { Meter } from '@opentelemetry/api';
 import type { AgentView, FinishedJob } from '../agent/agent.ts';
 import { BUILD_STAGES } from '../executors/stages.ts';
 
+/** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
+const MAX_NAMED_STEPS = 32;
+
 /** GitLab Runner's job duration buckets. */
 const JOB_DURATION_BUCKETS = [30, 60, 300, 600, 1800, 3600, 7200, 10800, 18000, 36000];
 const STAGE_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
@@ -55,15 +58,20 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
       const limit = meter.createObservableGauge('ci_runner_limit', { description: 'The limit setting of each runner (0 = no limit).' });
       const loaded = meter.createObservableCounter('ci_runner_configuration_loaded_total', { description: 'Configuration loads, the first one included.' });
       const loadErrors = meter.createObservableCounter('ci_runner_configuration_loading_error_total', { description: 'Configuration reloads that failed.' });
+      // Named steps (step_release, ...) seen so far: once observed their series must go on reading 0.
+      const namedSteps = new Set<string>();
       meter.addBatchObservableCallback((result) => {
         const now = Date.now();
         const running = agent.runningJobs();
+        for (const job of running) {
+          if (!(BUILD_STAGES as readonly string[]).includes(job.stage) && namedSteps.size < MAX_NAMED_STEPS) namedSteps.add(job.stage);
+        }
         // Every runner x stage series is observed each time, 0 included: a
         // series once seen never disappears in OpenTelemetry, so it must read
         // 0 rather than keep a stale count.
         for (const runner of agent.config.runners) {
           result.observe(limit, runner.limit, { runner: runner.name });
-          for (const stage of BUILD_STAGES) {
+          for (const stage of [...BUILD_STAGES, ...namedSteps]) {
             let count = 0;
             let oldest = 0;
             for (const job of running) {

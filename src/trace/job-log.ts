@@ -4,6 +4,8 @@
 import { Buffer } from 'node:buffer';
 import { SecretMasker, type LogSink } from './secret-masker.ts';
 
+const NEWLINE = 0x0a;
+
 export { MASK, SecretMasker, type LogSink } from './secret-masker.ts';
 
 /** GitLab Runner's default `output_limit`, in KiB. */
@@ -53,6 +55,8 @@ export class JobLog {
   private written = 0;
   private dropped = 0;
   private truncated = false;
+  /** The last byte received; a log starts at a line start. */
+  private lastByte = NEWLINE;
 
   constructor(options: JobLogOptions) {
     const { limitBytes } = options;
@@ -74,8 +78,14 @@ export class JobLog {
   }
 
   write(chunk: Uint8Array): void {
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]!;
     this.received += chunk.length;
     this.masker.write(chunk);
+  }
+
+  /** A line of the runner's own (GitLab's closing `ERROR: Job failed` line), on a line of its own. */
+  writeLine(text: string): void {
+    this.write(Buffer.from(`${this.lastByte === NEWLINE ? '' : '\n'}${text}\n`));
   }
 
   end(): void {

@@ -18,13 +18,9 @@ import { parseToml, readTextFile } from '../../config/toml-file.ts';
 import { describeValue } from '../../config/describe-value.ts';
 import { parseDuration } from '../../config/duration.ts';
 import { ConfigError } from '../../config/validate.ts';
+import type { JobVariable } from '../../executors/job.ts';
 
-export interface JobVariable {
-  key: string;
-  value: string;
-  /** Replaced by [MASKED] in the job log. */
-  masked: boolean;
-}
+export type { JobVariable };
 
 export interface JobSpec {
   name: string;

@@ -1,0 +1,88 @@
+// The shell scripts the shell executor writes for a job's steps: which shell,
+// how each command is announced in the log, and how sources are fetched.
+//
+// Shell: bash with `set -eo pipefail` where bash is on PATH, else sh with
+// `set -e`. A step's script writes each command as `$ command` before running
+// it (a multi-line command as its first line and `# collapsed multi-line
+// command`, as GitLab does), and sends stderr into stdout (`exec 2>&1`) so the
+// log has both in the order the job wrote them.
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import type { JobRepository } from './job.ts';
+
+export type ShellKind = 'bash' | 'sh';
+
+export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+/** Finds an executable on PATH. */
+function which(name: string, path: string): string | undefined {
+  for (const dir of path.split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The shell jobs run in: bash if on PATH, else sh. */
+export function detectShell(kind?: ShellKind): { kind: ShellKind; path: string } {
+  const path = process.env['PATH'] || DEFAULT_PATH;
+  if (kind !== 'sh') {
+    const bash = which('bash', path);
+    if (bash !== undefined) return { kind: 'bash', path: bash };
+    if (kind === 'bash') throw new Error('bash not found on PATH');
+  }
+  return { kind: 'sh', path: which('sh', path) ?? '/bin/sh' };
+}
+
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The line a command is announced with in the log (GitLab's form). */
+export function echoLine(command: string): string {
+  const lines = command.trim().split('\n');
+  return lines.length > 1 ? `$ ${lines[0]} # collapsed multi-line command` : `$ ${lines[0]}`;
+}
+
+function preamble(kind: ShellKind): string[] {
+  return ['exec 2>&1', kind === 'bash' ? 'set -eo pipefail' : 'set -e'];
+}
+
+/** A step's script: each command announced, then run; the first failure ends it. */
+export function stepScript(kind: ShellKind, commands: readonly string[]): string {
+  const lines = preamble(kind);
+  for (const command of commands) {
+    lines.push(`command printf '%s\\n' ${shellQuote(echoLine(command))}`, command);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * get_sources for a job that names a repository: GitLab's GIT_STRATEGY
+ * (fetch, the default, reuses a kept checkout; clone starts from an empty
+ * directory), GIT_DEPTH (shallow fetch) and GIT_CHECKOUT (false: fetch only),
+ * read from the job's environment at run time. The URL may hold a job token:
+ * it is only ever passed to git, never echoed, and the log says nothing of it.
+ */
+export function sourcesScript(kind: ShellKind, repository: JobRepository): string {
+  const refspecs = repository.refspecs?.length ? repository.refspecs : [repository.ref ?? 'HEAD'];
+  const target = repository.sha ?? 'FETCH_HEAD';
+  return [
+    ...preamble(kind),
+    'if [ "${GIT_STRATEGY:-fetch}" = clone ]; then find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
+    'if [ -d .git ]; then echo "Fetching changes..."; else echo "Cloning repository..."; git init -q .; fi',
+    'git remote remove origin 2>/dev/null || true',
+    `git remote add origin ${shellQuote(repository.url)}`,
+    `git fetch -q --prune \${GIT_DEPTH:+--depth "$GIT_DEPTH"} origin ${refspecs.map(shellQuote).join(' ')}`,
+    'if [ "${GIT_CHECKOUT:-true}" = false ]; then echo "Skipping Git checkout"; exit 0; fi',
+    `git checkout -q -f ${shellQuote(target)}`,
+    'git clean -q -ffdx',
+    'printf "Checked out %s\\n" "$(git rev-parse --short HEAD)"',
+  ].join('\n') + '\n';
+}
