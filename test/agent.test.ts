@@ -1,7 +1,7 @@
 // The agent running real jobs from the local queue, driven through the real CLI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enqueue, jobState, readResult, waitForResult } from '../src/sources/local/queue.ts';
@@ -180,6 +180,10 @@ test('SIGHUP reloads concurrent without dropping a running job', async () => {
     process.kill(runner.pid, 'SIGHUP');
     await until('a failed reload counted', async () => ((await metric(runner, 'ci_runner_configuration_loading_error_total')) === 1 ? true : undefined));
     assert.equal(await metric(runner, 'ci_runner_concurrent'), 4, 'a bad file keeps the current configuration');
+    rmSync(join(dir, 'config.toml'));
+    process.kill(runner.pid, 'SIGHUP');
+    await until('a missing file counted as a failed reload', async () => ((await metric(runner, 'ci_runner_configuration_loading_error_total')) === 2 ? true : undefined));
+    assert.equal(await metric(runner, 'ci_runner_concurrent'), 4, 'a removed config.toml does not switch to the defaults');
   } finally {
     runner.kill();
   }
@@ -206,3 +210,54 @@ test('a job claimed by a runner that was SIGKILLed is finished as runner_system_
     second.kill();
   }
 });
+
+test('a job log that cannot be written (full disk) fails that job as runner_system_failure; the runner goes on', async () => {
+  const dir = workDir('');
+  const queue = join(dir, 'queue');
+  const { id } = await enqueue(queue, jobToml('full-disk', ['echo hello']), 'f.toml');
+  mkdirSync(join(queue, 'done'), { recursive: true });
+  symlinkSync('/dev/full', join(queue, 'done', `${id}.log`));
+  const runner = await startRunner([], { cwd: dir });
+  try {
+    const result = await waitForResult(queue, id, { timeoutMs: 20_000 });
+    assert.equal(result.state, 'failed');
+    assert.equal(result.failure_reason, 'runner_system_failure');
+    assert.match(runner.logs(), /WARN +Job finished .*system_error="job log: (ENOSPC|No space left on device)/);
+    const next = await enqueue(queue, jobToml('next', ['true']), 'n.toml');
+    assert.equal((await waitForResult(queue, next.id, { timeoutMs: 20_000 })).state, 'success');
+  } finally {
+    runner.kill();
+  }
+});
+
+test('a cancel during a SIGQUIT drain is bounded by shutdown_timeout, which kills what ignores SIGTERM', async () => {
+  const dir = workDir('shutdown_timeout = 2\n');
+  const runner = await startRunner([], { cwd: dir });
+  const queue = join(dir, 'queue');
+  try {
+    const { id } = await enqueue(queue, jobToml('stubborn', ["trap '' TERM", 'sleep 300 & echo "bg $!"', 'wait'], 'after_script = ["sleep 30"]\n'), 's.toml');
+    await until('the job running', async () => ((await jobState(queue, id)) === 'claimed' ? true : undefined));
+    const logPath = join(queue, 'done', `${id}.log`);
+    const bg = await until('the background pid', async () => {
+      const found = /bg (\d+)/.exec(existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+      return found ? Number(found[1]) : undefined;
+    });
+    process.kill(runner.pid, 'SIGQUIT');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopped = await runner.stop('SIGTERM');
+    assert.equal(stopped.code, 1, 'exits 1 when shutdown_timeout cut the shutdown short');
+    assert.match(stopped.stderr, /Shutdown took longer than shutdown_timeout/);
+    await until('the ignoring process gone', async () => (processGone(bg) ? true : undefined), 5_000);
+  } finally {
+    runner.kill();
+  }
+});
+
+function processGone(pid: number): boolean {
+  try {
+    // A zombie waiting for its reaper counts as gone.
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+  } catch {
+    return true;
+  }
+}

@@ -38,8 +38,8 @@ test('a full config.toml is read with every key', () => {
   assert.equal(config.logFormat, 'json');
   assert.deepEqual(config.metricsServer, { host: '127.0.0.1', port: 9300 });
   assert.deepEqual(config.runners, [
-    { name: 'first', executor: 'shell', limit: 2, queueDir: '/var/lib/runner/queue', buildsDir: '/var/lib/runner/builds', keepBuildsDir: true, outputLimit: 8192 },
-    { name: 'second', executor: 'shell', limit: 0, queueDir: 'queue', buildsDir: 'builds', keepBuildsDir: false, outputLimit: 4096 },
+    { name: 'first', executor: 'shell', limit: 2, queueDir: '/var/lib/runner/queue', buildsDir: '/var/lib/runner/builds', keepBuildsDir: true, outputLimit: 8192, url: undefined, token: undefined, tlsCaFile: undefined, requestConcurrency: 1 },
+    { name: 'second', executor: 'shell', limit: 0, queueDir: 'queue', buildsDir: 'builds', keepBuildsDir: false, outputLimit: 4096, url: undefined, token: undefined, tlsCaFile: undefined, requestConcurrency: 1 },
   ]);
 });
 
@@ -75,7 +75,7 @@ const BAD: ReadonlyArray<[string, string, RegExp]> = [
   ['concurrent = 1.5', 'concurrent must be an integer', /concurrent: expected an integer from 1 to 10000, got float 1\.5/],
   ['concurrent = "4"', 'concurrent must be a number', /concurrent: expected an integer from 1 to 10000, got the string "4"/],
   ['concurrent = 20000', 'concurrent has a maximum', /concurrent: expected an integer from 1 to 10000, got integer 20000/],
-  ['check_interval = -1', 'check_interval >= 0', /check_interval: expected an integer from 0 to 86400/],
+  ['check_interval = -1', 'check_interval >= 0', /check_interval: expected a number of seconds from 0.05 to 86400, got integer -1/],
   ['shutdown_timeout = 3000000', 'shutdown_timeout has a maximum', /shutdown_timeout: expected an integer from 0 to 86400, got integer 3000000/],
   ['log_level = "verbose"', 'log_level choices', /log_level: expected one of debug, info, warn, error, fatal, panic, got the string "verbose"/],
   ['log_format = "xml"', 'log_format choices', /log_format: expected one of text, json, got the string "xml"/],
@@ -167,4 +167,49 @@ test('config.toml.example is valid, warns about nothing and documents every key 
   }
   assert.ok(lines.some((line) => /^\s*#.*\blisten_address\b/.test(line)), 'listen_address is explained');
   assert.ok(lines.some((line) => /^\s*#.*\[\[runners\]\]/.test(line)), '[[runners]] is explained');
+});
+
+test('a runner with url and token is served by a coordinator; fractional check_interval', () => {
+  const { config, warnings } = parseConfigText(`check_interval = 0.5
+[[runners]]
+name = "gitlab"
+url = "https://gitlab.example.com/"
+token = "glrt-abcdefghijklmnopqrst"
+tls-ca-file = "/etc/ssl/private-ca.pem"
+request_concurrency = 3
+`, 'c.toml');
+  assert.deepEqual(warnings, []);
+  assert.equal(config.checkInterval, 0.5);
+  const [runner] = config.runners;
+  assert.equal(runner?.url, 'https://gitlab.example.com');
+  assert.equal(runner?.token, 'glrt-abcdefghijklmnopqrst');
+  assert.equal(runner?.tlsCaFile, '/etc/ssl/private-ca.pem');
+  assert.equal(runner?.requestConcurrency, 3);
+});
+
+test('coordinator settings are checked, and a token or password is never echoed in the error', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['url = "ftp://x"\ntoken = "t"', /^c\.toml: runners\[0\]\.url: expected an http:\/\/ or https:\/\/ URL such as "https:\/\/gitlab\.example\.com\/", got the string "ftp:\/\/x"$/],
+    ['url = "https://user:hunter2-secret@gitlab.example.com"\ntoken = "t"', /^c\.toml: runners\[0\]\.url: must not hold credentials/],
+    ['url = "nope://user:hunter2-secret@x y"\ntoken = "t"', /got the string "nope:\/\/\*\*\*@x y"$/],
+    ['url = "https://gitlab.example.com"', /^c\.toml: runners\[0\]\.token: required with url/],
+    ['url = "https://gitlab.example.com"\ntoken = "has space-hunter2-secret"', /^c\.toml: runners\[0\]\.token: required with url, the runner's authentication token \(a non-empty string without spaces\)$/],
+    ['token = "hunter2-secret"', /^c\.toml: runners\[0\]\.token: needs url/],
+    ['url = "http://gitlab.example.com"\ntoken = "t"\ntls-ca-file = "ca.pem"', /tls-ca-file: only meaningful with an https:\/\/ url/],
+    ['url = "http://gitlab.example.com"\ntoken = "t"\nrequest_concurrency = 0', /request_concurrency: expected an integer from 1 to 100, got integer 0/],
+  ];
+  for (const [lines, expected] of cases) {
+    const error = (() => {
+      try {
+        parseConfigText(`[[runners]]\nname = "r"\n${lines}\n`, 'c.toml');
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    assert.ok(error instanceof ConfigError, lines);
+    assert.match(error.message, expected);
+    assert.ok(!error.message.includes('hunter2'), error.message);
+    assert.ok(!error.message.includes('\n'), error.message);
+  }
 });

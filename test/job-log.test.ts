@@ -193,18 +193,18 @@ test('the output limit passes exactly the limit, notes the cut once and counts t
   const result = run([], cut(input, 7, 14, 99, 100, 101, 180), 100);
   const notice = limitNotice(100);
   assert.equal(result.output.toString(), input.subarray(0, 100).toString() + notice);
-  assert.deepEqual(result.stats, { receivedBytes: 250, writtenBytes: 100, droppedBytes: 150, truncated: true });
+  assert.deepEqual(result.stats, { receivedBytes: 250, writtenBytes: 100, droppedBytes: 150, truncated: true, sinkError: undefined });
   assert.match(notice, /^\n\[runner\] Job's log exceeded limit of 100 bytes\.\nJob execution will continue but no more output will be collected\.\n$/);
 
   // Exactly at the limit nothing is cut.
   const exact = run([], [input.subarray(0, 100)], 100);
-  assert.deepEqual(exact.stats, { receivedBytes: 100, writtenBytes: 100, droppedBytes: 0, truncated: false });
+  assert.deepEqual(exact.stats, { receivedBytes: 100, writtenBytes: 100, droppedBytes: 0, truncated: false, sinkError: undefined });
   assert.equal(exact.output.length, 100);
 
   // The limit counts the masked output: 10 x "ab" is 20 bytes in, 80 out.
   const masked = run(['ab'], [Buffer.from('ab'.repeat(10))], 20);
   assert.equal(masked.output.toString(), '[MASKED][MASKED][MAS' + limitNotice(20));
-  assert.deepEqual(masked.stats, { receivedBytes: 20, writtenBytes: 20, droppedBytes: 60, truncated: true });
+  assert.deepEqual(masked.stats, { receivedBytes: 20, writtenBytes: 20, droppedBytes: 60, truncated: true, sinkError: undefined });
 
   const zero = run(['x'], [Buffer.from('abc')], 0);
   assert.equal(zero.output.toString(), limitNotice(0));
@@ -240,4 +240,22 @@ test('50 MiB in 64 KiB chunks keeps the heap flat', () => {
   const mbps = (total - 16 * chunkSize) / 1e6 / seconds;
   console.log(`job-log: ${mbps.toFixed(0)} MB/s masking 3 secrets in 64 KiB chunks, heap growth ${(growth / 1048576).toFixed(2)} MiB, ${calls} sink calls`);
   assert.ok(growth < 16 * 1048576, `heap grew by ${growth} bytes`);
+});
+
+test('a failing sink (a full disk) stops the log but not the job, and says why', () => {
+  let calls = 0;
+  const log = new JobLog({
+    secrets: [],
+    limitBytes: Infinity,
+    sink: () => {
+      calls++;
+      throw new Error('ENOSPC: no space left on device, write');
+    },
+  });
+  assert.doesNotThrow(() => log.write(Buffer.from('first\n')));
+  assert.doesNotThrow(() => log.write(Buffer.from('second\n')));
+  log.end();
+  assert.equal(calls, 1);
+  assert.equal(log.stats.sinkError, 'ENOSPC: no space left on device, write');
+  assert.equal(log.stats.receivedBytes, 13);
 });

@@ -1,13 +1,15 @@
 // The agent owns the runner's state: its configuration, its lifecycle and the
-// jobs it runs. It polls each runner's source, starts jobs within `concurrent`
-// and each runner's `limit`, and keeps the live job list that telemetry and
-// the debug routes read through AgentView.
-import { resolve } from 'node:path';
+// jobs it runs. Each [[runners]] entry has a polling loop over its source
+// (runner-loop.ts); the agent hands out job slots within `concurrent` and each
+// runner's `limit`, runs the jobs, and keeps the live job list that telemetry
+// and the debug routes read through AgentView.
 import type { Config, RunnerConfig } from '../config/types.ts';
 import type { JobResult as ExecutorResult } from '../executors/shell.ts';
-import { claimNext, leaveQueue, recoverDeadClaims, type ClaimedJob } from '../sources/local/queue.ts';
 import type { Logger } from '../log/logger.ts';
-import { runLocalJob } from './local-job.ts';
+import type { JobSource, SourceJob } from '../sources/source.ts';
+import { signalGroup } from '../executors/process-group.ts';
+import { runSourceJob } from './job-runner.ts';
+import { RunnerLoop, type SlotKeeper } from './runner-loop.ts';
 
 export type AgentState = 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -40,9 +42,17 @@ export interface AgentView {
   /** True once the agent has started and until it begins to stop. */
   isReady(): boolean;
   runningJobs(): readonly JobView[];
+  /** Requests for jobs in flight now, per runner name. */
+  requestsInFlight(): ReadonlyMap<string, number>;
   /** Successful configuration loads, the first included. */
   readonly configurationLoads: number;
   readonly configurationLoadErrors: number;
+}
+
+/** Makes the source of a runner; `key` says when a reloaded runner needs a new one. */
+export interface SourceFactory {
+  key(runner: RunnerConfig): string;
+  create(runner: RunnerConfig): JobSource;
 }
 
 interface RunningJob {
@@ -52,15 +62,17 @@ interface RunningJob {
   readonly done: Promise<void>;
 }
 
-/** Dead claims are looked for at most this often per queue. */
-const RECOVERY_INTERVAL_MS = 10_000;
-
-export class Agent implements AgentView {
+export class Agent implements AgentView, SlotKeeper {
   private currentState: AgentState = 'starting';
-  private readonly jobs = new Map<string, RunningJob>();
-  private wake: () => void = () => undefined;
-  private loop: Promise<void> | undefined;
-  private readonly lastRecovery = new Map<string, number>();
+  private readonly jobs = new Map<number, RunningJob>();
+  private nextJobKey = 0;
+  /** Slots taken by requests in flight, in total and per runner name. */
+  private reservedTotal = 0;
+  private readonly reserved = new Map<string, number>();
+  private readonly loops = new Map<string, { key: string; loop: RunnerLoop }>();
+  private readonly retired = new Set<Promise<void>>();
+  private waiters = new Set<() => void>();
+  private stopMode: 'graceful' | 'cancel' | undefined;
   private loads = 1;
   private loadErrors = 0;
 
@@ -68,6 +80,7 @@ export class Agent implements AgentView {
     private currentConfig: Config,
     private readonly workingDirectory: string,
     private readonly logger: Logger,
+    private readonly sources: SourceFactory,
     private readonly onJobFinished: (job: FinishedJob) => void = () => undefined,
   ) {}
 
@@ -91,30 +104,55 @@ export class Agent implements AgentView {
     return this.loadErrors;
   }
 
-  /** New settings (SIGHUP): concurrent, limits and runners apply from the next poll; running jobs go on. */
+  runningJobs(): readonly JobView[] {
+    return [...this.jobs.values()].map((job) => job.view);
+  }
+
+  requestsInFlight(): ReadonlyMap<string, number> {
+    return new Map([...this.loops.values()].map(({ loop }) => [loop.runner.name, loop.requestsInFlight]));
+  }
+
+  start(): void {
+    if (this.currentState !== 'starting') throw new Error(`agent cannot start from state ${this.currentState}`);
+    this.currentState = 'running';
+    this.applyRunners();
+  }
+
+  /** New settings (SIGHUP): concurrent, limits and runners apply from the next request; running jobs go on. */
   reload(config: Config): void {
     this.currentConfig = config;
     this.loads++;
-    this.wake();
+    if (this.currentState === 'running') this.applyRunners();
+    this.notify();
   }
 
   configurationFailed(): void {
     this.loadErrors++;
   }
 
-  /** Cancels every running job (after_script still runs). */
+  /** Cancels every running job (after_script still runs), and any job a request in flight still brings. */
   cancelAll(): void {
+    this.stopMode = 'cancel';
     for (const job of this.jobs.values()) job.cancel.abort();
   }
 
-  runningJobs(): readonly JobView[] {
-    return [...this.jobs.values()].map((job) => job.view);
-  }
-
-  start(): void {
-    if (this.currentState !== 'starting') throw new Error(`agent cannot start from state ${this.currentState}`);
-    this.currentState = 'running';
-    this.loop = this.pollLoop();
+  /**
+   * Stops every running job now, after_script included (a second stop
+   * signal, or shutdown_timeout), with SIGKILL to each step's process group
+   * right away: the process is about to exit and cannot wait for a grace period.
+   */
+  forceStop(): void {
+    for (const job of this.jobs.values()) {
+      job.cancel.abort();
+      job.force.abort();
+      if (job.view.pid !== undefined) {
+        try {
+          signalGroup(job.view.pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
   }
 
   /**
@@ -124,117 +162,135 @@ export class Agent implements AgentView {
   async stop(mode: 'graceful' | 'cancel'): Promise<void> {
     if (this.currentState === 'stopped') return;
     this.currentState = 'stopping';
-    this.wake();
+    this.stopMode = mode;
+    this.notify();
     if (mode === 'cancel') this.cancelAll();
-    await this.loop;
+    const loops = [...this.loops.values()].map(({ loop }) => loop);
+    this.loops.clear();
+    await Promise.all(loops.map((loop) => loop.stop()));
     await Promise.all([...this.jobs.values()].map((job) => job.done));
-    for (const runner of this.currentConfig.runners) await leaveQueue(this.queueDir(runner)).catch(() => undefined);
+    await Promise.all(this.retired);
+    for (const loop of loops) await this.closeSource(loop);
     this.currentState = 'stopped';
   }
 
-  /** Stops every running job at once, after_script included (a second stop signal). */
-  forceStop(): void {
-    for (const job of this.jobs.values()) {
-      job.cancel.abort();
-      job.force.abort();
-    }
-  }
-
-  private queueDir(runner: RunnerConfig): string {
-    return resolve(this.workingDirectory, runner.queueDir);
-  }
-
-  private canStart(runner: RunnerConfig): boolean {
-    if (this.currentState !== 'running' || this.jobs.size >= this.currentConfig.concurrent) return false;
-    if (runner.limit === 0) return true;
-    let running = 0;
-    for (const job of this.jobs.values()) if (job.view.runner === runner.name) running++;
-    return running < runner.limit;
-  }
-
-  /** Polls the runners in turn, check_interval spread across them; a finished job wakes it at once. */
-  private async pollLoop(): Promise<void> {
-    let turn = 0;
-    while (this.currentState === 'running') {
-      const runners = this.currentConfig.runners;
-      const runner = runners[turn++ % Math.max(runners.length, 1)];
-      let started = false;
-      if (runner) {
-        try {
-          started = await this.poll(runner);
-        } catch (error) {
-          this.logger.error('Polling the job queue failed', { runner: runner.name, error: error instanceof Error ? error.message : String(error) });
-        }
+  /** Starts loops for new runners, updates kept ones, retires removed ones (their running jobs go on). */
+  private applyRunners(): void {
+    const { runners, checkInterval } = this.currentConfig;
+    const intervalMs = checkInterval * 1000;
+    const wanted = new Map(runners.map((runner) => [runner.name, runner]));
+    for (const [name, entry] of this.loops) {
+      const runner = wanted.get(name);
+      if (runner !== undefined && this.sources.key(runner) === entry.key) {
+        entry.loop.update(runner, intervalMs);
+        continue;
       }
-      if (started) continue;
-      const delay = (this.currentConfig.checkInterval * 1000) / Math.max(runners.length, 1);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, delay);
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.wake = done;
-      });
+      this.loops.delete(name);
+      const retiring = entry.loop.stop().then(() => this.closeSource(entry.loop));
+      this.retired.add(retiring);
+      void retiring.finally(() => this.retired.delete(retiring));
+    }
+    runners.forEach((runner, index) => {
+      if (this.loops.has(runner.name)) return;
+      const loop = new RunnerLoop(runner, intervalMs, this.sources.create(runner), this, this.logger);
+      this.loops.set(runner.name, { key: this.sources.key(runner), loop });
+      // Spread the runners' requests across the interval, as GitLab Runner does.
+      loop.start((intervalMs * index) / runners.length);
+    });
+  }
+
+  private async closeSource(loop: RunnerLoop): Promise<void> {
+    try {
+      await loop.source.close();
+    } catch (error) {
+      this.logger.warn('Closing a job source failed', { runner: loop.runner.name, error: error instanceof Error ? error.message : String(error) });
     }
   }
 
-  /** Claims and starts as many jobs as the limits allow; true if it started any. */
-  private async poll(runner: RunnerConfig): Promise<boolean> {
-    const queueDir = this.queueDir(runner);
-    const now = Date.now();
-    if (now - (this.lastRecovery.get(queueDir) ?? 0) >= RECOVERY_INTERVAL_MS) {
-      this.lastRecovery.set(queueDir, now);
-      for (const result of await recoverDeadClaims(queueDir)) {
-        this.logger.warn('Job of a runner that died finished as failed', { job: result.id, name: result.name ?? undefined, owner: result.owner ?? undefined, failure_reason: 'runner_system_failure' });
-      }
+  // SlotKeeper: a request for a job holds a slot until it brings a job (which keeps it) or none.
+
+  reserve(runner: RunnerConfig): boolean {
+    if (this.currentState !== 'running' || this.jobs.size + this.reservedTotal >= this.currentConfig.concurrent) return false;
+    const current = this.currentConfig.runners.find((r) => r.name === runner.name) ?? runner;
+    if (current.limit !== 0) {
+      let used = this.reserved.get(runner.name) ?? 0;
+      for (const job of this.jobs.values()) if (job.view.runner === runner.name) used++;
+      if (used >= current.limit) return false;
     }
-    let started = false;
-    while (this.canStart(runner)) {
-      const claimed = await claimNext(queueDir);
-      if (!claimed) break;
-      this.startJob(runner, queueDir, claimed);
-      started = true;
-    }
-    return started;
+    this.reservedTotal++;
+    this.reserved.set(runner.name, (this.reserved.get(runner.name) ?? 0) + 1);
+    return true;
   }
 
-  private startJob(runner: RunnerConfig, queueDir: string, claimed: ClaimedJob): void {
+  release(runner: RunnerConfig): void {
+    this.reservedTotal--;
+    this.reserved.set(runner.name, (this.reserved.get(runner.name) ?? 1) - 1);
+    this.notify();
+  }
+
+  waitForChange(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private notify(): void {
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const wake of waiters) wake();
+  }
+
+  /** Runs a job in the slot its request reserved. */
+  run(runner: RunnerConfig, sourceJob: SourceJob): void {
+    this.reservedTotal--;
+    this.reserved.set(runner.name, (this.reserved.get(runner.name) ?? 1) - 1);
     const now = Date.now();
+    const key = this.nextJobKey++;
     const cancel = new AbortController();
     const force = new AbortController();
+    const fields = { job: sourceJob.id, name: sourceJob.name, runner: runner.name };
     // Assigned right below; the hooks only run once the job is under way.
     let job: RunningJob;
-    this.logger.info('Job started', { job: claimed.id, name: claimed.spec.name, runner: runner.name });
-    const done = runLocalJob(runner, queueDir, this.workingDirectory, claimed, {
+    this.logger.info('Job started', fields);
+    const done = runSourceJob(runner, this.workingDirectory, sourceJob, {
       onStage: (stage) => { job.view = { ...job.view, stage, executorStage: stage, stageStartedAt: Date.now() }; },
       onPid: (pid) => { job.view = { ...job.view, pid }; },
-      signal: cancel.signal,
-      forceSignal: force.signal,
+      cancel,
+      force,
     }).then(
       (result) => {
-        this.logger.info('Job finished', {
-          job: claimed.id, name: claimed.spec.name, runner: runner.name, state: result.state,
-          failure_reason: result.failureReason, exit_code: result.exitCode, duration_s: result.durationSeconds.toFixed(3),
+        this.logger.log(result.systemError === undefined ? 'info' : 'warn', 'Job finished', {
+          ...fields, state: result.state, failure_reason: result.failureReason, exit_code: result.exitCode,
+          duration_s: result.durationSeconds.toFixed(3), system_error: result.systemError,
         });
         this.onJobFinished({ runner: runner.name, result });
       },
       (error: unknown) => {
-        this.logger.error('Job could not be run', { job: claimed.id, runner: runner.name, error: error instanceof Error ? error.message : String(error) });
+        this.logger.error('Job could not be run', { ...fields, error: error instanceof Error ? error.message : String(error) });
       },
     ).finally(() => {
-      this.jobs.delete(claimed.id);
-      this.wake();
+      this.jobs.delete(key);
+      this.notify();
     });
     job = {
       view: {
-        id: claimed.id, name: claimed.spec.name, runner: runner.name, url: claimed.path, state: 'running',
+        id: sourceJob.id, name: sourceJob.name, runner: runner.name, url: sourceJob.url, state: 'running',
         stage: 'prepare_executor', executorStage: 'prepare_executor', startedAt: now, stageStartedAt: now, pid: undefined,
       },
       cancel,
       force,
       done,
     };
-    this.jobs.set(claimed.id, job);
+    this.jobs.set(key, job);
+    // A request answered after a cancel-stop began: the job is ours now, so it is run - as canceled at once.
+    if (this.stopMode === 'cancel') cancel.abort();
   }
 }

@@ -18,6 +18,7 @@ import { checkWorkingDirectory, UsageError } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
 import { registerJobMetrics } from '../telemetry/job-metrics.ts';
+import { sourceFactory } from '../sources/sources.ts';
 
 export interface RunOptions {
   readonly configPath: string | undefined;
@@ -53,11 +54,23 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const stopRequested = new Promise<{ mode: StopMode; signal: string }>((resolve) => { requestStop = resolve; });
   let agent: Agent | undefined;
   let configuration = config;
+  // A graceful stop waits for the jobs however long they take; a cancel, even one during a drain, is bounded by shutdown_timeout.
+  let forceTimer: ReturnType<typeof setTimeout> | undefined;
+  const armShutdownTimeout = (): void => {
+    if (forceTimer !== undefined) return;
+    forceTimer = setTimeout(() => {
+      logger.error('Shutdown took longer than shutdown_timeout: exiting', { shutdown_timeout: configuration.shutdownTimeout });
+      agent?.forceStop();
+      process.exit(1);
+    }, configuration.shutdownTimeout * 1000);
+    forceTimer.unref?.();
+  };
   handleSignals(logger, {
     stop: (mode, signal) => {
-      if (agent?.state === 'stopping') {
+      if (agent?.state === 'stopping' && mode === 'cancel') {
         logger.info('Canceling running jobs', { signal });
         agent.cancelAll();
+        armShutdownTimeout();
       }
       requestStop({ mode, signal });
     },
@@ -66,7 +79,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
       process.exit(1);
     },
     reload: () => {
-      configuration = reloadConfig(options.configPath, cwd, configuration, agent, logger);
+      // The file found at startup must stay: a missing one is an error, not a switch to the defaults.
+      configuration = reloadConfig(loaded.path ?? options.configPath, cwd, configuration, agent, logger);
     },
   });
   const profilers = config.pprof && !options.noPprof ? await startProfilers(config.pprofMaxSeconds) : undefined;
@@ -76,7 +90,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   });
   const telemetry = new Telemetry();
   const jobMetrics = registerJobMetrics(telemetry.meter);
-  agent = new Agent(config, workingDirectory, logger, (finished) => jobMetrics.jobFinished(finished));
+  agent = new Agent(configuration, workingDirectory, logger, sourceFactory(workingDirectory, logger), (finished) => jobMetrics.jobFinished(finished));
   jobMetrics.observe(agent);
   registerRunnerMetrics(telemetry.meter, agent);
   registerProcessMetrics(telemetry.meter);
@@ -95,13 +109,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
 
   const { mode, signal } = await stopRequested;
   logger.info(mode === 'graceful' ? 'Stopping runner when running jobs have finished' : 'Stopping runner', { signal, running_jobs: agent.runningJobs().length });
-  // A graceful stop waits for the jobs however long they take; a cancel is bounded by shutdown_timeout.
-  const forceTimer = mode === 'cancel' ? setTimeout(() => {
-    logger.error('Shutdown took longer than shutdown_timeout: exiting', { shutdown_timeout: configuration.shutdownTimeout });
-    agent?.forceStop();
-    process.exit(1);
-  }, configuration.shutdownTimeout * 1000) : undefined;
-  forceTimer?.unref?.();
+  if (mode === 'cancel') armShutdownTimeout();
   await agent.stop(mode);
   await server?.close();
   await telemetry.shutdown();

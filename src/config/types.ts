@@ -24,6 +24,14 @@ export interface RunnerConfig {
   readonly keepBuildsDir: boolean;
   /** Maximum job log size in KiB (GitLab's output_limit). */
   readonly outputLimit: number;
+  /** A GitLab-compatible coordinator (its base URL, without /api/v4); undefined: the local queue. */
+  readonly url: string | undefined;
+  /** The runner's authentication token at `url`. A secret: never logged or shown. */
+  readonly token: string | undefined;
+  /** PEM file of CAs trusted for an https `url` (GitLab's tls-ca-file); undefined: the system's. */
+  readonly tlsCaFile: string | undefined;
+  /** Requests for new jobs this runner may have in flight at once (GitLab's request_concurrency). */
+  readonly requestConcurrency: number;
 }
 
 export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
@@ -33,12 +41,16 @@ export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
   buildsDir: 'builds',
   keepBuildsDir: false,
   outputLimit: 4096,
+  url: undefined,
+  token: undefined,
+  tlsCaFile: undefined,
+  requestConcurrency: 1,
 };
 
 export interface Config {
   /** Jobs running at once across all runners (> 0). */
   readonly concurrent: number;
-  /** Seconds between polls for new jobs. */
+  /** Seconds between requests for new jobs of each runner (fractions allowed). */
   readonly checkInterval: number;
   /** Seconds a forceful shutdown may take. */
   readonly shutdownTimeout: number;

@@ -48,6 +48,16 @@ class TableReader {
     return value;
   }
 
+  /** A number of seconds, fractions allowed, within [min, max]; 0 means the default. */
+  fractionalSeconds(key: string, fallback: number, min: number, max: number): number {
+    const value = this.take(key);
+    if (value === undefined || value === 0) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      this.fail(key, `a number of seconds from ${min} to ${max}`, value);
+    }
+    return value;
+  }
+
   /** Seconds; as in GitLab Runner, 0 means the default. */
   seconds(key: string, fallback: number, max: number): number {
     return this.integer(key, fallback, 0, max) || fallback;
@@ -110,9 +120,50 @@ const MAX_RUNNER_NAME = 128;
 /** Upper bounds that keep values meaningful (and timers within their 2^31 ms range). */
 const MAX_JOBS = 10_000;
 const MAX_SECONDS = 86_400;
+/** Faster polling than this only loads the coordinator. */
+const MIN_CHECK_INTERVAL = 0.05;
 const MAX_PROFILE_SECONDS = 3_600;
 /** 1 GiB of log per job, in KiB. */
 const MAX_OUTPUT_LIMIT_KIB = 1024 * 1024;
+
+const MAX_REQUEST_CONCURRENCY = 100;
+
+/** url, token and tls-ca-file of a runner served by a coordinator; none of them for a local queue. */
+function readCoordinator(reader: TableReader, where: string, origin: string): Pick<RunnerConfig, 'url' | 'token' | 'tlsCaFile'> {
+  const url = reader.string('url');
+  const token = reader.string('token');
+  const tlsCaFile = reader.string('tls-ca-file');
+  if (url === undefined) {
+    if (token !== undefined || tlsCaFile !== undefined) {
+      throw new ConfigError(`${origin}: ${where}${token !== undefined ? 'token' : 'tls-ca-file'}: needs url (a runner without url serves the local queue)`);
+    }
+    return { url: undefined, token: undefined, tlsCaFile: undefined };
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !['http:', 'https:'].includes(parsed.protocol) || parsed.search !== '' || parsed.hash !== '') {
+    throw new ConfigError(`${origin}: ${where}url: expected an http:// or https:// URL such as "https://gitlab.example.com/", got ${describeValue(url.replace(/\/\/[^/]*@/, "//***@"))}`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // Never echo it: the credentials would land in the log.
+    throw new ConfigError(`${origin}: ${where}url: must not hold credentials (user:password@); put the runner's token in token`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (token === undefined || token.trim() === '' || /[\s\u0000-\u001f\u007f]/.test(token)) {
+    throw new ConfigError(`${origin}: ${where}token: required with url, the runner's authentication token (a non-empty string without spaces)`);
+  }
+  if (tlsCaFile !== undefined && parsed.protocol !== 'https:') {
+    throw new ConfigError(`${origin}: ${where}tls-ca-file: only meaningful with an https:// url`);
+  }
+  if (tlsCaFile !== undefined && (tlsCaFile.trim() === '' || tlsCaFile.includes('\u0000'))) {
+    throw new ConfigError(`${origin}: ${where}tls-ca-file: expected a non-empty path`);
+  }
+  return { url: parsed.href.replace(/\/+$/, ''), token, tlsCaFile };
+}
 
 function readRunner(table: Table, index: number, origin: string, warnings: string[]): RunnerConfig {
   const where = `runners[${index}].`;
@@ -134,6 +185,8 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
     keepBuildsDir: reader.boolean('keep_builds_dir', DEFAULT_RUNNER.keepBuildsDir),
     // 0 means the default, as in GitLab Runner.
     outputLimit: reader.integer('output_limit', DEFAULT_RUNNER.outputLimit, 0, MAX_OUTPUT_LIMIT_KIB) || DEFAULT_RUNNER.outputLimit,
+    ...readCoordinator(reader, where, origin),
+    requestConcurrency: reader.integer('request_concurrency', DEFAULT_RUNNER.requestConcurrency, 1, MAX_REQUEST_CONCURRENCY),
   };
   warnings.push(...reader.unknownKeys());
   return runner;
@@ -155,7 +208,7 @@ export function validateConfig(document: Table, origin: string): { config: Confi
 
   const config: Config = {
     concurrent: reader.integer('concurrent', DEFAULT_CONFIG.concurrent, 1, MAX_JOBS),
-    checkInterval: reader.seconds('check_interval', DEFAULT_CONFIG.checkInterval, MAX_SECONDS),
+    checkInterval: reader.fractionalSeconds('check_interval', DEFAULT_CONFIG.checkInterval, MIN_CHECK_INTERVAL, MAX_SECONDS),
     shutdownTimeout: reader.seconds('shutdown_timeout', DEFAULT_CONFIG.shutdownTimeout, MAX_SECONDS),
     logLevel: reader.choice<LogLevel>('log_level', LOG_LEVELS, DEFAULT_CONFIG.logLevel),
     logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS, DEFAULT_CONFIG.logFormat),

@@ -124,6 +124,16 @@ export function failureLine(state: JobState, reason: FailureReason | undefined, 
   }
 }
 
+/** The result of a job the runner could not even start (its log could not be opened). */
+export function systemFailureResult(error: string, at: Date = new Date()): JobResult {
+  return {
+    state: 'failed', failureReason: 'runner_system_failure', exitCode: undefined, startedAt: at, finishedAt: at,
+    durationSeconds: 0, stages: [], afterScript: undefined,
+    log: { receivedBytes: 0, writtenBytes: 0, droppedBytes: 0, truncated: false, sinkError: undefined },
+    systemError: error, resources: { cpuSeconds: 0, peakRssBytes: 0 },
+  };
+}
+
 /** Runs one job to its end; never rejects (a failure of the runner itself is a runner_system_failure). */
 export async function runJob(job: ExecutableJob, options: ShellExecutorOptions): Promise<JobResult> {
   const startedAt = new Date();
@@ -279,6 +289,8 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
       }
     }
   }
+  // A job whose log was lost cannot be reported as it ran.
+  if (log.stats.sinkError !== undefined) systemFailure('job log', log.stats.sinkError);
   const closing = failureLine(state, failureReason, exitCode, timeoutSeconds);
   if (closing !== undefined) log.writeLine(closing);
   log.end();

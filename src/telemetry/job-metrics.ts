@@ -6,6 +6,8 @@ import { BUILD_STAGES } from '../executors/stages.ts';
 
 /** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
 const MAX_NAMED_STEPS = 32;
+/** Runner names remembered across reloads for ci_runner_builds. */
+const MAX_RUNNERS_REMEMBERED = 256;
 
 /** GitLab Runner's job duration buckets. */
 const JOB_DURATION_BUCKETS = [30, 60, 300, 600, 1800, 3600, 7200, 10800, 18000, 36000];
@@ -60,6 +62,8 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
       const loadErrors = meter.createObservableCounter('ci_runner_configuration_loading_error_total', { description: 'Configuration reloads that failed.' });
       // Named steps (step_release, ...) seen so far: once observed their series must go on reading 0.
       const namedSteps = new Set<string>();
+      // Runners seen so far, so a runner removed by a reload reads 0 instead of its last count.
+      const runnersSeen = new Set<string>();
       meter.addBatchObservableCallback((result) => {
         const now = Date.now();
         const running = agent.runningJobs();
@@ -70,17 +74,21 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
         // series once seen never disappears in OpenTelemetry, so it must read
         // 0 rather than keep a stale count.
         for (const runner of agent.config.runners) {
+          if (runnersSeen.size < MAX_RUNNERS_REMEMBERED) runnersSeen.add(runner.name);
           result.observe(limit, runner.limit, { runner: runner.name });
+        }
+        for (const job of running) if (runnersSeen.size < MAX_RUNNERS_REMEMBERED) runnersSeen.add(job.runner);
+        for (const name of runnersSeen) {
           for (const stage of [...BUILD_STAGES, ...namedSteps]) {
             let count = 0;
             let oldest = 0;
             for (const job of running) {
-              if (job.runner !== runner.name || job.stage !== stage) continue;
+              if (job.runner !== name || job.stage !== stage) continue;
               count++;
               oldest = Math.max(oldest, (now - job.stageStartedAt) / 1000);
             }
-            result.observe(builds, count, { runner: runner.name, stage, state: 'running' });
-            result.observe(stageAge, oldest, { runner: runner.name, stage });
+            result.observe(builds, count, { runner: name, stage, state: 'running' });
+            result.observe(stageAge, oldest, { runner: name, stage });
           }
         }
         result.observe(loaded, agent.configurationLoads);

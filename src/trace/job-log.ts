@@ -34,6 +34,8 @@ export interface JobLogStats {
   readonly droppedBytes: number;
   /** Whether the limit was hit (and the notice written). */
   readonly truncated: boolean;
+  /** Why the sink failed (a full disk): from then on the log is not passed on. */
+  readonly sinkError: string | undefined;
 }
 
 /** The notice appended once when the log is cut (GitLab Runner's wording). */
@@ -55,6 +57,7 @@ export class JobLog {
   private written = 0;
   private dropped = 0;
   private truncated = false;
+  private sinkError: string | undefined;
   /** The last byte received; a log starts at a line start. */
   private lastByte = NEWLINE;
 
@@ -74,6 +77,7 @@ export class JobLog {
       writtenBytes: this.written,
       droppedBytes: this.dropped,
       truncated: this.truncated,
+      sinkError: this.sinkError,
     };
   }
 
@@ -92,21 +96,31 @@ export class JobLog {
     this.masker.end();
   }
 
+  /** A failing sink must not take the runner down: the job goes on, and the failure is reported with its result. */
+  private pass(chunk: Uint8Array): void {
+    if (this.sinkError !== undefined) return;
+    try {
+      this.sink(chunk);
+    } catch (error) {
+      this.sinkError = error instanceof Error ? error.message : String(error);
+    }
+  }
+
   private limited(chunk: Uint8Array): void {
     const room = this.limit - this.written;
     if (chunk.length <= room) {
       this.written += chunk.length;
-      this.sink(chunk);
+      this.pass(chunk);
       return;
     }
     if (room > 0) {
       this.written += room;
-      this.sink(chunk.subarray(0, room));
+      this.pass(chunk.subarray(0, room));
     }
     this.dropped += chunk.length - Math.max(room, 0);
     if (!this.truncated) {
       this.truncated = true;
-      this.sink(Buffer.from(limitNotice(this.limit)));
+      this.pass(Buffer.from(limitNotice(this.limit)));
     }
   }
 }

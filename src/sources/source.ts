@@ -1,0 +1,47 @@
+// Where jobs come from: each [[runners]] entry has one source - the local
+// queue directory, or a GitLab-compatible coordinator. The agent asks a
+// source for jobs and hands each job's log and result back to it; it knows
+// nothing else of either.
+import type { ExecutableJob, JobResult } from '../executors/shell.ts';
+import type { LogSink } from '../trace/job-log.ts';
+
+/** What a source may do to a job it handed out (a coordinator's cancel). */
+export interface JobControl {
+  /** Stop the script; after_script still runs (GitLab's `canceling`). */
+  cancel(): void;
+  /** Stop everything now (GitLab's `canceled`, or the job is gone). */
+  abort(): void;
+}
+
+export interface SourceJob {
+  /** Unique among the source's jobs. */
+  readonly id: string;
+  readonly name: string;
+  /** The job's address at its coordinator, or its queue file for local jobs. */
+  readonly url: string;
+  readonly job: ExecutableJob;
+  /** Starts the job's log upstream; the returned sink receives every log byte, in order. */
+  begin(control: JobControl): Promise<LogSink>;
+  /** Records the job's end upstream; resolves when that is done or given up (it never rejects). */
+  finish(result: JobResult): Promise<void>;
+}
+
+export interface JobSource {
+  /** One job, or undefined when there is none now. Throws SourceError when the source cannot be asked. */
+  request(): Promise<SourceJob | undefined>;
+  /** Releases what the source holds (the runner is stopping or the source was removed). */
+  close(): Promise<void>;
+}
+
+export class SourceError extends Error {
+  constructor(
+    message: string,
+    /** The source will never work as configured (a rejected token): stop polling it. */
+    readonly fatal = false,
+    /** The server asked for this pause (Retry-After), in ms. */
+    readonly retryAfterMs: number | undefined = undefined,
+  ) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
