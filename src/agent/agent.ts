@@ -71,7 +71,7 @@ export class Agent implements AgentView, SlotKeeper {
   private readonly reserved = new Map<string, number>();
   private readonly loops = new Map<string, { key: string; loop: RunnerLoop }>();
   private readonly retired = new Set<Promise<void>>();
-  private waiters = new Set<() => void>();
+  private readonly waiters = { slot: new Set<() => void>(), poll: new Set<() => void>() };
   private stopMode: 'graceful' | 'cancel' | undefined;
   private loads = 1;
   private loadErrors = 0;
@@ -225,27 +225,29 @@ export class Agent implements AgentView, SlotKeeper {
   release(runner: RunnerConfig): void {
     this.reservedTotal--;
     this.reserved.set(runner.name, (this.reserved.get(runner.name) ?? 1) - 1);
-    this.notify();
+    // Only loops blocked on a slot: waking the others would make empty polls wake each other in a loop.
+    this.notify('slot');
   }
 
-  waitForChange(ms: number, signal: AbortSignal): Promise<void> {
+  waitForChange(ms: number, signal: AbortSignal, reason: 'slot' | 'poll'): Promise<void> {
+    const waiters = this.waiters[reason];
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        this.waiters.delete(done);
+        waiters.delete(done);
         signal.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.waiters.add(done);
+      waiters.add(done);
       signal.addEventListener('abort', done, { once: true });
     });
   }
 
-  private notify(): void {
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const wake of waiters) wake();
+  /** Wakes loops waiting for a slot, and with `poll` those waiting for their next request too. */
+  private notify(reason: 'slot' | 'poll' = 'poll'): void {
+    const waiting = reason === 'poll' ? [...this.waiters.slot, ...this.waiters.poll] : [...this.waiters.slot];
+    for (const wake of waiting) wake();
   }
 
   /** Runs a job in the slot its request reserved. */

@@ -18,8 +18,12 @@ export interface SlotKeeper {
   release(runner: RunnerConfig): void;
   /** Runs a job in the slot reserved for its request; the slot is free again when the job ends. */
   run(runner: RunnerConfig, job: SourceJob): void;
-  /** Resolves when a slot may have become free, or after `ms`. */
-  waitForChange(ms: number, signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves after `ms`, or earlier: for `slot` when a slot may have become
+   * free, for `poll` when a job ended or the configuration was reloaded (a
+   * reason to ask for a job at once).
+   */
+  waitForChange(ms: number, signal: AbortSignal, reason: 'slot' | 'poll'): Promise<void>;
 }
 
 /** Exponential backoff from the check interval, doubled per failure, capped, with +-20 % jitter. */
@@ -72,15 +76,16 @@ export class RunnerLoop {
 
   private async work(offsetMs: number): Promise<void> {
     const signal = this.stopper.signal;
-    if (offsetMs > 0) await this.slots.waitForChange(offsetMs, signal);
+    if (offsetMs > 0) await sleep(offsetMs, signal);
     while (!signal.aborted && !this.disabled) {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) {
         await sleep(wait, signal);
         continue;
       }
+      await this.maintain();
       if (!this.slots.reserve(this.runnerConfig)) {
-        await this.slots.waitForChange(this.checkIntervalMs, signal);
+        await this.slots.waitForChange(this.checkIntervalMs, signal, 'slot');
         continue;
       }
       const job = await this.requestOne();
@@ -89,7 +94,15 @@ export class RunnerLoop {
         continue;
       }
       this.slots.release(this.runnerConfig);
-      if (this.pausedUntil <= Date.now()) await sleep(this.checkIntervalMs, signal);
+      if (this.pausedUntil <= Date.now()) await this.slots.waitForChange(this.checkIntervalMs, signal, 'poll');
+    }
+  }
+
+  private async maintain(): Promise<void> {
+    try {
+      await this.source.maintain?.();
+    } catch (error) {
+      this.logger.warn('Job source housekeeping failed', { runner: this.runnerConfig.name, error: error instanceof Error ? error.message : String(error) });
     }
   }
 

@@ -29,6 +29,8 @@ export interface SourceJob {
 export interface JobSource {
   /** One job, or undefined when there is none now. Throws SourceError when the source cannot be asked. */
   request(): Promise<SourceJob | undefined>;
+  /** Housekeeping the source needs whether or not a slot is free (the local queue: finishing dead runners' jobs). */
+  maintain?(): Promise<void>;
   /** Releases what the source holds (the runner is stopping or the source was removed). */
   close(): Promise<void>;
 }

@@ -25,7 +25,7 @@ export class LocalQueueSource implements JobSource {
     private readonly onRecovered: (job: RecoveredJob) => void,
   ) {}
 
-  async request(): Promise<SourceJob | undefined> {
+  async maintain(): Promise<void> {
     const now = Date.now();
     if (now - this.lastRecovery >= RECOVERY_INTERVAL_MS) {
       this.lastRecovery = now;
@@ -33,6 +33,9 @@ export class LocalQueueSource implements JobSource {
         this.onRecovered({ id: result.id, name: result.name ?? undefined, owner: result.owner ?? undefined });
       }
     }
+  }
+
+  async request(): Promise<SourceJob | undefined> {
     const claimed = await claimNext(this.queueDir);
     return claimed && new LocalJob(this.queueDir, claimed);
   }
