@@ -151,6 +151,7 @@ export interface TracePatch {
   readonly at: number;
 }
 
+/** A live view of a queued job: its properties change as the runner reports. */
 export interface CoordinatorJob {
   readonly id: number;
   /** The job token (also in CI_JOB_TOKEN and in the repository URL). */
@@ -486,6 +487,7 @@ export class TestCoordinator {
     this.mustFind(jobId).forceMismatch = true;
   }
 
+  /** Polls `probe` until it gives a value (not undefined, null or false); rejects naming `what` after `timeoutMs`. */
   async waitFor<T>(what: string, probe: () => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
