@@ -5,10 +5,11 @@ export const MAIN_HELP = `runner - a CI job agent with an embedded Prometheus me
 Usage:
   runner run [flags]                start the agent and run until stopped
   runner submit [flags] JOB.toml... queue jobs in a runner's local queue
+  runner verify [flags]             check each coordinator runner's token
   runner --version                  print name, version, revision and runtime
   runner --help                     show this help
 
-Run 'runner run --help' or 'runner submit --help' for the flags of a command.
+Run 'runner COMMAND --help' for the flags of a command.
 `;
 
 export const RUN_HELP = `Usage: runner run [flags]
@@ -68,4 +69,20 @@ Flags:
 
 Exit codes: 0 queued (with --wait: every job succeeded), 1 a job did not
 succeed or the queue could not be written, 2 bad usage or an invalid job file.
+`;
+
+export const VERIFY_HELP = `Usage: runner verify [flags]
+
+Asks the coordinator of each [[runners]] entry that has a url whether its
+token is valid (POST /api/v4/runners/verify) and prints one line per runner:
+"valid", "INVALID" (the token was rejected) or "ERROR" (no answer).
+
+Flags:
+  -c, --config FILE
+        config.toml to read (default: ./config.toml if it exists)
+  -h, --help
+        show this help
+
+Exit codes: 0 every token is valid, 1 a token is invalid or a coordinator
+could not be asked, 2 bad usage or an invalid config file.
 `;

@@ -7,9 +7,10 @@ import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
 import { ServerStartError } from '../server/http-server.ts';
 import { versionInfo } from '../version.ts';
 import { parseFlags, UsageError } from './args.ts';
-import { MAIN_HELP, RUN_HELP, SUBMIT_HELP } from './help.ts';
+import { MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
 import { runCommand } from './run.ts';
 import { submitCommand } from './submit.ts';
+import { verifyCommand } from './verify.ts';
 
 /** Exit codes: 0 ok, 1 the runner failed, 2 bad usage or bad input. */
 export const EXIT_FAILURE = 1;
@@ -89,7 +90,20 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
       jobFiles: positionals,
     });
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, --version or --help)`);
+  if (command === 'verify') {
+    const { values, positionals } = parseFlags(rest, {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+    }, 'runner verify');
+    if (values['help']) {
+      process.stdout.write(VERIFY_HELP);
+      return 0;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} for 'runner verify' (see 'runner verify --help')`);
+    if (values['config'] === '') throw new UsageError('--config is empty (expected a file path)');
+    return verifyCommand({ configPath: values['config'] as string | undefined });
+  }
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, verify, --version or --help)`);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

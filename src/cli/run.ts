@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../config/load.ts';
+import { tokenFileWarning } from '../config/file-permissions.ts';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../config/listen-address.ts';
 import type { Logger } from '../log/logger.ts';
 import { runtime } from '../runtime/runtime.ts';
@@ -19,6 +20,7 @@ import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
 import { registerJobMetrics } from '../telemetry/job-metrics.ts';
 import { sourceFactory } from '../sources/sources.ts';
+import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } from '../telemetry/api-metrics.ts';
 
 export interface RunOptions {
   readonly configPath: string | undefined;
@@ -39,6 +41,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const { config } = loaded;
   logger.configure(config.logLevel, config.logFormat);
   for (const warning of loaded.warnings) logger.warn(warning);
+  const exposed = tokenFileWarning(loaded.path, config);
+  if (exposed !== undefined) logger.warn(exposed);
 
   logger.info('Starting runner', {
     version: versionInfo.version,
@@ -89,9 +93,12 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
     heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
   });
   const telemetry = new Telemetry();
+  logger.countWith(registerErrorMetrics(telemetry.meter));
   const jobMetrics = registerJobMetrics(telemetry.meter);
-  agent = new Agent(configuration, workingDirectory, logger, sourceFactory(workingDirectory, logger), (finished) => jobMetrics.jobFinished(finished));
+  const sources = sourceFactory(workingDirectory, logger, registerApiMetrics(telemetry.meter));
+  agent = new Agent(configuration, workingDirectory, logger, sources, (finished) => jobMetrics.jobFinished(finished));
   jobMetrics.observe(agent);
+  registerRequestConcurrency(telemetry.meter, agent);
   registerRunnerMetrics(telemetry.meter, agent);
   registerProcessMetrics(telemetry.meter);
 

@@ -22,7 +22,7 @@ export interface EnvironmentContext {
 }
 
 /** GOARCH-style names, as CI_RUNNER_EXECUTABLE_ARCH has them (linux/amd64). */
-function goArch(arch: string): string {
+export function goArch(arch: string): string {
   switch (arch) {
     case 'x64': return 'amd64';
     case 'ia32': return '386';

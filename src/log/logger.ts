@@ -29,6 +29,13 @@ export class Logger {
     private readonly sink: LogSink = stderrSink,
   ) {}
 
+  private counter: ((level: LogLevel) => void) | undefined;
+
+  /** Every entry's level goes to `counter` too, whether or not log_level lets it through (ci_runner_errors_total). */
+  countWith(counter: (level: LogLevel) => void): void {
+    this.counter = counter;
+  }
+
   configure(level: LogLevel, format: LogFormat): void {
     this.level = level;
     this.format = format;
@@ -40,6 +47,7 @@ export class Logger {
   error(message: string, fields?: Fields): void { this.log('error', message, fields); }
 
   log(level: LogLevel, message: string, fields: Fields = {}): void {
+    this.counter?.(level);
     if (SEVERITY[level] < SEVERITY[this.level]) return;
     const time = new Date().toISOString();
     const defined = Object.entries(fields).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);

@@ -1,0 +1,248 @@
+// One job from a coordinator while it runs and after: the log goes up in
+// PATCHes (resuming where a 416 says the server is), a keep-alive PUT goes
+// out every update interval in which no log was sent, `Job-Status` on any
+// answer cancels the job, and at the end the rest of the log and the final
+// state are sent, retried on 202 and on errors for a bounded time.
+import { join } from 'node:path';
+import type { JobResult } from '../../executors/shell.ts';
+import type { Logger } from '../../log/logger.ts';
+import { sleep } from '../../system/sleep.ts';
+import type { LogSink } from '../../trace/job-log.ts';
+import type { JobControl, SourceJob } from '../source.ts';
+import { bodyExcerpt, retryAfterMs, type ApiResponse, type GitLabApi } from './api.ts';
+import type { CoordinatorJob } from './payload.ts';
+import { TraceBuffer } from './trace-buffer.ts';
+
+/** GitLab Runner sends its trace every few seconds; 3 s here unless the server asks otherwise. */
+export const DEFAULT_UPDATE_INTERVAL_MS = 3_000;
+/** The largest slice of log one PATCH carries; a backlog goes up in several at once. */
+export const MAX_PATCH_BYTES = 1024 * 1024;
+/** How long the end of a job (rest of the log, final state) is retried before it is given up. */
+export const FINAL_REPORT_LIMIT_MS = 5 * 60_000;
+
+export interface GitLabJobOptions {
+  readonly updateIntervalMs?: number;
+  readonly finalReportLimitMs?: number;
+}
+
+/** The failure reason a job gets when the runner itself stopped it (shutdown): GitLab's for a runner-side fault. */
+export const SHUTDOWN_FAILURE_REASON = 'runner_system_failure';
+
+type Gone = 'gone';
+
+export class GitLabJob implements SourceJob {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly job: CoordinatorJob['job'];
+  private trace: TraceBuffer | undefined;
+  private control: JobControl | undefined;
+  private sent = 0;
+  private intervalMs: number;
+  private lastContact = 0;
+  private result: JobResult | undefined;
+  private wake: () => void = () => undefined;
+  private loop: Promise<void> | undefined;
+  /** What the coordinator asked for, if it canceled the job. */
+  private canceledBy: 'canceling' | 'canceled' | undefined;
+  private gone = false;
+  private traceFailures = 0;
+
+  constructor(
+    private readonly api: GitLabApi,
+    private readonly coordinatorJob: CoordinatorJob,
+    private readonly traceDir: string,
+    private readonly runnerName: string,
+    private readonly logger: Logger,
+    private readonly options: GitLabJobOptions = {},
+  ) {
+    this.id = String(coordinatorJob.id);
+    this.name = coordinatorJob.job.name;
+    this.url = coordinatorJob.webUrl ?? `${api.baseUrl}/api/v4/jobs/${coordinatorJob.id}`;
+    this.job = coordinatorJob.job;
+    this.intervalMs = options.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS;
+  }
+
+  private get fields(): Record<string, string> {
+    return { runner: this.runnerName, job: this.id };
+  }
+
+  async begin(control: JobControl): Promise<LogSink> {
+    const trace = new TraceBuffer(join(this.traceDir, `${this.id}.log`));
+    this.trace = trace;
+    this.control = control;
+    this.lastContact = Date.now();
+    this.loop = this.report();
+    let first = true;
+    return (chunk) => {
+      trace.append(chunk);
+      // The first output goes up at once (the job has visibly started); the rest every interval.
+      if (first) {
+        first = false;
+        this.wake();
+      }
+    };
+  }
+
+  async finish(result: JobResult): Promise<void> {
+    this.result = result;
+    this.wake();
+    try {
+      await this.loop;
+    } finally {
+      this.trace?.close();
+    }
+  }
+
+  /** Reacts to the coordinator's view of the job in any answer. */
+  private onAnswer(response: ApiResponse): void {
+    if (response.updateIntervalMs !== undefined) this.intervalMs = response.updateIntervalMs;
+    this.lastContact = Date.now();
+    if (this.result !== undefined) return;
+    const status = response.jobStatus;
+    if (status === 'canceling' && this.canceledBy === undefined) {
+      this.canceledBy = 'canceling';
+      this.logger.info('Job canceled by the coordinator: running after_script', this.fields);
+      this.control?.cancel();
+    } else if ((status === 'canceled' || status === 'failed') && this.canceledBy !== 'canceled') {
+      this.canceledBy = 'canceled';
+      this.logger.info('Job canceled by the coordinator', { ...this.fields, job_status: status });
+      this.control?.abort();
+    }
+  }
+
+  /** The job no longer exists for the coordinator (403/404): stop it, report nothing more. */
+  private onGone(response: ApiResponse, what: string): Gone {
+    if (!this.gone) this.logger.warn(`Coordinator refused the ${what}: the job is gone there; stopping it`, { ...this.fields, status: response.status });
+    this.gone = true;
+    this.control?.abort();
+    return 'gone';
+  }
+
+  private async report(): Promise<void> {
+    while (this.result === undefined && !this.gone) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.intervalMs);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wake = done;
+      });
+      if (this.result !== undefined || this.gone) break;
+      try {
+        if (this.trace!.size > this.sent) await this.sendTrace();
+        else if (Date.now() - this.lastContact >= this.intervalMs) await this.keepAlive();
+      } catch (error) {
+        // The log stays in the trace file; the next interval sends it. One line per outage, not per try.
+        if (this.traceFailures++ === 0) this.logger.warn('Reporting to the coordinator failed; will retry', { ...this.fields, error: message(error) });
+      }
+    }
+    if (!this.gone) await this.reportEnd();
+  }
+
+  /** Sends the log from `sent` to its current end; 'gone' when the coordinator dropped the job. */
+  private async sendTrace(): Promise<void | Gone> {
+    const trace = this.trace!;
+    while (this.sent < trace.size) {
+      const chunk = trace.read(this.sent, MAX_PATCH_BYTES);
+      const response = await this.api.patchTrace(this.coordinatorJob.id, this.coordinatorJob.token, this.sent, chunk);
+      this.onAnswer(response);
+      if (response.status === 202 || response.status === 200) {
+        this.sent += chunk.length;
+        this.traceFailures = 0;
+        continue;
+      }
+      if (response.status === 416) {
+        // Range: 0-N - the coordinator holds N bytes: go on from there.
+        const held = /^0-(\d+)$/.exec(response.headers['range'] ?? '')?.[1];
+        if (held === undefined) throw new Error(`trace rejected with 416 without a usable Range header`);
+        const from = Math.min(Number(held), trace.size);
+        this.logger.info('Coordinator holds a different length of the log: resuming from there', { ...this.fields, from, had_sent: this.sent });
+        this.sent = from;
+        continue;
+      }
+      if (response.status === 403 || response.status === 404) return this.onGone(response, 'log');
+      throw new Error(`trace PATCH answered ${response.status}${bodyExcerpt(response.body)}`);
+    }
+  }
+
+  private updateBody(state: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      token: this.coordinatorJob.token,
+      state,
+      ...extra,
+      output: { checksum: this.trace!.checksum, bytesize: this.trace!.size },
+    };
+  }
+
+  private async keepAlive(): Promise<void> {
+    const response = await this.api.updateJob(this.coordinatorJob.id, this.updateBody('running'));
+    this.onAnswer(response);
+    if (response.status === 403 || response.status === 404) this.onGone(response, 'keep-alive');
+    else if (response.status !== 200 && response.status !== 202) throw new Error(`job update answered ${response.status}${bodyExcerpt(response.body)}`);
+  }
+
+  /**
+   * The state GitLab gets. Its PUT takes only success or failed: after the
+   * coordinator's own `canceling` it turns either into `canceled` (so the
+   * reason is moot); a job the runner stopped itself (shutdown) is a runner
+   * failure.
+   */
+  private finalState(result: JobResult): Record<string, unknown> {
+    if (result.state === 'success') return { state: 'success', exit_code: result.exitCode ?? 0 };
+    if (result.state === 'canceled') {
+      return { state: 'failed', failure_reason: this.canceledBy !== undefined ? 'unknown_failure' : SHUTDOWN_FAILURE_REASON };
+    }
+    return { state: 'failed', failure_reason: result.failureReason ?? 'unknown_failure', ...(result.exitCode === undefined ? {} : { exit_code: result.exitCode }) };
+  }
+
+  /** The rest of the log, then the final state; both retried with backoff until done or the limit. */
+  private async reportEnd(): Promise<void> {
+    const deadline = Date.now() + (this.options.finalReportLimitMs ?? FINAL_REPORT_LIMIT_MS);
+    const never = new AbortController().signal;
+    const final = this.finalState(this.result!);
+    let attempt = 0;
+    const pause = async (response?: ApiResponse): Promise<boolean> => {
+      attempt++;
+      // A 202 says when to come back in X-GitLab-Trace-Update-Interval; errors back off exponentially.
+      const asked = response ? Math.max(retryAfterMs(response) ?? 0, response.updateIntervalMs ?? 0) : 0;
+      const wait = Math.min(Math.max(asked, 250 * 2 ** Math.min(attempt, 6)), 30_000);
+      if (Date.now() + wait > deadline) return false;
+      await sleep(wait, never);
+      return true;
+    };
+    while (this.trace!.size > this.sent) {
+      try {
+        if (await this.sendTrace() === 'gone') return;
+      } catch (error) {
+        if (this.traceFailures++ === 0) this.logger.warn('Sending the end of the log failed; will retry', { ...this.fields, error: message(error) });
+        if (!await pause()) return this.giveUp('the rest of the log');
+      }
+    }
+    attempt = 0;
+    for (;;) {
+      let response: ApiResponse | undefined;
+      try {
+        response = await this.api.updateJob(this.coordinatorJob.id, this.updateBody(String(final['state']), final));
+        if (response.status === 200) return;
+        if (response.status === 403 || response.status === 404) {
+          this.logger.warn('Coordinator refused the final update: the job is gone there', { ...this.fields, status: response.status });
+          return;
+        }
+        // 202: accepted, not complete yet (the server is still taking the log in): send it again.
+      } catch (error) {
+        if (attempt === 0) this.logger.warn('Sending the job\'s result failed; will retry', { ...this.fields, error: message(error) });
+      }
+      if (!await pause(response)) return this.giveUp('the final state');
+    }
+  }
+
+  private giveUp(what: string): void {
+    this.logger.error(`Gave up sending ${what} to the coordinator`, { ...this.fields, after_s: ((this.options.finalReportLimitMs ?? FINAL_REPORT_LIMIT_MS) / 1000).toFixed(0) });
+  }
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,104 @@
+// A coordinator speaking GitLab's Runner API v4 as a job source: asks for
+// jobs with the runner's token and what it supports, and turns each job into
+// a GitLabJob that reports back.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunnerConfig } from '../../config/types.ts';
+import { goArch } from '../../executors/job-environment.ts';
+import { detectShell } from '../../executors/shell-scripts.ts';
+import type { Logger } from '../../log/logger.ts';
+import { architecture, operatingSystem } from '../../runtime/runtime.ts';
+import { versionInfo } from '../../version.ts';
+import { SourceError, type JobSource, type SourceJob } from '../source.ts';
+import { bodyExcerpt, GitLabApi, retryAfterMs, type ApiObserver } from './api.ts';
+import { GitLabJob, type GitLabJobOptions } from './gitlab-job.ts';
+import { FEATURES, parseJobPayload, PayloadError } from './payload.ts';
+
+/** What the runner tells the coordinator about itself with each request. */
+export function runnerInfo(): Record<string, unknown> {
+  let shell = 'sh';
+  try {
+    shell = detectShell().kind;
+  } catch {
+    // sh, then
+  }
+  return {
+    name: versionInfo.name,
+    version: versionInfo.version,
+    revision: versionInfo.revision,
+    platform: operatingSystem,
+    architecture: goArch(architecture),
+    executor: 'shell',
+    shell,
+    features: FEATURES,
+  };
+}
+
+export class GitLabSource implements JobSource {
+  private lastUpdate = '';
+  private readonly traceDir: string;
+  readonly api: GitLabApi;
+
+  constructor(
+    private readonly runner: RunnerConfig & { url: string; token: string },
+    private readonly logger: Logger,
+    observe: ApiObserver,
+    private readonly jobOptions: GitLabJobOptions = {},
+  ) {
+    this.api = new GitLabApi(runner.url, runner.tlsCaFile, observe);
+    // 0700: the logs of running jobs wait here until the coordinator has them.
+    this.traceDir = mkdtempSync(join(tmpdir(), 'runner-trace-'));
+  }
+
+  async request(): Promise<SourceJob | undefined> {
+    let response;
+    try {
+      response = await this.api.requestJob({ token: this.runner.token, info: runnerInfo(), last_update: this.lastUpdate });
+    } catch (error) {
+      throw new SourceError(`cannot reach ${this.runner.url}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const lastUpdate = response.headers['x-gitlab-last-update'];
+    if (lastUpdate !== undefined) this.lastUpdate = lastUpdate;
+    switch (response.status) {
+      case 201:
+        return this.accept(response.body.toString('utf8'));
+      case 204:
+        return undefined;
+      case 401:
+      case 403:
+        throw new SourceError(`${this.runner.url} rejected the runner's token (${response.status}): check token in config.toml, or register the runner again`, true);
+      default:
+        throw new SourceError(`${this.runner.url} answered ${response.status} to a job request${bodyExcerpt(response.body)}`, false, retryAfterMs(response));
+    }
+  }
+
+  private accept(body: string): GitLabJob {
+    try {
+      return new GitLabJob(this.api, parseJobPayload(body), this.traceDir, this.runner.name, this.logger, this.jobOptions);
+    } catch (error) {
+      if (!(error instanceof PayloadError)) throw error;
+      // The job is ours now but cannot be run: fail it at the coordinator rather than leave it running there.
+      void this.failUnreadable(body, error.message);
+      throw new SourceError(`${this.runner.url} sent a job this runner cannot read: ${error.message}`);
+    }
+  }
+
+  private async failUnreadable(body: string, reason: string): Promise<void> {
+    let id: unknown;
+    let token: unknown;
+    try {
+      ({ id, token } = JSON.parse(body) as { id?: unknown; token?: unknown });
+    } catch {
+      return;
+    }
+    if (typeof id !== 'number' || typeof token !== 'string') return;
+    this.logger.error('Job payload cannot be read: failing the job', { runner: this.runner.name, job: id, error: reason });
+    await this.api.updateJob(id, { token, state: 'failed', failure_reason: 'runner_system_failure' }).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.api.close();
+    rmSync(this.traceDir, { recursive: true, force: true });
+  }
+}

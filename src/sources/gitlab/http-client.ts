@@ -1,0 +1,117 @@
+// One HTTP request to a coordinator with node:http/node:https - the only
+// client that takes a private CA on all three runtimes (Node 20's fetch takes
+// none) - through the proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY name, with a
+// timeout and a bound on the response body.
+import { Buffer } from 'node:buffer';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { getProxyForUrl } from 'proxy-from-env';
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Buffer;
+}
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH';
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Uint8Array | string;
+  readonly timeoutMs: number;
+}
+
+/** A job payload is rarely more than a few hundred KiB; more is refused rather than held. */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+
+export class HttpError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** The client of one coordinator: its CA and connection reuse. */
+export class HttpClient {
+  private readonly ca: string | undefined;
+  private readonly agents = new Map<string, http.Agent>();
+
+  /** `caFile`: PEM CAs trusted besides the system's (GitLab's tls-ca-file); read now, so a bad path fails at once. */
+  constructor(caFile: string | undefined) {
+    try {
+      this.ca = caFile === undefined ? undefined : readFileSync(caFile, 'utf8');
+    } catch (error) {
+      throw new HttpError(`cannot read tls-ca-file ${caFile}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  }
+
+  private agentFor(url: URL): http.Agent {
+    const proxy = getProxyForUrl(url.href);
+    const key = `${url.protocol}|${proxy}`;
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      const tls = this.ca === undefined ? {} : { ca: this.ca };
+      if (proxy === '') {
+        agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true });
+      } else {
+        agent = url.protocol === 'https:' ? new HttpsProxyAgent(proxy, { keepAlive: true, ...tls }) : new HttpProxyAgent(proxy, { keepAlive: true });
+      }
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  request(request: HttpRequest): Promise<HttpResponse> {
+    const { url } = request;
+    const body = request.body === undefined ? undefined : typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
+    const module = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = module.request(url, {
+        method: request.method,
+        agent: this.agentFor(url),
+        headers: { ...request.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+        ...(this.ca === undefined ? {} : { ca: this.ca }),
+      }, (res) => {
+        const parts: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) {
+            req.destroy(new HttpError(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+            return;
+          }
+          parts.push(chunk);
+        });
+        res.on('end', () => {
+          clearTimeout(timer);
+          const headers: Record<string, string | undefined> = {};
+          for (const [name, value] of Object.entries(res.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(parts) });
+        });
+        res.on('error', fail);
+      });
+      const timer = setTimeout(() => req.destroy(new HttpError(`no answer within ${request.timeoutMs / 1000} s`)), request.timeoutMs);
+      function fail(error: Error): void {
+        clearTimeout(timer);
+        reject(error instanceof HttpError ? error : new HttpError(describeNetworkError(error)));
+      }
+      req.on('error', fail);
+      req.end(body);
+    });
+  }
+
+  close(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
+}
+
+/** A network error in one line, without the URL (it could carry credentials). */
+function describeNetworkError(error: Error): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code ? `${code}: ${error.message.split('\n')[0]}` : error.message.split('\n')[0] ?? 'network error';
+}

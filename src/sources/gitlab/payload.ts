@@ -1,0 +1,192 @@
+// A coordinator's job payload (POST /jobs/request, 201) as a job the shell
+// executor runs. What the shell executor does not do (image, services,
+// artifacts, cache, dependencies) is named in a warning at the top of the
+// log, never silently dropped. Error messages name the field, never a value:
+// a payload is full of tokens.
+import type { ExecutableJob, JobRepository, JobStep, JobVariable } from '../../executors/job.ts';
+
+/** What this runner really supports, as it declares it in info.features. */
+export const FEATURES: Readonly<Record<string, boolean>> = {
+  variables: true,
+  image: false,
+  services: false,
+  artifacts: false,
+  cache: false,
+  shared: false,
+  upload_multiple_artifacts: false,
+  upload_raw_artifacts: false,
+  session: false,
+  terminal: false,
+  refspecs: true,
+  masking: true,
+  proxy: false,
+  raw_variables_parameter: true,
+  artifacts_exclude: false,
+  multi_build_steps: true,
+  trace_reset: true,
+  trace_checksum: true,
+  trace_size: true,
+  vault_secrets: false,
+  cancelable: true,
+  return_exit_code: true,
+  service_variables: false,
+  cancel_gracefully: true,
+};
+
+export class PayloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PayloadError';
+  }
+}
+
+export interface CoordinatorJob {
+  readonly id: number;
+  /** The job token: authenticates this job's updates and trace; a secret. */
+  readonly token: string;
+  /** Where the job is shown at the coordinator (CI_JOB_URL), for the job list. */
+  readonly webUrl: string | undefined;
+  readonly job: ExecutableJob;
+}
+
+type Table = Record<string, unknown>;
+
+const isTable = (value: unknown): value is Table => typeof value === 'object' && value !== null && !Array.isArray(value);
+const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** What a refspec, ref or sha may be: no leading dash (a git option), no whitespace or control characters. */
+// eslint-disable-next-line no-control-regex
+const GIT_ARGUMENT = /^[^-\s\u0000-\u001f\u007f][^\s\u0000-\u001f\u007f]*$/;
+
+function field<T>(table: Table, key: string, where: string, check: (value: unknown) => value is T, expected: string): T {
+  const value = table[key];
+  if (!check(value)) throw new PayloadError(`job payload: ${where}${key}: expected ${expected}`);
+  return value;
+}
+
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isOptionalString = (value: unknown): value is string | undefined | null => value === undefined || value === null || typeof value === 'string';
+const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+
+function nonEmpty(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (isTable(value)) return Object.values(value).some((v) => v !== undefined && v !== null && v !== '');
+  return value !== '';
+}
+
+/** GitLab Runner expands $NAME and ${NAME} in values not marked raw, from the job's other variables. */
+export function expandVariables(variables: readonly JobVariable[], raw: ReadonlySet<number>): JobVariable[] {
+  const values = new Map(variables.map((v) => [v.key, v.value]));
+  return variables.map((variable, index) => raw.has(index) || !variable.value.includes('$')
+    ? variable
+    : { ...variable, value: variable.value.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_, braced?: string, bare?: string) => values.get((braced ?? bare)!) ?? '') });
+}
+
+function readVariables(payload: Table, warnings: string[]): JobVariable[] {
+  const list = payload['variables'] ?? [];
+  if (!Array.isArray(list)) throw new PayloadError('job payload: variables: expected an array');
+  const variables: JobVariable[] = [];
+  const raw = new Set<number>();
+  list.forEach((entry, i) => {
+    if (!isTable(entry) || typeof entry['key'] !== 'string' || typeof entry['value'] !== 'string') {
+      throw new PayloadError(`job payload: variables[${i}]: expected {key, value} strings`);
+    }
+    if (!VARIABLE_KEY.test(entry['key'])) {
+      warnings.push(`variable ${JSON.stringify(entry['key'].slice(0, 64))} is not a valid shell variable name and was ignored`);
+      return;
+    }
+    if (entry['raw'] === true) raw.add(variables.length);
+    variables.push({ key: entry['key'], value: entry['value'], masked: entry['masked'] === true, file: entry['file'] === true });
+  });
+  return expandVariables(variables, raw);
+}
+
+function readSteps(payload: Table): { script: string[]; afterScript: string[]; extraSteps: JobStep[] } {
+  const steps = payload['steps'];
+  if (!Array.isArray(steps)) throw new PayloadError('job payload: steps: expected an array');
+  let script: string[] | undefined;
+  let afterScript: string[] = [];
+  const extraSteps: JobStep[] = [];
+  steps.forEach((step, i) => {
+    if (!isTable(step)) throw new PayloadError(`job payload: steps[${i}]: expected an object`);
+    const name = field(step, 'name', `steps[${i}].`, isString, 'a string');
+    const lines = field(step, 'script', `steps[${i}].`, isStringArray, 'an array of strings');
+    if (name === 'script') script = lines;
+    else if (name === 'after_script') afterScript = lines;
+    else extraSteps.push({ name, script: lines });
+  });
+  if (script === undefined) throw new PayloadError('job payload: steps: has no step named script');
+  return { script, afterScript, extraSteps };
+}
+
+function readRepository(payload: Table): JobRepository | undefined {
+  const git = payload['git_info'];
+  if (!isTable(git) || typeof git['repo_url'] !== 'string' || git['repo_url'] === '') return undefined;
+  const where = 'git_info.';
+  const ref = field(git, 'ref', where, isOptionalString, 'a string') ?? undefined;
+  const sha = field(git, 'sha', where, isOptionalString, 'a string') ?? undefined;
+  const refspecs = git['refspecs'] === undefined || git['refspecs'] === null ? [] : field(git, 'refspecs', where, isStringArray, 'an array of strings');
+  const depth = git['depth'];
+  if (sha !== undefined && !/^[0-9a-f]{7,64}$/.test(sha)) throw new PayloadError('job payload: git_info.sha: expected a commit id (hex)');
+  for (const value of [ref, ...refspecs]) {
+    if (value !== undefined && !GIT_ARGUMENT.test(value)) throw new PayloadError('job payload: git_info: a ref or refspec is not a valid git argument');
+  }
+  return {
+    url: git['repo_url'],
+    ref,
+    sha,
+    refspecs,
+    depth: typeof depth === 'number' && Number.isSafeInteger(depth) && depth > 0 ? depth : undefined,
+  };
+}
+
+/** What a job asks for that the shell executor does not do, as warning lines. */
+function unsupported(payload: Table): string[] {
+  const names = ['image', 'services', 'artifacts', 'cache', 'dependencies'].filter((key) => {
+    // Dependencies without artifacts to download are harmless.
+    if (key === 'dependencies') return Array.isArray(payload[key]) && (payload[key] as unknown[]).some((d) => isTable(d) && isTable(d['artifacts_file']) && nonEmpty(d['artifacts_file']['filename']));
+    return nonEmpty(payload[key]);
+  });
+  return names.length === 0 ? [] : [`this runner's shell executor does not support ${names.join(', ')}: ignored`];
+}
+
+/** Reads a 201 answer's body; throws PayloadError naming the first bad field. */
+export function parseJobPayload(text: string): CoordinatorJob {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw new PayloadError('job payload: not valid JSON');
+  }
+  if (!isTable(payload)) throw new PayloadError('job payload: expected a JSON object');
+  const id = payload['id'];
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) throw new PayloadError('job payload: id: expected a positive integer');
+  const token = field(payload, 'token', '', isString, 'a string');
+  if (token === '') throw new PayloadError('job payload: token: expected a non-empty string');
+  const info = isTable(payload['job_info']) ? payload['job_info'] : {};
+  const name = typeof info['name'] === 'string' && info['name'] !== '' ? info['name'] : `job ${id}`;
+  const runnerInfo = isTable(payload['runner_info']) ? payload['runner_info'] : {};
+  const timeout = runnerInfo['timeout'];
+  const warnings = unsupported(payload);
+  const variables = readVariables(payload, warnings);
+  const { script, afterScript, extraSteps } = readSteps(payload);
+  const webUrl = variables.find((v) => v.key === 'CI_JOB_URL')?.value;
+  return {
+    id,
+    token,
+    webUrl,
+    job: {
+      id: String(id),
+      name,
+      script,
+      beforeScript: [],
+      afterScript,
+      extraSteps,
+      timeoutSeconds: typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
+      variables,
+      repository: readRepository(payload),
+      secrets: [token],
+      warnings,
+    },
+  };
+}
