@@ -2,7 +2,10 @@
 // (test/helpers/gitlab-coordinator.ts), driven through the real CLI.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGitRepository, TestCoordinator, type CoordinatorJob, type JobSpec } from './helpers/gitlab-coordinator.ts';
@@ -233,5 +236,93 @@ test('SIGTERM during a coordinator job reports it failed with runner_system_fail
     assert.equal(done.failureReason, 'runner_system_failure');
   } finally {
     await teardown(s);
+  }
+});
+
+const opensslSkip = skipUnless('openssl', 'openssl', 'version');
+
+/** A minimal HTTPS proxy (CONNECT only), on raw sockets so it runs on every runtime; counts the tunnels it opened. */
+async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; close(): Promise<void> }> {
+  const tunnels: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createNetServer((client) => {
+    sockets.add(client);
+    let head = Buffer.alloc(0);
+    const onData = (data: Buffer): void => {
+      head = Buffer.concat([head, data]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      client.off('data', onData);
+      const [method, target] = head.subarray(0, end).toString('latin1').split(' ');
+      const [host, port] = (target ?? '').split(':');
+      if (method !== 'CONNECT' || !host || !port) {
+        client.end('HTTP/1.1 405 Method Not Allowed\r\n\r\n');
+        return;
+      }
+      tunnels.push(target!);
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        const rest = head.subarray(end + 4);
+        if (rest.length > 0) upstream.write(rest);
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+      sockets.add(upstream);
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    };
+    client.on('data', onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    tunnels,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+test('https with a private CA (tls-ca-file), through HTTPS_PROXY; the job clones over https with the same CA', { skip: opensslSkip || gitSkip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-gitlab-tls-'));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN], tls: { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') } });
+  const proxy = await startConnectProxy();
+  writeFileSync(join(dir, 'config.toml'), config(coordinator, `tls-ca-file = "${cert}"\n`), { mode: 0o600 });
+  const runner = await startRunner([], { cwd: dir, env: { HTTPS_PROXY: proxy.url, NO_PROXY: '' } });
+  try {
+    const repo = createGitRepository(join(dir, 'repo'), { 'a.txt': 'over tls\n' });
+    const job = coordinator.enqueueJob({ script: ['cat a.txt'], repository: repo });
+    const done = await finished(coordinator, job);
+    const trace = done.trace.toString('utf8');
+    assert.equal(done.state, 'success', trace);
+    assert.ok(trace.includes('over tls\n'), trace);
+    assert.ok(proxy.tunnels.length > 0, 'the runner went through the proxy');
+    // Only the coordinator's host is asked for (Deno's own update check may add dl.deno.land).
+    assert.ok(proxy.tunnels.includes(new URL(coordinator.url).host), `tunnels: ${proxy.tunnels.join(' ')} (coordinator ${coordinator.url})`);
+  } finally {
+    runner.kill();
+    await proxy.close();
+    await coordinator.close();
+  }
+});
+
+test('a tls-ca-file that cannot be read stops only that runner, with a one-line reason', async () => {
+  const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN] });
+  const dir = mkdtempSync(join(tmpdir(), 'runner-gitlab-'));
+  const https = config(coordinator).replace('http://', 'https://') + 'tls-ca-file = "/nonexistent/ca.pem"\n';
+  writeFileSync(join(dir, 'config.toml'), `${https}\n[[runners]]\nname = "plain"\nurl = "${coordinator.url}"\ntoken = "${RUNNER_TOKEN}"\n`, { mode: 0o600 });
+  const runner = await startRunner([], { cwd: dir });
+  try {
+    await coordinator.waitFor('the broken runner to stop', () => /ERROR +Runner stops asking for jobs +runner=gitlab error="cannot read tls-ca-file \/nonexistent\/ca\.pem: ENOENT"/.test(runner.logs()), 10_000);
+    const job = coordinator.enqueueJob(withoutSources({ script: ['echo fine'] }));
+    assert.equal((await finished(coordinator, job)).state, 'success');
+  } finally {
+    runner.kill();
+    await coordinator.close();
   }
 });

@@ -76,6 +76,8 @@ export function sourcesScript(kind: ShellKind, repository: JobRepository): strin
   return [
     ...preamble(kind),
     'if [ "${GIT_STRATEGY:-fetch}" = clone ]; then find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +; fi',
+    // A private CA of the coordinator (the runner's tls-ca-file) for git over https.
+    'if [ -n "${CI_SERVER_TLS_CA_FILE:-}" ]; then export GIT_SSL_CAINFO="$CI_SERVER_TLS_CA_FILE"; fi',
     'if [ -d .git ]; then echo "Fetching changes..."; else echo "Cloning repository..."; git init -q .; fi',
     'git remote remove origin 2>/dev/null || true',
     `git remote add origin ${shellQuote(repository.url)}`,

@@ -6,6 +6,15 @@ import type { Logger } from '../log/logger.ts';
 import type { ApiObserver } from './gitlab/api.ts';
 import { GitLabSource } from './gitlab/gitlab-source.ts';
 import { LocalQueueSource } from './local/local-source.ts';
+import { SourceError, type JobSource } from './source.ts';
+
+/** A source that could not be made: its first request says why, and its runner stops asking. */
+function brokenSource(reason: string): JobSource {
+  return {
+    request: () => Promise.reject(new SourceError(reason, true)),
+    close: () => Promise.resolve(),
+  };
+}
 
 export function sourceFactory(
   workingDirectory: string,
@@ -19,7 +28,12 @@ export function sourceFactory(
     create: (runner) => {
       const { url, token } = runner;
       if (url !== undefined && token !== undefined) {
-        return new GitLabSource({ ...runner, url, token }, logger, apiObserver(runner.name));
+        try {
+          return new GitLabSource({ ...runner, url, token }, logger, apiObserver(runner.name));
+        } catch (error) {
+          // A tls-ca-file that cannot be read: this runner cannot work, the others can.
+          return brokenSource(error instanceof Error ? error.message : String(error));
+        }
       }
       return new LocalQueueSource(resolve(workingDirectory, runner.queueDir), (job) => {
         logger.warn('Job of a runner that died finished as failed', { job: job.id, name: job.name, owner: job.owner, failure_reason: 'runner_system_failure', runner: runner.name });

@@ -1,7 +1,7 @@
 // A coordinator speaking GitLab's Runner API v4 as a job source: asks for
 // jobs with the runner's token and what it supports, and turns each job into
 // a GitLabJob that reports back.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunnerConfig } from '../../config/types.ts';
@@ -13,7 +13,7 @@ import { versionInfo } from '../../version.ts';
 import { SourceError, type JobSource, type SourceJob } from '../source.ts';
 import { bodyExcerpt, GitLabApi, retryAfterMs, type ApiObserver } from './api.ts';
 import { GitLabJob, type GitLabJobOptions } from './gitlab-job.ts';
-import { FEATURES, parseJobPayload, PayloadError } from './payload.ts';
+import { FEATURES, parseJobPayload, PayloadError, type CoordinatorJob } from './payload.ts';
 
 /** What the runner tells the coordinator about itself with each request. */
 export function runnerInfo(): Record<string, unknown> {
@@ -38,6 +38,7 @@ export function runnerInfo(): Record<string, unknown> {
 export class GitLabSource implements JobSource {
   private lastUpdate = '';
   private readonly traceDir: string;
+  private readonly caPem: string | undefined;
   readonly api: GitLabApi;
 
   constructor(
@@ -47,6 +48,8 @@ export class GitLabSource implements JobSource {
     private readonly jobOptions: GitLabJobOptions = {},
   ) {
     this.api = new GitLabApi(runner.url, runner.tlsCaFile, observe);
+    // Read by GitLabApi just before: a bad path has failed already.
+    this.caPem = runner.tlsCaFile === undefined ? undefined : readFileSync(runner.tlsCaFile, 'utf8');
     // 0700: the logs of running jobs wait here until the coordinator has them.
     this.traceDir = mkdtempSync(join(tmpdir(), 'runner-trace-'));
   }
@@ -75,13 +78,21 @@ export class GitLabSource implements JobSource {
 
   private accept(body: string): GitLabJob {
     try {
-      return new GitLabJob(this.api, parseJobPayload(body), this.traceDir, this.runner.name, this.logger, this.jobOptions);
+      const job = parseJobPayload(body);
+      return new GitLabJob(this.api, this.withCa(job), this.traceDir, this.runner.name, this.logger, this.jobOptions);
     } catch (error) {
       if (!(error instanceof PayloadError)) throw error;
       // The job is ours now but cannot be run: fail it at the coordinator rather than leave it running there.
       void this.failUnreadable(body, error.message);
       throw new SourceError(`${this.runner.url} sent a job this runner cannot read: ${error.message}`);
     }
+  }
+
+  /** As GitLab Runner: the runner's tls-ca-file reaches the job as the file variable CI_SERVER_TLS_CA_FILE (git uses it). */
+  private withCa(coordinatorJob: CoordinatorJob): CoordinatorJob {
+    if (this.caPem === undefined) return coordinatorJob;
+    const { job } = coordinatorJob;
+    return { ...coordinatorJob, job: { ...job, variables: [...job.variables, { key: 'CI_SERVER_TLS_CA_FILE', value: this.caPem, masked: false, file: true }] } };
   }
 
   private async failUnreadable(body: string, reason: string): Promise<void> {

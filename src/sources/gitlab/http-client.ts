@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
@@ -51,14 +52,14 @@ export class HttpClient {
 
   private agentFor(url: URL): http.Agent {
     const proxy = getProxyForUrl(url.href);
-    const key = `${url.protocol}|${proxy}`;
+    const key = `${url.protocol}|${url.host}|${proxy}`;
     let agent = this.agents.get(key);
     if (agent === undefined) {
       const tls = this.ca === undefined ? {} : { ca: this.ca };
       if (proxy === '') {
         agent = url.protocol === 'https:' ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true });
       } else {
-        agent = url.protocol === 'https:' ? new HttpsProxyAgent(proxy, { keepAlive: true, ...tls }) : new HttpProxyAgent(proxy, { keepAlive: true });
+        agent = url.protocol === 'https:' ? new HttpsProxyAgent(proxy, { keepAlive: false, ...tls }) : new HttpProxyAgent(proxy, { keepAlive: false });
       }
       this.agents.set(key, agent);
     }
@@ -69,12 +70,15 @@ export class HttpClient {
     const { url } = request;
     const body = request.body === undefined ? undefined : typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
     const module = url.protocol === 'https:' ? https : http;
+    const hostname = url.hostname.replace(/^\[|\]$/g, '');
     return new Promise((resolve, reject) => {
       const req = module.request(url, {
         method: request.method,
         agent: this.agentFor(url),
         headers: { ...request.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
         ...(this.ca === undefined ? {} : { ca: this.ca }),
+        // Through a proxy tunnel the TLS layer is not told the host (and an IP gets no SNI): check the certificate against it here.
+        ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
       }, (res) => {
         const parts: Buffer[] = [];
         let size = 0;
