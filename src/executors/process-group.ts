@@ -12,17 +12,30 @@
 // Signals are sent with process.kill(), never child.kill(): Deno's
 // child_process reports a child signalled through child.kill() as killed by
 // that signal even when it exited 0.
+//
+// Output: stdout and stderr are both the write end of one named pipe
+// (system/named-pipe.ts), whose read end is read into one reused buffer
+// (system/pipe-reader.ts), so the runner's memory does not grow with the
+// output on any runtime; the runtimes' own pipes allocate a buffer per read,
+// which Bun and Deno collect late. Where no named pipe can be made, the
+// runtime's pipes are used (outputPipe 'runtime').
+import { openNamedPipe, type PipeEnds } from '../system/named-pipe.ts';
+import { PipeReader } from '../system/pipe-reader.ts';
 import { readProcStat } from '../system/proc-stat.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { readdirSync } from 'node:fs';
+import { closeSync, readdirSync } from 'node:fs';
 
 export interface GroupCommand {
   readonly command: string;
   readonly args: readonly string[];
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
-  /** Receives stdout and stderr chunks in arrival order; called synchronously, nothing is buffered. */
+  /**
+   * Receives stdout and stderr chunks in the order they were written, as they
+   * arrive; called synchronously, nothing is buffered. A chunk is valid only
+   * during the call (its buffer is reused): copy what you keep.
+   */
   readonly onOutput: (chunk: Uint8Array) => void;
   /** Called once the process runs, with its pid (which is also its process group id). */
   readonly onStart?: (pid: number) => void;
@@ -32,6 +45,12 @@ export interface GroupCommand {
   readonly cancelSignals: readonly AbortSignal[];
   /** Milliseconds between SIGTERM and SIGKILL. */
   readonly graceMs: number;
+  /**
+   * How the output is read: 'named' (the default) through a named pipe read
+   * into one reused buffer, falling back to 'runtime' where no named pipe can
+   * be made; 'runtime' through the runtime's own pipes and streams.
+   */
+  readonly outputPipe?: 'named' | 'runtime';
 }
 
 export interface GroupResult {
@@ -95,41 +114,81 @@ function exitStatus(code: number | null, signal: NodeJS.Signals | null): number 
   return 128 + (number ?? 0);
 }
 
+/** Reading a started child's output: done once it is all read (or stop() was called). */
+interface OutputReading {
+  readonly done: Promise<void>;
+  /** Writers may have ended (the command exited, its group is gone): look for the end now. */
+  wake(): void;
+  /** Stops reading; what was not read yet is dropped. */
+  stop(): void;
+}
+
+/** The runtime's pipes: one stream each for stdout and stderr. */
+function readStreams(child: ChildProcess, onOutput: (chunk: Uint8Array) => void): OutputReading {
+  const streams = [child.stdout, child.stderr].filter((s) => s !== null);
+  const done = Promise.all(streams.map((stream) => new Promise<void>((resolve) => {
+    stream.on('data', (chunk: Uint8Array) => onOutput(chunk));
+    stream.once('close', () => resolve()).once('error', () => resolve());
+  }))).then(() => {});
+  return { done, wake: () => {}, stop: () => { for (const stream of streams) stream.destroy(); } };
+}
+
+function readNamedPipe(pipe: PipeEnds, onOutput: (chunk: Uint8Array) => void): OutputReading {
+  const reader = new PipeReader(pipe.readFd, onOutput);
+  return { done: reader.done, wake: () => reader.wake(), stop: () => reader.stop() };
+}
+
 /**
  * Runs the command in its own process group until it and the rest of its
  * group have ended and its output is drained. Rejects only when the command
  * cannot be started.
  */
 export async function runInProcessGroup(options: GroupCommand): Promise<GroupResult> {
-  const child: ChildProcess = spawn(options.command, [...options.args], {
-    cwd: options.cwd,
-    env: { ...options.env },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const pipe = options.outputPipe === 'runtime' ? undefined : await openNamedPipe().catch(() => undefined);
+  let child: ChildProcess;
+  try {
+    child = spawn(options.command, [...options.args], {
+      cwd: options.cwd,
+      env: { ...options.env },
+      detached: true,
+      stdio: pipe ? ['ignore', pipe.writeFd, pipe.writeFd] : ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    if (pipe) for (const fd of [pipe.readFd, pipe.writeFd]) closeSync(fd);
+    throw error;
+  }
 
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let output: OutputReading | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exitInfo = { code, signal };
+      output?.wake();
       resolve();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+  } catch (error) {
+    if (pipe) closeSync(pipe.readFd);
+    throw error;
+  } finally {
+    // The child has its copies; ours would keep the pipe from ever reaching its end.
+    if (pipe) closeSync(pipe.writeFd);
+  }
   // Later errors (there are none we act on: signals go through process.kill) must not crash the process.
   child.on('error', () => {});
   const pgid = child.pid;
-  if (pgid === undefined) throw new Error(`${options.command}: started without a pid`);
+  if (pgid === undefined) {
+    if (pipe) closeSync(pipe.readFd);
+    throw new Error(`${options.command}: started without a pid`);
+  }
 
-  const streams = [child.stdout, child.stderr].filter((s) => s !== null);
-  const drained = Promise.all(streams.map((stream) => new Promise<void>((resolve) => {
-    stream.on('data', (chunk: Uint8Array) => options.onOutput(chunk));
-    stream.once('close', () => resolve());
-    stream.once('error', () => resolve());
-  })));
+  output = pipe ? readNamedPipe(pipe, options.onOutput) : readStreams(child, options.onOutput);
+  if (exitInfo !== undefined) output.wake();
   options.onStart?.(pgid);
 
   let outcome: GroupResult['outcome'] = 'exited';
@@ -170,16 +229,17 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
       await sleep(POLL_MS);
     }
     if (killTimer !== undefined) clearTimeout(killTimer);
+    output.wake();
 
     // Output still held open by a process that left the group: stop reading after the grace period.
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
     const cut = new Promise<void>((resolve) => {
       graceTimer = setTimeout(() => {
-        for (const stream of streams) stream.destroy();
+        output.stop();
         resolve();
       }, options.graceMs);
     });
-    await Promise.race([drained, cut]);
+    await Promise.race([output.done, cut]);
     clearTimeout(graceTimer);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
