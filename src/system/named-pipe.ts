@@ -17,7 +17,8 @@ export interface PipeEnds {
   readonly writeFd: number;
 }
 
-const BATCH = 8;
+/** Pipes made by one mkfifo spawn (2-3 ms); each spare one holds two fds. */
+const BATCH = 16;
 
 const spare: PipeEnds[] = [];
 let making: Promise<void> | undefined;
