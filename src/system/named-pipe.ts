@@ -1,7 +1,8 @@
 // Pipes whose read end is ours as a plain fd (for PipeReader), made as named
 // pipes (FIFOs): none of the runtimes hands out the fds of the pipes it makes
 // for a child, and JavaScript cannot make a FIFO itself, so `mkfifo` makes
-// them, a batch at a time (one spawn per BATCH pipes), in a private directory
+// them, a batch at a time (one spawn per BATCH pipes, the next one made
+// while half of the last are still unused), in a private directory
 // (mode 0700) under the temp directory. They are opened at both ends at once
 // and the directory removed: what is kept is open fds, no names, so no one
 // else can open them and nothing is left behind however the process ends.
@@ -68,13 +69,22 @@ function openBoth(path: string): PipeEnds {
 export async function openNamedPipe(): Promise<PipeEnds> {
   for (;;) {
     const pipe = spare.pop();
-    if (pipe !== undefined) return pipe;
-    making ??= makeBatch().finally(() => { making = undefined; });
-    await making;
+    if (pipe !== undefined) {
+      // Make the next batch while they last, so a step rarely waits for mkfifo.
+      if (spare.length < BATCH / 2) makeAhead().catch(() => {}); // a failure shows when a step needs a pipe
+      return pipe;
+    }
+    await makeAhead();
   }
 }
 
-/** Pipes made ahead and not handed out yet (each holds two fds). */
-export function spareNamedPipes(): number {
+function makeAhead(): Promise<void> {
+  making ??= makeBatch().finally(() => { making = undefined; });
+  return making;
+}
+
+/** Pipes made ahead and not handed out yet (each holds two fds), once a batch being made is done. */
+export async function spareNamedPipes(): Promise<number> {
+  await making?.catch(() => {});
   return spare.length;
 }
