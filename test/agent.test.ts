@@ -110,9 +110,10 @@ test('build-state metrics and the job list follow a running job, and read 0 afte
   try {
     const queue = join(dir, 'queue');
     const { id } = await enqueue(queue, jobToml('sleeper', ['sleep 2']), 'sleeper.toml');
-    const line = await until('the job in step_script', async () => {
+    // The stage changes just before the step's shell starts: wait until its pid is known too.
+    const line = await until('the job in step_script with its shell\'s pid', async () => {
       const list = await (await fetch(`${runner.url}/debug/jobs/list`)).text();
-      return list.includes('stage=step_script') ? list : undefined;
+      return /stage=step_script .* pid=\d+/.test(list) ? list : undefined;
     });
     assert.match(line, new RegExp(`^url=\\S+${id}\\.toml state=running stage=step_script executor_stage=step_script duration=\\S+ id=${id} name=sleeper runner=local pid=\\d+\\n$`));
     assert.equal(await metric(runner, 'ci_runner_builds{runner="local",stage="step_script",state="running"}'), 1);

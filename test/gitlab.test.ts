@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,21 @@ async function teardown({ coordinator, runner }: Setup): Promise<void> {
 /** A job without a repository: GitLab always sends one, the tests' coordinator serves none unless given, so skip get_sources. */
 function withoutSources(spec: JobSpec): JobSpec {
   return { ...spec, variables: [{ key: 'GIT_STRATEGY', value: 'none' }, ...(spec.variables ?? [])] };
+}
+
+const promtoolSkip = skipUnless('promtool', 'prometheus');
+
+/** promtool, spawned asynchronously: the coordinator in this process must keep answering meanwhile. */
+function promtool(args: readonly string[], input: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.end(input);
+  });
 }
 
 function finished(coordinator: TestCoordinator, job: CoordinatorJob, timeoutMs = 30_000): Promise<CoordinatorJob> {
@@ -106,6 +121,11 @@ test('a passing job: script output, masked and file variables, and warnings reac
     assert.match(metrics, /ci_runner_api_request_duration_seconds_count\{runner="gitlab",endpoint="request_job",status_class="2xx",method="POST"\} \d+/);
     assert.match(metrics, /ci_runner_request_concurrency\{runner="gitlab"\} [01]\b/);
     assert.match(metrics, /ci_runner_jobs_total\{runner="gitlab"\} 1\b/);
+    if (promtoolSkip === false) {
+      const lint = await promtool(['check', 'metrics'], metrics);
+      assert.equal(lint.code, 0, lint.output);
+      assert.equal(lint.output.trim(), '', 'no lint warnings');
+    }
   } finally {
     await teardown(s);
   }
@@ -135,6 +155,8 @@ test('a cancel at the coordinator stops the job within seconds, even a silent on
   try {
     const job = s.coordinator.enqueueJob(withoutSources({ script: ['echo started', 'sleep 120'], afterScript: ['echo "cleanup $CI_JOB_STATUS"'] }));
     await s.coordinator.waitFor('the job to print', () => s.coordinator.job(job.id).trace.includes('started'));
+    // Silent now: only keep-alive updates tell the coordinator the job lives (and carry the cancel back).
+    await s.coordinator.waitFor('a keep-alive', () => s.coordinator.job(job.id).updates.some((u) => u.body['state'] === 'running'), 10_000);
     s.coordinator.cancel(job.id);
     assert.equal(s.coordinator.job(job.id).state, 'canceling');
     const done = await finished(s.coordinator, job, 20_000);
@@ -302,7 +324,7 @@ test('https with a private CA (tls-ca-file), through HTTPS_PROXY; the job clones
     assert.equal(done.state, 'success', trace);
     assert.ok(trace.includes('over tls\n'), trace);
     assert.ok(proxy.tunnels.length > 0, 'the runner went through the proxy');
-    // Only the coordinator's host is asked for (Deno's own update check may add dl.deno.land).
+    // The coordinator's host went through the proxy (a Deno runner's own update check may add dl.deno.land).
     assert.ok(proxy.tunnels.includes(new URL(coordinator.url).host), `tunnels: ${proxy.tunnels.join(' ')} (coordinator ${coordinator.url})`);
   } finally {
     runner.kill();
