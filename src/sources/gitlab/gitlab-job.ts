@@ -47,6 +47,8 @@ export class GitLabJob implements SourceJob {
   private canceledBy: 'canceling' | 'canceled' | undefined;
   private gone = false;
   private traceFailures = 0;
+  /** A PATCH is in flight (its loop picks up what arrives meanwhile). */
+  private sending = false;
 
   constructor(
     private readonly api: GitLabApi,
@@ -76,8 +78,9 @@ export class GitLabJob implements SourceJob {
     let first = true;
     return (chunk) => {
       trace.append(chunk);
-      // The first output goes up at once (the job has visibly started); the rest every interval.
-      if (first) {
+      // The first output goes up at once (the job has visibly started), a full patch's worth as soon as
+      // it is there (a loud job is not held back for an interval), the rest every interval.
+      if (first || (!this.sending && trace.size - this.sent >= MAX_PATCH_BYTES)) {
         first = false;
         this.wake();
       }
@@ -143,6 +146,15 @@ export class GitLabJob implements SourceJob {
 
   /** Sends the log from `sent` to its current end; 'gone' when the coordinator dropped the job. */
   private async sendTrace(): Promise<void | Gone> {
+    this.sending = true;
+    try {
+      return await this.sendTraceSlices();
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private async sendTraceSlices(): Promise<void | Gone> {
     const trace = this.trace!;
     while (this.sent < trace.size) {
       const chunk = trace.read(this.sent, MAX_PATCH_BYTES);
