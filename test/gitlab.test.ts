@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,11 +85,15 @@ test('a passing job: script output, masked and file variables, and warnings reac
     const job = s.coordinator.enqueueJob(withoutSources({
       name: 'build',
       beforeScript: ['echo setup'],
-      script: ['echo "token=$API_TOKEN"', 'cat "$SETTINGS"', 'echo "ref=$CI_COMMIT_REF_NAME job=$CI_JOB_ID"'],
+      script: ['echo "token=$API_TOKEN"', 'cat "$SETTINGS"', 'echo "ref=$CI_COMMIT_REF_NAME job=$CI_JOB_ID"', 'echo "tools=$TOOLS price=$PRICE raw=$RAW_VALUE"', 'test "$TOOLS" = "$CI_PROJECT_DIR/tools"'],
       afterScript: ['echo "after $CI_JOB_STATUS"'],
       variables: [
         { key: 'API_TOKEN', value: 'sup3r-s3cret-api-token', masked: true },
         { key: 'SETTINGS', value: 'password=sup3r-s3cret-api-token\n', file: true },
+        // Expanded as GitLab Runner does, from the whole environment (CI_PROJECT_DIR is the runner's); $$ is a $; raw is left alone.
+        { key: 'TOOLS', value: '${CI_PROJECT_DIR}/tools' },
+        { key: 'PRICE', value: 'cost $$5 for $$CI_JOB_ID' },
+        { key: 'RAW_VALUE', value: '$CI_JOB_ID', raw: true },
       ],
       extra: { artifacts: [{ name: 'report', paths: ['out/'], when: 'on_success' }] },
     }));
@@ -101,6 +105,7 @@ test('a passing job: script output, masked and file variables, and warnings reac
     assert.ok(trace.includes('token=[MASKED]\n'), trace);
     assert.ok(trace.includes('password=[MASKED]\n'), trace);
     assert.ok(trace.includes(`ref=main job=${job.id}\n`), trace);
+    assert.match(trace, /\ntools=\/\S+\/tools price=cost \$5 for \$CI_JOB_ID raw=\$CI_JOB_ID\n/);
     assert.ok(trace.includes('$ echo "after $CI_JOB_STATUS"\nafter success\n'), trace);
     assert.match(trace, /\[runner\] job used \d+\.\d\d s of CPU/);
     assert.ok(!trace.includes('sup3r-s3cret'), 'masked value in the trace');
@@ -192,16 +197,24 @@ test('after a 416 and while the coordinator is away, the log resumes where the s
 });
 
 test('a job clones its repository over HTTP with the job token, which never shows in the log', { skip: gitSkip }, async () => {
-  const s = await setup();
+  const s = await setup('keep_builds_dir = true\n');
   try {
     const repo = createGitRepository(join(s.dir, 'repo'), { 'hello.txt': 'hello from the repository\n' });
-    const job = s.coordinator.enqueueJob({ script: ['cat hello.txt', 'git rev-parse HEAD'], repository: repo, gitDepth: 1 });
+    const job = s.coordinator.enqueueJob({ script: ['cat hello.txt', 'git rev-parse HEAD', 'git rev-parse --is-shallow-repository'], repository: repo, gitDepth: 1 });
     const done = await finished(s.coordinator, job);
     const trace = done.trace.toString('utf8');
     assert.equal(done.state, 'success', trace);
     assert.ok(trace.includes('hello from the repository\n'), trace);
-    assert.ok(trace.includes(`${repo.sha}\n`), trace);
+    assert.ok(trace.includes(`${repo.sha}\n$ git rev-parse --is-shallow-repository\ntrue\n`), trace);
     assert.ok(!trace.includes(job.token));
+    // The token reaches git as a header, never its command line or the kept checkout's .git/config.
+    const gitConfig = readFileSync(join(s.dir, 'builds', String(job.id), '.git', 'config'), 'utf8');
+    assert.ok(!gitConfig.includes(job.token) && !gitConfig.includes('gitlab-ci-token'), gitConfig);
+    assert.equal(statSync(join(s.dir, 'builds', String(job.id))).mode & 0o777, 0o700);
+    const full = s.coordinator.enqueueJob({ script: ['git rev-parse --is-shallow-repository'], repository: repo, variables: [{ key: 'GIT_DEPTH', value: '0' }] });
+    const fullDone = await finished(s.coordinator, full);
+    assert.equal(fullDone.state, 'success', fullDone.trace.toString('utf8'));
+    assert.match(fullDone.trace.toString('utf8'), /\nfalse\n/, 'GIT_DEPTH=0 is a full clone');
     await assertNoSecrets(s, [job.token, RUNNER_TOKEN]);
   } finally {
     await teardown(s);
@@ -346,5 +359,23 @@ test('a tls-ca-file that cannot be read stops only that runner, with a one-line 
   } finally {
     runner.kill();
     await coordinator.close();
+  }
+});
+
+test('a stop cut short by shutdown_timeout still tells the coordinator the job failed', async () => {
+  const s = await setup('', {});
+  try {
+    writeFileSync(join(s.dir, 'config.toml'), config(s.coordinator).replace('concurrent = 4', 'concurrent = 4\nshutdown_timeout = 2'), { mode: 0o600 });
+    process.kill(s.runner.pid, 'SIGHUP');
+    await s.coordinator.waitFor('the reload', () => /Configuration reloaded/.test(s.runner.logs()), 10_000);
+    const job = s.coordinator.enqueueJob(withoutSources({ script: ['echo started', 'sleep 60'], afterScript: ['sleep 30'] }));
+    await s.coordinator.waitFor('the job to print', () => s.coordinator.job(job.id).trace.includes('started'));
+    const stopped = await s.runner.stop('SIGTERM');
+    assert.equal(stopped.code, 1, 'shutdown_timeout cut the stop short');
+    const done = s.coordinator.job(job.id);
+    assert.equal(done.state, 'failed');
+    assert.equal(done.failureReason, 'runner_system_failure');
+  } finally {
+    await teardown(s);
   }
 });

@@ -57,6 +57,7 @@ export interface SourceFactory {
 
 interface RunningJob {
   view: JobView;
+  readonly source: SourceJob;
   readonly cancel: AbortController;
   readonly force: AbortController;
   readonly done: Promise<void>;
@@ -153,6 +154,11 @@ export class Agent implements AgentView, SlotKeeper {
         }
       }
     }
+  }
+
+  /** Before the process exits with jobs still running: a last, quick word to their sources. */
+  async abandonAll(timeoutMs: number): Promise<void> {
+    await Promise.all([...this.jobs.values()].map((job) => job.source.abandon?.(timeoutMs).catch(() => undefined)));
   }
 
   /**
@@ -287,6 +293,7 @@ export class Agent implements AgentView, SlotKeeper {
         id: sourceJob.id, name: sourceJob.name, runner: runner.name, url: sourceJob.url, state: 'running',
         stage: 'prepare_executor', executorStage: 'prepare_executor', startedAt: now, stageStartedAt: now, pid: undefined,
       },
+      source: sourceJob,
       cancel,
       force,
       done,

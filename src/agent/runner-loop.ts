@@ -36,6 +36,7 @@ export class RunnerLoop {
   private readonly stopper = new AbortController();
   private readonly workers: Promise<void>[] = [];
   private inFlight = 0;
+  private liveWorkers = 0;
   private failures = 0;
   private pausedUntil = 0;
   private disabled = false;
@@ -57,15 +58,25 @@ export class RunnerLoop {
     return this.inFlight;
   }
 
-  /** New settings of the same runner (SIGHUP): used from the next request. */
+  /** New settings of the same runner (SIGHUP): used from the next request; request_concurrency adds or retires workers. */
   update(runner: RunnerConfig, checkIntervalMs: number): void {
     this.runnerConfig = runner;
     this.checkIntervalMs = checkIntervalMs;
+    if (!this.stopper.signal.aborted) this.startWorkers(0);
   }
 
   /** Starts polling after `offsetMs` (to spread runners across the interval). */
   start(offsetMs: number): void {
-    for (let i = 0; i < this.runnerConfig.requestConcurrency; i++) this.workers.push(this.work(offsetMs));
+    this.startWorkers(offsetMs);
+  }
+
+  /** One worker per allowed request in flight; a worker whose index is no longer allowed ends after its request. */
+  private startWorkers(offsetMs: number): void {
+    for (let index = this.liveWorkers; index < this.runnerConfig.requestConcurrency; index++) {
+      this.liveWorkers++;
+      const worker = this.work(index, offsetMs).finally(() => { this.liveWorkers--; });
+      this.workers.push(worker);
+    }
   }
 
   /** Stops polling; resolves when no request is in flight. */
@@ -74,10 +85,10 @@ export class RunnerLoop {
     await Promise.all(this.workers);
   }
 
-  private async work(offsetMs: number): Promise<void> {
+  private async work(index: number, offsetMs: number): Promise<void> {
     const signal = this.stopper.signal;
     if (offsetMs > 0) await sleep(offsetMs, signal);
-    while (!signal.aborted && !this.disabled) {
+    while (!signal.aborted && !this.disabled && index < this.runnerConfig.requestConcurrency) {
       const wait = this.pausedUntil - Date.now();
       if (wait > 0) {
         await sleep(wait, signal);

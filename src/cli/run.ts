@@ -22,6 +22,9 @@ import { registerJobMetrics } from '../telemetry/job-metrics.ts';
 import { sourceFactory } from '../sources/sources.ts';
 import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } from '../telemetry/api-metrics.ts';
 
+/** How long a forced exit waits for coordinators to hear that their jobs failed. */
+const ABANDON_REPORT_MS = 3_000;
+
 export interface RunOptions {
   readonly configPath: string | undefined;
   /** From --metrics-server/--listen-address; wins over the file. '' disables the server. */
@@ -60,12 +63,16 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   let configuration = config;
   // A graceful stop waits for the jobs however long they take; a cancel, even one during a drain, is bounded by shutdown_timeout.
   let forceTimer: ReturnType<typeof setTimeout> | undefined;
+  // Kills the jobs' process groups, tells coordinators their jobs failed (a few seconds at most), exits 1.
+  const exitNow = (): void => {
+    agent?.forceStop();
+    void (agent?.abandonAll(ABANDON_REPORT_MS) ?? Promise.resolve()).finally(() => process.exit(1));
+  };
   const armShutdownTimeout = (): void => {
     if (forceTimer !== undefined) return;
     forceTimer = setTimeout(() => {
       logger.error('Shutdown took longer than shutdown_timeout: exiting', { shutdown_timeout: configuration.shutdownTimeout });
-      agent?.forceStop();
-      process.exit(1);
+      exitNow();
     }, configuration.shutdownTimeout * 1000);
     forceTimer.unref?.();
   };
@@ -78,10 +85,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
       }
       requestStop({ mode, signal });
     },
-    force: () => {
-      agent?.forceStop();
-      process.exit(1);
-    },
+    force: () => exitNow(),
     reload: () => {
       // The file found at startup must stay: a missing one is an error, not a switch to the defaults.
       configuration = reloadConfig(loaded.path ?? options.configPath, cwd, configuration, agent, logger);

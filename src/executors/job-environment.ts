@@ -68,13 +68,26 @@ export function jobEnvironment(job: ExecutableJob, context: EnvironmentContext):
   });
   const depth = job.repository?.depth;
   if (depth !== undefined && depth > 0) env['GIT_DEPTH'] = String(depth);
+  // Where the job runs is the executor's to say, whatever a source sent (set before expansion, so values can use them).
+  const location = { CI_BUILDS_DIR: context.buildsDir, CI_PROJECT_DIR: context.projectDir };
+  Object.assign(env, location);
   for (const variable of job.variables) {
-    env[variable.key] = variable.file && context.fileVariableDir !== undefined
-      ? fileVariablePath(context.fileVariableDir, variable)
-      : variable.value;
+    if (variable.key in location) continue;
+    const value = variable.expand ? expandValue(variable.value, env) : variable.value;
+    env[variable.key] = variable.file && context.fileVariableDir !== undefined ? fileVariablePath(context.fileVariableDir, variable) : value;
   }
-  // Where the job runs is the executor's to say, whatever a source sent.
-  env['CI_BUILDS_DIR'] = context.buildsDir;
-  env['CI_PROJECT_DIR'] = context.projectDir;
   return env;
+}
+
+/**
+ * GitLab Runner's expansion of a variable's value (Go's os.Expand): `$NAME`
+ * and `${NAME}` become the variable's value so far (empty when unset), `$$`
+ * a literal `$`; anything else is kept.
+ */
+export function expandValue(value: string, env: Readonly<Record<string, string>>): string {
+  if (!value.includes('$')) return value;
+  return value.replace(/\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (match, braced?: string, bare?: string) => {
+    if (match === '$$') return '$';
+    return env[(braced ?? bare)!] ?? '';
+  });
 }

@@ -8,6 +8,8 @@ export interface JobVariable {
   readonly masked: boolean;
   /** GitLab's file variable: the value is written to a file and the variable holds its path. */
   readonly file?: boolean;
+  /** Expand `$NAME`, `${NAME}` and `$$` in the value from the job's environment (a coordinator's variables not marked raw). */
+  readonly expand?: boolean;
 }
 
 export interface JobRepository {

@@ -142,8 +142,14 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
   const deadline = start + timeoutSeconds * 1000;
   const graceMs = (options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS) * 1000;
   const clock = new StageClock((stage) => options.onStage?.(stage));
+  const buildsDir = resolve(options.buildsDir);
+  const projectDir = join(buildsDir, job.id);
+  const scriptDir = `${projectDir}.tmp`;
+  // Computed first: masking needs the values as the job will see them (expanded), not only as sent.
+  const env = jobEnvironment(job, { buildsDir, projectDir, runnerName: options.runnerName, timeoutSeconds, startedAt, fileVariableDir: scriptDir });
+  const maskedValues = job.variables.filter((v) => v.masked).flatMap((v) => [v.value, ...(v.file ? [] : [env[v.key] ?? ''])]);
   const log = new JobLog({
-    secrets: [...job.variables.filter((v) => v.masked).map((v) => v.value), ...(job.secrets ?? [])],
+    secrets: [...maskedValues, ...(job.secrets ?? [])],
     limitBytes: options.outputLimitBytes ?? outputLimitBytes(0),
     sink: options.log,
   });
@@ -152,9 +158,6 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
   const cancelSignals = [cancel, force].filter((s) => s !== undefined);
   const stopped = (): boolean => cancel?.aborted === true || force?.aborted === true;
 
-  const buildsDir = resolve(options.buildsDir);
-  const projectDir = join(buildsDir, job.id);
-  const scriptDir = `${projectDir}.tmp`;
   let state: JobState = 'failed';
   let failureReason: FailureReason | undefined;
   let exitCode: number | undefined;
@@ -170,7 +173,6 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
 
   const resources = new ResourceSampler();
   let shell: { kind: ShellKind; path: string } = { kind: 'sh', path: '/bin/sh' };
-  let env: Record<string, string> = {};
 
   const runStep = async (
     script: string, env: Record<string, string>, timeoutMs: number, signals: readonly AbortSignal[],
@@ -217,7 +219,8 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
       rmSync(projectDir, { recursive: true, force: true });
       rmSync(scriptDir, { recursive: true, force: true });
       created = true;
-      mkdirSync(projectDir);
+      // 0700: a job's checkout and files are its own.
+      mkdirSync(projectDir, { mode: 0o700 });
       mkdirSync(scriptDir, { mode: 0o700 });
     } catch (error) {
       systemFailure('prepare_executor', error);
@@ -228,15 +231,15 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
     try {
       // 0600: a command may hold a secret literally.
       writeFileSync(join(scriptDir, 'step_script'), stepScript(shell.kind, [...job.beforeScript, ...job.script]), { mode: 0o600 });
-      for (const step of job.extraSteps ?? []) {
-        writeFileSync(join(scriptDir, stepStage(step.name)), stepScript(shell.kind, step.script), { mode: 0o600 });
+      // Files by position: two steps may share a stage label (step_other) but never a script.
+      for (const [index, step] of (job.extraSteps ?? []).entries()) {
+        writeFileSync(join(scriptDir, `step_${index}`), stepScript(shell.kind, step.script), { mode: 0o600 });
       }
       if (job.afterScript.length > 0) {
         writeFileSync(join(scriptDir, 'after_script'), stepScript(shell.kind, job.afterScript), { mode: 0o600 });
       }
       if (job.repository) writeFileSync(join(scriptDir, 'get_sources'), sourcesScript(shell.kind, job.repository), { mode: 0o600 });
       writeFileVariables(job, scriptDir);
-      env = jobEnvironment(job, { buildsDir, projectDir, runnerName: options.runnerName, timeoutSeconds, startedAt, fileVariableDir: scriptDir });
     } catch (error) {
       systemFailure('prepare_script', error);
       break prepare;
@@ -255,8 +258,8 @@ export async function runJob(job: ExecutableJob, options: ShellExecutorOptions):
     }
 
     if (await jobStep('step_script', 'step_script')) {
-      for (const step of job.extraSteps ?? []) {
-        if (stopped() || !await jobStep(stepStage(step.name), stepStage(step.name))) break;
+      for (const [index, step] of (job.extraSteps ?? []).entries()) {
+        if (stopped() || !await jobStep(stepStage(step.name), `step_${index}`)) break;
       }
     }
 

@@ -22,8 +22,10 @@ export interface SourceJob {
   readonly job: ExecutableJob;
   /** Starts the job's log upstream; the returned sink receives every log byte, in order. */
   begin(control: JobControl): Promise<LogSink>;
-  /** Records the job's end upstream; resolves when that is done or given up (it never rejects). */
+  /** Records the job's end upstream; resolves when that is done or given up. */
   finish(result: JobResult): Promise<void>;
+  /** The runner exits now, with the job still running: a quick, best-effort word upstream, within `timeoutMs`. */
+  abandon?(timeoutMs: number): Promise<void>;
 }
 
 export interface JobSource {

@@ -3,6 +3,7 @@
 // out every update interval in which no log was sent, `Job-Status` on any
 // answer cancels the job, and at the end the rest of the log and the final
 // state are sent, retried on 202 and on errors for a bounded time.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobResult } from '../../executors/shell.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -19,11 +20,15 @@ export const DEFAULT_UPDATE_INTERVAL_MS = 3_000;
 export const MAX_PATCH_BYTES = 1024 * 1024;
 /** How long the end of a job (rest of the log, final state) is retried before it is given up. */
 export const FINAL_REPORT_LIMIT_MS = 5 * 60_000;
+/** The final state's own budget once the log was given up. */
+const FINAL_STATE_AFTER_LOG_MS = 30_000;
 
 export interface GitLabJobOptions {
   readonly updateIntervalMs?: number;
   readonly finalReportLimitMs?: number;
 }
+
+const KEEP_ALIVE_SLACK_MS = 50;
 
 /** The failure reason a job gets when the runner itself stopped it (shutdown): GitLab's for a runner-side fault. */
 export const SHUTDOWN_FAILURE_REASON = 'runner_system_failure';
@@ -70,6 +75,8 @@ export class GitLabJob implements SourceJob {
   }
 
   async begin(control: JobControl): Promise<LogSink> {
+    // Again each time: a temp cleaner may have removed the directory of an idle runner.
+    mkdirSync(this.traceDir, { recursive: true, mode: 0o700 });
     const trace = new TraceBuffer(join(this.traceDir, `${this.id}.log`));
     this.trace = trace;
     this.control = control;
@@ -91,10 +98,28 @@ export class GitLabJob implements SourceJob {
     this.result = result;
     this.wake();
     try {
-      await this.loop;
+      // A job whose log could not even be started still gets its final state, so it does not stay running there.
+      await (this.loop ?? this.reportEnd());
     } finally {
       this.trace?.close();
     }
+  }
+
+  /**
+   * The runner is exiting now (a second stop signal, or shutdown_timeout):
+   * one quick try at telling the coordinator the job failed.
+   */
+  async abandon(timeoutMs: number): Promise<void> {
+    if (this.gone || this.result !== undefined) return;
+    const body = { token: this.coordinatorJob.token, state: 'failed', failure_reason: SHUTDOWN_FAILURE_REASON, ...this.output() };
+    await Promise.race([
+      this.api.updateJob(this.coordinatorJob.id, body).catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, timeoutMs)),
+    ]);
+  }
+
+  private output(): { output: { checksum: string; bytesize: number } } | Record<string, never> {
+    return this.trace ? { output: { checksum: this.trace.checksum, bytesize: this.trace.size } } : {};
   }
 
   /** Reacts to the coordinator's view of the job in any answer. */
@@ -135,7 +160,8 @@ export class GitLabJob implements SourceJob {
       if (this.result !== undefined || this.gone) break;
       try {
         if (this.trace!.size > this.sent) await this.sendTrace();
-        else if (Date.now() - this.lastContact >= this.intervalMs) await this.keepAlive();
+        // A timer may fire a little early: without slack a keep-alive would skip a whole interval.
+        else if (Date.now() - this.lastContact >= this.intervalMs - KEEP_ALIVE_SLACK_MS) await this.keepAlive();
       } catch (error) {
         // The log stays in the trace file; the next interval sends it. One line per outage, not per try.
         if (this.traceFailures++ === 0) this.logger.warn('Reporting to the coordinator failed; will retry', { ...this.fields, error: message(error) });
@@ -170,6 +196,8 @@ export class GitLabJob implements SourceJob {
         const held = /^0-(\d+)$/.exec(response.headers['range'] ?? '')?.[1];
         if (held === undefined) throw new Error(`trace rejected with 416 without a usable Range header`);
         const from = Math.min(Number(held), trace.size);
+        // No progress (the server holds what was just offered): an error, backed off and bounded like the others.
+        if (from === this.sent) throw new Error(`trace rejected with 416 at byte ${from}, where the coordinator says it is`);
         this.logger.info('Coordinator holds a different length of the log: resuming from there', { ...this.fields, from, had_sent: this.sent });
         this.sent = from;
         continue;
@@ -180,12 +208,7 @@ export class GitLabJob implements SourceJob {
   }
 
   private updateBody(state: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return {
-      token: this.coordinatorJob.token,
-      state,
-      ...extra,
-      output: { checksum: this.trace!.checksum, bytesize: this.trace!.size },
-    };
+    return { token: this.coordinatorJob.token, state, ...extra, ...this.output() };
   }
 
   private async keepAlive(): Promise<void> {
@@ -211,7 +234,8 @@ export class GitLabJob implements SourceJob {
 
   /** The rest of the log, then the final state; both retried with backoff until done or the limit. */
   private async reportEnd(): Promise<void> {
-    const deadline = Date.now() + (this.options.finalReportLimitMs ?? FINAL_REPORT_LIMIT_MS);
+    const limitMs = this.options.finalReportLimitMs ?? FINAL_REPORT_LIMIT_MS;
+    let deadline = Date.now() + limitMs;
     const never = new AbortController().signal;
     const final = this.finalState(this.result!);
     let attempt = 0;
@@ -224,12 +248,17 @@ export class GitLabJob implements SourceJob {
       await sleep(wait, never);
       return true;
     };
-    while (this.trace!.size > this.sent) {
+    while (this.trace !== undefined && this.trace.size > this.sent) {
       try {
         if (await this.sendTrace() === 'gone') return;
       } catch (error) {
         if (this.traceFailures++ === 0) this.logger.warn('Sending the end of the log failed; will retry', { ...this.fields, error: message(error) });
-        if (!await pause()) return this.giveUp('the rest of the log');
+        if (!await pause()) {
+          // The state matters more than the log: it still goes, with a short budget of its own.
+          this.giveUp('the rest of the log');
+          deadline = Date.now() + Math.min(limitMs, FINAL_STATE_AFTER_LOG_MS);
+          break;
+        }
       }
     }
     attempt = 0;

@@ -67,6 +67,8 @@ export class GitLabSource implements JobSource {
       case 201:
         return this.accept(response.body.toString('utf8'));
       case 204:
+      // 409: another request of this runner is being served (GitLab Runner asks again as usual).
+      case 409:
         return undefined;
       case 401:
       case 403:

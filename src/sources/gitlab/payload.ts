@@ -74,19 +74,10 @@ function nonEmpty(value: unknown): boolean {
   return value !== '';
 }
 
-/** GitLab Runner expands $NAME and ${NAME} in values not marked raw, from the job's other variables. */
-export function expandVariables(variables: readonly JobVariable[], raw: ReadonlySet<number>): JobVariable[] {
-  const values = new Map(variables.map((v) => [v.key, v.value]));
-  return variables.map((variable, index) => raw.has(index) || !variable.value.includes('$')
-    ? variable
-    : { ...variable, value: variable.value.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_, braced?: string, bare?: string) => values.get((braced ?? bare)!) ?? '') });
-}
-
 function readVariables(payload: Table, warnings: string[]): JobVariable[] {
   const list = payload['variables'] ?? [];
   if (!Array.isArray(list)) throw new PayloadError('job payload: variables: expected an array');
   const variables: JobVariable[] = [];
-  const raw = new Set<number>();
   list.forEach((entry, i) => {
     if (!isTable(entry) || typeof entry['key'] !== 'string' || typeof entry['value'] !== 'string') {
       throw new PayloadError(`job payload: variables[${i}]: expected {key, value} strings`);
@@ -95,10 +86,10 @@ function readVariables(payload: Table, warnings: string[]): JobVariable[] {
       warnings.push(`variable ${JSON.stringify(entry['key'].slice(0, 64))} is not a valid shell variable name and was ignored`);
       return;
     }
-    if (entry['raw'] === true) raw.add(variables.length);
-    variables.push({ key: entry['key'], value: entry['value'], masked: entry['masked'] === true, file: entry['file'] === true });
+    // Values not marked raw are expanded by the executor, from the job's whole environment (CI_PROJECT_DIR included).
+    variables.push({ key: entry['key'], value: entry['value'], masked: entry['masked'] === true, file: entry['file'] === true, expand: entry['raw'] !== true });
   });
-  return expandVariables(variables, raw);
+  return variables;
 }
 
 function readSteps(payload: Table): { script: string[]; afterScript: string[]; extraSteps: JobStep[] } {
