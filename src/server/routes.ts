@@ -1,7 +1,8 @@
 // The routes of the embedded server; /debug/pprof/* only when profiling is on.
 import type { AgentView } from '../agent/agent.ts';
 import type { Logger } from '../log/logger.ts';
-import type { MetricsRenderer } from '../telemetry/telemetry.ts';
+import type { MetricsSource } from '../telemetry/telemetry.ts';
+import { debugVarsRoutes } from './routes/debug-vars.ts';
 import { jobsListRoute } from './routes/jobs-list.ts';
 import { readinessRoute } from './routes/health.ts';
 import { metricsRoute } from './routes/metrics.ts';
@@ -9,10 +10,12 @@ import { pprofRoutes } from './routes/pprof.ts';
 import type { Profilers } from '../profiling/profilers.ts';
 import { createRouter, type RequestListener } from './router.ts';
 
-export function createRequestListener(agent: AgentView, metrics: MetricsRenderer, logger: Logger, profilers?: Profilers): RequestListener {
+export function createRequestListener(agent: AgentView, metrics: MetricsSource, logger: Logger, profilers?: Profilers): RequestListener {
+  const onCollectionError = (error: Error): void => logger.error('Metrics collection failed', { error: error.message });
   return createRouter(
     [
-      metricsRoute(metrics, (error) => logger.error('Metrics collection failed', { error: error.message })),
+      metricsRoute(metrics, onCollectionError),
+      ...debugVarsRoutes(metrics, onCollectionError),
       readinessRoute(agent),
       jobsListRoute(agent),
       ...(profilers ? pprofRoutes(profilers) : []),

@@ -1,8 +1,14 @@
-// The OpenTelemetry meter provider and its Prometheus rendering. The exporter's
-// own HTTP server is never started: our server calls render() on each scrape.
+// The OpenTelemetry meter provider and the scrapes of its metrics. The
+// exporter's own HTTP server is never started: our server calls collect() on
+// each request, and every rendering of a scrape (Prometheus text, line
+// protocol, JSON) is made from that one collection, so they always agree.
 import type { Meter } from '@opentelemetry/api';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { families, type Family } from './renderings/families.ts';
+import { renderInflux } from './renderings/influx.ts';
+import { renderJson, varsDocument, type VarsDocument } from './renderings/json.ts';
+import { renderPrometheus } from './renderings/prometheus.ts';
 
 /**
  * Series kept per metric before the SDK folds the rest into one
@@ -20,17 +26,47 @@ export class CollectionError extends Error {
   }
 }
 
-export interface MetricsRenderer {
-  /** The Prometheus text exposition (format 0.0.4); rejects with CollectionError. */
-  render(): Promise<string>;
+/** One collection of every metric, and its renderings. */
+export class Scrape {
+  private families: Family[] | undefined;
+
+  /** `timeMs`: when the collection was made, Unix milliseconds. */
+  constructor(readonly resourceMetrics: ResourceMetrics, readonly timeMs: number) {}
+
+  private all(): Family[] {
+    return (this.families ??= families(this.resourceMetrics));
+  }
+
+  /** The Prometheus text exposition (format 0.0.4). */
+  prometheus(): string {
+    return renderPrometheus(this.resourceMetrics);
+  }
+
+  /** InfluxDB line protocol as Telegraf's prometheus input writes it with metric_version = 2. */
+  influx(): string {
+    return renderInflux(this.all(), this.timeMs);
+  }
+
+  /** The /debug/vars document. */
+  vars(): VarsDocument {
+    return varsDocument(this.all(), this.timeMs);
+  }
+
+  /** The /debug/vars document as sent. */
+  json(): string {
+    return renderJson(this.all(), this.timeMs);
+  }
 }
 
-export class Telemetry implements MetricsRenderer {
+export interface MetricsSource {
+  /** Collects every metric once; rejects with CollectionError if any callback failed. */
+  collect(): Promise<Scrape>;
+}
+
+export class Telemetry implements MetricsSource {
   readonly meter: Meter;
   private readonly provider: MeterProvider;
   private readonly reader: PrometheusExporter;
-  // Plain names: no otel_scope_* labels and no target_info, as Prometheus users expect.
-  private readonly serializer = new PrometheusSerializer('', false, undefined, true, true);
 
   constructor() {
     this.reader = new PrometheusExporter({ preventServerStart: true });
@@ -41,10 +77,16 @@ export class Telemetry implements MetricsRenderer {
     this.meter = this.provider.getMeter('runner');
   }
 
-  async render(): Promise<string> {
+  async collect(): Promise<Scrape> {
+    const timeMs = Date.now();
     const { resourceMetrics, errors } = await this.reader.collect();
     if (errors.length > 0) throw new CollectionError(errors);
-    return this.serializer.serialize(resourceMetrics);
+    return new Scrape(resourceMetrics, timeMs);
+  }
+
+  /** The Prometheus text of a new collection; rejects with CollectionError. */
+  async render(): Promise<string> {
+    return (await this.collect()).prometheus();
   }
 
   async shutdown(): Promise<void> {
