@@ -68,7 +68,8 @@ for (const outputPipe of PIPES) {
 
   test(`${outputPipe} pipes: a process that leaves the group and keeps the output open is cut off after the grace period`, { skip: skipUnless('setsid', 'util-linux') }, async () => {
     const started = performance.now();
-    const { result, text } = await runSh('setsid sleep 30 & echo "escaped $!"; echo done', { outputPipe });
+    // The shell waits until the child really is in a session of its own: killed before that, it would not escape.
+    const { result, text } = await runSh('setsid sleep 30 & pid=$!; while [ "$(cut -d" " -f6 /proc/$pid/stat)" != "$pid" ]; do sleep 0.01; done; echo "escaped $pid"; echo done', { outputPipe });
     const elapsed = performance.now() - started;
     const pid = Number(/escaped (\d+)/.exec(text)?.[1]);
     try {
