@@ -101,6 +101,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   registerRequestConcurrency(telemetry.meter, agent);
   registerRunnerMetrics(telemetry.meter, agent);
   registerProcessMetrics(telemetry.meter);
+  (await import('../telemetry/runtime-metrics.ts')).registerRuntimeMetrics(telemetry.meter);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;
