@@ -11,6 +11,7 @@ import { runtime } from '../runtime/runtime.ts';
 import { startHttpServer, type RunningServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
 import { registerProcessMetrics } from '../telemetry/process-metrics.ts';
+import { registerRuntimeMetrics } from '../telemetry/runtime-metrics.ts';
 import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
@@ -105,6 +106,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   registerRequestConcurrency(telemetry.meter, agent);
   registerRunnerMetrics(telemetry.meter, agent);
   registerProcessMetrics(telemetry.meter);
+  registerRuntimeMetrics(telemetry.meter);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;

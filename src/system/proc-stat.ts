@@ -1,5 +1,6 @@
-// /proc/PID/stat, the kernel's one-line view of a process (Linux).
-import { readFileSync } from 'node:fs';
+// What the kernel tells about a process under /proc/PID (Linux): its one-line
+// stat, its memory from status, its open descriptors and their limit.
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   /** R, S, D, Z (zombie), T, ... */
@@ -51,14 +52,56 @@ export function readProcStat(pid: number): ProcStat | undefined | null {
   return { state, pgrp, startTime, cpuTicks };
 }
 
-/** Resident memory of a process in bytes (VmRSS), undefined when it is gone. */
-export function readRssBytes(pid: number): number | undefined {
+/** A small /proc file's text; undefined when it cannot be read (the process is gone, no /proc). */
+function readProcText(path: string): string | undefined {
   try {
-    const match = readFileSync(`/proc/${pid}/status`, 'latin1').match(/^VmRSS:\s+(\d+) kB/m);
-    return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+    return readFileSync(path, 'latin1');
   } catch {
     return undefined;
   }
+}
+
+/** A process's memory as /proc/PID/status gives it, in bytes; a figure the kernel leaves out (a zombie's) is undefined. */
+export interface StatusMemory {
+  /** VmRSS: resident set size. */
+  readonly residentBytes: number | undefined;
+  /** VmSize: virtual memory size. */
+  readonly virtualBytes: number | undefined;
+  /** VmData: private data mappings, the brk heap and anonymous memory (prom-client's process_heap_bytes). */
+  readonly dataBytes: number | undefined;
+}
+
+const STATUS_MEMORY_LINE = /^(VmRSS|VmSize|VmData):\s+(\d+) kB$/gm;
+
+/** The memory lines of /proc/PID/status; undefined when the process is gone or there is no /proc. */
+export function readStatusMemory(pid: number | 'self'): StatusMemory | undefined {
+  const text = readProcText(`/proc/${pid}/status`);
+  if (text === undefined) return undefined;
+  const bytes = new Map<string, number>();
+  for (const [, key, kib] of text.matchAll(STATUS_MEMORY_LINE)) bytes.set(key!, Number(kib) * 1024);
+  return { residentBytes: bytes.get('VmRSS'), virtualBytes: bytes.get('VmSize'), dataBytes: bytes.get('VmData') };
+}
+
+/** Resident memory of a process in bytes (VmRSS), undefined when it is gone. */
+export function readRssBytes(pid: number): number | undefined {
+  return readStatusMemory(pid)?.residentBytes;
+}
+
+/** Open file descriptors of a process, undefined when /proc cannot tell. */
+export function countOpenFds(pid: number | 'self'): number | undefined {
+  try {
+    const count = readdirSync(`/proc/${pid}/fd`).length;
+    // Listing our own fd directory holds one descriptor open for the listing itself.
+    return pid === 'self' || pid === process.pid ? count - 1 : count;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The soft limit of open files ("Max open files" in /proc/PID/limits); undefined when unlimited or unknown. */
+export function readOpenFilesLimit(pid: number | 'self'): number | undefined {
+  const soft = /^Max open files\s+(\d+)/m.exec(readProcText(`/proc/${pid}/limits`) ?? '')?.[1];
+  return soft === undefined ? undefined : Number(soft);
 }
 
 /** Child pids of a process (Linux's /proc/PID/task/PID/children), empty when unknown. */

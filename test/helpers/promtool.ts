@@ -1,0 +1,48 @@
+// promtool (Debian `prometheus`), and the one lint finding the runner accepts.
+import assert from 'node:assert/strict';
+import type { Buffer } from 'node:buffer';
+import { spawn } from 'node:child_process';
+
+/**
+ * Runs promtool with `input` on its stdin; resolves with its exit status and
+ * stdout and stderr together. Spawned asynchronously: a coordinator or a
+ * runner in the test process must keep answering meanwhile.
+ */
+export function promtool(args: readonly string[], input: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('promtool', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * prom-client's gauges whose names end in `_total`. The runner keeps the
+ * names so that Node.js dashboards work; promtool lints them, and that lint
+ * for exactly these metrics is the only finding a test accepts.
+ */
+export const GAUGES_NAMED_TOTAL: readonly string[] = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
+/** promtool's exit status when it found lint problems only. */
+const LINT_PROBLEMS = 3;
+
+/**
+ * Asserts that `promtool check metrics`, given `exposition`, answered
+ * `code` and `output` (stdout and stderr together) with no finding but the
+ * `_total` lint for exactly those of GAUGES_NAMED_TOTAL the exposition has.
+ */
+export function assertPromtoolAccepts(exposition: string, code: number | null, output: string): void {
+  const present = GAUGES_NAMED_TOTAL.filter((name) => exposition.includes(`\n# TYPE ${name} gauge\n`));
+  const expected = present.map((name) => `${name} non-counter metrics should not have "_total" suffix`).sort();
+  const found = output.split('\n').map((line) => line.trim()).filter((line) => line !== '').sort();
+  assert.deepEqual(found, expected, `promtool check metrics said:\n${output}`);
+  assert.equal(code, expected.length === 0 ? 0 : LINT_PROBLEMS, `promtool check metrics exit status; it said:\n${output}`);
+}
