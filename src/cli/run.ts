@@ -65,7 +65,9 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   // A graceful stop waits for the jobs however long they take; a cancel, even one during a drain, is bounded by shutdown_timeout.
   let forceTimer: ReturnType<typeof setTimeout> | undefined;
   // Kills the jobs' process groups, tells coordinators their jobs failed (a few seconds at most), exits 1.
+  let forced = false;
   const exitNow = (): void => {
+    forced = true;
     agent?.forceStop();
     void (agent?.abandonAll(ABANDON_REPORT_MS) ?? Promise.resolve()).finally(() => process.exit(1));
   };
@@ -129,5 +131,6 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   if (profilers) await stopProfilers(profilers);
   clearTimeout(forceTimer);
   logger.info('Runner stopped');
-  return 0;
+  // A forced stop exits 1 even when the jobs, killed, let the normal shutdown finish first.
+  return forced ? 1 : 0;
 }
