@@ -5,59 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { setImmediate } from 'node:timers';
-import { activeHandleTypes, collectGarbage, runtime, type RuntimeName } from '../src/runtime/runtime.ts';
+import { activeHandleTypes, collectGarbage, runtime } from '../src/runtime/runtime.ts';
 import { registerProcessMetrics } from '../src/telemetry/process-metrics.ts';
 import { registerRuntimeMetrics } from '../src/telemetry/runtime-metrics.ts';
 import { Telemetry } from '../src/telemetry/telemetry.ts';
 import { assertPromtoolAccepts, promtool } from './helpers/promtool.ts';
 import { startRunner } from './helpers/runner-process.ts';
+import { families, SHOWN_WHEN_SEEN, TABLE } from './helpers/runtime-table.ts';
 import { skipUnless } from './helpers/tools.ts';
-
-type Row = Readonly<Record<RuntimeName, boolean>>;
-const ALL: Row = { node: true, bun: true, deno: true };
-const NOT_BUN: Row = { node: true, bun: false, deno: true };
-const NODE_ONLY: Row = { node: true, bun: false, deno: false };
-
-/** The README's metric x runtime table, metric family by family. */
-const TABLE: Readonly<Record<string, Row>> = {
-  process_cpu_seconds_total: ALL,
-  process_cpu_user_seconds_total: ALL,
-  process_cpu_system_seconds_total: ALL,
-  process_start_time_seconds: ALL,
-  process_resident_memory_bytes: ALL,
-  process_virtual_memory_bytes: ALL,
-  process_heap_bytes: ALL,
-  process_open_fds: ALL,
-  process_max_fds: ALL,
-  nodejs_version_info: ALL,
-  nodejs_eventloop_lag_seconds: ALL,
-  nodejs_eventloop_lag_min_seconds: ALL,
-  nodejs_eventloop_lag_max_seconds: ALL,
-  nodejs_eventloop_lag_mean_seconds: ALL,
-  nodejs_eventloop_lag_stddev_seconds: ALL,
-  nodejs_eventloop_lag_p50_seconds: ALL,
-  nodejs_eventloop_lag_p90_seconds: ALL,
-  nodejs_eventloop_lag_p99_seconds: ALL,
-  nodejs_heap_size_used_bytes: ALL,
-  nodejs_external_memory_bytes: ALL,
-  nodejs_heap_size_total_bytes: NOT_BUN,
-  nodejs_heap_space_size_total_bytes: NOT_BUN,
-  nodejs_heap_space_size_used_bytes: NOT_BUN,
-  nodejs_heap_space_size_available_bytes: NOT_BUN,
-  nodejs_active_resources: NOT_BUN,
-  nodejs_active_resources_total: NOT_BUN,
-  nodejs_active_handles: NOT_BUN,
-  nodejs_active_handles_total: NOT_BUN,
-  nodejs_active_requests: NODE_ONLY,
-  nodejs_active_requests_total: NODE_ONLY,
-  nodejs_gc_duration_seconds: NODE_ONLY,
-};
-
-/** Families a scrape shows only once there is something to show. */
-const SHOWN_WHEN_SEEN: Readonly<Record<string, string>> = {
-  nodejs_gc_duration_seconds: 'after the first garbage collection',
-  nodejs_active_requests: 'while a request is in flight',
-};
 
 const expected = (present: boolean): string[] =>
   Object.entries(TABLE).filter(([, row]) => row[runtime.name] === present).map(([name]) => name).sort();
@@ -68,11 +23,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 function block(ms: number): void {
   const end = performance.now() + ms;
   while (performance.now() < end);
-}
-
-/** The metric families of an exposition: name -> type. */
-function families(body: string): Map<string, string> {
-  return new Map([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => [name!, type!]));
 }
 
 /** The value of one series, by its name and label set exactly as rendered. */

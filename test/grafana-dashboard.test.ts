@@ -1,0 +1,432 @@
+// deploy/grafana/runner-dashboard.json: a Grafana dashboard model that imports
+// through the UI, whose every query is PromQL that Prometheus accepts (promtool
+// and the Prometheus team's Lezer grammar), and whose every metric name the
+// real runner serves after jobs have run, but for `up` (Prometheus's own) and
+// the runtime metrics the README table says this runtime does not have.
+// Grafana itself is not run: the test reads the JSON as Grafana would.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parser } from '@prometheus-io/lezer-promql';
+import { runtime } from '../src/runtime/runtime.ts';
+import { enqueue, waitForResult } from '../src/sources/local/queue.ts';
+import { packageRoot } from '../src/version.ts';
+import { TestCoordinator } from './helpers/gitlab-coordinator.ts';
+import { promtool } from './helpers/promtool.ts';
+import { startRunner } from './helpers/runner-process.ts';
+import { families, TABLE } from './helpers/runtime-table.ts';
+import { skipUnless } from './helpers/tools.ts';
+
+const DASHBOARD = join(packageRoot(), 'deploy', 'grafana', 'runner-dashboard.json');
+
+// ---------------------------------------------------------------------------
+// The parts of Grafana's dashboard model the test reads
+
+interface GridPos { h: number; w: number; x: number; y: number }
+interface Datasource { type?: string; uid?: string }
+interface Target { refId?: string; expr?: string; datasource?: Datasource }
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: GridPos;
+  datasource?: Datasource;
+  collapsed?: boolean;
+  panels?: Panel[];
+  targets?: Target[];
+  fieldConfig?: { defaults?: { unit?: string } };
+}
+interface Variable {
+  name: string;
+  type: string;
+  query?: string | { query?: string };
+  definition?: string;
+  datasource?: Datasource;
+  current?: { value?: unknown };
+  multi?: boolean;
+  includeAll?: boolean;
+  allValue?: string;
+}
+interface Dashboard {
+  __inputs: { name: string; type: string; pluginId: string }[];
+  __requires: { type: string; id: string }[];
+  title: string;
+  uid: string;
+  id: null;
+  schemaVersion: number;
+  panels: Panel[];
+  templating: { list: Variable[] };
+}
+
+const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
+
+/** Every panel: the top-level ones, and those inside collapsed rows. */
+const allPanels = (): Panel[] => dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
+
+/** The panels that query: every one but the rows. */
+const queryPanels = (): Panel[] => allPanels().filter((panel) => panel.type !== 'row');
+
+/** The one datasource reference every panel, target and query variable uses. */
+const PANEL_DATASOURCE: Datasource = { type: 'prometheus', uid: '${datasource}' };
+
+/** Grafana's built-in variables that the queries may use, and the value each gets here. */
+const BUILT_INS: Readonly<Record<string, string>> = {
+  __rate_interval: '1m',
+  __interval: '30s',
+  __range: '1h',
+};
+
+/** `$name`, `${name}` and `${name:format}`. */
+const VARIABLE = /\$\{(\w+)(?::\w+)?\}|\$(\w+)/g;
+
+function variablesIn(expr: string): string[] {
+  return [...expr.matchAll(VARIABLE)].map((match) => match[1] ?? match[2]!);
+}
+
+/**
+ * What Grafana would send for each variable: a multi-value or "All" variable
+ * becomes a regular expression (its allValue, `.*`), used with `=~` as every
+ * query does; `job` a single Prometheus job name (deploy/prometheus.yml's).
+ */
+function valueOf(variable: Variable): string {
+  if (variable.multi === true || variable.includeAll === true) return variable.allValue ?? '.*';
+  if (variable.name === 'job') return 'runner';
+  throw new Error(`no test value for the dashboard variable ${variable.name}`);
+}
+
+function substitute(expr: string): string {
+  const values = new Map(dashboard.templating.list.filter((v) => v.type === 'query').map((v) => [v.name, valueOf(v)]));
+  return expr.replace(VARIABLE, (whole: string, braced: string | undefined, plain: string | undefined) => {
+    const name = braced ?? plain!;
+    const value = BUILT_INS[name] ?? values.get(name);
+    if (value === undefined) throw new Error(`${whole} in ${expr} is not a dashboard variable`);
+    return value;
+  });
+}
+
+interface Query {
+  /** The recording rule it becomes: dashboard:panel_<id>_<n> or dashboard:variable_<name>. */
+  readonly record: string;
+  readonly where: string;
+  /** As written in the dashboard, with its variables. */
+  readonly expr: string;
+}
+
+/** `label_values(metric{selector}, label)`: the series selector part. */
+function labelValuesSelector(definition: string): string {
+  const match = /^label_values\((.+),\s*(\w+)\)$/.exec(definition.trim());
+  assert.ok(match, `a query variable that is not label_values(selector, label): ${definition}`);
+  return match[1]!;
+}
+
+function variableDefinition(variable: Variable): string {
+  return variable.definition ?? (typeof variable.query === 'string' ? variable.query : variable.query?.query) ?? '';
+}
+
+/** Every query of the dashboard: panel targets, and the selectors of its query variables. */
+function queries(): Query[] {
+  const fromPanels = queryPanels().flatMap((panel) => (panel.targets ?? []).map((target, n) => ({
+    record: `dashboard:panel_${panel.id}_${n + 1}`,
+    where: `panel ${panel.id} "${panel.title}" target ${target.refId ?? n + 1}`,
+    expr: target.expr ?? '',
+  })));
+  const fromVariables = dashboard.templating.list.filter((v) => v.type === 'query').map((variable) => ({
+    record: `dashboard:variable_${variable.name}`,
+    where: `variable ${variable.name}`,
+    expr: labelValuesSelector(variableDefinition(variable)),
+  }));
+  return [...fromPanels, ...fromVariables];
+}
+
+/**
+ * Parses a query (variables substituted) with the Prometheus team's Lezer
+ * grammar; returns the syntax errors as text and the metric names its vector
+ * selectors name (the Identifier directly under a VectorSelector).
+ */
+function parsePromQL(expr: string): { errors: string[]; metrics: string[]; nameMatchers: number } {
+  const errors: string[] = [];
+  const metrics: string[] = [];
+  let nameMatchers = 0;
+  parser.parse(expr).iterate({
+    enter(node) {
+      const text = expr.slice(node.from, node.to);
+      if (node.type.isError) errors.push(`syntax error at ${node.from}: "${text}"`);
+      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') metrics.push(text);
+      if (node.name === 'LabelName' && text === '__name__') nameMatchers++;
+    },
+  });
+  return { errors, metrics, nameMatchers };
+}
+
+/** Every metric name the dashboard queries, sorted, once each. */
+function dashboardMetrics(): string[] {
+  return [...new Set(queries().flatMap((query) => parsePromQL(substitute(query.expr)).metrics))].sort();
+}
+
+// ---------------------------------------------------------------------------
+// The model
+
+function overlaps(a: GridPos, b: GridPos): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+function assertNoOverlap(panels: readonly Panel[], group: string): void {
+  for (const [i, a] of panels.entries()) {
+    for (const b of panels.slice(i + 1)) {
+      assert.ok(!overlaps(a.gridPos, b.gridPos), `${group}: panels ${a.id} "${a.title}" and ${b.id} "${b.title}" overlap`);
+    }
+  }
+}
+
+test('the dashboard is a Grafana dashboard model that imports through the UI', () => {
+  assert.equal(typeof dashboard.title, 'string');
+  assert.ok(dashboard.title.length > 0);
+  assert.match(dashboard.uid, /^[\w-]{1,40}$/, 'uid: at most 40 letters, digits, - and _');
+  assert.equal(dashboard.id, null, 'an importable dashboard has no database id');
+  assert.ok(Number.isInteger(dashboard.schemaVersion) && dashboard.schemaVersion >= 36, `schemaVersion ${dashboard.schemaVersion}`);
+  assert.ok(Array.isArray(dashboard.panels) && dashboard.panels.length > 0);
+  assert.ok(Array.isArray(dashboard.templating.list));
+
+  // One data source input at import, which becomes the default of the
+  // `datasource` variable; every panel and query variable follows the variable.
+  assert.deepEqual(dashboard.__inputs.map((input) => [input.name, input.type, input.pluginId]), [['DS_PROMETHEUS', 'datasource', 'prometheus']]);
+  const required = new Set(dashboard.__requires.map((r) => `${r.type}:${r.id}`));
+  assert.ok(required.has('grafana:grafana') && required.has('datasource:prometheus'), [...required].join(', '));
+  const datasource = dashboard.templating.list.find((v) => v.name === 'datasource');
+  assert.equal(datasource?.type, 'datasource');
+  assert.equal(datasource.query, 'prometheus');
+  assert.equal(datasource.current?.value, '${DS_PROMETHEUS}');
+
+  const panels = allPanels();
+  const ids = panels.map((panel) => panel.id);
+  assert.ok(ids.every((id) => Number.isInteger(id) && id > 0), `panel ids: ${ids.join(', ')}`);
+  assert.equal(new Set(ids).size, ids.length, `panel ids are not unique: ${ids.join(', ')}`);
+
+  for (const panel of panels) {
+    const where = `panel ${panel.id} "${panel.title}"`;
+    assert.ok(typeof panel.title === 'string' && panel.title.length > 0, `${where}: no title`);
+    const { x, y, w, h } = panel.gridPos;
+    assert.ok([x, y, w, h].every(Number.isInteger) && x >= 0 && y >= 0 && w >= 1 && h >= 1 && x + w <= 24, `${where}: gridPos ${JSON.stringify(panel.gridPos)}`);
+    if (panel.type === 'row') {
+      assert.equal(w, 24, `${where}: a row spans the width`);
+      if (panel.collapsed !== true) assert.deepEqual(panel.panels ?? [], [], `${where}: an open row holds no panels (they follow it)`);
+      continue;
+    }
+    assert.ok(required.has(`panel:${panel.type}`), `${where}: panel type ${panel.type} is not in __requires`);
+    assert.deepEqual(panel.datasource, PANEL_DATASOURCE, `${where}: datasource`);
+    const unit = panel.fieldConfig?.defaults?.unit;
+    assert.ok(typeof unit === 'string' && unit.length > 0, `${where}: no unit`);
+    const targets = panel.targets ?? [];
+    assert.ok(targets.length > 0, `${where}: no query`);
+    assert.equal(new Set(targets.map((t) => t.refId)).size, targets.length, `${where}: refIds not unique`);
+    for (const target of targets) {
+      assert.ok(typeof target.expr === 'string' && target.expr.trim().length > 0, `${where}: target ${target.refId} has no expr`);
+      assert.deepEqual(target.datasource, PANEL_DATASOURCE, `${where}: target ${target.refId} datasource`);
+    }
+  }
+
+  // Open rows' panels lie on the dashboard together; a collapsed row keeps
+  // its panels, laid out below it as they appear when it opens.
+  assertNoOverlap(dashboard.panels, 'the dashboard');
+  for (const row of dashboard.panels.filter((panel) => panel.type === 'row' && panel.collapsed === true)) {
+    assert.ok((row.panels ?? []).length > 0, `collapsed row "${row.title}" is empty`);
+    assert.ok((row.panels ?? []).every((panel) => panel.gridPos.y > row.gridPos.y), `row "${row.title}": a panel above the row`);
+    assertNoOverlap(row.panels ?? [], `row "${row.title}"`);
+  }
+
+  const names = dashboard.templating.list.map((v) => v.name);
+  assert.equal(new Set(names).size, names.length, `variable names: ${names.join(', ')}`);
+  for (const variable of dashboard.templating.list.filter((v) => v.type === 'query')) {
+    assert.deepEqual(variable.datasource, PANEL_DATASOURCE, `variable ${variable.name}: datasource`);
+  }
+  const undefinedVariables = queries().flatMap((query) =>
+    variablesIn(query.expr).filter((name) => !(name in BUILT_INS) && !names.includes(name)).map((name) => `${query.where}: $${name}`));
+  assert.deepEqual(undefinedVariables, [], 'variables used in queries but neither defined nor built in');
+});
+
+test('the dashboard has the rows and variables of the issue', () => {
+  assert.deepEqual(dashboard.panels.filter((panel) => panel.type === 'row').map((row) => row.title), ['Fleet', 'Jobs', 'Coordinator API', 'Process', 'Runtime']);
+  const variables = new Map(dashboard.templating.list.map((v) => [v.name, v]));
+  assert.deepEqual([...variables.keys()], ['datasource', 'job', 'instance', 'runner']);
+  assert.equal(variableDefinition(variables.get('job')!), 'label_values(ci_runner_version_info, job)');
+  assert.match(variableDefinition(variables.get('instance')!), /^label_values\(ci_runner_version_info\{job=~"\$job"\}, instance\)$/);
+  assert.match(variableDefinition(variables.get('runner')!), /^label_values\(ci_runner_limit\{.*instance=~"\$instance".*\}, runner\)$/);
+  for (const name of ['instance', 'runner']) {
+    const variable = variables.get(name)!;
+    assert.ok(variable.multi === true && variable.includeAll === true && variable.allValue === '.*', `${name}: multi-value with All (.*)`);
+  }
+  const count = queryPanels().length;
+  assert.ok(count >= 25 && count <= 35, `${count} panels besides the rows`);
+  // Every rate over a range takes Grafana's $__rate_interval (or the whole $__range).
+  const fixedRanges = queries().filter((query) => /\[\s*\d+[smhdwy]\s*\]/.test(query.expr)).map((query) => `${query.where}: ${query.expr}`);
+  assert.deepEqual(fixedRanges, [], 'fixed range windows instead of $__rate_interval');
+});
+
+// ---------------------------------------------------------------------------
+// The queries as PromQL
+
+test('every dashboard query is a valid recording rule for promtool check rules', { skip: skipUnless('promtool', 'prometheus') }, async () => {
+  const all = queries();
+  const rules = all.map((query) => `      # ${query.where}\n      - record: ${query.record}\n        expr: ${JSON.stringify(substitute(query.expr))}\n`).join('');
+  const file = `groups:\n  - name: runner-dashboard\n    rules:\n${rules}`;
+  const dir = mkdtempSync(join(tmpdir(), 'runner-dashboard-'));
+  try {
+    const path = join(dir, 'dashboard-rules.yml');
+    writeFileSync(path, file);
+    const result = await promtool(['check', 'rules', path], '');
+    // promtool names the rules it rejects; show those queries, or all of them if it names none.
+    const named = new Set([...result.output.matchAll(/"(dashboard:\w+)"/g)].map(([, record]) => record));
+    const shown = all.filter((query) => named.size === 0 || named.has(query.record)).map((query) => `${query.record} (${query.where}): ${substitute(query.expr)}`);
+    assert.equal(result.code, 0, `promtool check rules said:\n${result.output}\n${shown.join('\n')}`);
+    assert.match(result.output, new RegExp(`SUCCESS: ${all.length} rules found`), result.output);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every dashboard query parses with the Prometheus PromQL grammar, by metric name only', () => {
+  const problems: string[] = [];
+  for (const query of queries()) {
+    const expr = substitute(query.expr);
+    assert.ok(!expr.includes('$'), `${query.where}: a variable left after substitution: ${expr}`);
+    const parsed = parsePromQL(expr);
+    for (const error of parsed.errors) problems.push(`${query.where}: ${error} in ${expr}`);
+    if (parsed.metrics.length === 0 && !/^vector\(/.test(expr)) problems.push(`${query.where}: no metric name in ${expr}`);
+    // Metric names only as names: a {__name__=...} matcher would hide a metric from the checks below.
+    if (parsed.nameMatchers > 0) problems.push(`${query.where}: a __name__ matcher in ${expr}`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+/** Names the dashboard must query, one or more for each area of the issue. */
+const REQUIRED_METRICS: readonly string[] = [
+  'up',
+  'ci_runner_version_info',
+  'ci_runner_builds',
+  'ci_runner_concurrent',
+  'ci_runner_job_stage_age_max_seconds',
+  'ci_runner_jobs_total',
+  'ci_runner_job_duration_seconds_bucket',
+  'ci_runner_job_stage_duration_seconds_bucket',
+  'ci_runner_failed_jobs_total',
+  'ci_runner_job_cpu_seconds_bucket',
+  'ci_runner_job_peak_rss_bytes_bucket',
+  'ci_runner_api_request_statuses_total',
+  'ci_runner_api_request_duration_seconds_bucket',
+  'ci_runner_request_concurrency',
+  'process_cpu_seconds_total',
+  'process_cpu_user_seconds_total',
+  'process_cpu_system_seconds_total',
+  'process_resident_memory_bytes',
+  'process_virtual_memory_bytes',
+  'process_heap_bytes',
+  'process_open_fds',
+  'process_max_fds',
+  'nodejs_eventloop_lag_seconds',
+  'nodejs_eventloop_lag_p50_seconds',
+  'nodejs_eventloop_lag_p90_seconds',
+  'nodejs_eventloop_lag_p99_seconds',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_heap_size_used_bytes',
+  'nodejs_external_memory_bytes',
+  'nodejs_heap_space_size_used_bytes',
+  'nodejs_active_handles',
+  'nodejs_active_resources',
+  'nodejs_gc_duration_seconds_bucket',
+  'nodejs_version_info',
+];
+
+test('the dashboard covers the fleet, jobs, coordinator API, process and runtime metrics', () => {
+  const used = new Set(dashboardMetrics());
+  assert.deepEqual(REQUIRED_METRICS.filter((name) => !used.has(name)), [], 'metrics the dashboard should query');
+});
+
+// ---------------------------------------------------------------------------
+// The metric names against the real runner
+
+/** Series Prometheus makes itself, not the runner: allowed although no scrape has them. */
+const SYNTHETIC: readonly string[] = ['up'];
+
+/** The README table's family of a sample name (a histogram's _bucket, _sum, _count), if the table has it. */
+function tableFamily(name: string): string | undefined {
+  if (name in TABLE) return name;
+  const family = name.replace(/_(bucket|sum|count)$/, '');
+  return family in TABLE ? family : undefined;
+}
+
+/** Absent on this runtime by the README table. */
+function absentHere(name: string): boolean {
+  const family = tableFamily(name);
+  return family !== undefined && TABLE[family]![runtime.name] === false;
+}
+
+/** The sample names of an exposition (a histogram's _bucket, _sum and _count each). */
+function sampleNames(body: string): Set<string> {
+  return new Set([...body.matchAll(/^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/gm)].map(([, name]) => name!));
+}
+
+const RUNNER_TOKEN = 'glrt-dashboard-test-token-0123456789';
+
+test('every metric the dashboard queries is on /metrics after jobs, but up and those the README says this runtime lacks', { timeout: 120_000 }, async () => {
+  const metrics = dashboardMetrics();
+  const expected = metrics.filter((name) => !SYNTHETIC.includes(name) && !absentHere(name));
+
+  // Two runners in one process: a local queue, and a GitLab runner against
+  // the test coordinator. The ci_runner_api_request_* series exist only once
+  // a coordinator has been asked something (an OpenTelemetry instrument with
+  // no data point is not rendered at all, not even its # TYPE line), so the
+  // API panels are checked against real requests rather than waived.
+  const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN], traceUpdateIntervalSeconds: 1 });
+  const dir = mkdtempSync(join(tmpdir(), 'runner-dashboard-'));
+  writeFileSync(join(dir, 'config.toml'), [
+    'concurrent = 2',
+    'check_interval = 0.2',
+    '[[runners]]',
+    'name = "local"',
+    '[[runners]]',
+    'name = "gitlab"',
+    `url = "${coordinator.url}"`,
+    `token = "${RUNNER_TOKEN}"`,
+    '',
+  ].join('\n'), { mode: 0o600 });
+  const runner = await startRunner([], { cwd: dir });
+  try {
+    const queue = join(dir, 'queue');
+    // One job that succeeds and one that fails, for the failure series.
+    const passing = await enqueue(queue, 'name = "passes"\nscript = ["echo hello"]\n', 'passes.toml');
+    const failing = await enqueue(queue, 'name = "fails"\nscript = ["echo bye", "exit 3"]\n', 'fails.toml');
+    const remote = coordinator.enqueueJob({ name: 'remote', script: ['echo remote'], variables: [{ key: 'GIT_STRATEGY', value: 'none' }] });
+    assert.equal((await waitForResult(queue, passing.id, { timeoutMs: 30_000 })).state, 'success');
+    assert.equal((await waitForResult(queue, failing.id, { timeoutMs: 30_000 })).state, 'failed');
+    const done = await coordinator.waitFor(`job ${remote.id} to finish`, () => {
+      const now = coordinator.job(remote.id);
+      return ['success', 'failed', 'canceled'].includes(now.state) ? now : undefined;
+    });
+    assert.equal(done.state, 'success');
+
+    // Node's nodejs_gc_duration_seconds appears after the runner's first
+    // garbage collection: scrape until every expected name is there, or time out.
+    let body = '';
+    let shown = new Set<string>();
+    const deadline = Date.now() + 30_000;
+    do {
+      if (body !== '') await new Promise((resolve) => setTimeout(resolve, 250));
+      body = await (await fetch(`${runner.url}/metrics`)).text();
+      shown = sampleNames(body);
+    } while (expected.some((name) => !shown.has(name)) && Date.now() < deadline);
+
+    assert.deepEqual(expected.filter((name) => !shown.has(name)), [], `dashboard metrics missing from /metrics on ${runtime.name}`);
+    // The runtime metrics the dashboard shows that this runtime does not
+    // measure: the README table says so, and the scrape agrees.
+    const typed = families(body);
+    const absent = metrics.filter(absentHere);
+    assert.deepEqual(absent.filter((name) => shown.has(name) || typed.has(tableFamily(name)!)), [], `absent on ${runtime.name} by the README table, yet on /metrics`);
+    assert.deepEqual(SYNTHETIC.filter((name) => shown.has(name) || typed.has(name)), [], 'a synthetic name the runner serves itself');
+  } finally {
+    runner.kill();
+    await coordinator.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
