@@ -2,18 +2,20 @@
 // through the UI, whose every query is PromQL that Prometheus accepts (promtool
 // and the Prometheus team's Lezer grammar), and whose every metric name the
 // real runner serves after jobs have run, but for `up` (Prometheus's own) and
-// the runtime metrics the README table says this runtime does not have.
+// the runtime metrics the README table says this runtime does not have. The
+// alert rules' metric names are checked against the same scrape.
 // Grafana itself is not run: the test reads the JSON as Grafana would.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parser } from '@prometheus-io/lezer-promql';
+import { parse } from 'yaml';
 import { runtime } from '../src/runtime/runtime.ts';
 import { enqueue, waitForResult } from '../src/sources/local/queue.ts';
 import { packageRoot } from '../src/version.ts';
 import { TestCoordinator } from './helpers/gitlab-coordinator.ts';
+import { parsePromQL } from './helpers/promql.ts';
 import { promtool } from './helpers/promtool.ts';
 import { startRunner } from './helpers/runner-process.ts';
 import { families, TABLE } from './helpers/runtime-table.ts';
@@ -88,7 +90,7 @@ function variablesIn(expr: string): string[] {
 /**
  * What Grafana would send for each variable: a multi-value or "All" variable
  * becomes a regular expression (its allValue, `.*`), used with `=~` as every
- * query does; `job` a single Prometheus job name (deploy/prometheus.yml's).
+ * query does; `job` a single Prometheus job name (deploy/prometheus/prometheus.yml's).
  */
 function valueOf(variable: Variable): string {
   if (variable.multi === true || variable.includeAll === true) return variable.allValue ?? '.*';
@@ -138,26 +140,6 @@ function queries(): Query[] {
     expr: labelValuesSelector(variableDefinition(variable)),
   }));
   return [...fromPanels, ...fromVariables];
-}
-
-/**
- * Parses a query (variables substituted) with the Prometheus team's Lezer
- * grammar; returns the syntax errors as text and the metric names its vector
- * selectors name (the Identifier directly under a VectorSelector).
- */
-function parsePromQL(expr: string): { errors: string[]; metrics: string[]; nameMatchers: number } {
-  const errors: string[] = [];
-  const metrics: string[] = [];
-  let nameMatchers = 0;
-  parser.parse(expr).iterate({
-    enter(node) {
-      const text = expr.slice(node.from, node.to);
-      if (node.type.isError) errors.push(`syntax error at ${node.from}: "${text}"`);
-      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') metrics.push(text);
-      if (node.name === 'LabelName' && text === '__name__') nameMatchers++;
-    },
-  });
-  return { errors, metrics, nameMatchers };
 }
 
 /** Every metric name the dashboard queries, sorted, once each. */
@@ -369,8 +351,20 @@ function sampleNames(body: string): Set<string> {
 
 const RUNNER_TOKEN = 'glrt-dashboard-test-token-0123456789';
 
-test('every metric the dashboard queries is on /metrics after jobs, but up and those the README says this runtime lacks', { timeout: 120_000 }, async () => {
-  const metrics = dashboardMetrics();
+/** Every metric name the alert rules of deploy/prometheus/alerts.yml query, sorted, once each. */
+function alertMetrics(): string[] {
+  const file = parse(readFileSync(join(packageRoot(), 'deploy', 'prometheus', 'alerts.yml'), 'utf8')) as { groups: { rules: { expr: string }[] }[] };
+  const exprs = file.groups.flatMap((group) => group.rules.map((rule) => rule.expr));
+  assert.ok(exprs.length > 0, 'alerts.yml has rules');
+  return [...new Set(exprs.flatMap((expr) => {
+    const parsed = parsePromQL(expr);
+    assert.deepEqual(parsed.errors, [], expr);
+    return parsed.metrics;
+  }))].sort();
+}
+
+test('every metric the dashboard and the alert rules query is on /metrics after jobs, but up and those the README says this runtime lacks', { timeout: 120_000 }, async () => {
+  const metrics = [...new Set([...dashboardMetrics(), ...alertMetrics()])].sort();
   const expected = metrics.filter((name) => !SYNTHETIC.includes(name) && !absentHere(name));
 
   // Two runners in one process: a local queue, and a GitLab runner against
@@ -417,7 +411,7 @@ test('every metric the dashboard queries is on /metrics after jobs, but up and t
       shown = sampleNames(body);
     } while (expected.some((name) => !shown.has(name)) && Date.now() < deadline);
 
-    assert.deepEqual(expected.filter((name) => !shown.has(name)), [], `dashboard metrics missing from /metrics on ${runtime.name}`);
+    assert.deepEqual(expected.filter((name) => !shown.has(name)), [], `dashboard or alert metrics missing from /metrics on ${runtime.name}`);
     // The runtime metrics the dashboard shows that this runtime does not
     // measure: the README table says so, and the scrape agrees.
     const typed = families(body);
