@@ -119,8 +119,8 @@ export interface ExitResult {
   stderr: string;
 }
 
-/** Runs a command to completion (bounded by 30 s) and measures spawn() to exit. */
-export async function runToExit(bin: string, args: string[], cwd: string): Promise<ExitResult> {
+/** Runs a command to completion (bounded by `timeoutMs`, 30 s unless given) and measures spawn() to exit. */
+export async function runToExit(bin: string, args: string[], cwd: string, timeoutMs = WAIT_TIMEOUT_MS): Promise<ExitResult> {
   let stdout = '';
   let stderr = '';
   const t0 = performance.now();
@@ -129,7 +129,7 @@ export async function runToExit(bin: string, args: string[], cwd: string): Promi
   child.stderr?.setEncoding('utf8').on('data', (s: string) => { if (stderr.length < STDERR_KEEP_CHARS) stderr += s; });
   try {
     const ms = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${bin} ${args.join(' ')} did not exit within ${WAIT_TIMEOUT_MS} ms`)), WAIT_TIMEOUT_MS);
+      const timer = setTimeout(() => reject(new Error(`${bin} ${args.join(' ')} did not exit within ${timeoutMs} ms`)), timeoutMs);
       child.once('error', (err) => { clearTimeout(timer); reject(err); });
       child.once('exit', () => { clearTimeout(timer); resolve(performance.now() - t0); });
     });

@@ -32,6 +32,19 @@ export function specFor(name: RuntimeName, root: string): RuntimeSpec {
   }
 }
 
+/**
+ * Arguments that run a bench script on this runtime, `script` given as its TypeScript source
+ * relative to the root: Node runs the compiled file in dist/, Bun and Deno the source. V8 flags
+ * (`--expose-gc`, ...) go to Node and Deno; Bun has no V8 and gets none.
+ */
+export function scriptArgs(spec: RuntimeSpec, root: string, script: string, v8Flags: readonly string[] = []): string[] {
+  switch (spec.name) {
+    case 'node': return [...v8Flags, join(root, 'dist', script.replace(/\.ts$/, '.js'))];
+    case 'bun': return [join(root, script)];
+    case 'deno': return ['run', '-A', ...(v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(',')}`] : []), join(root, script)];
+  }
+}
+
 export async function versionOf(spec: RuntimeSpec, root: string): Promise<string> {
   // Skip a spawn when the bench's own Node is the one measured.
   if (spec.name === 'node' && spec.bin === process.execPath) return process.version.replace(/^v/, '');

@@ -2,7 +2,7 @@
 // runs until a stop signal.
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Agent } from '../agent/agent.ts';
+import type { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../config/load.ts';
 import { tokenFileWarning } from '../config/file-permissions.ts';
 import { formatListenAddress, parseListenAddress, type ListenAddress } from '../config/listen-address.ts';
@@ -10,18 +10,13 @@ import type { Logger } from '../log/logger.ts';
 import { runtime } from '../runtime/runtime.ts';
 import { startHttpServer, type RunningServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
-import { registerProcessMetrics } from '../telemetry/process-metrics.ts';
-import { registerRuntimeMetrics } from '../telemetry/runtime-metrics.ts';
-import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
 import { checkWorkingDirectory, UsageError } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
-import { registerJobMetrics } from '../telemetry/job-metrics.ts';
-import { sourceFactory } from '../sources/sources.ts';
-import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } from '../telemetry/api-metrics.ts';
+import { agentWithMetrics } from './agent-with-metrics.ts';
 
 /** How long a forced exit waits for coordinators to hear that their jobs failed. */
 const ABANDON_REPORT_MS = 3_000;
@@ -100,15 +95,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
     heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
   });
   const telemetry = new Telemetry();
-  logger.countWith(registerErrorMetrics(telemetry.meter));
-  const jobMetrics = registerJobMetrics(telemetry.meter);
-  const sources = sourceFactory(workingDirectory, logger, registerApiMetrics(telemetry.meter));
-  agent = new Agent(configuration, workingDirectory, logger, sources, (finished) => jobMetrics.jobFinished(finished));
-  jobMetrics.observe(agent);
-  registerRequestConcurrency(telemetry.meter, agent);
-  registerRunnerMetrics(telemetry.meter, agent);
-  registerProcessMetrics(telemetry.meter);
-  registerRuntimeMetrics(telemetry.meter);
+  agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;

@@ -1,0 +1,31 @@
+// The agent together with the runner's whole metric set: what `runner run`
+// serves at /metrics. Shared with bench/scrape.ts, so that the benchmark
+// scrapes exactly the set the running agent has.
+import { Agent } from '../agent/agent.ts';
+import type { Config } from '../config/types.ts';
+import type { Logger } from '../log/logger.ts';
+import { sourceFactory } from '../sources/sources.ts';
+import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } from '../telemetry/api-metrics.ts';
+import { registerJobMetrics } from '../telemetry/job-metrics.ts';
+import { registerProcessMetrics } from '../telemetry/process-metrics.ts';
+import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
+import { registerRuntimeMetrics } from '../telemetry/runtime-metrics.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
+
+/**
+ * Registers every metric of the runner on `telemetry` and makes the agent
+ * they observe (not started). The logger counts its entries into
+ * ci_runner_errors_total from here on.
+ */
+export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDirectory: string, logger: Logger): Agent {
+  logger.countWith(registerErrorMetrics(telemetry.meter));
+  const jobMetrics = registerJobMetrics(telemetry.meter);
+  const sources = sourceFactory(workingDirectory, logger, registerApiMetrics(telemetry.meter));
+  const agent = new Agent(config, workingDirectory, logger, sources, (finished) => jobMetrics.jobFinished(finished));
+  jobMetrics.observe(agent);
+  registerRequestConcurrency(telemetry.meter, agent);
+  registerRunnerMetrics(telemetry.meter, agent);
+  registerProcessMetrics(telemetry.meter);
+  registerRuntimeMetrics(telemetry.meter);
+  return agent;
+}
