@@ -37,6 +37,12 @@ test('jobs from the queue run, their results, logs and counters are right, secre
   const dir = workDir('');
   const runner = await startRunner([], { cwd: dir });
   try {
+    // Before any job the counters read 0, every failure reason included, so
+    // that Prometheus's rate() and increase() see the first job and the first failure.
+    assert.equal(await metric(runner, 'ci_runner_jobs_total{runner="local"}'), 0);
+    for (const reason of ['script_failure', 'job_execution_timeout', 'runner_system_failure', 'unknown_failure']) {
+      assert.equal(await metric(runner, `ci_runner_failed_jobs_total{runner="local",failure_reason="${reason}"}`), 0, reason);
+    }
     const queue = join(dir, 'queue');
     const ok = await enqueue(queue, jobToml('ok', ['echo hello $GREETING', 'echo key=$API_KEY'], '[variables]\nGREETING = "world"\nAPI_KEY = { value = "s3cret-value", masked = true }\n'), 'ok.toml');
     const bad = await enqueue(queue, jobToml('bad', ['echo before', 'exit 3'], 'after_script = ["echo after"]\n'), 'bad.toml');

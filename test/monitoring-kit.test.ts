@@ -54,6 +54,16 @@ test('deploy/prometheus/prometheus.yml, with the example target file in runners/
     assert.doesNotMatch(result.output, /WARNING/, result.output);
     assert.match(result.output, /SUCCESS: 1 rule files found/);
 
+    // The commented static_configs example is valid too, once uncommented.
+    const shipped = readFileSync(join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8');
+    const example = shipped.replace(/^    # ( *(static_configs:|- targets:|labels:|env:).*)$/gm, '    $1');
+    assert.notEqual(example, shipped, 'prometheus.yml has a commented static_configs example');
+    assert.match(example, /^    static_configs:$/m);
+    writeFileSync(join(dir, 'prometheus.yml'), example);
+    const withStatic = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+    assert.equal(withStatic.status, 0, withStatic.output);
+    assert.doesNotMatch(withStatic.output, /WARNING/, withStatic.output);
+
     // The check does read the target file: a bad label name in it fails.
     writeFileSync(join(dir, 'runners', 'fleet.yml'), '- targets: ["runner-1:9252"]\n  labels: {"0team": x}\n');
     const bad = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
@@ -78,7 +88,7 @@ test('the alert rules pass their unit tests (promtool test rules alerts.test.yml
 
 test('every alert has a unit test where it fires and one where it does not', () => {
   const names = alertNames();
-  for (const expected of ['RunnerDown', 'RunnerJobsFailing', 'RunnerStageStuck', 'RunnerCoordinatorErrors', 'RunnerEventLoopLagHigh', 'RunnerMemoryGrowing']) {
+  for (const expected of ['RunnerDown', 'RunnerJobsFailing', 'RunnerStageStuck', 'RunnerCoordinatorErrors', 'RunnerTokenRejected', 'RunnerEventLoopLagHigh', 'RunnerMemoryGrowing', 'RunnerRestarting']) {
     assert.ok(names.includes(expected), `alerts.yml has ${expected}: ${names.join(', ')}`);
   }
   const tests = parse(readFileSync(join(PROMETHEUS_DIR, 'alerts.test.yml'), 'utf8')) as unknown;

@@ -1,15 +1,18 @@
-// End to end: a real Prometheus server scrapes the runner's metrics server,
-// evaluates the shipped alert rules against it, and the values come back
-// through its HTTP API, exactly as an operator sees them.
+// End to end: a real Prometheus server runs the shipped configuration
+// (deploy/prometheus/, with 1 s intervals): it discovers the runner through a
+// target file, scrapes its metrics server, evaluates the shipped alert rules,
+// and the values and alerts come back through its HTTP API, exactly as an
+// operator sees them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../src/runtime/runtime.ts';
 import { packageRoot } from '../src/version.ts';
+import { TestCoordinator } from './helpers/gitlab-coordinator.ts';
 import { startRunner, type RunningRunner } from './helpers/runner-process.ts';
 import { skipUnless } from './helpers/tools.ts';
 
@@ -201,31 +204,55 @@ async function probeRunner(runner: RunningRunner): Promise<string> {
   }
 }
 
-test('a real Prometheus server scrapes the runner', { skip: skipUnless(PROMETHEUS, 'prometheus'), timeout: 90_000 }, async () => {
+const KIT = join(packageRoot(), 'deploy', 'prometheus');
+/** The shipped intervals, shortened so that the test takes seconds: each must be in the file as written. */
+const FAST_INTERVALS: readonly (readonly [string, string])[] = [
+  ['  scrape_interval: 15s\n', '  scrape_interval: 1s\n'],
+  ['  evaluation_interval: 15s\n', '  evaluation_interval: 1s\n'],
+  ['    scrape_timeout: 5s\n', '    scrape_timeout: 1s\n'],
+];
+
+/** deploy/prometheus/ copied into `dir` with 1 s intervals, and a target file listing `target`. */
+function shippedPrometheusConfig(dir: string, target: string): string {
+  let config = readFileSync(join(KIT, 'prometheus.yml'), 'utf8');
+  for (const [shipped, fast] of FAST_INTERVALS) {
+    assert.ok(config.includes(shipped), `deploy/prometheus/prometheus.yml has ${JSON.stringify(shipped)}`);
+    config = config.replace(shipped, fast);
+  }
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  copyFileSync(join(KIT, 'alerts.yml'), join(dir, 'alerts.yml'));
+  mkdirSync(join(dir, 'runners'));
+  writeFileSync(join(dir, 'runners', 'test.yml'), `- targets: ['${target}']\n  labels:\n    team: ci\n`);
+  return join(dir, 'prometheus.yml');
+}
+
+const REJECTED_TOKEN = 'glrt-not-known-to-the-coordinator-0123';
+
+test('a real Prometheus server with the shipped configuration scrapes the runner and fires the alert for a rejected token', { skip: skipUnless(PROMETHEUS, 'prometheus'), timeout: 90_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-'));
+  // The coordinator knows no token: asking for jobs with any token is answered 403.
+  const coordinator = await TestCoordinator.start({ runnerTokens: [] });
   let runner: RunningRunner | undefined;
   let prometheus: ChildProcess | undefined;
   let prometheusStderr = '';
   try {
     try {
-      // An empty working directory: no ./config.toml, so the built-in defaults (concurrent = 1).
-      runner = await startRunner([], { cwd: dir });
-      const target = new URL(runner.url).host;
-
-      const config = join(dir, 'prometheus.yml');
-      writeFileSync(config, [
-        'global:',
-        '  scrape_interval: 1s',
-        '  scrape_timeout: 1s',
-        '  evaluation_interval: 1s',
-        'rule_files:',
-        `  - ${JSON.stringify(join(packageRoot(), 'deploy', 'prometheus', 'alerts.yml'))}`,
-        'scrape_configs:',
-        '  - job_name: runner',
-        '    static_configs:',
-        `      - targets: ['${target}']`,
+      // A local runner, and a GitLab runner whose token the coordinator refuses.
+      const work = join(dir, 'work');
+      mkdirSync(work);
+      writeFileSync(join(work, 'config.toml'), [
+        'concurrent = 1',
+        '[[runners]]',
+        'name = "local"',
+        '[[runners]]',
+        'name = "rejected"',
+        `url = "${coordinator.url}"`,
+        `token = "${REJECTED_TOKEN}"`,
         '',
-      ].join('\n'));
+      ].join('\n'), { mode: 0o600 });
+      runner = await startRunner([], { cwd: work });
+      const target = new URL(runner.url).host;
+      const config = shippedPrometheusConfig(dir, target);
 
       const port = await freePort();
       const api = `http://127.0.0.1:${port}`;
@@ -277,6 +304,7 @@ test('a real Prometheus server scrapes the runner', { skip: skipUnless(PROMETHEU
       assert.equal(version.labels['runtime'], runtime.name);
       assert.equal(version.labels['job'], 'runner');
       assert.equal(version.labels['instance'], target);
+      assert.equal(version.labels['team'], 'ci', 'the target file\'s label');
 
       const rss = await query('process_resident_memory_bytes{job="runner"}');
       assert.equal(rss.length, 1, `one RSS series: ${JSON.stringify(rss)}`);
@@ -294,7 +322,15 @@ test('a real Prometheus server scrapes the runner', { skip: skipUnless(PROMETHEU
       const cpu = await query('process_cpu_seconds_total{job="runner"}');
       assert.ok(Number(cpu[0]?.value) > 0, `process_cpu_seconds_total is ${cpu[0]?.value}`);
 
-      // The shipped alert rules load, and every one of them evaluates without an error against the runner's series.
+      // The refused token fires RunnerTokenRejected for that runner, with the target's labels for routing.
+      const rejected = await query('ALERTS{alertname="RunnerTokenRejected", alertstate="firing"}');
+      assert.equal(rejected.length, 1, JSON.stringify(rejected));
+      assert.equal(rejected[0]?.labels['runner'], 'rejected');
+      assert.equal(rejected[0]?.labels['severity'], 'critical');
+      assert.equal(rejected[0]?.labels['instance'], target);
+      assert.equal(rejected[0]?.labels['team'], 'ci');
+
+      // Every shipped rule loads and evaluates without an error; none but that one is pending or firing.
       const rules = await until('every alert rule evaluated', deadline, async () => {
         bothRunning();
         const all = alertRules(await apiData(api, '/api/v1/rules?type=alert'));
@@ -302,7 +338,7 @@ test('a real Prometheus server scrapes the runner', { skip: skipUnless(PROMETHEU
       });
       assert.deepEqual(rules.filter((rule) => rule.health !== 'ok' || rule.lastError !== ''), [], 'rules that failed to evaluate');
       assert.ok(rules.some((rule) => rule.name === 'RunnerDown'), `RunnerDown is among ${rules.map((rule) => rule.name).join(', ')}`);
-      assert.deepEqual(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name), [], 'alerts pending or firing for a healthy runner');
+      assert.deepEqual(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name), ['RunnerTokenRejected'], 'alerts pending or firing');
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error([
@@ -319,6 +355,7 @@ test('a real Prometheus server scrapes the runner', { skip: skipUnless(PROMETHEU
       prometheus === undefined ? undefined : terminate(prometheus),
       runner === undefined ? undefined : stopRunner(runner),
     ]);
+    await coordinator.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -2,7 +2,7 @@
 // they always match it), counters and histograms from finished jobs.
 import type { Meter } from '@opentelemetry/api';
 import type { AgentView, FinishedJob } from '../agent/agent.ts';
-import { BUILD_STAGES } from '../executors/stages.ts';
+import { BUILD_STAGES, type FailureReason } from '../executors/stages.ts';
 
 /** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
 const MAX_NAMED_STEPS = 32;
@@ -12,6 +12,9 @@ const MAX_RUNNERS_REMEMBERED = 256;
 /** GitLab Runner's job duration buckets. */
 const JOB_DURATION_BUCKETS = [30, 60, 300, 600, 1800, 3600, 7200, 10800, 18000, 36000];
 const STAGE_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
+
+/** The failure reasons a finished job is counted under: the executor's, and GitLab's catch-all. */
+const FAILURE_REASONS: readonly (FailureReason | 'unknown_failure')[] = ['script_failure', 'job_execution_timeout', 'runner_system_failure', 'unknown_failure'];
 
 export interface JobMetrics {
   jobFinished(job: FinishedJob): void;
@@ -64,6 +67,15 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
       const namedSteps = new Set<string>();
       // Runners seen so far, so a runner removed by a reload reads 0 instead of its last count.
       const runnersSeen = new Set<string>();
+      // The job counters of a runner start at 0 rather than appearing with
+      // their first event: rate() and increase() cannot see the event that
+      // creates a series, and alerts on a rare failure reason would miss it.
+      const remember = (runner: string): void => {
+        if (runnersSeen.has(runner) || runnersSeen.size >= MAX_RUNNERS_REMEMBERED) return;
+        runnersSeen.add(runner);
+        jobs.add(0, { runner });
+        for (const reason of FAILURE_REASONS) failed.add(0, { runner, failure_reason: reason });
+      };
       meter.addBatchObservableCallback((result) => {
         const now = Date.now();
         const running = agent.runningJobs();
@@ -74,10 +86,10 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
         // series once seen never disappears in OpenTelemetry, so it must read
         // 0 rather than keep a stale count.
         for (const runner of agent.config.runners) {
-          if (runnersSeen.size < MAX_RUNNERS_REMEMBERED) runnersSeen.add(runner.name);
+          remember(runner.name);
           result.observe(limit, runner.limit, { runner: runner.name });
         }
-        for (const job of running) if (runnersSeen.size < MAX_RUNNERS_REMEMBERED) runnersSeen.add(job.runner);
+        for (const job of running) remember(job.runner);
         for (const name of runnersSeen) {
           for (const stage of [...BUILD_STAGES, ...namedSteps]) {
             let count = 0;
