@@ -182,6 +182,7 @@ test('SIGHUP reloads concurrent without dropping a running job', async () => {
     process.kill(runner.pid, 'SIGHUP');
     await until('concurrent 4', async () => ((await metric(runner, 'ci_runner_concurrent')) === 4 ? true : undefined));
     assert.equal(await metric(runner, 'ci_runner_configuration_loaded_total'), 2);
+    assert.equal(await metric(runner, 'ci_runner_configuration_last_load_successful'), 1);
     assert.equal((await waitForResult(queue, id, { timeoutMs: 20_000 })).state, 'success');
     writeFileSync(join(dir, 'config.toml'), 'concurrent = 0\n');
     process.kill(runner.pid, 'SIGHUP');
@@ -191,6 +192,12 @@ test('SIGHUP reloads concurrent without dropping a running job', async () => {
     process.kill(runner.pid, 'SIGHUP');
     await until('a missing file counted as a failed reload', async () => ((await metric(runner, 'ci_runner_configuration_loading_error_total')) === 2 ? true : undefined));
     assert.equal(await metric(runner, 'ci_runner_concurrent'), 4, 'a removed config.toml does not switch to the defaults');
+    assert.equal(await metric(runner, 'ci_runner_configuration_last_load_successful'), 0, 'the failed reload is still the latest');
+    writeFileSync(join(dir, 'config.toml'), 'check_interval = 1\nconcurrent = 2\n');
+    process.kill(runner.pid, 'SIGHUP');
+    await until('a good file loaded again', async () => ((await metric(runner, 'ci_runner_configuration_last_load_successful')) === 1 ? true : undefined));
+    assert.equal(await metric(runner, 'ci_runner_concurrent'), 2);
+    assert.equal(await metric(runner, 'ci_runner_configuration_loaded_total'), 3);
   } finally {
     runner.kill();
   }

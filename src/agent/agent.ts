@@ -47,6 +47,8 @@ export interface AgentView {
   /** Successful configuration loads, the first included. */
   readonly configurationLoads: number;
   readonly configurationLoadErrors: number;
+  /** Whether the latest load (the first, or the latest SIGHUP reload) succeeded. */
+  readonly lastConfigurationLoadSucceeded: boolean;
 }
 
 /** Makes the source of a runner; `key` says when a reloaded runner needs a new one. */
@@ -76,6 +78,7 @@ export class Agent implements AgentView, SlotKeeper {
   private stopMode: 'graceful' | 'cancel' | undefined;
   private loads = 1;
   private loadErrors = 0;
+  private lastLoadSucceeded = true;
 
   constructor(
     private currentConfig: Config,
@@ -101,6 +104,10 @@ export class Agent implements AgentView, SlotKeeper {
     return this.loads;
   }
 
+  get lastConfigurationLoadSucceeded(): boolean {
+    return this.lastLoadSucceeded;
+  }
+
   get configurationLoadErrors(): number {
     return this.loadErrors;
   }
@@ -123,12 +130,14 @@ export class Agent implements AgentView, SlotKeeper {
   reload(config: Config): void {
     this.currentConfig = config;
     this.loads++;
+    this.lastLoadSucceeded = true;
     if (this.currentState === 'running') this.applyRunners();
     this.notify();
   }
 
   configurationFailed(): void {
     this.loadErrors++;
+    this.lastLoadSucceeded = false;
   }
 
   /** Cancels every running job (after_script still runs), and any job a request in flight still brings. */

@@ -63,6 +63,7 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
       const limit = meter.createObservableGauge('ci_runner_limit', { description: 'The limit setting of each runner (0 = no limit).' });
       const loaded = meter.createObservableCounter('ci_runner_configuration_loaded_total', { description: 'Configuration loads, the first one included.' });
       const loadErrors = meter.createObservableCounter('ci_runner_configuration_loading_error_total', { description: 'Configuration reloads that failed.' });
+      const lastLoad = meter.createObservableGauge('ci_runner_configuration_last_load_successful', { description: 'Whether the latest configuration load succeeded (1) or failed and the previous configuration is still in use (0).' });
       // Named steps (step_release, ...) seen so far: once observed their series must go on reading 0.
       const namedSteps = new Set<string>();
       // Runners seen so far, so a runner removed by a reload reads 0 instead of its last count.
@@ -105,7 +106,8 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
         }
         result.observe(loaded, agent.configurationLoads);
         result.observe(loadErrors, agent.configurationLoadErrors);
-      }, [builds, stageAge, limit, loaded, loadErrors]);
+        result.observe(lastLoad, agent.lastConfigurationLoadSucceeded ? 1 : 0);
+      }, [builds, stageAge, limit, loaded, loadErrors, lastLoad]);
     },
   };
 }
