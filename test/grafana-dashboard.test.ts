@@ -35,6 +35,8 @@ interface Panel {
   title: string;
   gridPos: GridPos;
   datasource?: Datasource;
+  /** The panel's minimum interval: $__interval and so $__rate_interval are never shorter. */
+  interval?: string;
   collapsed?: boolean;
   panels?: Panel[];
   targets?: Target[];
@@ -73,7 +75,11 @@ const queryPanels = (): Panel[] => allPanels().filter((panel) => panel.type !== 
 /** The one datasource reference every panel, target and query variable uses. */
 const PANEL_DATASOURCE: Datasource = { type: 'prometheus', uid: '${datasource}' };
 
-/** Grafana's built-in variables that the queries may use, and the value each gets here. */
+/**
+ * Grafana's built-in variables that the queries may use, and the value each
+ * gets here. $__rate_interval is max($__interval + scrape interval, 4 x scrape
+ * interval): about 1m at a 15 s scrape, or more on a panel with a minimum interval.
+ */
 const BUILT_INS: Readonly<Record<string, string>> = {
   __rate_interval: '1m',
   __interval: '30s',
@@ -244,6 +250,46 @@ test('the dashboard has the rows and variables of the issue', () => {
   // Every rate over a range takes Grafana's $__rate_interval (or the whole $__range).
   const fixedRanges = queries().filter((query) => /\[\s*\d+[smhdwy]\s*\]/.test(query.expr)).map((query) => `${query.where}: ${query.expr}`);
   assert.deepEqual(fixedRanges, [], 'fixed range windows instead of $__rate_interval');
+});
+
+/**
+ * Counter and histogram families that move once per finished job, or per
+ * request about one: at ordinary job rates most 1-minute windows hold none, so
+ * a quantile over them is NaN and a ratio flips between 0, 1 and nothing.
+ */
+const PER_JOB_FAMILIES: readonly string[] = [
+  'ci_runner_jobs_total',
+  'ci_runner_failed_jobs_total',
+  'ci_runner_job_duration_seconds',
+  'ci_runner_job_stage_duration_seconds',
+  'ci_runner_job_cpu_seconds',
+  'ci_runner_job_peak_rss_bytes',
+  'ci_runner_api_request_statuses_total',
+  'ci_runner_api_request_duration_seconds',
+];
+
+/** The minimum interval those panels have: their $__rate_interval is then 5m15s at a 15 s scrape. */
+const PER_JOB_MIN_INTERVAL_SECONDS = 300;
+
+/** A Grafana interval such as 30s, 5m or 1h, in seconds. */
+function intervalSeconds(interval: string): number {
+  const match = /^(\d+)([smhd])$/.exec(interval);
+  assert.ok(match, `not an interval: ${interval}`);
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2] as 's' | 'm' | 'h' | 'd'];
+}
+
+test('panels that take rates of per-job counters and histograms have a minimum interval of 5 minutes', () => {
+  const family = (name: string): string => name.replace(/_(bucket|sum|count)$/, '');
+  const problems: string[] = [];
+  for (const panel of queryPanels()) {
+    const perJob = (panel.targets ?? []).filter((target) => (target.expr ?? '').includes('$__rate_interval')
+      && parsePromQL(substitute(target.expr ?? '')).metrics.some((name) => PER_JOB_FAMILIES.includes(family(name))));
+    if (perJob.length === 0) continue;
+    const where = `panel ${panel.id} "${panel.title}"`;
+    if (panel.interval === undefined) problems.push(`${where}: no minimum interval`);
+    else if (intervalSeconds(panel.interval) < PER_JOB_MIN_INTERVAL_SECONDS) problems.push(`${where}: minimum interval ${panel.interval}`);
+  }
+  assert.deepEqual(problems, []);
 });
 
 // ---------------------------------------------------------------------------
