@@ -292,6 +292,14 @@ test('panels that take rates of per-job counters and histograms have a minimum i
   assert.deepEqual(problems, []);
 });
 
+test('a breakdown by runner is by instance and runner: runner names repeat across hosts', () => {
+  // The default runner name is `local` on every host: by (runner) alone would add those up.
+  const problems = queries().flatMap((query) => parsePromQL(substitute(query.expr)).groupings
+    .filter((grouping) => (grouping.modifier === 'by' || grouping.modifier === 'on') && grouping.labels.includes('runner') && !grouping.labels.includes('instance'))
+    .map((grouping) => `${query.where}: ${grouping.modifier} (${grouping.labels.join(', ')})`));
+  assert.deepEqual(problems, []);
+});
+
 // ---------------------------------------------------------------------------
 // The queries as PromQL
 
