@@ -300,6 +300,30 @@ test('a breakdown by runner is by instance and runner: runner names repeat acros
   assert.deepEqual(problems, []);
 });
 
+/** The coordinator failing: no answer (0), rate limited (429), 5xx. */
+const API_FAILURES: readonly string[] = ['0', '429', '500', '502', '503', '504'];
+/**
+ * Answers: 2xx, 409 (request_job's conflict), 403 (update_job and patch_trace
+ * of a canceled job), 401 and 403 to request_job (a token problem: the
+ * RunnerTokenRejected alert), 404.
+ */
+const API_ANSWERS: readonly string[] = ['200', '201', '202', '204', '401', '403', '404', '409'];
+
+test('the API failure share counts no answer, 429 and 5xx, and no other answer', () => {
+  const panel = queryPanels().find((p) => p.id === 21);
+  assert.ok(panel, 'panel 21');
+  const status = (panel.targets ?? []).flatMap((target) => parsePromQL(substitute(target.expr ?? '')).matchers)
+    .filter((matcher) => matcher.metric === 'ci_runner_api_request_statuses_total' && matcher.label === 'status');
+  assert.equal(status.length, 1, `panel 21: one status matcher: ${JSON.stringify(status)}`);
+  // Prometheus anchors a label regular expression at both ends.
+  const selected = (code: string): boolean => {
+    const matches = new RegExp(`^(?:${status[0]!.value})$`).test(code);
+    return status[0]!.op === '=~' ? matches : status[0]!.op === '!~' ? !matches : status[0]!.op === '=' ? code === status[0]!.value : code !== status[0]!.value;
+  };
+  assert.deepEqual(API_FAILURES.filter((code) => !selected(code)), [], 'failures not counted');
+  assert.deepEqual(API_ANSWERS.filter(selected), [], 'answers counted as failures');
+});
+
 // ---------------------------------------------------------------------------
 // The queries as PromQL
 
