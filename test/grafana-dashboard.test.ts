@@ -324,6 +324,17 @@ test('the API failure share counts no answer, 429 and 5xx, and no other answer',
   assert.deepEqual(API_ANSWERS.filter(selected), [], 'answers counted as failures');
 });
 
+/** Counters whose series appear with their first event: before it, a sum over them has no series at all. */
+const APPEAR_WITH_FIRST_EVENT: readonly string[] = ['ci_runner_jobs_total', 'ci_runner_failed_jobs_total', 'ci_runner_api_request_statuses_total'];
+
+test('a stat over a counter that appears with its first event reads 0 before it, not "No data"', () => {
+  const problems = queryPanels().filter((panel) => panel.type === 'stat').flatMap((panel) => (panel.targets ?? [])
+    .filter((target) => parsePromQL(substitute(target.expr ?? '')).metrics.some((name) => APPEAR_WITH_FIRST_EVENT.includes(name)))
+    .filter((target) => !/\bor vector\(0\)$/.test((target.expr ?? '').trim()))
+    .map((target) => `panel ${panel.id} "${panel.title}" target ${target.refId}: ${target.expr}`));
+  assert.deepEqual(problems, []);
+});
+
 // ---------------------------------------------------------------------------
 // The queries as PromQL
 
