@@ -1,5 +1,5 @@
 // deploy/grafana/runner-dashboard.json: a Grafana dashboard model that imports
-// through the UI, whose every query is PromQL that Prometheus accepts (promtool
+// through the UI and loads from file provisioning, whose every query is PromQL that Prometheus accepts (promtool
 // and the Prometheus team's Lezer grammar), and whose every metric name the
 // real runner serves after jobs have run, but for `up` (Prometheus's own) and
 // the runtime metrics the README table says this runtime does not have. The
@@ -168,7 +168,7 @@ function assertNoOverlap(panels: readonly Panel[], group: string): void {
   }
 }
 
-test('the dashboard is a Grafana dashboard model that imports through the UI', () => {
+test('the dashboard is a Grafana dashboard model that imports through the UI and provisions from a file', () => {
   assert.equal(typeof dashboard.title, 'string');
   assert.ok(dashboard.title.length > 0);
   assert.match(dashboard.uid, /^[\w-]{1,40}$/, 'uid: at most 40 letters, digits, - and _');
@@ -177,15 +177,20 @@ test('the dashboard is a Grafana dashboard model that imports through the UI', (
   assert.ok(Array.isArray(dashboard.panels) && dashboard.panels.length > 0);
   assert.ok(Array.isArray(dashboard.templating.list));
 
-  // One data source input at import, which becomes the default of the
-  // `datasource` variable; every panel and query variable follows the variable.
+  // One Prometheus data source input for the import dialog. Every panel and
+  // query variable follows the `datasource` variable, which starts empty, so
+  // that Grafana takes its default Prometheus data source: file provisioning
+  // replaces no ${DS_...} reference, and would leave one as it is, naming no
+  // data source.
   assert.deepEqual(dashboard.__inputs.map((input) => [input.name, input.type, input.pluginId]), [['DS_PROMETHEUS', 'datasource', 'prometheus']]);
   const required = new Set(dashboard.__requires.map((r) => `${r.type}:${r.id}`));
   assert.ok(required.has('grafana:grafana') && required.has('datasource:prometheus'), [...required].join(', '));
   const datasource = dashboard.templating.list.find((v) => v.name === 'datasource');
   assert.equal(datasource?.type, 'datasource');
   assert.equal(datasource.query, 'prometheus');
-  assert.equal(datasource.current?.value, '${DS_PROMETHEUS}');
+  assert.deepEqual(datasource.current, {}, 'the datasource variable starts empty');
+  const inputReferences = JSON.stringify({ ...dashboard, __inputs: [] }).match(/\$\{DS_\w+\}/g) ?? [];
+  assert.deepEqual(inputReferences, [], 'import input references, which file provisioning leaves as they are');
 
   const panels = allPanels();
   const ids = panels.map((panel) => panel.id);
