@@ -40,7 +40,10 @@ interface Panel {
   collapsed?: boolean;
   panels?: Panel[];
   targets?: Target[];
-  fieldConfig?: { defaults?: { unit?: string } };
+  fieldConfig?: {
+    defaults?: { unit?: string };
+    overrides?: { properties?: { id: string; value?: unknown }[] }[];
+  };
 }
 interface Variable {
   name: string;
@@ -85,6 +88,21 @@ const BUILT_INS: Readonly<Record<string, string>> = {
   __interval: '30s',
   __range: '1h',
 };
+
+/**
+ * Grafana unit ids, as its unit picker lists them: a subset of the ids of
+ * packages/grafana-data/src/valueFormats/categories.ts (categories Misc, Data,
+ * Data rate, Date & time, Time and Throughput). Grafana shows a value with an
+ * unknown id as a bare number with the id pasted after it, silently.
+ */
+const GRAFANA_UNITS: readonly string[] = [
+  'none', 'string', 'short', 'percent', 'percentunit', 'locale', 'sci', 'hex', 'hex0x',
+  'bits', 'bytes', 'kbytes', 'mbytes', 'gbytes', 'decbits', 'decbytes', 'deckbytes', 'decmbytes', 'decgbytes',
+  'bps', 'Bps', 'pps',
+  'dateTimeAsIso', 'dateTimeAsIsoNoDateIfToday', 'dateTimeAsUS', 'dateTimeFromNow',
+  'hertz', 'ns', 'µs', 'ms', 's', 'm', 'h', 'd', 'dtdurationms', 'dtdurations', 'dthms', 'dtdhms', 'clockms', 'clocks',
+  'cps', 'ops', 'reqps', 'rps', 'wps', 'iops', 'cpm', 'opm', 'rpm', 'wpm',
+];
 
 /** `$name`, `${name}` and `${name:format}`. */
 const VARIABLE = /\$\{(\w+)(?::\w+)?\}|\$(\w+)/g;
@@ -210,7 +228,10 @@ test('the dashboard is a Grafana dashboard model that imports through the UI and
     assert.ok(required.has(`panel:${panel.type}`), `${where}: panel type ${panel.type} is not in __requires`);
     assert.deepEqual(panel.datasource, PANEL_DATASOURCE, `${where}: datasource`);
     const unit = panel.fieldConfig?.defaults?.unit;
-    assert.ok(typeof unit === 'string' && unit.length > 0, `${where}: no unit`);
+    assert.ok(typeof unit === 'string' && GRAFANA_UNITS.includes(unit), `${where}: unit ${unit} is not a Grafana unit id`);
+    for (const property of (panel.fieldConfig?.overrides ?? []).flatMap((override) => override.properties ?? []).filter((p) => p.id === 'unit')) {
+      assert.ok(typeof property.value === 'string' && GRAFANA_UNITS.includes(property.value), `${where}: an override's unit ${String(property.value)} is not a Grafana unit id`);
+    }
     const targets = panel.targets ?? [];
     assert.ok(targets.length > 0, `${where}: no query`);
     assert.equal(new Set(targets.map((t) => t.refId)).size, targets.length, `${where}: refIds not unique`);
