@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { BUILD_STAGES } from '../src/executors/stages.ts';
+import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../src/executors/stages.ts';
 import { runtime } from '../src/runtime/runtime.ts';
 import { enqueue, waitForResult } from '../src/sources/local/queue.ts';
 import { packageRoot } from '../src/version.ts';
@@ -94,8 +94,7 @@ const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
   stage: BUILD_STAGES,
   state: ['running'],
   endpoint: ['request_job', 'update_job', 'patch_trace', 'verify'],
-  // What ci_runner_failed_jobs_total counts: the executor's reasons, and unknown_failure for a cancel.
-  failure_reason: ['script_failure', 'job_execution_timeout', 'runner_system_failure', 'unknown_failure'],
+  failure_reason: COUNTED_FAILURE_REASONS,
   status_class: ['2xx', '3xx', '4xx', '5xx', 'error'],
   level: ['warning', 'error', 'fatal', 'panic'],
   kind: ['minor', 'major', 'incremental', 'weakcb'],

@@ -19,6 +19,9 @@ export type JobState = 'success' | 'failed' | 'canceled';
 /** GitLab's failure reasons that this executor can produce. */
 export type FailureReason = 'script_failure' | 'job_execution_timeout' | 'runner_system_failure';
 
+/** The failure reasons a finished job is counted under: the executor's, and GitLab's catch-all (a canceled coordinator job). */
+export const COUNTED_FAILURE_REASONS: readonly (FailureReason | 'unknown_failure')[] = ['script_failure', 'job_execution_timeout', 'runner_system_failure', 'unknown_failure'];
+
 /** How long a stage took; only stages that were entered are listed, in the order they ran. */
 export interface StageTiming {
   readonly stage: BuildStage;

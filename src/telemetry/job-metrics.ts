@@ -2,7 +2,7 @@
 // they always match it), counters and histograms from finished jobs.
 import type { Meter } from '@opentelemetry/api';
 import type { AgentView, FinishedJob } from '../agent/agent.ts';
-import { BUILD_STAGES, type FailureReason } from '../executors/stages.ts';
+import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../executors/stages.ts';
 
 /** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
 const MAX_NAMED_STEPS = 32;
@@ -12,9 +12,6 @@ const MAX_RUNNERS_REMEMBERED = 256;
 /** GitLab Runner's job duration buckets. */
 const JOB_DURATION_BUCKETS = [30, 60, 300, 600, 1800, 3600, 7200, 10800, 18000, 36000];
 const STAGE_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
-
-/** The failure reasons a finished job is counted under: the executor's, and GitLab's catch-all. */
-const FAILURE_REASONS: readonly (FailureReason | 'unknown_failure')[] = ['script_failure', 'job_execution_timeout', 'runner_system_failure', 'unknown_failure'];
 
 export interface JobMetrics {
   jobFinished(job: FinishedJob): void;
@@ -75,7 +72,7 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
         if (runnersSeen.has(runner) || runnersSeen.size >= MAX_RUNNERS_REMEMBERED) return;
         runnersSeen.add(runner);
         jobs.add(0, { runner });
-        for (const reason of FAILURE_REASONS) failed.add(0, { runner, failure_reason: reason });
+        for (const reason of COUNTED_FAILURE_REASONS) failed.add(0, { runner, failure_reason: reason });
       };
       meter.addBatchObservableCallback((result) => {
         const now = Date.now();
