@@ -68,7 +68,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { echoLine } from '../src/executors/shell.ts';
+import { echoLine } from '../src/build/scripts.ts';
 import { packageRoot } from '../src/version.ts';
 import type { CoordinatorJob, JobSpec, TestCoordinator, TracePatch } from '../test/helpers/gitlab-coordinator.ts';
 import { parseBenchArgs } from './lib/args.ts';

@@ -50,7 +50,7 @@
 
 import { parseBenchArgs } from './lib/args.ts';
 import { packageRoot } from '../src/version.ts';
-import { enqueue, logPath, waitForResult, type JobResult } from '../src/sources/local/queue.ts';
+import { enqueue, logPath, waitForResult, type DoneRecord } from '../src/sources/local/queue.ts';
 import { Buffer } from 'node:buffer';
 import { existsSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,17 +139,17 @@ function logTail(queueDir: string, id: string, bytes: number): string {
   }
 }
 
-function checkSuccess(queueDir: string, result: JobResult): void {
+function checkSuccess(queueDir: string, result: DoneRecord): void {
   if (result.state !== 'success') {
     throw new Error(`job ${result.id} ended ${result.state} (${result.failure_reason ?? '?'}, exit code ${String(result.exit_code)}); log starts:\n${logHead(queueDir, result.id)}`);
   }
 }
 
 /** Enqueues one job, waits (bounded) for its result, checks it succeeded and its log is exactly logBytes; deletes the log. */
-async function runSizedJob(queueDir: string, runner: QueueRunner, name: string, logBytes: number, timeoutMs: number): Promise<JobResult> {
+async function runSizedJob(queueDir: string, runner: QueueRunner, name: string, logBytes: number, timeoutMs: number): Promise<DoneRecord> {
   const { command } = printCommandForLog(logBytes);
   const { id } = await enqueue(queueDir, jobToml(name, command, JOB_TIMEOUT), `bench job ${name}`);
-  let result: JobResult;
+  let result: DoneRecord;
   try {
     result = await waitForResult(queueDir, id, { intervalMs: 50, timeoutMs });
   } catch (err) {
@@ -189,7 +189,7 @@ async function queueRun(spec: RuntimeSpec, concurrent: number): Promise<QueueRun
     const runner = await startQueueRunner(spec, dir);
     try {
       const deadline = performance.now() + QUEUE_TIMEOUT_MS;
-      const results: JobResult[] = [];
+      const results: DoneRecord[] = [];
       for (const id of ids) {
         try {
           results.push(await waitForResult(queueDir, id, { intervalMs: RESULT_POLL_MS, timeoutMs: Math.max(0, deadline - performance.now()) }));

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { pid } from 'node:process';
 import { ConfigError } from '../src/config/validate.ts';
 import { MAX_DURATION_SECONDS, parseDuration } from '../src/config/duration.ts';
-import { parseJobFile, readJobFile, type JobSpec } from '../src/sources/local/job-file.ts';
+import type { JobDefinition } from '../src/job/model.ts';
+import { parseJobFile, readJobFile } from '../src/sources/local/job-file.ts';
 import { JOB_ID_PATTERN, isJobId, jobIdTime, newJobId } from '../src/sources/local/job-id.ts';
 
 /** The error parseJobFile throws for `text`, checked to be a one-line ConfigError. */
@@ -38,7 +39,7 @@ PLAIN = { value = "" }
 SHOWN = { value = "x", masked = false }
 _under_9 = "multi\\nline"
 `, 'job.toml');
-  const expected: JobSpec = {
+  const expected: JobDefinition = {
     name: 'unit-tests',
     script: ['npm ci', 'npm test'],
     beforeScript: ['echo setup'],
@@ -61,7 +62,7 @@ test('a minimal job file gets empty optional parts', () => {
   });
 });
 
-const GOOD: ReadonlyArray<readonly [what: string, text: string, check: (spec: JobSpec) => void]> = [
+const GOOD: ReadonlyArray<readonly [what: string, text: string, check: (spec: JobDefinition) => void]> = [
   ['timeout in whole seconds', `${MINIMAL}timeout = 90\n`, (s) => assert.equal(s.timeoutSeconds, 90)],
   ['timeout 1h30m', `${MINIMAL}timeout = "1h30m"\n`, (s) => assert.equal(s.timeoutSeconds, 5400)],
   ['an empty [variables] table', `${MINIMAL}[variables]\n`, (s) => assert.deepEqual(s.variables, [])],

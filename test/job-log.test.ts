@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { JobLog, SecretMasker, limitNotice, outputLimitBytes, type JobLogStats } from '../src/trace/job-log.ts';
+import type { LogStats } from '../src/job/log.ts';
+import { JobLog, SecretMasker, limitNotice, outputLimitBytes } from '../src/trace/job-log.ts';
 
-interface Run { output: Buffer; stats: JobLogStats; sinkCalls: number }
+interface Run { output: Buffer; stats: LogStats; sinkCalls: number }
 
 /** Feeds the chunks through a JobLog and returns everything its sink received. */
 function run(secrets: readonly string[], chunks: readonly Uint8Array[], limitBytes = Infinity): Run {

@@ -12,8 +12,8 @@ import { ConfigError } from '../src/config/validate.ts';
 import { parseJobFile } from '../src/sources/local/job-file.ts';
 import { isJobId, jobIdTime, newJobId } from '../src/sources/local/job-id.ts';
 import {
-  QueueError, claimNext, enqueue, finish, isOwnerAlive, jobSpecToToml, jobState, openJobLog, ownerOf, processStartTime,
-  readResult, recoverDeadClaims, waitForResult, type ClaimedJob, type JobResult,
+  QueueError, claimNext, enqueue, finish, isOwnerAlive, jobFileText, jobState, openJobLog, ownerOf, processStartTime,
+  readResult, recoverDeadClaims, waitForResult, type ClaimedJob, type DoneRecord,
 } from '../src/sources/local/queue.ts';
 
 /** test/helpers/queue-worker.ts, or dist/test/helpers/queue-worker.js on Node. */
@@ -91,7 +91,7 @@ test('enqueue, claim and finish: files 0600, the secret only in the queued job, 
     const startedAt = new Date(Date.now() - 1500);
     const finishedAt = new Date();
     const result = await finish(queue, claimed, { state: 'failed', failureReason: 'script_failure', exitCode: 3, startedAt, finishedAt });
-    const expected: JobResult = {
+    const expected: DoneRecord = {
       id, name: 'unit-tests', state: 'failed', failure_reason: 'script_failure', exit_code: 3,
       started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(),
       duration_seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000, owner,
@@ -113,13 +113,13 @@ test('enqueue, claim and finish: files 0600, the secret only in the queued job, 
   }
 });
 
-test('a JobSpec is queued as a job file that reads back the same', async () => {
+test('a job definition is queued as a job file that reads back the same', async () => {
   const { queue, cleanup } = tempQueue();
   try {
     const spec = parseJobFile(JOB.replace('[variables]', 'before_script = ["echo \\"quoted\\""]\n[variables]\n__proto__ = "x"'), 'job.toml');
     assert.deepEqual(spec.beforeScript, ['echo "quoted"']);
     assert.deepEqual(spec.variables.map((v) => v.key).sort(), ['API_KEY', 'GREETING', '__proto__']);
-    assert.deepEqual(parseJobFile(jobSpecToToml(spec), 'again.toml'), spec);
+    assert.deepEqual(parseJobFile(jobFileText(spec), 'again.toml'), spec);
     const { id } = await enqueue(queue, spec, 'spec');
     const claimed = await claimNext(queue);
     assert.equal(claimed?.id, id);

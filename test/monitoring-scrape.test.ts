@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../src/executors/stages.ts';
+import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../src/job/result.ts';
 import { runtime } from '../src/runtime/runtime.ts';
 import { enqueue, waitForResult } from '../src/sources/local/queue.ts';
 import { packageRoot } from '../src/version.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { enqueue, ownerOf, waitForResult, type JobResult } from '../src/sources/local/queue.ts';
+import { enqueue, ownerOf, waitForResult, type DoneRecord } from '../src/sources/local/queue.ts';
 import { startRunner, type RunningRunner } from './helpers/runner-process.ts';
 
 interface Peer {
@@ -94,7 +94,7 @@ test('two runners on one queue: every job runs exactly once, both take jobs, res
     // the rename fails here on every runtime, with 7 to 20 jobs run twice).
     // A batch is twice one runner's `concurrent`, so each round has work for both.
     const ids: string[] = [];
-    const results: JobResult[] = [];
+    const results: DoneRecord[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const batch: string[] = [];
       for (let i = 0; i < BATCH; i++) {

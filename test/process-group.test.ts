@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { runInProcessGroup, type GroupCommand, type GroupResult } from '../src/executors/process-group.ts';
+import { runInProcessGroup, type GroupCommand, type GroupResult } from '../src/system/process-group.ts';
 import { spareNamedPipes } from '../src/system/named-pipe.ts';
 import { skipUnless } from './helpers/tools.ts';
 

@@ -8,13 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from '../src/agent/agent.ts';
-import { DEFAULT_CONFIG } from '../src/config/types.ts';
 import { Logger } from '../src/log/logger.ts';
 import { startHttpServer } from '../src/server/http-server.ts';
 import { createRequestListener } from '../src/server/routes.ts';
 import { prefersLineProtocol } from '../src/server/routes/metrics.ts';
-import { sourceFactory } from '../src/sources/sources.ts';
+import { fixedStatus } from './helpers/runner-status.ts';
 import { enqueue, waitForResult } from '../src/sources/local/queue.ts';
 import { formatBound, formatFloatField } from '../src/telemetry/renderings/influx.ts';
 import type { VarsDocument } from '../src/telemetry/renderings/json.ts';
@@ -373,7 +371,7 @@ async function withServer(register: (telemetry: Telemetry) => void, run: (base: 
   const quiet = (): Logger => new Logger('info', 'text', { write: () => undefined });
   const telemetry = new Telemetry();
   register(telemetry);
-  const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, tmpdir(), quiet(), sourceFactory(tmpdir(), quiet()));
+  const agent = fixedStatus();
   const server = await startHttpServer({ host: '127.0.0.1', port: 0 }, createRequestListener(agent, telemetry, quiet()));
   try {
     await run(`http://127.0.0.1:${server.address.port}`);

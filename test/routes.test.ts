@@ -1,14 +1,16 @@
 // The routes in process: a failed collection must be a 500 that says why,
 // never a 200 with a partial exposition; readiness follows the agent.
 import { test } from 'node:test';
-import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
-import { Agent } from '../src/agent/agent.ts';
-import { DEFAULT_CONFIG } from '../src/config/types.ts';
+import { tmpdir } from 'node:os';
 import { Logger } from '../src/log/logger.ts';
 import { startHttpServer } from '../src/server/http-server.ts';
 import { createRequestListener } from '../src/server/routes.ts';
+import { Agent } from '../src/agent/agent.ts';
+import { DEFAULT_CONFIG } from '../src/config/types.ts';
+import { executorFactory } from '../src/executors/executors.ts';
 import { sourceFactory } from '../src/sources/sources.ts';
+import { fixedStatus } from './helpers/runner-status.ts';
 import { registerRunnerMetrics } from '../src/telemetry/runner-metrics.ts';
 import { CollectionError, SERIES_LIMIT_PER_METRIC, Telemetry } from '../src/telemetry/telemetry.ts';
 
@@ -18,7 +20,7 @@ function quietLogger(lines: string[]): Logger {
 
 test('a failing metric callback makes /metrics answer 500 with the reason, and is logged', async () => {
   const telemetry = new Telemetry();
-  const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, tmpdir(), quietLogger([]), sourceFactory(tmpdir(), quietLogger([])));
+  const agent = fixedStatus();
   registerRunnerMetrics(telemetry.meter, agent);
   telemetry.meter.createObservableGauge('broken_gauge').addCallback(() => {
     throw new Error('cannot read /proc/self/broken');
@@ -67,7 +69,9 @@ test('series beyond the per-metric limit fold into one overflow series instead o
 
 test('/health/ready answers 503 until the agent has started', async () => {
   const telemetry = new Telemetry();
-  const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, tmpdir(), quietLogger([]), sourceFactory(tmpdir(), quietLogger([])));
+  const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, {
+    logger: quietLogger([]), sources: sourceFactory(tmpdir(), quietLogger([])), executors: executorFactory(tmpdir()),
+  });
   const server = await startHttpServer({ host: '127.0.0.1', port: 0 }, createRequestListener(agent, telemetry, quietLogger([])));
   try {
     const url = `http://127.0.0.1:${server.address.port}/health/ready`;

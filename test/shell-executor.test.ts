@@ -5,10 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BUILD_STAGES, runJob, type BuildStage, type ExecutableJob, type JobResult, type ShellExecutorOptions,
-} from '../src/executors/shell.ts';
-import { procStat } from '../src/executors/process-group.ts';
+import { runBuild, type BuildOptions } from '../src/build/build.ts';
+import { ShellExecutor, type ShellExecutorOptions } from '../src/executors/shell/shell-executor.ts';
+import type { Job } from '../src/job/model.ts';
+import type { BuildStage, JobResult } from '../src/job/result.ts';
+import { procStat } from '../src/system/process-group.ts';
 import { limitNotice } from '../src/trace/job-log.ts';
 import { skipUnless } from './helpers/tools.ts';
 
@@ -20,15 +21,18 @@ interface Run {
   buildsDir: string;
 }
 
-type JobInput = Partial<ExecutableJob> & Pick<ExecutableJob, 'script'>;
-type ExtraOptions = Partial<Omit<ShellExecutorOptions, 'log' | 'buildsDir'>> & { onLog?: (text: string) => void };
+type JobInput = Partial<Job> & Pick<Job, 'script'>;
+type ExtraOptions = Partial<Omit<BuildOptions, 'log' | 'executor'>> & Partial<Omit<ShellExecutorOptions, 'buildsDir'>> & { onLog?: (text: string) => void };
+
+/** The stages of a job that runs its script (no cache, no artifacts). */
+const SCRIPT_STAGES: readonly BuildStage[] = ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'after_script', 'cleanup_file_variables'];
 
 let counter = 0;
 
 /** Runs a job in a fresh builds directory (removed afterwards unless kept) and collects what it reported. */
 async function run(input: JobInput, extra: ExtraOptions = {}, keepRoot = false): Promise<Run> {
   const buildsDir = mkdtempSync(join(tmpdir(), 'runner-shell-test-'));
-  const job: ExecutableJob = {
+  const job: Job = {
     id: `job-${process.pid}-${++counter}`,
     name: 'test job',
     beforeScript: [],
@@ -40,15 +44,15 @@ async function run(input: JobInput, extra: ExtraOptions = {}, keepRoot = false):
   const parts: Buffer[] = [];
   const stages: BuildStage[] = [];
   const pids: Array<number | undefined> = [];
-  const { onLog, ...options } = extra;
+  const { onLog, keepBuildDir, killGraceSeconds, shell, ...options } = extra;
   try {
-    const result = await runJob(job, {
+    const executor = new ShellExecutor({ buildsDir, killGraceSeconds: killGraceSeconds ?? 0.5, keepBuildDir, shell });
+    const result = await runBuild(job, {
       runnerName: 'test-runner',
-      killGraceSeconds: 0.5,
       onStage: (stage) => stages.push(stage),
-      onPid: (pid) => pids.push(pid),
+      onProcess: (pid) => pids.push(pid),
       ...options,
-      buildsDir,
+      executor,
       log: (chunk) => {
         parts.push(Buffer.from(chunk));
         onLog?.(Buffer.concat(parts).toString('utf8'));
@@ -96,8 +100,8 @@ test('a successful job: each command echoed before its output, stdout and stderr
   assert.equal(result.failureReason, undefined);
   assert.equal(result.exitCode, 0);
   assert.deepEqual(result.afterScript, { exitCode: 0, timedOut: false, canceled: false });
-  assert.deepEqual(stages, [...BUILD_STAGES]);
-  assert.deepEqual(result.stages.map((s) => s.stage), [...BUILD_STAGES]);
+  assert.deepEqual(stages, [...SCRIPT_STAGES]);
+  assert.deepEqual(result.stages.map((s) => s.stage), [...SCRIPT_STAGES]);
   for (const timing of result.stages) assert.ok(timing.durationSeconds >= 0 && timing.durationSeconds < 10);
   assert.ok(result.durationSeconds >= result.stages.reduce((sum, s) => sum + s.durationSeconds, 0) - 0.001);
   assert.ok(result.finishedAt >= result.startedAt);
@@ -144,7 +148,7 @@ test('a failing command fails the job with its exit code; later commands do not 
   assert.equal(result.failureReason, 'script_failure');
   assert.equal(result.exitCode, 3);
   assert.deepEqual(result.afterScript, { exitCode: 7, timedOut: false, canceled: false });
-  assert.deepEqual(stages, [...BUILD_STAGES]);
+  assert.deepEqual(stages, [...SCRIPT_STAGES]);
 
   const failedBefore = await run({ beforeScript: ['false'], script: ['echo never'] });
   assert.equal(failedBefore.log, '$ false\nERROR: Job failed: exit code 1\n');
@@ -227,7 +231,7 @@ test('cancel stops the script, runs after_script, and records canceled', async (
   assert.equal(result.exitCode, undefined);
   assert.ok(ended(pidAfter(log, 'grandchild')));
   assert.ok(log.endsWith('$ echo "after $CI_JOB_STATUS"\nafter canceled\nERROR: Job failed: canceled\n'), log);
-  assert.deepEqual(stages, [...BUILD_STAGES]);
+  assert.deepEqual(stages, [...SCRIPT_STAGES]);
 
   // Canceled before it started: nothing runs, the directory is still cleaned up.
   const early = await run({ script: ['echo never'], afterScript: ['echo never'] }, { signal: AbortSignal.abort() }, true);

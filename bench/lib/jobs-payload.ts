@@ -3,7 +3,7 @@
 // the output) is exactly that many bytes, so a kept log can be checked by its size alone.
 
 import { Buffer } from 'node:buffer';
-import { echoLine } from '../../src/executors/shell.ts';
+import { echoLine } from '../../src/build/scripts.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;

@@ -3,7 +3,7 @@
 // and waiting for its "Runner ready" line, stopping it together with every job process it
 // started, and reading VmHWM/VmRSS from /proc/PID/status.
 //
-// Jobs run in their own process groups (src/executors/process-group.ts), so killing the runner
+// Jobs run in their own process groups (src/system/process-group.ts), so killing the runner
 // alone would leave a running job behind. Every stop here therefore first lists the runner's
 // descendants from /proc, then stops the runner, then SIGKILLs whatever of those descendants
 // (and their process groups) is still alive. killJobTreesOnExit() does the same on every exit

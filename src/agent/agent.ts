@@ -1,60 +1,26 @@
 // The agent owns the runner's state: its configuration, its lifecycle and the
 // jobs it runs. Each [[runners]] entry has a polling loop over its source
 // (runner-loop.ts); the agent hands out job slots within `concurrent` and each
-// runner's `limit`, runs the jobs, and keeps the live job list that telemetry
-// and the debug routes read through AgentView.
+// runner's `limit`, runs each job through the build sequence on the runner's
+// executor (job-runner.ts), and keeps the live job list that telemetry and the
+// debug routes read through RunnerStatus. Sources and executors come from the
+// factories it is given: it knows neither kind, and never signals a process.
 import type { Config, RunnerConfig } from '../config/types.ts';
-import type { JobResult as ExecutorResult } from '../executors/shell.ts';
+import type { ExecutorFactory } from '../job/executor.ts';
+import type { SourceFactory, SourceJob } from '../job/source.ts';
+import type { AgentState, FinishedJob, JobView, RunnerStatus } from '../job/status.ts';
 import type { Logger } from '../log/logger.ts';
-import type { JobSource, SourceJob } from '../sources/source.ts';
-import { signalGroup } from '../executors/process-group.ts';
 import { runSourceJob } from './job-runner.ts';
 import { RunnerLoop, type SlotKeeper } from './runner-loop.ts';
 
-export type AgentState = 'starting' | 'running' | 'stopping' | 'stopped';
-
-/** A running job as the debug job list and the build-state metrics see it. */
-export interface JobView {
-  readonly id: string;
-  readonly name: string;
-  readonly runner: string;
-  /** The job's address at its coordinator, or its queue file for local jobs. */
-  readonly url: string;
-  readonly state: string;
-  readonly stage: string;
-  readonly executorStage: string;
-  /** Milliseconds since the Unix epoch. */
-  readonly startedAt: number;
-  /** When the job entered its current stage, ms since the Unix epoch. */
-  readonly stageStartedAt: number;
-  readonly pid: number | undefined;
-}
-
-/** A finished job, for counters and histograms. */
-export interface FinishedJob {
-  readonly runner: string;
-  readonly result: ExecutorResult;
-}
-
-export interface AgentView {
-  readonly config: Config;
-  readonly state: AgentState;
-  /** True once the agent has started and until it begins to stop. */
-  isReady(): boolean;
-  runningJobs(): readonly JobView[];
-  /** Requests for jobs in flight now, per runner name. */
-  requestsInFlight(): ReadonlyMap<string, number>;
-  /** Successful configuration loads, the first included. */
-  readonly configurationLoads: number;
-  readonly configurationLoadErrors: number;
-  /** Whether the latest load (the first, or the latest SIGHUP reload) succeeded. */
-  readonly lastConfigurationLoadSucceeded: boolean;
-}
-
-/** Makes the source of a runner; `key` says when a reloaded runner needs a new one. */
-export interface SourceFactory {
-  key(runner: RunnerConfig): string;
-  create(runner: RunnerConfig): JobSource;
+export interface AgentParts {
+  readonly logger: Logger;
+  /** Makes each runner's job source. */
+  readonly sources: SourceFactory;
+  /** Makes each runner's executor. */
+  readonly executors: ExecutorFactory;
+  /** Told of every job that ends (the job metrics). */
+  readonly onJobFinished?: (job: FinishedJob) => void;
 }
 
 interface RunningJob {
@@ -62,10 +28,11 @@ interface RunningJob {
   readonly source: SourceJob;
   readonly cancel: AbortController;
   readonly force: AbortController;
+  readonly kill: AbortController;
   readonly done: Promise<void>;
 }
 
-export class Agent implements AgentView, SlotKeeper {
+export class Agent implements RunnerStatus, SlotKeeper {
   private currentState: AgentState = 'starting';
   private readonly jobs = new Map<number, RunningJob>();
   private nextJobKey = 0;
@@ -80,13 +47,17 @@ export class Agent implements AgentView, SlotKeeper {
   private loadErrors = 0;
   private lastLoadSucceeded = true;
 
-  constructor(
-    private currentConfig: Config,
-    private readonly workingDirectory: string,
-    private readonly logger: Logger,
-    private readonly sources: SourceFactory,
-    private readonly onJobFinished: (job: FinishedJob) => void = () => undefined,
-  ) {}
+  private readonly logger: Logger;
+  private readonly sources: SourceFactory;
+  private readonly executors: ExecutorFactory;
+  private readonly onJobFinished: (job: FinishedJob) => void;
+
+  constructor(private currentConfig: Config, parts: AgentParts) {
+    this.logger = parts.logger;
+    this.sources = parts.sources;
+    this.executors = parts.executors;
+    this.onJobFinished = parts.onJobFinished ?? (() => undefined);
+  }
 
   get config(): Config {
     return this.currentConfig;
@@ -148,20 +119,14 @@ export class Agent implements AgentView, SlotKeeper {
 
   /**
    * Stops every running job now, after_script included (a second stop
-   * signal, or shutdown_timeout), with SIGKILL to each step's process group
-   * right away: the process is about to exit and cannot wait for a grace period.
+   * signal, or shutdown_timeout), and has the executors end what runs at
+   * once: the process is about to exit and cannot wait for a grace period.
    */
   forceStop(): void {
     for (const job of this.jobs.values()) {
       job.cancel.abort();
       job.force.abort();
-      if (job.view.pid !== undefined) {
-        try {
-          signalGroup(job.view.pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
+      job.kill.abort();
     }
   }
 
@@ -207,7 +172,7 @@ export class Agent implements AgentView, SlotKeeper {
     }
     runners.forEach((runner, index) => {
       if (this.loops.has(runner.name)) return;
-      const loop = new RunnerLoop(runner, intervalMs, this.sources.create(runner), this, this.logger);
+      const loop = new RunnerLoop(runner, intervalMs, this.sources.create(runner, this.executors.create(runner).info), this, this.logger);
       this.loops.set(runner.name, { key: this.sources.key(runner), loop });
       // Spread the runners' requests across the interval, as GitLab Runner does.
       loop.start((intervalMs * index) / runners.length);
@@ -273,15 +238,17 @@ export class Agent implements AgentView, SlotKeeper {
     const key = this.nextJobKey++;
     const cancel = new AbortController();
     const force = new AbortController();
+    const kill = new AbortController();
     const fields = { job: sourceJob.id, name: sourceJob.name, runner: runner.name };
     // Assigned right below; the hooks only run once the job is under way.
     let job: RunningJob;
     this.logger.info('Job started', fields);
-    const done = runSourceJob(runner, this.workingDirectory, sourceJob, {
+    const done = runSourceJob(runner, sourceJob, this.executors.create(runner), {
       onStage: (stage) => { job.view = { ...job.view, stage, executorStage: stage, stageStartedAt: Date.now() }; },
-      onPid: (pid) => { job.view = { ...job.view, pid }; },
+      onProcess: (pid) => { job.view = { ...job.view, pid }; },
       cancel,
       force,
+      kill,
     }).then(
       (result) => {
         this.logger.log(result.systemError === undefined ? 'info' : 'warn', 'Job finished', {
@@ -305,6 +272,7 @@ export class Agent implements AgentView, SlotKeeper {
       source: sourceJob,
       cancel,
       force,
+      kill,
       done,
     };
     this.jobs.set(key, job);

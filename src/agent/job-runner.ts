@@ -1,19 +1,22 @@
 // Runs one job handed out by a source: its log goes to the source as it is
 // produced, then the runner's one-line resource summary, then its result.
 import { Buffer } from 'node:buffer';
-import { resolve } from 'node:path';
+import { runBuild } from '../build/build.ts';
 import type { RunnerConfig } from '../config/types.ts';
-import { runJob, systemFailureResult, type BuildStage, type JobResult } from '../executors/shell.ts';
-import type { LogSink } from '../trace/job-log.ts';
-import type { SourceJob } from '../sources/source.ts';
+import type { Executor } from '../job/executor.ts';
+import type { LogSink } from '../job/log.ts';
+import { systemFailureResult, type BuildStage, type JobResult } from '../job/result.ts';
+import type { SourceJob } from '../job/source.ts';
 
 export interface JobHooks {
   readonly onStage: (stage: BuildStage) => void;
-  readonly onPid: (pid: number | undefined) => void;
+  readonly onProcess: (pid: number | undefined) => void;
   /** First abort: cancel (after_script still runs). */
   readonly cancel: AbortController;
-  /** Second abort: stop everything now. */
+  /** Second abort: stop everything. */
   readonly force: AbortController;
+  /** The runner exits now: end what runs at once. */
+  readonly kill: AbortController;
 }
 
 export function resourceLine(result: JobResult): string {
@@ -21,12 +24,7 @@ export function resourceLine(result: JobResult): string {
   return `\n[runner] job used ${cpuSeconds.toFixed(2)} s of CPU, peak RSS ${(peakRssBytes / 1024 / 1024).toFixed(1)} MiB (approximate: sampled every second from /proc)\n`;
 }
 
-export async function runSourceJob(
-  runner: RunnerConfig,
-  workingDirectory: string,
-  sourceJob: SourceJob,
-  hooks: JobHooks,
-): Promise<JobResult> {
+export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, executor: Executor, hooks: JobHooks): Promise<JobResult> {
   let sink: LogSink;
   try {
     sink = await sourceJob.begin({
@@ -42,16 +40,16 @@ export async function runSourceJob(
     await sourceJob.finish(result);
     return result;
   }
-  const result = await runJob(sourceJob.job, {
-    buildsDir: resolve(workingDirectory, runner.buildsDir),
+  const result = await runBuild(sourceJob.job, {
+    executor,
     runnerName: runner.name,
     log: sink,
     outputLimitBytes: runner.outputLimit * 1024,
-    keepBuildDir: runner.keepBuildsDir,
     onStage: hooks.onStage,
-    onPid: hooks.onPid,
+    onProcess: hooks.onProcess,
     signal: hooks.cancel.signal,
     forceSignal: hooks.force.signal,
+    killSignal: hooks.kill.signal,
   });
   // The one line the runner adds to every job's log: what the job used.
   try {

@@ -5,7 +5,7 @@
 import type { RunnerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { sleep } from '../system/sleep.ts';
-import { SourceError, type JobSource, type SourceJob } from '../sources/source.ts';
+import { SourceError, type JobSource, type SourceJob } from '../job/source.ts';
 
 /** Longest pause between requests to a failing source. */
 export const MAX_BACKOFF_MS = 60_000;

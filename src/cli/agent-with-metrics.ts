@@ -3,6 +3,7 @@
 // scrapes exactly the set the running agent has.
 import { Agent } from '../agent/agent.ts';
 import type { Config } from '../config/types.ts';
+import { executorFactory } from '../executors/executors.ts';
 import type { Logger } from '../log/logger.ts';
 import { sourceFactory } from '../sources/sources.ts';
 import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } from '../telemetry/api-metrics.ts';
@@ -21,7 +22,12 @@ export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDi
   logger.countWith(registerErrorMetrics(telemetry.meter));
   const jobMetrics = registerJobMetrics(telemetry.meter);
   const sources = sourceFactory(workingDirectory, logger, registerApiMetrics(telemetry.meter));
-  const agent = new Agent(config, workingDirectory, logger, sources, (finished) => jobMetrics.jobFinished(finished));
+  const agent = new Agent(config, {
+    logger,
+    sources,
+    executors: executorFactory(workingDirectory),
+    onJobFinished: (finished) => jobMetrics.jobFinished(finished),
+  });
   jobMetrics.observe(agent);
   registerRequestConcurrency(telemetry.meter, agent);
   registerRunnerMetrics(telemetry.meter, agent);

@@ -14,7 +14,7 @@ import { loadConfig } from '../config/load.ts';
 import { readTextFile } from '../config/toml-file.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import { parseJobFile } from '../sources/local/job-file.ts';
-import { QueueError, enqueue, jobState, logPath, readResult, type JobResult } from '../sources/local/queue.ts';
+import { QueueError, enqueue, jobState, logPath, readResult, type DoneRecord } from '../sources/local/queue.ts';
 import { checkWorkingDirectory, UsageError } from './args.ts';
 import { sleep } from '../system/sleep.ts';
 
@@ -66,7 +66,7 @@ interface QueuedJob {
  * Copies done/ID.log to stdout as it grows until done/ID.json exists and the
  * log is drained; resolves with the result, or undefined if `signal` aborted.
  */
-async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal): Promise<JobResult | undefined> {
+async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal): Promise<DoneRecord | undefined> {
   const path = logPath(queueDir, job.id);
   let log: FileHandle | undefined;
   let offset = 0;
@@ -106,7 +106,7 @@ async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal):
   }
 }
 
-function summary(job: QueuedJob, result: JobResult): string {
+function summary(job: QueuedJob, result: DoneRecord): string {
   const head = `job ${job.id} ${result.name ?? job.name}`;
   if (result.state === 'success') return `${head}: success`;
   const details = [result.failure_reason, result.exit_code === null ? null : `exit code ${result.exit_code}`]

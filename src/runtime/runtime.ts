@@ -45,6 +45,15 @@ export const indexOfByte: (buf: Uint8Array, byte: number, from: number) => numbe
 /** Architecture as the runtime reports it (`x64`, `arm64`, ...). */
 export const architecture: string = process.arch;
 
+/** GOARCH-style names, as GitLab Runner reports its architecture (CI_RUNNER_EXECUTABLE_ARCH linux/amd64). */
+export function goArch(arch: string): string {
+  switch (arch) {
+    case 'x64': return 'amd64';
+    case 'ia32': return '386';
+    default: return arch;
+  }
+}
+
 /** Operating system as the runtime reports it (`linux`, `darwin`, ...). */
 export const operatingSystem: string = process.platform;
 

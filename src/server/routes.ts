@@ -1,5 +1,5 @@
 // The routes of the embedded server; /debug/pprof/* only when profiling is on.
-import type { AgentView } from '../agent/agent.ts';
+import type { RunnerStatus } from '../job/status.ts';
 import type { Logger } from '../log/logger.ts';
 import type { MetricsSource } from '../telemetry/telemetry.ts';
 import { debugVarsRoutes } from './routes/debug-vars.ts';
@@ -10,7 +10,7 @@ import { pprofRoutes } from './routes/pprof.ts';
 import type { Profilers } from '../profiling/profilers.ts';
 import { createRouter, type RequestListener } from './router.ts';
 
-export function createRequestListener(agent: AgentView, metrics: MetricsSource, logger: Logger, profilers?: Profilers): RequestListener {
+export function createRequestListener(agent: RunnerStatus, metrics: MetricsSource, logger: Logger, profilers?: Profilers): RequestListener {
   const onCollectionError = (error: Error): void => logger.error('Metrics collection failed', { error: error.message });
   return createRouter(
     [

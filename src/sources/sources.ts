@@ -1,12 +1,10 @@
 // Chooses each runner's job source: a coordinator when it has a url, else
 // its local queue directory.
 import { resolve } from 'node:path';
-import type { SourceFactory } from '../agent/agent.ts';
+import { SourceError, type CoordinatorObserver, type JobSource, type SourceFactory } from '../job/source.ts';
 import type { Logger } from '../log/logger.ts';
-import type { ApiObserver } from './gitlab/api.ts';
 import { GitLabSource } from './gitlab/gitlab-source.ts';
 import { LocalQueueSource } from './local/local-source.ts';
-import { SourceError, type JobSource } from './source.ts';
 
 /** A source that could not be made: its first request says why, and its runner stops asking. */
 function brokenSource(reason: string): JobSource {
@@ -19,17 +17,17 @@ function brokenSource(reason: string): JobSource {
 export function sourceFactory(
   workingDirectory: string,
   logger: Logger,
-  apiObserver: (runner: string) => ApiObserver = () => () => undefined,
+  apiObserver: (runner: string) => CoordinatorObserver = () => () => undefined,
 ): SourceFactory {
   return {
     key: (runner) => JSON.stringify(runner.url === undefined
       ? ['local', resolve(workingDirectory, runner.queueDir)]
       : ['coordinator', runner.url, runner.token, runner.tlsCaFile]),
-    create: (runner) => {
+    create: (runner, executor) => {
       const { url, token } = runner;
       if (url !== undefined && token !== undefined) {
         try {
-          return new GitLabSource({ ...runner, url, token }, logger, apiObserver(runner.name));
+          return new GitLabSource({ ...runner, url, token }, executor, logger, apiObserver(runner.name));
         } catch (error) {
           // A tls-ca-file that cannot be read: this runner cannot work, the others can.
           return brokenSource(error instanceof Error ? error.message : String(error));

@@ -2,9 +2,9 @@
 // requests by endpoint and status, requests for jobs in flight, and log
 // entries at warning level and above (GitLab Runner's names).
 import type { Meter } from '@opentelemetry/api';
-import type { AgentView } from '../agent/agent.ts';
 import type { LogLevel } from '../config/types.ts';
-import type { ApiObserver } from '../sources/gitlab/api.ts';
+import type { CoordinatorObserver } from '../job/source.ts';
+import type { RunnerStatus } from '../job/status.ts';
 
 /** GitLab Runner's buckets for API request durations. */
 const API_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
@@ -13,7 +13,7 @@ const API_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
 const ERROR_LEVELS: Partial<Record<LogLevel, string>> = { warn: 'warning', error: 'error', fatal: 'fatal', panic: 'panic' };
 
 /** Returns, for a runner's name, the observer its coordinator client reports to. */
-export function registerApiMetrics(meter: Meter): (runner: string) => ApiObserver {
+export function registerApiMetrics(meter: Meter): (runner: string) => CoordinatorObserver {
   const statuses = meter.createCounter('ci_runner_api_request_statuses_total', {
     description: 'Requests to coordinators, by runner, endpoint, HTTP status (0: no answer) and method.',
   });
@@ -27,7 +27,7 @@ export function registerApiMetrics(meter: Meter): (runner: string) => ApiObserve
   };
 }
 
-export function registerRequestConcurrency(meter: Meter, agent: AgentView): void {
+export function registerRequestConcurrency(meter: Meter, agent: RunnerStatus): void {
   meter.createObservableGauge('ci_runner_request_concurrency', {
     description: 'Requests for new jobs in flight now, by runner.',
   }).addCallback((result) => {

@@ -1,8 +1,8 @@
 // Metrics that follow the jobs: live build state from the agent's view (so
 // they always match it), counters and histograms from finished jobs.
 import type { Meter } from '@opentelemetry/api';
-import type { AgentView, FinishedJob } from '../agent/agent.ts';
-import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../executors/stages.ts';
+import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../job/result.ts';
+import type { FinishedJob, RunnerStatus } from '../job/status.ts';
 
 /** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
 const MAX_NAMED_STEPS = 32;
@@ -16,7 +16,7 @@ const STAGE_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600
 export interface JobMetrics {
   jobFinished(job: FinishedJob): void;
   /** Starts observing the agent's live state. */
-  observe(agent: AgentView): void;
+  observe(agent: RunnerStatus): void;
 }
 
 export function registerJobMetrics(meter: Meter): JobMetrics {

@@ -1,10 +1,10 @@
 // The runner's own metrics (ci_runner_*), observed from the agent's read-only view.
 import type { Meter } from '@opentelemetry/api';
-import type { AgentView } from '../agent/agent.ts';
+import type { RunnerStatus } from '../job/status.ts';
 import { versionInfo } from '../version.ts';
 import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
 
-export function registerRunnerMetrics(meter: Meter, agent: AgentView): void {
+export function registerRunnerMetrics(meter: Meter, agent: RunnerStatus): void {
   const version = meter.createObservableGauge('ci_runner_version_info', {
     description: 'A metric with a constant 1 value labeled by build and runtime information.',
   });

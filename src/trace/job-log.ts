@@ -2,11 +2,12 @@
 // masks secrets (secret-masker.ts) and enforces the output limit,
 // synchronously and in memory bounded by the longest secret.
 import { Buffer } from 'node:buffer';
-import { SecretMasker, type LogSink } from './secret-masker.ts';
+import type { LogSink, LogStats } from '../job/log.ts';
+import { SecretMasker } from './secret-masker.ts';
 
 const NEWLINE = 0x0a;
 
-export { MASK, SecretMasker, type LogSink } from './secret-masker.ts';
+export { MASK, SecretMasker } from './secret-masker.ts';
 
 /** GitLab Runner's default `output_limit`, in KiB. */
 export const DEFAULT_OUTPUT_LIMIT_KIB = 4096;
@@ -23,19 +24,6 @@ export interface JobLogOptions {
   readonly limitBytes: number;
   /** Receives the masked, limited log; see SecretMasker for the ownership of the chunks. */
   readonly sink: LogSink;
-}
-
-export interface JobLogStats {
-  /** Bytes written by the job. */
-  readonly receivedBytes: number;
-  /** Masked bytes passed to the sink, the limit notice not included. */
-  readonly writtenBytes: number;
-  /** Masked bytes past the limit, consumed but not passed on. */
-  readonly droppedBytes: number;
-  /** Whether the limit was hit (and the notice written). */
-  readonly truncated: boolean;
-  /** Why the sink failed (a full disk): from then on the log is not passed on. */
-  readonly sinkError: string | undefined;
 }
 
 /** The notice appended once when the log is cut (GitLab Runner's wording). */
@@ -71,7 +59,7 @@ export class JobLog {
     this.masker = new SecretMasker(options.secrets, (chunk) => this.limited(chunk));
   }
 
-  get stats(): JobLogStats {
+  get stats(): LogStats {
     return {
       receivedBytes: this.received,
       writtenBytes: this.written,

@@ -11,14 +11,12 @@
 // empty secrets are ignored. The result does not depend on how the stream is
 // cut into chunks.
 import { Buffer } from 'node:buffer';
+import type { LogSink } from '../job/log.ts';
 import { indexOfByte } from '../runtime/runtime.ts';
 
 export const MASK = '[MASKED]';
 const MASK_BYTES: Uint8Array = Buffer.from(MASK);
 const EMPTY: Buffer = Buffer.alloc(0);
-
-export type LogSink = (chunk: Uint8Array) => void;
-
 
 /** How common a byte is in typical logs: a secret is searched by its rarest byte. */
 function commonness(byte: number): number {

@@ -1,9 +1,9 @@
 // GET /health/ready: 200 once the agent is up, 503 while starting or stopping.
-import type { AgentView } from '../../agent/agent.ts';
+import type { RunnerStatus } from '../../job/status.ts';
 import { sendText } from '../respond.ts';
 import type { Route } from '../router.ts';
 
-export function readinessRoute(agent: AgentView): Route {
+export function readinessRoute(agent: RunnerStatus): Route {
   return {
     path: '/health/ready',
     methods: ['GET'],

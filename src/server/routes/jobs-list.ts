@@ -1,6 +1,6 @@
 // GET /debug/jobs/list: GitLab Runner's list format, version 2, one line per
 // running job with GitLab's keys first and ours after them.
-import type { AgentView, JobView } from '../../agent/agent.ts';
+import type { RunnerStatus, JobView } from '../../job/status.ts';
 import { send } from '../respond.ts';
 import type { Route } from '../router.ts';
 import { formatGoDuration } from './go-duration.ts';
@@ -24,7 +24,7 @@ export function formatJobLine(job: JobView, now: number): string {
   return fields.map(([key, value]) => `${key}=${quote(value)}`).join(' ');
 }
 
-export function jobsListRoute(agent: AgentView): Route {
+export function jobsListRoute(agent: RunnerStatus): Route {
   return {
     path: '/debug/jobs/list',
     methods: ['GET'],

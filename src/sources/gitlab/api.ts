@@ -6,6 +6,7 @@
 //   PATCH /api/v4/jobs/:id/trace   the next slice of the log         202, 416 + Range
 //   POST  /api/v4/runners/verify   is the runner token valid         200, 403
 import { Buffer } from 'node:buffer';
+import type { CoordinatorObserver } from '../../job/source.ts';
 import { runtime } from '../../runtime/runtime.ts';
 import { versionInfo } from '../../version.ts';
 import { HttpClient, type HttpResponse } from './http-client.ts';
@@ -13,7 +14,7 @@ import { HttpClient, type HttpResponse } from './http-client.ts';
 export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify';
 
 /** Receives every request's outcome (the API metrics); status is 0 when no answer came. */
-export type ApiObserver = (call: { endpoint: Endpoint; method: string; status: number; seconds: number }) => void;
+export type ApiObserver = CoordinatorObserver;
 
 export interface ApiResponse extends HttpResponse {
   /** Job-Status: the coordinator's view of the job (canceling, canceled, ...). */

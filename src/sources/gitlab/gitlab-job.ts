@@ -5,11 +5,11 @@
 // state are sent, retried on 202 and on errors for a bounded time.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JobResult } from '../../executors/shell.ts';
 import type { Logger } from '../../log/logger.ts';
 import { sleep } from '../../system/sleep.ts';
-import type { LogSink } from '../../trace/job-log.ts';
-import type { JobControl, SourceJob } from '../source.ts';
+import type { LogSink } from '../../job/log.ts';
+import type { JobResult } from '../../job/result.ts';
+import type { JobControl, SourceJob } from '../../job/source.ts';
 import { bodyExcerpt, retryAfterMs, type ApiResponse, type GitLabApi } from './api.ts';
 import type { CoordinatorJob } from './payload.ts';
 import { TraceBuffer } from './trace-buffer.ts';

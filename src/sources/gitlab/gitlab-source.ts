@@ -5,33 +5,26 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunnerConfig } from '../../config/types.ts';
-import { goArch } from '../../executors/job-environment.ts';
-import { detectShell } from '../../executors/shell-scripts.ts';
+import type { ExecutorInfo } from '../../job/executor.ts';
+import { SourceError, type JobSource, type SourceJob } from '../../job/source.ts';
 import type { Logger } from '../../log/logger.ts';
-import { architecture, operatingSystem } from '../../runtime/runtime.ts';
+import { architecture, goArch, operatingSystem } from '../../runtime/runtime.ts';
 import { versionInfo } from '../../version.ts';
-import { SourceError, type JobSource, type SourceJob } from '../source.ts';
 import { bodyExcerpt, GitLabApi, retryAfterMs, type ApiObserver } from './api.ts';
 import { GitLabJob, type GitLabJobOptions } from './gitlab-job.ts';
-import { FEATURES, parseJobPayload, PayloadError, type CoordinatorJob } from './payload.ts';
+import { features, parseJobPayload, PayloadError, type CoordinatorJob } from './payload.ts';
 
 /** What the runner tells the coordinator about itself with each request. */
-export function runnerInfo(): Record<string, unknown> {
-  let shell = 'sh';
-  try {
-    shell = detectShell().kind;
-  } catch {
-    // sh, then
-  }
+export function runnerInfo(executor: ExecutorInfo): Record<string, unknown> {
   return {
     name: versionInfo.name,
     version: versionInfo.version,
     revision: versionInfo.revision,
     platform: operatingSystem,
     architecture: goArch(architecture),
-    executor: 'shell',
-    shell,
-    features: FEATURES,
+    executor: executor.name,
+    shell: executor.shell,
+    features: features(executor),
   };
 }
 
@@ -43,6 +36,7 @@ export class GitLabSource implements JobSource {
 
   constructor(
     private readonly runner: RunnerConfig & { url: string; token: string },
+    private readonly executor: ExecutorInfo,
     private readonly logger: Logger,
     observe: ApiObserver,
     private readonly jobOptions: GitLabJobOptions = {},
@@ -57,7 +51,7 @@ export class GitLabSource implements JobSource {
   async request(): Promise<SourceJob | undefined> {
     let response;
     try {
-      response = await this.api.requestJob({ token: this.runner.token, info: runnerInfo(), last_update: this.lastUpdate });
+      response = await this.api.requestJob({ token: this.runner.token, info: runnerInfo(this.executor), last_update: this.lastUpdate });
     } catch (error) {
       throw new SourceError(`cannot reach ${this.runner.url}: ${error instanceof Error ? error.message : String(error)}`);
     }

@@ -1,12 +1,21 @@
-// A coordinator's job payload (POST /jobs/request, 201) as a job the shell
-// executor runs. What the shell executor does not do (image, services,
-// artifacts, cache, dependencies) is named in a warning at the top of the
-// log, never silently dropped. Error messages name the field, never a value:
-// a payload is full of tokens.
-import type { ExecutableJob, JobRepository, JobStep, JobVariable } from '../../executors/job.ts';
+// A coordinator's job payload (POST /jobs/request, 201) as a job of the
+// runner's job model. Error messages name the field, never a value: a payload
+// is full of tokens.
+import type { ExecutorInfo } from '../../job/executor.ts';
+import type { Job, JobRepository, JobStep, JobVariable } from '../../job/model.ts';
+import { isTable, readArtifacts, readCache, readDependencies, readImage, readServices } from './payload-specs.ts';
 
-/** What this runner really supports, as it declares it in info.features. */
-export const FEATURES: Readonly<Record<string, boolean>> = {
+/** What this runner really supports with `executor`, as it declares it in info.features. */
+export function features(executor: ExecutorInfo): Record<string, boolean> {
+  return {
+    ...FEATURES,
+    image: executor.image,
+    services: executor.services,
+    shared: executor.shared,
+  };
+}
+
+const FEATURES: Readonly<Record<string, boolean>> = {
   variables: true,
   image: false,
   services: false,
@@ -46,12 +55,11 @@ export interface CoordinatorJob {
   readonly token: string;
   /** Where the job is shown at the coordinator (CI_JOB_URL), for the job list. */
   readonly webUrl: string | undefined;
-  readonly job: ExecutableJob;
+  readonly job: Job;
 }
 
 type Table = Record<string, unknown>;
 
-const isTable = (value: unknown): value is Table => typeof value === 'object' && value !== null && !Array.isArray(value);
 const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** What a refspec, ref or sha may be: no leading dash (a git option), no whitespace or control characters. */
 // eslint-disable-next-line no-control-regex
@@ -66,13 +74,6 @@ function field<T>(table: Table, key: string, where: string, check: (value: unkno
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isOptionalString = (value: unknown): value is string | undefined | null => value === undefined || value === null || typeof value === 'string';
 const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
-
-function nonEmpty(value: unknown): boolean {
-  if (value === undefined || value === null) return false;
-  if (Array.isArray(value)) return value.length > 0;
-  if (isTable(value)) return Object.values(value).some((v) => v !== undefined && v !== null && v !== '');
-  return value !== '';
-}
 
 function readVariables(payload: Table, warnings: string[]): JobVariable[] {
   const list = payload['variables'] ?? [];
@@ -131,16 +132,6 @@ function readRepository(payload: Table): JobRepository | undefined {
   };
 }
 
-/** What a job asks for that the shell executor does not do, as warning lines. */
-function unsupported(payload: Table): string[] {
-  const names = ['image', 'services', 'artifacts', 'cache', 'dependencies'].filter((key) => {
-    // Dependencies without artifacts to download are harmless.
-    if (key === 'dependencies') return Array.isArray(payload[key]) && (payload[key] as unknown[]).some((d) => isTable(d) && isTable(d['artifacts_file']) && nonEmpty(d['artifacts_file']['filename']));
-    return nonEmpty(payload[key]);
-  });
-  return names.length === 0 ? [] : [`this runner's shell executor does not support ${names.join(', ')}: ignored`];
-}
-
 /** Reads a 201 answer's body; throws PayloadError naming the first bad field. */
 export function parseJobPayload(text: string): CoordinatorJob {
   let payload: unknown;
@@ -158,7 +149,7 @@ export function parseJobPayload(text: string): CoordinatorJob {
   const name = typeof info['name'] === 'string' && info['name'] !== '' ? info['name'] : `job ${id}`;
   const runnerInfo = isTable(payload['runner_info']) ? payload['runner_info'] : {};
   const timeout = runnerInfo['timeout'];
-  const warnings = unsupported(payload);
+  const warnings: string[] = [];
   const variables = readVariables(payload, warnings);
   const { script, afterScript, extraSteps } = readSteps(payload);
   const webUrl = variables.find((v) => v.key === 'CI_JOB_URL')?.value;
@@ -176,6 +167,11 @@ export function parseJobPayload(text: string): CoordinatorJob {
       timeoutSeconds: typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
       variables,
       repository: readRepository(payload),
+      image: readImage(payload['image']),
+      services: readServices(payload['services']),
+      artifacts: readArtifacts(payload['artifacts']),
+      cache: readCache(payload['cache']),
+      dependencies: readDependencies(payload['dependencies']),
       secrets: [token],
       warnings,
     },

@@ -1,4 +1,4 @@
-// The local queue's job file: a TOML description of one job.
+// The local queue's job file: a TOML description of one job (a JobDefinition).
 //
 //   name = "unit-tests"                      # required
 //   script = ["npm ci", "npm test"]          # required, non-empty
@@ -18,22 +18,7 @@ import { parseToml, readTextFile } from '../../config/toml-file.ts';
 import { describeValue } from '../../config/describe-value.ts';
 import { parseDuration } from '../../config/duration.ts';
 import { ConfigError } from '../../config/validate.ts';
-import type { JobVariable } from '../../executors/job.ts';
-
-export type { JobVariable };
-
-export interface JobSpec {
-  name: string;
-  script: string[];
-  beforeScript: string[];
-  afterScript: string[];
-  /** undefined: the runner's default applies. */
-  timeoutSeconds: number | undefined;
-  /** In the file's order. */
-  variables: JobVariable[];
-  /** A git repository to check out in get_sources (GIT_STRATEGY none, fetch or clone). */
-  repository?: { url: string; ref: string | undefined } | undefined;
-}
+import type { JobDefinition, JobVariable } from '../../job/model.ts';
 
 /** GitLab's limit on job names. */
 export const MAX_JOB_NAME = 255;
@@ -70,7 +55,7 @@ function kindOf(value: unknown): string {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Parses a job file's text; `origin` names the file in error messages. */
-export function parseJobFile(text: string, origin: string): JobSpec {
+export function parseJobFile(text: string, origin: string): JobDefinition {
   const document: Table = parseToml(text, origin);
   const fail: (key: string, message: string) => never = (key, message) => {
     throw new ConfigError(`${origin}: ${key}: ${message}`);
@@ -162,6 +147,6 @@ export function parseJobFile(text: string, origin: string): JobSpec {
 }
 
 /** Reads and parses a job file; a file that cannot be read is a ConfigError too. */
-export function readJobFile(path: string): JobSpec {
+export function readJobFile(path: string): JobDefinition {
   return parseJobFile(readTextFile(path, 'job file'), path);
 }

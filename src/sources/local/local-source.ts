@@ -3,9 +3,10 @@
 // finishes the jobs of runners that died.
 import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import type { ExecutableJob, JobResult } from '../../executors/shell.ts';
-import type { LogSink } from '../../trace/job-log.ts';
-import type { JobSource, SourceJob } from '../source.ts';
+import type { LogSink } from '../../job/log.ts';
+import type { Job } from '../../job/model.ts';
+import type { JobResult } from '../../job/result.ts';
+import type { JobSource, SourceJob } from '../../job/source.ts';
 import { claimNext, finish, leaveQueue, openJobLog, recoverDeadClaims, type ClaimedJob } from './queue.ts';
 
 /** Dead claims are looked for at most this often per queue. */
@@ -46,7 +47,7 @@ export class LocalQueueSource implements JobSource {
 }
 
 class LocalJob implements SourceJob {
-  readonly job: ExecutableJob;
+  readonly job: Job;
   private log: FileHandle | undefined;
 
   constructor(private readonly queueDir: string, private readonly claimed: ClaimedJob) {

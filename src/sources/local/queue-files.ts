@@ -1,5 +1,5 @@
 // The local queue's directory layout and the file operations every part of it
-// shares: creating the layout, atomic writes, and job results.
+// shares: creating the layout, atomic writes, and the done/ID.json records.
 //
 //   QUEUE_DIR/                      mode 0700, created if missing
 //     tmp/                          files being written, renamed into place when complete
@@ -14,6 +14,7 @@
 // synced, and renamed into place, so a reader sees a whole file or none.
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { JOB_STATES, type JobState } from '../../job/result.ts';
 import { isJobId } from './job-id.ts';
 import { ownerOf } from './queue-owner.ts';
 
@@ -125,11 +126,8 @@ export async function writeAtomic(queueDir: string, target: string, data: string
 // ---------------------------------------------------------------------------
 // Results
 
-export const JOB_STATES = ['success', 'failed', 'canceled'] as const;
-export type JobState = (typeof JOB_STATES)[number];
-
-/** done/ID.json. Holds no variable value, masked or not. */
-export interface JobResult {
+/** done/ID.json: how a job of the queue ended. Holds no variable value, masked or not. */
+export interface DoneRecord {
   readonly id: string;
   /** The job's name; null if its file could not be read. */
   readonly name: string | null;
@@ -153,7 +151,7 @@ const FAILURE_REASON = /^[a-z][a-z_]*$/;
 export function makeResult(fields: {
   id: string; name: string | null; owner: string; state: JobState; failureReason: string | null | undefined;
   exitCode: number | null | undefined; startedAt: Date; finishedAt: Date;
-}): JobResult {
+}): DoneRecord {
   const { id, state, startedAt, finishedAt } = fields;
   const failureReason = fields.failureReason ?? null;
   const exitCode = fields.exitCode ?? null;
@@ -180,12 +178,12 @@ export function makeResult(fields: {
   };
 }
 
-export async function writeResult(queueDir: string, result: JobResult): Promise<void> {
+export async function writeResult(queueDir: string, result: DoneRecord): Promise<void> {
   await writeAtomic(queueDir, resultPath(queueDir, result.id), `${JSON.stringify(result, null, 2)}\n`);
 }
 
 /** done/ID.json, or undefined while there is none; a file that is not a result is a QueueError. */
-export async function readResult(queueDir: string, id: string): Promise<JobResult | undefined> {
+export async function readResult(queueDir: string, id: string): Promise<DoneRecord | undefined> {
   const path = resultPath(queueDir, id);
   let text: string;
   try {
@@ -200,10 +198,10 @@ export async function readResult(queueDir: string, id: string): Promise<JobResul
   } catch {
     value = undefined;
   }
-  const result = value as Partial<JobResult> | undefined;
+  const result = value as Partial<DoneRecord> | undefined;
   if (typeof result !== 'object' || result === null || result.id !== id ||
       !(JOB_STATES as readonly unknown[]).includes(result.state) || typeof result.finished_at !== 'string') {
     throw new QueueError(`job result ${path}: expected a JSON object with id "${id}", state (${JOB_STATES.join(', ')}) and finished_at`);
   }
-  return result as JobResult;
+  return result as DoneRecord;
 }

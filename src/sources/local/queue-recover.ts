@@ -14,7 +14,7 @@ import { parseJobFile } from './job-file.ts';
 import { isOwnerAlive, parseOwner } from './queue-owner.ts';
 import {
   FILE_MODE, QueueError, nonce, claimedDir, describeCode, ensureQueue, errorCode, jobIdOfFile, logPath, makeResult,
-  recoveringDir, resultPath, selfOwnerName, tmpDir, writeResult, type JobResult,
+  recoveringDir, resultPath, selfOwnerName, tmpDir, writeResult, type DoneRecord,
 } from './queue-files.ts';
 
 /** Moves `from` to recovering/DEAD@SELF@NONCE; undefined if another recoverer moved it first. */
@@ -30,8 +30,8 @@ async function takeOver(queueDir: string, from: string, dead: string, self: stri
 }
 
 /** Finishes every job in a recovering/ directory this process took over, then removes it. */
-async function finishDeadClaims(queueDir: string, dir: string, dead: string, self: string): Promise<JobResult[]> {
-  const results: JobResult[] = [];
+async function finishDeadClaims(queueDir: string, dir: string, dead: string, self: string): Promise<DoneRecord[]> {
+  const results: DoneRecord[] = [];
   const deadPid = parseOwner(dead)?.pid;
   for (const entry of (await readdir(dir)).sort()) {
     const id = jobIdOfFile(entry);
@@ -74,10 +74,10 @@ async function finishDeadClaims(queueDir: string, dir: string, dead: string, sel
 export async function recoverDeadClaims(
   queueDir: string,
   isAlive: (owner: string) => boolean = isOwnerAlive,
-): Promise<JobResult[]> {
+): Promise<DoneRecord[]> {
   await ensureQueue(queueDir);
   const self = selfOwnerName();
-  const results: JobResult[] = [];
+  const results: DoneRecord[] = [];
 
   for (const owner of (await readdir(claimedDir(queueDir))).sort()) {
     if (owner === self || !parseOwner(owner) || isAlive(owner)) continue;

@@ -18,23 +18,25 @@ import { appendFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, ut
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { ConfigError } from '../../config/validate.ts';
-import { parseJobFile, type JobSpec } from './job-file.ts';
+import type { JobDefinition } from '../../job/model.ts';
+import type { JobState } from '../../job/result.ts';
+import { parseJobFile } from './job-file.ts';
 import { newJobId } from './job-id.ts';
 import { parseOwner } from './queue-owner.ts';
 import {
   DIR_MODE, FILE_MODE, QueueError, claimedDir, describeCode, ensureQueue, errorCode, jobIdOfFile, logPath, makeResult,
   pendingDir, readResult, recoveringDir, resultPath, selfOwnerName, writeAtomic, writeResult,
-  type JobResult, type JobState,
+  type DoneRecord,
 } from './queue-files.ts';
 
-export { QueueError, logPath, readResult, resultPath, JOB_STATES, type JobResult, type JobState } from './queue-files.ts';
+export { QueueError, logPath, readResult, resultPath, type DoneRecord } from './queue-files.ts';
 export { isOwnerAlive, ownerOf, parseOwner, processStartTime } from './queue-owner.ts';
 export { recoverDeadClaims } from './queue-recover.ts';
 
 /** A job this process has claimed and must finish(). */
 export interface ClaimedJob {
   readonly id: string;
-  readonly spec: JobSpec;
+  readonly spec: JobDefinition;
   /** The claiming process, PID-STARTTIME. */
   readonly owner: string;
   /** claimed/OWNER/ID.toml (`url=` of /debug/jobs/list for local jobs). */
@@ -55,8 +57,8 @@ export interface JobOutcome {
   readonly finishedAt?: Date;
 }
 
-/** A job file's TOML for a JobSpec (the inverse of parseJobFile). */
-export function jobSpecToToml(spec: JobSpec): string {
+/** A job file's TOML for a job definition (the inverse of parseJobFile). */
+export function jobFileText(spec: JobDefinition): string {
   const document: Record<string, unknown> = { name: spec.name, script: spec.script };
   if (spec.beforeScript.length > 0) document['before_script'] = spec.beforeScript;
   if (spec.afterScript.length > 0) document['after_script'] = spec.afterScript;
@@ -73,12 +75,12 @@ export function jobSpecToToml(spec: JobSpec): string {
 }
 
 /**
- * Validates a job (TOML text, or a JobSpec) and queues it; `origin` names it in
+ * Validates a job (TOML text, or a job definition) and queues it; `origin` names it in
  * error messages (a ConfigError, and then nothing is queued). The id is unique
  * across concurrent submitters and sorts by submission time.
  */
-export async function enqueue(queueDir: string, source: string | JobSpec, origin: string): Promise<{ id: string; path: string }> {
-  const text = typeof source === 'string' ? source : jobSpecToToml(source);
+export async function enqueue(queueDir: string, source: string | JobDefinition, origin: string): Promise<{ id: string; path: string }> {
+  const text = typeof source === 'string' ? source : jobFileText(source);
   parseJobFile(text, origin);
   await ensureQueue(queueDir);
   const id = newJobId();
@@ -123,7 +125,7 @@ export async function claimNext(queueDir: string, owner: string = selfOwnerName(
     const claimedAt = new Date();
     // The claim time, for recovery to report when a dead claimer's job started.
     await utimes(path, claimedAt, claimedAt).catch(() => undefined);
-    let spec: JobSpec;
+    let spec: JobDefinition;
     try {
       spec = parseJobFile(await readFile(path, 'utf8'), path);
     } catch (error) {
@@ -152,7 +154,7 @@ export async function openJobLog(job: ClaimedJob): Promise<FileHandle> {
 }
 
 /** Records how a claimed job ended (done/ID.json) and removes its claimed file. */
-export async function finish(queueDir: string, job: ClaimedJob, outcome: JobOutcome): Promise<JobResult> {
+export async function finish(queueDir: string, job: ClaimedJob, outcome: JobOutcome): Promise<DoneRecord> {
   const result = makeResult({
     id: job.id, name: job.spec.name, owner: job.owner, state: outcome.state, failureReason: outcome.failureReason,
     exitCode: outcome.exitCode, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt ?? new Date(),
@@ -196,7 +198,7 @@ export interface WaitOptions {
  * Resolves with done/ID.json once the job has ended. Rejects with a QueueError
  * if the queue has no such job, or when timeoutMs passes.
  */
-export async function waitForResult(queueDir: string, id: string, options: WaitOptions = {}): Promise<JobResult> {
+export async function waitForResult(queueDir: string, id: string, options: WaitOptions = {}): Promise<DoneRecord> {
   const interval = Math.min(1000, Math.max(10, options.intervalMs ?? 200));
   const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
   let missing = 0;
@@ -227,4 +229,3 @@ export async function leaveQueue(queueDir: string, owner: string = selfOwnerName
   await rmdir(join(claimedDir(queueDir), owner)).catch(() => undefined);
 }
 
-export type { JobSpec };

@@ -2,12 +2,8 @@
 // processes under a step's shell, plus the CPU of children they have already
 // reaped. An approximation: processes that leave the tree (daemonize) escape
 // it, and up to one interval before a step ends is not seen.
-import { CLOCK_TICKS_PER_SECOND, readChildren, readProcStat, readRssBytes } from '../system/proc-stat.ts';
-
-export interface ResourceUse {
-  readonly cpuSeconds: number;
-  readonly peakRssBytes: number;
-}
+import type { ResourceUse } from '../../job/result.ts';
+import { CLOCK_TICKS_PER_SECOND, readChildren, readProcStat, readRssBytes } from '../../system/proc-stat.ts';
 
 export const RESOURCE_SAMPLE_INTERVAL_MS = 1_000;
 /** A bound on the tree walk, so a fork bomb cannot make sampling unbounded. */

@@ -1,9 +1,11 @@
-// Where jobs come from: each [[runners]] entry has one source - the local
-// queue directory, or a GitLab-compatible coordinator. The agent asks a
-// source for jobs and hands each job's log and result back to it; it knows
-// nothing else of either.
-import type { ExecutableJob, JobResult } from '../executors/shell.ts';
-import type { LogSink } from '../trace/job-log.ts';
+// The source contract: where jobs come from (the local queue, a GitLab
+// coordinator). The agent asks a source for jobs and hands each job's log and
+// result back to it; it knows nothing else of either.
+import type { RunnerConfig } from '../config/types.ts';
+import type { ExecutorInfo } from './executor.ts';
+import type { LogSink } from './log.ts';
+import type { Job } from './model.ts';
+import type { JobResult } from './result.ts';
 
 /** What a source may do to a job it handed out (a coordinator's cancel). */
 export interface JobControl {
@@ -19,7 +21,7 @@ export interface SourceJob {
   readonly name: string;
   /** The job's address at its coordinator, or its queue file for local jobs. */
   readonly url: string;
-  readonly job: ExecutableJob;
+  readonly job: Job;
   /** Starts the job's log upstream; the returned sink receives every log byte, in order. */
   begin(control: JobControl): Promise<LogSink>;
   /** Records the job's end upstream; resolves when that is done or given up. */
@@ -44,8 +46,27 @@ export class SourceError extends Error {
     readonly fatal = false,
     /** The server asked for this pause (Retry-After), in ms. */
     readonly retryAfterMs: number | undefined = undefined,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'SourceError';
   }
 }
+
+/** Makes the source of a runner; `key` says when a reloaded runner needs a new one. */
+export interface SourceFactory {
+  key(runner: RunnerConfig): string;
+  /** `executor`: what runs the runner's jobs, for a coordinator that asks (GitLab's runner info). */
+  create(runner: RunnerConfig, executor: ExecutorInfo): JobSource;
+}
+
+/** One request to a coordinator, as the API metrics count it; status 0 when no answer came. */
+export interface CoordinatorCall {
+  readonly endpoint: string;
+  readonly method: string;
+  readonly status: number;
+  readonly seconds: number;
+}
+
+/** Receives every request a coordinator source makes. */
+export type CoordinatorObserver = (call: CoordinatorCall) => void;

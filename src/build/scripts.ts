@@ -1,45 +1,15 @@
-// The shell scripts the shell executor writes for a job's steps: which shell,
-// how each command is announced in the log, and how sources are fetched.
+// The scripts of a job's stages, for the shell the executor runs them in
+// (GitLab Runner's shells/ role): how each command is announced in the log,
+// and how sources are fetched.
 //
-// Shell: bash with `set -eo pipefail` where bash is on PATH, else sh with
-// `set -e`. A step's script writes each command as `$ command` before running
-// it (a multi-line command as its first line and `# collapsed multi-line
-// command`, as GitLab does), and sends stderr into stdout (`exec 2>&1`) so the
-// log has both in the order the job wrote them.
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+// bash runs with `set -eo pipefail`, sh with `set -e`. A step's script
+// writes each command as `$ command` before running it (a multi-line command
+// as its first line and `# collapsed multi-line command`, as GitLab does), and
+// sends stderr into stdout (`exec 2>&1`) so the log has both in the order the
+// job wrote them.
 import { Buffer } from 'node:buffer';
-import type { JobRepository } from './job.ts';
-
-export type ShellKind = 'bash' | 'sh';
-
-export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
-
-/** Finds an executable on PATH. */
-function which(name: string, path: string): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-/** The shell jobs run in: bash if on PATH, else sh. */
-export function detectShell(kind?: ShellKind): { kind: ShellKind; path: string } {
-  const path = process.env['PATH'] || DEFAULT_PATH;
-  if (kind !== 'sh') {
-    const bash = which('bash', path);
-    if (bash !== undefined) return { kind: 'bash', path: bash };
-    if (kind === 'bash') throw new Error('bash not found on PATH');
-  }
-  return { kind: 'sh', path: which('sh', path) ?? '/bin/sh' };
-}
+import type { ShellKind } from '../job/executor.ts';
+import type { JobRepository } from '../job/model.ts';
 
 export function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;

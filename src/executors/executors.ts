@@ -1,0 +1,16 @@
+// Makes each runner's executor from its configuration (`executor = "shell"`).
+import { resolve } from 'node:path';
+import type { ExecutorFactory } from '../job/executor.ts';
+import { ShellExecutor } from './shell/shell-executor.ts';
+
+/** Executors whose build directories (relative paths) are under `workingDirectory`. */
+export function executorFactory(workingDirectory: string): ExecutorFactory {
+  return {
+    create: (runner) => {
+      switch (runner.executor) {
+        case 'shell':
+          return new ShellExecutor({ buildsDir: resolve(workingDirectory, runner.buildsDir), keepBuildDir: runner.keepBuildsDir });
+      }
+    },
+  };
+}

@@ -1,0 +1,16 @@
+// A RunnerStatus that stands still, for tests of what reads one (routes, metrics).
+import { DEFAULT_CONFIG, type Config } from '../../src/config/types.ts';
+import type { JobView, RunnerStatus } from '../../src/job/status.ts';
+
+export function fixedStatus(config: Config = { ...DEFAULT_CONFIG, runners: [] }, jobs: readonly JobView[] = []): RunnerStatus {
+  return {
+    config,
+    state: 'running',
+    isReady: () => true,
+    runningJobs: () => jobs,
+    requestsInFlight: () => new Map(),
+    configurationLoads: 1,
+    configurationLoadErrors: 0,
+    lastConfigurationLoadSucceeded: true,
+  };
+}
