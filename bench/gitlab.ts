@@ -2,7 +2,7 @@
 // coordinator speaking GitLab's Runner API v4 shows its first log byte there, and how fast the
 // runner uploads a job's log to it.
 //
-// The coordinator is the tests' TestCoordinator (test/helpers/gitlab-coordinator.ts), listening
+// The coordinator is the tests' TestCoordinator (test/support/coordinator/), listening
 // on 127.0.0.1 in the bench process (Node); every time below is its performance.now() clock:
 // `requests[].at` when a request arrived, `tracePatches[].at` when a PATCH was answered. Each
 // measurement has its own coordinator and a fresh runner process (per runtime), started in a
@@ -70,7 +70,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { echoLine } from '../src/build/scripts.ts';
 import { packageRoot } from '../src/version.ts';
-import type { CoordinatorJob, JobSpec, TestCoordinator, TracePatch } from '../test/helpers/gitlab-coordinator.ts';
+import type { CoordinatorJob, JobSpec, TestCoordinator, TracePatch } from '../test/support/coordinator/coordinator.ts';
 import { parseBenchArgs } from './lib/args.ts';
 import { PATCH_BYTES, uploadAsReference } from './lib/gitlab-reference.ts';
 import {
@@ -448,7 +448,7 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number): string 
   lines.push(`command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}  (cwd ${process.cwd()}, ${runs} run(s))`);
   lines.push(`runner, started with cwd = a fresh working directory ${join(tmpdir(), 'runner-bench-jobs-XXXXXX')} (removed afterwards):`);
   for (const spec of specs) lines.push(`  ${spec.name.padEnd(4)} ${[spec.bin, ...runnerCommand(spec)].join(' ')}`);
-  lines.push(`coordinator: TestCoordinator (test/helpers/gitlab-coordinator.ts) in this process at ${url}, runner token ${RUNNER_TOKEN}`);
+  lines.push(`coordinator: TestCoordinator (test/support/coordinator/) in this process at ${url}, runner token ${RUNNER_TOKEN}`);
   lines.push(`1. pick-up latency: trace update interval ${PICKUP_TRACE_INTERVAL_S} s; config.toml, for check_interval = ${CHECK_INTERVALS_S.join(', ')}:`);
   lines.push(indent(sessionConfigToml(url, pickupOptions(CHECK_INTERVALS_S[0]))));
   lines.push(`   job: script [${JSON.stringify(PICKUP_COMMAND)}], variables GIT_STRATEGY=none`);

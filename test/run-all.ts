@@ -3,7 +3,9 @@
 // (the runners' own summaries count differently).
 //   npm test                      all runtimes, all files
 //   npm test -- bun deno          only these runtimes
-//   npm test -- config cli        only test files whose name contains a word
+//   npm test -- unit              one part: unit, e2e, deploy, docs or support (test/PART/)
+//   npm test -- config cli        only test files whose path under test/ contains a word
+// Words combine: `npm test -- unit node` runs the unit tests on Node.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,11 +25,20 @@ const words = process.argv.slice(2);
 const runtimes = words.filter((w): w is Runtime => (RUNTIMES as readonly string[]).includes(w));
 const filters = words.filter((w) => !(RUNTIMES as readonly string[]).includes(w));
 
+/** The test parts: test/PART/. */
+const PARTS = ['unit', 'e2e', 'deploy', 'docs', 'support'] as const;
+
+function selected(path: string): boolean {
+  if (filters.length === 0) return true;
+  return filters.some((word) => (PARTS as readonly string[]).includes(word) ? path.startsWith(`${word}/`) : path.includes(word));
+}
+
+/** The test files under `dir` (recursively) that the words select, by their path under test/. */
 function testFiles(dir: string, extension: string): string[] {
-  return readdirSync(dir)
-    .filter((name) => name.endsWith(`.test${extension}`) && (filters.length === 0 || filters.some((f) => name.includes(f))))
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((path) => path.endsWith(`.test${extension}`) && selected(path))
     .sort()
-    .map((name) => join(dir, name));
+    .map((path) => join(dir, path));
 }
 
 function command(runtime: Runtime, report: string): [string, string[]] {
@@ -68,6 +79,11 @@ function countTestcases(node: unknown, counts: Counts): void {
 function runOne(runtime: Runtime): Counts {
   const report = join(resultsDir, `${runtime}.xml`);
   const [cmd, args] = command(runtime, report);
+  if (!args.some((arg) => /\.test\.[jt]s$/.test(arg))) {
+    // A runner given no file would look for tests on its own, everywhere.
+    process.stdout.write(`\n=== ${runtime}: no test file matches ${words.join(' ')}\n`);
+    return { passed: 0, failed: 0, skipped: 0 };
+  }
   process.stdout.write(`\n=== ${runtime}: ${[cmd, ...args].map((a) => a.replace(root + '/', '')).join(' ')}\n`);
   const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NO_COLOR: '1' } });
   const counts: Counts = { passed: 0, failed: 0, skipped: 0 };

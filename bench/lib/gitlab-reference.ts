@@ -10,7 +10,7 @@
 
 import { Buffer } from 'node:buffer';
 import http from 'node:http';
-import { traceChecksum, type CoordinatorJob, type TestCoordinator } from '../../test/helpers/gitlab-coordinator.ts';
+import { traceChecksum, type CoordinatorJob, type TestCoordinator } from '../../test/support/coordinator/coordinator.ts';
 import { WAIT_TIMEOUT_MS } from './processes.ts';
 
 /** The user agent of the reference's requests, to tell them from the runner's in `coordinator.requests`. */

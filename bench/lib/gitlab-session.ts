@@ -1,4 +1,4 @@
-// One session of the GitLab bench: a test coordinator (test/helpers/gitlab-coordinator.ts)
+// One session of the GitLab bench: a test coordinator (test/support/coordinator/)
 // listening in the bench process, and a fresh runner of one runtime taking jobs from it, run
 // from a scratch working directory (jobs-runner.ts) whose config.toml (mode 0600, it holds the
 // runner token) has one [[runners]] entry with the coordinator's url and token.
@@ -9,7 +9,7 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TestCoordinator, type RecordedRequest } from '../../test/helpers/gitlab-coordinator.ts';
+import { TestCoordinator, type RecordedRequest } from '../../test/support/coordinator/coordinator.ts';
 import { REFERENCE_USER_AGENT } from './gitlab-reference.ts';
 import { killQueueRunner, makeWorkDir, removeWorkDir, startQueueRunner, stopQueueRunner, type QueueRunner } from './jobs-runner.ts';
 import type { RuntimeSpec } from './runtimes.ts';

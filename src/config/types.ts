@@ -1,11 +1,7 @@
 // The runner's configuration after validation, with GitLab Runner's defaults.
+import type { LogFormat, LogLevel } from '../log/logger.ts';
 import type { ListenAddress } from './listen-address.ts';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal', 'panic'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-export const LOG_FORMATS = ['text', 'json'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export const EXECUTORS = ['shell'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];

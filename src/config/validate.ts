@@ -2,9 +2,10 @@
 // error naming the key, every unknown key a warning.
 import { describeValue } from './describe-value.ts';
 import { ListenAddressError, parseListenAddress } from './listen-address.ts';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
 import {
-  DEFAULT_CONFIG, DEFAULT_RUNNER, EXECUTORS, LOG_FORMATS, LOG_LEVELS,
-  type Config, type ExecutorName, type LogFormat, type LogLevel, type RunnerConfig,
+  DEFAULT_CONFIG, DEFAULT_RUNNER, EXECUTORS,
+  type Config, type ExecutorName, type RunnerConfig,
 } from './types.ts';
 import type { ListenAddress } from './listen-address.ts';
 

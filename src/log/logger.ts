@@ -1,15 +1,20 @@
 // Leveled logger writing one line per entry to stderr, as text or JSON.
-import type { LogFormat, LogLevel } from '../config/types.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal', 'panic'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export type Fields = Readonly<Record<string, string | number | boolean | undefined>>;
 
 const SEVERITY: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn: 2, error: 3, fatal: 4, panic: 5 };
 
-export interface LogSink {
+export interface LineWriter {
   write(line: string): void;
 }
 
-const stderrSink: LogSink = { write: (line) => process.stderr.write(line) };
+const stderrSink: LineWriter = { write: (line) => process.stderr.write(line) };
 
 function quoteIfNeeded(value: string): string {
   // eslint-disable-next-line no-control-regex
@@ -26,7 +31,7 @@ export class Logger {
   constructor(
     private level: LogLevel = 'info',
     private format: LogFormat = 'text',
-    private readonly sink: LogSink = stderrSink,
+    private readonly sink: LineWriter = stderrSink,
   ) {}
 
   private counter: ((level: LogLevel) => void) | undefined;

@@ -2,7 +2,7 @@
 // requests by endpoint and status, requests for jobs in flight, and log
 // entries at warning level and above (GitLab Runner's names).
 import type { Meter } from '@opentelemetry/api';
-import type { LogLevel } from '../config/types.ts';
+import type { LogLevel } from '../log/logger.ts';
 import type { CoordinatorObserver } from '../job/source.ts';
 import type { RunnerStatus } from '../job/status.ts';
 

@@ -1,0 +1,361 @@
+// End to end: a real Prometheus server runs the shipped configuration
+// (deploy/prometheus/, with 1 s intervals): it discovers the runner through a
+// target file, scrapes its metrics server, evaluates the shipped alert rules,
+// and the values and alerts come back through its HTTP API, exactly as an
+// operator sees them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runtime } from '../../src/runtime/runtime.ts';
+import { packageRoot } from '../../src/version.ts';
+import { TestCoordinator } from '../support/coordinator/coordinator.ts';
+import { startRunner, type RunningRunner } from '../support/runner-process.ts';
+import { skipUnless } from '../support/tools.ts';
+
+const PROMETHEUS = 'prometheus';
+const DEADLINE_MS = 30_000;
+const POLL_MS = 250;
+const REQUEST_TIMEOUT_MS = 2_000;
+const KILL_AFTER_MS = 5_000;
+
+/** A port that was free a moment ago: bind 127.0.0.1:0, read it back, close. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no port from ${String(address)}`))));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** GET a Prometheus API path; resolves with `data` of a successful answer, throws otherwise. */
+async function apiData(base: string, path: string): Promise<unknown> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(`${base}${path}`, { signal: controller.signal });
+    const text = await response.text();
+    const body: unknown = JSON.parse(text);
+    if (!response.ok || !isRecord(body) || body['status'] !== 'success') {
+      throw new Error(`GET ${path}: HTTP ${response.status}: ${text}`);
+    }
+    return body['data'];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Target {
+  readonly job: string;
+  readonly scrapeUrl: string;
+  readonly health: string;
+  readonly lastError: string;
+}
+
+function activeTargets(data: unknown): Target[] {
+  if (!isRecord(data) || !Array.isArray(data['activeTargets'])) return [];
+  return data['activeTargets'].filter(isRecord).map((target) => {
+    const labels = isRecord(target['labels']) ? target['labels'] : {};
+    return {
+      job: String(labels['job'] ?? ''),
+      scrapeUrl: String(target['scrapeUrl'] ?? ''),
+      health: String(target['health'] ?? ''),
+      lastError: String(target['lastError'] ?? ''),
+    };
+  });
+}
+
+/** Process and runtime metrics that the README table marks as measured on all three runtimes. */
+const RUNTIME_METRICS_EVERYWHERE: readonly string[] = [
+  'process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total',
+  'process_resident_memory_bytes', 'process_virtual_memory_bytes', 'process_heap_bytes',
+  'process_open_fds', 'process_max_fds', 'process_start_time_seconds',
+  'nodejs_version_info', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds',
+  'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes',
+];
+
+interface AlertRule {
+  readonly name: string;
+  readonly health: string;
+  readonly lastError: string;
+  readonly state: string;
+  readonly evaluated: boolean;
+}
+
+/** The alerting rules of a /api/v1/rules answer. */
+function alertRules(data: unknown): AlertRule[] {
+  if (!isRecord(data) || !Array.isArray(data['groups'])) return [];
+  return data['groups'].filter(isRecord).flatMap((group) => (Array.isArray(group['rules']) ? group['rules'] : []))
+    .filter(isRecord).filter((rule) => rule['type'] === 'alerting').map((rule) => ({
+      name: String(rule['name']),
+      health: String(rule['health']),
+      lastError: String(rule['lastError'] ?? ''),
+      state: String(rule['state']),
+      // Before its first evaluation a rule reports health "unknown" and Go's zero time.
+      evaluated: rule['health'] !== 'unknown' && !String(rule['lastEvaluation']).startsWith('0001-'),
+    }));
+}
+
+interface Sample {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: string;
+}
+
+/** The samples of an instant-vector query result. */
+function vector(data: unknown): Sample[] {
+  if (!isRecord(data) || data['resultType'] !== 'vector' || !Array.isArray(data['result'])) {
+    throw new Error(`not an instant vector: ${JSON.stringify(data)}`);
+  }
+  return data['result'].filter(isRecord).map((sample) => {
+    const labels: Record<string, string> = {};
+    if (isRecord(sample['metric'])) {
+      for (const [name, value] of Object.entries(sample['metric'])) labels[name] = String(value);
+    }
+    const pair = sample['value'];
+    return { labels, value: Array.isArray(pair) ? String(pair[1]) : '' };
+  });
+}
+
+/** A failure that waiting longer cannot fix: `until` gives up at once. */
+class Fatal extends Error {}
+
+/**
+ * Polls until `probe` returns a value (not undefined) or the deadline passes;
+ * then throws with the last state. A Fatal error from the probe ends it at once.
+ */
+async function until<T>(what: string, deadline: number, probe: () => Promise<T | undefined>): Promise<T> {
+  let last = 'never polled';
+  while (Date.now() < deadline) {
+    try {
+      const result = await probe();
+      if (result !== undefined) return result;
+      last = 'not yet';
+    } catch (error) {
+      if (error instanceof Fatal) throw error;
+      last = error instanceof Error ? error.message : String(error);
+    }
+    await sleep(POLL_MS);
+  }
+  throw new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}; last: ${last}`);
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
+}
+
+/** SIGTERM, then SIGKILL if it is still there after a few seconds; resolves once it is gone. */
+async function terminate(child: ChildProcess): Promise<void> {
+  const done = exited(child);
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
+  await done;
+  clearTimeout(timer);
+}
+
+async function stopRunner(runner: RunningRunner): Promise<void> {
+  const timer = setTimeout(() => runner.kill(), KILL_AFTER_MS);
+  try {
+    await runner.stop('SIGTERM');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** For failure messages: is the runner process still there, and does it answer /metrics itself? */
+async function probeRunner(runner: RunningRunner): Promise<string> {
+  const alive = `pid ${runner.pid} ${isAlive(runner.pid) ? 'alive' : 'gone'}`;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(`${runner.url}/metrics`, { signal: controller.signal });
+    await response.text();
+    return `${alive}, GET ${runner.url}/metrics from the test: HTTP ${response.status}`;
+  } catch (error) {
+    return `${alive}, GET ${runner.url}/metrics from the test failed: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const KIT = join(packageRoot(), 'deploy', 'prometheus');
+/** The shipped intervals, shortened so that the test takes seconds: each must be in the file as written. */
+const FAST_INTERVALS: readonly (readonly [string, string])[] = [
+  ['  scrape_interval: 15s\n', '  scrape_interval: 1s\n'],
+  ['  evaluation_interval: 15s\n', '  evaluation_interval: 1s\n'],
+  ['    scrape_timeout: 5s\n', '    scrape_timeout: 1s\n'],
+];
+
+/** deploy/prometheus/ copied into `dir` with 1 s intervals, and a target file listing `target`. */
+function shippedPrometheusConfig(dir: string, target: string): string {
+  let config = readFileSync(join(KIT, 'prometheus.yml'), 'utf8');
+  for (const [shipped, fast] of FAST_INTERVALS) {
+    assert.ok(config.includes(shipped), `deploy/prometheus/prometheus.yml has ${JSON.stringify(shipped)}`);
+    config = config.replace(shipped, fast);
+  }
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  copyFileSync(join(KIT, 'alerts.yml'), join(dir, 'alerts.yml'));
+  mkdirSync(join(dir, 'runners'));
+  writeFileSync(join(dir, 'runners', 'test.yml'), `- targets: ['${target}']\n  labels:\n    team: ci\n`);
+  return join(dir, 'prometheus.yml');
+}
+
+const REJECTED_TOKEN = 'glrt-not-known-to-the-coordinator-0123';
+
+test('a real Prometheus server with the shipped configuration scrapes the runner and fires the alert for a rejected token', { skip: skipUnless(PROMETHEUS, 'prometheus'), timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-'));
+  // The coordinator knows no token: asking for jobs with any token is answered 403.
+  const coordinator = await TestCoordinator.start({ runnerTokens: [] });
+  let runner: RunningRunner | undefined;
+  let prometheus: ChildProcess | undefined;
+  let prometheusStderr = '';
+  try {
+    try {
+      // A local runner, and a GitLab runner whose token the coordinator refuses.
+      const work = join(dir, 'work');
+      mkdirSync(work);
+      writeFileSync(join(work, 'config.toml'), [
+        'concurrent = 1',
+        '[[runners]]',
+        'name = "local"',
+        '[[runners]]',
+        'name = "rejected"',
+        `url = "${coordinator.url}"`,
+        `token = "${REJECTED_TOKEN}"`,
+        '',
+      ].join('\n'), { mode: 0o600 });
+      runner = await startRunner([], { cwd: work });
+      const target = new URL(runner.url).host;
+      const config = shippedPrometheusConfig(dir, target);
+
+      const port = await freePort();
+      const api = `http://127.0.0.1:${port}`;
+      prometheus = spawn(PROMETHEUS, [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--storage.tsdb.retention.time=1h',
+        '--query.max-concurrency=2',
+        '--log.level=warn',
+      ], { cwd: dir, env: { ...process.env, GOMAXPROCS: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => { prometheusStderr += chunk; });
+      let spawnError: Error | undefined;
+      prometheus.once('error', (error) => { spawnError = error; });
+      const child = prometheus;
+      const { pid } = runner;
+      const bothRunning = (): void => {
+        if (spawnError !== undefined) throw new Fatal(`cannot run prometheus: ${spawnError.message}`);
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Fatal(`prometheus exited (code ${child.exitCode}, signal ${child.signalCode})`);
+        }
+        if (!isAlive(pid)) throw new Fatal(`the runner (pid ${pid}) exited`);
+      };
+
+      const deadline = Date.now() + DEADLINE_MS;
+      const up = await until(`target ${target} of job "runner" to be up`, deadline, async () => {
+        bothRunning();
+        const targets = activeTargets(await apiData(api, '/api/v1/targets?state=active'));
+        const ours = targets.find((t) => t.job === 'runner');
+        if (ours === undefined) throw new Error(`no "runner" target among ${JSON.stringify(targets)}`);
+        if (ours.health !== 'up') throw new Error(`target is ${JSON.stringify(ours)}`);
+        return ours;
+      });
+      assert.equal(up.scrapeUrl, `${runner.url}/metrics`);
+      assert.equal(up.lastError, '', `the scrape reported an error: ${up.lastError}`);
+
+      const query = (promql: string): Promise<Sample[]> => until(`a result for ${promql}`, deadline, async () => {
+        bothRunning();
+        const samples = vector(await apiData(api, `/api/v1/query?query=${encodeURIComponent(promql)}`));
+        return samples.length > 0 ? samples : undefined;
+      });
+
+      const info = await query('ci_runner_version_info');
+      assert.equal(info.length, 1, `one version series: ${JSON.stringify(info)}`);
+      const [version] = info;
+      assert.ok(version !== undefined);
+      assert.equal(version.value, '1');
+      assert.equal(version.labels['name'], 'runner');
+      assert.equal(version.labels['runtime'], runtime.name);
+      assert.equal(version.labels['job'], 'runner');
+      assert.equal(version.labels['instance'], target);
+      assert.equal(version.labels['team'], 'ci', 'the target file\'s label');
+
+      const rss = await query('process_resident_memory_bytes{job="runner"}');
+      assert.equal(rss.length, 1, `one RSS series: ${JSON.stringify(rss)}`);
+      assert.ok(Number(rss[0]?.value) > 0, `process_resident_memory_bytes is ${rss[0]?.value}`);
+
+      const concurrent = await query('ci_runner_concurrent{job="runner"}');
+      assert.deepEqual(concurrent.map((sample) => sample.value), ['1']);
+
+      // The runtime metrics every runtime has, as Prometheus stored them.
+      const runtimeInfo = await query('nodejs_version_info{job="runner"}');
+      assert.deepEqual(runtimeInfo.map((sample) => sample.labels['runtime']), [runtime.name]);
+      const stored = await query('count by (__name__) ({job="runner", __name__=~"process_.+|nodejs_.+"})');
+      const names = new Set(stored.map((sample) => sample.labels['__name__']));
+      for (const name of RUNTIME_METRICS_EVERYWHERE) assert.ok(names.has(name), `Prometheus has ${name}; it has ${[...names].sort().join(', ')}`);
+      const cpu = await query('process_cpu_seconds_total{job="runner"}');
+      assert.ok(Number(cpu[0]?.value) > 0, `process_cpu_seconds_total is ${cpu[0]?.value}`);
+
+      // The refused token fires RunnerTokenRejected for that runner, with the target's labels for routing.
+      const rejected = await query('ALERTS{alertname="RunnerTokenRejected", alertstate="firing"}');
+      assert.equal(rejected.length, 1, JSON.stringify(rejected));
+      assert.equal(rejected[0]?.labels['runner'], 'rejected');
+      assert.equal(rejected[0]?.labels['severity'], 'critical');
+      assert.equal(rejected[0]?.labels['instance'], target);
+      assert.equal(rejected[0]?.labels['team'], 'ci');
+
+      // Every shipped rule loads and evaluates without an error; none but that one is pending or firing.
+      const rules = await until('every alert rule evaluated', deadline, async () => {
+        bothRunning();
+        const all = alertRules(await apiData(api, '/api/v1/rules?type=alert'));
+        return all.length > 0 && all.every((rule) => rule.evaluated) ? all : undefined;
+      });
+      assert.deepEqual(rules.filter((rule) => rule.health !== 'ok' || rule.lastError !== ''), [], 'rules that failed to evaluate');
+      assert.ok(rules.some((rule) => rule.name === 'RunnerDown'), `RunnerDown is among ${rules.map((rule) => rule.name).join(', ')}`);
+      assert.deepEqual(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name), ['RunnerTokenRejected'], 'alerts pending or firing');
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error([
+        reason,
+        runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
+        '--- prometheus stderr ---',
+        prometheusStderr.trimEnd() || '(empty)',
+        '--- runner logs ---',
+        runner?.logs().trimEnd() || '(not started)',
+      ].join('\n'), { cause: error });
+    }
+  } finally {
+    await Promise.all([
+      prometheus === undefined ? undefined : terminate(prometheus),
+      runner === undefined ? undefined : stopRunner(runner),
+    ]);
+    await coordinator.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

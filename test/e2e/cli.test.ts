@@ -1,0 +1,197 @@
+// The CLI as users run it: a child process on the same runtime as the test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runtime } from '../../src/runtime/runtime.ts';
+import { packageRoot } from '../../src/version.ts';
+import { runCli, startProcess, startRunner } from '../support/runner-process.ts';
+import { assertOneLineError } from '../support/assertions.ts';
+
+const tempDir = (): string => mkdtempSync(join(tmpdir(), 'runner-cli-'));
+
+/** The checkout's revision when git can tell (it can in CI), else undefined. */
+function gitRevision(): string | undefined {
+  const result = spawnSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: packageRoot(), encoding: 'utf8' });
+  return result.status === 0 ? result.stdout.trim() : undefined;
+}
+
+test('--version prints name, version, revision, runtime and its version', async () => {
+  const { code, stdout } = await runCli(['--version']);
+  assert.equal(code, 0);
+  assert.match(stdout, /^runner \d+\.\d+\.\d+\n/);
+  const revision = gitRevision();
+  // build-info.json is written at build time, so a later commit makes it lag: compare lengths, not values.
+  assert.match(stdout, revision === undefined ? /Git revision: \S+/ : /Git revision: [0-9a-f]{12}\n/);
+  assert.ok(stdout.includes(`Runtime:      ${runtime.name} ${runtime.version}`), stdout);
+});
+
+test('extra arguments after --version are a usage error', async () => {
+  const { code, stderr } = await runCli(['--version', 'extra']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '"extra"');
+});
+
+test('an empty --config is a usage error, not the current directory', async () => {
+  const { code, stderr } = await runCli(['run', '--config=']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '--config is empty (expected a file path)');
+});
+
+test('--help lists the commands and run --help describes every flag', async () => {
+  const main = await runCli(['--help']);
+  assert.equal(main.code, 0);
+  for (const word of ['runner run', '--version', '--help']) assert.ok(main.stdout.includes(word), word);
+  const run = await runCli(['run', '--help']);
+  assert.equal(run.code, 0);
+  for (const flag of ['--config', '--metrics-server', '--listen-address', '--working-directory', '--help', '9252']) {
+    assert.ok(run.stdout.includes(flag), `${flag} in run --help`);
+  }
+});
+
+test('an unknown flag is a one-line usage error with exit code 2', async () => {
+  const { code, stderr } = await runCli(['run', '--bogus']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '--bogus', 'runner run --help');
+});
+
+test('a flag without its value is a usage error', async () => {
+  const { code, stderr } = await runCli(['run', '--config']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '--config needs a value');
+});
+
+test('an unknown command is a usage error', async () => {
+  const { code, stderr } = await runCli(['sprint']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '"sprint"', 'expected run');
+});
+
+test('a bad metrics server address is a one-line error naming the value', async () => {
+  for (const bad of [':99999', '[::1', 'host:port:extra', ':nope']) {
+    const { code, stderr } = await runCli(['run', '--metrics-server', bad]);
+    assert.equal(code, 2, bad);
+    assertOneLineError(stderr, JSON.stringify(bad), 'expected [HOST][:PORT]');
+  }
+});
+
+test('a bad config value is a one-line error naming the key', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'bad.toml'), 'concurrent = 0\n');
+  const { code, stderr } = await runCli(['run', '--config', join(dir, 'bad.toml')]);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, 'bad.toml: concurrent: expected an integer from 1 to 10000, got integer 0');
+});
+
+test('a config syntax error names file, line and column', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.toml'), 'concurrent = 1\n[[runners]\nname = "x"\n');
+  const { code, stderr } = await runCli(['run'], { cwd: dir });
+  assert.equal(code, 2);
+  assertOneLineError(stderr, `${join(dir, 'config.toml')}:2:`, 'TOML syntax error');
+});
+
+test('a missing config file given with --config is an error', async () => {
+  const { code, stderr } = await runCli(['run', '--config', '/nonexistent/config.toml']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '/nonexistent/config.toml', 'no such file');
+});
+
+test('a working directory that does not exist is an error', async () => {
+  const { code, stderr } = await runCli(['run', '--working-directory', '/nonexistent/dir']);
+  assert.equal(code, 2);
+  assertOneLineError(stderr, '"/nonexistent/dir"', 'does not exist');
+});
+
+test('a port in use is a one-line error with exit code 1', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const { port } = blocker.address() as AddressInfo;
+  try {
+    const { code, stderr } = await runCli(['run', '--metrics-server', `127.0.0.1:${port}`]);
+    assert.equal(code, 1);
+    const errorLine = stderr.trimEnd().split('\n').at(-1)!;
+    assert.ok(errorLine.includes(`127.0.0.1:${port} is already in use`), stderr);
+    assert.doesNotMatch(stderr, /\n\s+at /);
+  } finally {
+    blocker.close();
+  }
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`${signal} stops the runner cleanly: server closed, exit 0`, async () => {
+    const runner = await startRunner();
+    try {
+      assert.equal((await fetch(`${runner.url}/health/ready`)).status, 200);
+      const result = await runner.stop(signal);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, new RegExp(`Stopping runner\\s+signal=${signal}`));
+      assert.match(result.stderr, /Runner stopped/);
+      await assert.rejects(fetch(`${runner.url}/health/ready`), 'server no longer answers');
+    } finally {
+      runner.kill();
+    }
+  });
+}
+
+test('without config.toml the runner starts on built-in defaults with the server disabled', async () => {
+  const dir = tempDir();
+  const runner = await startProcess(['run'], /Runner ready/, { cwd: dir });
+  try {
+    const logs = runner.logs();
+    assert.match(logs, /No config\.toml found: using built-in defaults/);
+    assert.match(logs, /metrics server disabled/);
+    assert.equal((await runner.stop()).code, 0);
+  } finally {
+    runner.kill();
+  }
+});
+
+test('./config.toml is read; the flag wins over metrics_server in the file', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.toml'), 'concurrent = 3\nmetrics_server = "127.0.0.1:1"\nunknown_thing = true\n');
+  const runner = await startRunner([], { cwd: dir });
+  try {
+    assert.notEqual(new URL(runner.url).port, '1');
+    assert.match(runner.logs(), /Configuration loaded\s+file=\S*config\.toml/);
+    assert.match(runner.logs(), /WARN\s+\S*config\.toml: unknown key unknown_thing \(ignored\)/);
+    const body = await (await fetch(`${runner.url}/metrics`)).text();
+    assert.match(body, /^ci_runner_concurrent 3$/m);
+  } finally {
+    runner.kill();
+  }
+});
+
+test('--metrics-server "" disables a server the file configures', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.toml'), 'metrics_server = "127.0.0.1:0"\nshutdown_timeout = 0\n');
+  const runner = await startProcess(['run', '--metrics-server', ''], /Runner ready/, { cwd: dir });
+  try {
+    assert.match(runner.logs(), /metrics server disabled/);
+    assert.doesNotMatch(runner.logs(), /Metrics server listening/);
+    // shutdown_timeout = 0 means the default (as in GitLab Runner), not "exit at once".
+    const result = await runner.stop();
+    assert.equal(result.code, 0, result.stderr);
+  } finally {
+    runner.kill();
+  }
+});
+
+test('metrics_server from the file is used without a flag; --listen-address is an alias', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.toml'), 'listen_address = "127.0.0.1:0"\nlog_format = "json"\n');
+  const fromFile = await startProcess(['run'], /"msg":"Runner ready"/, { cwd: dir });
+  try {
+    const lines = fromFile.logs().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const listening = lines.find((line) => line['msg'] === 'Metrics server listening');
+    assert.match(String(listening?.['address']), /^127\.0\.0\.1:\d+$/);
+    assert.ok(lines.every((line) => typeof line['time'] === 'string' && typeof line['level'] === 'string'));
+  } finally {
+    fromFile.kill();
+  }
+  const alias = await startProcess(['run', '--listen-address', '127.0.0.1:0'], /Metrics server listening\s+address=127\.0\.0\.1:\d+/, { cwd: tempDir() });
+  alias.kill();
+});

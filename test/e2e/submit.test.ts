@@ -1,0 +1,333 @@
+// `runner submit` as users run it: a child process on the test's runtime, in a
+// temporary working directory. For --wait this test process plays the runner,
+// claiming the job from the queue and writing its log in pieces.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseJobFile } from '../../src/sources/local/job-file.ts';
+import { isJobId } from '../../src/sources/local/job-id.ts';
+import { claimNext, finish, jobState, openJobLog, type ClaimedJob, type JobOutcome } from '../../src/sources/local/queue.ts';
+import { runCli, runnerArgv, type CliResult } from '../support/runner-process.ts';
+import { assertOneLineError } from '../support/assertions.ts';
+
+const SECRET = 's3cretvalue-only-in-the-queued-file';
+
+interface Workspace {
+  readonly dir: string;
+  /** The default config's queue: queue/ under the working directory. */
+  readonly queue: string;
+  write(name: string, text: string): string;
+  cleanup(): void;
+}
+
+function workspace(): Workspace {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-submit-'));
+  return {
+    dir,
+    queue: join(dir, 'queue'),
+    write(name, text) {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+const jobText = (name: string): string => `# a comment
+name = "${name}"
+script = ["echo hello", "true"]
+timeout = "10m"
+[variables]
+GREETING = "hello"
+API_KEY = { value = "${SECRET}", masked = true }
+`;
+
+const pending = (queue: string): string[] => {
+  const dir = join(queue, 'pending');
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Claims the next job of `queue` as a runner would, waiting for one to be queued. */
+async function claimWhenQueued(queue: string): Promise<ClaimedJob> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const job = existsSync(join(queue, 'pending')) ? await claimNext(queue) : undefined;
+    if (job) return job;
+    if (Date.now() > deadline) throw new Error(`no job was queued in ${queue} within 30 s`);
+    await sleep(20);
+  }
+}
+
+/** A running `runner submit` whose output can be looked at before it exits. */
+interface Submitter {
+  stdout(): string;
+  /** Resolves once stdout includes `text`. */
+  waitForStdout(text: string): Promise<void>;
+  interrupt(): void;
+  done: Promise<CliResult>;
+}
+
+function startSubmit(args: readonly string[], cwd: string): Submitter {
+  const [command, ...argv] = runnerArgv(['submit', ...args]);
+  const child = spawn(command, argv, { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const done = new Promise<CliResult>((resolve) => child.once('close', (code, signal) => {
+    clearTimeout(killer);
+    resolve({ code, signal, stdout, stderr });
+  }));
+  return {
+    stdout: () => stdout,
+    async waitForStdout(text) {
+      const deadline = Date.now() + 30_000;
+      while (!stdout.includes(text)) {
+        if (Date.now() > deadline) throw new Error(`submit did not print ${JSON.stringify(text)} within 30 s; stdout:\n${stdout}\nstderr:\n${stderr}`);
+        await sleep(10);
+      }
+    },
+    // process.kill, not child.kill: Deno reports a child signalled through
+    // child.kill() as killed by the signal even when it handled it.
+    interrupt: () => { if (child.pid !== undefined) process.kill(child.pid, 'SIGINT'); },
+    done,
+  };
+}
+
+/** Plays the runner for one job: claims it, writes `pieces` to its log with pauses, finishes it. */
+async function runJobInTest(queue: string, pieces: readonly string[], outcome: Omit<JobOutcome, 'startedAt'>,
+  afterPiece?: (index: number) => Promise<void>): Promise<ClaimedJob> {
+  const job = await claimWhenQueued(queue);
+  // The submitter is already waiting, with no log file yet.
+  await sleep(300);
+  const log = await openJobLog(job);
+  try {
+    for (const [index, piece] of pieces.entries()) {
+      await log.appendFile(piece);
+      await afterPiece?.(index);
+      await sleep(250);
+    }
+  } finally {
+    await log.close();
+  }
+  await finish(queue, job, { ...outcome, startedAt: job.claimedAt });
+  return job;
+}
+
+test('submit prints the job id and queues the file as is, mode 0600', async () => {
+  const ws = workspace();
+  try {
+    const file = ws.write('job.toml', jobText('unit-tests'));
+    const { code, stdout, stderr } = await runCli(['submit', 'job.toml'], { cwd: ws.dir });
+    assert.equal(code, 0, stderr);
+    assert.equal(stderr, '');
+    const lines = stdout.split('\n');
+    assert.equal(lines.length, 2, stdout);
+    assert.equal(lines[1], '');
+    const id = lines[0]!;
+    assert.ok(isJobId(id), id);
+    assert.deepEqual(pending(ws.queue), [`${id}.toml`]);
+    const queued = join(ws.queue, 'pending', `${id}.toml`);
+    assert.equal(statSync(queued).mode & 0o777, 0o600);
+    const text = readFileSync(queued, 'utf8');
+    assert.equal(text, readFileSync(file, 'utf8'));
+    assert.deepEqual(parseJobFile(text, queued), parseJobFile(readFileSync(file, 'utf8'), file));
+    assert.equal(await jobState(ws.queue, id), 'pending');
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('several files are queued in order, one id a line', async () => {
+  const ws = workspace();
+  try {
+    const names = ['first', 'second', 'third'];
+    for (const name of names) ws.write(`${name}.toml`, jobText(name));
+    const { code, stdout, stderr } = await runCli(['submit', ...names.map((n) => `${n}.toml`)], { cwd: ws.dir });
+    assert.equal(code, 0, stderr);
+    const ids = stdout.trimEnd().split('\n');
+    assert.equal(ids.length, 3, stdout);
+    assert.deepEqual([...ids].sort(), ids, 'ids sort in submission order');
+    assert.equal(new Set(ids).size, 3);
+    assert.deepEqual(pending(ws.queue), ids.map((id) => `${id}.toml`));
+    for (const [i, id] of ids.entries()) {
+      const path = join(ws.queue, 'pending', `${id}.toml`);
+      assert.equal(parseJobFile(readFileSync(path, 'utf8'), path).name, names[i]);
+    }
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('one bad file among good ones queues nothing: exit 2 with file:line:column', async () => {
+  const ws = workspace();
+  try {
+    ws.write('good.toml', jobText('good'));
+    ws.write('bad.toml', 'name = "bad"\nscript = ["true"\n');
+    ws.write('later.toml', jobText('later'));
+    const { code, stdout, stderr } = await runCli(['submit', 'good.toml', 'bad.toml', 'later.toml'], { cwd: ws.dir });
+    assert.equal(code, 2);
+    assert.equal(stdout, '');
+    assertOneLineError(stderr, 'bad.toml:3:1', 'TOML syntax error');
+    assert.deepEqual(pending(ws.queue), []);
+
+    ws.write('invalid.toml', 'name = "no script"\n');
+    const missing = await runCli(['submit', 'good.toml', 'invalid.toml'], { cwd: ws.dir });
+    assert.equal(missing.code, 2);
+    assertOneLineError(missing.stderr, 'invalid.toml', 'script');
+    const absent = await runCli(['submit', 'good.toml', 'absent.toml'], { cwd: ws.dir });
+    assert.equal(absent.code, 2);
+    assertOneLineError(absent.stderr, 'absent.toml', 'no such file');
+    assert.deepEqual(pending(ws.queue), []);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--runner picks the queue; an unknown runner is a usage error naming the runners', async () => {
+  const ws = workspace();
+  try {
+    ws.write('job.toml', jobText('unit-tests'));
+    ws.write('config.toml', [
+      '[[runners]]', 'name = "alpha"', 'executor = "shell"', 'queue_dir = "queue-alpha"',
+      '[[runners]]', 'name = "beta"', 'executor = "shell"', 'queue_dir = "queue-beta"', '',
+    ].join('\n'));
+    const unknown = await runCli(['submit', '--runner', 'nope', 'job.toml'], { cwd: ws.dir });
+    assert.equal(unknown.code, 2);
+    assertOneLineError(unknown.stderr, '"nope"', '"alpha"', '"beta"');
+    assert.equal(existsSync(join(ws.dir, 'queue-alpha')) || existsSync(join(ws.dir, 'queue-beta')), false);
+
+    const beta = await runCli(['submit', '--runner=beta', 'job.toml'], { cwd: ws.dir });
+    assert.equal(beta.code, 0, beta.stderr);
+    assert.deepEqual(pending(join(ws.dir, 'queue-beta')), [`${beta.stdout.trim()}.toml`]);
+    const first = await runCli(['submit', 'job.toml'], { cwd: ws.dir });
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(pending(join(ws.dir, 'queue-alpha')), [`${first.stdout.trim()}.toml`]);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--config and --working-directory: the queue is resolved against the working directory', async () => {
+  const ws = workspace();
+  try {
+    ws.write('job.toml', jobText('unit-tests'));
+    ws.write('other.toml', '[[runners]]\nname = "other"\nexecutor = "shell"\nqueue_dir = "jobs"\n');
+    mkdirSync(join(ws.dir, 'work'));
+    const { code, stdout, stderr } = await runCli(['submit', '-c', 'other.toml', '-d', 'work', 'job.toml'], { cwd: ws.dir });
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(pending(join(ws.dir, 'work', 'jobs')), [`${stdout.trim()}.toml`]);
+    const noDir = await runCli(['submit', '-d', 'absent', 'job.toml'], { cwd: ws.dir });
+    assert.equal(noDir.code, 2);
+    assertOneLineError(noDir.stderr, '"absent"', 'does not exist');
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('usage errors: no job file, an unknown flag, an empty --runner', async () => {
+  const ws = workspace();
+  try {
+    const none = await runCli(['submit'], { cwd: ws.dir });
+    assert.equal(none.code, 2);
+    assertOneLineError(none.stderr, 'no job file');
+    const waitOnly = await runCli(['submit', '--wait'], { cwd: ws.dir });
+    assert.equal(waitOnly.code, 2);
+    assertOneLineError(waitOnly.stderr, 'no job file');
+    const bogus = await runCli(['submit', '--bogus', 'job.toml'], { cwd: ws.dir });
+    assert.equal(bogus.code, 2);
+    assertOneLineError(bogus.stderr, '--bogus', 'runner submit --help');
+    const empty = await runCli(['submit', '--runner=', 'job.toml'], { cwd: ws.dir });
+    assert.equal(empty.code, 2);
+    assertOneLineError(empty.stderr, '--runner is empty');
+    assert.equal(existsSync(ws.queue), false);
+    const help = await runCli(['submit', '--help'], { cwd: ws.dir });
+    assert.equal(help.code, 0);
+    for (const flag of ['--config', '--runner', '--working-directory', '--wait']) assert.ok(help.stdout.includes(flag), flag);
+    const main = await runCli(['--help'], { cwd: ws.dir });
+    assert.ok(main.stdout.includes('runner submit'), main.stdout);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--wait streams the log as it grows and exits 0 when the job succeeds', async () => {
+  const ws = workspace();
+  try {
+    ws.write('job.toml', jobText('streamed'));
+    const submit = startSubmit(['--wait', 'job.toml'], ws.dir);
+    const big = `${'0123456789abcdef'.repeat(4096 * 5)}\n`; // 320 KiB: several read chunks
+    const pieces = ['$ echo hello\nhello\n', 'partial line, no newline yet', ` ... ünïcödé ✓\n${big}`, '$ true\n'];
+    const job = await runJobInTest(ws.queue, pieces, { state: 'success', exitCode: 0 }, async (index) => {
+      // Streamed: each piece reaches stdout before the next is written.
+      const tail = pieces[index]!.slice(-40);
+      await submit.waitForStdout(tail);
+    });
+    const { code, stdout, stderr } = await submit.done;
+    assert.equal(code, 0, stderr);
+    assert.equal(stdout, `${job.id}\n${pieces.join('')}`, 'stdout: the id, then exactly the log');
+    assert.equal(stderr, `job ${job.id} streamed: success\n`);
+    assert.ok(!stdout.includes(SECRET));
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--wait exits 1 with the reason and exit code when the job fails', async () => {
+  const ws = workspace();
+  try {
+    ws.write('job.toml', jobText('failing'));
+    const result = runCli(['submit', '--wait', 'job.toml'], { cwd: ws.dir, timeoutMs: 60_000 });
+    const pieces = ['$ echo hello\nhello\n', '$ false\n', 'ERROR: Job failed: exit status 3\n'];
+    const job = await runJobInTest(ws.queue, pieces, { state: 'failed', failureReason: 'script_failure', exitCode: 3 });
+    const { code, stdout, stderr } = await result;
+    assert.equal(code, 1, stderr);
+    assert.equal(stdout, `${job.id}\n${pieces.join('')}`);
+    assert.equal(stderr, `job ${job.id} failing: failed (script_failure, exit code 3)\n`);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--wait with several jobs: logs in order, a summary each, exit 1 if any did not succeed', async () => {
+  const ws = workspace();
+  try {
+    ws.write('a.toml', jobText('job-a'));
+    ws.write('b.toml', jobText('job-b'));
+    const result = runCli(['submit', '--wait', 'a.toml', 'b.toml'], { cwd: ws.dir, timeoutMs: 60_000 });
+    const first = await runJobInTest(ws.queue, ['log of a\n'], { state: 'canceled' });
+    const second = await runJobInTest(ws.queue, ['log of b\n', 'more of b\n'], { state: 'success', exitCode: 0 });
+    const { code, stdout, stderr } = await result;
+    assert.equal(code, 1, stderr);
+    assert.equal(stdout, `${first.id}\n${second.id}\nlog of a\nlog of b\nmore of b\n`);
+    assert.equal(stderr, `job ${first.id} job-a: canceled\njob ${second.id} job-b: success\n`);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('SIGINT while waiting stops waiting with exit 130 and leaves the job queued', async () => {
+  const ws = workspace();
+  try {
+    ws.write('job.toml', jobText('left-alone'));
+    const submit = startSubmit(['--wait', 'job.toml'], ws.dir);
+    await submit.waitForStdout('\n');
+    const id = submit.stdout().trim();
+    await sleep(300);
+    submit.interrupt();
+    const { code, stdout, stderr } = await submit.done;
+    assert.equal(code, 130, stderr);
+    assert.equal(stdout, `${id}\n`);
+    assertOneLineError(stderr, 'stopped waiting', id);
+    assert.equal(await jobState(ws.queue, id), 'pending');
+  } finally {
+    ws.cleanup();
+  }
+});

@@ -1,0 +1,400 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBuild, type BuildOptions } from '../../../src/build/build.ts';
+import { ShellExecutor, type ShellExecutorOptions } from '../../../src/executors/shell/shell-executor.ts';
+import type { Job } from '../../../src/job/model.ts';
+import type { BuildStage, JobResult } from '../../../src/job/result.ts';
+import { procStat } from '../../../src/system/process-group.ts';
+import { limitNotice } from '../../../src/trace/job-log.ts';
+import { skipUnless } from '../../support/tools.ts';
+
+interface Run {
+  result: JobResult;
+  log: string;
+  stages: BuildStage[];
+  pids: Array<number | undefined>;
+  buildsDir: string;
+}
+
+type JobInput = Partial<Job> & Pick<Job, 'script'>;
+type ExtraOptions = Partial<Omit<BuildOptions, 'log' | 'executor'>> & Partial<Omit<ShellExecutorOptions, 'buildsDir'>> & { onLog?: (text: string) => void };
+
+/** The stages of a job that runs its script (no cache, no artifacts). */
+const SCRIPT_STAGES: readonly BuildStage[] = ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'after_script', 'cleanup_file_variables'];
+
+let counter = 0;
+
+/** Runs a job in a fresh builds directory (removed afterwards unless kept) and collects what it reported. */
+async function run(input: JobInput, extra: ExtraOptions = {}, keepRoot = false): Promise<Run> {
+  const buildsDir = mkdtempSync(join(tmpdir(), 'runner-shell-test-'));
+  const job: Job = {
+    id: `job-${process.pid}-${++counter}`,
+    name: 'test job',
+    beforeScript: [],
+    afterScript: [],
+    timeoutSeconds: 20,
+    variables: [],
+    ...input,
+  };
+  const parts: Buffer[] = [];
+  const stages: BuildStage[] = [];
+  const pids: Array<number | undefined> = [];
+  const { onLog, keepBuildDir, killGraceSeconds, shell, ...options } = extra;
+  try {
+    const executor = new ShellExecutor({ buildsDir, killGraceSeconds: killGraceSeconds ?? 0.5, keepBuildDir, shell });
+    const result = await runBuild(job, {
+      runnerName: 'test-runner',
+      onStage: (stage) => stages.push(stage),
+      onProcess: (pid) => pids.push(pid),
+      ...options,
+      executor,
+      log: (chunk) => {
+        parts.push(Buffer.from(chunk));
+        onLog?.(Buffer.concat(parts).toString('utf8'));
+      },
+    });
+    return { result, log: Buffer.concat(parts).toString('utf8'), stages, pids, buildsDir };
+  } finally {
+    if (!keepRoot) rmSync(buildsDir, { recursive: true, force: true });
+  }
+}
+
+/** Whether a process has ended: gone, or a zombie nobody reaps (a container's pid 1 may not). */
+function ended(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    throw error;
+  }
+  return procStat(pid)?.state === 'Z';
+}
+
+function pidAfter(log: string, label: string): number {
+  const match = new RegExp(`${label} (\\d+)`).exec(log);
+  assert.ok(match, `no "${label} PID" in the log:\n${log}`);
+  return Number(match[1]);
+}
+
+test('a successful job: each command echoed before its output, stdout and stderr in order, all stages', async () => {
+  const { result, log, stages, pids } = await run({
+    beforeScript: ['echo setup'],
+    script: ['echo hello', 'echo out; echo err >&2; echo out2', 'printf "a\\nb\\n"', 'if true; then\n  echo multi\nfi'],
+    afterScript: ['echo "after $CI_JOB_STATUS"'],
+  });
+  assert.equal(log, [
+    '$ echo setup', 'setup',
+    '$ echo hello', 'hello',
+    '$ echo out; echo err >&2; echo out2', 'out', 'err', 'out2',
+    '$ printf "a\\nb\\n"', 'a', 'b',
+    '$ if true; then # collapsed multi-line command', 'multi',
+    '$ echo "after $CI_JOB_STATUS"', 'after success',
+    '',
+  ].join('\n'));
+  assert.equal(result.state, 'success');
+  assert.equal(result.failureReason, undefined);
+  assert.equal(result.exitCode, 0);
+  assert.deepEqual(result.afterScript, { exitCode: 0, timedOut: false, canceled: false });
+  assert.deepEqual(stages, [...SCRIPT_STAGES]);
+  assert.deepEqual(result.stages.map((s) => s.stage), [...SCRIPT_STAGES]);
+  for (const timing of result.stages) assert.ok(timing.durationSeconds >= 0 && timing.durationSeconds < 10);
+  assert.ok(result.durationSeconds >= result.stages.reduce((sum, s) => sum + s.durationSeconds, 0) - 0.001);
+  assert.ok(result.finishedAt >= result.startedAt);
+  assert.equal(result.systemError, undefined);
+  // Two steps, each reported with its pid and then undefined.
+  assert.equal(pids.length, 4);
+  assert.ok(typeof pids[0] === 'number' && pids[1] === undefined && typeof pids[2] === 'number' && pids[3] === undefined);
+});
+
+test('the job sees CI variables and its own, and not the runner\'s environment', async () => {
+  process.env['RUNNER_TEST_PRIVATE'] = 'runner-only';
+  try {
+    const { result, log, buildsDir } = await run({
+      name: 'env job',
+      variables: [{ key: 'GREETING', value: 'hello world', masked: false }],
+      script: [
+        'echo "CI=$CI id=$CI_JOB_ID name=$CI_JOB_NAME runner=$CI_RUNNER_DESCRIPTION"',
+        'echo "builds=$CI_BUILDS_DIR project=$CI_PROJECT_DIR pwd=$(pwd)"',
+        'echo "greeting=$GREETING private=${RUNNER_TEST_PRIVATE:-unset} path=${PATH:+set}"',
+        'echo "arch=$CI_RUNNER_EXECUTABLE_ARCH"',
+      ],
+    });
+    assert.equal(result.state, 'success', log);
+    const lines = log.split('\n').filter((line) => !line.startsWith('$ '));
+    const id = /id=(\S+)/.exec(lines[0] ?? '')?.[1] ?? '';
+    assert.equal(lines[0], `CI=true id=${id} name=env job runner=test-runner`);
+    const project = join(buildsDir, id);
+    assert.equal(lines[1], `builds=${buildsDir} project=${project} pwd=${project}`);
+    assert.equal(lines[2], 'greeting=hello world private=unset path=set');
+    assert.match(lines[3] ?? '', /^arch=[a-z0-9]+\/[a-z0-9]+$/);
+  } finally {
+    delete process.env['RUNNER_TEST_PRIVATE'];
+  }
+});
+
+test('a failing command fails the job with its exit code; later commands do not run; after_script still runs', async () => {
+  const { result, log, stages } = await run({
+    beforeScript: ['echo before'],
+    script: ['echo one', 'exit 3', 'echo never'],
+    afterScript: ['echo "after $CI_JOB_STATUS"', 'exit 7'],
+  });
+  assert.equal(log, '$ echo before\nbefore\n$ echo one\none\n$ exit 3\n$ echo "after $CI_JOB_STATUS"\nafter failed\n$ exit 7\nERROR: Job failed: exit code 3\n');
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'script_failure');
+  assert.equal(result.exitCode, 3);
+  assert.deepEqual(result.afterScript, { exitCode: 7, timedOut: false, canceled: false });
+  assert.deepEqual(stages, [...SCRIPT_STAGES]);
+
+  const failedBefore = await run({ beforeScript: ['false'], script: ['echo never'] });
+  assert.equal(failedBefore.log, '$ false\nERROR: Job failed: exit code 1\n');
+  assert.equal(failedBefore.result.exitCode, 1);
+  assert.equal(failedBefore.result.failureReason, 'script_failure');
+});
+
+test('bash runs with pipefail: a failure inside a pipeline fails the job', async () => {
+  const { result, log } = await run({ script: ['false | cat', 'echo unreachable'] });
+  assert.equal(log, '$ false | cat\nERROR: Job failed: exit code 1\n');
+  assert.equal(result.state, 'failed');
+  assert.equal(result.exitCode, 1);
+
+  // sh has no pipefail but stops at the first failing command.
+  const sh = await run({ script: ['false | cat', 'echo reached', 'false', 'echo unreachable'] }, { shell: 'sh' });
+  assert.equal(sh.log, '$ false | cat\n$ echo reached\nreached\n$ false\nERROR: Job failed: exit code 1\n');
+  assert.equal(sh.result.exitCode, 1);
+});
+
+test('a timeout ends the whole process group, grandchildren included, then after_script runs', async () => {
+  const started = performance.now();
+  const { result, log, pids } = await run({
+    timeoutSeconds: 1,
+    script: ['sleep 1000 & echo "grandchild $!"', 'sleep 1000'],
+    afterScript: ['echo "after $CI_JOB_STATUS"'],
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'job_execution_timeout');
+  assert.equal(result.exitCode, undefined);
+  assert.ok(elapsed >= 1 && elapsed < 5, `took ${elapsed} s`);
+  const grandchild = pidAfter(log, 'grandchild');
+  assert.ok(ended(grandchild), `grandchild ${grandchild} still runs`);
+  const shell = pids[0];
+  assert.ok(typeof shell === 'number' && ended(shell));
+  assert.ok(log.endsWith('$ sleep 1000\n$ echo "after $CI_JOB_STATUS"\nafter failed\nERROR: Job failed: execution took longer than 1 seconds\n'), log);
+  assert.deepEqual(result.afterScript, { exitCode: 0, timedOut: false, canceled: false });
+});
+
+test('processes that ignore SIGTERM are killed after the grace period', async () => {
+  const started = performance.now();
+  const { result, log } = await run({
+    timeoutSeconds: 1,
+    script: ["trap '' TERM", 'sleep 1000 & echo "stubborn $!"', 'wait'],
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  assert.equal(result.failureReason, 'job_execution_timeout');
+  assert.ok(elapsed >= 1.5 && elapsed < 5, `took ${elapsed} s (timeout 1 s + grace 0.5 s)`);
+  const stubborn = pidAfter(log, 'stubborn');
+  assert.ok(ended(stubborn), `${stubborn} still runs`);
+});
+
+test('after_script has its own timeout and its failure does not fail the job', async () => {
+  const { result, log } = await run(
+    { script: ['echo ok'], afterScript: ['sleep 1000 & echo "bg $!"', 'sleep 1000'] },
+    { afterScriptTimeoutSeconds: 1 },
+  );
+  assert.equal(result.state, 'success');
+  assert.equal(result.exitCode, 0);
+  assert.deepEqual(result.afterScript, { exitCode: undefined, timedOut: true, canceled: false });
+  assert.ok(ended(pidAfter(log, 'bg')));
+});
+
+test('background processes left by a step are ended when the step ends', async () => {
+  const started = performance.now();
+  const { result, log } = await run({ script: ['sleep 1000 & echo "left $!"', 'echo done'] });
+  assert.equal(result.state, 'success', log);
+  assert.ok((performance.now() - started) / 1000 < 5);
+  assert.ok(ended(pidAfter(log, 'left')));
+});
+
+test('cancel stops the script, runs after_script, and records canceled', async () => {
+  const controller = new AbortController();
+  const { result, log, stages } = await run(
+    { script: ['echo started', 'sleep 1000 & echo "grandchild $!"', 'sleep 1000'], afterScript: ['echo "after $CI_JOB_STATUS"'] },
+    { signal: controller.signal, onLog: (text) => { if (/grandchild \d+\n/.test(text)) controller.abort(); } },
+  );
+  assert.equal(result.state, 'canceled');
+  assert.equal(result.failureReason, undefined);
+  assert.equal(result.exitCode, undefined);
+  assert.ok(ended(pidAfter(log, 'grandchild')));
+  assert.ok(log.endsWith('$ echo "after $CI_JOB_STATUS"\nafter canceled\nERROR: Job failed: canceled\n'), log);
+  assert.deepEqual(stages, [...SCRIPT_STAGES]);
+
+  // Canceled before it started: nothing runs, the directory is still cleaned up.
+  const early = await run({ script: ['echo never'], afterScript: ['echo never'] }, { signal: AbortSignal.abort() }, true);
+  try {
+    assert.equal(early.result.state, 'canceled');
+    assert.equal(early.log, 'ERROR: Job failed: canceled\n');
+    assert.deepEqual(early.stages, ['prepare_executor', 'prepare_script', 'get_sources', 'cleanup_file_variables']);
+    assert.deepEqual(readdirSync(early.buildsDir), []);
+  } finally {
+    rmSync(early.buildsDir, { recursive: true, force: true });
+  }
+});
+
+test('a second cancel (forceSignal) stops after_script too', async () => {
+  const cancel = new AbortController();
+  const force = new AbortController();
+  const started = performance.now();
+  const { result, log } = await run(
+    { script: ['echo started', 'sleep 1000'], afterScript: ['echo cleaning', 'sleep 1000'] },
+    {
+      signal: cancel.signal,
+      forceSignal: force.signal,
+      onLog: (text) => {
+        if (text.includes('\nstarted\n')) cancel.abort();
+        if (text.includes('\ncleaning\n')) force.abort();
+      },
+    },
+  );
+  assert.equal(result.state, 'canceled');
+  assert.deepEqual(result.afterScript, { exitCode: undefined, timedOut: false, canceled: true });
+  // Killed as soon as `cleaning` arrived: the shell may or may not have announced the next command yet.
+  assert.match(log, /^\$ echo started\nstarted\n(\$ sleep 1000\n)?\$ echo cleaning\ncleaning\n(\$ sleep 1000\n)?ERROR: Job failed: canceled\n$/);
+  assert.ok((performance.now() - started) / 1000 < 5);
+});
+
+test('masked values never reach the log: not in echo lines, not in output, not split across writes', async () => {
+  const { result, log } = await run({
+    variables: [
+      { key: 'SECRET', value: 's3cretvalue', masked: true },
+      { key: 'PLAIN', value: 'visible', masked: false },
+    ],
+    script: [
+      'echo $SECRET',
+      'echo "literal s3cretvalue"',
+      "printf s3cr; sleep 0.2; printf 'etvalue\\n'",
+      'echo $PLAIN >&2',
+    ],
+    afterScript: ['echo "after s3cretvalue $SECRET"'],
+  });
+  assert.equal(result.state, 'success');
+  assert.equal(log, [
+    '$ echo $SECRET', '[MASKED]',
+    '$ echo "literal [MASKED]"', 'literal [MASKED]',
+    "$ printf s3cr; sleep 0.2; printf 'etvalue\\n'", '[MASKED]',
+    '$ echo $PLAIN >&2', 'visible',
+    '$ echo "after [MASKED] $SECRET"', 'after [MASKED] [MASKED]',
+    '',
+  ].join('\n'));
+  assert.ok(!log.includes('s3cret'));
+});
+
+test('past the output limit the log is cut with a notice and the job goes on', async () => {
+  const limit = 100;
+  const { result, log } = await run(
+    { script: ["head -c 5000 /dev/zero | tr '\\0' x", 'echo finished > done.txt', 'cat done.txt'] },
+    { outputLimitBytes: limit },
+  );
+  assert.equal(result.state, 'success');
+  const expected = (`$ head -c 5000 /dev/zero | tr '\\0' x\n` + 'x'.repeat(5000)).slice(0, limit);
+  assert.equal(log, expected + limitNotice(limit));
+  assert.equal(result.log.truncated, true);
+  assert.equal(result.log.writtenBytes, limit);
+  assert.ok(result.log.droppedBytes > 5000 - limit, 'the rest was still read');
+});
+
+test('the build directory is created for the job and removed after it, unless kept', async () => {
+  const removed = await run({ script: ['pwd', 'touch made-here', 'ls -A'] }, {}, true);
+  try {
+    const [, pwd, , , listing] = removed.log.split('\n');
+    assert.equal(listing, 'made-here', 'the job starts in an empty directory of its own');
+    assert.ok(pwd?.startsWith(removed.buildsDir + '/'));
+    assert.deepEqual(readdirSync(removed.buildsDir), [], 'project directory and scripts removed');
+  } finally {
+    rmSync(removed.buildsDir, { recursive: true, force: true });
+  }
+
+  const kept = await run({ script: ['pwd', 'touch made-here'] }, { keepBuildDir: true }, true);
+  try {
+    const pwd = kept.log.split('\n')[1] ?? '';
+    assert.ok(existsSync(join(pwd, 'made-here')));
+    assert.deepEqual(readdirSync(kept.buildsDir), [pwd.slice(kept.buildsDir.length + 1)], 'only the project directory kept, not the scripts');
+  } finally {
+    rmSync(kept.buildsDir, { recursive: true, force: true });
+  }
+});
+
+test('a job that cannot be prepared is a runner_system_failure and still cleans up', async () => {
+  const { result, log, stages } = await run({ id: '../escape', script: ['echo never'] });
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'runner_system_failure');
+  assert.match(result.systemError ?? '', /prepare_executor: job id/);
+  // The log says the runner failed, not why: the reason may name paths of the runner's machine.
+  assert.equal(log, 'ERROR: Job failed (system failure): the runner could not run the job\n');
+  assert.deepEqual(stages, ['prepare_executor', 'cleanup_file_variables']);
+});
+
+/** A bare repository with one commit holding hello.txt, made with the git command line. */
+function gitRepository(): { url: string; commit: string } {
+  const root = mkdtempSync(join(tmpdir(), 'runner-git-'));
+  const git = (cwd: string, ...args: string[]): string => {
+    const result = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim();
+  };
+  const work = join(root, 'work');
+  git(root, 'init', '-q', work);
+  writeFileSync(join(work, 'hello.txt'), 'hello from git\n');
+  git(work, 'add', 'hello.txt');
+  git(work, 'commit', '-q', '-m', 'first');
+  git(root, 'clone', '-q', '--bare', work, join(root, 'repo.git'));
+  return { url: join(root, 'repo.git'), commit: git(work, 'rev-parse', '--short', 'HEAD') };
+}
+
+const noGit = skipUnless('git', 'git');
+
+test('get_sources checks out the job\'s repository; GIT_STRATEGY=none skips it', { skip: noGit }, async () => {
+  const repo = gitRepository();
+  const fetched = await run({ script: ['cat hello.txt'], repository: { url: repo.url, ref: 'main' } });
+  assert.equal(fetched.result.state, 'success', fetched.log);
+  assert.match(fetched.log, new RegExp(`^Cloning repository\\.\\.\\.\\nChecked out ${repo.commit}\\n\\$ cat hello.txt\\nhello from git\\n$`));
+  assert.ok(fetched.stages.includes('get_sources'));
+
+  const skipped = await run({ script: ['test ! -e hello.txt'], repository: { url: repo.url, ref: undefined }, variables: [{ key: 'GIT_STRATEGY', value: 'none', masked: false }] });
+  assert.equal(skipped.result.state, 'success', skipped.log);
+
+  const missing = await run({ script: ['true'], repository: { url: join(repo.url, 'nope'), ref: undefined } });
+  assert.equal(missing.result.state, 'failed');
+  assert.equal(missing.result.failureReason, 'script_failure');
+});
+
+test('file variables become 0600 files that cleanup removes; named steps run after script while it succeeds', async () => {
+  const { result, log, stages } = await run({
+    script: ['cat "$CONFIG_FILE"; echo', 'stat -c %a "$CONFIG_FILE"', 'echo "$CONFIG_FILE" > /tmp/runner-file-var-$CI_JOB_ID'],
+    variables: [{ key: 'CONFIG_FILE', value: 'line one\nkey=s3cret-token', masked: false, file: true }],
+    extraSteps: [{ name: 'release', script: ['echo releasing'] }],
+    secrets: ['s3cret-token'],
+    warnings: ['artifacts are not supported by the shell executor yet and were ignored'],
+  });
+  assert.equal(result.state, 'success', log);
+  const lines = log.split('\n');
+  assert.equal(lines[0], 'WARNING: artifacts are not supported by the shell executor yet and were ignored');
+  assert.ok(log.includes('\nline one\nkey=[MASKED]\n'), log);
+  assert.ok(log.includes('\n600\n'), log);
+  assert.ok(log.endsWith('$ echo releasing\nreleasing\n'), log);
+  assert.deepEqual(stages, ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'step_release', 'after_script', 'cleanup_file_variables']);
+  const idFile = readdirSync(tmpdir()).find((name) => name.startsWith(`runner-file-var-job-${process.pid}-`));
+  assert.ok(idFile !== undefined);
+  const path = readFileSync(join(tmpdir(), idFile), 'utf8').trim();
+  rmSync(join(tmpdir(), idFile));
+  assert.ok(!existsSync(path), `${path} is left after the job`);
+
+  const failed = await run({ script: ['exit 4'], extraSteps: [{ name: 'release', script: ['echo never'] }] });
+  assert.equal(failed.result.exitCode, 4);
+  assert.ok(!failed.log.includes('never'));
+  assert.ok(!failed.stages.includes('step_release'));
+});
