@@ -1,7 +1,9 @@
 // Turns a parsed TOML document into a Config: every wrong type or value is an
-// error naming the key, every unknown key a warning.
+// error naming the key, every key not in the schema (schema.ts) a warning.
+// Defaults come from the schema too, so what it says is what a key does.
 import { describeValue } from './describe-value.ts';
 import { ListenAddressError, parseListenAddress } from './listen-address.ts';
+import { GLOBAL_KEYS, RUNNER_KEYS, type KeySpec, type KeyType } from './schema.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
 import {
   DEFAULT_CONFIG, DEFAULT_RUNNER, EXECUTORS,
@@ -22,11 +24,11 @@ function isTable(value: unknown): value is Table {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
-/** Reads keys of one table, remembering which were used so the rest can be reported. */
+/** Reads the keys of one table that its schema declares; the rest are unknown keys. */
 class TableReader {
-  private readonly used = new Set<string>();
   constructor(
     private readonly table: Table,
+    private readonly schema: Readonly<Record<string, KeySpec>>,
     private readonly where: string,
     private readonly origin: string,
   ) {}
@@ -35,14 +37,19 @@ class TableReader {
     throw new ConfigError(`${this.origin}: ${this.where}${key}: expected ${expected}, got ${describeValue(value)}`);
   }
 
-  private take(key: string): unknown {
-    this.used.add(key);
+  /** The key's value; reading a key the schema does not declare as `type` is the validator's own bug. */
+  private take(key: string, type: KeyType): unknown {
+    if (this.schema[key]?.type !== type) throw new Error(`config schema: ${this.where}${key} is not declared as ${type}`);
     return this.table[key];
   }
 
-  integer(key: string, fallback: number, min: number, max: number): number {
-    const value = this.take(key);
-    if (value === undefined) return fallback;
+  private fallback<T extends number | string | boolean>(key: string): T {
+    return this.schema[key]!.default as T;
+  }
+
+  integer(key: string, min: number, max: number): number {
+    const value = this.take(key, 'integer');
+    if (value === undefined) return this.fallback(key);
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
       this.fail(key, `an integer from ${min} to ${max}`, value);
     }
@@ -50,9 +57,9 @@ class TableReader {
   }
 
   /** A number of seconds, fractions allowed, within [min, max]; 0 means the default. */
-  fractionalSeconds(key: string, fallback: number, min: number, max: number): number {
-    const value = this.take(key);
-    if (value === undefined || value === 0) return fallback;
+  fractionalSeconds(key: string, min: number, max: number): number {
+    const value = this.take(key, 'number');
+    if (value === undefined || value === 0) return this.fallback(key);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
       this.fail(key, `a number of seconds from ${min} to ${max}`, value);
     }
@@ -60,34 +67,34 @@ class TableReader {
   }
 
   /** Seconds; as in GitLab Runner, 0 means the default. */
-  seconds(key: string, fallback: number, max: number): number {
-    return this.integer(key, fallback, 0, max) || fallback;
+  seconds(key: string, max: number): number {
+    return this.integer(key, 0, max) || this.fallback(key);
   }
 
   string(key: string): string | undefined {
-    const value = this.take(key);
+    const value = this.take(key, 'string');
     if (value === undefined) return undefined;
     if (typeof value !== 'string') this.fail(key, 'a string', value);
     return value;
   }
 
-  path(key: string, fallback: string): string {
+  path(key: string): string {
     const value = this.string(key);
-    if (value === undefined) return fallback;
+    if (value === undefined) return this.fallback(key);
     if (value.trim() === '' || value.includes('\u0000')) this.fail(key, 'a non-empty path', value);
     return value;
   }
 
-  boolean(key: string, fallback: boolean): boolean {
-    const value = this.take(key);
-    if (value === undefined) return fallback;
+  boolean(key: string): boolean {
+    const value = this.take(key, 'boolean');
+    if (value === undefined) return this.fallback(key);
     if (typeof value !== 'boolean') this.fail(key, 'true or false', value);
     return value;
   }
 
-  choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
-    const value = this.take(key);
-    if (value === undefined) return fallback;
+  choice<T extends string>(key: string, choices: readonly T[]): T {
+    const value = this.take(key, 'string');
+    if (value === undefined) return this.fallback(key);
     if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
       this.fail(key, `one of ${choices.join(', ')}`, value);
     }
@@ -95,7 +102,7 @@ class TableReader {
   }
 
   tables(key: string): Table[] {
-    const value = this.take(key);
+    const value = this.take(key, 'array of tables');
     if (value === undefined) return [];
     if (!Array.isArray(value) || !value.every(isTable)) this.fail(key, 'an array of tables ([[runners]])', value);
     return value;
@@ -112,7 +119,7 @@ class TableReader {
 
   unknownKeys(): string[] {
     return Object.keys(this.table)
-      .filter((key) => !this.used.has(key))
+      .filter((key) => !Object.hasOwn(this.schema, key))
       .map((key) => `${this.origin}: unknown key ${this.where}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)} (ignored)`);
   }
 }
@@ -168,7 +175,7 @@ function readCoordinator(reader: TableReader, where: string, origin: string): Pi
 
 function readRunner(table: Table, index: number, origin: string, warnings: string[]): RunnerConfig {
   const where = `runners[${index}].`;
-  const reader = new TableReader(table, where, origin);
+  const reader = new TableReader(table, RUNNER_KEYS, where, origin);
   const name = reader.string('name');
   if (name === undefined || name.trim() === '') {
     throw new ConfigError(`${origin}: ${where}name: required, a non-empty string (it is the "runner" label of every metric)`);
@@ -179,15 +186,15 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
   }
   const runner: RunnerConfig = {
     name,
-    executor: reader.choice<ExecutorName>('executor', EXECUTORS, DEFAULT_RUNNER.executor),
-    limit: reader.integer('limit', DEFAULT_RUNNER.limit, 0, MAX_JOBS),
-    queueDir: reader.path('queue_dir', DEFAULT_RUNNER.queueDir),
-    buildsDir: reader.path('builds_dir', DEFAULT_RUNNER.buildsDir),
-    keepBuildsDir: reader.boolean('keep_builds_dir', DEFAULT_RUNNER.keepBuildsDir),
+    executor: reader.choice<ExecutorName>('executor', EXECUTORS),
+    limit: reader.integer('limit', 0, MAX_JOBS),
+    queueDir: reader.path('queue_dir'),
+    buildsDir: reader.path('builds_dir'),
+    keepBuildsDir: reader.boolean('keep_builds_dir'),
     // 0 means the default, as in GitLab Runner.
-    outputLimit: reader.integer('output_limit', DEFAULT_RUNNER.outputLimit, 0, MAX_OUTPUT_LIMIT_KIB) || DEFAULT_RUNNER.outputLimit,
+    outputLimit: reader.integer('output_limit', 0, MAX_OUTPUT_LIMIT_KIB) || DEFAULT_RUNNER.outputLimit,
     ...readCoordinator(reader, where, origin),
-    requestConcurrency: reader.integer('request_concurrency', DEFAULT_RUNNER.requestConcurrency, 1, MAX_REQUEST_CONCURRENCY),
+    requestConcurrency: reader.integer('request_concurrency', 1, MAX_REQUEST_CONCURRENCY),
   };
   warnings.push(...reader.unknownKeys());
   return runner;
@@ -196,7 +203,7 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
 /** Validates a parsed document; `origin` names the file in messages. */
 export function validateConfig(document: Table, origin: string): { config: Config; warnings: string[] } {
   const warnings: string[] = [];
-  const reader = new TableReader(document, '', origin);
+  const reader = new TableReader(document, GLOBAL_KEYS, '', origin);
   const metricsServer = reader.string('metrics_server');
   const listenAddress = reader.string('listen_address');
   if (metricsServer !== undefined && listenAddress !== undefined && metricsServer.trim() !== listenAddress.trim()) {
@@ -208,18 +215,18 @@ export function validateConfig(document: Table, origin: string): { config: Confi
   const address = metricsServer ?? listenAddress;
 
   const config: Config = {
-    concurrent: reader.integer('concurrent', DEFAULT_CONFIG.concurrent, 1, MAX_JOBS),
-    checkInterval: reader.fractionalSeconds('check_interval', DEFAULT_CONFIG.checkInterval, MIN_CHECK_INTERVAL, MAX_SECONDS),
-    shutdownTimeout: reader.seconds('shutdown_timeout', DEFAULT_CONFIG.shutdownTimeout, MAX_SECONDS),
-    logLevel: reader.choice<LogLevel>('log_level', LOG_LEVELS, DEFAULT_CONFIG.logLevel),
-    logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS, DEFAULT_CONFIG.logFormat),
+    concurrent: reader.integer('concurrent', 1, MAX_JOBS),
+    checkInterval: reader.fractionalSeconds('check_interval', MIN_CHECK_INTERVAL, MAX_SECONDS),
+    shutdownTimeout: reader.seconds('shutdown_timeout', MAX_SECONDS),
+    logLevel: reader.choice<LogLevel>('log_level', LOG_LEVELS),
+    logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS),
     metricsServer: address === undefined ? undefined : reader.address(addressKey, address),
     // No [[runners]] at all: the built-in local runner; `runners = []` means none.
     runners: document['runners'] === undefined
       ? DEFAULT_CONFIG.runners
       : reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
-    pprof: reader.boolean('pprof', DEFAULT_CONFIG.pprof),
-    pprofMaxSeconds: reader.integer('pprof_max_seconds', DEFAULT_CONFIG.pprofMaxSeconds, 1, MAX_PROFILE_SECONDS),
+    pprof: reader.boolean('pprof'),
+    pprofMaxSeconds: reader.integer('pprof_max_seconds', 1, MAX_PROFILE_SECONDS),
   };
   warnings.unshift(...reader.unknownKeys());
 

@@ -1,7 +1,7 @@
 // Runtime metrics under prom-client's names and labels (nodejs_*), so that the
 // existing Node.js dashboards work on Node, Bun and Deno alike. A runtime that
-// cannot really measure something (runtime.ts says which) has no such metric:
-// never a constant zero in its place.
+// cannot really measure something (runtime-support.ts says which) has no such
+// metric: never a constant zero in its place.
 import type { BatchObservableResult, Meter, Observable, ObservableGauge } from '@opentelemetry/api';
 import {
   activeHandleTypes,
@@ -14,6 +14,7 @@ import {
   startLoopDelaySampler,
 } from '../runtime/runtime.ts';
 import type { LoopDelayWindow } from '../system/loop-delay.ts';
+import { measures } from './runtime-support.ts';
 import { onScrape, type Reading } from './scrape-context.ts';
 
 /** prom-client's buckets for nodejs_gc_duration_seconds. */
@@ -77,9 +78,9 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
 
   const heapUsed = add(gauge('nodejs_heap_size_used_bytes', 'Heap used by JavaScript objects, in bytes.'));
   const external = add(gauge('nodejs_external_memory_bytes', 'Memory outside the heap held by JavaScript objects (Buffers, ArrayBuffers), in bytes.'));
-  const heapTotal = heapUsage().totalBytes === undefined ? undefined : add(gauge('nodejs_heap_size_total_bytes', 'Size the heap has reserved, in bytes.'));
+  const heapTotal = !measures('nodejs_heap_size_total_bytes') || heapUsage().totalBytes === undefined ? undefined : add(gauge('nodejs_heap_size_total_bytes', 'Size the heap has reserved, in bytes.'));
 
-  const spaces = heapSpaces
+  const spaces = heapSpaces && measures('nodejs_heap_space_size_total_bytes')
     ? {
         total: add(gauge('nodejs_heap_space_size_total_bytes', 'Size of each heap space, in bytes.')),
         used: add(gauge('nodejs_heap_space_size_used_bytes', 'Bytes used in each heap space.')),
@@ -88,11 +89,11 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
     : undefined;
   if (spaces) needs.push('heapSpaces');
 
-  const counters = [
-    activeResourceTypes && typeCounter(meter, 'nodejs_active_resources', 'resources keeping the event loop alive', activeResourceTypes),
-    activeHandleTypes && typeCounter(meter, 'nodejs_active_handles', 'active handles', activeHandleTypes),
-    activeRequestTypes && typeCounter(meter, 'nodejs_active_requests', 'active requests', activeRequestTypes),
-  ].filter((counter) => counter !== undefined);
+  const counters = ([
+    ['nodejs_active_resources', 'resources keeping the event loop alive', activeResourceTypes],
+    ['nodejs_active_handles', 'active handles', activeHandleTypes],
+    ['nodejs_active_requests', 'active requests', activeRequestTypes],
+  ] as const).flatMap(([name, what, read]) => (read && measures(name) ? [typeCounter(meter, name, what, read)] : []));
   for (const counter of counters) observables.push(...counter.observables);
 
   const unregister = onScrape(meter, needs, observables, (context, result) => {
@@ -115,10 +116,10 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
     for (const counter of counters) counter.observe(result);
   });
 
-  const gcDuration = observeGarbageCollection && meter.createHistogram('nodejs_gc_duration_seconds', {
+  const gcDuration = observeGarbageCollection && measures('nodejs_gc_duration_seconds') ? meter.createHistogram('nodejs_gc_duration_seconds', {
     description: 'Garbage collection durations in seconds, by kind (minor, major, incremental, weakcb).',
     advice: { explicitBucketBoundaries: GC_DURATION_BUCKETS },
-  });
+  }) : undefined;
   const stopGc = gcDuration && observeGarbageCollection?.((kind, seconds) => gcDuration.record(seconds, { kind }));
 
   return {

@@ -1,6 +1,6 @@
 // The monitoring kit against a real runner: every metric name the Grafana
 // dashboard and the alert rules query is on /metrics after jobs have run, but
-// for `up` (Prometheus's own) and the runtime metrics the README table says
+// for `up` (Prometheus's own) and the runtime metrics the runtime support table says
 // this runtime does not have; and against the same scrape, the label names
 // their queries select and group by, and the values they match by equality.
 import { test } from 'node:test';
@@ -16,7 +16,8 @@ import { packageRoot } from '../../src/version.ts';
 import { TestCoordinator } from '../support/coordinator/coordinator.ts';
 import { parsePromQL } from '../support/promql.ts';
 import { startRunner } from '../support/runner-process.ts';
-import { families, TABLE } from '../support/runtime-table.ts';
+import { RUNTIME_METRIC_SUPPORT } from '../../src/telemetry/runtime-support.ts';
+import { families } from '../support/exposition.ts';
 import { dashboard, dashboardMetrics, labelValues, queries, substitute, variableDefinition, type Query } from '../support/grafana-dashboard.ts';
 
 // ---------------------------------------------------------------------------
@@ -25,17 +26,17 @@ import { dashboard, dashboardMetrics, labelValues, queries, substitute, variable
 /** Series Prometheus makes itself, not the runner: allowed although no scrape has them. */
 const SYNTHETIC: readonly string[] = ['up'];
 
-/** The README table's family of a sample name (a histogram's _bucket, _sum, _count), if the table has it. */
+/** The runtime support table's family of a sample name (a histogram's _bucket, _sum, _count), if the table has it. */
 function tableFamily(name: string): string | undefined {
-  if (name in TABLE) return name;
+  if (name in RUNTIME_METRIC_SUPPORT) return name;
   const family = name.replace(/_(bucket|sum|count)$/, '');
-  return family in TABLE ? family : undefined;
+  return family in RUNTIME_METRIC_SUPPORT ? family : undefined;
 }
 
-/** Absent on this runtime by the README table. */
+/** Absent on this runtime by the runtime support table. */
 function absentHere(name: string): boolean {
   const family = tableFamily(name);
-  return family !== undefined && TABLE[family]![runtime.name] === false;
+  return family !== undefined && RUNTIME_METRIC_SUPPORT[family]![runtime.name] === false;
 }
 
 /** Each sample name of an exposition (a histogram's _bucket, _sum and _count each), with the values of each of its labels. */
@@ -87,7 +88,7 @@ function targetLabels(): Set<string> {
 /**
  * The values the runner gives these labels, beyond those the scrape after the
  * test's jobs shows: an equality matcher (= or !=) on one of them with another
- * value selects nothing, or everything. Values from the README's Metrics
+ * value selects nothing, or everything. Values from docs/metrics.md's Metrics
  * section and the source.
  */
 const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
@@ -154,7 +155,7 @@ function queriedMetrics(): string[] {
   return [...new Set([...dashboardMetrics(), ...alertMetrics()])].sort();
 }
 
-/** The names a scrape must show: all queried, but up and those the README table says this runtime lacks. */
+/** The names a scrape must show: all queried, but up and those the runtime support table says this runtime lacks. */
 function expectedMetrics(): string[] {
   return queriedMetrics().filter((name) => !SYNTHETIC.includes(name) && !absentHere(name));
 }
@@ -219,16 +220,16 @@ function scrapeAfterJobs(): Promise<string> {
   return scrape;
 }
 
-test('every metric the dashboard and the alert rules query is on /metrics after jobs, but up and those the README says this runtime lacks', { timeout: 120_000 }, async () => {
+test('every metric the dashboard and the alert rules query is on /metrics after jobs, but up and those the runtime support table says this runtime lacks', { timeout: 120_000 }, async () => {
   const body = await scrapeAfterJobs();
   const shown = new Set(seriesLabels(body).keys());
   const metrics = queriedMetrics();
   assert.deepEqual(expectedMetrics().filter((name) => !shown.has(name)), [], `dashboard or alert metrics missing from /metrics on ${runtime.name}`);
   // The runtime metrics the dashboard shows that this runtime does not
-  // measure: the README table says so, and the scrape agrees.
+  // measure: the runtime support table says so, and the scrape agrees.
   const typed = families(body);
   const absent = metrics.filter(absentHere);
-  assert.deepEqual(absent.filter((name) => shown.has(name) || typed.has(tableFamily(name)!)), [], `absent on ${runtime.name} by the README table, yet on /metrics`);
+  assert.deepEqual(absent.filter((name) => shown.has(name) || typed.has(tableFamily(name)!)), [], `absent on ${runtime.name} by the runtime support table, yet on /metrics`);
   assert.deepEqual(SYNTHETIC.filter((name) => shown.has(name) || typed.has(name)), [], 'a synthetic name the runner serves itself');
 });
 

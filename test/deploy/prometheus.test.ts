@@ -78,7 +78,7 @@ function activeTargets(data: unknown): Target[] {
   });
 }
 
-/** Process and runtime metrics that the README table marks as measured on all three runtimes. */
+/** Process and runtime metrics that the runtime support table (src/telemetry/runtime-support.ts) marks as measured on all three runtimes. */
 const RUNTIME_METRICS_EVERYWHERE: readonly string[] = [
   'process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total',
   'process_resident_memory_bytes', 'process_virtual_memory_bytes', 'process_heap_bytes',

@@ -1,4 +1,4 @@
-// Process and runtime metrics: which ones each runtime has (the README table),
+// Process and runtime metrics: which ones each runtime has (the runtime support table),
 // and that their values move when they should. Measured in this test process,
 // on whatever runtime runs the tests, plus once through the real CLI.
 import { test } from 'node:test';
@@ -11,11 +11,12 @@ import { registerRuntimeMetrics } from '../../src/telemetry/runtime-metrics.ts';
 import { Telemetry } from '../../src/telemetry/telemetry.ts';
 import { assertPromtoolAccepts, promtool } from '../support/promtool.ts';
 import { startRunner } from '../support/runner-process.ts';
-import { families, SHOWN_WHEN_SEEN, TABLE } from '../support/runtime-table.ts';
+import { RUNTIME_METRIC_SUPPORT, SHOWN_WHEN_SEEN } from '../../src/telemetry/runtime-support.ts';
+import { families } from '../support/exposition.ts';
 import { skipUnless } from '../support/tools.ts';
 
 const expected = (present: boolean): string[] =>
-  Object.entries(TABLE).filter(([, row]) => row[runtime.name] === present).map(([name]) => name).sort();
+  Object.entries(RUNTIME_METRIC_SUPPORT).filter(([, row]) => row[runtime.name] === present).map(([name]) => name).sort();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -57,7 +58,7 @@ async function churn(): Promise<void> {
   }
 }
 
-test(`${runtime.name} exports exactly the process and runtime metrics of the README table`, async () => {
+test(`${runtime.name} exports exactly the process and runtime metrics of the runtime support table`, async () => {
   await withMetrics(async (render) => {
     await churn();
     await sleep(100);
@@ -69,7 +70,7 @@ test(`${runtime.name} exports exactly the process and runtime metrics of the REA
       const present = expected(true).filter((name) => name !== 'nodejs_active_requests');
       assert.deepEqual(present.filter((name) => !shown.has(name)), [], 'present on this runtime by the table, missing from the scrape');
       assert.deepEqual(expected(false).filter((name) => shown.has(name)), [], 'absent on this runtime by the table, yet scraped');
-      const ours = [...shown.keys()].filter((name) => /^(process|nodejs)_/.test(name) && !(name in TABLE));
+      const ours = [...shown.keys()].filter((name) => /^(process|nodejs)_/.test(name) && !(name in RUNTIME_METRIC_SUPPORT));
       assert.deepEqual(ours, [], 'scraped but not in the table');
       assert.equal(shown.get('nodejs_gc_duration_seconds') ?? 'histogram', 'histogram');
     } finally {
@@ -174,7 +175,7 @@ test('a handle type that is gone reads 0, not its last count', { skip: activeHan
   });
 });
 
-test('heap spaces are labelled by V8 space name without the _space suffix', { skip: TABLE['nodejs_heap_space_size_used_bytes']![runtime.name] ? false : `${runtime.name} has no heap spaces` }, async () => {
+test('heap spaces are labelled by V8 space name without the _space suffix', { skip: RUNTIME_METRIC_SUPPORT['nodejs_heap_space_size_used_bytes']![runtime.name] ? false : `${runtime.name} has no heap spaces` }, async () => {
   await withMetrics(async (render) => {
     const body = await render();
     const spaces = [...body.matchAll(/^nodejs_heap_space_size_used_bytes\{space="([^"]+)"\} /gm)].map(([, space]) => space);

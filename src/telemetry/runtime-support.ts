@@ -1,15 +1,16 @@
-// The README's metric x runtime table ("What each runtime measures"), for the
-// tests that check a scrape against it: test/runtime-metrics.test.ts, and
-// test/grafana-dashboard.test.ts for the runtime metrics the dashboard uses.
-import type { RuntimeName } from '../../src/runtime/runtime.ts';
+// Which runtime measures which process and runtime metric: the one list that
+// the registration of those metrics follows (runtime-metrics.ts) and that
+// docs/metrics.md's table is checked against. Why a runtime cannot measure
+// something is said in that table; runtime/runtime.ts is how each one measures.
+import { runtime, type RuntimeName } from '../runtime/runtime.ts';
 
-export type Row = Readonly<Record<RuntimeName, boolean>>;
-const ALL: Row = { node: true, bun: true, deno: true };
-const NOT_BUN: Row = { node: true, bun: false, deno: true };
-const NODE_ONLY: Row = { node: true, bun: false, deno: false };
+export type Support = Readonly<Record<RuntimeName, boolean>>;
+const ALL: Support = { node: true, bun: true, deno: true };
+const NOT_BUN: Support = { node: true, bun: false, deno: true };
+const NODE_ONLY: Support = { node: true, bun: false, deno: false };
 
-/** The README's metric x runtime table, metric family by family. */
-export const TABLE: Readonly<Record<string, Row>> = {
+/** Metric family -> whether each runtime has it. */
+export const RUNTIME_METRIC_SUPPORT: Readonly<Record<string, Support>> = {
   process_cpu_seconds_total: ALL,
   process_cpu_user_seconds_total: ALL,
   process_cpu_system_seconds_total: ALL,
@@ -49,7 +50,7 @@ export const SHOWN_WHEN_SEEN: Readonly<Record<string, string>> = {
   nodejs_active_requests: 'while a request is in flight',
 };
 
-/** The metric families of an exposition: name -> type. */
-export function families(body: string): Map<string, string> {
-  return new Map([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => [name!, type!]));
+/** Whether this runtime (or `on`) has the metric family. */
+export function measures(family: string, on: RuntimeName = runtime.name): boolean {
+  return RUNTIME_METRIC_SUPPORT[family]?.[on] === true;
 }

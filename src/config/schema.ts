@@ -1,0 +1,41 @@
+// The keys of config.toml, with their TOML type and default: the validator
+// reads no key that is not here (validate.ts), every other key is warned
+// about, and docs/configuration.md's tables are checked against this list.
+import { DEFAULT_CONFIG, DEFAULT_RUNNER } from './types.ts';
+
+export type KeyType = 'integer' | 'number' | 'string' | 'boolean' | 'array of tables';
+
+export interface KeySpec {
+  readonly type: KeyType;
+  /** What an absent key means; undefined: nothing (the key is required, or its absence means "none"). */
+  readonly default: number | string | boolean | undefined;
+}
+
+/** The top level of config.toml. */
+export const GLOBAL_KEYS: Readonly<Record<string, KeySpec>> = {
+  concurrent: { type: 'integer', default: DEFAULT_CONFIG.concurrent },
+  check_interval: { type: 'number', default: DEFAULT_CONFIG.checkInterval },
+  shutdown_timeout: { type: 'integer', default: DEFAULT_CONFIG.shutdownTimeout },
+  log_level: { type: 'string', default: DEFAULT_CONFIG.logLevel },
+  log_format: { type: 'string', default: DEFAULT_CONFIG.logFormat },
+  metrics_server: { type: 'string', default: undefined },
+  listen_address: { type: 'string', default: undefined },
+  pprof: { type: 'boolean', default: DEFAULT_CONFIG.pprof },
+  pprof_max_seconds: { type: 'integer', default: DEFAULT_CONFIG.pprofMaxSeconds },
+  runners: { type: 'array of tables', default: undefined },
+};
+
+/** Each [[runners]] table. */
+export const RUNNER_KEYS: Readonly<Record<string, KeySpec>> = {
+  name: { type: 'string', default: undefined },
+  executor: { type: 'string', default: DEFAULT_RUNNER.executor },
+  limit: { type: 'integer', default: DEFAULT_RUNNER.limit },
+  queue_dir: { type: 'string', default: DEFAULT_RUNNER.queueDir },
+  builds_dir: { type: 'string', default: DEFAULT_RUNNER.buildsDir },
+  keep_builds_dir: { type: 'boolean', default: DEFAULT_RUNNER.keepBuildsDir },
+  output_limit: { type: 'integer', default: DEFAULT_RUNNER.outputLimit },
+  url: { type: 'string', default: undefined },
+  token: { type: 'string', default: undefined },
+  'tls-ca-file': { type: 'string', default: undefined },
+  request_concurrency: { type: 'integer', default: DEFAULT_RUNNER.requestConcurrency },
+};
