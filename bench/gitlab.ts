@@ -53,7 +53,7 @@
 // defaults otherwise (pprof on, log_level info); its WARN and ERROR log lines are listed.
 //
 // Run it from the repository root (with the defaults about 40 s per runtime on a 2-core machine):
-//   npm run build && node dist/bench/gitlab.js
+//   npm run build:bench && node dist/bench/gitlab.js
 //   node dist/bench/gitlab.js bun deno --runs 10      # restrict runtimes, change the run count
 //
 // It never passes or fails on time: it exits 0 after printing, or 1 if a measurement could not
@@ -78,15 +78,13 @@ import {
   type GitLabSession, type SessionOptions,
 } from './lib/gitlab-session.ts';
 import { MiB, printCommand } from './lib/jobs-payload.ts';
-import { killJobTreesOnExit, runnerCommand } from './lib/jobs-runner.ts';
+import { runnerCommand } from './lib/jobs-runner.ts';
 import { WAIT_TIMEOUT_MS, killSpawnedOnExit, runBench } from './lib/processes.ts';
 import { checkedVersionOf } from './lib/runtime-version.ts';
 import { specFor, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
 
-// Before anything is spawned, and in this order (job trees first, while the runners still live),
-// so no exit path of the bench can leave a runner or a job behind.
-killJobTreesOnExit();
+// Before anything is spawned, so no exit path of the bench can leave a runner or a job behind.
 killSpawnedOnExit();
 
 const DEFAULT_RUNS = 5;

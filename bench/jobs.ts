@@ -35,7 +35,7 @@
 //
 // Run it from the repository root (with the defaults about 40 s per runtime, 2-3 minutes for all
 // three, on a 2-core machine):
-//   npm run build && node dist/bench/jobs.js
+//   npm run build:bench && node dist/bench/jobs.js
 //   node dist/bench/jobs.js bun deno --runs 5        # restrict runtimes, change the run count
 //   node dist/bench/jobs.js node --no-rss            # skip section 3 (writes 1.1 GiB per run)
 //
@@ -61,16 +61,13 @@ import {
   GiB, KiB, MiB, TRIVIAL_JOB_TOML, jobToml, printCommandForLog, referenceScript,
 } from './lib/jobs-payload.ts';
 import {
-  killJobTreesOnExit, killQueueRunner, killRunnerTrees, makeWorkDir, readStatusKiB, removeWorkDir, runnerCommand,
-  startQueueRunner, stopQueueRunner, type QueueRunner,
+  killQueueRunner, makeWorkDir, removeWorkDir, runnerCommand, startQueueRunner, stopQueueRunner, type QueueRunner,
 } from './lib/jobs-runner.ts';
 import { killAll, killSpawnedOnExit, runToExit } from './lib/processes.ts';
-import { ALL_RUNTIMES, specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
+import { specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
 
-// Before anything is spawned, and in this order (job trees first, while the runners still live),
-// so no exit path of the bench can leave a runner or a job behind.
-killJobTreesOnExit();
+// Before anything is spawned, so no exit path of the bench can leave a runner or a job behind.
 killSpawnedOnExit();
 
 const DEFAULT_RUNS = 3;
@@ -278,9 +275,10 @@ interface RssRun {
 }
 
 function readKiB(runner: QueueRunner, field: 'VmHWM' | 'VmRSS'): number {
-  const kib = readStatusKiB(runner.pid, field);
-  if (kib === undefined) throw new Error(`cannot read ${field} from /proc/${runner.pid}/status\n${runner.tail()}`);
-  return kib;
+  const memory = runner.memory();
+  const bytes = field === 'VmHWM' ? memory?.peakResidentBytes : memory?.residentBytes;
+  if (bytes === undefined) throw new Error(`cannot read ${field} from /proc/${runner.pid}/status\n${runner.tail()}`);
+  return bytes / 1024;
 }
 
 /** Free KiB of the file system holding dir, from `df -Pk`. */
@@ -500,12 +498,10 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => {
-    killRunnerTrees();
     killAll();
     process.exitCode = code;
   },
   (err: unknown) => {
-    killRunnerTrees();
     killAll();
     process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;

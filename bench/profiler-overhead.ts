@@ -29,7 +29,7 @@
 // which makes a round's ratios unreliable when it is high.
 //
 // Run it from the repository root:
-//   npm run build && node dist/bench/profiler-overhead.js
+//   npm run build:bench && node dist/bench/profiler-overhead.js
 //   node dist/bench/profiler-overhead.js deno --rounds 9 --seconds 10   # restrict, longer
 //   node dist/bench/profiler-overhead.js node bun --clients 2
 //
@@ -37,16 +37,17 @@
 // started or measured (the reason is printed). Every spawned process is killed on every exit
 // path, and every wait is bounded.
 
+import type { RunnerProcess } from '../test/support/runner-process.ts';
 import { packageRoot } from '../src/version.ts';
 import { existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ClosedLoopLoad } from './lib/overhead-load.ts';
 import {
-  CLOCK_TICKS_PER_SECOND, HeldCpuProfile, RunnerStartError, cpuTicks, machineBusyTicks, runnerArgs, startRunner, type StartedRunner,
+  CLOCK_TICKS_PER_SECOND, HeldCpuProfile, RunnerStartError, machineBusyTicks, runnerArgs, startRunner, type StartedRunner,
 } from './lib/overhead-runner.ts';
-import { checkProcess, hasExited, runBench, killIfRunning, killSpawnedOnExit, stop } from './lib/processes.ts';
+import { WAIT_TIMEOUT_MS, checkProcess, describeExit, runBench, killSpawnedOnExit } from './lib/processes.ts';
 import { ALL_RUNTIMES, specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
 
@@ -155,31 +156,39 @@ function parseArgs(argv: string[]): Options {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+function cpuTicksOf(runner: RunnerProcess): number {
+  const ticks = runner.cpuTicks();
+  if (ticks === undefined) throw new Error(`cannot read /proc/${runner.pid}/stat\n${runner.tail()}`);
+  return ticks;
+}
+
 async function measure(spec: RuntimeSpec, root: string, mode: Mode, options: Options): Promise<Measurement> {
-  const runner: StartedRunner = await startRunner(spec, root, mode === 'a');
+  const started: StartedRunner = await startRunner(spec, root, mode === 'a');
+  const runner = started.process;
   let load: ClosedLoopLoad | undefined;
   let profile: HeldCpuProfile | undefined;
   try {
     const processCheck = checkProcess(runner.pid, spec.bin);
-    if (mode === 'c') profile = await HeldCpuProfile.start(runner.address, WARMUP_SECONDS + options.seconds + PROFILE_MARGIN_SECONDS);
+    if (mode === 'c') profile = await HeldCpuProfile.start(started.address, WARMUP_SECONDS + options.seconds + PROFILE_MARGIN_SECONDS);
 
-    load = new ClosedLoopLoad(new URL(`http://${runner.address}/metrics`), options.clients);
+    load = new ClosedLoopLoad(new URL(`http://${started.address}/metrics`), options.clients);
     load.start();
     await sleep(WARMUP_SECONDS * 1000);
 
     const before = load.snapshot();
-    const ticks0 = cpuTicks(runner.pid);
+    // The runner's own CPU: it runs no job here, so there is no child's to count.
+    const ticks0 = cpuTicksOf(runner);
     const machine0 = machineBusyTicks();
     const client0 = process.cpuUsage();
     const t0 = performance.now();
     await sleep(options.seconds * 1000);
     const after = load.snapshot();
-    const ticks1 = cpuTicks(runner.pid);
+    const ticks1 = cpuTicksOf(runner);
     const machine1 = machineBusyTicks();
     const client1 = process.cpuUsage(client0);
     const t1 = performance.now();
 
-    if (hasExited(runner.child)) throw new Error(`runner exited during the measurement\n${runner.tail()}`);
+    if (runner.exited) throw new Error(`runner exited during the measurement\n${runner.tail()}`);
     if (profile?.endedEarly !== undefined) throw new Error(`${profile.endedEarly}\n${runner.tail()}`);
     await load.stop();
 
@@ -193,7 +202,7 @@ async function measure(spec: RuntimeSpec, root: string, mode: Mode, options: Opt
     const snapshotAll = load.snapshot();
     profile?.abort();
     profile = undefined;
-    const exit = await stop(runner.child);
+    const exit = describeExit(await runner.stop('SIGTERM', WAIT_TIMEOUT_MS));
     return {
       mode,
       scrapesPerSecond: (scrapes * 1000) / wallMs,
@@ -206,14 +215,14 @@ async function measure(spec: RuntimeSpec, root: string, mode: Mode, options: Opt
       firstError,
       connections: snapshotAll.connections,
       bytesPerScrape: (after.bytes - before.bytes) / scrapes,
-      profilingLine: runner.profilingLine,
+      profilingLine: started.profilingLine,
       processCheck,
       exit,
     };
   } finally {
     profile?.abort();
     await load?.stop();
-    await killIfRunning(runner.child);
+    runner.kill();
   }
 }
 

@@ -30,10 +30,10 @@
 // alternating. Bun (JavaScriptCore) has no allocation counter to read: n/a, with the reason.
 //
 // Run it from the repository root (about 20 s per runtime on a 2-core machine):
-//   npm run build && node dist/bench/scrape.js
+//   npm run build:bench && node dist/bench/scrape.js
 //   node dist/bench/scrape.js node --runs 15         # restrict runtimes, change the run count
 //   bun bench/scrape.ts    deno run -A bench/scrape.ts   # the same, driven from Bun or Deno
-// Node's measuring process runs from dist/, so `npm run build` must have run in every case.
+// Node's measuring process runs from dist/, so `npm run build:bench` must have run in every case.
 //
 // It never passes or fails on time: it exits 0 after printing, or 1 if a measurement could not be
 // made (the reason is printed). The issue's targets (default scrape under 1 ms on Node; the runner
@@ -98,7 +98,7 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number): Prom
   try {
     result.version = await checkedVersionOf(spec, root);
     const compiled = join(root, 'dist', MEASURE_SCRIPT.replace(/\.ts$/, '.js'));
-    if (spec.name === 'node' && !existsSync(compiled)) throw new Error(`${shown(compiled)} is missing: run \`npm run build\` first`);
+    if (spec.name === 'node' && !existsSync(compiled)) throw new Error(`${shown(compiled)} is missing: run \`npm run build:bench\` first`);
     process.stderr.write(`bench: ${spec.name}: time per scrape\n`);
     result.time = await measure(spec, root, timeArgs);
     process.stderr.write(`bench: ${spec.name}: allocation per scrape\n`);

@@ -15,7 +15,7 @@
 //      runs, so startup can be read as overhead (ms) and ratio over the bare runtime.
 //
 // Run it from the repository root:
-//   npm run build && node dist/bench/startup.js
+//   npm run build:bench && node dist/bench/startup.js
 //   node dist/bench/startup.js bun deno --runs 10     # restrict runtimes, change run count
 //   node dist/bench/startup.js --verbose              # also print every single run
 //
@@ -29,12 +29,12 @@
 
 import { packageRoot } from '../src/version.ts';
 import { existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.ts';
 import { runBench, killSpawnedOnExit, runToExit } from './lib/processes.ts';
 import { IDLE_BEFORE_RSS_MS, runOnce, type RunResult } from './lib/run-once.ts';
-import { ALL_RUNTIMES, specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
+import { specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
 import { fmtMiB, fmtMs, median, spread, spreadMiB, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a runner behind.

@@ -1,19 +1,20 @@
-// Runner processes for the profiler-overhead bench: start one (with or without --no-pprof) and
-// wait until it serves GET /metrics, read its CPU time from /proc, and hold a CPU profile
-// (GET /debug/pprof/profile?seconds=N) open on it for the length of a measurement.
+// Runner processes for the profiler-overhead bench, on the shared harness
+// (test/support/runner-process.ts): start one (with or without --no-pprof) and
+// wait until it serves GET /metrics, and hold a CPU profile
+// (GET /debug/pprof/profile?seconds=N) open on it for the length of a
+// measurement. Its CPU time comes from /proc through RunnerProcess.cpuTicks().
 //
-// Every child goes through track() from processes.ts, and every wait here is bounded.
+// Every wait here is bounded.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
-import { performance } from 'node:perf_hooks';
-import { STDERR_KEEP_CHARS, WAIT_TIMEOUT_MS, hasExited, killIfRunning, track } from './processes.ts';
+import { getOnce, LISTENING, RunnerProcess } from '../../test/support/runner-process.ts';
+import { WAIT_TIMEOUT_MS } from './processes.ts';
 import type { RuntimeSpec } from './runtimes.ts';
 
-const LISTENING_RE = /Metrics server listening\s+address=(\S+)/;
+export { CLOCK_TICKS_PER_SECOND } from '../../src/system/proc-stat.ts';
+
 const PROFILING_RE = /Profiling (?:enabled|disabled)[^\n]*/;
-const POLL_INTERVAL_MS = 10;
 const REQUEST_TIMEOUT_MS = 5_000;
 
 /** The runner did not get as far as answering GET /metrics. */
@@ -22,129 +23,48 @@ export class RunnerStartError extends Error {
 }
 
 export interface StartedRunner {
-  readonly child: ChildProcess;
-  readonly pid: number;
+  readonly process: RunnerProcess;
   /** HOST:PORT from the "Metrics server listening" log line. */
   readonly address: string;
   /** The runner's own "Profiling enabled/disabled ..." log line, to confirm the mode. */
   readonly profilingLine: string;
   /** The arguments after the runtime binary. */
   readonly args: readonly string[];
-  /** The last lines the runner wrote to stderr, for error messages. */
-  tail(): string;
 }
 
 export function runnerArgs(spec: RuntimeSpec, noPprof: boolean): string[] {
-  return [...spec.runnerArgs, 'run', '--metrics-server', '127.0.0.1:0', ...(noPprof ? ['--no-pprof'] : [])];
+  return [...spec.runnerArgs, ...runArgs(noPprof)];
+}
+
+function runArgs(noPprof: boolean): string[] {
+  return ['run', '--metrics-server', '127.0.0.1:0', ...(noPprof ? ['--no-pprof'] : [])];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** One GET on its own connection, bounded by timeoutMs. */
-export function getOnce(url: URL, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', agent: false, headers: { connection: 'close' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (s: string) => { if (body.length < STDERR_KEEP_CHARS) body += s; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${url.pathname}${url.search}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /**
- * Spawns the runner, waits for its address on stderr, then polls GET /metrics until it answers
+ * Starts the runner, waits for its address on stderr, then polls GET /metrics until it answers
  * 200. Throws RunnerStartError (after killing the child) if any of that fails within 30 s.
  */
 export async function startRunner(spec: RuntimeSpec, cwd: string, noPprof: boolean): Promise<StartedRunner> {
-  const args = runnerArgs(spec, noPprof);
-  const child = track(spawn(spec.bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
-  let stderrText = '';
-  let address: string | undefined;
-  let profilingLine = '';
-  let wake: (() => void) | undefined;
-  child.stdout?.resume();
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    stderrText += s;
-    if (address === undefined) {
-      profilingLine ||= PROFILING_RE.exec(stderrText)?.[0] ?? '';
-      const m = LISTENING_RE.exec(stderrText);
-      if (m?.[1] !== undefined) {
-        address = m[1];
-        wake?.();
-      }
-    }
-    if (stderrText.length > STDERR_KEEP_CHARS) stderrText = stderrText.slice(-STDERR_KEEP_CHARS);
-  });
-  let spawnError: Error | undefined;
-  child.once('error', (err) => { spawnError = err; wake?.(); });
-  child.once('exit', () => wake?.());
-  const tail = (): string => {
-    const lines = stderrText.trimEnd().split('\n').slice(-15).join('\n');
-    return lines === '' ? '(no stderr output)' : `stderr:\n${lines}`;
-  };
-  const exitDescription = (): string =>
-    child.signalCode !== null ? `signal ${child.signalCode}` : `code ${String(child.exitCode)}`;
-
+  let runner: RunnerProcess;
   try {
-    const deadline = performance.now() + WAIT_TIMEOUT_MS;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, WAIT_TIMEOUT_MS);
-      wake = () => { clearTimeout(timer); resolve(); };
-      if (address !== undefined || hasExited(child)) wake();
-    });
-    wake = undefined;
-    if (spawnError !== undefined) throw new RunnerStartError(`cannot spawn ${spec.bin}: ${spawnError.message}`);
-    if (address === undefined) {
-      throw new RunnerStartError(hasExited(child)
-        ? `runner exited (${exitDescription()}) before logging "Metrics server listening"`
-        : `no "Metrics server listening" line within ${WAIT_TIMEOUT_MS} ms`);
-    }
-    const url = new URL(`http://${address}/metrics`);
-    let last = '';
-    for (;;) {
-      if (hasExited(child)) throw new RunnerStartError(`runner exited (${exitDescription()}) before its first GET /metrics answered 200`);
-      if (performance.now() > deadline) throw new RunnerStartError(`GET ${url.href} did not answer 200 within ${WAIT_TIMEOUT_MS} ms of spawn (last: ${last})`);
-      try {
-        const answer = await getOnce(url, Math.max(1, Math.min(REQUEST_TIMEOUT_MS, deadline - performance.now())));
-        if (answer.status === 200) break;
-        last = `HTTP ${answer.status}`;
-      } catch (err) {
-        last = err instanceof Error ? err.message : String(err);
-      }
-      await sleep(POLL_INTERVAL_MS);
-    }
-    if (child.pid === undefined) throw new RunnerStartError('spawned runner has no pid');
-    return { child, pid: child.pid, address, profilingLine, args, tail };
-  } catch (err) {
-    await killIfRunning(child);
-    const message = err instanceof Error ? err.message : String(err);
-    throw new RunnerStartError(`${message}\n${tail()}`);
+    runner = await RunnerProcess.start(runArgs(noPprof), LISTENING, { cwd, command: [spec.bin, ...spec.runnerArgs], timeoutMs: WAIT_TIMEOUT_MS });
+  } catch (error) {
+    throw new RunnerStartError(error instanceof Error ? error.message : String(error), { cause: error });
   }
-}
-
-/** Clock ticks per second of /proc/PID/stat's utime and stime (USER_HZ, 100 on Linux). */
-export const CLOCK_TICKS_PER_SECOND = 100;
-
-/** utime + stime of the whole process (all threads, no children), in clock ticks. */
-export function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state), so utime (field 14) is fields[11] and stime (15) is fields[12].
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error(`cannot parse /proc/${pid}/stat: ${stat.slice(0, 200)}`);
-  return utime + stime;
+  try {
+    await runner.untilScraped(10, WAIT_TIMEOUT_MS);
+    return {
+      process: runner,
+      address: runner.match[1]!,
+      profilingLine: PROFILING_RE.exec(runner.logs())?.[0] ?? '',
+      args: runnerArgs(spec, noPprof),
+    };
+  } catch (error) {
+    runner.kill();
+    throw new RunnerStartError(`${error instanceof Error ? error.message : String(error)}\n${runner.tail()}`, { cause: error });
+  }
 }
 
 /**

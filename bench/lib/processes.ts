@@ -1,17 +1,21 @@
-// Child processes of the startup bench: tracking, bounded waits, stopping, and reading /proc.
+// Child processes of the benches that are not runners (a bare runtime, `df`, a reference
+// script; runners go through the harness, test/support/runner-process.ts): tracking, bounded
+// waits, and the check that a measured pid is the runtime itself.
 //
 // Every child the bench spawns goes through track(), so that killSpawnedOnExit() can SIGKILL it
 // on any exit path of the bench (normal end, signal, uncaught error) and no runner is left
 // behind. Every wait here is bounded by WAIT_TIMEOUT_MS so a hung child cannot hang the bench.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { descendants, readStatusMemory } from '../../src/system/proc-stat.ts';
+import { killLiveRunners, killRunnersOnExit } from '../../test/support/runner-process.ts';
 import { performance } from 'node:perf_hooks';
 import { fmtMiB } from './stats.ts';
 
 export const WAIT_TIMEOUT_MS = 30_000;
 /** Cap on captured stdout/stderr, so a chatty child cannot grow the bench's memory. */
-export const STDERR_KEEP_CHARS = 64 * 1024;
+const STDERR_KEEP_CHARS = 64 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping
@@ -30,6 +34,7 @@ export function track(child: ChildProcess): ChildProcess {
 }
 
 export function killAll(): void {
+  killLiveRunners();
   for (const child of live) {
     try {
       child.kill('SIGKILL');
@@ -45,6 +50,7 @@ export function killAll(): void {
  * import time, so importing this module has no side effects on the process.
  */
 export function killSpawnedOnExit(): void {
+  killRunnersOnExit();
   process.on('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
@@ -68,12 +74,12 @@ export function killSpawnedOnExit(): void {
 // ---------------------------------------------------------------------------------------------
 // Waiting and stopping
 
-export function hasExited(child: ChildProcess): boolean {
+function hasExited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
 /** Resolves with a description of how the child exited; rejects after timeoutMs. */
-export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<string> {
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<string> {
   const describe = (): string =>
     child.signalCode !== null ? `signal ${child.signalCode}` : `code ${String(child.exitCode)}`;
   if (hasExited(child)) return Promise.resolve(describe());
@@ -90,21 +96,8 @@ export function waitForExit(child: ChildProcess, timeoutMs: number): Promise<str
   });
 }
 
-/** SIGTERM, wait up to 30 s, else SIGKILL. Returns how it exited. */
-export async function stop(child: ChildProcess): Promise<string> {
-  if (hasExited(child)) return waitForExit(child, 0);
-  child.kill('SIGTERM');
-  try {
-    return await waitForExit(child, WAIT_TIMEOUT_MS);
-  } catch {
-    child.kill('SIGKILL');
-    const how = await waitForExit(child, WAIT_TIMEOUT_MS).catch(() => 'unknown');
-    return `no exit within ${WAIT_TIMEOUT_MS} ms of SIGTERM, SIGKILLed (${how})`;
-  }
-}
-
 /** Error paths use this so a child that is still running never outlives the step that spawned it. */
-export async function killIfRunning(child: ChildProcess): Promise<void> {
+async function killIfRunning(child: ChildProcess): Promise<void> {
   if (child.pid !== undefined && !hasExited(child)) {
     child.kill('SIGKILL');
     await waitForExit(child, WAIT_TIMEOUT_MS).catch(() => undefined);
@@ -149,31 +142,9 @@ export async function runToExit(bin: string, args: string[], cwd: string, timeou
 // ---------------------------------------------------------------------------------------------
 // /proc
 
-export function readRssKiB(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] !== undefined ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function childPids(pid: number): number[] {
-  const pids: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/)) {
-          if (p !== '') pids.push(Number(p));
-        }
-      } catch {
-        // thread gone, or kernel without /proc/PID/task/TID/children
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return pids;
+/** How a process exited, as the bench reports it ("code 0", "signal SIGKILL"). */
+export function describeExit(result: { code: number | null; signal: string | null }): string {
+  return result.signal !== null ? `signal ${result.signal}` : `code ${String(result.code)}`;
 }
 
 /**
@@ -196,24 +167,20 @@ export function checkProcess(pid: number, expectedBin: string): string {
   } catch {
     // keep as given
   }
-  if (exe === expected) {
-    notes.push(`pid is the runtime binary itself (exe=${exe}, argv0=${argv0})`);
-  } else {
-    notes.push(`WRAPPER? exe=${exe} is not ${expected} (argv0=${argv0})`);
-  }
-  const kids = childPids(pid);
+  notes.push(exe === expected ? `pid is the runtime binary itself (exe=${exe}, argv0=${argv0})` : `WRAPPER? exe=${exe} is not ${expected} (argv0=${argv0})`);
+  const kids = descendants(pid);
   if (kids.length === 0) {
     notes.push('no child processes');
   } else {
-    const described = kids.map((k) => {
+    const described = kids.map(({ pid: kid }) => {
       let comm = '?';
       try {
-        comm = readFileSync(`/proc/${k}/comm`, 'utf8').trim();
+        comm = readFileSync(`/proc/${kid}/comm`, 'utf8').trim();
       } catch {
         // gone
       }
-      const rss = readRssKiB(k);
-      return `${k} ${comm} ${rss === undefined ? '?' : fmtMiB(rss)} MiB`;
+      const rss = readStatusMemory(kid)?.residentBytes;
+      return `${kid} ${comm} ${rss === undefined ? '?' : fmtMiB(rss / 1024)} MiB`;
     });
     notes.push(`CHILD PROCESSES (not in RSS figure): ${described.join(', ')}`);
   }

@@ -241,6 +241,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
     const kill = new AbortController();
     const fields = { job: sourceJob.id, name: sourceJob.name, runner: runner.name };
     // Assigned right below; the hooks only run once the job is under way.
+    // deno-lint-ignore prefer-const -- the hooks above its assignment refer to it
     let job: RunningJob;
     this.logger.info('Job started', fields);
     const done = runSourceJob(runner, sourceJob, this.executors.create(runner), {

@@ -1,6 +1,5 @@
 // `runner run`: wires configuration, agent, telemetry and server together and
 // runs until a stop signal.
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../config/load.ts';
@@ -13,7 +12,7 @@ import { createRequestListener } from '../server/routes.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
-import { checkWorkingDirectory, UsageError } from './args.ts';
+import { checkWorkingDirectory } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
 import { agentWithMetrics } from './agent-with-metrics.ts';
@@ -55,6 +54,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
 
   let requestStop: (request: { mode: StopMode; signal: string }) => void = () => undefined;
   const stopRequested = new Promise<{ mode: StopMode; signal: string }>((resolve) => { requestStop = resolve; });
+  // Made after the signal handlers, which must be in place first; they see undefined until then.
+  // deno-lint-ignore prefer-const -- the signal handlers refer to it before its assignment
   let agent: Agent | undefined;
   let configuration = config;
   // A graceful stop waits for the jobs however long they take; a cancel, even one during a drain, is bounded by shutdown_timeout.

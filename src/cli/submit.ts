@@ -7,7 +7,6 @@
 // runs, already masked) is copied to stdout as it grows, in bounded chunks read
 // from where the last read stopped, until done/ID.json exists and the log is
 // drained; then a one-line summary goes to stderr.
-import { statSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.ts';

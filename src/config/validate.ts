@@ -160,7 +160,7 @@ function readCoordinator(reader: TableReader, where: string, origin: string): Pi
     // Never echo it: the credentials would land in the log.
     throw new ConfigError(`${origin}: ${where}url: must not hold credentials (user:password@); put the runner's token in token`);
   }
-  // eslint-disable-next-line no-control-regex
+  // deno-lint-ignore no-control-regex -- control characters are what this matches
   if (token === undefined || token.trim() === '' || /[\s\u0000-\u001f\u007f]/.test(token)) {
     throw new ConfigError(`${origin}: ${where}token: required with url, the runner's authentication token (a non-empty string without spaces)`);
   }
@@ -180,7 +180,7 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
   if (name === undefined || name.trim() === '') {
     throw new ConfigError(`${origin}: ${where}name: required, a non-empty string (it is the "runner" label of every metric)`);
   }
-  // eslint-disable-next-line no-control-regex
+  // deno-lint-ignore no-control-regex -- control characters are what this matches
   if (name.length > MAX_RUNNER_NAME || /[\u0000-\u001f\u007f]/.test(name)) {
     throw new ConfigError(`${origin}: ${where}name: expected at most ${MAX_RUNNER_NAME} printable characters, got ${JSON.stringify(name)}`);
   }

@@ -17,13 +17,13 @@ export interface LineWriter {
 const stderrSink: LineWriter = { write: (line) => process.stderr.write(line) };
 
 function quoteIfNeeded(value: string): string {
-  // eslint-disable-next-line no-control-regex
+  // deno-lint-ignore no-control-regex -- control characters are what this matches
   return value === '' || /[\s"=\\\u0000-\u001f\u007f]/.test(value) ? JSON.stringify(value) : value;
 }
 
 // A message may carry text from outside (a config key, a file name): escape
 // control characters so it can neither forge a second log line nor drive the terminal.
-// eslint-disable-next-line no-control-regex
+// deno-lint-ignore no-control-regex -- control characters are what this matches
 const CONTROL = /[\u0000-\u001f\u007f]/g;
 const escapeControl = (text: string): string => text.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
 

@@ -29,6 +29,7 @@ export const BUN_HEAP_COMMENT = 'Bun: live objects by type from a JavaScriptCore
 /** A name on one line, at most MAX_NAME_LENGTH characters (the last one an ellipsis when cut). */
 function displayName(raw: string): string {
   // Control characters (newlines in a name) would break the one-line-per-row text form.
+  // deno-lint-ignore no-control-regex -- control characters are what this matches
   let name = raw.replace(/[\u0000-\u001f\u007f]/g, ' ');
   if (name.length > MAX_NAME_LENGTH) {
     let end = MAX_NAME_LENGTH - 1;

@@ -5,6 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 export interface ProcStat {
   /** R, S, D, Z (zombie), T, ... */
   readonly state: string;
+  /** Parent process id. */
+  readonly ppid: number;
   /** Process group id. */
   readonly pgrp: number;
   /** Field 22, starttime, as the decimal text the kernel wrote (clock ticks since boot). */
@@ -44,12 +46,13 @@ export function readProcStat(pid: number): ProcStat | undefined | null {
   // so the fields after it start after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const state = rest[0];
+  const ppid = Number(rest[4 - 3]);
   const pgrp = Number(rest[5 - 3]);
   const startTime = rest[22 - 3];
   if (state === undefined || startTime === undefined || !/^[0-9]+$/.test(startTime)) return null;
   let cpuTicks = 0;
   for (let field = 14; field <= 17; field++) cpuTicks += Number(rest[field - 3]) || 0;
-  return { state, pgrp, startTime, cpuTicks };
+  return { state, ppid, pgrp, startTime, cpuTicks };
 }
 
 /** A small /proc file's text; undefined when it cannot be read (the process is gone, no /proc). */
@@ -65,13 +68,15 @@ function readProcText(path: string): string | undefined {
 export interface StatusMemory {
   /** VmRSS: resident set size. */
   readonly residentBytes: number | undefined;
+  /** VmHWM: the highest resident set size so far. */
+  readonly peakResidentBytes: number | undefined;
   /** VmSize: virtual memory size. */
   readonly virtualBytes: number | undefined;
   /** VmData: private data mappings, the brk heap and anonymous memory (prom-client's process_heap_bytes). */
   readonly dataBytes: number | undefined;
 }
 
-const STATUS_MEMORY_LINE = /^(VmRSS|VmSize|VmData):\s+(\d+) kB$/gm;
+const STATUS_MEMORY_LINE = /^(VmRSS|VmHWM|VmSize|VmData):\s+(\d+) kB$/gm;
 
 /** The memory lines of /proc/PID/status; undefined when the process is gone or there is no /proc. */
 export function readStatusMemory(pid: number | 'self'): StatusMemory | undefined {
@@ -79,7 +84,7 @@ export function readStatusMemory(pid: number | 'self'): StatusMemory | undefined
   if (text === undefined) return undefined;
   const bytes = new Map<string, number>();
   for (const [, key, kib] of text.matchAll(STATUS_MEMORY_LINE)) bytes.set(key!, Number(kib) * 1024);
-  return { residentBytes: bytes.get('VmRSS'), virtualBytes: bytes.get('VmSize'), dataBytes: bytes.get('VmData') };
+  return { residentBytes: bytes.get('VmRSS'), peakResidentBytes: bytes.get('VmHWM'), virtualBytes: bytes.get('VmSize'), dataBytes: bytes.get('VmData') };
 }
 
 /** Resident memory of a process in bytes (VmRSS), undefined when it is gone. */
@@ -111,4 +116,42 @@ export function readChildren(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** A process as it was seen: its pid and start time, so a reused pid is never taken for it. */
+export interface ProcessId {
+  readonly pid: number;
+  readonly startTime: string;
+}
+
+/** Every live descendant of a process (children, their children, ...), found by parent id across /proc. */
+export function descendants(pid: number): ProcessId[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const children = new Map<number, ProcessId[]>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readProcStat(Number(entry));
+    if (!stat) continue;
+    const siblings = children.get(stat.ppid) ?? [];
+    siblings.push({ pid: Number(entry), startTime: stat.startTime });
+    children.set(stat.ppid, siblings);
+  }
+  const found: ProcessId[] = [];
+  for (const queue = [pid]; queue.length > 0;) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return found;
+}
+
+/** Whether the process seen as `id` still runs (a new process with its pid is another one). */
+export function isSameProcess(id: ProcessId): boolean {
+  return readProcStat(id.pid)?.startTime === id.startTime;
 }

@@ -162,6 +162,8 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
   }
 
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  // Assigned once the child runs; the exit handler below may run before that.
+  // deno-lint-ignore prefer-const -- the exit handler refers to it before its assignment
   let output: OutputReading | undefined;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {

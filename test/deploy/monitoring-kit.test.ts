@@ -56,9 +56,9 @@ test('deploy/prometheus/prometheus.yml, with the example target file in runners/
 
     // The commented static_configs example is valid too, once uncommented.
     const shipped = readFileSync(join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8');
-    const example = shipped.replace(/^    # ( *(static_configs:|- targets:|labels:|env:).*)$/gm, '    $1');
+    const example = shipped.replace(/^ {4}# ( *(static_configs:|- targets:|labels:|env:).*)$/gm, '    $1');
     assert.notEqual(example, shipped, 'prometheus.yml has a commented static_configs example');
-    assert.match(example, /^    static_configs:$/m);
+    assert.match(example, /^ {4}static_configs:$/m);
     writeFileSync(join(dir, 'prometheus.yml'), example);
     const withStatic = run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
     assert.equal(withStatic.status, 0, withStatic.output);

@@ -105,7 +105,7 @@ const USER_AGENT = `${versionInfo.name} ${versionInfo.version} (${versionInfo.br
 
 /** The body's first line, short and printable, for an error message. */
 export function bodyExcerpt(body: Buffer): string {
-  // eslint-disable-next-line no-control-regex
+  // deno-lint-ignore no-control-regex -- control characters are what this matches
   const text = body.subarray(0, 200).toString('utf8').split('\n')[0]!.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
   return text === '' ? '' : `: ${text}`;
 }

@@ -62,7 +62,7 @@ type Table = Record<string, unknown>;
 
 const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** What a refspec, ref or sha may be: no leading dash (a git option), no whitespace or control characters. */
-// eslint-disable-next-line no-control-regex
+// deno-lint-ignore no-control-regex -- control characters are what this matches
 const GIT_ARGUMENT = /^[^-\s\u0000-\u001f\u007f][^\s\u0000-\u001f\u007f]*$/;
 
 function field<T>(table: Table, key: string, where: string, check: (value: unknown) => value is T, expected: string): T {

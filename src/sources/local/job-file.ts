@@ -51,7 +51,7 @@ function kindOf(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-// eslint-disable-next-line no-control-regex
+// deno-lint-ignore no-control-regex -- control characters are what this matches
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Parses a job file's text; `origin` names the file in error messages. */

@@ -11,7 +11,7 @@ test('text lines carry time, level, message and key=value fields, quoted when ne
   const { logger, lines } = capture('text');
   logger.info('Metrics server listening', { address: '127.0.0.1:9252', note: 'two words', skipped: undefined });
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\S+Z INFO  Metrics server listening  address=127\.0\.0\.1:9252 note="two words"\n$/);
+  assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\S+Z INFO {2}Metrics server listening {2}address=127\.0\.0\.1:9252 note="two words"\n$/);
 });
 
 test('json lines are one object each with time, level and msg', () => {
