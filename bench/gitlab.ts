@@ -74,14 +74,21 @@ import type { CoordinatorJob, JobSpec, TestCoordinator, TracePatch } from '../te
 import { parseBenchArgs } from './lib/args.ts';
 import { PATCH_BYTES, uploadAsReference } from './lib/gitlab-reference.ts';
 import {
-  RUNNER_TOKEN, isRunnerPoll, nextRunnerPoll, sessionConfigToml, startSession, stopSession, until,
-  type GitLabSession, type SessionOptions,
+  type GitLabSession,
+  isRunnerPoll,
+  nextRunnerPoll,
+  RUNNER_TOKEN,
+  sessionConfigToml,
+  type SessionOptions,
+  startSession,
+  stopSession,
+  until,
 } from './lib/gitlab-session.ts';
 import { MiB, printCommand } from './lib/jobs-payload.ts';
 import { runnerCommand } from './lib/jobs-runner.ts';
-import { WAIT_TIMEOUT_MS, killSpawnedOnExit, runBench } from './lib/processes.ts';
+import { killSpawnedOnExit, runBench, WAIT_TIMEOUT_MS } from './lib/processes.ts';
 import { checkedVersionOf } from './lib/runtime-version.ts';
-import { specFor, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
+import { type RuntimeName, type RuntimeSpec, specFor } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a runner or a job behind.
@@ -102,7 +109,9 @@ const FOOTER_RE = /^\n\[runner\] job used [^\n]*\n$/;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-const log = (text: string): void => { process.stderr.write(`${text}\n`); };
+const log = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
 const fmt = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 const spreadOf = (xs: number[], digits: number): string =>
   xs.length === 0 ? 'n/a' : `${fmt(median(xs), digits)} [${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}]`;
@@ -113,20 +122,33 @@ function jobSpec(name: string, command: string, timeoutSeconds: number): JobSpec
 }
 
 function finished(coordinator: TestCoordinator, job: CoordinatorJob, session: GitLabSession): Promise<CoordinatorJob> {
-  return until(`job ${job.id} to finish\n${session.runner.tail()}`, () => {
-    const now = coordinator.job(job.id);
-    return ['success', 'failed', 'canceled'].includes(now.state) ? now : undefined;
-  }, JOB_TIMEOUT_MS, 5);
+  return until(
+    `job ${job.id} to finish\n${session.runner.tail()}`,
+    () => {
+      const now = coordinator.job(job.id);
+      return ['success', 'failed', 'canceled'].includes(now.state) ? now : undefined;
+    },
+    JOB_TIMEOUT_MS,
+    5,
+  );
 }
 
 const accepted = (patch: TracePatch): boolean => patch.status === 202 || patch.status === 200;
 
 function checkDone(done: CoordinatorJob): void {
   if (done.state !== 'success') {
-    throw new Error(`job ${done.id} ended ${done.state} (${done.failureReason ?? '?'}, exit code ${String(done.exitCode)}); trace starts ${JSON.stringify(done.trace.subarray(0, 500).toString('utf8'))}`);
+    throw new Error(
+      `job ${done.id} ended ${done.state} (${done.failureReason ?? '?'}, exit code ${String(done.exitCode)}); trace starts ${
+        JSON.stringify(done.trace.subarray(0, 500).toString('utf8'))
+      }`,
+    );
   }
   if (done.finalChecksumOk !== true || done.finalBytesizeOk !== true) {
-    throw new Error(`job ${done.id}: final update checksum ok = ${String(done.finalChecksumOk)}, size ok = ${String(done.finalBytesizeOk)} (trace ${done.trace.length} bytes)`);
+    throw new Error(
+      `job ${done.id}: final update checksum ok = ${String(done.finalChecksumOk)}, size ok = ${
+        String(done.finalBytesizeOk)
+      } (trace ${done.trace.length} bytes)`,
+    );
   }
 }
 
@@ -160,8 +182,11 @@ function phases(n: number): number[] {
 async function pickupRun(session: GitLabSession, intervalMs: number, phase: number, from: number): Promise<{ run: PickupRun; next: number }> {
   const { coordinator } = session;
   const requests = coordinator.requests;
-  const idle = await until(`the runner to ask for a job again\n${session.runner.tail()}`,
-    () => requests.slice(from).find((r) => isRunnerPoll(r) && r.status === 204), intervalMs + WAIT_TIMEOUT_MS);
+  const idle = await until(
+    `the runner to ask for a job again\n${session.runner.tail()}`,
+    () => requests.slice(from).find((r) => isRunnerPoll(r) && r.status === 204),
+    intervalMs + WAIT_TIMEOUT_MS,
+  );
   await sleep(Math.max(0, idle.at + phase * intervalMs - performance.now()));
   const next = requests.length;
   const enqueuedAt = performance.now();
@@ -174,7 +199,9 @@ async function pickupRun(session: GitLabSession, intervalMs: number, phase: numb
   const lastPoll = requests.filter((r) => isRunnerPoll(r) && r.at < enqueuedAt).at(-1);
   const request = requests.slice(next).find((r) => isRunnerPoll(r) && r.status === 201);
   const first = done.tracePatches.find(accepted);
-  if (lastPoll === undefined || request === undefined || first === undefined) throw new Error(`job ${done.id}: no poll before, 201 or accepted PATCH in the coordinator's record`);
+  if (lastPoll === undefined || request === undefined || first === undefined) {
+    throw new Error(`job ${done.id}: no poll before, 201 or accepted PATCH in the coordinator's record`);
+  }
   return {
     run: {
       sincePollMs: enqueuedAt - lastPoll.at,
@@ -197,7 +224,9 @@ async function pickupRuns(spec: RuntimeSpec, checkIntervalS: number, runs: numbe
     const intervalMs = checkIntervalS * 1000;
     let from = session.coordinator.requests.length;
     const describe = (r: PickupRun): string =>
-      `queued ${fmt(r.sincePollMs, 0)} ms after a poll; enqueue→201 ${fmt(r.toRequestMs, 0)} ms + 201→first byte ${fmt(r.ownMs, 1)} ms = ${fmt(r.totalMs, 0)} ms`;
+      `queued ${fmt(r.sincePollMs, 0)} ms after a poll; enqueue→201 ${fmt(r.toRequestMs, 0)} ms + 201→first byte ${fmt(r.ownMs, 1)} ms = ${
+        fmt(r.totalMs, 0)
+      } ms`;
     const warm = await pickupRun(session, intervalMs, 0.5, from);
     result.warmup = warm.run;
     from = warm.next;
@@ -224,7 +253,9 @@ function pickupOptions(checkIntervalSeconds: number): SessionOptions {
 // 2. Log upload throughput
 
 const UPLOAD_OPTIONS: SessionOptions = {
-  checkIntervalSeconds: UPLOAD_CHECK_INTERVAL_S, traceUpdateIntervalSeconds: UPLOAD_TRACE_INTERVAL_S, outputLimitKiB: UPLOAD_OUTPUT_LIMIT_KIB,
+  checkIntervalSeconds: UPLOAD_CHECK_INTERVAL_S,
+  traceUpdateIntervalSeconds: UPLOAD_TRACE_INTERVAL_S,
+  outputLimitKiB: UPLOAD_OUTPUT_LIMIT_KIB,
 };
 
 interface UploadRun {
@@ -281,12 +312,14 @@ function checkUploadTrace(done: CoordinatorJob, output: Buffer): void {
   const trace = done.trace;
   const header = Buffer.from(`${echoLine(UPLOAD_COMMAND)}\n`);
   const footer = trace.subarray(header.length + output.length).toString('utf8');
-  const ok = trace.subarray(0, header.length).equals(header)
-    && trace.subarray(header.length, header.length + output.length).equals(output)
-    && FOOTER_RE.test(footer);
+  const ok = trace.subarray(0, header.length).equals(header) &&
+    trace.subarray(header.length, header.length + output.length).equals(output) &&
+    FOOTER_RE.test(footer);
   if (!ok) {
-    throw new Error(`job ${done.id}: trace of ${trace.length} bytes is not the echo line (${header.length} bytes) + the ${output.length} bytes expected + the "[runner] job used" line; ` +
-      `it starts ${JSON.stringify(trace.subarray(0, 200).toString('utf8'))} and ends ${JSON.stringify(trace.subarray(-200).toString('utf8'))}`);
+    throw new Error(
+      `job ${done.id}: trace of ${trace.length} bytes is not the echo line (${header.length} bytes) + the ${output.length} bytes expected + the "[runner] job used" line; ` +
+        `it starts ${JSON.stringify(trace.subarray(0, 200).toString('utf8'))} and ends ${JSON.stringify(trace.subarray(-200).toString('utf8'))}`,
+    );
   }
 }
 
@@ -313,7 +346,9 @@ async function uploadRun(session: GitLabSession, output: Buffer): Promise<Upload
   const expected = coordinator.enqueueJob(jobSpec('reference', 'true', 600));
   const ref = await uploadAsReference(coordinator, RUNNER_TOKEN, expected, done.trace);
   checkDone(ref);
-  if (!ref.trace.equals(done.trace)) throw new Error(`reference job ${ref.id}: the coordinator holds ${ref.trace.length} bytes, not the ${done.trace.length} sent`);
+  if (!ref.trace.equals(done.trace)) {
+    throw new Error(`reference job ${ref.id}: the coordinator holds ${ref.trace.length} bytes, not the ${done.trace.length} sent`);
+  }
   const reference = throughput(ref);
   return {
     bytes: done.trace.length,
@@ -378,9 +413,13 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number): Prom
     let i = 0;
     await uploadRuns(spec, runs, (run) => {
       result.upload.push(run);
-      log(`  ${name} upload run ${++i}/${runs}: runner ${fmt(run.runnerMBps, 0)} MB/s (${run.patches} PATCHes in ${fmt(run.runnerSpanMs, 0)} ms, ` +
-        `largest gap ${fmt(run.gap.ms, 0)} ms after ${fmt(run.gap.bytesBefore / MiB, 1)} MiB: ${fmt(run.gap.toArrivalMs, 0)} ms to the next PATCH's arrival + ${fmt(run.gap.receivingMs, 0)} ms receiving it), ` +
-        `reference ${fmt(run.referenceMBps, 0)} MB/s (${fmt(run.referenceSpanMs, 0)} ms), ratio ${fmt(run.ratio, 3)}`);
+      log(
+        `  ${name} upload run ${++i}/${runs}: runner ${fmt(run.runnerMBps, 0)} MB/s (${run.patches} PATCHes in ${fmt(run.runnerSpanMs, 0)} ms, ` +
+          `largest gap ${fmt(run.gap.ms, 0)} ms after ${fmt(run.gap.bytesBefore / MiB, 1)} MiB: ${
+            fmt(run.gap.toArrivalMs, 0)
+          } ms to the next PATCH's arrival + ${fmt(run.gap.receivingMs, 0)} ms receiving it), ` +
+          `reference ${fmt(run.referenceMBps, 0)} MB/s (${fmt(run.referenceSpanMs, 0)} ms), ratio ${fmt(run.ratio, 3)}`,
+      );
     }, result.problems);
   } catch (err) {
     result.errors.push(`2. log upload: ${message(err)}`);
@@ -400,20 +439,58 @@ function runtimeTable(r: RuntimeResult, runs: number): string {
   for (const checkIntervalS of CHECK_INTERVALS_S) {
     const p = r.pickup.get(checkIntervalS)?.runs ?? [];
     const head = `1. pick-up, check_interval=${checkIntervalS} s`;
-    rows.push([`${head}: enqueue→first byte`, spreadOf(p.map((x) => x.totalMs), 0), 'ms', `${p.length}/${runs} runs (after 1 warm-up job), queued at phases spread evenly over the poll interval`]);
-    rows.push([`${head}: enqueue→201`, spreadOf(p.map((x) => x.toRequestMs), 0), 'ms', `waiting for the next poll: ~interval/2 = ${fmt(checkIntervalS * 500, 0)} ms on average, set by check_interval`]);
-    rows.push([`${head}: 201→first byte`, spreadOf(p.map((x) => x.ownMs), 1), 'ms', 'the runner\'s own start of the job (its overhead)']);
+    rows.push([
+      `${head}: enqueue→first byte`,
+      spreadOf(p.map((x) => x.totalMs), 0),
+      'ms',
+      `${p.length}/${runs} runs (after 1 warm-up job), queued at phases spread evenly over the poll interval`,
+    ]);
+    rows.push([
+      `${head}: enqueue→201`,
+      spreadOf(p.map((x) => x.toRequestMs), 0),
+      'ms',
+      `waiting for the next poll: ~interval/2 = ${fmt(checkIntervalS * 500, 0)} ms on average, set by check_interval`,
+    ]);
+    rows.push([`${head}: 201→first byte`, spreadOf(p.map((x) => x.ownMs), 1), 'ms', "the runner's own start of the job (its overhead)"]);
   }
   const u = r.upload;
   const note = `${u.length}/${runs} runs, trace ${u[0]?.bytes ?? '?'} bytes`;
-  rows.push(['2. log upload: runner', spreadOf(u.map((x) => x.runnerMBps), 0), 'MB/s', `${note}; first→last accepted PATCH ${spreadOf(u.map((x) => x.runnerSpanMs), 0)} ms`]);
-  rows.push(['2. log upload: reference', spreadOf(u.map((x) => x.referenceMBps), 0), 'MB/s', `bench's own client, same bytes, same coordinator; ${spreadOf(u.map((x) => x.referenceSpanMs), 0)} ms`]);
+  rows.push([
+    '2. log upload: runner',
+    spreadOf(u.map((x) => x.runnerMBps), 0),
+    'MB/s',
+    `${note}; first→last accepted PATCH ${spreadOf(u.map((x) => x.runnerSpanMs), 0)} ms`,
+  ]);
+  rows.push([
+    '2. log upload: reference',
+    spreadOf(u.map((x) => x.referenceMBps), 0),
+    'MB/s',
+    `bench's own client, same bytes, same coordinator; ${spreadOf(u.map((x) => x.referenceSpanMs), 0)} ms`,
+  ]);
   rows.push(['2. log upload: runner / reference', spreadOf(u.map((x) => x.ratio), 3), 'ratio', 'median of per-run ratios']);
   const rejected = u.flatMap((x) => x.rejected);
-  rows.push(['2. runner PATCHes per job', spreadOf(u.map((x) => x.patches), 0), 'count', `${rejected.length === 0 ? 'all answered 202' : `answers other than 202: ${rejected.join(', ')}`}; keep-alive PUTs while running: ${u.reduce((n, x) => n + x.keepAlives, 0)} in all`]);
-  rows.push(['2. log upload: runner without its largest gap', spreadOf(u.map((x) => x.bytes / (x.runnerSpanMs - x.gap.ms) / 1e3), 0), 'MB/s', 'trace bytes / (first→last accepted PATCH - the largest gap)']);
-  rows.push(['2. runner largest gap between PATCHes', spreadOf(u.map((x) => x.gap.ms), 0), 'ms',
-    `answer to answer; began after ${spreadOf(u.map((x) => x.gap.bytesBefore / MiB), 1)} MiB; until the next PATCH arrived ${spreadOf(u.map((x) => x.gap.toArrivalMs), 0)} ms, receiving it ${spreadOf(u.map((x) => x.gap.receivingMs), 0)} ms`]);
+  rows.push([
+    '2. runner PATCHes per job',
+    spreadOf(u.map((x) => x.patches), 0),
+    'count',
+    `${rejected.length === 0 ? 'all answered 202' : `answers other than 202: ${rejected.join(', ')}`}; keep-alive PUTs while running: ${
+      u.reduce((n, x) => n + x.keepAlives, 0)
+    } in all`,
+  ]);
+  rows.push([
+    '2. log upload: runner without its largest gap',
+    spreadOf(u.map((x) => x.bytes / (x.runnerSpanMs - x.gap.ms) / 1e3), 0),
+    'MB/s',
+    'trace bytes / (first→last accepted PATCH - the largest gap)',
+  ]);
+  rows.push([
+    '2. runner largest gap between PATCHes',
+    spreadOf(u.map((x) => x.gap.ms), 0),
+    'ms',
+    `answer to answer; began after ${spreadOf(u.map((x) => x.gap.bytesBefore / MiB), 1)} MiB; until the next PATCH arrived ${
+      spreadOf(u.map((x) => x.gap.toArrivalMs), 0)
+    } ms, receiving it ${spreadOf(u.map((x) => x.gap.receivingMs), 0)} ms`,
+  ]);
   return table(rows);
 }
 
@@ -421,7 +498,11 @@ function notes(r: RuntimeResult): string[] {
   const out: string[] = [];
   for (const [checkIntervalS, p] of r.pickup) {
     if (p.warmup !== undefined) {
-      out.push(`warm-up job at check_interval=${checkIntervalS} (not counted): 201→first byte ${fmt(p.warmup.ownMs, 1)} ms, enqueue→first byte ${fmt(p.warmup.totalMs, 0)} ms`);
+      out.push(
+        `warm-up job at check_interval=${checkIntervalS} (not counted): 201→first byte ${fmt(p.warmup.ownMs, 1)} ms, enqueue→first byte ${
+          fmt(p.warmup.totalMs, 0)
+        } ms`,
+      );
     }
   }
   const counts = new Map<string, number>();
@@ -443,7 +524,11 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number): string 
   const indent = (text: string): string => text.trimEnd().split('\n').map((line) => (line === '' ? '' : `      ${line}`)).join('\n');
   const url = 'http://127.0.0.1:PORT';
   const lines: string[] = [];
-  lines.push(`command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}  (cwd ${process.cwd()}, ${runs} run(s))`);
+  lines.push(
+    `command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${
+      process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''
+    }  (cwd ${process.cwd()}, ${runs} run(s))`,
+  );
   lines.push(`runner, started with cwd = a fresh working directory ${join(tmpdir(), 'runner-bench-jobs-XXXXXX')} (removed afterwards):`);
   for (const spec of specs) lines.push(`  ${spec.name.padEnd(4)} ${[spec.bin, ...runnerCommand(spec)].join(' ')}`);
   lines.push(`coordinator: TestCoordinator (test/support/coordinator/) in this process at ${url}, runner token ${RUNNER_TOKEN}`);
@@ -453,7 +538,9 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number): string 
   lines.push(`2. log upload: trace update interval ${UPLOAD_TRACE_INTERVAL_S} s; config.toml:`);
   lines.push(indent(sessionConfigToml(url, UPLOAD_OPTIONS)));
   lines.push(`   job (${UPLOAD_BYTES} bytes of output): script [${JSON.stringify(UPLOAD_COMMAND)}], variables GIT_STRATEGY=none`);
-  lines.push(`   reference: this process, POST /api/v4/jobs/request, then the runner's trace bytes in sequential ${PATCH_BYTES}-byte PATCHes (node:http, keep-alive), final PUT`);
+  lines.push(
+    `   reference: this process, POST /api/v4/jobs/request, then the runner's trace bytes in sequential ${PATCH_BYTES}-byte PATCHes (node:http, keep-alive), final PUT`,
+  );
   return lines.join('\n');
 }
 
@@ -479,9 +566,9 @@ async function main(): Promise<number> {
     for (const error of r.errors) out.push(`  FAILED ${error.split('\n').join('\n    ')}`);
     out.push('');
   }
-  out.push('enqueue→201 is the wait for the runner\'s next poll: set by check_interval (~interval/2 on average), not by the runtime.');
-  out.push('201→first byte is the runner\'s own overhead.');
-  out.push('The runner\'s largest gap between PATCHes: once the runner has sent all the log there is (often right after its first PATCH),');
+  out.push("enqueue→201 is the wait for the runner's next poll: set by check_interval (~interval/2 on average), not by the runtime.");
+  out.push("201→first byte is the runner's own overhead.");
+  out.push("The runner's largest gap between PATCHes: once the runner has sent all the log there is (often right after its first PATCH),");
   out.push(`it sends again only when the update interval (${UPLOAD_TRACE_INTERVAL_S} s here) is over or the job ends, whichever comes first;`);
   out.push('so its MB/s includes the job\'s printing time, and "without its largest gap" is closer to its upload rate proper.');
   out.push('Figures only: nothing here passes or fails on time.');

@@ -50,21 +50,17 @@
 
 import { parseBenchArgs } from './lib/args.ts';
 import { packageRoot } from '../src/version.ts';
-import { enqueue, logPath, waitForResult, type DoneRecord } from '../src/sources/local/queue.ts';
+import { type DoneRecord, enqueue, logPath, waitForResult } from '../src/sources/local/queue.ts';
 import { Buffer } from 'node:buffer';
-import { existsSync, openSync, readSync, closeSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import {
-  GiB, KiB, MiB, TRIVIAL_JOB_TOML, jobToml, printCommandForLog, referenceScript,
-} from './lib/jobs-payload.ts';
-import {
-  killQueueRunner, makeWorkDir, removeWorkDir, runnerCommand, startQueueRunner, stopQueueRunner, type QueueRunner,
-} from './lib/jobs-runner.ts';
+import { GiB, jobToml, KiB, MiB, printCommandForLog, referenceScript, TRIVIAL_JOB_TOML } from './lib/jobs-payload.ts';
+import { killQueueRunner, makeWorkDir, type QueueRunner, removeWorkDir, runnerCommand, startQueueRunner, stopQueueRunner } from './lib/jobs-runner.ts';
 import { killAll, killSpawnedOnExit, runToExit } from './lib/processes.ts';
-import { specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
+import { type RuntimeName, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a runner or a job behind.
@@ -138,7 +134,11 @@ function logTail(queueDir: string, id: string, bytes: number): string {
 
 function checkSuccess(queueDir: string, result: DoneRecord): void {
   if (result.state !== 'success') {
-    throw new Error(`job ${result.id} ended ${result.state} (${result.failure_reason ?? '?'}, exit code ${String(result.exit_code)}); log starts:\n${logHead(queueDir, result.id)}`);
+    throw new Error(
+      `job ${result.id} ended ${result.state} (${result.failure_reason ?? '?'}, exit code ${String(result.exit_code)}); log starts:\n${
+        logHead(queueDir, result.id)
+      }`,
+    );
   }
 }
 
@@ -159,7 +159,11 @@ async function runSizedJob(queueDir: string, runner: QueueRunner, name: string, 
     const size = statSync(logPath(queueDir, id)).size;
     const tail = logTail(queueDir, id, 64 * KiB);
     if (size < logBytes || tail.includes(LIMIT_NOTICE)) {
-      throw new Error(`job ${id}: log is ${size} bytes, expected at least ${logBytes}${tail.includes(LIMIT_NOTICE) ? ' and it was cut by output_limit' : ''}; log ends:\n${tail.slice(-500)}`);
+      throw new Error(
+        `job ${id}: log is ${size} bytes, expected at least ${logBytes}${tail.includes(LIMIT_NOTICE) ? ' and it was cut by output_limit' : ''}; log ends:\n${
+          tail.slice(-500)
+        }`,
+      );
     }
   } finally {
     rmSync(logPath(queueDir, id), { force: true });
@@ -308,7 +312,12 @@ async function rssRun(spec: RuntimeSpec): Promise<RssRun> {
       const exit = await stopQueueRunner(runner);
       if (exit !== 'code 0') throw new Error(`runner did not stop cleanly on SIGTERM: ${exit}\n${runner.tail()}`);
       return {
-        hwmBefore, hwmAfterSmall, hwmAfterBig, rssBefore, rssAfterSmall, rssAfterBig,
+        hwmBefore,
+        hwmAfterSmall,
+        hwmAfterBig,
+        rssBefore,
+        rssAfterSmall,
+        rssAfterBig,
         smallMBps: LOG_BYTES / small.duration_seconds / 1e6,
         bigMBps: BIG_LOG_BYTES / big.duration_seconds / 1e6,
       };
@@ -338,7 +347,9 @@ const spreadOf = (xs: number[], digits: number): string =>
   xs.length === 0 ? 'n/a' : `${fmt(median(xs), digits)} [${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}]`;
 const mib = (kib: number): string => fmt(kib / 1024, 1);
 const spreadMiBOf = (kib: number[]): string => spreadOf(kib.map((k) => k / 1024), 1);
-const log = (text: string): void => { process.stderr.write(`${text}\n`); };
+const log = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
 
 async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withRss: boolean): Promise<RuntimeResult> {
   const result: RuntimeResult = { spec, version: '?', queue: new Map(), log: [], rss: [], errors: [], rssSkipped: undefined };
@@ -362,7 +373,11 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
         const list = result.queue.get(c) ?? [];
         list.push(run);
         result.queue.set(c, list);
-        log(`  ${name} queue c=${c} run ${i}/${runs}: start→finish ${fmt(run.startToFinishMs, 0)} ms (${fmt(TRIVIAL_JOBS / run.startToFinishMs * 1000, 1)} jobs/s), ready→seen ${fmt(run.readyToSeenMs, 0)} ms (${fmt(TRIVIAL_JOBS / run.readyToSeenMs * 1000, 1)} jobs/s)`);
+        log(
+          `  ${name} queue c=${c} run ${i}/${runs}: start→finish ${fmt(run.startToFinishMs, 0)} ms (${
+            fmt(TRIVIAL_JOBS / run.startToFinishMs * 1000, 1)
+          } jobs/s), ready→seen ${fmt(run.readyToSeenMs, 0)} ms (${fmt(TRIVIAL_JOBS / run.readyToSeenMs * 1000, 1)} jobs/s)`,
+        );
       }
     }
   } catch (err) {
@@ -374,7 +389,11 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
     let i = 0;
     await logRuns(spec, runs, (run) => {
       result.log.push(run);
-      log(`  ${name} log run ${++i}/${runs}: job ${fmt(run.jobSeconds, 3)} s = ${fmt(run.jobMBps, 0)} MB/s, reference ${fmt(run.referenceSeconds, 3)} s = ${fmt(run.referenceMBps, 0)} MB/s, ratio ${fmt(run.ratio, 3)}`);
+      log(
+        `  ${name} log run ${++i}/${runs}: job ${fmt(run.jobSeconds, 3)} s = ${fmt(run.jobMBps, 0)} MB/s, reference ${fmt(run.referenceSeconds, 3)} s = ${
+          fmt(run.referenceMBps, 0)
+        } MB/s, ratio ${fmt(run.ratio, 3)}`,
+      );
     });
   } catch (err) {
     result.errors.push(`2. log throughput: ${message(err)}`);
@@ -394,8 +413,14 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
         }
         const run = await rssRun(spec);
         result.rss.push(run);
-        log(`  ${name} rss run ${i}/${runs}: VmHWM before ${mib(run.hwmBefore)} MiB, after 100 MiB job ${mib(run.hwmAfterSmall)} MiB, after 1 GiB job ${mib(run.hwmAfterBig)} MiB; ` +
-          `VmRSS ${mib(run.rssBefore)}/${mib(run.rssAfterSmall)}/${mib(run.rssAfterBig)} MiB; jobs at ${fmt(run.smallMBps, 0)} and ${fmt(run.bigMBps, 0)} MB/s`);
+        log(
+          `  ${name} rss run ${i}/${runs}: VmHWM before ${mib(run.hwmBefore)} MiB, after 100 MiB job ${mib(run.hwmAfterSmall)} MiB, after 1 GiB job ${
+            mib(run.hwmAfterBig)
+          } MiB; ` +
+            `VmRSS ${mib(run.rssBefore)}/${mib(run.rssAfterSmall)}/${mib(run.rssAfterBig)} MiB; jobs at ${fmt(run.smallMBps, 0)} and ${
+              fmt(run.bigMBps, 0)
+            } MB/s`,
+        );
       }
     } catch (err) {
       result.errors.push(`3. memory growth: ${message(err)}`);
@@ -417,7 +442,12 @@ function runtimeTable(r: RuntimeResult, runs: number): string {
   }
   const l = r.log;
   rows.push(['2. log 100 MiB: runner job', spreadOf(l.map((x) => x.jobMBps), 0), 'MB/s', `job wall time ${spreadOf(l.map((x) => x.jobSeconds), 3)} s`]);
-  rows.push(['2. log 100 MiB: reference | cat > file', spreadOf(l.map((x) => x.referenceMBps), 0), 'MB/s', `shell wall time ${spreadOf(l.map((x) => x.referenceSeconds), 3)} s`]);
+  rows.push([
+    '2. log 100 MiB: reference | cat > file',
+    spreadOf(l.map((x) => x.referenceMBps), 0),
+    'MB/s',
+    `shell wall time ${spreadOf(l.map((x) => x.referenceSeconds), 3)} s`,
+  ]);
   rows.push(['2. log 100 MiB: runner / reference', spreadOf(l.map((x) => x.ratio), 3), 'ratio', `median of per-run ratios, ${l.length}/${runs} runs`]);
   if (r.rssSkipped !== undefined && r.rss.length === 0) {
     rows.push(['3. runner VmHWM growth', 'n/a', '', r.rssSkipped]);
@@ -452,7 +482,11 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss:
   const small = printCommandForLog(LOG_BYTES);
   const big = printCommandForLog(BIG_LOG_BYTES);
   const lines: string[] = [];
-  lines.push(`command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}  (cwd ${process.cwd()}, ${runs} run(s))`);
+  lines.push(
+    `command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${
+      process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''
+    }  (cwd ${process.cwd()}, ${runs} run(s))`,
+  );
   lines.push(`runner, started with cwd = a fresh working directory ${tmp} (removed afterwards), queue in its queue/:`);
   for (const spec of specs) lines.push(`  ${spec.name.padEnd(4)} ${[spec.bin, ...runnerCommand(spec)].join(' ')}`);
   lines.push(`1. queue throughput: config.toml, for C = ${CONCURRENCY.join(', ')}:`);
@@ -468,7 +502,9 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss:
   if (withRss) {
     lines.push(`3. memory growth: df -Pk ${tmpdir()} (>= ${mib(MIN_FREE_KIB)} MiB free), then config.toml:`);
     lines.push(indent(configToml(1, RSS_OUTPUT_LIMIT_KIB)));
-    lines.push(`   VmHWM of /proc/PID/status ${SETTLE_BEFORE_HWM_MS} ms after "Runner ready", after the 100 MiB job (as in 2.), after the 1 GiB job (log = echo line + ${big.outputBytes} bytes = ${BIG_LOG_BYTES} bytes):`);
+    lines.push(
+      `   VmHWM of /proc/PID/status ${SETTLE_BEFORE_HWM_MS} ms after "Runner ready", after the 100 MiB job (as in 2.), after the 1 GiB job (log = echo line + ${big.outputBytes} bytes = ${BIG_LOG_BYTES} bytes):`,
+    );
     lines.push(indent(jobToml('log-1GiB', big.command, JOB_TIMEOUT)));
   } else {
     lines.push('3. memory growth: skipped (--no-rss)');

@@ -45,10 +45,16 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { ClosedLoopLoad } from './lib/overhead-load.ts';
 import {
-  CLOCK_TICKS_PER_SECOND, HeldCpuProfile, RunnerStartError, machineBusyTicks, runnerArgs, startRunner, type StartedRunner,
+  CLOCK_TICKS_PER_SECOND,
+  HeldCpuProfile,
+  machineBusyTicks,
+  runnerArgs,
+  RunnerStartError,
+  type StartedRunner,
+  startRunner,
 } from './lib/overhead-runner.ts';
-import { WAIT_TIMEOUT_MS, checkProcess, describeExit, runBench, killSpawnedOnExit } from './lib/processes.ts';
-import { ALL_RUNTIMES, specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
+import { checkProcess, describeExit, killSpawnedOnExit, runBench, WAIT_TIMEOUT_MS } from './lib/processes.ts';
+import { ALL_RUNTIMES, type RuntimeName, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a runner behind.
@@ -113,7 +119,6 @@ interface RuntimeResult {
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
-
 
 function usage(): string {
   return 'usage: node dist/bench/profiler-overhead.js [node] [bun] [deno] [--rounds N] [--seconds N] [--clients N]';
@@ -193,7 +198,9 @@ async function measure(spec: RuntimeSpec, root: string, mode: Mode, options: Opt
     await load.stop();
 
     const scrapes = after.ok - before.ok;
-    if (scrapes <= 0) throw new Error(`no GET /metrics completed during the ${options.seconds} s window (first error: ${load.firstError ?? 'none'})\n${runner.tail()}`);
+    if (scrapes <= 0) {
+      throw new Error(`no GET /metrics completed during the ${options.seconds} s window (first error: ${load.firstError ?? 'none'})\n${runner.tail()}`);
+    }
     const wallMs = t1 - t0;
     const runnerCpuMs = ((ticks1 - ticks0) * 1000) / CLOCK_TICKS_PER_SECOND;
     const clientCpuMs = (client1.user + client1.system) / 1000;
@@ -285,11 +292,19 @@ function complete(rounds: Array<Partial<Record<Mode, Measurement>>>): Full[] {
 function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) => string): string[] {
   const lines: string[] = [];
   const rounds = complete(r.rounds);
-  lines.push(`== ${r.spec.name} ${r.version}: ${rounds.length} complete round(s) of (a) ${modeLabel(r.spec.name, 'a')}, (b) ${modeLabel(r.spec.name, 'b')}, (c) ${modeLabel(r.spec.name, 'c')}`);
+  lines.push(
+    `== ${r.spec.name} ${r.version}: ${rounds.length} complete round(s) of (a) ${modeLabel(r.spec.name, 'a')}, (b) ${modeLabel(r.spec.name, 'b')}, (c) ${
+      modeLabel(r.spec.name, 'c')
+    }`,
+  );
   for (const noPprof of [true, false]) {
     lines.push(`   ${noPprof ? '(a)    ' : '(b, c) '} ${[shown(r.spec.bin), ...runnerArgs(r.spec, noPprof).map(shown)].join(' ')}`);
   }
-  lines.push(`   (c) also: GET /debug/pprof/profile?seconds=${WARMUP_SECONDS + options.seconds + PROFILE_MARGIN_SECONDS} held open over warm-up and window, then aborted`);
+  lines.push(
+    `   (c) also: GET /debug/pprof/profile?seconds=${
+      WARMUP_SECONDS + options.seconds + PROFILE_MARGIN_SECONDS
+    } held open over warm-up and window, then aborted`,
+  );
   if (rounds.length === 0) return lines;
   lines.push('');
 
@@ -297,18 +312,37 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
   const cpu = (row: Full, mode: Mode): number => row[mode].cpuMicrosPerScrape / row.a.cpuMicrosPerScrape;
   const col = (mode: Mode, f: (m: Measurement) => number): number => median(rounds.map((row) => f(row[mode])));
 
-  const t: string[][] = [['round', '(a) scrapes/s', '(b) scrapes/s', '(b)/(a)', '(c) scrapes/s', '(c)/(a)', 'runner CPU % a/b/c', 'client CPU % a/b/c', 'other CPU % a/b/c']];
-  rounds.forEach((row, i) => t.push([
-    String(i + 1),
-    fmtRate(row.a.scrapesPerSecond), fmtRate(row.b.scrapesPerSecond), fmtRatio(thr(row, 'b')), fmtRate(row.c.scrapesPerSecond), fmtRatio(thr(row, 'c')),
-    MODES.map((mode) => fmtPct(row[mode].runnerCpuShare)).join('/'),
-    MODES.map((mode) => fmtPct(row[mode].clientCpuShare)).join('/'),
-    MODES.map((mode) => fmtPct(row[mode].otherCpuShare)).join('/'),
-  ]));
+  const t: string[][] = [[
+    'round',
+    '(a) scrapes/s',
+    '(b) scrapes/s',
+    '(b)/(a)',
+    '(c) scrapes/s',
+    '(c)/(a)',
+    'runner CPU % a/b/c',
+    'client CPU % a/b/c',
+    'other CPU % a/b/c',
+  ]];
+  rounds.forEach((row, i) =>
+    t.push([
+      String(i + 1),
+      fmtRate(row.a.scrapesPerSecond),
+      fmtRate(row.b.scrapesPerSecond),
+      fmtRatio(thr(row, 'b')),
+      fmtRate(row.c.scrapesPerSecond),
+      fmtRatio(thr(row, 'c')),
+      MODES.map((mode) => fmtPct(row[mode].runnerCpuShare)).join('/'),
+      MODES.map((mode) => fmtPct(row[mode].clientCpuShare)).join('/'),
+      MODES.map((mode) => fmtPct(row[mode].otherCpuShare)).join('/'),
+    ])
+  );
   t.push([
     'median',
-    fmtRate(col('a', (m) => m.scrapesPerSecond)), fmtRate(col('b', (m) => m.scrapesPerSecond)), fmtRatio(median(rounds.map((row) => thr(row, 'b')))),
-    fmtRate(col('c', (m) => m.scrapesPerSecond)), fmtRatio(median(rounds.map((row) => thr(row, 'c')))),
+    fmtRate(col('a', (m) => m.scrapesPerSecond)),
+    fmtRate(col('b', (m) => m.scrapesPerSecond)),
+    fmtRatio(median(rounds.map((row) => thr(row, 'b')))),
+    fmtRate(col('c', (m) => m.scrapesPerSecond)),
+    fmtRatio(median(rounds.map((row) => thr(row, 'c')))),
     MODES.map((mode) => fmtPct(col(mode, (m) => m.runnerCpuShare))).join('/'),
     MODES.map((mode) => fmtPct(col(mode, (m) => m.clientCpuShare))).join('/'),
     MODES.map((mode) => fmtPct(col(mode, (m) => m.otherCpuShare))).join('/'),
@@ -317,14 +351,23 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
   lines.push('');
 
   const c: string[][] = [['round', '(a) runner CPU us/scrape', '(b) us/scrape', '(b)/(a)', '(c) us/scrape', '(c)/(a)']];
-  rounds.forEach((row, i) => c.push([
-    String(i + 1),
-    fmtMicros(row.a.cpuMicrosPerScrape), fmtMicros(row.b.cpuMicrosPerScrape), fmtRatio(cpu(row, 'b')), fmtMicros(row.c.cpuMicrosPerScrape), fmtRatio(cpu(row, 'c')),
-  ]));
+  rounds.forEach((row, i) =>
+    c.push([
+      String(i + 1),
+      fmtMicros(row.a.cpuMicrosPerScrape),
+      fmtMicros(row.b.cpuMicrosPerScrape),
+      fmtRatio(cpu(row, 'b')),
+      fmtMicros(row.c.cpuMicrosPerScrape),
+      fmtRatio(cpu(row, 'c')),
+    ])
+  );
   c.push([
     'median',
-    fmtMicros(col('a', (m) => m.cpuMicrosPerScrape)), fmtMicros(col('b', (m) => m.cpuMicrosPerScrape)), fmtRatio(median(rounds.map((row) => cpu(row, 'b')))),
-    fmtMicros(col('c', (m) => m.cpuMicrosPerScrape)), fmtRatio(median(rounds.map((row) => cpu(row, 'c')))),
+    fmtMicros(col('a', (m) => m.cpuMicrosPerScrape)),
+    fmtMicros(col('b', (m) => m.cpuMicrosPerScrape)),
+    fmtRatio(median(rounds.map((row) => cpu(row, 'b')))),
+    fmtMicros(col('c', (m) => m.cpuMicrosPerScrape)),
+    fmtRatio(median(rounds.map((row) => cpu(row, 'c')))),
   ]);
   lines.push(...table(c).split('\n').map((l) => `   ${l}`));
   lines.push('');
@@ -337,15 +380,23 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
   const heapLabel = r.spec.name === 'bun' ? 'heap sampling (none on Bun)' : 'heap sampling';
   const cpuLabel = r.spec.name === 'bun' ? 'CPU profile' : 'heap sampling + CPU profile';
   const width = Math.max(heapLabel.length, cpuLabel.length) + 1;
-  lines.push(`   ${`${heapLabel}:`.padEnd(width)} throughput ${fmtRatio(median(thrB))} (${slowdown(median(thrB))}) ${range(thrB)}; ` +
-    `CPU/scrape ${fmtRatio(median(cpuB))} (${extra(median(cpuB))}) ${range(cpuB)}; target: at most ${(TARGET_HEAP_SLOWDOWN * 100).toFixed(0)}% slowdown`);
-  lines.push(`   ${`${cpuLabel}:`.padEnd(width)} throughput ${fmtRatio(median(thrC))} (${slowdown(median(thrC))}) ${range(thrC)}; ` +
-    `CPU/scrape ${fmtRatio(median(cpuC))} (${extra(median(cpuC))}) ${range(cpuC)}; target: at most ${(TARGET_CPU_PROFILE_SLOWDOWN * 100).toFixed(0)}% slowdown`);
+  lines.push(
+    `   ${`${heapLabel}:`.padEnd(width)} throughput ${fmtRatio(median(thrB))} (${slowdown(median(thrB))}) ${range(thrB)}; ` +
+      `CPU/scrape ${fmtRatio(median(cpuB))} (${extra(median(cpuB))}) ${range(cpuB)}; target: at most ${(TARGET_HEAP_SLOWDOWN * 100).toFixed(0)}% slowdown`,
+  );
+  lines.push(
+    `   ${`${cpuLabel}:`.padEnd(width)} throughput ${fmtRatio(median(thrC))} (${slowdown(median(thrC))}) ${range(thrC)}; ` +
+      `CPU/scrape ${fmtRatio(median(cpuC))} (${extra(median(cpuC))}) ${range(cpuC)}; target: at most ${
+        (TARGET_CPU_PROFILE_SLOWDOWN * 100).toFixed(0)
+      }% slowdown`,
+  );
 
   // Notes: what the runner itself said about profiling, the process checks, keep-alive, errors.
   const notes: string[] = [];
   if (r.spec.name === 'bun') {
-    notes.push('Bun has no heap sampling (its /debug/pprof/heap takes a heap snapshot on request), so (b) runs exactly like (a) except that the /debug/pprof routes exist: (b)/(a) on Bun is measurement noise, not heap-sampling overhead');
+    notes.push(
+      'Bun has no heap sampling (its /debug/pprof/heap takes a heap snapshot on request), so (b) runs exactly like (a) except that the /debug/pprof routes exist: (b)/(a) on Bun is measurement noise, not heap-sampling overhead',
+    );
   }
   const all = rounds.flatMap((row) => MODES.map((mode) => row[mode]));
   for (const mode of MODES) {
@@ -354,16 +405,26 @@ function reportRuntime(r: RuntimeResult, options: Options, shown: (p: string) =>
   }
   for (const check of new Set(all.map((m) => m.processCheck))) notes.push(check);
   const conns = all.map((m) => m.connections);
-  notes.push(`keep-alive: ${Math.min(...conns)}-${Math.max(...conns)} connection(s) per measurement for ${options.clients} client(s); ` +
-    `${Math.min(...all.map((m) => m.scrapes))}-${Math.max(...all.map((m) => m.scrapes))} scrapes per window of ${median(all.map((m) => m.bytesPerScrape)).toFixed(0)} bytes (median)`);
+  notes.push(
+    `keep-alive: ${Math.min(...conns)}-${Math.max(...conns)} connection(s) per measurement for ${options.clients} client(s); ` +
+      `${Math.min(...all.map((m) => m.scrapes))}-${Math.max(...all.map((m) => m.scrapes))} scrapes per window of ${
+        median(all.map((m) => m.bytesPerScrape)).toFixed(0)
+      } bytes (median)`,
+  );
   const withErrors = all.filter((m) => m.errors > 0);
   if (withErrors.length > 0) {
-    notes.push(`${withErrors.length} measurement(s) had failed scrapes (${withErrors.map((m) => `${modeLabel(r.spec.name, m.mode)}: ${m.errors}`).join(', ')}), first: ${withErrors[0]?.firstError ?? '?'}`);
+    notes.push(
+      `${withErrors.length} measurement(s) had failed scrapes (${withErrors.map((m) => `${modeLabel(r.spec.name, m.mode)}: ${m.errors}`).join(', ')}), first: ${
+        withErrors[0]?.firstError ?? '?'
+      }`,
+    );
   }
   const busy = all.filter((m) => m.otherCpuShare > OTHER_CPU_WARN_SHARE);
   if (busy.length > 0) {
-    notes.push(`in ${busy.length} of ${all.length} measurement(s) other processes on the machine used more than ${fmtPct(OTHER_CPU_WARN_SHARE)} of a core ` +
-      `(up to ${fmtPct(Math.max(...busy.map((m) => m.otherCpuShare)))}): the ratios of those rounds measure that interference as much as the profilers`);
+    notes.push(
+      `in ${busy.length} of ${all.length} measurement(s) other processes on the machine used more than ${fmtPct(OTHER_CPU_WARN_SHARE)} of a core ` +
+        `(up to ${fmtPct(Math.max(...busy.map((m) => m.otherCpuShare)))}): the ratios of those rounds measure that interference as much as the profilers`,
+    );
   }
   const unclean = all.filter((m) => m.exit !== 'code 0');
   if (unclean.length > 0) notes.push(`${unclean.length} runner(s) did not exit cleanly on SIGTERM: ${unclean.map((m) => m.exit).join(', ')}`);
@@ -389,10 +450,16 @@ async function main(): Promise<number> {
 
   const shown = (p: string): string => (p.startsWith(root + '/') ? relative(root, p) : p);
   const lines: string[] = [];
-  lines.push(`command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}  (cwd ${root})`);
-  lines.push(`settings: ${options.rounds} round(s), modes interleaved a,b,c per round, fresh runner per measurement; ${options.clients} keep-alive client(s) ` +
-    `in a closed GET /metrics loop, ${WARMUP_SECONDS} s warm-up + ${options.seconds} s measured; runner CPU from /proc/PID/stat utime+stime at ${CLOCK_TICKS_PER_SECOND} ticks/s; ` +
-    'ratios are per round against (a) of the same round, summarised as median [min-max]');
+  lines.push(
+    `command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${
+      process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''
+    }  (cwd ${root})`,
+  );
+  lines.push(
+    `settings: ${options.rounds} round(s), modes interleaved a,b,c per round, fresh runner per measurement; ${options.clients} keep-alive client(s) ` +
+      `in a closed GET /metrics loop, ${WARMUP_SECONDS} s warm-up + ${options.seconds} s measured; runner CPU from /proc/PID/stat utime+stime at ${CLOCK_TICKS_PER_SECOND} ticks/s; ` +
+      'ratios are per round against (a) of the same round, summarised as median [min-max]',
+  );
   for (const r of results) {
     lines.push('');
     lines.push(...reportRuntime(r, options, shown));
@@ -400,7 +467,9 @@ async function main(): Promise<number> {
   const failed = results.filter((r) => r.error !== undefined);
   for (const r of failed) {
     lines.push('');
-    lines.push(`FAILED: ${r.spec.name}${r.startFailed === true ? ' (runner did not start)' : ''} after ${complete(r.rounds).length} complete round(s): ${r.error ?? ''}`);
+    lines.push(
+      `FAILED: ${r.spec.name}${r.startFailed === true ? ' (runner did not start)' : ''} after ${complete(r.rounds).length} complete round(s): ${r.error ?? ''}`,
+    );
   }
   console.log(lines.join('\n'));
   return failed.length > 0 ? 1 : 0;

@@ -48,8 +48,8 @@ import { V8_FLAGS } from './lib/allocation.ts';
 import { parseBenchArgs } from './lib/args.ts';
 import { killSpawnedOnExit, runBench, runToExit } from './lib/processes.ts';
 import { checkedVersionOf } from './lib/runtime-version.ts';
-import { scriptArgs, specFor, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
-import { CASES, type CaseResult, type MeasureResult } from './lib/scrape-cases.ts';
+import { type RuntimeName, type RuntimeSpec, scriptArgs, specFor } from './lib/runtimes.ts';
+import { type CaseResult, CASES, type MeasureResult } from './lib/scrape-cases.ts';
 import { median, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a child behind.
@@ -126,7 +126,15 @@ const pct = (share: number | undefined): string => (share === undefined ? 'n/a' 
 const loadText = (load: number[]): string => load.map((x) => x.toFixed(2)).join(' ');
 
 function timeTable(cases: CaseResult[]): string {
-  const rows: string[][] = [['case', 'samples runner / prom-client', 'text KiB', 'runner ms/scrape', 'prom-client ms/scrape', 'runner / prom-client', 'scrapes per run']];
+  const rows: string[][] = [[
+    'case',
+    'samples runner / prom-client',
+    'text KiB',
+    'runner ms/scrape',
+    'prom-client ms/scrape',
+    'runner / prom-client',
+    'scrapes per run',
+  ]];
   for (const c of cases) {
     const t = c.time;
     if (t === undefined) continue;
@@ -148,7 +156,9 @@ function allocationTable(cases: CaseResult[]): string {
   for (const c of cases) {
     const a = c.allocation;
     if (a === undefined) continue;
-    const discarded = (['runner', 'prom-client'] as const).map((name) => `${a[name].discarded}${a[name].collections.length > 0 ? ` (${a[name].collections.join(', ')})` : ''}`);
+    const discarded = (['runner', 'prom-client'] as const).map((name) =>
+      `${a[name].discarded}${a[name].collections.length > 0 ? ` (${a[name].collections.join(', ')})` : ''}`
+    );
     rows.push([
       c.name,
       spreadOf(a.runner.bytesPerScrape, fmtKiB),
@@ -166,8 +176,10 @@ const indent = (text: string): string => text.split('\n').map((line) => `  ${lin
 function reportRuntime(r: RuntimeResult, runs: number): string[] {
   const lines = [`${r.spec.name} ${r.version}`];
   if (r.time !== undefined) {
-    lines.push(`  time per scrape, median [min-max] of ${runs} runs; ratio: median [min-max] of the per-run ratios ` +
-      `(other processes used ${pct(r.time.otherCpuShare)} of a core meanwhile; load average ${loadText(r.time.loadBefore)} -> ${loadText(r.time.loadAfter)})`);
+    lines.push(
+      `  time per scrape, median [min-max] of ${runs} runs; ratio: median [min-max] of the per-run ratios ` +
+        `(other processes used ${pct(r.time.otherCpuShare)} of a core meanwhile; load average ${loadText(r.time.loadBefore)} -> ${loadText(r.time.loadAfter)})`,
+    );
     lines.push(indent(indent(timeTable(r.time.cases))));
     if ((r.time.otherCpuShare ?? 0) > OTHER_CPU_WARN_SHARE) lines.push('  note: the machine was busy with other work: the times are noisy, the ratios less so');
   }
@@ -197,9 +209,11 @@ function targetLines(results: RuntimeResult[]): string[] {
     const parts: string[] = [];
     if (d !== undefined) {
       const ms = median(d.runner.msPerScrape);
-      parts.push(r.spec.name === 'node'
-        ? `default scrape ${fmtMs(ms)} ms, under ${TARGET_DEFAULT_MS} ms: ${ms < TARGET_DEFAULT_MS ? 'met' : 'NOT met'}`
-        : `default scrape ${fmtMs(ms)} ms (the 1 ms target is Node's)`);
+      parts.push(
+        r.spec.name === 'node'
+          ? `default scrape ${fmtMs(ms)} ms, under ${TARGET_DEFAULT_MS} ms: ${ms < TARGET_DEFAULT_MS ? 'met' : 'NOT met'}`
+          : `default scrape ${fmtMs(ms)} ms (the 1 ms target is Node's)`,
+      );
     }
     if (big !== undefined) {
       const ratio = median(ratios(big.runner.msPerScrape, big['prom-client'].msPerScrape));
@@ -221,14 +235,20 @@ async function main(): Promise<number> {
 
   const shown = (p: string): string => (p.startsWith(root + '/') ? relative(root, p) : p);
   const lines: string[] = [];
-  lines.push(`command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}  ` +
-    `(cwd ${root}, ${cpus().length} CPUs, load average ${loadText(loadBefore)} -> ${loadText(loadavg())})`);
+  lines.push(
+    `command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}  ` +
+      `(cwd ${root}, ${cpus().length} CPUs, load average ${loadText(loadBefore)} -> ${loadText(loadavg())})`,
+  );
   lines.push('measuring processes (time per scrape; allocation per scrape):');
   for (const r of results) for (const command of r.commands) lines.push(`  ${r.spec.name.padEnd(4)} ${command}`);
-  lines.push('runner: every metric `runner run` registers, idle agent with the default configuration (one local runner, no jobs yet), no profilers; ' +
-    'scrape = (await telemetry.collect()).prometheus(), the /metrics route without the socket');
+  lines.push(
+    'runner: every metric `runner run` registers, idle agent with the default configuration (one local runner, no jobs yet), no profilers; ' +
+      'scrape = (await telemetry.collect()).prometheus(), the /metrics route without the socket',
+  );
   lines.push('prom-client: collectDefaultMetrics() on a fresh Registry; scrape = await registry.metrics()');
-  lines.push('extra series, the same on both sides: counters bench_extra_<m>_total{series="s0".."s999"}, 1000 series each: +1k = 1 counter, +10k = 10 counters');
+  lines.push(
+    'extra series, the same on both sides: counters bench_extra_<m>_total{series="s0".."s999"}, 1000 series each: +1k = 1 counter, +10k = 10 counters',
+  );
   for (const r of results) {
     lines.push('');
     lines.push(...reportRuntime(r, runs));

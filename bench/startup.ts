@@ -32,9 +32,9 @@ import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.ts';
-import { runBench, killSpawnedOnExit, runToExit } from './lib/processes.ts';
+import { killSpawnedOnExit, runBench, runToExit } from './lib/processes.ts';
 import { IDLE_BEFORE_RSS_MS, runOnce, type RunResult } from './lib/run-once.ts';
-import { specFor, versionOf, type RuntimeName, type RuntimeSpec } from './lib/runtimes.ts';
+import { type RuntimeName, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
 import { fmtMiB, fmtMs, median, spread, spreadMiB, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a runner behind.
@@ -52,7 +52,6 @@ interface RuntimeResult {
 
 // ---------------------------------------------------------------------------------------------
 // Main
-
 
 function usage(): string {
   return 'usage: node dist/bench/startup.js [node] [bun] [deno] [--runs N] [--verbose]';
@@ -99,7 +98,9 @@ async function main(): Promise<number> {
   const root = packageRoot();
   const specs = runtimes.map((r) => specFor(r, root));
 
-  process.stderr.write(`bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * (IDLE_BEFORE_RSS_MS + 700) / 1000)} s) `);
+  process.stderr.write(
+    `bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * (IDLE_BEFORE_RSS_MS + 700) / 1000)} s) `,
+  );
   if (verbose) process.stderr.write('\n');
   const results: RuntimeResult[] = [];
   for (const spec of specs) results.push(await benchRuntime(spec, root, runs, verbose));
@@ -107,14 +108,28 @@ async function main(): Promise<number> {
 
   const shown = (p: string): string => (p.startsWith(root) ? relative(root, p) : p);
   const lines: string[] = [];
-  lines.push(`command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}  (cwd ${root}, ${runs} run(s) per runtime)`);
+  lines.push(
+    `command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${
+      process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''
+    }  (cwd ${root}, ${runs} run(s) per runtime)`,
+  );
   for (const r of results) {
-    lines.push(`  ${r.spec.name.padEnd(4)} runner: ${[shown(r.spec.bin), ...r.spec.runnerArgs.map(shown), 'run', '--metrics-server', '127.0.0.1:0'].join(' ')}   bare: ${[shown(r.spec.bin), ...r.spec.bareArgs].join(' ')}`);
+    lines.push(
+      `  ${r.spec.name.padEnd(4)} runner: ${[shown(r.spec.bin), ...r.spec.runnerArgs.map(shown), 'run', '--metrics-server', '127.0.0.1:0'].join(' ')}   bare: ${
+        [shown(r.spec.bin), ...r.spec.bareArgs].join(' ')
+      }`,
+    );
   }
   lines.push('');
 
   const rows: string[][] = [[
-    'runtime', 'version', 'startup-to-first-scrape ms (median [min-max])', 'bare runtime ms (median [min-max])', 'overhead ms', 'ratio', 'idle RSS MiB (median [min-max])',
+    'runtime',
+    'version',
+    'startup-to-first-scrape ms (median [min-max])',
+    'bare runtime ms (median [min-max])',
+    'overhead ms',
+    'ratio',
+    'idle RSS MiB (median [min-max])',
   ]];
   for (const r of results) {
     if (r.error !== undefined) {

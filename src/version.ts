@@ -1,7 +1,7 @@
 // Name, version and build information of this runner, read once at start.
 // `npm ci`/`npm run build` records git revision, branch and build time in
 // build-info.json at the package root; without it the fields read "unknown".
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -7,7 +7,7 @@
 //   npm test -- config cli        only test files whose path under test/ contains a word
 // Words combine: `npm test -- unit node` runs the unit tests on Node.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { packageRoot } from '../src/version.ts';
@@ -15,7 +15,11 @@ import { packageRoot } from '../src/version.ts';
 type Runtime = 'node' | 'bun' | 'deno';
 const RUNTIMES: readonly Runtime[] = ['node', 'bun', 'deno'];
 
-interface Counts { passed: number; failed: number; skipped: number }
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
 
 const root = packageRoot();
 const resultsDir = join(root, '.test-results');
@@ -45,14 +49,16 @@ function command(runtime: Runtime, report: string): [string, string[]] {
   switch (runtime) {
     case 'node':
       return [process.execPath, [
-        '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
-        '--test-reporter=junit', `--test-reporter-destination=${report}`,
+        '--test',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=junit',
+        `--test-reporter-destination=${report}`,
         ...testFiles(join(root, 'dist', 'test'), '.js'),
       ]];
     case 'bun':
       // Bun's default per-test timeout is 5 s; the CLI tests start real processes.
-      return [bin('bun'), ['test', '--timeout', '120000', '--reporter=junit', `--reporter-outfile=${report}`,
-        ...testFiles(join(root, 'test'), '.ts')]];
+      return [bin('bun'), ['test', '--timeout', '120000', '--reporter=junit', `--reporter-outfile=${report}`, ...testFiles(join(root, 'test'), '.ts')]];
     case 'deno':
       // tsc has type-checked the sources with tsconfig.json; Deno would check with its own settings.
       return [bin('deno'), ['test', '-A', '--no-check', `--junit-path=${report}`, ...testFiles(join(root, 'test'), '.ts')]];
@@ -63,10 +69,16 @@ type XmlNode = Record<string, unknown>;
 
 /** Walks the parsed report and classifies every <testcase>. */
 function countTestcases(node: unknown, counts: Counts): void {
-  if (Array.isArray(node)) { for (const item of node) countTestcases(item, counts); return; }
+  if (Array.isArray(node)) {
+    for (const item of node) countTestcases(item, counts);
+    return;
+  }
   if (typeof node !== 'object' || node === null) return;
   for (const [key, value] of Object.entries(node as XmlNode)) {
-    if (key !== 'testcase') { countTestcases(value, counts); continue; }
+    if (key !== 'testcase') {
+      countTestcases(value, counts);
+      continue;
+    }
     for (const testcase of Array.isArray(value) ? value : [value]) {
       const tc = (typeof testcase === 'object' && testcase !== null ? testcase : {}) as XmlNode;
       if ('failure' in tc || 'error' in tc) counts.failed++;
@@ -93,7 +105,9 @@ function runOne(runtime: Runtime): Counts {
   }
   if (result.status !== 0 && counts.failed === 0) {
     // A crash or a failure outside any test (a file that does not load) still fails the run.
-    process.stdout.write(`${runtime}: test runner exited with ${result.status ?? result.signal ?? result.error?.message} and no failed test: counted as 1 failure\n`);
+    process.stdout.write(
+      `${runtime}: test runner exited with ${result.status ?? result.signal ?? result.error?.message} and no failed test: counted as 1 failure\n`,
+    );
     counts.failed++;
   }
   process.stdout.write(`${runtime}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`);

@@ -39,7 +39,8 @@ export interface AllocationMeter {
 export function allocationMeter(): AllocationMeter | { unavailable: string } {
   if (runtime.name === 'bun') {
     return {
-      unavailable: 'JavaScriptCore exposes no allocation counter: heapStats().heapSize and heapUsed count only what the last collection found live, memoryUsage().current is committed memory that freed memory is reused from',
+      unavailable:
+        'JavaScriptCore exposes no allocation counter: heapStats().heapSize and heapUsed count only what the last collection found live, memoryUsage().current is committed memory that freed memory is reused from',
     };
   }
   const gc = (globalThis as { gc?: () => void }).gc;

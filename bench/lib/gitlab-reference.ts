@@ -10,7 +10,7 @@
 
 import { Buffer } from 'node:buffer';
 import http from 'node:http';
-import { traceChecksum, type CoordinatorJob, type TestCoordinator } from '../../test/support/coordinator/coordinator.ts';
+import { type CoordinatorJob, type TestCoordinator, traceChecksum } from '../../test/support/coordinator/coordinator.ts';
 import { WAIT_TIMEOUT_MS } from './processes.ts';
 
 /** The user agent of the reference's requests, to tell them from the runner's in `coordinator.requests`. */
@@ -53,15 +53,25 @@ export async function uploadAsReference(coordinator: TestCoordinator, runnerToke
   const api = `${coordinator.url}/api/v4`;
   const json = { 'content-type': 'application/json', accept: 'application/json' };
   try {
-    const taken = await send(agent, `${api}/jobs/request`, 'POST', json, Buffer.from(JSON.stringify({ token: runnerToken, info: { name: REFERENCE_USER_AGENT } })));
-    if (taken.status !== 201) throw new Error(`reference: POST /jobs/request answered ${taken.status} (the runner may have taken job ${expected.id}): ${excerpt(taken.body)}`);
+    const taken = await send(
+      agent,
+      `${api}/jobs/request`,
+      'POST',
+      json,
+      Buffer.from(JSON.stringify({ token: runnerToken, info: { name: REFERENCE_USER_AGENT } })),
+    );
+    if (taken.status !== 201) {
+      throw new Error(`reference: POST /jobs/request answered ${taken.status} (the runner may have taken job ${expected.id}): ${excerpt(taken.body)}`);
+    }
     const { id, token } = JSON.parse(taken.body.toString('utf8')) as { id?: unknown; token?: unknown };
     if (id !== expected.id || typeof token !== 'string') throw new Error(`reference: got job ${String(id)}, expected job ${expected.id}`);
 
     for (let start = 0; start < log.length; start += PATCH_BYTES) {
       const chunk = log.subarray(start, start + PATCH_BYTES);
       const patched = await send(agent, `${api}/jobs/${id}/trace`, 'PATCH', {
-        'content-type': 'text/plain', 'job-token': token, 'content-range': `${start}-${start + chunk.length - 1}`,
+        'content-type': 'text/plain',
+        'job-token': token,
+        'content-range': `${start}-${start + chunk.length - 1}`,
       }, chunk);
       if (patched.status !== 202) throw new Error(`reference: PATCH of bytes ${start}- answered ${patched.status}: ${excerpt(patched.body)}`);
     }

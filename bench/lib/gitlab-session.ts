@@ -9,9 +9,9 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { TestCoordinator, type RecordedRequest } from '../../test/support/coordinator/coordinator.ts';
+import { type RecordedRequest, TestCoordinator } from '../../test/support/coordinator/coordinator.ts';
 import { REFERENCE_USER_AGENT } from './gitlab-reference.ts';
-import { killQueueRunner, makeWorkDir, removeWorkDir, startQueueRunner, stopQueueRunner, type QueueRunner } from './jobs-runner.ts';
+import { killQueueRunner, makeWorkDir, type QueueRunner, removeWorkDir, startQueueRunner, stopQueueRunner } from './jobs-runner.ts';
 import type { RuntimeSpec } from './runtimes.ts';
 
 export const RUNNER_TOKEN = 'glrt-bench-runner-token-0123456789';

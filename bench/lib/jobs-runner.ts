@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { READY, RunnerProcess } from '../../test/support/runner-process.ts';
-import { WAIT_TIMEOUT_MS, describeExit } from './processes.ts';
+import { describeExit, WAIT_TIMEOUT_MS } from './processes.ts';
 import type { RuntimeSpec } from './runtimes.ts';
 
 const PID_RE = /Starting runner\b[^\n]*\bpid=(\d+)/;
@@ -49,7 +49,9 @@ export function runnerCommand(spec: RuntimeSpec): string[] {
 /** Starts the runner in workDir and waits (bounded) for its "Runner ready" line. */
 export async function startQueueRunner(spec: RuntimeSpec, workDir: string): Promise<QueueRunner> {
   const runner = await RunnerProcess.start(['run', '--metrics-server', '127.0.0.1:0'], READY, {
-    cwd: workDir, command: [spec.bin, ...spec.runnerArgs], timeoutMs: WAIT_TIMEOUT_MS,
+    cwd: workDir,
+    command: [spec.bin, ...spec.runnerArgs],
+    timeoutMs: WAIT_TIMEOUT_MS,
   });
   // The runner logs its own pid: check it is the spawned process (not a wrapper around it), or its memory would not be the runner's.
   const logged = PID_RE.exec(runner.logs())?.[1];

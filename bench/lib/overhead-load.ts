@@ -53,7 +53,9 @@ export class ClosedLoopLoad {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled(this.workers),
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, WAIT_TIMEOUT_MS); }),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, WAIT_TIMEOUT_MS);
+      }),
     ]);
     clearTimeout(timer);
     this.agent.destroy();
@@ -77,7 +79,9 @@ export class ClosedLoopLoad {
     return new Promise((resolve, reject) => {
       const req = request(this.url, { method: 'GET', agent: this.agent }, (res) => {
         let size = 0;
-        res.on('data', (chunk: Buffer) => { size += chunk.length; });
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+        });
         res.on('end', () => {
           if (res.statusCode === 200 && size > 0) resolve(size);
           else reject(new Error(`GET ${this.url.pathname} answered HTTP ${String(res.statusCode)} with ${size} bytes`));

@@ -7,7 +7,7 @@
 // Every wait here is bounded.
 
 import { readFileSync } from 'node:fs';
-import { request, type ClientRequest } from 'node:http';
+import { type ClientRequest, request } from 'node:http';
 import { getOnce, LISTENING, RunnerProcess } from '../../test/support/runner-process.ts';
 import { WAIT_TIMEOUT_MS } from './processes.ts';
 import type { RuntimeSpec } from './runtimes.ts';
@@ -94,10 +94,14 @@ export class HeldCpuProfile {
   private constructor(url: URL) {
     this.req = request(url, { method: 'GET', agent: false }, (res) => {
       res.resume();
-      res.on('end', () => { if (!this.aborted) this.endedEarly ??= `profile request answered HTTP ${String(res.statusCode)} before the measurement ended`; });
+      res.on('end', () => {
+        if (!this.aborted) this.endedEarly ??= `profile request answered HTTP ${String(res.statusCode)} before the measurement ended`;
+      });
       res.on('error', () => undefined);
     });
-    this.req.on('error', (err) => { if (!this.aborted) this.endedEarly ??= `profile request failed: ${err.message}`; });
+    this.req.on('error', (err) => {
+      if (!this.aborted) this.endedEarly ??= `profile request failed: ${err.message}`;
+    });
     this.req.end();
   }
 
@@ -107,14 +111,24 @@ export class HeldCpuProfile {
       // Let the request reach the runner, then check that its profiler is busy with it.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, REQUEST_TIMEOUT_MS);
-        held.req.once('finish', () => { clearTimeout(timer); resolve(); });
-        held.req.once('error', () => { clearTimeout(timer); resolve(); });
+        held.req.once('finish', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        held.req.once('error', () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
       await sleep(200);
       if (held.endedEarly !== undefined) throw new Error(held.endedEarly);
       const check = await getOnce(new URL(`http://${address}/debug/pprof/profile?seconds=1`), REQUEST_TIMEOUT_MS);
       if (check.status !== 500 || !/already in use/.test(check.body)) {
-        throw new Error(`CPU profile not confirmed running: a second profile request answered HTTP ${check.status} ${JSON.stringify(check.body.slice(0, 200))} instead of 500 "already in use"`);
+        throw new Error(
+          `CPU profile not confirmed running: a second profile request answered HTTP ${check.status} ${
+            JSON.stringify(check.body.slice(0, 200))
+          } instead of 500 "already in use"`,
+        );
       }
       if (held.endedEarly !== undefined) throw new Error(held.endedEarly);
       return held;

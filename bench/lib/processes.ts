@@ -6,7 +6,7 @@
 // on any exit path of the bench (normal end, signal, uncaught error) and no runner is left
 // behind. Every wait here is bounded by WAIT_TIMEOUT_MS so a hung child cannot hang the bench.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { descendants, readStatusMemory } from '../../src/system/proc-stat.ts';
 import { killLiveRunners, killRunnersOnExit } from '../../test/support/runner-process.ts';
@@ -80,8 +80,7 @@ function hasExited(child: ChildProcess): boolean {
 
 /** Resolves with a description of how the child exited; rejects after timeoutMs. */
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<string> {
-  const describe = (): string =>
-    child.signalCode !== null ? `signal ${child.signalCode}` : `code ${String(child.exitCode)}`;
+  const describe = (): string => child.signalCode !== null ? `signal ${child.signalCode}` : `code ${String(child.exitCode)}`;
   if (hasExited(child)) return Promise.resolve(describe());
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -118,19 +117,32 @@ export async function runToExit(bin: string, args: string[], cwd: string, timeou
   let stderr = '';
   const t0 = performance.now();
   const child = track(spawn(bin, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }));
-  child.stdout?.setEncoding('utf8').on('data', (s: string) => { if (stdout.length < STDERR_KEEP_CHARS) stdout += s; });
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => { if (stderr.length < STDERR_KEEP_CHARS) stderr += s; });
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => {
+    if (stdout.length < STDERR_KEEP_CHARS) stdout += s;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    if (stderr.length < STDERR_KEEP_CHARS) stderr += s;
+  });
   try {
     const ms = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${bin} ${args.join(' ')} did not exit within ${timeoutMs} ms`)), timeoutMs);
-      child.once('error', (err) => { clearTimeout(timer); reject(err); });
-      child.once('exit', () => { clearTimeout(timer); resolve(performance.now() - t0); });
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(performance.now() - t0);
+      });
     });
     // 'exit' can precede the end of the output streams; wait (bounded) for 'close' to read all of it.
     if (child.stdout !== null && !child.stdout.readableEnded) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, WAIT_TIMEOUT_MS);
-        child.once('close', () => { clearTimeout(timer); resolve(); });
+        child.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
     return { ms, code: child.exitCode, signal: child.signalCode, stdout, stderr };

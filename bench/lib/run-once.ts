@@ -7,7 +7,7 @@
 // with anything else listening on the machine; that is why the address has
 // to be read from the runner's log.
 import { LISTENING, RunnerProcess } from '../../test/support/runner-process.ts';
-import { WAIT_TIMEOUT_MS, checkProcess, describeExit } from './processes.ts';
+import { checkProcess, describeExit, WAIT_TIMEOUT_MS } from './processes.ts';
 import type { RuntimeSpec } from './runtimes.ts';
 
 const POLL_INTERVAL_MS = 5;
@@ -29,7 +29,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export async function runOnce(spec: RuntimeSpec, cwd: string): Promise<RunResult> {
   const runner = await RunnerProcess.start(['run', '--metrics-server', '127.0.0.1:0'], LISTENING, {
-    cwd, command: [spec.bin, ...spec.runnerArgs], timeoutMs: WAIT_TIMEOUT_MS,
+    cwd,
+    command: [spec.bin, ...spec.runnerArgs],
+    timeoutMs: WAIT_TIMEOUT_MS,
   });
   try {
     const logMs = runner.readyAt - runner.spawnedAt;
@@ -45,8 +47,12 @@ export async function runOnce(spec: RuntimeSpec, cwd: string): Promise<RunResult
     const processCheck = checkProcess(runner.pid, spec.bin);
     const exit = describeExit(await runner.stop('SIGTERM', WAIT_TIMEOUT_MS));
     return {
-      logMs, scrapeMs: first.at - runner.spawnedAt, attempts: first.attempts,
-      rssKiB: resident === undefined ? undefined : resident / 1024, processCheck, exit,
+      logMs,
+      scrapeMs: first.at - runner.spawnedAt,
+      attempts: first.attempts,
+      rssKiB: resident === undefined ? undefined : resident / 1024,
+      processCheck,
+      exit,
     };
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${runner.tail()}`);

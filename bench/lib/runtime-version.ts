@@ -3,7 +3,7 @@
 
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
-import { versionOf, type RuntimeSpec } from './runtimes.ts';
+import { type RuntimeSpec, versionOf } from './runtimes.ts';
 
 /** The runtime's version; throws, saying what to do, when Node's dist/cmd/runner.js is missing. */
 export async function checkedVersionOf(spec: RuntimeSpec, root: string): Promise<string> {

@@ -39,9 +39,12 @@ export function specFor(name: RuntimeName, root: string): RuntimeSpec {
  */
 export function scriptArgs(spec: RuntimeSpec, root: string, script: string, v8Flags: readonly string[] = []): string[] {
   switch (spec.name) {
-    case 'node': return [...v8Flags, join(root, 'dist', script.replace(/\.ts$/, '.js'))];
-    case 'bun': return [join(root, script)];
-    case 'deno': return ['run', '-A', ...(v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(',')}`] : []), join(root, script)];
+    case 'node':
+      return [...v8Flags, join(root, 'dist', script.replace(/\.ts$/, '.js'))];
+    case 'bun':
+      return [join(root, script)];
+    case 'deno':
+      return ['run', '-A', ...(v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(',')}`] : []), join(root, script)];
   }
 }
 

@@ -12,11 +12,11 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { runtime } from '../../src/runtime/runtime.ts';
-import { allocationMeter, type AllocationMeter } from './allocation.ts';
+import { type AllocationMeter, allocationMeter } from './allocation.ts';
 import { parseBenchArgs } from './args.ts';
-import { machineBusyTicks, CLOCK_TICKS_PER_SECOND } from './overhead-runner.ts';
-import { CASES, type AllocationFigures, type MeasureResult, type SubjectFigures } from './scrape-cases.ts';
-import { EXTRA_SERIES_PER_METRIC, SUBJECTS, makeSubjects, textFacts, type Subject, type SubjectName, type TextFacts } from './scrape-subjects.ts';
+import { CLOCK_TICKS_PER_SECOND, machineBusyTicks } from './overhead-runner.ts';
+import { type AllocationFigures, CASES, type MeasureResult, type SubjectFigures } from './scrape-cases.ts';
+import { EXTRA_SERIES_PER_METRIC, makeSubjects, type Subject, type SubjectName, SUBJECTS, type TextFacts, textFacts } from './scrape-subjects.ts';
 
 const DEFAULT_RUNS = 7;
 /** Warm-up of each subject in each case: at least this long and this many scrapes. */
@@ -109,7 +109,12 @@ async function allocationCase(meter: AllocationMeter, subjects: Record<SubjectNa
   for (let run = 0; run < runs; run++) {
     for (const name of runOrder(run)) await allocationBatch(meter, subjects[name], states[name]);
   }
-  const figures = (s: BatchState): AllocationFigures => ({ bytesPerScrape: s.bytes, scrapesPerBatch: s.scrapes, discarded: s.discarded, collections: [...s.collections] });
+  const figures = (s: BatchState): AllocationFigures => ({
+    bytesPerScrape: s.bytes,
+    scrapesPerBatch: s.scrapes,
+    discarded: s.discarded,
+    collections: [...s.collections],
+  });
   return { runner: figures(states.runner), 'prom-client': figures(states['prom-client']) };
 }
 
@@ -146,7 +151,14 @@ async function main(): Promise<void> {
   const usage = 'usage: scrape-measure [--alloc] [--runs N]  (started by bench/scrape.ts)';
   const { runs, switches } = parseBenchArgs(process.argv.slice(2), usage, DEFAULT_RUNS, [['--alloc']]);
   const alloc = switches.has('--alloc');
-  const result: MeasureResult = { runtime: runtime.name, version: runtime.version, mode: alloc ? 'alloc' : 'time', loadBefore: loadavg(), loadAfter: [], cases: [] };
+  const result: MeasureResult = {
+    runtime: runtime.name,
+    version: runtime.version,
+    mode: alloc ? 'alloc' : 'time',
+    loadBefore: loadavg(),
+    loadAfter: [],
+    cases: [],
+  };
   const meter = alloc ? allocationMeter() : undefined;
   if (meter !== undefined && 'unavailable' in meter) {
     result.allocationUnavailable = meter.unavailable;
@@ -161,9 +173,9 @@ async function main(): Promise<void> {
       for (; added < extraMetrics; added++) for (const subject of SUBJECTS) subjects[subject].addExtraMetric(added);
       const facts = await checkedFacts(subjects, extraMetrics);
       process.stderr.write(`  ${runtime.name} ${result.mode}: ${name}\n`);
-      result.cases.push(meter === undefined
-        ? { name, facts, time: await timeCase(subjects, runs) }
-        : { name, facts, allocation: await allocationCase(meter, subjects, runs) });
+      result.cases.push(
+        meter === undefined ? { name, facts, time: await timeCase(subjects, runs) } : { name, facts, allocation: await allocationCase(meter, subjects, runs) },
+      );
     }
     const end = cpuMark();
     if (start.machineMs !== undefined && end.machineMs !== undefined) {

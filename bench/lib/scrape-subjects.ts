@@ -8,7 +8,7 @@
 // Both get the same extra series: counters bench_extra_<m>_total, each with one label `series`
 // taking EXTRA_SERIES_PER_METRIC values s0, s1, ..., the value of series sJ being J % 10 + 1.
 
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { tmpdir } from 'node:os';
 import { agentWithMetrics } from '../../src/cli/agent-with-metrics.ts';
 import { DEFAULT_CONFIG } from '../../src/config/types.ts';

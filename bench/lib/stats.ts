@@ -12,8 +12,7 @@ export const fmtMs = (ms: number): string => (Number.isFinite(ms) ? ms.toFixed(0
 export const fmtMiB = (kib: number): string => (Number.isFinite(kib) ? (kib / 1024).toFixed(1) : 'n/a');
 
 /** Milliseconds as `median [min-max]`. */
-export const spread = (xs: number[]): string =>
-  xs.length === 0 ? 'n/a' : `${fmtMs(median(xs))} [${fmtMs(Math.min(...xs))}-${fmtMs(Math.max(...xs))}]`;
+export const spread = (xs: number[]): string => xs.length === 0 ? 'n/a' : `${fmtMs(median(xs))} [${fmtMs(Math.min(...xs))}-${fmtMs(Math.max(...xs))}]`;
 
 /** KiB figures as `median [min-max]` in MiB. */
 export const spreadMiB = (kib: number[]): string =>
@@ -22,6 +21,10 @@ export const spreadMiB = (kib: number[]): string =>
 /** Left-aligned columns two spaces apart; the last column is not padded, so lines carry no trailing blanks. */
 export function table(rows: string[][]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
   return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')).join('\n');
 }

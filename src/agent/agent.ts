@@ -245,16 +245,24 @@ export class Agent implements RunnerStatus, SlotKeeper {
     let job: RunningJob;
     this.logger.info('Job started', fields);
     const done = runSourceJob(runner, sourceJob, this.executors.create(runner), {
-      onStage: (stage) => { job.view = { ...job.view, stage, executorStage: stage, stageStartedAt: Date.now() }; },
-      onProcess: (pid) => { job.view = { ...job.view, pid }; },
+      onStage: (stage) => {
+        job.view = { ...job.view, stage, executorStage: stage, stageStartedAt: Date.now() };
+      },
+      onProcess: (pid) => {
+        job.view = { ...job.view, pid };
+      },
       cancel,
       force,
       kill,
     }).then(
       (result) => {
         this.logger.log(result.systemError === undefined ? 'info' : 'warn', 'Job finished', {
-          ...fields, state: result.state, failure_reason: result.failureReason, exit_code: result.exitCode,
-          duration_s: result.durationSeconds.toFixed(3), system_error: result.systemError,
+          ...fields,
+          state: result.state,
+          failure_reason: result.failureReason,
+          exit_code: result.exitCode,
+          duration_s: result.durationSeconds.toFixed(3),
+          system_error: result.systemError,
         });
         this.onJobFinished({ runner: runner.name, result });
       },
@@ -267,8 +275,16 @@ export class Agent implements RunnerStatus, SlotKeeper {
     });
     job = {
       view: {
-        id: sourceJob.id, name: sourceJob.name, runner: runner.name, url: sourceJob.url, state: 'running',
-        stage: 'prepare_executor', executorStage: 'prepare_executor', startedAt: now, stageStartedAt: now, pid: undefined,
+        id: sourceJob.id,
+        name: sourceJob.name,
+        runner: runner.name,
+        url: sourceJob.url,
+        state: 'running',
+        stage: 'prepare_executor',
+        executorStage: 'prepare_executor',
+        startedAt: now,
+        stageStartedAt: now,
+        pid: undefined,
       },
       source: sourceJob,
       cancel,

@@ -5,7 +5,7 @@ import { runBuild } from '../build/build.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import type { Executor } from '../job/executor.ts';
 import type { LogSink } from '../job/log.ts';
-import { systemFailureResult, type BuildStage, type JobResult } from '../job/result.ts';
+import { type BuildStage, type JobResult, systemFailureResult } from '../job/result.ts';
 import type { SourceJob } from '../job/source.ts';
 
 export interface JobHooks {
@@ -21,7 +21,9 @@ export interface JobHooks {
 
 export function resourceLine(result: JobResult): string {
   const { cpuSeconds, peakRssBytes } = result.resources;
-  return `\n[runner] job used ${cpuSeconds.toFixed(2)} s of CPU, peak RSS ${(peakRssBytes / 1024 / 1024).toFixed(1)} MiB (approximate: sampled every second from /proc)\n`;
+  return `\n[runner] job used ${cpuSeconds.toFixed(2)} s of CPU, peak RSS ${
+    (peakRssBytes / 1024 / 1024).toFixed(1)
+  } MiB (approximate: sampled every second from /proc)\n`;
 }
 
 export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, executor: Executor, hooks: JobHooks): Promise<JobResult> {

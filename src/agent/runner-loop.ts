@@ -5,7 +5,7 @@
 import type { RunnerConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { sleep } from '../system/sleep.ts';
-import { SourceError, type JobSource, type SourceJob } from '../job/source.ts';
+import { type JobSource, SourceError, type SourceJob } from '../job/source.ts';
 
 /** Longest pause between requests to a failing source. */
 export const MAX_BACKOFF_MS = 60_000;
@@ -74,7 +74,9 @@ export class RunnerLoop {
   private startWorkers(offsetMs: number): void {
     for (let index = this.liveWorkers; index < this.runnerConfig.requestConcurrency; index++) {
       this.liveWorkers++;
-      const worker = this.work(index, offsetMs).finally(() => { this.liveWorkers--; });
+      const worker = this.work(index, offsetMs).finally(() => {
+        this.liveWorkers--;
+      });
       this.workers.push(worker);
     }
   }
@@ -144,7 +146,12 @@ export class RunnerLoop {
     this.pausedUntil = Date.now() + Math.min(pause, MAX_BACKOFF_MS * 5);
     // The first failure and then every 10th: a long outage must not flood the log.
     if (this.failures === 1 || this.failures % 10 === 0) {
-      this.logger.warn('Requesting a job failed', { runner: this.runnerConfig.name, error: text, failed_requests: this.failures, retry_in_s: (pause / 1000).toFixed(1) });
+      this.logger.warn('Requesting a job failed', {
+        runner: this.runnerConfig.name,
+        error: text,
+        failed_requests: this.failures,
+        retry_in_s: (pause / 1000).toFixed(1),
+      });
     }
   }
 }

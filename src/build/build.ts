@@ -99,8 +99,11 @@ class Build {
     this.clock = new StageClock((stage) => options.onStage?.(stage));
     const { executor } = options;
     this.variables = jobVariables(job, {
-      placement: executor.place(job), runnerName: options.runnerName, timeoutSeconds: this.timeoutSeconds,
-      startedAt: this.startedAt, shared: executor.info.shared,
+      placement: executor.place(job),
+      runnerName: options.runnerName,
+      timeoutSeconds: this.timeoutSeconds,
+      startedAt: this.startedAt,
+      shared: executor.info.shared,
     });
     // Masking needs the values as the job will see them (expanded), not only as sent.
     this.log = new JobLog({
@@ -191,7 +194,11 @@ class Build {
 
   private command(stage: BuildStage, script: string, variables: Record<string, string>, timeoutMs: number, cancel: readonly AbortSignal[]): StageCommand {
     return {
-      stage, script, variables, timeoutMs, cancel,
+      stage,
+      script,
+      variables,
+      timeoutMs,
+      cancel,
       onOutput: (chunk) => this.log.write(chunk),
       onProcess: this.options.onProcess,
     };
@@ -217,7 +224,9 @@ class Build {
     const timeoutMs = (this.options.afterScriptTimeoutSeconds ?? DEFAULT_AFTER_SCRIPT_TIMEOUT_SECONDS) * 1000;
     const force = [this.options.forceSignal, this.options.killSignal].filter((s) => s !== undefined);
     try {
-      const after = await this.environment!.run(this.command('after_script', stepScript(this.environment!.shell, this.job.afterScript), variables, timeoutMs, force));
+      const after = await this.environment!.run(
+        this.command('after_script', stepScript(this.environment!.shell, this.job.afterScript), variables, timeoutMs, force),
+      );
       this.afterScript = {
         exitCode: after.outcome === 'exited' ? after.exitCode : undefined,
         timedOut: after.outcome === 'timeout',

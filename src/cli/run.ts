@@ -4,10 +4,10 @@ import { resolve } from 'node:path';
 import type { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../config/load.ts';
 import { tokenFileWarning } from '../config/file-permissions.ts';
-import { formatListenAddress, parseListenAddress, type ListenAddress } from '../config/listen-address.ts';
+import { formatListenAddress, type ListenAddress, parseListenAddress } from '../config/listen-address.ts';
 import type { Logger } from '../log/logger.ts';
 import { runtime } from '../runtime/runtime.ts';
-import { startHttpServer, type RunningServer } from '../server/http-server.ts';
+import { type RunningServer, startHttpServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
@@ -33,8 +33,7 @@ export interface RunOptions {
 export async function runCommand(options: RunOptions, logger: Logger): Promise<number> {
   const cwd = process.cwd();
   const workingDirectory = checkWorkingDirectory(options.workingDirectory ?? cwd);
-  const flagAddress: ListenAddress | undefined | null =
-    options.metricsServer === undefined ? null : parseListenAddress(options.metricsServer);
+  const flagAddress: ListenAddress | undefined | null = options.metricsServer === undefined ? null : parseListenAddress(options.metricsServer);
   const loaded = loadConfig(options.configPath, cwd);
   const { config } = loaded;
   logger.configure(config.logLevel, config.logFormat);
@@ -53,7 +52,9 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   logger.info('Working directory', { dir: workingDirectory });
 
   let requestStop: (request: { mode: StopMode; signal: string }) => void = () => undefined;
-  const stopRequested = new Promise<{ mode: StopMode; signal: string }>((resolve) => { requestStop = resolve; });
+  const stopRequested = new Promise<{ mode: StopMode; signal: string }>((resolve) => {
+    requestStop = resolve;
+  });
   // Made after the signal handlers, which must be in place first; they see undefined until then.
   // deno-lint-ignore prefer-const -- the signal handlers refer to it before its assignment
   let agent: Agent | undefined;
@@ -101,8 +102,11 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;
   if (address) {
-    server = await startHttpServer(address, createRequestListener(agent, telemetry, logger, profilers), (error) =>
-      logger.error('Metrics server error', { error: error.message }));
+    server = await startHttpServer(
+      address,
+      createRequestListener(agent, telemetry, logger, profilers),
+      (error) => logger.error('Metrics server error', { error: error.message }),
+    );
     logger.info('Metrics server listening', { address: formatListenAddress(server.address) });
   } else {
     logger.info('metrics server disabled');
@@ -111,7 +115,10 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   logger.info('Runner ready', { concurrent: config.concurrent });
 
   const { mode, signal } = await stopRequested;
-  logger.info(mode === 'graceful' ? 'Stopping runner when running jobs have finished' : 'Stopping runner', { signal, running_jobs: agent.runningJobs().length });
+  logger.info(mode === 'graceful' ? 'Stopping runner when running jobs have finished' : 'Stopping runner', {
+    signal,
+    running_jobs: agent.runningJobs().length,
+  });
   if (mode === 'cancel') armShutdownTimeout();
   await agent.stop(mode);
   await server?.close();

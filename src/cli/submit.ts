@@ -7,13 +7,13 @@
 // runs, already masked) is copied to stdout as it grows, in bounded chunks read
 // from where the last read stopped, until done/ID.json exists and the log is
 // drained; then a one-line summary goes to stderr.
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import { readTextFile } from '../config/toml-file.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import { parseJobFile } from '../sources/local/job-file.ts';
-import { QueueError, enqueue, jobState, logPath, readResult, type DoneRecord } from '../sources/local/queue.ts';
+import { type DoneRecord, enqueue, jobState, logPath, QueueError, readResult } from '../sources/local/queue.ts';
 import { checkWorkingDirectory, UsageError } from './args.ts';
 import { sleep } from '../system/sleep.ts';
 
@@ -123,7 +123,9 @@ async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promis
       const result = await followJob(queueDir, job, controller.signal);
       if (!result) {
         const left = jobs.slice(index).map((j) => j.id).join(', ');
-        process.stderr.write(`runner: interrupted: stopped waiting; job${jobs.length - index > 1 ? 's' : ''} ${left} stay${jobs.length - index > 1 ? '' : 's'} in the queue\n`);
+        process.stderr.write(
+          `runner: interrupted: stopped waiting; job${jobs.length - index > 1 ? 's' : ''} ${left} stay${jobs.length - index > 1 ? '' : 's'} in the queue\n`,
+        );
         return EXIT_INTERRUPTED;
       }
       if (result.state !== 'success') failed = true;

@@ -9,8 +9,7 @@ export const MAX_DURATION_SECONDS = 7 * 24 * 3600;
 
 const DURATION = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
-const EXPECTED_FORMAT =
-  'a whole number of seconds or a duration such as "90s", "10m" or "1h30m" (units h, m, s, each at most once, in that order)';
+const EXPECTED_FORMAT = 'a whole number of seconds or a duration such as "90s", "10m" or "1h30m" (units h, m, s, each at most once, in that order)';
 const EXPECTED_RANGE = `a duration from 1 second to 7 days (${MAX_DURATION_SECONDS} seconds)`;
 
 /**

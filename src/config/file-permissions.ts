@@ -13,5 +13,7 @@ export function tokenFileWarning(path: string | undefined, config: Config): stri
     return undefined;
   }
   if ((mode & 0o044) === 0) return undefined;
-  return `${path} holds runner tokens and is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): run chmod 600 ${path}`;
+  return `${path} holds runner tokens and is readable by ${mode & 0o004 ? 'every user' : 'its group'} (mode ${
+    (mode & 0o777).toString(8).padStart(4, '0')
+  }): run chmod 600 ${path}`;
 }

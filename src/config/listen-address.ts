@@ -25,8 +25,21 @@ export class ListenAddressError extends Error {
 
 // Go's net package falls back to this table when /etc/services is missing.
 const FALLBACK_SERVICES: Readonly<Record<string, number>> = {
-  domain: 53, ftp: 21, ftps: 990, gopher: 70, http: 80, https: 443, imap2: 143, imap3: 220,
-  imaps: 993, pop3: 110, pop3s: 995, smtp: 25, submissions: 465, ssh: 22, telnet: 23,
+  domain: 53,
+  ftp: 21,
+  ftps: 990,
+  gopher: 70,
+  http: 80,
+  https: 443,
+  imap2: 143,
+  imap3: 220,
+  imaps: 993,
+  pop3: 110,
+  pop3s: 995,
+  smtp: 25,
+  submissions: 465,
+  ssh: 22,
+  telnet: 23,
 };
 
 let servicesCache: Map<string, number> | undefined;

@@ -2,7 +2,6 @@
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 import type { ListenAddress } from './listen-address.ts';
 
-
 export const EXECUTORS = ['shell'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
 

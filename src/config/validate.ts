@@ -3,12 +3,9 @@
 // Defaults come from the schema too, so what it says is what a key does.
 import { describeValue } from './describe-value.ts';
 import { ListenAddressError, parseListenAddress } from './listen-address.ts';
-import { GLOBAL_KEYS, RUNNER_KEYS, type KeySpec, type KeyType } from './schema.ts';
+import { GLOBAL_KEYS, type KeySpec, type KeyType, RUNNER_KEYS } from './schema.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
-import {
-  DEFAULT_CONFIG, DEFAULT_RUNNER, EXECUTORS,
-  type Config, type ExecutorName, type RunnerConfig,
-} from './types.ts';
+import { type Config, DEFAULT_CONFIG, DEFAULT_RUNNER, type ExecutorName, EXECUTORS, type RunnerConfig } from './types.ts';
 import type { ListenAddress } from './listen-address.ts';
 
 export class ConfigError extends Error {
@@ -154,7 +151,11 @@ function readCoordinator(reader: TableReader, where: string, origin: string): Pi
     parsed = undefined;
   }
   if (parsed === undefined || !['http:', 'https:'].includes(parsed.protocol) || parsed.search !== '' || parsed.hash !== '') {
-    throw new ConfigError(`${origin}: ${where}url: expected an http:// or https:// URL such as "https://gitlab.example.com/", got ${describeValue(url.replace(/\/\/[^/]*@/, "//***@"))}`);
+    throw new ConfigError(
+      `${origin}: ${where}url: expected an http:// or https:// URL such as "https://gitlab.example.com/", got ${
+        describeValue(url.replace(/\/\/[^/]*@/, '//***@'))
+      }`,
+    );
   }
   if (parsed.username !== '' || parsed.password !== '') {
     // Never echo it: the credentials would land in the log.
@@ -222,9 +223,7 @@ export function validateConfig(document: Table, origin: string): { config: Confi
     logFormat: reader.choice<LogFormat>('log_format', LOG_FORMATS),
     metricsServer: address === undefined ? undefined : reader.address(addressKey, address),
     // No [[runners]] at all: the built-in local runner; `runners = []` means none.
-    runners: document['runners'] === undefined
-      ? DEFAULT_CONFIG.runners
-      : reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
+    runners: document['runners'] === undefined ? DEFAULT_CONFIG.runners : reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
     pprof: reader.boolean('pprof'),
     pprofMaxSeconds: reader.integer('pprof_max_seconds', 1, MAX_PROFILE_SECONDS),
   };

@@ -33,7 +33,12 @@ export type JobState = (typeof JOB_STATES)[number];
 export type FailureReason = 'script_failure' | 'job_execution_timeout' | 'runner_system_failure';
 
 /** The failure reasons a finished job is counted under: a run's, and GitLab's catch-all (a canceled coordinator job). */
-export const COUNTED_FAILURE_REASONS: readonly (FailureReason | 'unknown_failure')[] = ['script_failure', 'job_execution_timeout', 'runner_system_failure', 'unknown_failure'];
+export const COUNTED_FAILURE_REASONS: readonly (FailureReason | 'unknown_failure')[] = [
+  'script_failure',
+  'job_execution_timeout',
+  'runner_system_failure',
+  'unknown_failure',
+];
 
 /** How long a stage took; only stages that were entered are listed, in the order they ran. */
 export interface StageTiming {
@@ -78,9 +83,16 @@ export interface JobResult {
 /** The result of a job the runner could not even start (its log could not be opened). */
 export function systemFailureResult(error: string, at: Date = new Date()): JobResult {
   return {
-    state: 'failed', failureReason: 'runner_system_failure', exitCode: undefined, startedAt: at, finishedAt: at,
-    durationSeconds: 0, stages: [], afterScript: undefined,
+    state: 'failed',
+    failureReason: 'runner_system_failure',
+    exitCode: undefined,
+    startedAt: at,
+    finishedAt: at,
+    durationSeconds: 0,
+    stages: [],
+    afterScript: undefined,
     log: { receivedBytes: 0, writtenBytes: 0, droppedBytes: 0, truncated: false, sinkError: undefined },
-    systemError: error, resources: { cpuSeconds: 0, peakRssBytes: 0 },
+    systemError: error,
+    resources: { cpuSeconds: 0, peakRssBytes: 0 },
   };
 }

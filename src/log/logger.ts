@@ -46,10 +46,18 @@ export class Logger {
     this.format = format;
   }
 
-  debug(message: string, fields?: Fields): void { this.log('debug', message, fields); }
-  info(message: string, fields?: Fields): void { this.log('info', message, fields); }
-  warn(message: string, fields?: Fields): void { this.log('warn', message, fields); }
-  error(message: string, fields?: Fields): void { this.log('error', message, fields); }
+  debug(message: string, fields?: Fields): void {
+    this.log('debug', message, fields);
+  }
+  info(message: string, fields?: Fields): void {
+    this.log('info', message, fields);
+  }
+  warn(message: string, fields?: Fields): void {
+    this.log('warn', message, fields);
+  }
+  error(message: string, fields?: Fields): void {
+    this.log('error', message, fields);
+  }
 
   log(level: LogLevel, message: string, fields: Fields = {}): void {
     this.counter?.(level);

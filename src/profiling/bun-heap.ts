@@ -82,7 +82,12 @@ export function summarizeHeapSnapshot(snapshotJson: string): HeapTypeSummary[] {
     throw new SnapshotError(`nodes has ${nodes.length} numbers, not a multiple of the ${stride} node_fields`);
   }
 
-  interface Bucket { type: string; name: string; count: number; bytes: number }
+  interface Bucket {
+    type: string;
+    name: string;
+    count: number;
+    bytes: number;
+  }
   const byKey = new Map<string, Bucket>();
   // Most nodes share a (type index, name index): resolve each pair's bucket once.
   const byIndex = new Map<number, Bucket>();
@@ -118,8 +123,7 @@ export function summarizeHeapSnapshot(snapshotJson: string): HeapTypeSummary[] {
     bucket.count++;
     bucket.bytes += size;
   }
-  return [...byKey.values()].sort((a, b) =>
-    b.bytes - a.bytes || b.count - a.count || compare(a.type, b.type) || compare(a.name, b.name));
+  return [...byKey.values()].sort((a, b) => b.bytes - a.bytes || b.count - a.count || compare(a.type, b.type) || compare(a.name, b.name));
 }
 
 function compare(a: string, b: string): number {
@@ -173,7 +177,8 @@ export function heapSummaryText(summary: readonly HeapTypeSummary[]): string {
     '# Bun heap: live objects by type from a JavaScriptCore heap snapshot (exact, not sampled); no allocation stacks. Columns: objects bytes type name',
     `# total: ${objects} objects, ${bytes} bytes in ${summary.length} (type, name) groups`,
     ...summary.map((row) =>
-      `${String(row.count).padStart(countWidth)} ${String(row.bytes).padStart(bytesWidth)} ${row.type.padEnd(typeWidth)} ${row.name}`.trimEnd()),
+      `${String(row.count).padStart(countWidth)} ${String(row.bytes).padStart(bytesWidth)} ${row.type.padEnd(typeWidth)} ${row.name}`.trimEnd()
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }

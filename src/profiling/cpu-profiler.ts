@@ -2,7 +2,7 @@
 // profile at a time, as in Go; the window ends early when the caller aborts
 // (the HTTP client went away).
 import { cpuSamplingIntervalMicros } from '../runtime/runtime.ts';
-import { post, type CpuProfile } from './inspector.ts';
+import { type CpuProfile, post } from './inspector.ts';
 import { sleep } from '../system/sleep.ts';
 
 export class ProfilerBusyError extends Error {

@@ -37,7 +37,7 @@ function totalsByStack(sample: HeapSample): StackTotals[] {
     const stack = stacks.get(nodeId);
     if (!stack || size <= 0) continue;
     let entry = totals.get(nodeId);
-    if (!entry) totals.set(nodeId, (entry = { stack, samples: 0, bytes: 0 }));
+    if (!entry) totals.set(nodeId, entry = { stack, samples: 0, bytes: 0 });
     entry.samples += 1;
     entry.bytes += size;
   }
@@ -65,9 +65,7 @@ export function heapProfileText(sample: HeapSample, kind: HeapKind): string {
   const samples = totals.reduce((sum, t) => sum + t.samples, 0);
   const bytes = Math.round(totals.reduce((sum, t) => sum + t.bytes, 0));
   const what = kind === 'inuse' ? 'live heap' : 'allocations, collected objects included';
-  const over = kind === 'inuse'
-    ? `sampled since ${new Date(sample.sampledSinceMs).toISOString()}`
-    : `over ${(sample.durationMs / 1000).toFixed(1)} s`;
+  const over = kind === 'inuse' ? `sampled since ${new Date(sample.sampledSinceMs).toISOString()}` : `over ${(sample.durationMs / 1000).toFixed(1)} s`;
   const lines = [
     `# ${what}: ${bytes} bytes estimated from ${samples} samples (one per ${sample.intervalBytes} bytes allocated on average, ${over})`,
     '# V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen; object counts are not known',

@@ -97,13 +97,15 @@ export class PprofBuilder {
       comment: (this.shape.comments ?? []).map((c) => this.strings.dedup(c)),
       // One mapping that says names, files and lines are already there, so
       // pprof does not try to symbolize addresses (there are none).
-      mapping: [new Mapping({
-        id: MAPPING_ID,
-        filename: this.strings.dedup(`runner-${runtime.name}-${runtime.version}`),
-        hasFunctions: true,
-        hasFilenames: true,
-        hasLineNumbers: true,
-      })],
+      mapping: [
+        new Mapping({
+          id: MAPPING_ID,
+          filename: this.strings.dedup(`runner-${runtime.name}-${runtime.version}`),
+          hasFunctions: true,
+          hasFilenames: true,
+          hasLineNumbers: true,
+        }),
+      ],
       sample: this.samples,
       location: [...this.locations.values()],
       function: [...this.functions.values()],

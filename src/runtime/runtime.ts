@@ -1,8 +1,8 @@
 // The one place that knows which JavaScript runtime we are on. Everything
 // runtime-specific is answered here so the rest of the code stays uniform.
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
-import { monitorDelaySampler, timerDriftSampler, type LoopDelaySampler } from '../system/loop-delay.ts';
+import { type LoopDelaySampler, monitorDelaySampler, timerDriftSampler } from '../system/loop-delay.ts';
 
 export type RuntimeName = 'node' | 'bun' | 'deno';
 
@@ -48,9 +48,12 @@ export const architecture: string = process.arch;
 /** GOARCH-style names, as GitLab Runner reports its architecture (CI_RUNNER_EXECUTABLE_ARCH linux/amd64). */
 export function goArch(arch: string): string {
   switch (arch) {
-    case 'x64': return 'amd64';
-    case 'ia32': return '386';
-    default: return arch;
+    case 'x64':
+      return 'amd64';
+    case 'ia32':
+      return '386';
+    default:
+      return arch;
   }
 }
 
@@ -63,8 +66,10 @@ export const operatingSystem: string = process.platform;
  */
 export function scriptCommand(script: string): [string, ...string[]] {
   switch (runtime.name) {
-    case 'deno': return [process.execPath, 'run', '-A', script];
-    default: return [process.execPath, script];
+    case 'deno':
+      return [process.execPath, 'run', '-A', script];
+    default:
+      return [process.execPath, script];
   }
 }
 
@@ -131,13 +136,13 @@ export interface HeapUsage {
  */
 export const heapUsage: () => HeapUsage = runtime.name === 'bun'
   ? () => {
-      const memory = process.memoryUsage();
-      return { totalBytes: undefined, usedBytes: memory.heapUsed, externalBytes: memory.external };
-    }
+    const memory = process.memoryUsage();
+    return { totalBytes: undefined, usedBytes: memory.heapUsed, externalBytes: memory.external };
+  }
   : () => {
-      const heap = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory: number };
-      return { totalBytes: heap.total_heap_size, usedBytes: heap.used_heap_size, externalBytes: heap.external_memory };
-    };
+    const heap = getHeapStatistics() as ReturnType<typeof getHeapStatistics> & { external_memory: number };
+    return { totalBytes: heap.total_heap_size, usedBytes: heap.used_heap_size, externalBytes: heap.external_memory };
+  };
 
 export interface HeapSpace {
   /** V8's space name without its `_space` suffix: `new`, `old`, `code`, `large_object`, ... */
@@ -151,14 +156,13 @@ export interface HeapSpace {
  * V8's heap spaces (Node, Deno). Bun emulates them: every byte in one
  * `old_space`, the others constant zeros, at 3-4 ms a call: absent there.
  */
-export const heapSpaces: (() => HeapSpace[]) | undefined = runtime.name === 'bun'
-  ? undefined
-  : () => getHeapSpaceStatistics().map((space) => ({
-      name: space.space_name.replace(/_space$/, ''),
-      sizeBytes: space.space_size,
-      usedBytes: space.space_used_size,
-      availableBytes: space.space_available_size,
-    }));
+export const heapSpaces: (() => HeapSpace[]) | undefined = runtime.name === 'bun' ? undefined : () =>
+  getHeapSpaceStatistics().map((space) => ({
+    name: space.space_name.replace(/_space$/, ''),
+    sizeBytes: space.space_size,
+    usedBytes: space.space_used_size,
+    availableBytes: space.space_available_size,
+  }));
 
 interface NodeProcessInternals {
   _getActiveHandles(): unknown[];
@@ -178,39 +182,35 @@ function constructorNames(objects: readonly unknown[]): string[] {
  * flight. Bun: always an empty list, even with a server, a socket, a timer
  * and a child process open: absent.
  */
-export const activeResourceTypes: (() => string[]) | undefined = runtime.name === 'bun'
-  ? undefined
-  : () => process.getActiveResourcesInfo();
+export const activeResourceTypes: (() => string[]) | undefined = runtime.name === 'bun' ? undefined : () => process.getActiveResourcesInfo();
 
 /**
  * Class names of the active handles (process._getActiveHandles, as
  * prom-client counts them). Node: all; Deno: sockets and servers but not
  * child processes; Bun: always empty: absent.
  */
-export const activeHandleTypes: (() => string[]) | undefined = runtime.name === 'bun'
-  ? undefined
-  : () => constructorNames(internals._getActiveHandles());
+export const activeHandleTypes: (() => string[]) | undefined = runtime.name === 'bun' ? undefined : () => constructorNames(internals._getActiveHandles());
 
 /**
  * Class names of the requests in flight (process._getActiveRequests). Only
  * Node fills it: Bun and Deno answer an empty list even with a file read and
  * a DNS lookup in flight.
  */
-export const activeRequestTypes: (() => string[]) | undefined = runtime.name === 'node'
-  ? () => constructorNames(internals._getActiveRequests())
-  : undefined;
+export const activeRequestTypes: (() => string[]) | undefined = runtime.name === 'node' ? () => constructorNames(internals._getActiveRequests()) : undefined;
 
 /** prom-client's names for the kinds of garbage collection. */
 export type GcKind = 'minor' | 'major' | 'incremental' | 'weakcb';
 
-const GC_KINDS: ReadonlyMap<number, GcKind> = new Map(runtime.name === 'node'
-  ? [
+const GC_KINDS: ReadonlyMap<number, GcKind> = new Map(
+  runtime.name === 'node'
+    ? [
       [perfConstants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
       [perfConstants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
       [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
       [perfConstants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
     ]
-  : []);
+    : [],
+);
 
 /**
  * Calls `onGc` with the kind and duration of each garbage collection; returns
@@ -218,16 +218,15 @@ const GC_KINDS: ReadonlyMap<number, GcKind> = new Map(runtime.name === 'node'
  * Deno accepts the observer and delivers nothing (none in 1 s of allocating
  * with forced collections), Bun does not know the entry type.
  */
-export const observeGarbageCollection: ((onGc: (kind: GcKind, seconds: number) => void) => () => void) | undefined =
-  runtime.name === 'node'
-    ? (onGc) => {
-        const observer = new PerformanceObserver((list) => {
-          for (const entry of list.getEntries()) {
-            const kind = GC_KINDS.get((entry as { detail?: { kind?: number } }).detail?.kind ?? -1);
-            if (kind !== undefined) onGc(kind, entry.duration / 1000);
-          }
-        });
-        observer.observe({ entryTypes: ['gc'] });
-        return () => observer.disconnect();
+export const observeGarbageCollection: ((onGc: (kind: GcKind, seconds: number) => void) => () => void) | undefined = runtime.name === 'node'
+  ? (onGc) => {
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = GC_KINDS.get((entry as { detail?: { kind?: number } }).detail?.kind ?? -1);
+        if (kind !== undefined) onGc(kind, entry.duration / 1000);
       }
-    : undefined;
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    return () => observer.disconnect();
+  }
+  : undefined;

@@ -34,14 +34,22 @@ export interface RunningServer {
 function describeListenError(address: ListenAddress, error: NodeJS.ErrnoException): string {
   const where = formatListenAddress(address);
   switch (error.code) {
-    case 'EADDRINUSE': return `metrics server address ${where} is already in use (choose another port or stop the other process)`;
-    case 'EACCES': return `metrics server address ${where}: permission denied (ports below 1024 need privileges)`;
-    case 'EADDRNOTAVAIL': return `metrics server address ${where}: no such address on this machine`;
-    case 'EINVAL': return `metrics server address ${where}: not a usable address on this machine`;
+    case 'EADDRINUSE':
+      return `metrics server address ${where} is already in use (choose another port or stop the other process)`;
+    case 'EACCES':
+      return `metrics server address ${where}: permission denied (ports below 1024 need privileges)`;
+    case 'EADDRNOTAVAIL':
+      return `metrics server address ${where}: no such address on this machine`;
+    case 'EINVAL':
+      return `metrics server address ${where}: not a usable address on this machine`;
     // Bun reports a host name that does not resolve as ENOENT.
-    case 'ENOTFOUND': case 'EAI_AGAIN': case 'EAI_NONAME': case 'ENOENT':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_NONAME':
+    case 'ENOENT':
       return `metrics server address ${where}: host ${JSON.stringify(address.host)} does not resolve`;
-    default: return `metrics server address ${where}: ${error.message}`;
+    default:
+      return `metrics server address ${where}: ${error.message}`;
   }
 }
 

@@ -20,6 +20,7 @@ export function createRequestListener(agent: RunnerStatus, metrics: MetricsSourc
       jobsListRoute(agent),
       ...(profilers ? pprofRoutes(profilers) : []),
     ],
-    (error, req) => logger.error('Request failed', { method: req.method, path: req.url?.split('?')[0], error: error instanceof Error ? error.message : String(error) }),
+    (error, req) =>
+      logger.error('Request failed', { method: req.method, path: req.url?.split('?')[0], error: error instanceof Error ? error.message : String(error) }),
   );
 }

@@ -1,7 +1,7 @@
 // Chooses each runner's job source: a coordinator when it has a url, else
 // its local queue directory.
 import { resolve } from 'node:path';
-import { SourceError, type CoordinatorObserver, type JobSource, type SourceFactory } from '../job/source.ts';
+import { type CoordinatorObserver, type JobSource, SourceError, type SourceFactory } from '../job/source.ts';
 import type { Logger } from '../log/logger.ts';
 import { GitLabSource } from './gitlab/gitlab-source.ts';
 import { LocalQueueSource } from './local/local-source.ts';
@@ -20,9 +20,10 @@ export function sourceFactory(
   apiObserver: (runner: string) => CoordinatorObserver = () => () => undefined,
 ): SourceFactory {
   return {
-    key: (runner) => JSON.stringify(runner.url === undefined
-      ? ['local', resolve(workingDirectory, runner.queueDir)]
-      : ['coordinator', runner.url, runner.token, runner.tlsCaFile]),
+    key: (runner) =>
+      JSON.stringify(
+        runner.url === undefined ? ['local', resolve(workingDirectory, runner.queueDir)] : ['coordinator', runner.url, runner.token, runner.tlsCaFile],
+      ),
     create: (runner, executor) => {
       const { url, token } = runner;
       if (url !== undefined && token !== undefined) {
@@ -34,7 +35,13 @@ export function sourceFactory(
         }
       }
       return new LocalQueueSource(resolve(workingDirectory, runner.queueDir), (job) => {
-        logger.warn('Job of a runner that died finished as failed', { job: job.id, name: job.name, owner: job.owner, failure_reason: 'runner_system_failure', runner: runner.name });
+        logger.warn('Job of a runner that died finished as failed', {
+          job: job.id,
+          name: job.name,
+          owner: job.owner,
+          failure_reason: 'runner_system_failure',
+          runner: runner.name,
+        });
       });
     },
   };

@@ -28,7 +28,9 @@ function mkfifo(paths: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('mkfifo', ['-m', '600', ...paths], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => { stderr += text; });
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      stderr += text;
+    });
     child.once('error', reject);
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
@@ -79,7 +81,9 @@ export async function openNamedPipe(): Promise<PipeEnds> {
 }
 
 function makeAhead(): Promise<void> {
-  making ??= makeBatch().finally(() => { making = undefined; });
+  making ??= makeBatch().finally(() => {
+    making = undefined;
+  });
   return making;
 }
 

@@ -56,7 +56,9 @@ export class PipeReader {
    */
   constructor(private readonly fd: number, private readonly onData: (chunk: Uint8Array) => void, bufferBytes = PIPE_READ_BYTES) {
     this.buffer = new Uint8Array(bufferBytes);
-    this.done = new Promise((resolve) => { this.resolveDone = resolve; });
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
     this.schedule();
   }
 
@@ -75,7 +77,9 @@ export class PipeReader {
   private schedule(): void {
     clearTimeout(this.timer);
     const generation = ++this.generation;
-    setImmediate(() => { if (generation === this.generation) this.read(); });
+    setImmediate(() => {
+      if (generation === this.generation) this.read();
+    });
   }
 
   private read(): void {
@@ -135,7 +139,9 @@ export class PipeReader {
       return;
     }
     this.pollMs = Math.min(MAX_POLL_MS, this.pollMs === 0 ? 1 : this.pollMs * 2);
-    this.timer = setTimeout(() => { if (generation === this.generation) this.read(); }, this.pollMs);
+    this.timer = setTimeout(() => {
+      if (generation === this.generation) this.read();
+    }, this.pollMs);
   }
 
   private finish(): void {

@@ -24,7 +24,7 @@
 import { openNamedPipe, type PipeEnds } from '../system/named-pipe.ts';
 import { PipeReader } from '../system/pipe-reader.ts';
 import { readProcStat } from '../system/proc-stat.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { closeSync, readdirSync } from 'node:fs';
 
@@ -129,11 +129,19 @@ interface OutputReading {
 /** The runtime's pipes: one stream each for stdout and stderr. */
 function readStreams(child: ChildProcess, onOutput: (chunk: Uint8Array) => void): OutputReading {
   const streams = [child.stdout, child.stderr].filter((s) => s !== null);
-  const done = Promise.all(streams.map((stream) => new Promise<void>((resolve) => {
-    stream.on('data', (chunk: Uint8Array) => onOutput(chunk));
-    stream.once('close', () => resolve()).once('error', () => resolve());
-  }))).then(() => {});
-  return { done, wake: () => {}, stop: () => { for (const stream of streams) stream.destroy(); } };
+  const done = Promise.all(streams.map((stream) =>
+    new Promise<void>((resolve) => {
+      stream.on('data', (chunk: Uint8Array) => onOutput(chunk));
+      stream.once('close', () => resolve()).once('error', () => resolve());
+    })
+  )).then(() => {});
+  return {
+    done,
+    wake: () => {},
+    stop: () => {
+      for (const stream of streams) stream.destroy();
+    },
+  };
 }
 
 function readNamedPipe(pipe: PipeEnds, onOutput: (chunk: Uint8Array) => void): OutputReading {
@@ -157,7 +165,7 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
       stdio: pipe ? ['ignore', pipe.writeFd, pipe.writeFd] : ['ignore', 'pipe', 'pipe'],
     });
   } catch (error) {
-    if (pipe) for (const fd of [pipe.readFd, pipe.writeFd]) closeSync(fd);
+    if (pipe) { for (const fd of [pipe.readFd, pipe.writeFd]) closeSync(fd); }
     throw error;
   }
 

@@ -32,11 +32,11 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
   });
 
   const cpu = meter.createHistogram('ci_runner_job_cpu_seconds', {
-    description: 'CPU seconds used by each job\'s processes (sampled from /proc: an approximation).',
+    description: "CPU seconds used by each job's processes (sampled from /proc: an approximation).",
     advice: { explicitBucketBoundaries: [0.1, 1, 10, 60, 300, 1800, 3600, 14400] },
   });
   const peakRss = meter.createHistogram('ci_runner_job_peak_rss_bytes', {
-    description: 'Peak resident memory of each job\'s processes together (sampled from /proc: an approximation).',
+    description: "Peak resident memory of each job's processes together (sampled from /proc: an approximation).",
     advice: { explicitBucketBoundaries: [16, 64, 256, 1024, 4096, 16384].map((mib) => mib * 1024 * 1024) },
   });
 
@@ -60,7 +60,9 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
       const limit = meter.createObservableGauge('ci_runner_limit', { description: 'The limit setting of each runner (0 = no limit).' });
       const loaded = meter.createObservableCounter('ci_runner_configuration_loaded_total', { description: 'Configuration loads, the first one included.' });
       const loadErrors = meter.createObservableCounter('ci_runner_configuration_loading_error_total', { description: 'Configuration reloads that failed.' });
-      const lastLoad = meter.createObservableGauge('ci_runner_configuration_last_load_successful', { description: 'Whether the latest configuration load succeeded (1) or failed and the previous configuration is still in use (0).' });
+      const lastLoad = meter.createObservableGauge('ci_runner_configuration_last_load_successful', {
+        description: 'Whether the latest configuration load succeeded (1) or failed and the previous configuration is still in use (0).',
+      });
       // Named steps (step_release, ...) seen so far: once observed their series must go on reading 0.
       const namedSteps = new Set<string>();
       // Runners seen so far, so a runner removed by a reload reads 0 instead of its last count.

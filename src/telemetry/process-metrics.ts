@@ -22,11 +22,11 @@ export function registerProcessMetrics(meter: Meter): () => void {
   // Linux only: without /proc these metrics do not exist rather than read 0.
   const proc = hasProc
     ? {
-        virtual: gauge('process_virtual_memory_bytes', 'Virtual memory size in bytes.'),
-        heap: gauge('process_heap_bytes', 'Process heap size in bytes: the data segment (VmData), which holds the runtime\'s heaps.'),
-        openFds: gauge('process_open_fds', 'Number of open file descriptors.'),
-        maxFds: gauge('process_max_fds', 'Maximum number of open file descriptors.'),
-      }
+      virtual: gauge('process_virtual_memory_bytes', 'Virtual memory size in bytes.'),
+      heap: gauge('process_heap_bytes', "Process heap size in bytes: the data segment (VmData), which holds the runtime's heaps."),
+      openFds: gauge('process_open_fds', 'Number of open file descriptors.'),
+      maxFds: gauge('process_max_fds', 'Maximum number of open file descriptors.'),
+    }
     : undefined;
 
   return onScrape(

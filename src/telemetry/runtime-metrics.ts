@@ -71,21 +71,26 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
 
   const lag = add(gauge('nodejs_eventloop_lag_seconds', 'Lag of the event loop in seconds: how long a setImmediate callback waited at the scrape.'));
   const sampler = startLoopDelaySampler();
-  const delay = new Map(LOOP_DELAY_STATISTICS.map((statistic) => [statistic, add(gauge(
-    `nodejs_eventloop_lag_${statistic}_seconds`,
-    `The ${statistic} of the event loop delays seen since the previous scrape, in seconds.`,
-  ))]));
+  const delay = new Map(LOOP_DELAY_STATISTICS.map((statistic) => [
+    statistic,
+    add(gauge(
+      `nodejs_eventloop_lag_${statistic}_seconds`,
+      `The ${statistic} of the event loop delays seen since the previous scrape, in seconds.`,
+    )),
+  ]));
 
   const heapUsed = add(gauge('nodejs_heap_size_used_bytes', 'Heap used by JavaScript objects, in bytes.'));
   const external = add(gauge('nodejs_external_memory_bytes', 'Memory outside the heap held by JavaScript objects (Buffers, ArrayBuffers), in bytes.'));
-  const heapTotal = !measures('nodejs_heap_size_total_bytes') || heapUsage().totalBytes === undefined ? undefined : add(gauge('nodejs_heap_size_total_bytes', 'Size the heap has reserved, in bytes.'));
+  const heapTotal = !measures('nodejs_heap_size_total_bytes') || heapUsage().totalBytes === undefined
+    ? undefined
+    : add(gauge('nodejs_heap_size_total_bytes', 'Size the heap has reserved, in bytes.'));
 
   const spaces = heapSpaces && measures('nodejs_heap_space_size_total_bytes')
     ? {
-        total: add(gauge('nodejs_heap_space_size_total_bytes', 'Size of each heap space, in bytes.')),
-        used: add(gauge('nodejs_heap_space_size_used_bytes', 'Bytes used in each heap space.')),
-        available: add(gauge('nodejs_heap_space_size_available_bytes', 'Bytes still available in each heap space.')),
-      }
+      total: add(gauge('nodejs_heap_space_size_total_bytes', 'Size of each heap space, in bytes.')),
+      used: add(gauge('nodejs_heap_space_size_used_bytes', 'Bytes used in each heap space.')),
+      available: add(gauge('nodejs_heap_space_size_available_bytes', 'Bytes still available in each heap space.')),
+    }
     : undefined;
   if (spaces) needs.push('heapSpaces');
 
@@ -100,7 +105,7 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
     result.observe(version, 1, labels);
     if (context.immediateLagSeconds !== undefined) result.observe(lag, context.immediateLagSeconds);
     const window = sampler.takeWindow();
-    if (window) for (const [statistic, instrument] of delay) result.observe(instrument, window[statistic]);
+    if (window) { for (const [statistic, instrument] of delay) result.observe(instrument, window[statistic]); }
     if (context.heap) {
       result.observe(heapUsed, context.heap.usedBytes);
       result.observe(external, context.heap.externalBytes);
@@ -116,10 +121,12 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
     for (const counter of counters) counter.observe(result);
   });
 
-  const gcDuration = observeGarbageCollection && measures('nodejs_gc_duration_seconds') ? meter.createHistogram('nodejs_gc_duration_seconds', {
-    description: 'Garbage collection durations in seconds, by kind (minor, major, incremental, weakcb).',
-    advice: { explicitBucketBoundaries: GC_DURATION_BUCKETS },
-  }) : undefined;
+  const gcDuration = observeGarbageCollection && measures('nodejs_gc_duration_seconds')
+    ? meter.createHistogram('nodejs_gc_duration_seconds', {
+      description: 'Garbage collection durations in seconds, by kind (minor, major, incremental, weakcb).',
+      advice: { explicitBucketBoundaries: GC_DURATION_BUCKETS },
+    })
+    : undefined;
   const stopGc = gcDuration && observeGarbageCollection?.((kind, seconds) => gcDuration.record(seconds, { kind }));
 
   return {

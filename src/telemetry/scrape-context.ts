@@ -5,7 +5,7 @@
 // many metrics show them.
 import type { BatchObservableResult, Meter, Observable } from '@opentelemetry/api';
 import { setImmediate } from 'node:timers';
-import { heapSpaces, heapUsage, type HeapSpace, type HeapUsage } from '../runtime/runtime.ts';
+import { type HeapSpace, heapSpaces, type HeapUsage, heapUsage } from '../runtime/runtime.ts';
 import { countOpenFds, readOpenFilesLimit, readStatusMemory } from '../system/proc-stat.ts';
 
 /** What a metric may need besides the CPU times, which every context has. */

@@ -7,7 +7,7 @@ import { MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics'
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
-import { renderJson, varsDocument, type VarsDocument } from './renderings/json.ts';
+import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
 
 /**

@@ -116,7 +116,10 @@ export class SecretMasker {
       let start = holdAt;
       for (let i = 0; i < secrets.length; i++) {
         const at = next[i]!;
-        if (at >= 0 && at < start) { start = at; best = i; }
+        if (at >= 0 && at < start) {
+          start = at;
+          best = i;
+        }
       }
       if (best < 0) break;
       const end = start + secrets[best]!.length;
@@ -138,7 +141,7 @@ export class SecretMasker {
     const anchor = this.anchors[i]!;
     const byte = secret[anchor]!;
     const last = buf.length - secret.length;
-    for (let at = from + anchor; ; at++) {
+    for (let at = from + anchor;; at++) {
       at = indexOfByte(buf, byte, at);
       const start = at - anchor;
       if (at < 0 || start > last) return -1;

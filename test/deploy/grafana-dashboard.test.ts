@@ -12,7 +12,21 @@ import { join } from 'node:path';
 import { parsePromQL } from '../support/promql.ts';
 import { promtool } from '../support/promtool.ts';
 import { skipUnless } from '../support/tools.ts';
-import { BUILT_INS, GRAFANA_UNITS, PANEL_DATASOURCE, allPanels, dashboard, dashboardMetrics, queries, queryPanels, substitute, variableDefinition, variablesIn, type GridPos, type Panel } from '../support/grafana-dashboard.ts';
+import {
+  allPanels,
+  BUILT_INS,
+  dashboard,
+  dashboardMetrics,
+  GRAFANA_UNITS,
+  type GridPos,
+  type Panel,
+  PANEL_DATASOURCE,
+  queries,
+  queryPanels,
+  substitute,
+  variableDefinition,
+  variablesIn,
+} from '../support/grafana-dashboard.ts';
 
 // ---------------------------------------------------------------------------
 // The model
@@ -62,7 +76,10 @@ test('the dashboard is a Grafana dashboard model that imports through the UI and
     const where = `panel ${panel.id} "${panel.title}"`;
     assert.ok(typeof panel.title === 'string' && panel.title.length > 0, `${where}: no title`);
     const { x, y, w, h } = panel.gridPos;
-    assert.ok([x, y, w, h].every(Number.isInteger) && x >= 0 && y >= 0 && w >= 1 && h >= 1 && x + w <= 24, `${where}: gridPos ${JSON.stringify(panel.gridPos)}`);
+    assert.ok(
+      [x, y, w, h].every(Number.isInteger) && x >= 0 && y >= 0 && w >= 1 && h >= 1 && x + w <= 24,
+      `${where}: gridPos ${JSON.stringify(panel.gridPos)}`,
+    );
     if (panel.type === 'row') {
       assert.equal(w, 24, `${where}: a row spans the width`);
       if (panel.collapsed !== true) assert.deepEqual(panel.panels ?? [], [], `${where}: an open row holds no panels (they follow it)`);
@@ -73,7 +90,10 @@ test('the dashboard is a Grafana dashboard model that imports through the UI and
     const unit = panel.fieldConfig?.defaults?.unit;
     assert.ok(typeof unit === 'string' && GRAFANA_UNITS.includes(unit), `${where}: unit ${unit} is not a Grafana unit id`);
     for (const property of (panel.fieldConfig?.overrides ?? []).flatMap((override) => override.properties ?? []).filter((p) => p.id === 'unit')) {
-      assert.ok(typeof property.value === 'string' && GRAFANA_UNITS.includes(property.value), `${where}: an override's unit ${String(property.value)} is not a Grafana unit id`);
+      assert.ok(
+        typeof property.value === 'string' && GRAFANA_UNITS.includes(property.value),
+        `${where}: an override's unit ${String(property.value)} is not a Grafana unit id`,
+      );
     }
     const targets = panel.targets ?? [];
     assert.ok(targets.length > 0, `${where}: no query`);
@@ -99,12 +119,19 @@ test('the dashboard is a Grafana dashboard model that imports through the UI and
     assert.deepEqual(variable.datasource, PANEL_DATASOURCE, `variable ${variable.name}: datasource`);
   }
   const undefinedVariables = queries().flatMap((query) =>
-    variablesIn(query.expr).filter((name) => !(name in BUILT_INS) && !names.includes(name)).map((name) => `${query.where}: $${name}`));
+    variablesIn(query.expr).filter((name) => !(name in BUILT_INS) && !names.includes(name)).map((name) => `${query.where}: $${name}`)
+  );
   assert.deepEqual(undefinedVariables, [], 'variables used in queries but neither defined nor built in');
 });
 
 test('the dashboard has the rows and variables of the issue', () => {
-  assert.deepEqual(dashboard.panels.filter((panel) => panel.type === 'row').map((row) => row.title), ['Fleet', 'Jobs', 'Coordinator API', 'Process', 'Runtime']);
+  assert.deepEqual(dashboard.panels.filter((panel) => panel.type === 'row').map((row) => row.title), [
+    'Fleet',
+    'Jobs',
+    'Coordinator API',
+    'Process',
+    'Runtime',
+  ]);
   const variables = new Map(dashboard.templating.list.map((v) => [v.name, v]));
   assert.deepEqual([...variables.keys()], ['datasource', 'job', 'instance', 'runner']);
   assert.equal(variableDefinition(variables.get('job')!), 'label_values(ci_runner_version_info, job)');
@@ -151,8 +178,10 @@ test('panels that take rates of per-job counters and histograms have a minimum i
   const family = (name: string): string => name.replace(/_(bucket|sum|count)$/, '');
   const problems: string[] = [];
   for (const panel of queryPanels()) {
-    const perJob = (panel.targets ?? []).filter((target) => (target.expr ?? '').includes('$__rate_interval')
-      && parsePromQL(substitute(target.expr ?? '')).metrics.some((name) => PER_JOB_FAMILIES.includes(family(name))));
+    const perJob = (panel.targets ?? []).filter((target) =>
+      (target.expr ?? '').includes('$__rate_interval') &&
+      parsePromQL(substitute(target.expr ?? '')).metrics.some((name) => PER_JOB_FAMILIES.includes(family(name)))
+    );
     if (perJob.length === 0) continue;
     const where = `panel ${panel.id} "${panel.title}"`;
     if (panel.interval === undefined) problems.push(`${where}: no minimum interval`);
@@ -163,9 +192,13 @@ test('panels that take rates of per-job counters and histograms have a minimum i
 
 test('a breakdown by runner is by instance and runner: runner names repeat across hosts', () => {
   // The default runner name is `local` on every host: by (runner) alone would add those up.
-  const problems = queries().flatMap((query) => parsePromQL(substitute(query.expr)).groupings
-    .filter((grouping) => (grouping.modifier === 'by' || grouping.modifier === 'on') && grouping.labels.includes('runner') && !grouping.labels.includes('instance'))
-    .map((grouping) => `${query.where}: ${grouping.modifier} (${grouping.labels.join(', ')})`));
+  const problems = queries().flatMap((query) =>
+    parsePromQL(substitute(query.expr)).groupings
+      .filter((grouping) =>
+        (grouping.modifier === 'by' || grouping.modifier === 'on') && grouping.labels.includes('runner') && !grouping.labels.includes('instance')
+      )
+      .map((grouping) => `${query.where}: ${grouping.modifier} (${grouping.labels.join(', ')})`)
+  );
   assert.deepEqual(problems, []);
 });
 
@@ -197,10 +230,12 @@ test('the API failure share counts no answer, 429 and 5xx, and no other answer',
 const APPEAR_WITH_FIRST_EVENT: readonly string[] = ['ci_runner_jobs_total', 'ci_runner_failed_jobs_total', 'ci_runner_api_request_statuses_total'];
 
 test('a stat over a counter that appears with its first event reads 0 before it, not "No data"', () => {
-  const problems = queryPanels().filter((panel) => panel.type === 'stat').flatMap((panel) => (panel.targets ?? [])
-    .filter((target) => parsePromQL(substitute(target.expr ?? '')).metrics.some((name) => APPEAR_WITH_FIRST_EVENT.includes(name)))
-    .filter((target) => !/\bor vector\(0\)$/.test((target.expr ?? '').trim()))
-    .map((target) => `panel ${panel.id} "${panel.title}" target ${target.refId}: ${target.expr}`));
+  const problems = queryPanels().filter((panel) => panel.type === 'stat').flatMap((panel) =>
+    (panel.targets ?? [])
+      .filter((target) => parsePromQL(substitute(target.expr ?? '')).metrics.some((name) => APPEAR_WITH_FIRST_EVENT.includes(name)))
+      .filter((target) => !/\bor vector\(0\)$/.test((target.expr ?? '').trim()))
+      .map((target) => `panel ${panel.id} "${panel.title}" target ${target.refId}: ${target.expr}`)
+  );
   assert.deepEqual(problems, []);
 });
 
@@ -209,7 +244,9 @@ test('a stat over a counter that appears with its first event reads 0 before it,
 
 test('every dashboard query is a valid recording rule for promtool check rules', { skip: skipUnless('promtool', 'prometheus') }, async () => {
   const all = queries();
-  const rules = all.map((query) => `      # ${query.where}\n      - record: ${query.record}\n        expr: ${JSON.stringify(substitute(query.expr))}\n`).join('');
+  const rules = all.map((query) => `      # ${query.where}\n      - record: ${query.record}\n        expr: ${JSON.stringify(substitute(query.expr))}\n`).join(
+    '',
+  );
   const file = `groups:\n  - name: runner-dashboard\n    rules:\n${rules}`;
   const dir = mkdtempSync(join(tmpdir(), 'runner-dashboard-'));
   try {
@@ -218,7 +255,9 @@ test('every dashboard query is a valid recording rule for promtool check rules',
     const result = await promtool(['check', 'rules', path], '');
     // promtool names the rules it rejects; show those queries, or all of them if it names none.
     const named = new Set([...result.output.matchAll(/"(dashboard:\w+)"/g)].map(([, record]) => record));
-    const shown = all.filter((query) => named.size === 0 || named.has(query.record)).map((query) => `${query.record} (${query.where}): ${substitute(query.expr)}`);
+    const shown = all.filter((query) => named.size === 0 || named.has(query.record)).map((query) =>
+      `${query.record} (${query.where}): ${substitute(query.expr)}`
+    );
     assert.equal(result.code, 0, `promtool check rules said:\n${result.output}\n${shown.join('\n')}`);
     assert.match(result.output, new RegExp(`SUCCESS: ${all.length} rules found`), result.output);
   } finally {

@@ -39,10 +39,13 @@ function field(value: unknown, key: string, what: string): unknown {
 function alertNames(): string[] {
   const rules = parse(readFileSync(join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8')) as unknown;
   return list(field(rules, 'groups', 'alerts.yml'), 'groups').flatMap((group) =>
-    list(field(group, 'rules', 'a group'), 'rules').map((rule) => String(field(rule, 'alert', 'a rule'))));
+    list(field(group, 'rules', 'a group'), 'rules').map((rule) => String(field(rule, 'alert', 'a rule')))
+  );
 }
 
-test('deploy/prometheus/prometheus.yml, with the example target file in runners/, is a valid Prometheus configuration', { skip: skipUnless('promtool', 'prometheus') }, () => {
+test('deploy/prometheus/prometheus.yml, with the example target file in runners/, is a valid Prometheus configuration', {
+  skip: skipUnless('promtool', 'prometheus'),
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-kit-'));
   try {
     // promtool checks rule files and file_sd target files relative to the configuration, as Prometheus loads them.
@@ -88,13 +91,25 @@ test('the alert rules pass their unit tests (promtool test rules alerts.test.yml
 
 test('every alert has a unit test where it fires and one where it does not', () => {
   const names = alertNames();
-  for (const expected of ['RunnerDown', 'RunnerJobsFailing', 'RunnerStageStuck', 'RunnerCoordinatorErrors', 'RunnerTokenRejected', 'RunnerEventLoopLagHigh', 'RunnerMemoryGrowing', 'RunnerRestarting']) {
+  for (
+    const expected of [
+      'RunnerDown',
+      'RunnerJobsFailing',
+      'RunnerStageStuck',
+      'RunnerCoordinatorErrors',
+      'RunnerTokenRejected',
+      'RunnerEventLoopLagHigh',
+      'RunnerMemoryGrowing',
+      'RunnerRestarting',
+    ]
+  ) {
     assert.ok(names.includes(expected), `alerts.yml has ${expected}: ${names.join(', ')}`);
   }
   const tests = parse(readFileSync(join(PROMETHEUS_DIR, 'alerts.test.yml'), 'utf8')) as unknown;
   assert.deepEqual(field(tests, 'rule_files', 'alerts.test.yml'), ['alerts.yml']);
   const cases = list(field(tests, 'tests', 'alerts.test.yml'), 'tests').flatMap((group) =>
-    list(field(group, 'alert_rule_test', 'a test group'), 'alert_rule_test'));
+    list(field(group, 'alert_rule_test', 'a test group'), 'alert_rule_test')
+  );
   for (const name of names) {
     const expectations = cases.filter((c) => field(c, 'alertname', 'a case') === name)
       .map((c) => list(field(c, 'exp_alerts', `a case of ${name}`), 'exp_alerts').length);
@@ -103,7 +118,9 @@ test('every alert has a unit test where it fires and one where it does not', () 
   }
 });
 
-test('deploy/systemd/runner.service passes systemd-analyze verify and its exposure score is OK', { skip: skipUnless('systemd-analyze', 'systemd') || (existsSync('/usr/bin/node') ? false : 'the unit starts /usr/bin/node, which this machine lacks') }, () => {
+test('deploy/systemd/runner.service passes systemd-analyze verify and its exposure score is OK', {
+  skip: skipUnless('systemd-analyze', 'systemd') || (existsSync('/usr/bin/node') ? false : 'the unit starts /usr/bin/node, which this machine lacks'),
+}, () => {
   const verify = run('systemd-analyze', ['verify', UNIT]);
   assert.equal(verify.status, 0, verify.output);
   // verify exits 0 even for an unknown key or a bad value, which systemd ignores; it prints them.

@@ -18,7 +18,7 @@ import { parsePromQL } from '../support/promql.ts';
 import { startRunner } from '../support/runner-process.ts';
 import { RUNTIME_METRIC_SUPPORT } from '../../src/telemetry/runtime-support.ts';
 import { families } from '../support/exposition.ts';
-import { dashboard, dashboardMetrics, labelValues, queries, substitute, variableDefinition, type Query } from '../support/grafana-dashboard.ts';
+import { dashboard, dashboardMetrics, labelValues, queries, type Query, substitute, variableDefinition } from '../support/grafana-dashboard.ts';
 
 // ---------------------------------------------------------------------------
 // The metric names, label names and label values against the real runner
@@ -64,11 +64,15 @@ function alertQueries(): Query[] {
 
 /** Every metric name the alert rules of deploy/prometheus/alerts.yml query, sorted, once each. */
 function alertMetrics(): string[] {
-  return [...new Set(alertQueries().flatMap(({ expr }) => {
-    const parsed = parsePromQL(expr);
-    assert.deepEqual(parsed.errors, [], expr);
-    return parsed.metrics;
-  }))].sort();
+  return [
+    ...new Set(
+      alertQueries().flatMap(({ expr }) => {
+        const parsed = parsePromQL(expr);
+        assert.deepEqual(parsed.errors, [], expr);
+        return parsed.metrics;
+      }),
+    ),
+  ].sort();
 }
 
 /**
@@ -128,7 +132,10 @@ function labelProblems(checked: readonly { where: string; expr: string }[], body
     const parsed = parsePromQL(expr);
     for (const matcher of parsed.matchers) {
       const { metric, label, op, value } = matcher;
-      if (metric === undefined) { problems.push(`${where}: a selector without a metric name matches ${label}`); continue; }
+      if (metric === undefined) {
+        problems.push(`${where}: a selector without a metric name matches ${label}`);
+        continue;
+      }
       const unknown = absentHere(metric);
       if (!targets.has(label) && !unknown && !labelsOf(metric).has(label)) problems.push(`${where}: ${metric} has no label ${label}`);
       if ((op === '=' || op === '!=') && label in LABEL_VALUES) {
@@ -176,17 +183,21 @@ function scrapeAfterJobs(): Promise<string> {
     const expected = expectedMetrics();
     const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN], traceUpdateIntervalSeconds: 1 });
     const dir = mkdtempSync(join(tmpdir(), 'runner-dashboard-'));
-    writeFileSync(join(dir, 'config.toml'), [
-      'concurrent = 2',
-      'check_interval = 0.2',
-      '[[runners]]',
-      'name = "local"',
-      '[[runners]]',
-      'name = "gitlab"',
-      `url = "${coordinator.url}"`,
-      `token = "${RUNNER_TOKEN}"`,
-      '',
-    ].join('\n'), { mode: 0o600 });
+    writeFileSync(
+      join(dir, 'config.toml'),
+      [
+        'concurrent = 2',
+        'check_interval = 0.2',
+        '[[runners]]',
+        'name = "local"',
+        '[[runners]]',
+        'name = "gitlab"',
+        `url = "${coordinator.url}"`,
+        `token = "${RUNNER_TOKEN}"`,
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
     const runner = await startRunner([], { cwd: dir });
     try {
       const queue = join(dir, 'queue');
@@ -220,7 +231,9 @@ function scrapeAfterJobs(): Promise<string> {
   return scrape;
 }
 
-test('every metric the dashboard and the alert rules query is on /metrics after jobs, but up and those the runtime support table says this runtime lacks', { timeout: 120_000 }, async () => {
+test('every metric the dashboard and the alert rules query is on /metrics after jobs, but up and those the runtime support table says this runtime lacks', {
+  timeout: 120_000,
+}, async () => {
   const body = await scrapeAfterJobs();
   const shown = new Set(seriesLabels(body).keys());
   const metrics = queriedMetrics();
@@ -229,11 +242,17 @@ test('every metric the dashboard and the alert rules query is on /metrics after 
   // measure: the runtime support table says so, and the scrape agrees.
   const typed = families(body);
   const absent = metrics.filter(absentHere);
-  assert.deepEqual(absent.filter((name) => shown.has(name) || typed.has(tableFamily(name)!)), [], `absent on ${runtime.name} by the runtime support table, yet on /metrics`);
+  assert.deepEqual(
+    absent.filter((name) => shown.has(name) || typed.has(tableFamily(name)!)),
+    [],
+    `absent on ${runtime.name} by the runtime support table, yet on /metrics`,
+  );
   assert.deepEqual(SYNTHETIC.filter((name) => shown.has(name) || typed.has(name)), [], 'a synthetic name the runner serves itself');
 });
 
-test('every label the dashboard and the alert rules select or group by is on /metrics, and every value they match by equality is one the runner gives', { timeout: 120_000 }, async () => {
+test('every label the dashboard and the alert rules select or group by is on /metrics, and every value they match by equality is one the runner gives', {
+  timeout: 120_000,
+}, async () => {
   const body = await scrapeAfterJobs();
   assert.deepEqual(labelProblems(labelCheckedQueries(), body), [], `label names and values against /metrics on ${runtime.name}`);
 });

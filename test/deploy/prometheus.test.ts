@@ -5,7 +5,7 @@
 // operator sees them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
 import { packageRoot } from '../../src/version.ts';
 import { TestCoordinator } from '../support/coordinator/coordinator.ts';
-import { startRunner, type RunningRunner } from '../support/runner-process.ts';
+import { type RunningRunner, startRunner } from '../support/runner-process.ts';
 import { skipUnless } from '../support/tools.ts';
 
 const PROMETHEUS = 'prometheus';
@@ -80,11 +80,20 @@ function activeTargets(data: unknown): Target[] {
 
 /** Process and runtime metrics that the runtime support table (src/telemetry/runtime-support.ts) marks as measured on all three runtimes. */
 const RUNTIME_METRICS_EVERYWHERE: readonly string[] = [
-  'process_cpu_user_seconds_total', 'process_cpu_system_seconds_total', 'process_cpu_seconds_total',
-  'process_resident_memory_bytes', 'process_virtual_memory_bytes', 'process_heap_bytes',
-  'process_open_fds', 'process_max_fds', 'process_start_time_seconds',
-  'nodejs_version_info', 'nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds',
-  'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes',
+  'process_cpu_user_seconds_total',
+  'process_cpu_system_seconds_total',
+  'process_cpu_seconds_total',
+  'process_resident_memory_bytes',
+  'process_virtual_memory_bytes',
+  'process_heap_bytes',
+  'process_open_fds',
+  'process_max_fds',
+  'process_start_time_seconds',
+  'nodejs_version_info',
+  'nodejs_eventloop_lag_seconds',
+  'nodejs_eventloop_lag_p99_seconds',
+  'nodejs_heap_size_used_bytes',
+  'nodejs_external_memory_bytes',
 ];
 
 interface AlertRule {
@@ -228,7 +237,10 @@ function shippedPrometheusConfig(dir: string, target: string): string {
 
 const REJECTED_TOKEN = 'glrt-not-known-to-the-coordinator-0123';
 
-test('a real Prometheus server with the shipped configuration scrapes the runner and fires the alert for a rejected token', { skip: skipUnless(PROMETHEUS, 'prometheus'), timeout: 90_000 }, async () => {
+test('a real Prometheus server with the shipped configuration scrapes the runner and fires the alert for a rejected token', {
+  skip: skipUnless(PROMETHEUS, 'prometheus'),
+  timeout: 90_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-'));
   // The coordinator knows no token: asking for jobs with any token is answered 403.
   const coordinator = await TestCoordinator.start({ runnerTokens: [] });
@@ -240,16 +252,20 @@ test('a real Prometheus server with the shipped configuration scrapes the runner
       // A local runner, and a GitLab runner whose token the coordinator refuses.
       const work = join(dir, 'work');
       mkdirSync(work);
-      writeFileSync(join(work, 'config.toml'), [
-        'concurrent = 1',
-        '[[runners]]',
-        'name = "local"',
-        '[[runners]]',
-        'name = "rejected"',
-        `url = "${coordinator.url}"`,
-        `token = "${REJECTED_TOKEN}"`,
-        '',
-      ].join('\n'), { mode: 0o600 });
+      writeFileSync(
+        join(work, 'config.toml'),
+        [
+          'concurrent = 1',
+          '[[runners]]',
+          'name = "local"',
+          '[[runners]]',
+          'name = "rejected"',
+          `url = "${coordinator.url}"`,
+          `token = "${REJECTED_TOKEN}"`,
+          '',
+        ].join('\n'),
+        { mode: 0o600 },
+      );
       runner = await startRunner([], { cwd: work });
       const target = new URL(runner.url).host;
       const config = shippedPrometheusConfig(dir, target);
@@ -264,9 +280,13 @@ test('a real Prometheus server with the shipped configuration scrapes the runner
         '--query.max-concurrency=2',
         '--log.level=warn',
       ], { cwd: dir, env: { ...process.env, GOMAXPROCS: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
-      prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => { prometheusStderr += chunk; });
+      prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+        prometheusStderr += chunk;
+      });
       let spawnError: Error | undefined;
-      prometheus.once('error', (error) => { spawnError = error; });
+      prometheus.once('error', (error) => {
+        spawnError = error;
+      });
       const child = prometheus;
       const { pid } = runner;
       const bothRunning = (): void => {
@@ -289,11 +309,12 @@ test('a real Prometheus server with the shipped configuration scrapes the runner
       assert.equal(up.scrapeUrl, `${runner.url}/metrics`);
       assert.equal(up.lastError, '', `the scrape reported an error: ${up.lastError}`);
 
-      const query = (promql: string): Promise<Sample[]> => until(`a result for ${promql}`, deadline, async () => {
-        bothRunning();
-        const samples = vector(await apiData(api, `/api/v1/query?query=${encodeURIComponent(promql)}`));
-        return samples.length > 0 ? samples : undefined;
-      });
+      const query = (promql: string): Promise<Sample[]> =>
+        until(`a result for ${promql}`, deadline, async () => {
+          bothRunning();
+          const samples = vector(await apiData(api, `/api/v1/query?query=${encodeURIComponent(promql)}`));
+          return samples.length > 0 ? samples : undefined;
+        });
 
       const info = await query('ci_runner_version_info');
       assert.equal(info.length, 1, `one version series: ${JSON.stringify(info)}`);
@@ -304,7 +325,7 @@ test('a real Prometheus server with the shipped configuration scrapes the runner
       assert.equal(version.labels['runtime'], runtime.name);
       assert.equal(version.labels['job'], 'runner');
       assert.equal(version.labels['instance'], target);
-      assert.equal(version.labels['team'], 'ci', 'the target file\'s label');
+      assert.equal(version.labels['team'], 'ci', "the target file's label");
 
       const rss = await query('process_resident_memory_bytes{job="runner"}');
       assert.equal(rss.length, 1, `one RSS series: ${JSON.stringify(rss)}`);
@@ -341,14 +362,17 @@ test('a real Prometheus server with the shipped configuration scrapes the runner
       assert.deepEqual(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name), ['RunnerTokenRejected'], 'alerts pending or firing');
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new Error([
-        reason,
-        runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
-        '--- prometheus stderr ---',
-        prometheusStderr.trimEnd() || '(empty)',
-        '--- runner logs ---',
-        runner?.logs().trimEnd() || '(not started)',
-      ].join('\n'), { cause: error });
+      throw new Error(
+        [
+          reason,
+          runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
+          '--- prometheus stderr ---',
+          prometheusStderr.trimEnd() || '(empty)',
+          '--- runner logs ---',
+          runner?.logs().trimEnd() || '(not started)',
+        ].join('\n'),
+        { cause: error },
+      );
     }
   } finally {
     await Promise.all([

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'smol-toml';
-import { GLOBAL_KEYS, RUNNER_KEYS, type KeySpec } from '../../src/config/schema.ts';
+import { GLOBAL_KEYS, type KeySpec, RUNNER_KEYS } from '../../src/config/schema.ts';
 import { ConfigError, validateConfig } from '../../src/config/validate.ts';
 import { codeSpans, readDoc, tableUnder } from '../support/markdown.ts';
 
@@ -26,24 +26,30 @@ function expected(schema: Readonly<Record<string, KeySpec>>): Map<string, [strin
   return new Map(Object.entries(schema).filter(([, spec]) => spec.type !== 'array of tables').map(([key, spec]) => [key, [spec.type, shown(spec)]]));
 }
 
-test('docs/configuration.md lists every global key with the schema\'s type and default, and no other', () => {
+test("docs/configuration.md lists every global key with the schema's type and default, and no other", () => {
   assert.deepEqual(documented('Global settings'), expected(GLOBAL_KEYS));
 });
 
-test('docs/configuration.md lists every [[runners]] key with the schema\'s type and default, and no other', () => {
+test("docs/configuration.md lists every [[runners]] key with the schema's type and default, and no other", () => {
   assert.deepEqual(documented('[[runners]] settings'), expected(RUNNER_KEYS));
 });
 
 test('the validator reads every key the schema declares: a value of the wrong type is an error naming it', () => {
   const wrong = (spec: KeySpec): unknown => (spec.type === 'string' ? 42 : 'text');
   for (const [key, spec] of Object.entries(GLOBAL_KEYS)) {
-    assert.throws(() => validateConfig({ [key]: wrong(spec) }, 'config.toml'), (error: unknown) =>
-      error instanceof ConfigError && error.message.startsWith(`config.toml: ${key}: `), key);
+    assert.throws(
+      () => validateConfig({ [key]: wrong(spec) }, 'config.toml'),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(`config.toml: ${key}: `),
+      key,
+    );
   }
   for (const [key, spec] of Object.entries(RUNNER_KEYS)) {
     const runner: Record<string, unknown> = { name: 'r', url: 'https://gitlab.example', token: 't', [key]: wrong(spec) };
-    assert.throws(() => validateConfig({ runners: [runner] }, 'config.toml'), (error: unknown) =>
-      error instanceof ConfigError && error.message.startsWith(`config.toml: runners[0].${key}: `), key);
+    assert.throws(
+      () => validateConfig({ runners: [runner] }, 'config.toml'),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(`config.toml: runners[0].${key}: `),
+      key,
+    );
   }
 });
 

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGitRepository, TestCoordinator, type CoordinatorJob, type JobSpec } from '../support/coordinator/coordinator.ts';
-import { runCli, startRunner, type RunningRunner } from '../support/runner-process.ts';
+import { type CoordinatorJob, createGitRepository, type JobSpec, TestCoordinator } from '../support/coordinator/coordinator.ts';
+import { runCli, type RunningRunner, startRunner } from '../support/runner-process.ts';
 import { assertPromtoolAccepts, promtool } from '../support/promtool.ts';
 import { skipUnless } from '../support/tools.ts';
 
@@ -73,7 +73,13 @@ test('a passing job: script output, masked and file variables, and warnings reac
     const job = s.coordinator.enqueueJob(withoutSources({
       name: 'build',
       beforeScript: ['echo setup'],
-      script: ['echo "token=$API_TOKEN"', 'cat "$SETTINGS"', 'echo "ref=$CI_COMMIT_REF_NAME job=$CI_JOB_ID"', 'echo "tools=$TOOLS price=$PRICE raw=$RAW_VALUE"', 'test "$TOOLS" = "$CI_PROJECT_DIR/tools"'],
+      script: [
+        'echo "token=$API_TOKEN"',
+        'cat "$SETTINGS"',
+        'echo "ref=$CI_COMMIT_REF_NAME job=$CI_JOB_ID"',
+        'echo "tools=$TOOLS price=$PRICE raw=$RAW_VALUE"',
+        'test "$TOOLS" = "$CI_PROJECT_DIR/tools"',
+      ],
       afterScript: ['echo "after $CI_JOB_STATUS"'],
       variables: [
         { key: 'API_TOKEN', value: 'sup3r-s3cret-api-token', masked: true },
@@ -187,7 +193,11 @@ test('a job clones its repository over HTTP with the job token, which never show
   const s = await setup('keep_builds_dir = true\n');
   try {
     const repo = createGitRepository(join(s.dir, 'repo'), { 'hello.txt': 'hello from the repository\n' });
-    const job = s.coordinator.enqueueJob({ script: ['cat hello.txt', 'git rev-parse HEAD', 'git rev-parse --is-shallow-repository'], repository: repo, gitDepth: 1 });
+    const job = s.coordinator.enqueueJob({
+      script: ['cat hello.txt', 'git rev-parse HEAD', 'git rev-parse --is-shallow-repository'],
+      repository: repo,
+      gitDepth: 1,
+    });
     const done = await finished(s.coordinator, job);
     const trace = done.trace.toString('utf8');
     assert.equal(done.state, 'success', trace);
@@ -198,7 +208,11 @@ test('a job clones its repository over HTTP with the job token, which never show
     const gitConfig = readFileSync(join(s.dir, 'builds', String(job.id), '.git', 'config'), 'utf8');
     assert.ok(!gitConfig.includes(job.token) && !gitConfig.includes('gitlab-ci-token'), gitConfig);
     assert.equal(statSync(join(s.dir, 'builds', String(job.id))).mode & 0o777, 0o700);
-    const full = s.coordinator.enqueueJob({ script: ['git rev-parse --is-shallow-repository'], repository: repo, variables: [{ key: 'GIT_DEPTH', value: '0' }] });
+    const full = s.coordinator.enqueueJob({
+      script: ['git rev-parse --is-shallow-repository'],
+      repository: repo,
+      variables: [{ key: 'GIT_DEPTH', value: '0' }],
+    });
     const fullDone = await finished(s.coordinator, full);
     assert.equal(fullDone.state, 'success', fullDone.trace.toString('utf8'));
     assert.match(fullDone.trace.toString('utf8'), /\nfalse\n/, 'GIT_DEPTH=0 is a full clone');
@@ -208,7 +222,7 @@ test('a job clones its repository over HTTP with the job token, which never show
   }
 });
 
-test('a rejected token stops that runner\'s polling with one clear error; errors back off; verify tells valid from invalid', async () => {
+test("a rejected token stops that runner's polling with one clear error; errors back off; verify tells valid from invalid", async () => {
   const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN] });
   const dir = mkdtempSync(join(tmpdir(), 'runner-gitlab-'));
   const both = `${config(coordinator)}\n[[runners]]\nname = "revoked"\nurl = "${coordinator.url}"\ntoken = "glrt-revoked-token-hunter2"\n`;
@@ -299,10 +313,11 @@ async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; cl
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     tunnels,
-    close: () => new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -310,8 +325,23 @@ test('https with a private CA (tls-ca-file), through HTTPS_PROXY; the job clones
   const dir = mkdtempSync(join(tmpdir(), 'runner-gitlab-tls-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
   const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN], tls: { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') } });
   const proxy = await startConnectProxy();
   writeFileSync(join(dir, 'config.toml'), config(coordinator, `tls-ca-file = "${cert}"\n`), { mode: 0o600 });
@@ -340,7 +370,11 @@ test('a tls-ca-file that cannot be read stops only that runner, with a one-line 
   writeFileSync(join(dir, 'config.toml'), `${https}\n[[runners]]\nname = "plain"\nurl = "${coordinator.url}"\ntoken = "${RUNNER_TOKEN}"\n`, { mode: 0o600 });
   const runner = await startRunner([], { cwd: dir });
   try {
-    await coordinator.waitFor('the broken runner to stop', () => /ERROR +Runner stops asking for jobs +runner=gitlab error="cannot read tls-ca-file \/nonexistent\/ca\.pem: ENOENT"/.test(runner.logs()), 10_000);
+    await coordinator.waitFor(
+      'the broken runner to stop',
+      () => /ERROR +Runner stops asking for jobs +runner=gitlab error="cannot read tls-ca-file \/nonexistent\/ca\.pem: ENOENT"/.test(runner.logs()),
+      10_000,
+    );
     const job = coordinator.enqueueJob(withoutSources({ script: ['echo fine'] }));
     assert.equal((await finished(coordinator, job)).state, 'success');
   } finally {

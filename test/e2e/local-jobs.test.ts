@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enqueue, jobState, readResult, waitForResult } from '../../src/sources/local/queue.ts';
-import { startRunner, type RunningRunner } from '../support/runner-process.ts';
+import { type RunningRunner, startRunner } from '../support/runner-process.ts';
 
 function workDir(config: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'runner-agent-'));
@@ -44,7 +44,11 @@ test('jobs from the queue run, their results, logs and counters are right, secre
       assert.equal(await metric(runner, `ci_runner_failed_jobs_total{runner="local",failure_reason="${reason}"}`), 0, reason);
     }
     const queue = join(dir, 'queue');
-    const ok = await enqueue(queue, jobToml('ok', ['echo hello $GREETING', 'echo key=$API_KEY'], '[variables]\nGREETING = "world"\nAPI_KEY = { value = "s3cret-value", masked = true }\n'), 'ok.toml');
+    const ok = await enqueue(
+      queue,
+      jobToml('ok', ['echo hello $GREETING', 'echo key=$API_KEY'], '[variables]\nGREETING = "world"\nAPI_KEY = { value = "s3cret-value", masked = true }\n'),
+      'ok.toml',
+    );
     const bad = await enqueue(queue, jobToml('bad', ['echo before', 'exit 3'], 'after_script = ["echo after"]\n'), 'bad.toml');
     const okResult = await waitForResult(queue, ok.id, { timeoutMs: 20_000 });
     const badResult = await waitForResult(queue, bad.id, { timeoutMs: 20_000 });
@@ -53,8 +57,14 @@ test('jobs from the queue run, their results, logs and counters are right, secre
     assert.equal(badResult.failure_reason, 'script_failure');
     assert.equal(badResult.exit_code, 3);
     const okLog = readFileSync(join(queue, 'done', `${ok.id}.log`), 'utf8');
-    assert.match(okLog, /^\$ echo hello \$GREETING\nhello world\n\$ echo key=\$API_KEY\nkey=\[MASKED\]\n\n\[runner\] job used \d+\.\d\d s of CPU, peak RSS \d+\.\d MiB \(approximate: sampled every second from \/proc\)\n$/);
-    assert.match(readFileSync(join(queue, 'done', `${bad.id}.log`), 'utf8'), /\$ exit 3\n\$ echo after\nafter\nERROR: Job failed: exit code 3\n\n\[runner\] job used/);
+    assert.match(
+      okLog,
+      /^\$ echo hello \$GREETING\nhello world\n\$ echo key=\$API_KEY\nkey=\[MASKED\]\n\n\[runner\] job used \d+\.\d\d s of CPU, peak RSS \d+\.\d MiB \(approximate: sampled every second from \/proc\)\n$/,
+    );
+    assert.match(
+      readFileSync(join(queue, 'done', `${bad.id}.log`), 'utf8'),
+      /\$ exit 3\n\$ echo after\nafter\nERROR: Job failed: exit code 3\n\n\[runner\] job used/,
+    );
     assert.ok(!readFileSync(join(queue, 'done', `${ok.id}.json`), 'utf8').includes('s3cret'));
     assert.equal(await metric(runner, 'ci_runner_jobs_total{runner="local"}'), 2);
     assert.equal(await metric(runner, 'ci_runner_failed_jobs_total{runner="local",failure_reason="script_failure"}'), 1);
@@ -64,16 +74,20 @@ test('jobs from the queue run, their results, logs and counters are right, secre
   }
 });
 
-test('a job\'s CPU and peak memory are measured, logged and exported', async () => {
+test("a job's CPU and peak memory are measured, logged and exported", async () => {
   const dir = workDir('');
   const runner = await startRunner([], { cwd: dir });
   try {
     const queue = join(dir, 'queue');
     // About 2 s of CPU in a grandchild, and a process holding some 100 MiB.
-    const { id } = await enqueue(queue, jobToml('busy', [
-      'timeout 2 sh -c "while :; do :; done" || true',
-      'head -c 104857600 /dev/zero | tail -c 1 > /dev/null; sleep 1.5',
-    ]), 'busy.toml');
+    const { id } = await enqueue(
+      queue,
+      jobToml('busy', [
+        'timeout 2 sh -c "while :; do :; done" || true',
+        'head -c 104857600 /dev/zero | tail -c 1 > /dev/null; sleep 1.5',
+      ]),
+      'busy.toml',
+    );
     await waitForResult(queue, id, { timeoutMs: 30_000 });
     const summary = readFileSync(join(queue, 'done', `${id}.log`), 'utf8').match(/job used (\d+\.\d+) s of CPU, peak RSS (\d+\.\d) MiB/);
     assert.ok(summary, 'summary line');
@@ -94,7 +108,10 @@ test('concurrent and limit are never exceeded', async () => {
     const queue = join(dir, 'queue');
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
-      ids.push((await enqueue(queue, jobToml(`j${i}`, [`echo "start $(date +%s%N)" >> ${marks}`, 'sleep 0.4', `echo "end $(date +%s%N)" >> ${marks}`]), `j${i}.toml`)).id);
+      ids.push(
+        (await enqueue(queue, jobToml(`j${i}`, [`echo "start $(date +%s%N)" >> ${marks}`, 'sleep 0.4', `echo "end $(date +%s%N)" >> ${marks}`]), `j${i}.toml`))
+          .id,
+      );
     }
     for (const id of ids) assert.equal((await waitForResult(queue, id, { timeoutMs: 30_000 })).state, 'success');
     const events = readFileSync(marks, 'utf8').trim().split('\n').map((line) => {
@@ -103,7 +120,7 @@ test('concurrent and limit are never exceeded', async () => {
     }).sort((x, y) => (x.at < y.at ? -1 : x.at > y.at ? 1 : x.delta - y.delta));
     let running = 0;
     let most = 0;
-    for (const event of events) most = Math.max(most, (running += event.delta));
+    for (const event of events) most = Math.max(most, running += event.delta);
     assert.equal(most, 2, 'the runner limit of 2 bounds the jobs running at once');
   } finally {
     runner.kill();
@@ -117,11 +134,16 @@ test('build-state metrics and the job list follow a running job, and read 0 afte
     const queue = join(dir, 'queue');
     const { id } = await enqueue(queue, jobToml('sleeper', ['sleep 2']), 'sleeper.toml');
     // The stage changes just before the step's shell starts: wait until its pid is known too.
-    const line = await until('the job in step_script with its shell\'s pid', async () => {
+    const line = await until("the job in step_script with its shell's pid", async () => {
       const list = await (await fetch(`${runner.url}/debug/jobs/list`)).text();
       return /stage=step_script .* pid=\d+/.test(list) ? list : undefined;
     });
-    assert.match(line, new RegExp(`^url=\\S+${id}\\.toml state=running stage=step_script executor_stage=step_script duration=\\S+ id=${id} name=sleeper runner=local pid=\\d+\\n$`));
+    assert.match(
+      line,
+      new RegExp(
+        `^url=\\S+${id}\\.toml state=running stage=step_script executor_stage=step_script duration=\\S+ id=${id} name=sleeper runner=local pid=\\d+\\n$`,
+      ),
+    );
     assert.equal(await metric(runner, 'ci_runner_builds{runner="local",stage="step_script",state="running"}'), 1);
     assert.equal(await metric(runner, 'ci_runner_builds{runner="local",stage="prepare_executor",state="running"}'), 0);
     assert.ok((await metric(runner, 'ci_runner_job_stage_age_max_seconds{runner="local",stage="step_script"}'))! > 0);
@@ -190,7 +212,10 @@ test('SIGHUP reloads concurrent without dropping a running job', async () => {
     assert.equal(await metric(runner, 'ci_runner_concurrent'), 4, 'a bad file keeps the current configuration');
     rmSync(join(dir, 'config.toml'));
     process.kill(runner.pid, 'SIGHUP');
-    await until('a missing file counted as a failed reload', async () => ((await metric(runner, 'ci_runner_configuration_loading_error_total')) === 2 ? true : undefined));
+    await until(
+      'a missing file counted as a failed reload',
+      async () => ((await metric(runner, 'ci_runner_configuration_loading_error_total')) === 2 ? true : undefined),
+    );
     assert.equal(await metric(runner, 'ci_runner_concurrent'), 4, 'a removed config.toml does not switch to the defaults');
     assert.equal(await metric(runner, 'ci_runner_configuration_last_load_successful'), 0, 'the failed reload is still the latest');
     writeFileSync(join(dir, 'config.toml'), 'check_interval = 1\nconcurrent = 2\n');

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { enqueue, ownerOf, waitForResult, type DoneRecord } from '../../src/sources/local/queue.ts';
-import { startRunner, type RunningRunner } from '../support/runner-process.ts';
+import { type DoneRecord, enqueue, ownerOf, waitForResult } from '../../src/sources/local/queue.ts';
+import { type RunningRunner, startRunner } from '../support/runner-process.ts';
 
 interface Peer {
   readonly name: string;
@@ -25,8 +25,7 @@ async function startPeers(root: string, queue: string, names: readonly string[],
     for (const name of names) {
       const dir = join(root, name);
       mkdirSync(dir);
-      writeFileSync(join(dir, 'config.toml'),
-        `check_interval = 1\n${settings}\n[[runners]]\nname = "${name}"\nqueue_dir = ${JSON.stringify(queue)}\n`);
+      writeFileSync(join(dir, 'config.toml'), `check_interval = 1\n${settings}\n[[runners]]\nname = "${name}"\nqueue_dir = ${JSON.stringify(queue)}\n`);
       const runner = await startRunner([], { cwd: dir });
       peers.push({ name, runner, owner: ownerOf(runner.pid) });
     }
@@ -44,7 +43,11 @@ function jobToml(name: string, script: readonly string[]): string {
 /** A script line recording that the job started: `JOB_ID RUNNER_NAME SHELL_PID` appended to `file` (one short O_APPEND write). */
 const recordStart = (file: string): string => `echo "$CI_JOB_ID $CI_RUNNER_DESCRIPTION $$" >> ${file}`;
 
-interface Start { readonly id: string; readonly runner: string; readonly pid: number }
+interface Start {
+  readonly id: string;
+  readonly runner: string;
+  readonly pid: number;
+}
 
 function starts(file: string): Start[] {
   if (!existsSync(file)) return [];
@@ -119,7 +122,9 @@ test('two runners on one queue: every job runs exactly once, both take jobs, res
     const started = starts(ran);
     assert.equal(started.length, JOBS, `${started.length} starts for ${JOBS} jobs`);
     assert.deepEqual(started.map((s) => s.id).sort(), [...ids].sort());
-    for (const start of started) assert.equal(start.runner, ranBy.get(start.id), `job ${start.id} ran on ${start.runner}, its result names ${ranBy.get(start.id)}`);
+    for (const start of started) {
+      assert.equal(start.runner, ranBy.get(start.id), `job ${start.id} ran on ${start.runner}, its result names ${ranBy.get(start.id)}`);
+    }
 
     const counts = peers.map((peer) => started.filter((s) => s.runner === peer.name).length);
     for (const [i, peer] of peers.entries()) assert.ok(counts[i]! > 0, `${peer.name} ran no job (counts ${counts.join('/')})`);
@@ -165,10 +170,14 @@ test('a runner SIGKILLed mid-job: its busy live peer finishes that job as runner
     // only once the victim has a result, so the survivor has to recover the
     // dead claim while it is busy, on one of its periodic recovery rounds.
     const victimResult = join(queue, 'done', `${victim.id}.json`);
-    const waiter = await enqueue(queue, jobToml('waiter', [
-      recordStart(ran),
-      `for i in $(seq 400); do if [ -e ${victimResult} ]; then exit 0; fi; sleep 0.1; done; exit 1`,
-    ]), 'waiter.toml');
+    const waiter = await enqueue(
+      queue,
+      jobToml('waiter', [
+        recordStart(ran),
+        `for i in $(seq 400); do if [ -e ${victimResult} ]; then exit 0; fi; sleep 0.1; done; exit 1`,
+      ]),
+      'waiter.toml',
+    );
     const waiterStart = await poll('the waiter running', () => starts(ran).find((s) => s.id === waiter.id));
     assert.equal(waiterStart.runner, survivor.name, 'the dead runner was full, so the survivor took the waiter');
 
@@ -176,7 +185,7 @@ test('a runner SIGKILLed mid-job: its busy live peer finishes that job as runner
     assert.equal(killed.signal, 'SIGKILL');
 
     const waited = await waitForResult(queue, waiter.id, { timeoutMs: 45_000 });
-    assert.equal(waited.state, 'success', 'the victim was recovered while the waiter held the survivor\'s only slot');
+    assert.equal(waited.state, 'success', "the victim was recovered while the waiter held the survivor's only slot");
     assert.equal(waited.owner, survivor.owner);
 
     const recovered = await waitForResult(queue, victim.id, { timeoutMs: 1_000 });
@@ -187,7 +196,7 @@ test('a runner SIGKILLed mid-job: its busy live peer finishes that job as runner
     assert.ok(
       readFileSync(join(queue, 'done', `${victim.id}.log`), 'utf8')
         .includes(`[runner] the runner process ${dead.runner.pid} (${dead.owner}) that claimed this job died; ${survivor.owner} finished it as failed`),
-      'the victim\'s log names the survivor as the recoverer',
+      "the victim's log names the survivor as the recoverer",
     );
     assert.match(survivor.runner.logs(), new RegExp(`Job of a runner that died finished as failed.*job=${victim.id}`));
 
@@ -197,7 +206,9 @@ test('a runner SIGKILLed mid-job: its busy live peer finishes that job as runner
     assert.equal(laterResult.state, 'success');
     assert.equal(laterResult.owner, survivor.owner);
     assert.deepEqual(starts(ran).map((s) => `${s.id} ${s.runner}`), [
-      `${victim.id} ${dead.name}`, `${waiter.id} ${survivor.name}`, `${later.id} ${survivor.name}`,
+      `${victim.id} ${dead.name}`,
+      `${waiter.id} ${survivor.name}`,
+      `${later.id} ${survivor.name}`,
     ]);
     assert.deepEqual(entries(join(queue, 'claimed', dead.owner)), [], 'the dead claim is gone');
     assert.deepEqual(entries(join(queue, 'recovering')), []);
@@ -212,7 +223,9 @@ test('a runner SIGKILLed mid-job: its busy live peer finishes that job as runner
     for (const peer of peers) peer.runner.kill();
     // The dead runner's job is orphaned, not ended: end its process group.
     if (orphanGroup !== undefined && orphanGroup > 0) {
-      try { process.kill(-orphanGroup, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(-orphanGroup, 'SIGKILL');
+      } catch { /* already gone */ }
     }
     rmSync(root, { recursive: true, force: true });
   }

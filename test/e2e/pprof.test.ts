@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSamplingIntervalMicros, runtime } from '../../src/runtime/runtime.ts';
 import { goPprof, rawLocations, rawSampleTypes } from '../support/pprof.ts';
-import { startRunner, type RunningRunner } from '../support/runner-process.ts';
+import { type RunningRunner, startRunner } from '../support/runner-process.ts';
 import { skipUnless } from '../support/tools.ts';
 
 const HAS_HEAP_SAMPLING = runtime.name !== 'bun';
@@ -34,7 +34,9 @@ async function get(path: string, init?: RequestInit): Promise<Response> {
  */
 async function scrapeFloodDuring<T>(done: Promise<T>): Promise<{ result: T; scrapes: number }> {
   let finished = false;
-  const result = done.finally(() => { finished = true; });
+  const result = done.finally(() => {
+    finished = true;
+  });
   let scrapes = 0;
   const url = `${(await runner()).url}/metrics`;
   const worker = async (): Promise<void> => {
@@ -107,11 +109,13 @@ test('a CPU profile taken during a scrape flood shows collection and serializati
   const serializer = locations.filter((l) => l.file.endsWith('exporter-prometheus/build/src/PrometheusSerializer.js'));
   assert.ok(serializer.length > 0, `serialization in the profile:\n${raw.slice(0, 4000)}`);
   assert.ok(serializer.every((l) => l.line > 0));
-  assert.ok(locations.some((l) => l.file.includes('@opentelemetry/sdk-metrics/') && /collect/i.test(l.functionName)),
-    `collection in the profile:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`);
+  assert.ok(
+    locations.some((l) => l.file.includes('@opentelemetry/sdk-metrics/') && /collect/i.test(l.functionName)),
+    `collection in the profile:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`,
+  );
 });
 
-test('a second CPU profile while one runs is a 500 with Go\'s message', async () => {
+test("a second CPU profile while one runs is a 500 with Go's message", async () => {
   const first = new AbortController();
   const running = get('/debug/pprof/profile?seconds=15', { signal: first.signal }).catch(() => undefined);
   try {
@@ -136,8 +140,11 @@ test('a CPU profile stops early when its client goes away', async () => {
 test('bad profile parameters follow Go: default 30 s, 400 beyond the maximum', async () => {
   // Missing, non-numeric and non-positive all mean 30, which exceeds this runner's maximum of 20.
   for (const query of ['', '?seconds=abc', '?seconds=0', '?seconds=-5', '?seconds=1.5']) {
-    await assertPprofError(await get(`/debug/pprof/profile${query}`), 400,
-      /^profile duration 30s exceeds the maximum of 20s \(pprof_max_seconds in config\.toml\)\n$/);
+    await assertPprofError(
+      await get(`/debug/pprof/profile${query}`),
+      400,
+      /^profile duration 30s exceeds the maximum of 20s \(pprof_max_seconds in config\.toml\)\n$/,
+    );
   }
   await assertPprofError(await get('/debug/pprof/profile?seconds=99999'), 400, /profile duration 99999s exceeds the maximum of 20s/);
   await assertPprofError(await get('/debug/pprof/heap?seconds=5'), 400, /use \/debug\/pprof\/allocs\?seconds=N/);
@@ -178,8 +185,10 @@ test('the heap profile is the live heap, readable by go tool pprof', { skip: noG
     assert.match(raw, /^PeriodType: space bytes$/m);
     assert.match(raw, /^Period: 524288$/m);
     // Sampling ran from process start, so what module loading left live is there with its stack.
-    assert.ok(locations.some((l) => l.file.includes('/node_modules/@opentelemetry/')),
-      `allocation stacks into the OpenTelemetry SDK:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`);
+    assert.ok(
+      locations.some((l) => l.file.includes('/node_modules/@opentelemetry/')),
+      `allocation stacks into the OpenTelemetry SDK:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`,
+    );
   } else {
     assert.match(raw, /^Period: 1$/m);
     const locationLines = (raw.split(/^Locations$/m)[1] ?? '').split('\n').filter((line) => /^\s+\d+: /.test(line));
@@ -200,31 +209,40 @@ test('heap?debug=1 is a legible text form', async () => {
   }
 });
 
-test('an allocs profile during a scrape flood shows serialization allocating', { skip: noGo || (!HAS_HEAP_SAMPLING && 'bun has no allocation sampling (checked by the next test)'), timeout: 120_000 }, async () => {
+test('an allocs profile during a scrape flood shows serialization allocating', {
+  skip: noGo || (!HAS_HEAP_SAMPLING && 'bun has no allocation sampling (checked by the next test)'),
+  timeout: 120_000,
+}, async () => {
   const { result: res } = await scrapeFloodDuring(get('/debug/pprof/allocs?seconds=3'));
   const raw = goPprof(await profileBytes(res, 'allocs-delta'));
   assert.equal(rawSampleTypes(raw), 'samples/count alloc_space/bytes[dflt]');
   const locations = rawLocations(raw);
-  assert.ok(locations.some((l) => l.file.endsWith('PrometheusSerializer.js')) || locations.some((l) => l.file.includes('@opentelemetry/sdk-metrics/')),
-    `allocations in collection or serialization:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`);
+  assert.ok(
+    locations.some((l) => l.file.endsWith('PrometheusSerializer.js')) || locations.some((l) => l.file.includes('@opentelemetry/sdk-metrics/')),
+    `allocations in collection or serialization:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`,
+  );
   // The in-use sampler is back after the window.
   assert.equal((await get('/debug/pprof/heap')).status, 200);
 });
 
-test('during an allocs window the heap profile is a 503 that says why, and a second allocs a 500', { skip: !HAS_HEAP_SAMPLING && 'no allocs on bun' }, async () => {
-  const window = new AbortController();
-  const allocs = get('/debug/pprof/allocs?seconds=10', { signal: window.signal }).catch(() => undefined);
-  try {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await assertPprofError(await get('/debug/pprof/heap'), 503, /an allocs profile is running; the in-use heap sampler restarts when it ends/);
-    await assertPprofError(await get('/debug/pprof/allocs?seconds=1'), 500, /an allocs profile is already running/);
-  } finally {
-    window.abort();
-    await allocs;
-  }
-  // The abandoned window ends early and the in-use sampler comes back.
-  assert.equal(await statusWithin5s('/debug/pprof/heap'), 200);
-});
+test(
+  'during an allocs window the heap profile is a 503 that says why, and a second allocs a 500',
+  { skip: !HAS_HEAP_SAMPLING && 'no allocs on bun' },
+  async () => {
+    const window = new AbortController();
+    const allocs = get('/debug/pprof/allocs?seconds=10', { signal: window.signal }).catch(() => undefined);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await assertPprofError(await get('/debug/pprof/heap'), 503, /an allocs profile is running; the in-use heap sampler restarts when it ends/);
+      await assertPprofError(await get('/debug/pprof/allocs?seconds=1'), 500, /an allocs profile is already running/);
+    } finally {
+      window.abort();
+      await allocs;
+    }
+    // The abandoned window ends early and the in-use sampler comes back.
+    assert.equal(await statusWithin5s('/debug/pprof/heap'), 200);
+  },
+);
 
 test('allocs on a runtime without allocation sampling says so', { skip: HAS_HEAP_SAMPLING && 'this runtime has allocation sampling' }, async () => {
   await assertPprofError(await get('/debug/pprof/allocs?seconds=1'), 501, /this runtime does not have/);

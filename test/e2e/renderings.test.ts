@@ -16,12 +16,13 @@ import { fixedStatus } from '../support/runner-status.ts';
 import { enqueue, waitForResult } from '../../src/sources/local/queue.ts';
 import { formatBound, formatFloatField } from '../../src/telemetry/renderings/influx.ts';
 import type { VarsDocument } from '../../src/telemetry/renderings/json.ts';
-import { Telemetry, type Scrape } from '../../src/telemetry/telemetry.ts';
+import { type Scrape, Telemetry } from '../../src/telemetry/telemetry.ts';
 import { packageRoot } from '../../src/version.ts';
 import { startRunner } from '../support/runner-process.ts';
 import { hasCommand } from '../support/tools.ts';
 
-const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+const PROMETHEUS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
 
 /** A fresh meter, the scrape of whatever `record` makes with it, and the Telemetry shut down. */
 async function scrapeOf(record: (telemetry: Telemetry) => void): Promise<Scrape> {
@@ -45,7 +46,11 @@ function influxLines(scrape: Scrape): string[] {
 
 // --- Parsers the agreement checks read the renderings with ---
 
-interface Sample { readonly name: string; readonly labels: ReadonlyMap<string, string>; readonly value: number }
+interface Sample {
+  readonly name: string;
+  readonly labels: ReadonlyMap<string, string>;
+  readonly value: number;
+}
 
 function numberOf(text: string): number {
   if (text === '+Inf') return Infinity;
@@ -64,7 +69,10 @@ function parsePrometheus(text: string): { samples: Sample[]; types: Map<string, 
   const unescape = (s: string): string => s.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
   for (const line of text.split('\n')) {
     const meta = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
-    if (meta) { (meta[1] === 'HELP' ? help : types).set(meta[2]!, meta[1] === 'HELP' ? unescape(meta[3]!) : meta[3]!); continue; }
+    if (meta) {
+      (meta[1] === 'HELP' ? help : types).set(meta[2]!, meta[1] === 'HELP' ? unescape(meta[3]!) : meta[3]!);
+      continue;
+    }
     if (line === '' || line.startsWith('#')) continue;
     const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0];
     assert.ok(name, `a sample line: ${line}`);
@@ -94,8 +102,14 @@ function splitUnescaped(text: string, separator: string): string[] {
   const parts: string[] = [];
   let start = 0;
   for (let i = 0; i < text.length; i++) {
-    if (text[i] === '\\' && i + 1 < text.length && text[i + 1] !== '\\') { i++; continue; }
-    if (text[i] === separator) { parts.push(text.slice(start, i)); start = i + 1; }
+    if (text[i] === '\\' && i + 1 < text.length && text[i + 1] !== '\\') {
+      i++;
+      continue;
+    }
+    if (text[i] === separator) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
   }
   parts.push(text.slice(start));
   return parts;
@@ -104,7 +118,12 @@ function splitUnescaped(text: string, separator: string): string[] {
 /** What Telegraf's parser makes of an escaped tag key or value. */
 const unescapeTag = (text: string): string => text.replace(/\\([, ="])/g, '$1');
 
-interface InfluxPoint { readonly measurement: string; readonly tags: ReadonlyMap<string, string>; readonly fields: ReadonlyMap<string, number>; readonly timestamp: string }
+interface InfluxPoint {
+  readonly measurement: string;
+  readonly tags: ReadonlyMap<string, string>;
+  readonly fields: ReadonlyMap<string, number>;
+  readonly timestamp: string;
+}
 
 function parseInflux(text: string): InfluxPoint[] {
   assert.ok(text === '' || text.endsWith('\n'), 'line protocol ends with a newline');
@@ -137,10 +156,15 @@ function varsSamples(doc: VarsDocument): Sample[] {
   for (const metric of doc.metrics) {
     for (const series of metric.series) {
       const labels = new Map(Object.entries(series.labels));
-      if ('value' in series) { samples.push({ name: metric.name, labels, value: value(series.value) }); continue; }
+      if ('value' in series) {
+        samples.push({ name: metric.name, labels, value: value(series.value) });
+        continue;
+      }
       samples.push({ name: `${metric.name}_count`, labels, value: series.count });
       if (series.sum !== null) samples.push({ name: `${metric.name}_sum`, labels, value: value(series.sum) });
-      for (const bucket of series.buckets) samples.push({ name: `${metric.name}_bucket`, labels: new Map([...labels, ['le', bucket.le]]), value: bucket.count });
+      for (const bucket of series.buckets) {
+        samples.push({ name: `${metric.name}_bucket`, labels: new Map([...labels, ['le', bucket.le]]), value: bucket.count });
+      }
     }
   }
   return samples;
@@ -193,7 +217,7 @@ function assertAgree(prometheusText: string, influxText: string, vars: VarsDocum
   const points = parseInflux(influxText);
   assertSameSamples(fromPrometheus, keyed(influxSamples(points)), 'the line protocol', true);
   assertSameSamples(fromPrometheus, keyed(varsSamples(vars)), '/debug/vars', false);
-  assert.deepEqual(new Set(points.map((point) => point.timestamp)), new Set([`${Date.parse(vars.time)}000000`]), 'one timestamp, the collection\'s');
+  assert.deepEqual(new Set(points.map((point) => point.timestamp)), new Set([`${Date.parse(vars.time)}000000`]), "one timestamp, the collection's");
   assert.deepEqual(vars.metrics.map((metric) => metric.name), [...prometheus.types.keys()], 'the same metrics in the same order');
   for (const metric of vars.metrics) {
     assert.equal(metric.type, prometheus.types.get(metric.name), `type of ${metric.name}`);
@@ -204,9 +228,13 @@ function assertAgree(prometheusText: string, influxText: string, vars: VarsDocum
 // --- Line protocol in process ---
 
 test('line protocol: spaces, commas and equals signs in labels are escaped, quotes and inner backslashes kept', async () => {
-  const scrape = await scrapeOf((t) => t.meter.createCounter('ci_runner_test_requests').add(3, {
-    runner: 'my runner, the "first"=best', path: 'C:\\builds\\x', plain: 'ok',
-  }));
+  const scrape = await scrapeOf((t) =>
+    t.meter.createCounter('ci_runner_test_requests').add(3, {
+      runner: 'my runner, the "first"=best',
+      path: 'C:\\builds\\x',
+      plain: 'ok',
+    })
+  );
   assert.deepEqual(influxLines(scrape), [
     'prometheus,path=C:\\builds\\x,plain=ok,runner=my\\ runner\\,\\ the\\ "first"\\=best ci_runner_test_requests_total=3',
   ]);
@@ -222,9 +250,14 @@ test('line protocol: a newline, tab or carriage return in a label is written as 
 });
 
 test('line protocol: an empty label is no tag; trailing backslashes are cut; a backslash before an escaped character survives', async () => {
-  const scrape = await scrapeOf((t) => t.meter.createCounter('ci_runner_test_requests').add(1, {
-    empty: '', trailing: 'dir\\\\', inner: 'a\\,b', only: '\\',
-  }));
+  const scrape = await scrapeOf((t) =>
+    t.meter.createCounter('ci_runner_test_requests').add(1, {
+      empty: '',
+      trailing: 'dir\\\\',
+      inner: 'a\\,b',
+      only: '\\',
+    })
+  );
   assert.deepEqual(influxLines(scrape), ['prometheus,inner=a\\\\,b,trailing=dir ci_runner_test_requests_total=1']);
   const [point] = parseInflux(scrape.influx());
   assert.equal(point?.tags.get('inner'), 'a\\,b', 'read back as written to /metrics');
@@ -264,12 +297,14 @@ test('line protocol: a histogram is a _count and _sum line, then a _bucket line 
 });
 
 test('line protocol: NaN and infinite values are left out, big and small values are written without an exponent', async () => {
-  const scrape = await scrapeOf((t) => t.meter.createObservableGauge('ci_runner_test_value').addCallback((o) => {
-    o.observe(NaN, { v: 'nan' });
-    o.observe(Infinity, { v: 'inf' });
-    o.observe(1.5e22, { v: 'big' });
-    o.observe(-1e-7, { v: 'small' });
-  }));
+  const scrape = await scrapeOf((t) =>
+    t.meter.createObservableGauge('ci_runner_test_value').addCallback((o) => {
+      o.observe(NaN, { v: 'nan' });
+      o.observe(Infinity, { v: 'inf' });
+      o.observe(1.5e22, { v: 'big' });
+      o.observe(-1e-7, { v: 'small' });
+    })
+  );
   assert.deepEqual(influxLines(scrape), [
     'prometheus,v=big ci_runner_test_value=15000000000000000000000',
     'prometheus,v=small ci_runner_test_value=-0.0000001',
@@ -278,13 +313,34 @@ test('line protocol: NaN and infinite values are left out, big and small values 
   assert.deepEqual(values, ['NaN', '+Inf', 1.5e22, -1e-7]);
 });
 
-test('number formats: fields as Go\'s FormatFloat(v, \'f\', -1), bucket bounds as FormatFloat(v, \'g\', -1)', () => {
-  const fields: [number, string][] = [[0, '0'], [2, '2'], [0.1, '0.1'], [-3.25, '-3.25'], [123456789.125, '123456789.125'],
-    [1e21, '1000000000000000000000'], [1.5e-7, '0.00000015'], [0.000001, '0.000001'], [2 ** 53, '9007199254740992']];
+test("number formats: fields as Go's FormatFloat(v, 'f', -1), bucket bounds as FormatFloat(v, 'g', -1)", () => {
+  const fields: [number, string][] = [
+    [0, '0'],
+    [2, '2'],
+    [0.1, '0.1'],
+    [-3.25, '-3.25'],
+    [123456789.125, '123456789.125'],
+    [1e21, '1000000000000000000000'],
+    [1.5e-7, '0.00000015'],
+    [0.000001, '0.000001'],
+    [2 ** 53, '9007199254740992'],
+  ];
   for (const [value, text] of fields) assert.equal(formatFloatField(value), text, String(value));
-  const bounds: [number, string][] = [[0.005, '0.005'], [0.0001, '0.0001'], [0.00001, '1e-05'], [0.5, '0.5'], [30, '30'],
-    [125000, '125000'], [999999, '999999'], [1e6, '1e+06'], [16777216, '1.6777216e+07'], [1.5e300, '1.5e+300'],
-    [2.5e-100, '2.5e-100'], [-2e6, '-2e+06'], [Infinity, '+Inf']];
+  const bounds: [number, string][] = [
+    [0.005, '0.005'],
+    [0.0001, '0.0001'],
+    [0.00001, '1e-05'],
+    [0.5, '0.5'],
+    [30, '30'],
+    [125000, '125000'],
+    [999999, '999999'],
+    [1e6, '1e+06'],
+    [16777216, '1.6777216e+07'],
+    [1.5e300, '1.5e+300'],
+    [2.5e-100, '2.5e-100'],
+    [-2e6, '-2e+06'],
+    [Infinity, '+Inf'],
+  ];
   for (const [value, text] of bounds) assert.equal(formatBound(value), text, String(value));
 });
 
@@ -297,12 +353,26 @@ function telegrafStandInMissing(): false | string {
   return reason;
 }
 
-test('line protocol: byte for byte what Telegraf\'s parts (expfmt, the metric_version = 2 mapping, the line-protocol encoder) make of /metrics', { skip: telegrafStandInMissing(), timeout: 120_000 }, async () => {
+test("line protocol: byte for byte what Telegraf's parts (expfmt, the metric_version = 2 mapping, the line-protocol encoder) make of /metrics", {
+  skip: telegrafStandInMissing(),
+  timeout: 120_000,
+}, async () => {
   const scrape = await scrapeOf((t) => {
-    const labels = { runner: 'a b,c=d"e\\f', note: 'two\nlines\tand\ra', empty: '', trailing: 'x\\\\', inner: 'a\\,b', text: 'ünï cödé ✓', eq: '==', lead: ' x' };
+    const labels = {
+      runner: 'a b,c=d"e\\f',
+      note: 'two\nlines\tand\ra',
+      empty: '',
+      trailing: 'x\\\\',
+      inner: 'a\\,b',
+      text: 'ünï cödé ✓',
+      eq: '==',
+      lead: ' x',
+    };
     t.meter.createCounter('ci_runner_test_requests').add(5, labels);
     t.meter.createUpDownCounter('ci_runner_test_level').add(-2.5, { x: 'y' });
-    const histogram = t.meter.createHistogram('ci_runner_test_bytes', { advice: { explicitBucketBoundaries: [0.00001, 0.0001, 0.5, 999999, 1e6, 16777216, 1e21] } });
+    const histogram = t.meter.createHistogram('ci_runner_test_bytes', {
+      advice: { explicitBucketBoundaries: [0.00001, 0.0001, 0.5, 999999, 1e6, 16777216, 1e21] },
+    });
     histogram.record(2048, labels);
     histogram.record(1.5e22, labels);
     histogram.record(0.1 + 0.2, { runner: 'z' });
@@ -344,8 +414,14 @@ test('/debug/vars document: name, type, help, unit and series of every metric', 
       { name: 'ci_runner_test_requests_total', type: 'counter', help: 'Requests "served".', unit: 's', series: [{ labels: { runner: 'a' }, value: 2 }] },
       { name: 'ci_runner_test_temperature', type: 'gauge', help: '', unit: '', series: [{ labels: {}, value: 21.5 }] },
       {
-        name: 'ci_runner_test_seconds', type: 'histogram', help: 'Durations.', unit: '', series: [{
-          labels: { runner: 'a' }, count: 2, sum: 5.5,
+        name: 'ci_runner_test_seconds',
+        type: 'histogram',
+        help: 'Durations.',
+        unit: '',
+        series: [{
+          labels: { runner: 'a' },
+          count: 2,
+          sum: 5.5,
           buckets: [{ le: '1', count: 1 }, { le: '10', count: 2 }, { le: '+Inf', count: 2 }],
         }],
       },
@@ -360,7 +436,10 @@ test('one scrape, three renderings that agree, whatever the labels hold', async 
     const labels = { runner: 'a b,c=d"e\\f', note: 'two\nlines', empty: '', trailing: 'x\\' };
     t.meter.createCounter('ci_runner_test_requests').add(5, labels);
     t.meter.createHistogram('ci_runner_test_bytes', { advice: { explicitBucketBoundaries: [1024, 16 * 1024 * 1024] } }).record(2048, labels);
-    t.meter.createObservableGauge('ci_runner_test_value').addCallback((o) => { o.observe(NaN, { v: '1' }); o.observe(0.1 + 0.2, { v: '2' }); });
+    t.meter.createObservableGauge('ci_runner_test_value').addCallback((o) => {
+      o.observe(NaN, { v: '1' });
+      o.observe(0.1 + 0.2, { v: '2' });
+    });
   });
   assertAgree(scrape.prometheus(), scrape.influx(), scrape.vars());
 });
@@ -383,7 +462,7 @@ async function withServer(register: (telemetry: Telemetry) => void, run: (base: 
 
 const oneCounter = (t: Telemetry): void => t.meter.createCounter('ci_runner_test_requests').add(1, { runner: 'a' });
 
-test('/metrics?format=influx and an Accept header for line protocol answer line protocol; Prometheus\'s Accept gets the text format', async () => {
+test("/metrics?format=influx and an Accept header for line protocol answer line protocol; Prometheus's Accept gets the text format", async () => {
   await withServer(oneCounter, async (base) => {
     const asked: [string, RequestInit, string][] = [
       ['/metrics?format=influx', {}, 'influx'],
@@ -423,13 +502,15 @@ test('Accept negotiation: line protocol only when it is named and weighs more th
 
 test('/metrics with an unknown or repeated format answers 400 with one line naming it and the accepted ones', async () => {
   await withServer(oneCounter, async (base) => {
-    for (const [query, message] of [
-      ['format=xml', 'bad request: unknown format "xml"; accepted: prometheus, influx\n'],
-      ['format=', 'bad request: unknown format ""; accepted: prometheus, influx\n'],
-      ['format=Influx', 'bad request: unknown format "Influx"; accepted: prometheus, influx\n'],
-      ['format=a%0Ab', 'bad request: unknown format "a\\nb"; accepted: prometheus, influx\n'],
-      ['format=influx&format=prometheus', 'bad request: format given 2 times; accepted: prometheus, influx\n'],
-    ] as const) {
+    for (
+      const [query, message] of [
+        ['format=xml', 'bad request: unknown format "xml"; accepted: prometheus, influx\n'],
+        ['format=', 'bad request: unknown format ""; accepted: prometheus, influx\n'],
+        ['format=Influx', 'bad request: unknown format "Influx"; accepted: prometheus, influx\n'],
+        ['format=a%0Ab', 'bad request: unknown format "a\\nb"; accepted: prometheus, influx\n'],
+        ['format=influx&format=prometheus', 'bad request: format given 2 times; accepted: prometheus, influx\n'],
+      ] as const
+    ) {
       const res = await fetch(`${base}/metrics?${query}`);
       assert.equal(res.status, 400, query);
       assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
@@ -444,13 +525,22 @@ test('/debug/vars answers the JSON document; every rendering answers 500 with th
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
     const doc = await res.json() as VarsDocument;
-    assert.deepEqual(doc.metrics, [{ name: 'ci_runner_test_requests_total', type: 'counter', help: '', unit: '', series: [{ labels: { runner: 'a' }, value: 1 }] }]);
+    assert.deepEqual(doc.metrics, [{
+      name: 'ci_runner_test_requests_total',
+      type: 'counter',
+      help: '',
+      unit: '',
+      series: [{ labels: { runner: 'a' }, value: 1 }],
+    }]);
     const head = await fetch(`${base}/debug/vars`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(await head.text(), '');
     assert.equal((await fetch(`${base}/debug/vars`, { method: 'POST' })).status, 405);
   });
-  await withServer((t) => t.meter.createObservableGauge('broken').addCallback(() => { throw new Error('cannot read /proc/self/broken'); }), async (base) => {
+  await withServer((t) =>
+    t.meter.createObservableGauge('broken').addCallback(() => {
+      throw new Error('cannot read /proc/self/broken');
+    }), async (base) => {
     for (const path of ['/metrics', '/metrics?format=influx', '/debug/vars', '/debug/renderings']) {
       const res = await fetch(`${base}${path}`);
       assert.equal(res.status, 500, path);
@@ -461,7 +551,11 @@ test('/debug/vars answers the JSON document; every rendering answers 500 with th
 
 // --- The real CLI ---
 
-interface Renderings { readonly prometheus: string; readonly influx: string; readonly vars: VarsDocument }
+interface Renderings {
+  readonly prometheus: string;
+  readonly influx: string;
+  readonly vars: VarsDocument;
+}
 
 async function get(url: string): Promise<string> {
   const res = await fetch(url);

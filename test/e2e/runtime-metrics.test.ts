@@ -175,7 +175,9 @@ test('a handle type that is gone reads 0, not its last count', { skip: activeHan
   });
 });
 
-test('heap spaces are labelled by V8 space name without the _space suffix', { skip: RUNTIME_METRIC_SUPPORT['nodejs_heap_space_size_used_bytes']![runtime.name] ? false : `${runtime.name} has no heap spaces` }, async () => {
+test('heap spaces are labelled by V8 space name without the _space suffix', {
+  skip: RUNTIME_METRIC_SUPPORT['nodejs_heap_space_size_used_bytes']![runtime.name] ? false : `${runtime.name} has no heap spaces`,
+}, async () => {
   await withMetrics(async (render) => {
     const body = await render();
     const spaces = [...body.matchAll(/^nodejs_heap_space_size_used_bytes\{space="([^"]+)"\} /gm)].map(([, space]) => space);
@@ -185,7 +187,9 @@ test('heap spaces are labelled by V8 space name without the _space suffix', { sk
   });
 });
 
-test('garbage collections land in nodejs_gc_duration_seconds with prom-client\'s buckets', { skip: runtime.name === 'node' ? false : `${runtime.name} delivers no gc performance entries` }, async () => {
+test("garbage collections land in nodejs_gc_duration_seconds with prom-client's buckets", {
+  skip: runtime.name === 'node' ? false : `${runtime.name} delivers no gc performance entries`,
+}, async () => {
   await withMetrics(async (render) => {
     await churn();
     await sleep(100);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { runtime } from '../../src/runtime/runtime.ts';
-import { startRunner, type RunningRunner } from '../support/runner-process.ts';
+import { type RunningRunner, startRunner } from '../support/runner-process.ts';
 import { assertPromtoolAccepts } from '../support/promtool.ts';
 import { skipUnless } from '../support/tools.ts';
 
@@ -31,9 +31,15 @@ function rawRequest(url: string, request: string, waitMs: number): Promise<{ res
   return new Promise((resolve) => {
     let response = '';
     const socket = connect(Number(port), hostname, () => socket.write(request));
-    const finish = (closed: boolean): void => { clearTimeout(timer); socket.destroy(); resolve({ response, closed }); };
+    const finish = (closed: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ response, closed });
+    };
     const timer = setTimeout(() => finish(false), waitMs);
-    socket.on('data', (chunk) => { response += chunk.toString('latin1'); });
+    socket.on('data', (chunk) => {
+      response += chunk.toString('latin1');
+    });
     socket.on('close', () => finish(true));
     socket.on('error', () => undefined);
   });
@@ -65,8 +71,19 @@ test('/metrics has real values for every metric of this version', async () => {
   const version = body.split('\n').find((l) => l.startsWith('ci_runner_version_info{'));
   assert.ok(version?.endsWith('} 1'), version);
   assert.ok(version);
-  for (const label of ['name="runner"', 'version="', 'revision="', 'branch="', 'built_at="', `os="${process.platform}"`,
-    `architecture="${process.arch}"`, `runtime="${runtime.name}"`, `runtime_version="${runtime.version}"`]) {
+  for (
+    const label of [
+      'name="runner"',
+      'version="',
+      'revision="',
+      'branch="',
+      'built_at="',
+      `os="${process.platform}"`,
+      `architecture="${process.arch}"`,
+      `runtime="${runtime.name}"`,
+      `runtime_version="${runtime.version}"`,
+    ]
+  ) {
     assert.ok(version.includes(label), `${label} in ${version}`);
   }
 });
@@ -77,13 +94,22 @@ test('process_cpu_seconds_total grows while the runner works', async () => {
   assert.ok(sample(await scrape(), 'process_cpu_seconds_total') > before);
 });
 
-test('promtool check metrics accepts the exposition, but for the _total lint of prom-client\'s gauges', { skip: skipUnless('promtool', 'prometheus') }, async () => {
-  const body = await scrape();
-  const result = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
-  assertPromtoolAccepts(body, result.status, `${result.stdout}${result.stderr}`);
-});
+test(
+  "promtool check metrics accepts the exposition, but for the _total lint of prom-client's gauges",
+  { skip: skipUnless('promtool', 'prometheus') },
+  async () => {
+    const body = await scrape();
+    const result = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    assertPromtoolAccepts(body, result.status, `${result.stdout}${result.stderr}`);
+  },
+);
 
-for (const [path, type] of [['/metrics', 'text/plain; version=0.0.4; charset=utf-8'], ['/health/ready', 'text/plain; charset=utf-8'], ['/debug/jobs/list', 'text/plain; charset=utf-8']] as const) {
+for (
+  const [path, type] of [['/metrics', 'text/plain; version=0.0.4; charset=utf-8'], ['/health/ready', 'text/plain; charset=utf-8'], [
+    '/debug/jobs/list',
+    'text/plain; charset=utf-8',
+  ]] as const
+) {
   test(`HEAD ${path} answers the headers without a body`, async () => {
     const { response } = await rawRequest((await runner()).url, `HEAD ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`, 5_000);
     const [head, body] = response.split('\r\n\r\n');

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseJobFile } from '../../src/sources/local/job-file.ts';
 import { isJobId } from '../../src/sources/local/job-id.ts';
-import { claimNext, finish, jobState, openJobLog, type ClaimedJob, type JobOutcome } from '../../src/sources/local/queue.ts';
-import { runCli, runnerArgv, type CliResult } from '../support/runner-process.ts';
+import { type ClaimedJob, claimNext, finish, type JobOutcome, jobState, openJobLog } from '../../src/sources/local/queue.ts';
+import { type CliResult, runCli, runnerArgv } from '../support/runner-process.ts';
 import { assertOneLineError } from '../support/assertions.ts';
 
 const SECRET = 's3cretvalue-only-in-the-queued-file';
@@ -37,7 +37,8 @@ function workspace(): Workspace {
   };
 }
 
-const jobText = (name: string): string => `# a comment
+const jobText = (name: string): string =>
+  `# a comment
 name = "${name}"
 script = ["echo hello", "true"]
 timeout = "10m"
@@ -78,13 +79,19 @@ function startSubmit(args: readonly string[], cwd: string): Submitter {
   const child = spawn(command, argv, { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise<CliResult>((resolve) => child.once('close', (code, signal) => {
-    clearTimeout(killer);
-    resolve({ code, signal, stdout, stderr });
-  }));
+  const done = new Promise<CliResult>((resolve) =>
+    child.once('close', (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr });
+    })
+  );
   return {
     stdout: () => stdout,
     async waitForStdout(text) {
@@ -96,14 +103,20 @@ function startSubmit(args: readonly string[], cwd: string): Submitter {
     },
     // process.kill, not child.kill: Deno reports a child signalled through
     // child.kill() as killed by the signal even when it handled it.
-    interrupt: () => { if (child.pid !== undefined) process.kill(child.pid, 'SIGINT'); },
+    interrupt: () => {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGINT');
+    },
     done,
   };
 }
 
 /** Plays the runner for one job: claims it, writes `pieces` to its log with pauses, finishes it. */
-async function runJobInTest(queue: string, pieces: readonly string[], outcome: Omit<JobOutcome, 'startedAt'>,
-  afterPiece?: (index: number) => Promise<void>): Promise<ClaimedJob> {
+async function runJobInTest(
+  queue: string,
+  pieces: readonly string[],
+  outcome: Omit<JobOutcome, 'startedAt'>,
+  afterPiece?: (index: number) => Promise<void>,
+): Promise<ClaimedJob> {
   const job = await claimWhenQueued(queue);
   // The submitter is already waiting, with no log file yet.
   await sleep(300);
@@ -195,10 +208,20 @@ test('--runner picks the queue; an unknown runner is a usage error naming the ru
   const ws = workspace();
   try {
     ws.write('job.toml', jobText('unit-tests'));
-    ws.write('config.toml', [
-      '[[runners]]', 'name = "alpha"', 'executor = "shell"', 'queue_dir = "queue-alpha"',
-      '[[runners]]', 'name = "beta"', 'executor = "shell"', 'queue_dir = "queue-beta"', '',
-    ].join('\n'));
+    ws.write(
+      'config.toml',
+      [
+        '[[runners]]',
+        'name = "alpha"',
+        'executor = "shell"',
+        'queue_dir = "queue-alpha"',
+        '[[runners]]',
+        'name = "beta"',
+        'executor = "shell"',
+        'queue_dir = "queue-beta"',
+        '',
+      ].join('\n'),
+    );
     const unknown = await runCli(['submit', '--runner', 'nope', 'job.toml'], { cwd: ws.dir });
     assert.equal(unknown.code, 2);
     assertOneLineError(unknown.stderr, '"nope"', '"alpha"', '"beta"');

@@ -7,7 +7,7 @@ import type { Executor, ExecutorFactory, ExecutorInfo, JobEnvironment, JobPlacem
 import type { LogSink } from '../../src/job/log.ts';
 import type { Job } from '../../src/job/model.ts';
 import type { BuildStage, JobResult, ResourceUse } from '../../src/job/result.ts';
-import { SourceError, type JobControl, type JobSource, type SourceFactory, type SourceJob } from '../../src/job/source.ts';
+import { type JobControl, type JobSource, SourceError, type SourceFactory, type SourceJob } from '../../src/job/source.ts';
 import type { RunnerConfig } from '../../src/config/types.ts';
 
 export function fakeJob(id: string, fields: Partial<Job> = {}): Job {
@@ -39,14 +39,22 @@ export class FakeSourceJob implements SourceJob {
     this.url = `fake://${job.id}`;
   }
 
-  get id(): string { return this.job.id; }
-  get name(): string { return this.job.name; }
-  get logText(): string { return Buffer.concat(this.log).toString('utf8'); }
+  get id(): string {
+    return this.job.id;
+  }
+  get name(): string {
+    return this.job.name;
+  }
+  get logText(): string {
+    return Buffer.concat(this.log).toString('utf8');
+  }
 
   async begin(control: JobControl): Promise<LogSink> {
     if (this.failBegin) throw this.failBegin;
     this.control = control;
-    return (chunk) => { this.log.push(Buffer.from(chunk)); };
+    return (chunk) => {
+      this.log.push(Buffer.from(chunk));
+    };
   }
 
   async finish(result: JobResult): Promise<void> {
@@ -133,14 +141,18 @@ export class FakeRun {
   readonly done: Promise<StageOutcome>;
 
   constructor(readonly job: Job, readonly command: StageCommand) {
-    this.done = new Promise((resolve) => { this.settle = resolve; });
+    this.done = new Promise((resolve) => {
+      this.settle = resolve;
+    });
     for (const signal of command.cancel) {
       if (signal.aborted) this.end({ outcome: 'canceled', exitCode: 143 });
       else signal.addEventListener('abort', () => this.end({ outcome: 'canceled', exitCode: 143 }), { once: true });
     }
   }
 
-  get stage(): BuildStage { return this.command.stage; }
+  get stage(): BuildStage {
+    return this.command.stage;
+  }
 
   /** The stage writes `text` and exits with `exitCode`. */
   exit(exitCode = 0, text = ''): void {
@@ -187,7 +199,9 @@ export class FakeExecutor implements Executor, ExecutorFactory {
     this.prepared.push(job);
     return {
       shell: 'bash',
-      writeFile: async (name, content) => { this.files.set(`${job.id}/${name}`, content); },
+      writeFile: async (name, content) => {
+        this.files.set(`${job.id}/${name}`, content);
+      },
       run: async (command) => {
         const run = new FakeRun(job, command);
         this.runs.push(run);
@@ -206,7 +220,9 @@ export class FakeExecutor implements Executor, ExecutorFactory {
         for (const run of this.live.filter((r) => r.job === job)) run.end({ outcome: 'exited', exitCode: 137 });
       },
       resources: (): ResourceUse => ({ cpuSeconds: 1.5, peakRssBytes: 1024 }),
-      cleanup: async () => { this.cleanedUp.push(job); },
+      cleanup: async () => {
+        this.cleanedUp.push(job);
+      },
     };
   }
 

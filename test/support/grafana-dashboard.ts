@@ -12,9 +12,21 @@ export const DASHBOARD = join(packageRoot(), 'deploy', 'grafana', 'runner-dashbo
 // ---------------------------------------------------------------------------
 // The parts of Grafana's dashboard model the test reads
 
-export interface GridPos { h: number; w: number; x: number; y: number }
-export interface Datasource { type?: string; uid?: string }
-export interface Target { refId?: string; expr?: string; datasource?: Datasource }
+export interface GridPos {
+  h: number;
+  w: number;
+  x: number;
+  y: number;
+}
+export interface Datasource {
+  type?: string;
+  uid?: string;
+}
+export interface Target {
+  refId?: string;
+  expr?: string;
+  datasource?: Datasource;
+}
 export interface Panel {
   id: number;
   type: string;
@@ -82,12 +94,56 @@ export const BUILT_INS: Readonly<Record<string, string>> = {
  * unknown id as a bare number with the id pasted after it, silently.
  */
 export const GRAFANA_UNITS: readonly string[] = [
-  'none', 'string', 'short', 'percent', 'percentunit', 'locale', 'sci', 'hex', 'hex0x',
-  'bits', 'bytes', 'kbytes', 'mbytes', 'gbytes', 'decbits', 'decbytes', 'deckbytes', 'decmbytes', 'decgbytes',
-  'bps', 'Bps', 'pps',
-  'dateTimeAsIso', 'dateTimeAsIsoNoDateIfToday', 'dateTimeAsUS', 'dateTimeFromNow',
-  'hertz', 'ns', 'µs', 'ms', 's', 'm', 'h', 'd', 'dtdurationms', 'dtdurations', 'dthms', 'dtdhms', 'clockms', 'clocks',
-  'cps', 'ops', 'reqps', 'rps', 'wps', 'iops', 'cpm', 'opm', 'rpm', 'wpm',
+  'none',
+  'string',
+  'short',
+  'percent',
+  'percentunit',
+  'locale',
+  'sci',
+  'hex',
+  'hex0x',
+  'bits',
+  'bytes',
+  'kbytes',
+  'mbytes',
+  'gbytes',
+  'decbits',
+  'decbytes',
+  'deckbytes',
+  'decmbytes',
+  'decgbytes',
+  'bps',
+  'Bps',
+  'pps',
+  'dateTimeAsIso',
+  'dateTimeAsIsoNoDateIfToday',
+  'dateTimeAsUS',
+  'dateTimeFromNow',
+  'hertz',
+  'ns',
+  'µs',
+  'ms',
+  's',
+  'm',
+  'h',
+  'd',
+  'dtdurationms',
+  'dtdurations',
+  'dthms',
+  'dtdhms',
+  'clockms',
+  'clocks',
+  'cps',
+  'ops',
+  'reqps',
+  'rps',
+  'wps',
+  'iops',
+  'cpm',
+  'opm',
+  'rpm',
+  'wpm',
 ];
 
 /** `$name`, `${name}` and `${name:format}`. */
@@ -139,11 +195,13 @@ export function variableDefinition(variable: Variable): string {
 
 /** Every query of the dashboard: panel targets, and the selectors of its query variables. */
 export function queries(): Query[] {
-  const fromPanels = queryPanels().flatMap((panel) => (panel.targets ?? []).map((target, n) => ({
-    record: `dashboard:panel_${panel.id}_${n + 1}`,
-    where: `panel ${panel.id} "${panel.title}" target ${target.refId ?? n + 1}`,
-    expr: target.expr ?? '',
-  })));
+  const fromPanels = queryPanels().flatMap((panel) =>
+    (panel.targets ?? []).map((target, n) => ({
+      record: `dashboard:panel_${panel.id}_${n + 1}`,
+      where: `panel ${panel.id} "${panel.title}" target ${target.refId ?? n + 1}`,
+      expr: target.expr ?? '',
+    }))
+  );
   const fromVariables = dashboard.templating.list.filter((v) => v.type === 'query').map((variable) => ({
     record: `dashboard:variable_${variable.name}`,
     where: `variable ${variable.name}`,

@@ -43,7 +43,12 @@ export interface ParsedPromQL {
 }
 
 const MODIFIERS: Readonly<Record<string, GroupingModifier>> = {
-  By: 'by', Without: 'without', On: 'on', Ignoring: 'ignoring', GroupLeft: 'group_left', GroupRight: 'group_right',
+  By: 'by',
+  Without: 'without',
+  On: 'on',
+  Ignoring: 'ignoring',
+  GroupLeft: 'group_left',
+  GroupRight: 'group_right',
 };
 
 /** A PromQL string literal's value: raw between backquotes, with backslash escapes between ' or ". */
@@ -93,7 +98,10 @@ export function parsePromQL(expr: string): ParsedPromQL {
           if (metric !== undefined) metrics.push(metric);
           for (let child = node.getChild('LabelMatchers')?.firstChild ?? null; child; child = child.nextSibling) {
             // A quoted name alone, {"metric"}, is the metric's name.
-            if (child.name === 'QuotedLabelName') { nameMatchers++; continue; }
+            if (child.name === 'QuotedLabelName') {
+              nameMatchers++;
+              continue;
+            }
             if (child.name !== 'UnquotedLabelMatcher' && child.name !== 'QuotedLabelMatcher') continue;
             const name = child.getChild('LabelName') ?? child.getChild('QuotedLabelName');
             const op = child.getChild('MatchOp');

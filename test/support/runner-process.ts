@@ -7,11 +7,11 @@
 // Every wait is bounded, what a child prints is kept up to a bound, and
 // killRunnersOnExit() ends every runner still alive on any exit path of a
 // benchmark. Never through npx: the entry file is spawned directly.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { moduleExtension, scriptCommand } from '../../src/runtime/runtime.ts';
-import { descendants, isSameProcess, readProcStat, readStatusMemory, type ProcessId } from '../../src/system/proc-stat.ts';
+import { descendants, isSameProcess, type ProcessId, readProcStat, readStatusMemory } from '../../src/system/proc-stat.ts';
 
 /** cmd/runner.ts from source (Bun, Deno) or dist/cmd/runner.js (Node). */
 export const RUNNER_ENTRY = fileURLToPath(new URL(`../../cmd/runner${moduleExtension(import.meta.url)}`, import.meta.url));
@@ -184,7 +184,7 @@ export class RunnerProcess {
     const url = new URL(`${this.url}/metrics`);
     const deadline = performance.now() + timeoutMs;
     let last = 'no try yet';
-    for (let attempts = 1; ; attempts++) {
+    for (let attempts = 1;; attempts++) {
       if (this.exited) throw new Error(`runner exited before GET ${url.href} answered 200:\n${this.tail()}`);
       if (performance.now() > deadline) throw new Error(`GET ${url.href} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
       try {

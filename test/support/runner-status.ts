@@ -1,5 +1,5 @@
 // A RunnerStatus that stands still, for tests of what reads one (routes, metrics).
-import { DEFAULT_CONFIG, type Config } from '../../src/config/types.ts';
+import { type Config, DEFAULT_CONFIG } from '../../src/config/types.ts';
 import type { JobView, RunnerStatus } from '../../src/job/status.ts';
 
 export function fixedStatus(config: Config = { ...DEFAULT_CONFIG, runners: [] }, jobs: readonly JobView[] = []): RunnerStatus {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/version.ts';
-import { folders, importEdges, violations, type Edge } from '../support/import-graph.ts';
+import { type Edge, folders, importEdges, violations } from '../support/import-graph.ts';
 import { codeSpans, readDoc, tableUnder } from '../support/markdown.ts';
 
 /** docs/architecture.md's table: folder -> the folders it may import. */

@@ -117,8 +117,13 @@ class ShellEnvironment implements JobEnvironment {
     await writeFile(script, command.script, { mode: 0o600 });
     try {
       const result = await runInProcessGroup({
-        command: this.shellFound.path, args: [script], cwd: this.projectDir, env: command.variables,
-        timeoutMs: command.timeoutMs, graceMs: this.graceMs, cancelSignals: command.cancel,
+        command: this.shellFound.path,
+        args: [script],
+        cwd: this.projectDir,
+        env: command.variables,
+        timeoutMs: command.timeoutMs,
+        graceMs: this.graceMs,
+        cancelSignals: command.cancel,
         onOutput: command.onOutput,
         onStart: (pid) => {
           this.group = pid;

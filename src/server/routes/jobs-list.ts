@@ -1,6 +1,6 @@
 // GET /debug/jobs/list: GitLab Runner's list format, version 2, one line per
 // running job with GitLab's keys first and ours after them.
-import type { RunnerStatus, JobView } from '../../job/status.ts';
+import type { JobView, RunnerStatus } from '../../job/status.ts';
 import { send } from '../respond.ts';
 import type { Route } from '../router.ts';
 import { formatGoDuration } from './go-duration.ts';

@@ -58,8 +58,12 @@ function requestedFormat(req: IncomingMessage, url: URL): Format | { error: stri
  * Collects every metric once for this request. On a failed collection it has
  * answered 500 with the reason, reported it, and resolves undefined.
  */
-export async function collectForRequest(source: MetricsSource, req: IncomingMessage, res: ServerResponse,
-  onCollectionError: (error: CollectionError) => void): Promise<Scrape | undefined> {
+export async function collectForRequest(
+  source: MetricsSource,
+  req: IncomingMessage,
+  res: ServerResponse,
+  onCollectionError: (error: CollectionError) => void,
+): Promise<Scrape | undefined> {
   try {
     return await source.collect();
   } catch (error) {

@@ -44,7 +44,9 @@ function deltaSeconds(url: URL): number | undefined {
 /** Aborts when the client goes away before the answer is complete. */
 function clientGone(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
-  res.once('close', () => { if (!res.writableFinished) controller.abort(); });
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
   return controller.signal;
 }
 
@@ -96,7 +98,12 @@ export function pprofRoutes(profilers: Profilers): Route[] {
   async function allocs(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const source = profilers.heap;
     if (source.kind !== 'sampling') {
-      return pprofError(req, res, 501, 'allocation profiles need V8\'s sampling heap profiler, which this runtime does not have; /debug/pprof/heap shows live objects by type');
+      return pprofError(
+        req,
+        res,
+        501,
+        "allocation profiles need V8's sampling heap profiler, which this runtime does not have; /debug/pprof/heap shows live objects by type",
+      );
     }
     const debug = intParam(url, 'debug') !== 0;
     if (debug && url.searchParams.get('seconds')) return pprofError(req, res, 400, 'seconds and debug cannot be combined');
@@ -129,15 +136,20 @@ export function pprofRoutes(profilers: Profilers): Route[] {
       methods: ['GET'],
       handler: async (req, res, url) => {
         switch (url.pathname.slice(PPROF_PREFIX.length)) {
-          case '': return send(req, res, 200, pprofIndexHtml(profilers.heap), { 'Content-Type': 'text/html; charset=utf-8' });
-          case 'profile': return cpu(req, res, url);
-          case 'heap': return heap(req, res, url);
-          case 'allocs': return allocs(req, res, url);
-          case 'cmdline': return send(req, res, 200, process.argv.join('\u0000'));
-          default: return pprofError(req, res, 404, 'Unknown profile');
+          case '':
+            return send(req, res, 200, pprofIndexHtml(profilers.heap), { 'Content-Type': 'text/html; charset=utf-8' });
+          case 'profile':
+            return cpu(req, res, url);
+          case 'heap':
+            return heap(req, res, url);
+          case 'allocs':
+            return allocs(req, res, url);
+          case 'cmdline':
+            return send(req, res, 200, process.argv.join('\u0000'));
+          default:
+            return pprofError(req, res, 404, 'Unknown profile');
         }
       },
     },
   ];
 }
-

@@ -53,12 +53,22 @@ export class GitLabApi {
     this.client = new HttpClient(caFile);
   }
 
-  private async call(endpoint: Endpoint, method: 'POST' | 'PUT' | 'PATCH', path: string, headers: Record<string, string>, body: Uint8Array | string): Promise<ApiResponse> {
+  private async call(
+    endpoint: Endpoint,
+    method: 'POST' | 'PUT' | 'PATCH',
+    path: string,
+    headers: Record<string, string>,
+    body: Uint8Array | string,
+  ): Promise<ApiResponse> {
     const started = performance.now();
     let status = 0;
     try {
       const response = await this.client.request({
-        method, url: new URL(`${this.baseUrl}/api/v4${path}`), headers: { 'user-agent': USER_AGENT, ...headers }, body, timeoutMs: REQUEST_TIMEOUT_MS,
+        method,
+        url: new URL(`${this.baseUrl}/api/v4${path}`),
+        headers: { 'user-agent': USER_AGENT, ...headers },
+        body,
+        timeoutMs: REQUEST_TIMEOUT_MS,
       });
       status = response.status;
       return {
@@ -101,7 +111,8 @@ export class GitLabApi {
   }
 }
 
-const USER_AGENT = `${versionInfo.name} ${versionInfo.version} (${versionInfo.branch}; ${runtime.name} ${runtime.version}; ${process.platform}/${process.arch})`;
+const USER_AGENT =
+  `${versionInfo.name} ${versionInfo.version} (${versionInfo.branch}; ${runtime.name} ${runtime.version}; ${process.platform}/${process.arch})`;
 
 /** The body's first line, short and printable, for an error message. */
 export function bodyExcerpt(body: Buffer): string {

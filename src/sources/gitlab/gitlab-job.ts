@@ -10,7 +10,7 @@ import { sleep } from '../../system/sleep.ts';
 import type { LogSink } from '../../job/log.ts';
 import type { JobResult } from '../../job/result.ts';
 import type { JobControl, SourceJob } from '../../job/source.ts';
-import { bodyExcerpt, retryAfterMs, type ApiResponse, type GitLabApi } from './api.ts';
+import { type ApiResponse, bodyExcerpt, type GitLabApi, retryAfterMs } from './api.ts';
 import type { CoordinatorJob } from './payload.ts';
 import { TraceBuffer } from './trace-buffer.ts';
 
@@ -229,7 +229,11 @@ export class GitLabJob implements SourceJob {
     if (result.state === 'canceled') {
       return { state: 'failed', failure_reason: this.canceledBy !== undefined ? 'unknown_failure' : SHUTDOWN_FAILURE_REASON };
     }
-    return { state: 'failed', failure_reason: result.failureReason ?? 'unknown_failure', ...(result.exitCode === undefined ? {} : { exit_code: result.exitCode }) };
+    return {
+      state: 'failed',
+      failure_reason: result.failureReason ?? 'unknown_failure',
+      ...(result.exitCode === undefined ? {} : { exit_code: result.exitCode }),
+    };
   }
 
   /** The rest of the log, then the final state; both retried with backoff until done or the limit. */
@@ -273,14 +277,17 @@ export class GitLabJob implements SourceJob {
         }
         // 202: accepted, not complete yet (the server is still taking the log in): send it again.
       } catch (error) {
-        if (attempt === 0) this.logger.warn('Sending the job\'s result failed; will retry', { ...this.fields, error: message(error) });
+        if (attempt === 0) this.logger.warn("Sending the job's result failed; will retry", { ...this.fields, error: message(error) });
       }
       if (!await pause(response)) return this.giveUp('the final state');
     }
   }
 
   private giveUp(what: string): void {
-    this.logger.error(`Gave up sending ${what} to the coordinator`, { ...this.fields, after_s: ((this.options.finalReportLimitMs ?? FINAL_REPORT_LIMIT_MS) / 1000).toFixed(0) });
+    this.logger.error(`Gave up sending ${what} to the coordinator`, {
+      ...this.fields,
+      after_s: ((this.options.finalReportLimitMs ?? FINAL_REPORT_LIMIT_MS) / 1000).toFixed(0),
+    });
   }
 }
 

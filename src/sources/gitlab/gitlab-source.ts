@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunnerConfig } from '../../config/types.ts';
 import type { ExecutorInfo } from '../../job/executor.ts';
-import { SourceError, type JobSource, type SourceJob } from '../../job/source.ts';
+import { type JobSource, SourceError, type SourceJob } from '../../job/source.ts';
 import type { Logger } from '../../log/logger.ts';
 import { architecture, goArch, operatingSystem } from '../../runtime/runtime.ts';
 import { versionInfo } from '../../version.ts';
-import { bodyExcerpt, GitLabApi, retryAfterMs, type ApiObserver } from './api.ts';
+import { type ApiObserver, bodyExcerpt, GitLabApi, retryAfterMs } from './api.ts';
 import { GitLabJob, type GitLabJobOptions } from './gitlab-job.ts';
-import { features, parseJobPayload, PayloadError, type CoordinatorJob } from './payload.ts';
+import { type CoordinatorJob, features, parseJobPayload, PayloadError } from './payload.ts';
 
 /** What the runner tells the coordinator about itself with each request. */
 export function runnerInfo(executor: ExecutorInfo): Record<string, unknown> {
@@ -66,7 +66,10 @@ export class GitLabSource implements JobSource {
         return undefined;
       case 401:
       case 403:
-        throw new SourceError(`${this.runner.url} rejected the runner's token (${response.status}): check token in config.toml, or register the runner again`, true);
+        throw new SourceError(
+          `${this.runner.url} rejected the runner's token (${response.status}): check token in config.toml, or register the runner again`,
+          true,
+        );
       default:
         throw new SourceError(`${this.runner.url} answered ${response.status} to a job request${bodyExcerpt(response.body)}`, false, retryAfterMs(response));
     }
@@ -88,7 +91,10 @@ export class GitLabSource implements JobSource {
   private withCa(coordinatorJob: CoordinatorJob): CoordinatorJob {
     if (this.caPem === undefined) return coordinatorJob;
     const { job } = coordinatorJob;
-    return { ...coordinatorJob, job: { ...job, variables: [...job.variables, { key: 'CI_SERVER_TLS_CA_FILE', value: this.caPem, masked: false, file: true }] } };
+    return {
+      ...coordinatorJob,
+      job: { ...job, variables: [...job.variables, { key: 'CI_SERVER_TLS_CA_FILE', value: this.caPem, masked: false, file: true }] },
+    };
   }
 
   private async failUnreadable(body: string, reason: string): Promise<void> {

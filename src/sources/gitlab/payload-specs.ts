@@ -3,9 +3,7 @@
 // unknown fields are ignored, a null or a value of the wrong type reads as
 // absent, and an entry that is not an object is skipped. Nothing here fails
 // a job: what the runner does with these specs is the build sequence's call.
-import type {
-  ArtifactSpec, ArtifactWhen, CachePolicy, CacheSpec, DependencySpec, ImageSpec, JobVariable,
-} from '../../job/model.ts';
+import type { ArtifactSpec, ArtifactWhen, CachePolicy, CacheSpec, DependencySpec, ImageSpec, JobVariable } from '../../job/model.ts';
 
 type Table = Record<string, unknown>;
 

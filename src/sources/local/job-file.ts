@@ -81,8 +81,12 @@ export function parseJobFile(text: string, origin: string): JobDefinition {
       return required ? fail(key, 'required, a non-empty array of commands such as ["npm ci", "npm test"]') : [];
     }
     if (!Array.isArray(value) || (required && value.length === 0)) {
-      return fail(key, `expected a${required ? ' non-empty' : 'n'} array of commands such as ["npm ci", "npm test"], got ${
-        Array.isArray(value) ? 'an empty array' : describeValue(value)}`);
+      return fail(
+        key,
+        `expected a${required ? ' non-empty' : 'n'} array of commands such as ["npm ci", "npm test"], got ${
+          Array.isArray(value) ? 'an empty array' : describeValue(value)
+        }`,
+      );
     }
     return value.map((command: unknown, i) => {
       if (typeof command !== 'string' || command.trim() === '' || command.includes('\0')) {

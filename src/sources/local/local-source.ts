@@ -7,7 +7,7 @@ import type { LogSink } from '../../job/log.ts';
 import type { Job } from '../../job/model.ts';
 import type { JobResult } from '../../job/result.ts';
 import type { JobSource, SourceJob } from '../../job/source.ts';
-import { claimNext, finish, leaveQueue, openJobLog, recoverDeadClaims, type ClaimedJob } from './queue.ts';
+import { type ClaimedJob, claimNext, finish, leaveQueue, openJobLog, recoverDeadClaims } from './queue.ts';
 
 /** Dead claims are looked for at most this often per queue. */
 export const RECOVERY_INTERVAL_MS = 10_000;
@@ -54,15 +54,23 @@ class LocalJob implements SourceJob {
     this.job = { ...claimed.spec, id: claimed.id };
   }
 
-  get id(): string { return this.claimed.id; }
-  get name(): string { return this.claimed.spec.name; }
-  get url(): string { return this.claimed.path; }
+  get id(): string {
+    return this.claimed.id;
+  }
+  get name(): string {
+    return this.claimed.spec.name;
+  }
+  get url(): string {
+    return this.claimed.path;
+  }
 
   async begin(): Promise<LogSink> {
     const log = await openJobLog(this.claimed);
     this.log = log;
     // Synchronous writes: the log file is the job's record and must keep every byte in order.
-    return (chunk) => { writeSync(log.fd, chunk); };
+    return (chunk) => {
+      writeSync(log.fd, chunk);
+    };
   }
 
   async finish(result: JobResult): Promise<void> {

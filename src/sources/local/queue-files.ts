@@ -54,12 +54,19 @@ export function errorCode(error: unknown): string | undefined {
 export function describeCode(error: unknown): string {
   const code = errorCode(error);
   switch (code) {
-    case 'ENOENT': return 'no such file or directory';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'ENOTDIR': return 'a part of the path is not a directory';
-    case 'ENOSPC': return 'no space left on device';
-    case 'EROFS': return 'read-only file system';
-    default: return code ?? (error instanceof Error ? error.message.split('\n')[0] ?? 'error' : String(error));
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on device';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return code ?? (error instanceof Error ? error.message.split('\n')[0] ?? 'error' : String(error));
   }
 }
 
@@ -149,8 +156,14 @@ const FAILURE_REASON = /^[a-z][a-z_]*$/;
 
 /** Builds a result, checking it; RangeError for a result that does not make sense. */
 export function makeResult(fields: {
-  id: string; name: string | null; owner: string; state: JobState; failureReason: string | null | undefined;
-  exitCode: number | null | undefined; startedAt: Date; finishedAt: Date;
+  id: string;
+  name: string | null;
+  owner: string;
+  state: JobState;
+  failureReason: string | null | undefined;
+  exitCode: number | null | undefined;
+  startedAt: Date;
+  finishedAt: Date;
 }): DoneRecord {
   const { id, state, startedAt, finishedAt } = fields;
   const failureReason = fields.failureReason ?? null;
@@ -199,8 +212,10 @@ export async function readResult(queueDir: string, id: string): Promise<DoneReco
     value = undefined;
   }
   const result = value as Partial<DoneRecord> | undefined;
-  if (typeof result !== 'object' || result === null || result.id !== id ||
-      !(JOB_STATES as readonly unknown[]).includes(result.state) || typeof result.finished_at !== 'string') {
+  if (
+    typeof result !== 'object' || result === null || result.id !== id ||
+    !(JOB_STATES as readonly unknown[]).includes(result.state) || typeof result.finished_at !== 'string'
+  ) {
     throw new QueueError(`job result ${path}: expected a JSON object with id "${id}", state (${JOB_STATES.join(', ')}) and finished_at`);
   }
   return result as DoneRecord;

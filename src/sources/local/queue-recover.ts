@@ -13,8 +13,22 @@ import { join } from 'node:path';
 import { parseJobFile } from './job-file.ts';
 import { isOwnerAlive, parseOwner } from './queue-owner.ts';
 import {
-  FILE_MODE, QueueError, nonce, claimedDir, describeCode, ensureQueue, errorCode, jobIdOfFile, logPath, makeResult,
-  recoveringDir, resultPath, selfOwnerName, tmpDir, writeResult, type DoneRecord,
+  claimedDir,
+  describeCode,
+  type DoneRecord,
+  ensureQueue,
+  errorCode,
+  FILE_MODE,
+  jobIdOfFile,
+  logPath,
+  makeResult,
+  nonce,
+  QueueError,
+  recoveringDir,
+  resultPath,
+  selfOwnerName,
+  tmpDir,
+  writeResult,
 } from './queue-files.ts';
 
 /** Moves `from` to recovering/DEAD@SELF@NONCE; undefined if another recoverer moved it first. */
@@ -50,12 +64,21 @@ async function finishDeadClaims(queueDir: string, dir: string, dead: string, sel
     }
     // claimNext stamps the claim time on the file.
     const startedAt = await stat(path).then((info) => info.mtime, () => new Date());
-    await appendFile(logPath(queueDir, id),
+    await appendFile(
+      logPath(queueDir, id),
       `\n[runner] the runner process ${deadPid} (${dead}) that claimed this job died; ${self} finished it as failed ` +
-        '(runner_system_failure) without running it again\n', { mode: FILE_MODE });
+        '(runner_system_failure) without running it again\n',
+      { mode: FILE_MODE },
+    );
     const result = makeResult({
-      id, name, owner: dead, state: 'failed', failureReason: 'runner_system_failure', exitCode: null,
-      startedAt, finishedAt: new Date(),
+      id,
+      name,
+      owner: dead,
+      state: 'failed',
+      failureReason: 'runner_system_failure',
+      exitCode: null,
+      startedAt,
+      finishedAt: new Date(),
     });
     await writeResult(queueDir, result);
     await rm(path, { force: true });

@@ -14,7 +14,7 @@
 // The job's log goes to done/ID.log (ClaimedJob.logPath, mode 0600 through
 // openJobLog) while it runs, so a waiter can follow it; done/ID.json appears
 // only when the job has ended.
-import { appendFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { appendFile, type FileHandle, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { ConfigError } from '../../config/validate.ts';
@@ -24,12 +24,27 @@ import { parseJobFile } from './job-file.ts';
 import { newJobId } from './job-id.ts';
 import { parseOwner } from './queue-owner.ts';
 import {
-  DIR_MODE, FILE_MODE, QueueError, claimedDir, describeCode, ensureQueue, errorCode, jobIdOfFile, logPath, makeResult,
-  pendingDir, readResult, recoveringDir, resultPath, selfOwnerName, writeAtomic, writeResult,
+  claimedDir,
+  describeCode,
+  DIR_MODE,
   type DoneRecord,
+  ensureQueue,
+  errorCode,
+  FILE_MODE,
+  jobIdOfFile,
+  logPath,
+  makeResult,
+  pendingDir,
+  QueueError,
+  readResult,
+  recoveringDir,
+  resultPath,
+  selfOwnerName,
+  writeAtomic,
+  writeResult,
 } from './queue-files.ts';
 
-export { QueueError, logPath, readResult, resultPath, type DoneRecord } from './queue-files.ts';
+export { type DoneRecord, logPath, QueueError, readResult, resultPath } from './queue-files.ts';
 export { isOwnerAlive, ownerOf, parseOwner, processStartTime } from './queue-owner.ts';
 export { recoverDeadClaims } from './queue-recover.ts';
 
@@ -131,10 +146,19 @@ export async function claimNext(queueDir: string, owner: string = selfOwnerName(
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       await appendLog(queueDir, id, `[runner] invalid job file: ${error.message}\n`);
-      await writeResult(queueDir, makeResult({
-        id, name: null, owner, state: 'failed', failureReason: 'data_integrity_failure', exitCode: null,
-        startedAt: claimedAt, finishedAt: new Date(),
-      }));
+      await writeResult(
+        queueDir,
+        makeResult({
+          id,
+          name: null,
+          owner,
+          state: 'failed',
+          failureReason: 'data_integrity_failure',
+          exitCode: null,
+          startedAt: claimedAt,
+          finishedAt: new Date(),
+        }),
+      );
       await rm(path, { force: true });
       continue;
     }
@@ -156,8 +180,14 @@ export async function openJobLog(job: ClaimedJob): Promise<FileHandle> {
 /** Records how a claimed job ended (done/ID.json) and removes its claimed file. */
 export async function finish(queueDir: string, job: ClaimedJob, outcome: JobOutcome): Promise<DoneRecord> {
   const result = makeResult({
-    id: job.id, name: job.spec.name, owner: job.owner, state: outcome.state, failureReason: outcome.failureReason,
-    exitCode: outcome.exitCode, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt ?? new Date(),
+    id: job.id,
+    name: job.spec.name,
+    owner: job.owner,
+    state: outcome.state,
+    failureReason: outcome.failureReason,
+    exitCode: outcome.exitCode,
+    startedAt: outcome.startedAt,
+    finishedAt: outcome.finishedAt ?? new Date(),
   });
   await writeResult(queueDir, result);
   try {
@@ -228,4 +258,3 @@ export async function waitForResult(queueDir: string, id: string, options: WaitO
 export async function leaveQueue(queueDir: string, owner: string = selfOwnerName()): Promise<void> {
   await rmdir(join(claimedDir(queueDir), owner)).catch(() => undefined);
 }
-

@@ -1,7 +1,7 @@
 // The JSON document of /debug/vars: every metric with its metadata and
 // series, for scripts (in the spirit of Go's expvar). Names, label names and
 // bucket bounds are exactly those of /metrics; the shape is in the README.
-import { prometheusBound, type Family, type Labels } from './families.ts';
+import { type Family, type Labels, prometheusBound } from './families.ts';
 
 /** A sample value: a number, or "NaN", "+Inf", "-Inf", which JSON numbers cannot hold. */
 export type JsonNumber = number | 'NaN' | '+Inf' | '-Inf';
@@ -60,14 +60,14 @@ export function varsDocument(collection: readonly Family[], timeMs: number): Var
       type: family.type,
       help: family.help,
       unit: family.unit,
-      series: family.series.map((series) => series.kind === 'value'
-        ? { labels: labelObject(series.labels), value: jsonNumber(series.value) }
-        : {
-            labels: labelObject(series.labels),
-            count: series.count,
-            sum: series.sum === undefined ? null : jsonNumber(series.sum),
-            buckets: series.buckets.map((bucket) => ({ le: prometheusBound(bucket.le), count: bucket.count })),
-          }),
+      series: family.series.map((series) =>
+        series.kind === 'value' ? { labels: labelObject(series.labels), value: jsonNumber(series.value) } : {
+          labels: labelObject(series.labels),
+          count: series.count,
+          sum: series.sum === undefined ? null : jsonNumber(series.sum),
+          buckets: series.buckets.map((bucket) => ({ le: prometheusBound(bucket.le), count: bucket.count })),
+        }
+      ),
     })),
   };
 }

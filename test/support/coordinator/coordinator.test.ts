@@ -12,8 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import {
-  CI_JOB_USER, createGitRepository, TestCoordinator, traceChecksum,
-  type CoordinatorOptions, type JobPayload, type RunnerVariable,
+  CI_JOB_USER,
+  type CoordinatorOptions,
+  createGitRepository,
+  type JobPayload,
+  type RunnerVariable,
+  TestCoordinator,
+  traceChecksum,
 } from './coordinator.ts';
 import { skipUnless } from '../tools.ts';
 
@@ -37,9 +42,11 @@ interface RequestOptions {
 /** One HTTP(S) request with full control over headers and body bytes. */
 function call(url: string, options: RequestOptions = {}): Promise<Response> {
   const { body } = options;
-  const payload = body === undefined ? undefined
-    : typeof body === 'string' || Buffer.isBuffer(body) ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
-  const headers: Record<string, string> = { ...(payload && !(typeof body === 'string' || Buffer.isBuffer(body)) ? { 'Content-Type': 'application/json' } : {}), ...options.headers };
+  const payload = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? Buffer.from(body) : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = {
+    ...(payload && !(typeof body === 'string' || Buffer.isBuffer(body)) ? { 'Content-Type': 'application/json' } : {}),
+    ...options.headers,
+  };
   if (payload) headers['Content-Length'] = String(payload.length);
   const send = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -67,7 +74,8 @@ function client(coordinator: TestCoordinator, ca?: string): Client {
   const api = `${coordinator.url}/api/v4`;
   const extra = ca ? { ca } : {};
   return {
-    requestJob: (body = {}) => call(`${api}/jobs/request`, { method: 'POST', body: { token: RUNNER_TOKEN, info: { name: 'test-runner', features: {} }, ...body }, ...extra }),
+    requestJob: (body = {}) =>
+      call(`${api}/jobs/request`, { method: 'POST', body: { token: RUNNER_TOKEN, info: { name: 'test-runner', features: {} }, ...body }, ...extra }),
     update: (jobId, body) => call(`${api}/jobs/${jobId}`, { method: 'PUT', body, ...extra }),
     patch: (jobId, token, start, data, contentRange) => {
       const length = Buffer.byteLength(data);
@@ -105,8 +113,7 @@ function assertAnswer(res: Response, status: number, jobStatus: string | undefin
   assert.equal(res.headers['job-status'], jobStatus, 'Job-Status');
 }
 
-const variable = (payload: JobPayload, key: string): RunnerVariable | undefined =>
-  payload.variables.filter((v) => v.key === key).pop();
+const variable = (payload: JobPayload, key: string): RunnerVariable | undefined => payload.variables.filter((v) => v.key === key).pop();
 
 test('jobs/request: 403 for an unknown runner token, 400 without one', async () => {
   await withCoordinator({}, async (coordinator) => {
@@ -142,16 +149,33 @@ test('jobs/request: 204 with X-GitLab-Last-Update when there is no job; the same
   });
 });
 
-test('jobs/request: 201 with a payload shaped like GitLab\'s; the job runs and remembers the runner', async () => {
+test("jobs/request: 201 with a payload shaped like GitLab's; the job runs and remembers the runner", async () => {
   await withCoordinator({}, async (coordinator) => {
     const queued = coordinator.enqueueJob({
-      name: 'unit tests', stage: 'test', script: ['make', 'make test'], afterScript: ['echo done'], beforeScript: ['cd src'],
+      name: 'unit tests',
+      stage: 'test',
+      script: ['make', 'make test'],
+      afterScript: ['echo done'],
+      beforeScript: ['cd src'],
       timeoutSeconds: 600,
-      variables: [{ key: 'API_KEY', value: 's3cret-value', masked: true }, { key: 'CONFIG', value: 'a=1', file: true }, { key: 'RAW', value: '$NOT', raw: true }],
+      variables: [{ key: 'API_KEY', value: 's3cret-value', masked: true }, { key: 'CONFIG', value: 'a=1', file: true }, {
+        key: 'RAW',
+        value: '$NOT',
+        raw: true,
+      }],
       extra: { artifacts: [{ name: 'out', paths: ['out/'], when: 'on_success', expire_in: '1 day', artifact_type: 'archive', artifact_format: 'zip' }] },
     });
     assert.equal(queued.state, 'pending');
-    const info = { name: 'r1', version: '0.1.0', revision: 'abc', platform: 'linux', architecture: 'amd64', executor: 'shell', shell: 'bash', features: { cancel_gracefully: true, trace_checksum: true } };
+    const info = {
+      name: 'r1',
+      version: '0.1.0',
+      revision: 'abc',
+      platform: 'linux',
+      architecture: 'amd64',
+      executor: 'shell',
+      shell: 'bash',
+      features: { cancel_gracefully: true, trace_checksum: true },
+    };
     const res = await client(coordinator).requestJob({ info });
     assert.equal(res.status, 201);
     const payload = res.json() as JobPayload;
@@ -215,7 +239,12 @@ test('PUT jobs/:id: keep-alive, then a final update with the checksum of the rec
 
     const log = Buffer.from('hello\n');
     assert.equal((await api.patch(payload.id, payload.token, 0, log)).status, 202);
-    const done = await api.update(payload.id, { token: payload.token, state: 'success', exit_code: 0, output: { checksum: traceChecksum(log), bytesize: log.length } });
+    const done = await api.update(payload.id, {
+      token: payload.token,
+      state: 'success',
+      exit_code: 0,
+      output: { checksum: traceChecksum(log), bytesize: log.length },
+    });
     assertAnswer(done, 200, 'success');
     assert.equal(done.headers['x-gitlab-trace-update-interval'], undefined, 'GitLab sends the interval only with a 202');
     const job = coordinator.job(payload.id);
@@ -234,7 +263,13 @@ test('PUT jobs/:id: a failed job keeps a known failure reason and its exit code;
   await withCoordinator({}, async (coordinator) => {
     const api = client(coordinator);
     const first = await runningJob(coordinator);
-    const res = await api.update(first.id, { token: first.token, state: 'failed', failure_reason: 'script_failure', exit_code: 2, output: { checksum: 'crc32:00000001', bytesize: 7 } });
+    const res = await api.update(first.id, {
+      token: first.token,
+      state: 'failed',
+      failure_reason: 'script_failure',
+      exit_code: 2,
+      output: { checksum: 'crc32:00000001', bytesize: 7 },
+    });
     assert.equal(res.status, 200);
     const job = coordinator.job(first.id);
     assert.equal(job.state, 'failed');
@@ -383,8 +418,12 @@ test('failNext answers the next requests to an endpoint with the given status, a
 
     const recorded = coordinator.requests.map((r) => `${r.method} ${r.endpoint} ${r.status}`);
     assert.deepEqual(recorded, [
-      'POST request_job 502', 'POST request_job 502', 'POST request_job 429', 'POST request_job 201',
-      'PATCH patch_trace 500', 'PUT update_job 503',
+      'POST request_job 502',
+      'POST request_job 502',
+      'POST request_job 429',
+      'POST request_job 201',
+      'PATCH patch_trace 500',
+      'PUT update_job 503',
     ]);
     assert.equal(coordinator.requests[2]!.responseHeaders['retry-after'], '1');
     const patch = coordinator.requests[4]!;
@@ -420,7 +459,10 @@ test('waitFor resolves with the first value the probe gives and names what it wa
     const job = coordinator.enqueueJob({ script: ['true'] });
     setTimeout(() => coordinator.cancel(job.id), 20);
     assert.equal(await coordinator.waitFor('the job to be canceled', () => job.state === 'canceled' && job.state), 'canceled');
-    await assert.rejects(coordinator.waitFor('something that never happens', () => undefined, 50), /timed out after 50 ms waiting for something that never happens/);
+    await assert.rejects(
+      coordinator.waitFor('something that never happens', () => undefined, 50),
+      /timed out after 50 ms waiting for something that never happens/,
+    );
   });
 });
 
@@ -431,8 +473,12 @@ function gitWithEnv(env: Record<string, string>, cwd: string, ...args: string[])
   const child = spawn('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', ...env } });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
@@ -444,7 +490,9 @@ const git = (cwd: string, ...args: string[]): ReturnType<typeof gitWithEnv> => g
 test('git over smart HTTP: 401 without the job token, clone and shallow fetch of the commit with it, 401 once the job is over', { skip: gitSkip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coordinator-git-'));
   try {
-    const repository = createGitRepository(join(dir, 'app'), { 'README.md': '# app\n', 'src/main.sh': 'echo main\n' }, { message: 'Add app\n\nWith a description.' });
+    const repository = createGitRepository(join(dir, 'app'), { 'README.md': '# app\n', 'src/main.sh': 'echo main\n' }, {
+      message: 'Add app\n\nWith a description.',
+    });
     execFileSync('git', ['-C', repository.path, '-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '--quiet', '--allow-empty', '-m', 'Second']);
     await withCoordinator({}, async (coordinator) => {
       const queued = coordinator.enqueueJob({ script: ['true'], repository, projectPath: 'acme/app' });
@@ -456,7 +504,10 @@ test('git over smart HTTP: 401 without the job token, clone and shallow fetch of
       assert.equal(payload.git_info.sha, repository.sha);
       assert.equal(payload.git_info.ref, 'main');
       assert.equal(payload.git_info.depth, 20);
-      assert.deepEqual(payload.git_info.refspecs, [`+refs/pipelines/${queued.pipelineId}:refs/pipelines/${queued.pipelineId}`, '+refs/heads/main:refs/remotes/origin/main']);
+      assert.deepEqual(payload.git_info.refspecs, [
+        `+refs/pipelines/${queued.pipelineId}:refs/pipelines/${queued.pipelineId}`,
+        '+refs/heads/main:refs/remotes/origin/main',
+      ]);
       assert.equal(variable(payload, 'CI_COMMIT_TITLE')?.value, 'Add app');
       assert.equal(variable(payload, 'CI_COMMIT_DESCRIPTION')?.value, 'With a description.');
 
@@ -501,8 +552,23 @@ test('with tls the coordinator speaks HTTPS, and git clones over it', { skip: op
   try {
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ], { stdio: 'ignore' });
     const ca = readFileSync(cert, 'utf8');
     const repository = createGitRepository(join(dir, 'repo'), { 'a.txt': 'over tls\n' });
     await withCoordinator({ tls: { key: readFileSync(key, 'utf8'), cert: ca } }, async (coordinator) => {

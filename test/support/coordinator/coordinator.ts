@@ -12,18 +12,18 @@
 // spec/requests/api/ci/runner/, and GitLab Runner's network/gitlab.go,
 // network/remote_job_state_response.go and network/patch_response.go.
 // Where /work/shared/FACTS.md and GitLab differ, GitLab wins and the comment
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { serveGit } from './git-http.ts';
 import { CI_JOB_USER, newToken, slugify } from './gitlab-rules.ts';
-import { json, lowerCaseHeaders, readBody, send, type Reply } from './http.ts';
+import { json, lowerCaseHeaders, readBody, type Reply, send } from './http.ts';
 import { jobPayload } from './payload.ts';
-import { QueuedJob, type Project } from './queued-job.ts';
-import { RunnerApi, type ApiEndpoint } from './runner-api.ts';
+import { type Project, QueuedJob } from './queued-job.ts';
+import { type ApiEndpoint, RunnerApi } from './runner-api.ts';
 import type { CoordinatorJob, CoordinatorOptions, Endpoint, JobSpec, RecordedRequest } from './types.ts';
 
 export type * from './types.ts';
@@ -52,7 +52,10 @@ export class TestCoordinator {
   private nextProjectId = 1;
 
   private constructor(private readonly options: CoordinatorOptions) {
-    this.api = new RunnerApi(String(options.traceUpdateIntervalSeconds ?? 3), (job) => jobPayload(job, { url: this.url, port: this.port, tls: options.tls !== undefined }));
+    this.api = new RunnerApi(
+      String(options.traceUpdateIntervalSeconds ?? 3),
+      (job) => jobPayload(job, { url: this.url, port: this.port, tls: options.tls !== undefined }),
+    );
     this.api.queueValue = randomBytes(8).toString('hex');
     for (const token of options.runnerTokens ?? []) this.addRunnerToken(token);
   }
@@ -217,9 +220,7 @@ export class TestCoordinator {
         res.end(`coordinator error: ${error instanceof Error ? error.message : String(error)}\n`);
       });
     };
-    const server = this.options.tls
-      ? createHttpsServer({ key: this.options.tls.key, cert: this.options.tls.cert }, handler)
-      : createHttpServer(handler);
+    const server = this.options.tls ? createHttpsServer({ key: this.options.tls.key, cert: this.options.tls.cert }, handler) : createHttpServer(handler);
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -242,7 +243,11 @@ export class TestCoordinator {
     const method = req.method ?? 'GET';
     const record = (endpoint: RecordedRequest['endpoint'], status: number, jobId?: number): void => {
       this.requests.push({
-        method, path, endpoint, status, at,
+        method,
+        path,
+        endpoint,
+        status,
+        at,
         headers: lowerCaseHeaders(req.headers),
         responseHeaders: lowerCaseHeaders(res.getHeaders()),
         ...(jobId === undefined ? {} : { jobId }),

@@ -1,12 +1,12 @@
 // Git over smart HTTP for the test coordinator, served by `git http-backend`
 // as a CGI program, with GitLab's rules: job-token basic auth for a job the
 // runner is processing, read-only, the project's own repository only.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CI_JOB_USER, rubyToI } from './gitlab-rules.ts';
-import { send, text, type Reply } from './http.ts';
+import { type Reply, send, text } from './http.ts';
 import type { Project, QueuedJob } from './queued-job.ts';
 
 /** What git over HTTP needs of the coordinator. */
@@ -24,9 +24,17 @@ function gitDirOf(repositoryPath: string): string {
 }
 
 export async function serveGit(
-  req: IncomingMessage, res: ServerResponse, repositories: GitRepositories, projectPath: string, rest: string, queryString: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  repositories: GitRepositories,
+  projectPath: string,
+  rest: string,
+  queryString: string,
 ): Promise<number> {
-  const reply = (r: Reply): number => { send(res, r); return r.status; };
+  const reply = (r: Reply): number => {
+    send(res, r);
+    return r.status;
+  };
   // Workhorse/GitLab: a Basic challenge for missing or wrong credentials.
   const unauthorized = (): number => reply(text(401, 'HTTP Basic: Access denied\n', { 'WWW-Authenticate': 'Basic realm="GitLab"' }));
   const credentials = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
@@ -40,7 +48,7 @@ export async function serveGit(
   const project = repositories.project(projectPath);
   if (!project?.repository || project.fullPath !== job.project.fullPath) {
     req.resume();
-    return reply(text(404, 'The project you were looking for could not be found or you don\'t have permission to view it.\n'));
+    return reply(text(404, "The project you were looking for could not be found or you don't have permission to view it.\n"));
   }
   if (rest.endsWith('/git-receive-pack') || queryString.includes('service=git-receive-pack')) {
     req.resume();
@@ -75,7 +83,9 @@ export async function serveGit(
   const child = spawn(gitHttpBackend(), [], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   repositories.children.add(child);
   child.on('close', () => repositories.children.delete(child));
-  res.on('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  res.on('close', () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   req.pipe(child.stdin!);
   child.stdin!.on('error', () => undefined);
 
@@ -84,7 +94,10 @@ export async function serveGit(
     let status = 200;
     let headersDone = false;
     child.stdout!.on('data', (chunk: Buffer) => {
-      if (headersDone) { res.write(chunk); return; }
+      if (headersDone) {
+        res.write(chunk);
+        return;
+      }
       head = Buffer.concat([head, chunk]);
       const crlf = head.indexOf('\r\n\r\n');
       const end = crlf >= 0 ? crlf : head.indexOf('\n\n');

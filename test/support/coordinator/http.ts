@@ -8,10 +8,16 @@ export interface Reply {
   body?: string | Buffer;
 }
 
-export const json = (status: number, value: unknown, headers: Record<string, string> = {}): Reply =>
-  ({ status, headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(value) });
-export const text = (status: number, body: string, headers: Record<string, string> = {}): Reply =>
-  ({ status, headers: { 'Content-Type': 'text/plain', ...headers }, body });
+export const json = (status: number, value: unknown, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { 'Content-Type': 'application/json', ...headers },
+  body: JSON.stringify(value),
+});
+export const text = (status: number, body: string, headers: Record<string, string> = {}): Reply => ({
+  status,
+  headers: { 'Content-Type': 'text/plain', ...headers },
+  body,
+});
 /** Grape's forbidden!: `{"message":"403 Forbidden"}`, with " - reason" when one is given. */
 export const forbidden = (reason?: string, headers: Record<string, string> = {}): Reply =>
   json(403, { message: reason ? `403 Forbidden - ${reason}` : '403 Forbidden' }, headers);

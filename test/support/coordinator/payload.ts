@@ -1,7 +1,16 @@
 // The job payload the test coordinator answers a job request with, as
 // GitLab builds it (API::Entities::Ci::JobRequest::Response): predefined
 // variables, git_info with GitLab's refspecs, steps from the job's scripts.
-import { BLANK_SHA, CI_JOB_USER, DEFAULT_GIT_DEPTH, DEFAULT_TIMEOUT_SECONDS, FAILURE_REASONS, GITLAB_REVISION, GITLAB_VERSION, slugify } from './gitlab-rules.ts';
+import {
+  BLANK_SHA,
+  CI_JOB_USER,
+  DEFAULT_GIT_DEPTH,
+  DEFAULT_TIMEOUT_SECONDS,
+  FAILURE_REASONS,
+  GITLAB_REVISION,
+  GITLAB_VERSION,
+  slugify,
+} from './gitlab-rules.ts';
 import type { QueuedJob } from './queued-job.ts';
 import type { JobPayload, RunnerVariable } from './types.ts';
 
@@ -34,8 +43,10 @@ export function jobPayload(job: QueuedJob, server: CoordinatorAddress): JobPaylo
 
   // Refspecs (Ci::BuildRunnerPresenter#refspecs): with a depth only the
   // pipeline's ref and the branch; a full clone takes all tags and branches.
-  const refspecs = [`+refs/pipelines/${job.pipelineId}:refs/pipelines/${job.pipelineId}`,
-    ...(depth > 0 ? [`+refs/heads/${ref}:refs/remotes/origin/${ref}`] : ['+refs/tags/*:refs/tags/*', '+refs/heads/*:refs/remotes/origin/*'])];
+  const refspecs = [
+    `+refs/pipelines/${job.pipelineId}:refs/pipelines/${job.pipelineId}`,
+    ...(depth > 0 ? [`+refs/heads/${ref}:refs/remotes/origin/${ref}`] : ['+refs/tags/*:refs/tags/*', '+refs/heads/*:refs/remotes/origin/*']),
+  ];
 
   const message = repository?.message ?? '';
   const [title = '', ...rest] = message.split('\n');
@@ -109,12 +120,14 @@ export function jobPayload(job: QueuedJob, server: CoordinatorAddress): JobPaylo
     v('GITLAB_USER_NAME', 'Test User'),
     // The job's own variables (.gitlab-ci.yml and CI/CD settings) come after
     // the predefined ones.
-    ...(spec.variables ?? []).map((variable) => v(variable.key, variable.value, {
-      public: variable.public ?? !variable.masked,
-      masked: variable.masked ?? false,
-      ...(variable.file ? { file: true } : {}),
-      ...(variable.raw ? { raw: true } : {}),
-    })),
+    ...(spec.variables ?? []).map((variable) =>
+      v(variable.key, variable.value, {
+        public: variable.public ?? !variable.masked,
+        masked: variable.masked ?? false,
+        ...(variable.file ? { file: true } : {}),
+        ...(variable.raw ? { raw: true } : {}),
+      })
+    ),
   ];
 
   return {
@@ -122,14 +135,28 @@ export function jobPayload(job: QueuedJob, server: CoordinatorAddress): JobPaylo
     token: job.token,
     allow_git_fetch: true,
     job_info: {
-      id: job.id, name, stage, pipeline_id: job.pipelineId,
-      project_id: project.id, project_name: projectName, project_full_path: project.fullPath,
-      namespace_id: project.namespaceId, root_namespace_id: project.namespaceId,
-      user_id: 1, time_in_queue_seconds: Math.floor(((job.startedAt ?? Date.now()) - job.queuedAt) / 1000),
+      id: job.id,
+      name,
+      stage,
+      pipeline_id: job.pipelineId,
+      project_id: project.id,
+      project_name: projectName,
+      project_full_path: project.fullPath,
+      namespace_id: project.namespaceId,
+      root_namespace_id: project.namespaceId,
+      user_id: 1,
+      time_in_queue_seconds: Math.floor(((job.startedAt ?? Date.now()) - job.queuedAt) / 1000),
     },
     git_info: {
-      repo_url: job.repoUrl, ref, sha, before_sha: BLANK_SHA, ref_type: 'branch', refspecs, depth,
-      repo_object_format: 'sha1', protected: false,
+      repo_url: job.repoUrl,
+      ref,
+      sha,
+      before_sha: BLANK_SHA,
+      ref_type: 'branch',
+      refspecs,
+      depth,
+      repo_object_format: 'sha1',
+      protected: false,
     },
     runner_info: { timeout, runner_session_url: null },
     variables,
@@ -147,4 +174,3 @@ export function jobPayload(job: QueuedJob, server: CoordinatorAddress): JobPaylo
     ...spec.extra,
   };
 }
-

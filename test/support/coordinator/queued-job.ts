@@ -2,7 +2,7 @@
 // what the runner sent about it.
 import { Buffer } from 'node:buffer';
 import { CANCEL_GRACEFULLY_FEATURE } from './gitlab-rules.ts';
-import type { CoordinatorJob, GitRepository, JobSpec, JobState, JobUpdate, RunnerInfo, TracePatch, JobPayload } from './types.ts';
+import type { CoordinatorJob, GitRepository, JobPayload, JobSpec, JobState, JobUpdate, RunnerInfo, TracePatch } from './types.ts';
 
 export interface Project {
   readonly id: number;
@@ -42,12 +42,16 @@ export class QueuedJob implements CoordinatorJob {
     readonly repository: GitRepository | undefined,
   ) {}
 
-  get projectPath(): string { return this.project.fullPath; }
+  get projectPath(): string {
+    return this.project.fullPath;
+  }
   get trace(): Buffer {
     if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
     return this.chunks[0] ?? Buffer.alloc(0);
   }
-  get traceLength(): number { return this.traceBytes; }
+  get traceLength(): number {
+    return this.traceBytes;
+  }
 
   appendTrace(data: Buffer): void {
     this.chunks.push(Buffer.from(data));
@@ -55,6 +59,10 @@ export class QueuedJob implements CoordinatorJob {
   }
 
   /** `running` or `canceling`: the states in which the runner may still talk about the job (processing_on_runner?). */
-  get processingOnRunner(): boolean { return this.state === 'running' || this.state === 'canceling'; }
-  get cancelGracefully(): boolean { return this.runnerInfo?.features?.[CANCEL_GRACEFULLY_FEATURE] === true; }
+  get processingOnRunner(): boolean {
+    return this.state === 'running' || this.state === 'canceling';
+  }
+  get cancelGracefully(): boolean {
+    return this.runnerInfo?.features?.[CANCEL_GRACEFULLY_FEATURE] === true;
+  }
 }

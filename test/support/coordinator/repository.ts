@@ -14,10 +14,11 @@ const GIT_IDENTITY = ['-c', 'user.name=Test User', '-c', 'user.email=test@exampl
 export function createGitRepository(dir: string, files: Readonly<Record<string, string>>, options: { branch?: string; message?: string } = {}): GitRepository {
   const branch = options.branch ?? 'main';
   const message = options.message ?? 'Initial commit';
-  const git = (...args: string[]): string => execFileSync('git', ['-C', dir, ...GIT_IDENTITY, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' },
-  }).trim();
+  const git = (...args: string[]): string =>
+    execFileSync('git', ['-C', dir, ...GIT_IDENTITY, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' },
+    }).trim();
   mkdirSync(dir, { recursive: true });
   git('init', '--quiet', `--initial-branch=${branch}`);
   for (const [name, content] of Object.entries(files)) {
@@ -30,4 +31,3 @@ export function createGitRepository(dir: string, files: Readonly<Record<string, 
   const [sha = '', authorName = '', authorEmail = '', timestamp = ''] = git('log', '-1', '--format=%H%n%an%n%ae%n%cI').split('\n');
   return { path: resolve(dir), sha, ref: branch, message, authorName, authorEmail, timestamp };
 }
-

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { crc32 } from 'node:zlib';
 import { backoffSeconds, FAILURE_REASONS, parseChecksum, rubyToI } from './gitlab-rules.ts';
-import { badParam, forbidden, isRecord, json, parseParams, text, type Reply } from './http.ts';
+import { badParam, forbidden, isRecord, json, parseParams, type Reply, text } from './http.ts';
 import type { QueuedJob } from './queued-job.ts';
 import type { Endpoint, JobPayload } from './types.ts';
 
@@ -33,9 +33,12 @@ export class RunnerApi {
     const params = parseParams(body, req.headers['content-type'], query);
     if (!params) return json(400, { message: '400 Bad request - the body is not valid JSON' });
     switch (route.endpoint) {
-      case 'request_job': return this.requestJob(params);
-      case 'verify': return this.verify(params);
-      case 'update_job': return this.updateJob(route.jobId, params);
+      case 'request_job':
+        return this.requestJob(params);
+      case 'verify':
+        return this.verify(params);
+      case 'update_job':
+        return this.updateJob(route.jobId, params);
     }
   }
 
@@ -84,8 +87,7 @@ export class RunnerApi {
 
     const state = typeof params['state'] === 'string' ? params['state'] : '';
     const output = isRecord(params['output']) ? params['output'] : {};
-    const checksum = typeof output['checksum'] === 'string' ? output['checksum']
-      : typeof params['checksum'] === 'string' ? params['checksum'] : undefined;
+    const checksum = typeof output['checksum'] === 'string' ? output['checksum'] : typeof params['checksum'] === 'string' ? params['checksum'] : undefined;
     const headers = (): Record<string, string> => ({ 'Job-Status': job.state });
 
     if (state === 'running') return update(text(200, '200', headers()));

@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from '../../../src/agent/agent.ts';
 import { backoffMs, MAX_BACKOFF_MS } from '../../../src/agent/runner-loop.ts';
-import { DEFAULT_CONFIG, DEFAULT_RUNNER, type Config, type RunnerConfig } from '../../../src/config/types.ts';
+import { type Config, DEFAULT_CONFIG, DEFAULT_RUNNER, type RunnerConfig } from '../../../src/config/types.ts';
 import type { FinishedJob } from '../../../src/job/status.ts';
 import { SourceError } from '../../../src/job/source.ts';
 import { Logger } from '../../../src/log/logger.ts';
-import { FakeExecutor, FakeSources, fakeJob, until } from '../../support/fakes.ts';
+import { FakeExecutor, fakeJob, FakeSources, until } from '../../support/fakes.ts';
 
 function runner(name: string, fields: Partial<RunnerConfig> = {}): RunnerConfig {
   return { ...DEFAULT_RUNNER, name, ...fields };
@@ -53,7 +53,9 @@ function trackRunning(executor: FakeExecutor, check: (running: number, byRunner:
 test('concurrent bounds the jobs running at once; the rest wait for a slot and all run', async () => {
   const { agent, sources, executor, finished } = rig(config([runner('a')], { concurrent: 2 }));
   let most = 0;
-  trackRunning(executor, (running) => { most = Math.max(most, running); });
+  trackRunning(executor, (running) => {
+    most = Math.max(most, running);
+  });
   const jobs = sources.of('a').add(...['1', '2', '3', '4', '5'].map((id) => fakeJob(id)));
   agent.start();
   try {
@@ -71,7 +73,7 @@ test('concurrent bounds the jobs running at once; the rest wait for a slot and a
   }
 });
 
-test('each runner\'s limit holds besides concurrent', async () => {
+test("each runner's limit holds besides concurrent", async () => {
   const { agent, sources, executor, finished } = rig(config([runner('a', { limit: 1 }), runner('b', { limit: 2 })], { concurrent: 10 }));
   let worst = new Map<string, number>();
   trackRunning(executor, (_, byRunner) => {
@@ -104,7 +106,9 @@ test('request_concurrency requests are in flight at once, within free slots, and
   const { agent, sources } = rig(config([runner('a', { requestConcurrency: 3 })], { concurrent: 10 }));
   const source = sources.of('a');
   let open!: () => void;
-  source.gate = new Promise((resolve) => { open = resolve; });
+  source.gate = new Promise((resolve) => {
+    open = resolve;
+  });
   agent.start();
   try {
     await until('three requests in flight', () => source.inFlight === 3);
@@ -121,7 +125,9 @@ test('request_concurrency requests are in flight at once, within free slots, and
   const small = rig(config([runner('a', { requestConcurrency: 3 })], { concurrent: 1 }));
   const gated = small.sources.of('a');
   let release!: () => void;
-  gated.gate = new Promise((resolve) => { release = resolve; });
+  gated.gate = new Promise((resolve) => {
+    release = resolve;
+  });
   small.agent.start();
   try {
     await until('a request in flight', () => gated.inFlight === 1);
@@ -133,7 +139,7 @@ test('request_concurrency requests are in flight at once, within free slots, and
   }
 });
 
-test('a reload raises concurrent for the next requests; running jobs go on; a removed runner\'s source is closed', async () => {
+test("a reload raises concurrent for the next requests; running jobs go on; a removed runner's source is closed", async () => {
   const initial = config([runner('a'), runner('gone')], { concurrent: 1 });
   const { agent, sources, executor, finished } = rig(initial);
   sources.of('a').add(fakeJob('1'), fakeJob('2'), fakeJob('3'));
@@ -145,7 +151,7 @@ test('a reload raises concurrent for the next requests; running jobs go on; a re
     agent.reload(config([runner('a')], { concurrent: 3 }));
     assert.equal(agent.configurationLoads, 2);
     await until('three jobs running', () => executor.running.length === 3);
-    await until('the removed runner\'s source closed', () => sources.of('gone').closed);
+    await until("the removed runner's source closed", () => sources.of('gone').closed);
     for (const run of executor.running) run.exit(0);
     await until('all finished', () => finished.length === 3);
     assert.ok(finished.every((job) => job.runner === 'a' && job.result.state === 'success'));
@@ -160,7 +166,9 @@ test('a reload raises concurrent for the next requests; running jobs go on; a re
 test('cancelAll cancels every running job: the script stops, after_script runs, the jobs end canceled', async () => {
   const { agent, sources, executor, finished } = rig(config([runner('a')], { concurrent: 2 }));
   const jobs = sources.of('a').add(fakeJob('1', { afterScript: ['echo after'] }), fakeJob('2', { afterScript: ['echo after'] }));
-  executor.onRun = (run) => { if (run.stage === 'after_script') run.exit(0, 'cleaned\n'); };
+  executor.onRun = (run) => {
+    if (run.stage === 'after_script') run.exit(0, 'cleaned\n');
+  };
   agent.start();
   try {
     await until('both scripts running', () => executor.running.filter((run) => run.stage === 'step_script').length === 2);
@@ -186,7 +194,9 @@ test('a graceful stop takes no new job, lets the running one finish, then resolv
   assert.equal(agent.state, 'stopping');
   assert.equal(agent.isReady(), false);
   let resolved = false;
-  void stopped.then(() => { resolved = true; });
+  void stopped.then(() => {
+    resolved = true;
+  });
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(resolved, false, 'waits for the running job');
   const requests = source.requestTimes.length;
@@ -242,7 +252,7 @@ test('backoffMs doubles from the check interval, caps at a minute, and jitters b
   assert.equal(backoffMs(3000, 1, () => 1), 3600);
 });
 
-test('a fatal SourceError stops only that runner\'s requests, with one error line', async () => {
+test("a fatal SourceError stops only that runner's requests, with one error line", async () => {
   const { agent, sources, executor, finished, logs } = rig(config([runner('bad'), runner('good')]));
   sources.of('bad').fail(new SourceError('token rejected', true));
   sources.of('bad').add(fakeJob('never'));
@@ -281,7 +291,7 @@ test('a job whose log cannot be started is finished as a runner_system_failure, 
   }
 });
 
-test('the job list follows a job through its stages; sources get the executor\'s info', async () => {
+test("the job list follows a job through its stages; sources get the executor's info", async () => {
   const { agent, sources, executor, finished } = rig(config([runner('a')]));
   sources.of('a').add(fakeJob('1'));
   agent.start();

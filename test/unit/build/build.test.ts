@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { runBuild, type BuildOptions } from '../../../src/build/build.ts';
+import { type BuildOptions, runBuild } from '../../../src/build/build.ts';
 import type { Job } from '../../../src/job/model.ts';
 import type { BuildStage, JobResult } from '../../../src/job/result.ts';
 import { FakeExecutor, fakeJob, type FakeRun } from '../../support/fakes.ts';
@@ -22,16 +22,22 @@ async function build(job: Job, onRun: (run: FakeRun) => void, options: Partial<B
   const parts: Buffer[] = [];
   const stages: BuildStage[] = [];
   const result = await runBuild(job, {
-    executor, runnerName: 'unit', log: (chunk) => parts.push(Buffer.from(chunk)), onStage: (stage) => stages.push(stage), ...options,
+    executor,
+    runnerName: 'unit',
+    log: (chunk) => parts.push(Buffer.from(chunk)),
+    onStage: (stage) => stages.push(stage),
+    ...options,
   });
   return { result, log: Buffer.concat(parts).toString('utf8'), stages, executor };
 }
 
 const succeed = (run: FakeRun): void => run.exit(0, `${run.stage} ran\n`);
 
-test('a job goes through GitLab\'s stages in order; each script stage is given its script and the job\'s variables', async () => {
+test("a job goes through GitLab's stages in order; each script stage is given its script and the job's variables", async () => {
   const job = fakeJob('7', {
-    beforeScript: ['echo before'], script: ['echo main'], afterScript: ['echo after'],
+    beforeScript: ['echo before'],
+    script: ['echo main'],
+    afterScript: ['echo after'],
     extraSteps: [{ name: 'release', script: ['echo release'] }],
     repository: { url: 'https://example.invalid/group/project.git', ref: 'main' },
     variables: [{ key: 'GREETING', value: 'hello', masked: false }],
@@ -42,19 +48,19 @@ test('a job goes through GitLab\'s stages in order; each script stage is given i
   assert.deepEqual(result.stages.map((timing) => timing.stage), stages);
   assert.deepEqual(executor.runs.map((run) => run.stage), ['get_sources', 'step_script', 'step_release', 'after_script']);
   const script = executor.runs[1]!.command;
-  assert.match(script.script, /^exec 2>&1\nset -eo pipefail\n/, 'written for the environment\'s shell (bash)');
+  assert.match(script.script, /^exec 2>&1\nset -eo pipefail\n/, "written for the environment's shell (bash)");
   assert.ok(script.script.includes('\necho before\n') && script.script.indexOf('echo before') < script.script.indexOf('echo main'));
   assert.equal(script.variables['GREETING'], 'hello');
   assert.equal(script.variables['CI_PROJECT_DIR'], '/builds/7', 'where the executor placed the job');
   assert.equal(script.variables['CI_SHARED_ENVIRONMENT'], 'true');
-  assert.equal(script.variables['PATH'], '/usr/bin:/bin', 'the executor\'s base variables');
+  assert.equal(script.variables['PATH'], '/usr/bin:/bin', "the executor's base variables");
   assert.equal(executor.runs[3]!.command.variables['CI_JOB_STATUS'], 'success', 'after_script is told how the job went');
   assert.equal(log, 'get_sources ran\nstep_script ran\nstep_release ran\nafter_script ran\n');
   assert.deepEqual(result.resources, { cpuSeconds: 1.5, peakRssBytes: 1024 }, 'as the executor measured');
   assert.deepEqual(executor.cleanedUp.map((j) => j.id), ['7']);
 });
 
-test('a failing script skips the named steps but not after_script; the exit code and GitLab\'s closing line', async () => {
+test("a failing script skips the named steps but not after_script; the exit code and GitLab's closing line", async () => {
   const job = fakeJob('1', { afterScript: ['echo after'], extraSteps: [{ name: 'release', script: ['true'] }] });
   const { result, log, executor } = await build(job, (run) => run.exit(run.stage === 'step_script' ? 3 : 0));
   assert.equal(result.state, 'failed');
@@ -85,7 +91,7 @@ test('GIT_STRATEGY=none skips fetching; file variables are written in prepare_sc
   assert.equal(executor.runs[0]!.command.variables['KUBECONFIG'], '/builds/3.tmp/KUBECONFIG');
 });
 
-test('the step\'s timeout is what is left of the job\'s; a timeout fails the job with job_execution_timeout', async () => {
+test("the step's timeout is what is left of the job's; a timeout fails the job with job_execution_timeout", async () => {
   const job = fakeJob('1', { timeoutSeconds: 60 });
   const { result, log, executor } = await build(job, (run) => run.end({ outcome: 'timeout', exitCode: 143 }));
   const timeoutMs = executor.runs[0]!.command.timeoutMs;
@@ -153,18 +159,27 @@ test('masked values are masked as sent and as expanded; what the executor cannot
   });
   const { log, executor } = await build(job, (run) => run.exit(0, 'x-abc-secretpart and x-$BASE-secretpart\n'));
   assert.equal(executor.runs[0]!.command.variables['TOKEN'], 'x-abc-secretpart');
-  assert.equal(log, [
-    'WARNING: this runner\'s fake executor does not support image, cache: ignored',
-    'WARNING: from the source',
-    '[MASKED] and [MASKED]',
-    '',
-  ].join('\n'));
+  assert.equal(
+    log,
+    [
+      "WARNING: this runner's fake executor does not support image, cache: ignored",
+      'WARNING: from the source',
+      '[MASKED] and [MASKED]',
+      '',
+    ].join('\n'),
+  );
 });
 
 test('a log sink that fails makes the job a runner_system_failure; the job still runs to its end', async () => {
   const executor = new FakeExecutor();
   executor.onRun = succeed;
-  const result = await runBuild(fakeJob('1'), { executor, runnerName: 'unit', log: () => { throw new Error('ENOSPC'); } });
+  const result = await runBuild(fakeJob('1'), {
+    executor,
+    runnerName: 'unit',
+    log: () => {
+      throw new Error('ENOSPC');
+    },
+  });
   assert.equal(result.state, 'failed');
   assert.equal(result.failureReason, 'runner_system_failure');
   assert.match(result.systemError ?? '', /job log: ENOSPC/);

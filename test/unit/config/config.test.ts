@@ -38,8 +38,32 @@ test('a full config.toml is read with every key', () => {
   assert.equal(config.logFormat, 'json');
   assert.deepEqual(config.metricsServer, { host: '127.0.0.1', port: 9300 });
   assert.deepEqual(config.runners, [
-    { name: 'first', executor: 'shell', limit: 2, queueDir: '/var/lib/runner/queue', buildsDir: '/var/lib/runner/builds', keepBuildsDir: true, outputLimit: 8192, url: undefined, token: undefined, tlsCaFile: undefined, requestConcurrency: 1 },
-    { name: 'second', executor: 'shell', limit: 0, queueDir: 'queue', buildsDir: 'builds', keepBuildsDir: false, outputLimit: 4096, url: undefined, token: undefined, tlsCaFile: undefined, requestConcurrency: 1 },
+    {
+      name: 'first',
+      executor: 'shell',
+      limit: 2,
+      queueDir: '/var/lib/runner/queue',
+      buildsDir: '/var/lib/runner/builds',
+      keepBuildsDir: true,
+      outputLimit: 8192,
+      url: undefined,
+      token: undefined,
+      tlsCaFile: undefined,
+      requestConcurrency: 1,
+    },
+    {
+      name: 'second',
+      executor: 'shell',
+      limit: 0,
+      queueDir: 'queue',
+      buildsDir: 'builds',
+      keepBuildsDir: false,
+      outputLimit: 4096,
+      url: undefined,
+      token: undefined,
+      tlsCaFile: undefined,
+      requestConcurrency: 1,
+    },
   ]);
 });
 
@@ -160,7 +184,25 @@ test('config.toml.example is valid, warns about nothing and documents every key 
   const example = loadConfig(join(packageRoot(), 'config.toml.example'), '/');
   assert.deepEqual(example.warnings, []);
   const lines = readFileSync(example.path!, 'utf8').split('\n');
-  for (const key of ['concurrent', 'check_interval', 'shutdown_timeout', 'log_level', 'log_format', 'metrics_server', 'pprof', 'pprof_max_seconds', 'name', 'executor', 'limit', 'queue_dir', 'builds_dir', 'keep_builds_dir', 'output_limit']) {
+  for (
+    const key of [
+      'concurrent',
+      'check_interval',
+      'shutdown_timeout',
+      'log_level',
+      'log_format',
+      'metrics_server',
+      'pprof',
+      'pprof_max_seconds',
+      'name',
+      'executor',
+      'limit',
+      'queue_dir',
+      'builds_dir',
+      'keep_builds_dir',
+      'output_limit',
+    ]
+  ) {
     const at = lines.findIndex((line) => new RegExp(`^\\s*${key}\\s*=`).test(line));
     assert.ok(at > 0, `${key} is set in the example`);
     assert.match(lines[at - 1]!, /^\s*#/, `a comment right above ${key}`);
@@ -170,14 +212,17 @@ test('config.toml.example is valid, warns about nothing and documents every key 
 });
 
 test('a runner with url and token is served by a coordinator; fractional check_interval', () => {
-  const { config, warnings } = parseConfigText(`check_interval = 0.5
+  const { config, warnings } = parseConfigText(
+    `check_interval = 0.5
 [[runners]]
 name = "gitlab"
 url = "https://gitlab.example.com/"
 token = "glrt-abcdefghijklmnopqrst"
 tls-ca-file = "/etc/ssl/private-ca.pem"
 request_concurrency = 3
-`, 'c.toml');
+`,
+    'c.toml',
+  );
   assert.deepEqual(warnings, []);
   assert.equal(config.checkInterval, 0.5);
   const [runner] = config.runners;
@@ -189,11 +234,17 @@ request_concurrency = 3
 
 test('coordinator settings are checked, and a token or password is never echoed in the error', () => {
   const cases: Array<[string, RegExp]> = [
-    ['url = "ftp://x"\ntoken = "t"', /^c\.toml: runners\[0\]\.url: expected an http:\/\/ or https:\/\/ URL such as "https:\/\/gitlab\.example\.com\/", got the string "ftp:\/\/x"$/],
+    [
+      'url = "ftp://x"\ntoken = "t"',
+      /^c\.toml: runners\[0\]\.url: expected an http:\/\/ or https:\/\/ URL such as "https:\/\/gitlab\.example\.com\/", got the string "ftp:\/\/x"$/,
+    ],
     ['url = "https://user:hunter2-secret@gitlab.example.com"\ntoken = "t"', /^c\.toml: runners\[0\]\.url: must not hold credentials/],
     ['url = "nope://user:hunter2-secret@x y"\ntoken = "t"', /got the string "nope:\/\/\*\*\*@x y"$/],
     ['url = "https://gitlab.example.com"', /^c\.toml: runners\[0\]\.token: required with url/],
-    ['url = "https://gitlab.example.com"\ntoken = "has space-hunter2-secret"', /^c\.toml: runners\[0\]\.token: required with url, the runner's authentication token \(a non-empty string without spaces\)$/],
+    [
+      'url = "https://gitlab.example.com"\ntoken = "has space-hunter2-secret"',
+      /^c\.toml: runners\[0\]\.token: required with url, the runner's authentication token \(a non-empty string without spaces\)$/,
+    ],
     ['token = "hunter2-secret"', /^c\.toml: runners\[0\]\.token: needs url/],
     ['url = "http://gitlab.example.com"\ntoken = "t"\ntls-ca-file = "ca.pem"', /tls-ca-file: only meaningful with an https:\/\/ url/],
     ['url = "http://gitlab.example.com"\ntoken = "t"\nrequest_concurrency = 0', /request_concurrency: expected an integer from 1 to 100, got integer 0/],

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runBuild, type BuildOptions } from '../../../src/build/build.ts';
+import { type BuildOptions, runBuild } from '../../../src/build/build.ts';
 import { ShellExecutor, type ShellExecutorOptions } from '../../../src/executors/shell/shell-executor.ts';
 import type { Job } from '../../../src/job/model.ts';
 import type { BuildStage, JobResult } from '../../../src/job/result.ts';
@@ -87,15 +87,27 @@ test('a successful job: each command echoed before its output, stdout and stderr
     script: ['echo hello', 'echo out; echo err >&2; echo out2', 'printf "a\\nb\\n"', 'if true; then\n  echo multi\nfi'],
     afterScript: ['echo "after $CI_JOB_STATUS"'],
   });
-  assert.equal(log, [
-    '$ echo setup', 'setup',
-    '$ echo hello', 'hello',
-    '$ echo out; echo err >&2; echo out2', 'out', 'err', 'out2',
-    '$ printf "a\\nb\\n"', 'a', 'b',
-    '$ if true; then # collapsed multi-line command', 'multi',
-    '$ echo "after $CI_JOB_STATUS"', 'after success',
-    '',
-  ].join('\n'));
+  assert.equal(
+    log,
+    [
+      '$ echo setup',
+      'setup',
+      '$ echo hello',
+      'hello',
+      '$ echo out; echo err >&2; echo out2',
+      'out',
+      'err',
+      'out2',
+      '$ printf "a\\nb\\n"',
+      'a',
+      'b',
+      '$ if true; then # collapsed multi-line command',
+      'multi',
+      '$ echo "after $CI_JOB_STATUS"',
+      'after success',
+      '',
+    ].join('\n'),
+  );
   assert.equal(result.state, 'success');
   assert.equal(result.failureReason, undefined);
   assert.equal(result.exitCode, 0);
@@ -111,7 +123,7 @@ test('a successful job: each command echoed before its output, stdout and stderr
   assert.ok(typeof pids[0] === 'number' && pids[1] === undefined && typeof pids[2] === 'number' && pids[3] === undefined);
 });
 
-test('the job sees CI variables and its own, and not the runner\'s environment', async () => {
+test("the job sees CI variables and its own, and not the runner's environment", async () => {
   process.env['RUNNER_TEST_PRIVATE'] = 'runner-only';
   try {
     const { result, log, buildsDir } = await run({
@@ -143,7 +155,10 @@ test('a failing command fails the job with its exit code; later commands do not 
     script: ['echo one', 'exit 3', 'echo never'],
     afterScript: ['echo "after $CI_JOB_STATUS"', 'exit 7'],
   });
-  assert.equal(log, '$ echo before\nbefore\n$ echo one\none\n$ exit 3\n$ echo "after $CI_JOB_STATUS"\nafter failed\n$ exit 7\nERROR: Job failed: exit code 3\n');
+  assert.equal(
+    log,
+    '$ echo before\nbefore\n$ echo one\none\n$ exit 3\n$ echo "after $CI_JOB_STATUS"\nafter failed\n$ exit 7\nERROR: Job failed: exit code 3\n',
+  );
   assert.equal(result.state, 'failed');
   assert.equal(result.failureReason, 'script_failure');
   assert.equal(result.exitCode, 3);
@@ -224,7 +239,12 @@ test('cancel stops the script, runs after_script, and records canceled', async (
   const controller = new AbortController();
   const { result, log, stages } = await run(
     { script: ['echo started', 'sleep 1000 & echo "grandchild $!"', 'sleep 1000'], afterScript: ['echo "after $CI_JOB_STATUS"'] },
-    { signal: controller.signal, onLog: (text) => { if (/grandchild \d+\n/.test(text)) controller.abort(); } },
+    {
+      signal: controller.signal,
+      onLog: (text) => {
+        if (/grandchild \d+\n/.test(text)) controller.abort();
+      },
+    },
   );
   assert.equal(result.state, 'canceled');
   assert.equal(result.failureReason, undefined);
@@ -282,14 +302,22 @@ test('masked values never reach the log: not in echo lines, not in output, not s
     afterScript: ['echo "after s3cretvalue $SECRET"'],
   });
   assert.equal(result.state, 'success');
-  assert.equal(log, [
-    '$ echo $SECRET', '[MASKED]',
-    '$ echo "literal [MASKED]"', 'literal [MASKED]',
-    "$ printf s3cr; sleep 0.2; printf 'etvalue\\n'", '[MASKED]',
-    '$ echo $PLAIN >&2', 'visible',
-    '$ echo "after [MASKED] $SECRET"', 'after [MASKED] [MASKED]',
-    '',
-  ].join('\n'));
+  assert.equal(
+    log,
+    [
+      '$ echo $SECRET',
+      '[MASKED]',
+      '$ echo "literal [MASKED]"',
+      'literal [MASKED]',
+      "$ printf s3cr; sleep 0.2; printf 'etvalue\\n'",
+      '[MASKED]',
+      '$ echo $PLAIN >&2',
+      'visible',
+      '$ echo "after [MASKED] $SECRET"',
+      'after [MASKED] [MASKED]',
+      '',
+    ].join('\n'),
+  );
   assert.ok(!log.includes('s3cret'));
 });
 
@@ -342,7 +370,10 @@ test('a job that cannot be prepared is a runner_system_failure and still cleans 
 function gitRepository(): { url: string; commit: string } {
   const root = mkdtempSync(join(tmpdir(), 'runner-git-'));
   const git = (cwd: string, ...args: string[]): string => {
-    const result = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, encoding: 'utf8' });
+    const result = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'init.defaultBranch=main', ...args], {
+      cwd,
+      encoding: 'utf8',
+    });
     assert.equal(result.status, 0, result.stderr);
     return result.stdout.trim();
   };
@@ -357,14 +388,18 @@ function gitRepository(): { url: string; commit: string } {
 
 const noGit = skipUnless('git', 'git');
 
-test('get_sources checks out the job\'s repository; GIT_STRATEGY=none skips it', { skip: noGit }, async () => {
+test("get_sources checks out the job's repository; GIT_STRATEGY=none skips it", { skip: noGit }, async () => {
   const repo = gitRepository();
   const fetched = await run({ script: ['cat hello.txt'], repository: { url: repo.url, ref: 'main' } });
   assert.equal(fetched.result.state, 'success', fetched.log);
   assert.match(fetched.log, new RegExp(`^Cloning repository\\.\\.\\.\\nChecked out ${repo.commit}\\n\\$ cat hello.txt\\nhello from git\\n$`));
   assert.ok(fetched.stages.includes('get_sources'));
 
-  const skipped = await run({ script: ['test ! -e hello.txt'], repository: { url: repo.url, ref: undefined }, variables: [{ key: 'GIT_STRATEGY', value: 'none', masked: false }] });
+  const skipped = await run({
+    script: ['test ! -e hello.txt'],
+    repository: { url: repo.url, ref: undefined },
+    variables: [{ key: 'GIT_STRATEGY', value: 'none', masked: false }],
+  });
   assert.equal(skipped.result.state, 'success', skipped.log);
 
   const missing = await run({ script: ['true'], repository: { url: join(repo.url, 'nope'), ref: undefined } });

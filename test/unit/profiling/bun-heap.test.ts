@@ -11,18 +11,33 @@ import { gunzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
 import {
   BUN_HEAP_COMMENT,
-  MAX_NAME_LENGTH,
   heapSummaryText,
   heapSummaryToPprof,
-  summarizeHeapSnapshot,
   type HeapTypeSummary,
+  MAX_NAME_LENGTH,
+  summarizeHeapSnapshot,
 } from '../../../src/profiling/bun-heap.ts';
 import { runtime } from '../../../src/runtime/runtime.ts';
 import { skipUnless } from '../../support/tools.ts';
 
 const NODE_FIELDS = ['type', 'name', 'id', 'self_size', 'edge_count', 'trace_node_id', 'detachedness'] as const;
-const NODE_TYPES = ['hidden', 'array', 'string', 'object', 'code', 'closure', 'regexp', 'number', 'native', 'synthetic',
-  'concatenated string', 'sliced string', 'symbol', 'bigint', 'object shape'] as const;
+const NODE_TYPES = [
+  'hidden',
+  'array',
+  'string',
+  'object',
+  'code',
+  'closure',
+  'regexp',
+  'number',
+  'native',
+  'synthetic',
+  'concatenated string',
+  'sliced string',
+  'symbol',
+  'bigint',
+  'object shape',
+] as const;
 
 type FixtureNode = readonly [type: (typeof NODE_TYPES)[number], name: string, selfSize: number];
 
@@ -36,8 +51,13 @@ function snapshotJson(nodes: readonly FixtureNode[], nodeFields: readonly string
   const flat: number[] = [];
   nodes.forEach(([type, name, selfSize], i) => {
     const values: Record<string, number> = {
-      type: NODE_TYPES.indexOf(type), name: stringIndex(name), id: i * 2 + 1, self_size: selfSize,
-      edge_count: 0, trace_node_id: 0, detachedness: 0,
+      type: NODE_TYPES.indexOf(type),
+      name: stringIndex(name),
+      id: i * 2 + 1,
+      self_size: selfSize,
+      edge_count: 0,
+      trace_node_id: 0,
+      detachedness: 0,
     };
     for (const field of nodeFields) flat.push(values[field] ?? 0);
   });
@@ -59,15 +79,28 @@ function snapshotJson(nodes: readonly FixtureNode[], nodeFields: readonly string
 }
 
 /** Values that a heap snapshot names string and number nodes by: none may come out. */
-const SECRETS = ['postgres://admin:hunter2@db/prod', 'hunter2', 'AKIA-SECRET-TOKEN-123', 'eyJhbGciOiJIUzI1NiJ9', '3.14159', '12345678901234567890', 'secret-symbol'];
+const SECRETS = [
+  'postgres://admin:hunter2@db/prod',
+  'hunter2',
+  'AKIA-SECRET-TOKEN-123',
+  'eyJhbGciOiJIUzI1NiJ9',
+  '3.14159',
+  '12345678901234567890',
+  'secret-symbol',
+];
 
 const LONG_NAME = `LongClassName_${'x'.repeat(300)}`;
 
 const FIXTURE: readonly FixtureNode[] = [
   ['synthetic', '', 0],
-  ['object', 'Map', 32], ['object', 'Map', 32], ['object', 'Map', 32], ['object', 'Map', 40],
-  ['closure', 'handleRequest', 64], ['closure', 'handleRequest', 64],
-  ['object', 'Set', 24], ['object', 'Set', 24],
+  ['object', 'Map', 32],
+  ['object', 'Map', 32],
+  ['object', 'Map', 32],
+  ['object', 'Map', 40],
+  ['closure', 'handleRequest', 64],
+  ['closure', 'handleRequest', 64],
+  ['object', 'Set', 24],
+  ['object', 'Set', 24],
   ['code', 'FunctionCodeBlock', 48],
   ['object shape', 'Structure', 1000],
   ['string', 'postgres://admin:hunter2@db/prod', 56],
@@ -78,7 +111,8 @@ const FIXTURE: readonly FixtureNode[] = [
   ['bigint', '12345678901234567890', 24],
   ['symbol', 'Symbol(secret-symbol)', 16],
   // Two names that differ only beyond the limit: one row.
-  ['object', LONG_NAME, 8], ['object', `${LONG_NAME}y`, 8],
+  ['object', LONG_NAME, 8],
+  ['object', `${LONG_NAME}y`, 8],
 ];
 
 const row = (summary: readonly HeapTypeSummary[], type: string, name: string): HeapTypeSummary | undefined =>
@@ -141,9 +175,18 @@ test('a malformed snapshot throws an Error with a one-line message saying what i
     [snapshotJson(FIXTURE, ['id', 'self_size']), /node_fields lacks type, name/],
     ['{"snapshot": {"meta": {"node_fields": ["type", "name", "self_size"]', /not JSON/],
     ['[]', /no snapshot\.meta/],
-    [JSON.stringify({ snapshot: { meta: { node_fields: ['type', 'name', 'self_size'], node_types: [['object']] } }, nodes: [0, 0, 8, 0], strings: ['A'] }), /not a multiple/],
-    [JSON.stringify({ snapshot: { meta: { node_fields: ['type', 'name', 'self_size'], node_types: [['object']] } }, nodes: [3, 0, 8], strings: ['A'] }), /type 3/],
-    [JSON.stringify({ snapshot: { meta: { node_fields: ['type', 'name', 'self_size'], node_types: [['object']] } }, nodes: [0, 7, 8], strings: ['A'] }), /name 7/],
+    [
+      JSON.stringify({ snapshot: { meta: { node_fields: ['type', 'name', 'self_size'], node_types: [['object']] } }, nodes: [0, 0, 8, 0], strings: ['A'] }),
+      /not a multiple/,
+    ],
+    [
+      JSON.stringify({ snapshot: { meta: { node_fields: ['type', 'name', 'self_size'], node_types: [['object']] } }, nodes: [3, 0, 8], strings: ['A'] }),
+      /type 3/,
+    ],
+    [
+      JSON.stringify({ snapshot: { meta: { node_fields: ['type', 'name', 'self_size'], node_types: [['object']] } }, nodes: [0, 7, 8], strings: ['A'] }),
+      /name 7/,
+    ],
     [JSON.stringify({ snapshot: { meta: { node_fields: ['type', 'name', 'self_size'], node_types: [['object']] } }, strings: [] }), /no nodes/],
   ];
   for (const [json, pattern] of cases) {
@@ -223,7 +266,9 @@ test('a real Bun heap snapshot summarizes to live objects of more than 1 MiB', {
 }, () => {
   const bun = (globalThis as { Bun?: { generateHeapSnapshot(format: 'v8'): string } }).Bun;
   assert.ok(bun, 'globalThis.Bun');
-  class BunHeapTestMarker { constructor(readonly index: number) {} }
+  class BunHeapTestMarker {
+    constructor(readonly index: number) {}
+  }
   const kept = Array.from({ length: 10_000 }, (_, i) => new BunHeapTestMarker(i));
   const summary = summarizeHeapSnapshot(bun.generateHeapSnapshot('v8'));
   const objects = summary.filter((r) => r.type === 'object');
@@ -241,27 +286,31 @@ test('a real Bun heap snapshot summarizes to live objects of more than 1 MiB', {
   assert.equal(profile.sample.length, summary.length);
 });
 
-test('go tool pprof reads the profile: -raw and -top show the sample types and the types', { skip: skipUnless('go', 'golang-go', 'version'), timeout: 120_000 }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runner-bun-heap-'));
-  try {
-    const file = join(dir, 'heap.pb.gz');
-    writeFileSync(file, heapSummaryToPprof(summarizeHeapSnapshot(snapshotJson(FIXTURE)), Date.now()));
-    const pprof = (flag: string): string => {
-      const result = spawnSync('go', ['tool', 'pprof', flag, file], { encoding: 'utf8', timeout: 60_000 });
-      assert.equal(result.status, 0, `go tool pprof ${flag}: ${result.error?.message ?? ''}${result.stderr}`);
-      return `${result.stdout}${result.stderr}`;
-    };
-    const raw = pprof('-raw');
-    assert.match(raw, /PeriodType: space bytes/);
-    assert.match(raw, /inuse_objects\/count\s+inuse_space\/bytes/);
-    assert.match(raw, /\b4\s+136:/);
-    assert.match(raw, /Map bun-heap-snapshot:object/);
-    const top = pprof('-top');
-    assert.match(top, /Type: inuse_space/);
-    assert.match(top, /live objects by type/);
-    assert.match(top, /\bStructure\b/);
-    assert.match(top, /\bMap\b/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'go tool pprof reads the profile: -raw and -top show the sample types and the types',
+  { skip: skipUnless('go', 'golang-go', 'version'), timeout: 120_000 },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-bun-heap-'));
+    try {
+      const file = join(dir, 'heap.pb.gz');
+      writeFileSync(file, heapSummaryToPprof(summarizeHeapSnapshot(snapshotJson(FIXTURE)), Date.now()));
+      const pprof = (flag: string): string => {
+        const result = spawnSync('go', ['tool', 'pprof', flag, file], { encoding: 'utf8', timeout: 60_000 });
+        assert.equal(result.status, 0, `go tool pprof ${flag}: ${result.error?.message ?? ''}${result.stderr}`);
+        return `${result.stdout}${result.stderr}`;
+      };
+      const raw = pprof('-raw');
+      assert.match(raw, /PeriodType: space bytes/);
+      assert.match(raw, /inuse_objects\/count\s+inuse_space\/bytes/);
+      assert.match(raw, /\b4\s+136:/);
+      assert.match(raw, /Map bun-heap-snapshot:object/);
+      const top = pprof('-top');
+      assert.match(top, /Type: inuse_space/);
+      assert.match(top, /live objects by type/);
+      assert.match(top, /\bStructure\b/);
+      assert.match(top, /\bMap\b/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

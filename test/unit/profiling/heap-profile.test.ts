@@ -12,7 +12,12 @@ import { runtime } from '../../../src/runtime/runtime.ts';
 
 const noSampler = runtime.name === 'bun' && 'bun has no sampling heap profiler';
 
-interface Known { readonly a: number; readonly b: number; readonly c: number; readonly d: number }
+interface Known {
+  readonly a: number;
+  readonly b: number;
+  readonly c: number;
+  readonly d: number;
+}
 
 function allocateKnownAmount(count: number): Known[] {
   const kept: Known[] = new Array<Known>(count);

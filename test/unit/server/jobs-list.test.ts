@@ -32,10 +32,20 @@ for (const [ms, expected] of DURATIONS) {
 
 test('a job line has GitLab Runner keys first, then ours, values with spaces quoted', () => {
   const line = formatJobLine({
-    id: '42', name: 'unit tests', runner: 'local', url: 'https://gitlab.example.com/g/p/-/jobs/42',
-    state: 'running', stage: 'step_script', executorStage: 'step_script', startedAt: 1_000, stageStartedAt: 2_000, pid: 1234,
+    id: '42',
+    name: 'unit tests',
+    runner: 'local',
+    url: 'https://gitlab.example.com/g/p/-/jobs/42',
+    state: 'running',
+    stage: 'step_script',
+    executorStage: 'step_script',
+    startedAt: 1_000,
+    stageStartedAt: 2_000,
+    pid: 1234,
   }, 63_500);
-  assert.equal(line,
+  assert.equal(
+    line,
     'url=https://gitlab.example.com/g/p/-/jobs/42 state=running stage=step_script executor_stage=step_script ' +
-    'duration=1m2.5s id=42 name="unit tests" runner=local pid=1234');
+      'duration=1m2.5s id=42 name="unit tests" runner=local pid=1234',
+  );
 });

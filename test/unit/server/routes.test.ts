@@ -43,8 +43,12 @@ test('a failing metric callback makes /metrics answer 500 with the reason, and i
 
 test('render() rejects with a CollectionError naming every failed callback', async () => {
   const telemetry = new Telemetry();
-  telemetry.meter.createObservableGauge('a').addCallback(() => { throw new Error('first'); });
-  telemetry.meter.createObservableGauge('b').addCallback(() => { throw new Error('second'); });
+  telemetry.meter.createObservableGauge('a').addCallback(() => {
+    throw new Error('first');
+  });
+  telemetry.meter.createObservableGauge('b').addCallback(() => {
+    throw new Error('second');
+  });
   await assert.rejects(telemetry.render(), (error: unknown) => {
     assert.ok(error instanceof CollectionError);
     assert.match(error.message, /first/);
@@ -70,7 +74,9 @@ test('series beyond the per-metric limit fold into one overflow series instead o
 test('/health/ready answers 503 until the agent has started', async () => {
   const telemetry = new Telemetry();
   const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, {
-    logger: quietLogger([]), sources: sourceFactory(tmpdir(), quietLogger([])), executors: executorFactory(tmpdir()),
+    logger: quietLogger([]),
+    sources: sourceFactory(tmpdir(), quietLogger([])),
+    executors: executorFactory(tmpdir()),
   });
   const server = await startHttpServer({ host: '127.0.0.1', port: 0 }, createRequestListener(agent, telemetry, quietLogger([])));
   try {

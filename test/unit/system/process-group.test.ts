@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { runInProcessGroup, type GroupCommand, type GroupResult } from '../../../src/system/process-group.ts';
+import { type GroupCommand, type GroupResult, runInProcessGroup } from '../../../src/system/process-group.ts';
 import { spareNamedPipes } from '../../../src/system/named-pipe.ts';
 import { skipUnless } from '../../support/tools.ts';
 
@@ -22,8 +22,13 @@ async function runSh(script: string, extra: Partial<GroupCommand> = {}): Promise
   const times: number[] = [];
   const started = performance.now();
   const result = await runInProcessGroup({
-    command: '/bin/sh', args: ['-c', script], cwd: tmpdir(), env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-    timeoutMs: 20_000, graceMs: 500, cancelSignals: [],
+    command: '/bin/sh',
+    args: ['-c', script],
+    cwd: tmpdir(),
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+    timeoutMs: 20_000,
+    graceMs: 500,
+    cancelSignals: [],
     onOutput: (chunk) => {
       parts.push(Buffer.from(chunk));
       times.push(performance.now() - started);
@@ -66,10 +71,15 @@ for (const outputPipe of PIPES) {
     assert.ok(times[times.length - 1]! >= 1_400);
   });
 
-  test(`${outputPipe} pipes: a process that leaves the group and keeps the output open is cut off after the grace period`, { skip: skipUnless('setsid', 'util-linux') }, async () => {
+  test(`${outputPipe} pipes: a process that leaves the group and keeps the output open is cut off after the grace period`, {
+    skip: skipUnless('setsid', 'util-linux'),
+  }, async () => {
     const started = performance.now();
     // The shell waits until the child really is in a session of its own: killed before that, it would not escape.
-    const { result, text } = await runSh('setsid sleep 30 & pid=$!; while [ "$(cut -d" " -f6 /proc/$pid/stat)" != "$pid" ]; do sleep 0.01; done; echo "escaped $pid"; echo done', { outputPipe });
+    const { result, text } = await runSh(
+      'setsid sleep 30 & pid=$!; while [ "$(cut -d" " -f6 /proc/$pid/stat)" != "$pid" ]; do sleep 0.01; done; echo "escaped $pid"; echo done',
+      { outputPipe },
+    );
     const elapsed = performance.now() - started;
     const pid = Number(/escaped (\d+)/.exec(text)?.[1]);
     try {
@@ -84,7 +94,7 @@ for (const outputPipe of PIPES) {
   });
 }
 
-test('named pipe: the command\'s stdout is a blocking pipe', async () => {
+test("named pipe: the command's stdout is a blocking pipe", async () => {
   const { text } = await runSh('cat /proc/self/fdinfo/1; test -p /dev/stdout && echo fifo');
   const flags = /flags:\s+([0-7]+)/.exec(text)?.[1];
   assert.ok(flags !== undefined, text);

@@ -2,9 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import type { LogStats } from '../../../src/job/log.ts';
-import { JobLog, SecretMasker, limitNotice, outputLimitBytes } from '../../../src/trace/job-log.ts';
+import { JobLog, limitNotice, outputLimitBytes, SecretMasker } from '../../../src/trace/job-log.ts';
 
-interface Run { output: Buffer; stats: LogStats; sinkCalls: number }
+interface Run {
+  output: Buffer;
+  stats: LogStats;
+  sinkCalls: number;
+}
 
 /** Feeds the chunks through a JobLog and returns everything its sink received. */
 function run(secrets: readonly string[], chunks: readonly Uint8Array[], limitBytes = Infinity): Run {
@@ -91,7 +95,8 @@ test('adjacent, overlapping and nested secrets', () => {
   for (let at = 0; at <= input.length; at++) {
     assert.equal(
       run(['abc', 'cde', 'pass', 'password'], cut(input, at)).output.toString(),
-      'x[MASKED]y [MASKED] [MASKED]wor', `cut at ${at}`,
+      'x[MASKED]y [MASKED] [MASKED]wor',
+      `cut at ${at}`,
     );
   }
 });
@@ -225,7 +230,14 @@ test('50 MiB in 64 KiB chunks keeps the heap flat', () => {
   chunk.write('ODNN7EXAMPLE', 0);
   let out = 0;
   let calls = 0;
-  const log = new JobLog({ secrets, limitBytes: Infinity, sink: (part) => { out += part.length; calls++; } });
+  const log = new JobLog({
+    secrets,
+    limitBytes: Infinity,
+    sink: (part) => {
+      out += part.length;
+      calls++;
+    },
+  });
   // Warm up, so JIT code and first allocations are not counted as growth.
   for (let i = 0; i < 16; i++) log.write(chunk);
   const before = process.memoryUsage().heapUsed;

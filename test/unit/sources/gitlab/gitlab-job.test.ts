@@ -7,10 +7,10 @@ import { Buffer } from 'node:buffer';
 import { DEFAULT_RUNNER } from '../../../../src/config/types.ts';
 import type { ExecutorInfo } from '../../../../src/job/executor.ts';
 import type { JobResult, JobState } from '../../../../src/job/result.ts';
-import { SourceError, type JobControl, type SourceJob } from '../../../../src/job/source.ts';
+import { type JobControl, SourceError, type SourceJob } from '../../../../src/job/source.ts';
 import { Logger } from '../../../../src/log/logger.ts';
 import { GitLabSource } from '../../../../src/sources/gitlab/gitlab-source.ts';
-import { TestCoordinator, traceChecksum, type CoordinatorJob } from '../../../support/coordinator/coordinator.ts';
+import { type CoordinatorJob, TestCoordinator, traceChecksum } from '../../../support/coordinator/coordinator.ts';
 import { until } from '../../../support/fakes.ts';
 
 const TOKEN = 'glrt-in-process';
@@ -30,16 +30,32 @@ async function session(): Promise<Session> {
   const logger = new Logger('info', 'text', { write: (line) => logs.push(line) });
   const runner = { ...DEFAULT_RUNNER, name: 'in-process', url: coordinator.url, token: TOKEN };
   const source = new GitLabSource(runner, SHELL, logger, () => undefined, { updateIntervalMs: 50, finalReportLimitMs: 20_000 });
-  return { coordinator, source, logs, close: async () => { await source.close(); await coordinator.close(); } };
+  return {
+    coordinator,
+    source,
+    logs,
+    close: async () => {
+      await source.close();
+      await coordinator.close();
+    },
+  };
 }
 
 function result(state: JobState, fields: Partial<JobResult> = {}): JobResult {
   const now = new Date();
   return {
-    state, failureReason: state === 'failed' ? 'script_failure' : undefined, exitCode: state === 'success' ? 0 : 1,
-    startedAt: now, finishedAt: now, durationSeconds: 0, stages: [], afterScript: undefined,
+    state,
+    failureReason: state === 'failed' ? 'script_failure' : undefined,
+    exitCode: state === 'success' ? 0 : 1,
+    startedAt: now,
+    finishedAt: now,
+    durationSeconds: 0,
+    stages: [],
+    afterScript: undefined,
     log: { receivedBytes: 0, writtenBytes: 0, droppedBytes: 0, truncated: false, sinkError: undefined },
-    systemError: undefined, resources: { cpuSeconds: 0, peakRssBytes: 0 }, ...fields,
+    systemError: undefined,
+    resources: { cpuSeconds: 0, peakRssBytes: 0 },
+    ...fields,
   };
 }
 
@@ -92,7 +108,7 @@ test('a rejected token is a fatal SourceError; a 500 is a retryable one that nam
   }
 });
 
-test('after a trace answer is lost, the coordinator\'s 416 and Range resume the log where it is: no byte lost or doubled', async () => {
+test("after a trace answer is lost, the coordinator's 416 and Range resume the log where it is: no byte lost or doubled", async () => {
   const s = await session();
   try {
     const { queued, job } = await takeJob(s);
@@ -115,7 +131,7 @@ test('after a trace answer is lost, the coordinator\'s 416 and Range resume the 
   }
 });
 
-test('a final update answered 202 is sent again until it is 200, with the log\'s checksum and size', async () => {
+test("a final update answered 202 is sent again until it is 200, with the log's checksum and size", async () => {
   const s = await session();
   try {
     const { queued, job } = await takeJob(s);
@@ -172,7 +188,7 @@ test('a job gone at the coordinator (403) is stopped at once and nothing more is
   }
 });
 
-test('a job stopped by the runner\'s own shutdown is reported failed with runner_system_failure', async () => {
+test("a job stopped by the runner's own shutdown is reported failed with runner_system_failure", async () => {
   const s = await session();
   try {
     const { queued, job } = await takeJob(s);

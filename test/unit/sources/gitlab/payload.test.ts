@@ -14,7 +14,13 @@ function payload(extra: Record<string, unknown> = {}): Record<string, unknown> {
     id: 42,
     token: TOKEN,
     job_info: { name: 'build', stage: 'test' },
-    git_info: { repo_url: `https://gitlab-ci-token:${TOKEN}@gitlab.example/g/p.git`, ref: 'main', sha: 'a'.repeat(40), refspecs: ['+refs/heads/main:refs/remotes/origin/main'], depth: 20 },
+    git_info: {
+      repo_url: `https://gitlab-ci-token:${TOKEN}@gitlab.example/g/p.git`,
+      ref: 'main',
+      sha: 'a'.repeat(40),
+      refspecs: ['+refs/heads/main:refs/remotes/origin/main'],
+      depth: 20,
+    },
     runner_info: { timeout: 600 },
     variables: [
       { key: 'CI_JOB_URL', value: 'https://gitlab.example/g/p/-/jobs/42', public: true, masked: false },
@@ -36,74 +42,121 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
     assert.deepEqual(job.secrets, [TOKEN]);
     assert.equal(webUrl, 'https://gitlab.example/g/p/-/jobs/42');
     assert.deepEqual(job.repository, {
-      url: `https://gitlab-ci-token:${TOKEN}@gitlab.example/g/p.git`, ref: 'main', sha: 'a'.repeat(40),
-      refspecs: ['+refs/heads/main:refs/remotes/origin/main'], depth: 20,
+      url: `https://gitlab-ci-token:${TOKEN}@gitlab.example/g/p.git`,
+      ref: 'main',
+      sha: 'a'.repeat(40),
+      refspecs: ['+refs/heads/main:refs/remotes/origin/main'],
+      depth: 20,
     });
     assert.equal(job.image, undefined);
     assert.deepEqual([job.services, job.artifacts, job.cache, job.dependencies], [[], [], [], []]);
   }],
   ['no job name: "job ID"', payload({ job_info: {} }), (job) => assert.equal(job.name, 'job 42')],
-  ['no timeout: the runner\'s default', payload({ runner_info: {} }), (job) => assert.equal(job.timeoutSeconds, undefined)],
-  ['after_script and named steps', payload({ steps: [
-    { name: 'script', script: ['a'] }, { name: 'release', script: ['r'] }, { name: 'after_script', script: ['z'] },
-  ] }), (job) => {
-    assert.deepEqual(job.afterScript, ['z']);
-    assert.deepEqual(job.extraSteps, [{ name: 'release', script: ['r'] }]);
-  }],
-  ['variables: masked, file, raw (not expanded) and expanded', payload({ variables: [
-    { key: 'M', value: 'masked-value', masked: true },
-    { key: 'F', value: 'file content', file: true },
-    { key: 'R', value: '$NOT', raw: true },
-    { key: 'E', value: '$YES' },
-  ] }), (job) => assert.deepEqual(job.variables, [
-    { key: 'M', value: 'masked-value', masked: true, file: false, expand: true },
-    { key: 'F', value: 'file content', masked: false, file: true, expand: true },
-    { key: 'R', value: '$NOT', masked: false, file: false, expand: false },
-    { key: 'E', value: '$YES', masked: false, file: false, expand: true },
-  ])],
+  ["no timeout: the runner's default", payload({ runner_info: {} }), (job) => assert.equal(job.timeoutSeconds, undefined)],
+  [
+    'after_script and named steps',
+    payload({
+      steps: [
+        { name: 'script', script: ['a'] },
+        { name: 'release', script: ['r'] },
+        { name: 'after_script', script: ['z'] },
+      ],
+    }),
+    (job) => {
+      assert.deepEqual(job.afterScript, ['z']);
+      assert.deepEqual(job.extraSteps, [{ name: 'release', script: ['r'] }]);
+    },
+  ],
+  [
+    'variables: masked, file, raw (not expanded) and expanded',
+    payload({
+      variables: [
+        { key: 'M', value: 'masked-value', masked: true },
+        { key: 'F', value: 'file content', file: true },
+        { key: 'R', value: '$NOT', raw: true },
+        { key: 'E', value: '$YES' },
+      ],
+    }),
+    (job) =>
+      assert.deepEqual(job.variables, [
+        { key: 'M', value: 'masked-value', masked: true, file: false, expand: true },
+        { key: 'F', value: 'file content', masked: false, file: true, expand: true },
+        { key: 'R', value: '$NOT', masked: false, file: false, expand: false },
+        { key: 'E', value: '$YES', masked: false, file: false, expand: true },
+      ]),
+  ],
   ['a variable no shell can name is left out with a warning', payload({ variables: [{ key: 'A-B', value: 'x' }] }), (job) => {
     assert.deepEqual(job.variables, []);
     assert.deepEqual(job.warnings, ['variable "A-B" is not a valid shell variable name and was ignored']);
   }],
   ['no repository url: no get_sources', payload({ git_info: { repo_url: '' } }), (job) => assert.equal(job.repository, undefined)],
   ['depth 0: a full clone', payload({ git_info: { repo_url: 'https://x/y.git', depth: 0 } }), (job) => assert.equal(job.repository?.depth, undefined)],
-  ['image and services, with aliases split as GitLab Runner does', payload({
-    image: { name: 'node:20', entrypoint: [''], pull_policy: ['if-not-present'] },
-    services: [
-      { name: 'postgres:16', alias: 'db,database  pg', variables: [{ key: 'POSTGRES_PASSWORD', value: 'x' }], command: ['postgres', '-c', 'fsync=off'] },
-      { alias: 'no-name' },
-      'not an object',
-    ],
-  }), (job) => {
-    assert.deepEqual(job.image, { name: 'node:20', aliases: [], entrypoint: [''], command: [], pullPolicies: ['if-not-present'], variables: [] });
-    assert.deepEqual(job.services, [{
-      name: 'postgres:16', aliases: ['db', 'database', 'pg'], entrypoint: [], command: ['postgres', '-c', 'fsync=off'], pullPolicies: [],
-      variables: [{ key: 'POSTGRES_PASSWORD', value: 'x', masked: false }],
-    }]);
-  }],
+  [
+    'image and services, with aliases split as GitLab Runner does',
+    payload({
+      image: { name: 'node:20', entrypoint: [''], pull_policy: ['if-not-present'] },
+      services: [
+        { name: 'postgres:16', alias: 'db,database  pg', variables: [{ key: 'POSTGRES_PASSWORD', value: 'x' }], command: ['postgres', '-c', 'fsync=off'] },
+        { alias: 'no-name' },
+        'not an object',
+      ],
+    }),
+    (job) => {
+      assert.deepEqual(job.image, { name: 'node:20', aliases: [], entrypoint: [''], command: [], pullPolicies: ['if-not-present'], variables: [] });
+      assert.deepEqual(job.services, [{
+        name: 'postgres:16',
+        aliases: ['db', 'database', 'pg'],
+        entrypoint: [],
+        command: ['postgres', '-c', 'fsync=off'],
+        pullPolicies: [],
+        variables: [{ key: 'POSTGRES_PASSWORD', value: 'x', masked: false }],
+      }]);
+    },
+  ],
   ['an image without a name is no image', payload({ image: { name: '', entrypoint: null } }), (job) => assert.equal(job.image, undefined)],
-  ['artifacts with GitLab\'s defaults', payload({ artifacts: [
-    { name: 'dist', paths: ['dist/', 7], exclude: ['dist/*.map'], untracked: false, when: 'always', expire_in: '1 week' },
-    { paths: ['junit.xml'], artifact_type: 'junit', artifact_format: 'gzip', when: 'sometimes' },
-  ] }), (job) => assert.deepEqual(job.artifacts, [
-    { name: 'dist', paths: ['dist/'], exclude: ['dist/*.map'], untracked: false, when: 'always', type: 'archive', format: 'zip', expireIn: '1 week' },
-    { name: undefined, paths: ['junit.xml'], exclude: [], untracked: false, when: 'on_success', type: 'junit', format: 'gzip', expireIn: undefined },
-  ])],
-  ['cache: policy, when and fallback keys', payload({ cache: [
-    { key: 'deps-main', paths: ['node_modules/'], policy: 'pull', when: 'on_failure', fallback_keys: ['deps-default'] },
-    { key: 'other', paths: null, untracked: true },
-  ] }), (job) => assert.deepEqual(job.cache, [
-    { key: 'deps-main', paths: ['node_modules/'], untracked: false, policy: 'pull', when: 'on_failure', fallbackKeys: ['deps-default'] },
-    { key: 'other', paths: [], untracked: true, policy: 'pull-push', when: 'on_success', fallbackKeys: [] },
-  ])],
-  ['dependencies, with and without an archive', payload({ dependencies: [
-    { id: 40, name: 'build', token: 'dep-token', artifacts_file: { filename: 'artifacts.zip', size: 1234 } },
-    { id: 41, name: 'lint', token: 'dep-token-2', artifacts_file: null },
-    { id: 'x', name: 'broken' },
-  ] }), (job) => assert.deepEqual(job.dependencies, [
-    { id: 40, name: 'build', token: 'dep-token', artifactsFile: { filename: 'artifacts.zip', size: 1234 } },
-    { id: 41, name: 'lint', token: 'dep-token-2', artifactsFile: undefined },
-  ])],
+  [
+    "artifacts with GitLab's defaults",
+    payload({
+      artifacts: [
+        { name: 'dist', paths: ['dist/', 7], exclude: ['dist/*.map'], untracked: false, when: 'always', expire_in: '1 week' },
+        { paths: ['junit.xml'], artifact_type: 'junit', artifact_format: 'gzip', when: 'sometimes' },
+      ],
+    }),
+    (job) =>
+      assert.deepEqual(job.artifacts, [
+        { name: 'dist', paths: ['dist/'], exclude: ['dist/*.map'], untracked: false, when: 'always', type: 'archive', format: 'zip', expireIn: '1 week' },
+        { name: undefined, paths: ['junit.xml'], exclude: [], untracked: false, when: 'on_success', type: 'junit', format: 'gzip', expireIn: undefined },
+      ]),
+  ],
+  [
+    'cache: policy, when and fallback keys',
+    payload({
+      cache: [
+        { key: 'deps-main', paths: ['node_modules/'], policy: 'pull', when: 'on_failure', fallback_keys: ['deps-default'] },
+        { key: 'other', paths: null, untracked: true },
+      ],
+    }),
+    (job) =>
+      assert.deepEqual(job.cache, [
+        { key: 'deps-main', paths: ['node_modules/'], untracked: false, policy: 'pull', when: 'on_failure', fallbackKeys: ['deps-default'] },
+        { key: 'other', paths: [], untracked: true, policy: 'pull-push', when: 'on_success', fallbackKeys: [] },
+      ]),
+  ],
+  [
+    'dependencies, with and without an archive',
+    payload({
+      dependencies: [
+        { id: 40, name: 'build', token: 'dep-token', artifacts_file: { filename: 'artifacts.zip', size: 1234 } },
+        { id: 41, name: 'lint', token: 'dep-token-2', artifacts_file: null },
+        { id: 'x', name: 'broken' },
+      ],
+    }),
+    (job) =>
+      assert.deepEqual(job.dependencies, [
+        { id: 40, name: 'build', token: 'dep-token', artifactsFile: { filename: 'artifacts.zip', size: 1234 } },
+        { id: 41, name: 'lint', token: 'dep-token-2', artifactsFile: undefined },
+      ]),
+  ],
 ];
 
 for (const [what, body, check] of GOOD) {
@@ -120,10 +173,26 @@ const BAD: ReadonlyArray<readonly [string, string, RegExp]> = [
   ['no id', JSON.stringify(payload({ id: undefined })), /^job payload: id: expected a positive integer$/],
   ['an empty token', JSON.stringify(payload({ token: '' })), /^job payload: token: expected a non-empty string$/],
   ['no script step', JSON.stringify(payload({ steps: [{ name: 'after_script', script: ['x'] }] })), /^job payload: steps: has no step named script$/],
-  ['a step without lines', JSON.stringify(payload({ steps: [{ name: 'script', script: 'make' }] })), /^job payload: steps\[0\]\.script: expected an array of strings$/],
-  ['a variable that is not {key, value}', JSON.stringify(payload({ variables: [{ key: 'A' }] })), /^job payload: variables\[0\]: expected \{key, value\} strings$/],
-  ['a sha that is not a commit id', JSON.stringify(payload({ git_info: { repo_url: 'https://x/y.git', sha: '--upload-pack=evil' } })), /^job payload: git_info\.sha: expected a commit id \(hex\)$/],
-  ['a refspec that would be an option', JSON.stringify(payload({ git_info: { repo_url: 'https://x/y.git', refspecs: ['--upload-pack=evil'] } })), /^job payload: git_info: a ref or refspec is not a valid git argument$/],
+  [
+    'a step without lines',
+    JSON.stringify(payload({ steps: [{ name: 'script', script: 'make' }] })),
+    /^job payload: steps\[0\]\.script: expected an array of strings$/,
+  ],
+  [
+    'a variable that is not {key, value}',
+    JSON.stringify(payload({ variables: [{ key: 'A' }] })),
+    /^job payload: variables\[0\]: expected \{key, value\} strings$/,
+  ],
+  [
+    'a sha that is not a commit id',
+    JSON.stringify(payload({ git_info: { repo_url: 'https://x/y.git', sha: '--upload-pack=evil' } })),
+    /^job payload: git_info\.sha: expected a commit id \(hex\)$/,
+  ],
+  [
+    'a refspec that would be an option',
+    JSON.stringify(payload({ git_info: { repo_url: 'https://x/y.git', refspecs: ['--upload-pack=evil'] } })),
+    /^job payload: git_info: a ref or refspec is not a valid git argument$/,
+  ],
 ];
 
 for (const [what, text, message] of BAD) {

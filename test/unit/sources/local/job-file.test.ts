@@ -9,7 +9,7 @@ import { ConfigError } from '../../../../src/config/validate.ts';
 import { MAX_DURATION_SECONDS, parseDuration } from '../../../../src/config/duration.ts';
 import type { JobDefinition } from '../../../../src/job/model.ts';
 import { parseJobFile, readJobFile } from '../../../../src/sources/local/job-file.ts';
-import { JOB_ID_PATTERN, isJobId, jobIdTime, newJobId } from '../../../../src/sources/local/job-id.ts';
+import { isJobId, JOB_ID_PATTERN, jobIdTime, newJobId } from '../../../../src/sources/local/job-id.ts';
 
 /** The error parseJobFile throws for `text`, checked to be a one-line ConfigError. */
 function jobFileError(text: string, origin = 'job.toml'): string {
@@ -26,7 +26,8 @@ function jobFileError(text: string, origin = 'job.toml'): string {
 const MINIMAL = 'name = "build"\nscript = ["make"]\n';
 
 test('a full job file is read with every key', () => {
-  const spec = parseJobFile(`
+  const spec = parseJobFile(
+    `
 name = "unit-tests"
 script = ["npm ci", "npm test"]
 before_script = ["echo setup"]
@@ -38,7 +39,9 @@ API_KEY = { value = "s3cretvalue", masked = true }
 PLAIN = { value = "" }
 SHOWN = { value = "x", masked = false }
 _under_9 = "multi\\nline"
-`, 'job.toml');
+`,
+    'job.toml',
+  );
   const expected: JobDefinition = {
     name: 'unit-tests',
     script: ['npm ci', 'npm test'],
@@ -58,7 +61,12 @@ _under_9 = "multi\\nline"
 
 test('a minimal job file gets empty optional parts', () => {
   assert.deepEqual(parseJobFile(MINIMAL, 'job.toml'), {
-    name: 'build', script: ['make'], beforeScript: [], afterScript: [], timeoutSeconds: undefined, variables: [],
+    name: 'build',
+    script: ['make'],
+    beforeScript: [],
+    afterScript: [],
+    timeoutSeconds: undefined,
+    variables: [],
   });
 });
 
@@ -67,14 +75,22 @@ const GOOD: ReadonlyArray<readonly [what: string, text: string, check: (spec: Jo
   ['timeout 1h30m', `${MINIMAL}timeout = "1h30m"\n`, (s) => assert.equal(s.timeoutSeconds, 5400)],
   ['an empty [variables] table', `${MINIMAL}[variables]\n`, (s) => assert.deepEqual(s.variables, [])],
   ['empty optional script arrays', `${MINIMAL}before_script = []\nafter_script = []\n`, (s) => assert.deepEqual(s.afterScript, [])],
-  ['a multi-line command', `name = "x"\nscript = ["""\nif true; then\n  echo yes\nfi\n"""]\n`,
-    (s) => assert.equal(s.script[0], 'if true; then\n  echo yes\nfi\n')],
-  ['a name of 255 characters with spaces and unicode', `name = "${'é'.repeat(254)} "\nscript = ["make"]\n`,
-    (s) => assert.equal([...s.name].length, 255)],
-  ['inline variables table', `${MINIMAL}variables = { A = "1", B = { value = "12345678", masked = true } }\n`,
-    (s) => assert.deepEqual(s.variables, [{ key: 'A', value: '1', masked: false }, { key: 'B', value: '12345678', masked: true }])],
-  ['a masked value of exactly 8 characters (code points)', `${MINIMAL}[variables]\nK = { value = "ab€d😀fgh", masked = true }\n`,
-    (s) => assert.equal(s.variables[0]?.masked, true)],
+  [
+    'a multi-line command',
+    `name = "x"\nscript = ["""\nif true; then\n  echo yes\nfi\n"""]\n`,
+    (s) => assert.equal(s.script[0], 'if true; then\n  echo yes\nfi\n'),
+  ],
+  ['a name of 255 characters with spaces and unicode', `name = "${'é'.repeat(254)} "\nscript = ["make"]\n`, (s) => assert.equal([...s.name].length, 255)],
+  [
+    'inline variables table',
+    `${MINIMAL}variables = { A = "1", B = { value = "12345678", masked = true } }\n`,
+    (s) => assert.deepEqual(s.variables, [{ key: 'A', value: '1', masked: false }, { key: 'B', value: '12345678', masked: true }]),
+  ],
+  [
+    'a masked value of exactly 8 characters (code points)',
+    `${MINIMAL}[variables]\nK = { value = "ab€d😀fgh", masked = true }\n`,
+    (s) => assert.equal(s.variables[0]?.masked, true),
+  ],
 ];
 
 for (const [what, text, check] of GOOD) {
@@ -85,23 +101,35 @@ const EXPECTED_COMMANDS = 'array of commands such as ["npm ci", "npm test"]';
 const EXPECTED_VARIABLE = 'expected a string or a table such as { value = "...", masked = true }';
 
 const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]> = [
-  ['unknown key', `${MINIMAL}image = "node"\n`,
-    'job.toml: unknown key image: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]'],
-  ['unknown keys, a table among them', `stage = "test"\n${MINIMAL}[cache]\npaths = []\n`,
-    'job.toml: unknown keys stage, cache: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]'],
-  ['a misspelt key is unknown, not a missing one', 'name = "x"\nscripts = ["make"]\n',
-    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]'],
+  [
+    'unknown key',
+    `${MINIMAL}image = "node"\n`,
+    'job.toml: unknown key image: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]',
+  ],
+  [
+    'unknown keys, a table among them',
+    `stage = "test"\n${MINIMAL}[cache]\npaths = []\n`,
+    'job.toml: unknown keys stage, cache: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]',
+  ],
+  [
+    'a misspelt key is unknown, not a missing one',
+    'name = "x"\nscripts = ["make"]\n',
+    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]',
+  ],
   ['missing name', 'script = ["make"]\n', 'job.toml: name: required, a non-empty string'],
-  ['empty name', 'name = ""\nscript = ["make"]\n',
-    'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string ""'],
-  ['blank name', 'name = "  "\nscript = ["make"]\n',
-    'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string "  "'],
-  ['name not a string', 'name = 5\nscript = ["make"]\n',
-    'job.toml: name: expected a non-empty string of at most 255 printable characters, got integer 5'],
-  ['name with a control character', 'name = "a\\tb"\nscript = ["make"]\n',
-    'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string "a\\tb"'],
-  ['name too long', `name = "${'n'.repeat(256)}"\nscript = ["make"]\n`,
-    `job.toml: name: expected a non-empty string of at most 255 printable characters, got the string "${'n'.repeat(80)}"... (256 characters)`],
+  ['empty name', 'name = ""\nscript = ["make"]\n', 'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string ""'],
+  ['blank name', 'name = "  "\nscript = ["make"]\n', 'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string "  "'],
+  ['name not a string', 'name = 5\nscript = ["make"]\n', 'job.toml: name: expected a non-empty string of at most 255 printable characters, got integer 5'],
+  [
+    'name with a control character',
+    'name = "a\\tb"\nscript = ["make"]\n',
+    'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string "a\\tb"',
+  ],
+  [
+    'name too long',
+    `name = "${'n'.repeat(256)}"\nscript = ["make"]\n`,
+    `job.toml: name: expected a non-empty string of at most 255 printable characters, got the string "${'n'.repeat(80)}"... (256 characters)`,
+  ],
   ['missing script', 'name = "x"\n', `job.toml: script: required, a non-empty ${EXPECTED_COMMANDS}`],
   ['empty script', 'name = "x"\nscript = []\n', `job.toml: script: expected a non-empty ${EXPECTED_COMMANDS}, got an empty array`],
   ['script a string', 'name = "x"\nscript = "make"\n', `job.toml: script: expected a non-empty ${EXPECTED_COMMANDS}, got the string "make"`],
@@ -109,39 +137,69 @@ const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]>
   ['empty command', 'name = "x"\nscript = ["make", ""]\n', 'job.toml: script[1]: expected a non-empty command string, got the string ""'],
   ['command not a string', 'name = "x"\nscript = ["make", 3]\n', 'job.toml: script[1]: expected a non-empty command string, got integer 3'],
   ['before_script a string', `${MINIMAL}before_script = "echo"\n`, `job.toml: before_script: expected an ${EXPECTED_COMMANDS}, got the string "echo"`],
-  ['after_script with a boolean', `${MINIMAL}after_script = [true]\n`,
-    'job.toml: after_script[0]: expected a non-empty command string, got boolean true'],
-  ['command with NUL', `${MINIMAL}after_script = ["a\\u0000b"]\n`,
-    'job.toml: after_script[0]: expected a non-empty command string, got the string "a\\u0000b"'],
-  ['timeout in words', `${MINIMAL}timeout = "10 min"\n`,
+  ['after_script with a boolean', `${MINIMAL}after_script = [true]\n`, 'job.toml: after_script[0]: expected a non-empty command string, got boolean true'],
+  [
+    'command with NUL',
+    `${MINIMAL}after_script = ["a\\u0000b"]\n`,
+    'job.toml: after_script[0]: expected a non-empty command string, got the string "a\\u0000b"',
+  ],
+  [
+    'timeout in words',
+    `${MINIMAL}timeout = "10 min"\n`,
     'job.toml: timeout: expected a whole number of seconds or a duration such as "90s", "10m" or "1h30m" ' +
-      '(units h, m, s, each at most once, in that order), got the string "10 min"'],
+    '(units h, m, s, each at most once, in that order), got the string "10 min"',
+  ],
   ['timeout zero', `${MINIMAL}timeout = 0\n`, 'job.toml: timeout: expected a duration from 1 second to 7 days (604800 seconds), got integer 0'],
-  ['timeout too long', `${MINIMAL}timeout = "200h"\n`,
-    'job.toml: timeout: expected a duration from 1 second to 7 days (604800 seconds), got the string "200h"'],
-  ['variables not a table', `${MINIMAL}variables = ["A=1"]\n`,
-    'job.toml: variables: expected a table ([variables] with lines such as GREETING = "hello"), got an array'],
-  ['variable name with a dash', `${MINIMAL}[variables]\n"MY-VAR" = "x"\n`,
-    'job.toml: variables.MY-VAR: expected a variable name of letters, digits and _ that does not start with a digit'],
-  ['variable name with a space', `${MINIMAL}[variables]\n"MY VAR" = "x"\n`,
-    'job.toml: variables."MY VAR": expected a variable name of letters, digits and _ that does not start with a digit'],
-  ['variable name starting with a digit', `${MINIMAL}[variables]\n1ST = "x"\n`,
-    'job.toml: variables.1ST: expected a variable name of letters, digits and _ that does not start with a digit'],
-  ['empty variable name', `${MINIMAL}[variables]\n"" = "x"\n`,
-    'job.toml: variables."": expected a variable name of letters, digits and _ that does not start with a digit'],
+  [
+    'timeout too long',
+    `${MINIMAL}timeout = "200h"\n`,
+    'job.toml: timeout: expected a duration from 1 second to 7 days (604800 seconds), got the string "200h"',
+  ],
+  [
+    'variables not a table',
+    `${MINIMAL}variables = ["A=1"]\n`,
+    'job.toml: variables: expected a table ([variables] with lines such as GREETING = "hello"), got an array',
+  ],
+  [
+    'variable name with a dash',
+    `${MINIMAL}[variables]\n"MY-VAR" = "x"\n`,
+    'job.toml: variables.MY-VAR: expected a variable name of letters, digits and _ that does not start with a digit',
+  ],
+  [
+    'variable name with a space',
+    `${MINIMAL}[variables]\n"MY VAR" = "x"\n`,
+    'job.toml: variables."MY VAR": expected a variable name of letters, digits and _ that does not start with a digit',
+  ],
+  [
+    'variable name starting with a digit',
+    `${MINIMAL}[variables]\n1ST = "x"\n`,
+    'job.toml: variables.1ST: expected a variable name of letters, digits and _ that does not start with a digit',
+  ],
+  [
+    'empty variable name',
+    `${MINIMAL}[variables]\n"" = "x"\n`,
+    'job.toml: variables."": expected a variable name of letters, digits and _ that does not start with a digit',
+  ],
   ['variable a number', `${MINIMAL}[variables]\nPORT = 8080\n`, `job.toml: variables.PORT: ${EXPECTED_VARIABLE}, got an integer`],
   ['variable an array', `${MINIMAL}[variables]\nLIST = ["a"]\n`, `job.toml: variables.LIST: ${EXPECTED_VARIABLE}, got an array`],
   ['variable table without value', `${MINIMAL}[variables]\nK = { masked = true }\n`, 'job.toml: variables.K.value: required, a string'],
-  ['variable table value not a string', `${MINIMAL}[variables]\nK = { value = 12345678 }\n`,
-    'job.toml: variables.K.value: expected a string, got an integer'],
-  ['masked not a boolean', `${MINIMAL}[variables]\nK = { value = "12345678", masked = "yes" }\n`,
-    'job.toml: variables.K.masked: expected true or false, got the string "yes"'],
-  ['unknown key in a variable table', `${MINIMAL}[variables]\nK = { value = "x", protected = true }\n`,
-    'job.toml: variables.K.protected: unknown key: a variable table has only value and masked'],
-  ['masked value too short', `${MINIMAL}[variables]\nK = { value = "1234567", masked = true }\n`,
-    'job.toml: variables.K: a masked value must be at least 8 characters long, got a shorter one'],
-  ['variable value with NUL', `${MINIMAL}[variables]\nK = "a\\u0000b"\n`,
-    'job.toml: variables.K: expected a value without NUL characters, got one with'],
+  ['variable table value not a string', `${MINIMAL}[variables]\nK = { value = 12345678 }\n`, 'job.toml: variables.K.value: expected a string, got an integer'],
+  [
+    'masked not a boolean',
+    `${MINIMAL}[variables]\nK = { value = "12345678", masked = "yes" }\n`,
+    'job.toml: variables.K.masked: expected true or false, got the string "yes"',
+  ],
+  [
+    'unknown key in a variable table',
+    `${MINIMAL}[variables]\nK = { value = "x", protected = true }\n`,
+    'job.toml: variables.K.protected: unknown key: a variable table has only value and masked',
+  ],
+  [
+    'masked value too short',
+    `${MINIMAL}[variables]\nK = { value = "1234567", masked = true }\n`,
+    'job.toml: variables.K: a masked value must be at least 8 characters long, got a shorter one',
+  ],
+  ['variable value with NUL', `${MINIMAL}[variables]\nK = "a\\u0000b"\n`, 'job.toml: variables.K: expected a value without NUL characters, got one with'],
 ];
 
 for (const [what, text, message] of BAD) {
@@ -151,8 +209,7 @@ for (const [what, text, message] of BAD) {
 test('a TOML syntax error names file, line and column', () => {
   const message = jobFileError('name = "x"\nscript = ["make"]\ntimeout = \n', '/queue/new/job.toml');
   assert.match(message, /^\/queue\/new\/job\.toml:3:\d+: TOML syntax error: \S/);
-  assert.equal(jobFileError('name = "x"\nscript = ["make",\n  "test" "more"]\n'),
-    'job.toml:3:10: TOML syntax error: expected comma or end of structure');
+  assert.equal(jobFileError('name = "x"\nscript = ["make",\n  "test" "more"]\n'), 'job.toml:3:10: TOML syntax error: expected comma or end of structure');
 });
 
 const SECRET = 'hunter2-correct-horse';
@@ -207,9 +264,25 @@ test('readJobFile reads a file and names it in errors', () => {
 });
 
 const GOOD_DURATIONS: ReadonlyArray<readonly [value: unknown, seconds: number]> = [
-  [1, 1], [90, 90], [MAX_DURATION_SECONDS, 604_800], [90n, 90],
-  ['1s', 1], ['90s', 90], ['10m', 600], ['2h', 7200], ['1h30m', 5400], ['1h2m3s', 3723], ['2m30s', 150], ['1h5s', 3605],
-  ['1h0m', 3600], ['0h0m1s', 1], ['7200s', 7200], ['90m', 5400], ['007m', 420], ['168h', 604_800], ['167h59m60s', 604_800],
+  [1, 1],
+  [90, 90],
+  [MAX_DURATION_SECONDS, 604_800],
+  [90n, 90],
+  ['1s', 1],
+  ['90s', 90],
+  ['10m', 600],
+  ['2h', 7200],
+  ['1h30m', 5400],
+  ['1h2m3s', 3723],
+  ['2m30s', 150],
+  ['1h5s', 3605],
+  ['1h0m', 3600],
+  ['0h0m1s', 1],
+  ['7200s', 7200],
+  ['90m', 5400],
+  ['007m', 420],
+  ['168h', 604_800],
+  ['167h59m60s', 604_800],
 ];
 
 for (const [value, seconds] of GOOD_DURATIONS) {
@@ -333,7 +406,16 @@ test('job ids keep their order when the clock steps back', () => {
 test('repository and ref name a git checkout for get_sources', () => {
   const spec = parseJobFile('name = "x"\nscript = ["make"]\nrepository = "https://example.invalid/group/project.git"\nref = "release/1.2"\n', 'job.toml');
   assert.deepEqual(spec.repository, { url: 'https://example.invalid/group/project.git', ref: 'release/1.2' });
-  assert.throws(() => parseJobFile('name = "x"\nscript = ["make"]\nref = "main"\n', 'job.toml'), /^ConfigError: job\.toml: ref: needs repository$|job\.toml: ref: needs repository/);
-  assert.throws(() => parseJobFile('name = "x"\nscript = ["make"]\nrepository = "r"\nref = "--upload-pack=x"\n', 'job.toml'), /job\.toml: ref: expected a branch, tag or commit name/);
-  assert.throws(() => parseJobFile('name = "x"\nscript = ["make"]\nrepository = "-oProxyCommand=x"\n', 'job.toml'), /job\.toml: repository: expected a git repository URL or path/);
+  assert.throws(
+    () => parseJobFile('name = "x"\nscript = ["make"]\nref = "main"\n', 'job.toml'),
+    /^ConfigError: job\.toml: ref: needs repository$|job\.toml: ref: needs repository/,
+  );
+  assert.throws(
+    () => parseJobFile('name = "x"\nscript = ["make"]\nrepository = "r"\nref = "--upload-pack=x"\n', 'job.toml'),
+    /job\.toml: ref: expected a branch, tag or commit name/,
+  );
+  assert.throws(
+    () => parseJobFile('name = "x"\nscript = ["make"]\nrepository = "-oProxyCommand=x"\n', 'job.toml'),
+    /job\.toml: repository: expected a git repository URL or path/,
+  );
 });

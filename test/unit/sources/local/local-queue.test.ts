@@ -12,8 +12,21 @@ import { ConfigError } from '../../../../src/config/validate.ts';
 import { parseJobFile } from '../../../../src/sources/local/job-file.ts';
 import { isJobId, jobIdTime, newJobId } from '../../../../src/sources/local/job-id.ts';
 import {
-  QueueError, claimNext, enqueue, finish, isOwnerAlive, jobFileText, jobState, openJobLog, ownerOf, processStartTime,
-  readResult, recoverDeadClaims, waitForResult, type ClaimedJob, type DoneRecord,
+  type ClaimedJob,
+  claimNext,
+  type DoneRecord,
+  enqueue,
+  finish,
+  isOwnerAlive,
+  jobFileText,
+  jobState,
+  openJobLog,
+  ownerOf,
+  processStartTime,
+  QueueError,
+  readResult,
+  recoverDeadClaims,
+  waitForResult,
 } from '../../../../src/sources/local/queue.ts';
 
 /** test/support/queue-worker.ts, or dist/test/support/queue-worker.js on Node. */
@@ -92,9 +105,15 @@ test('enqueue, claim and finish: files 0600, the secret only in the queued job, 
     const finishedAt = new Date();
     const result = await finish(queue, claimed, { state: 'failed', failureReason: 'script_failure', exitCode: 3, startedAt, finishedAt });
     const expected: DoneRecord = {
-      id, name: 'unit-tests', state: 'failed', failure_reason: 'script_failure', exit_code: 3,
-      started_at: startedAt.toISOString(), finished_at: finishedAt.toISOString(),
-      duration_seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000, owner,
+      id,
+      name: 'unit-tests',
+      state: 'failed',
+      failure_reason: 'script_failure',
+      exit_code: 3,
+      started_at: startedAt.toISOString(),
+      finished_at: finishedAt.toISOString(),
+      duration_seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      owner,
     };
     assert.deepEqual(result, expected);
     const resultFile = join(queue, 'done', `${id}.json`);
@@ -132,8 +151,10 @@ test('a job definition is queued as a job file that reads back the same', async 
 test('an invalid job file enqueues nothing', async () => {
   const { queue, cleanup } = tempQueue();
   try {
-    assert.equal(await rejection(enqueue(queue, 'name = "x"\n', 'bad.toml'), ConfigError),
-      'bad.toml: script: required, a non-empty array of commands such as ["npm ci", "npm test"]');
+    assert.equal(
+      await rejection(enqueue(queue, 'name = "x"\n', 'bad.toml'), ConfigError),
+      'bad.toml: script: required, a non-empty array of commands such as ["npm ci", "npm test"]',
+    );
     assert.match(await rejection(enqueue(queue, 'name = "x\nscript = 1', 'broken.toml'), ConfigError), /^broken\.toml:1:\d+: TOML syntax error/);
     const masked = await rejection(enqueue(queue, `${job('x')}[variables]\nK = { value = "tiny7", masked = true }\n`, 'm.toml'), ConfigError);
     assert.ok(!masked.includes('tiny7'), masked);
@@ -154,8 +175,10 @@ test('bad queue paths and owners are one-line errors naming them', async () => {
     assert.equal(await rejection(enqueue(file, job('x'), 'x.toml'), QueueError), `queue directory ${file}: expected a directory, got a file`);
     assert.match(await rejection(claimNext(join(file, 'queue')), QueueError), new RegExp(`^cannot create queue directory ${file}/queue: `));
     assert.equal(await rejection(claimNext(queue, 'me'), QueueError), 'queue owner "me": expected PID-STARTTIME such as 1234-567890');
-    assert.equal(await rejection(waitForResult(queue, '0mwrea97y-h22-00002a-9c41e07fd2'), QueueError),
-      `queue ${queue}: no job 0mwrea97y-h22-00002a-9c41e07fd2 (not pending, claimed or done)`);
+    assert.equal(
+      await rejection(waitForResult(queue, '0mwrea97y-h22-00002a-9c41e07fd2'), QueueError),
+      `queue ${queue}: no job 0mwrea97y-h22-00002a-9c41e07fd2 (not pending, claimed or done)`,
+    );
   } finally {
     cleanup();
   }
@@ -196,7 +219,10 @@ test('a pending file that is not a valid job is finished as failed and skipped',
   }
 });
 
-interface WorkerOutput { owner: string; ids: string[] }
+interface WorkerOutput {
+  owner: string;
+  ids: string[];
+}
 
 /** Runs `count` queue-worker processes at once (released together through a go file); their outputs. */
 async function runWorkers(workerMode: 'claim' | 'recover', queue: string, root: string, count: number): Promise<WorkerOutput[]> {
@@ -206,17 +232,25 @@ async function runWorkers(workerMode: 'claim' | 'recover', queue: string, root: 
     const child = spawn(command, [...args, workerMode, queue, go], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const exited = new Promise<WorkerOutput>((resolve, reject) => child.once('close', (code) => {
-      clearTimeout(timer);
-      const last = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !last.startsWith('{')) reject(new Error(`queue-worker exited ${code}:\n${stdout}\n${stderr}`));
-      else resolve(JSON.parse(last) as WorkerOutput);
-    }));
+    const exited = new Promise<WorkerOutput>((resolve, reject) =>
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        const last = stdout.trim().split('\n').at(-1) ?? '';
+        if (code !== 0 || !last.startsWith('{')) reject(new Error(`queue-worker exited ${code}:\n${stdout}\n${stderr}`));
+        else resolve(JSON.parse(last) as WorkerOutput);
+      })
+    );
     const ready = new Promise<void>((resolve) => {
-      const check = (): void => { if (stdout.includes('ready\n')) resolve(); };
+      const check = (): void => {
+        if (stdout.includes('ready\n')) resolve();
+      };
       child.stdout.on('data', check);
       void exited.catch(() => resolve());
     });
@@ -265,8 +299,10 @@ test('jobs claimed by a dead process are finished as failed, not run again', asy
     const reused = `${process.pid}-${BigInt(processStartTime(process.pid)!) + 1n}`;
     const live = ownerOf();
     const [a, b, c, d] = [
-      await enqueue(queue, JOB, 'a.toml'), await enqueue(queue, job('b'), 'b.toml'),
-      await enqueue(queue, job('c'), 'c.toml'), await enqueue(queue, job('d'), 'd.toml'),
+      await enqueue(queue, JOB, 'a.toml'),
+      await enqueue(queue, job('b'), 'b.toml'),
+      await enqueue(queue, job('c'), 'c.toml'),
+      await enqueue(queue, job('d'), 'd.toml'),
     ];
     const claimedA = await claimNext(queue, dead);
     await claimNext(queue, dead);
@@ -297,7 +333,7 @@ test('jobs claimed by a dead process are finished as failed, not run again', asy
   }
 });
 
-test('recovery takes over from a dead recoverer and removes dead writers\' temp files', async () => {
+test("recovery takes over from a dead recoverer and removes dead writers' temp files", async () => {
   const { queue, cleanup } = tempQueue();
   try {
     const dead = `${deadPid()}-1`;
@@ -353,8 +389,10 @@ test('waitForResult resolves when the job ends and gives up after its timeout', 
   const { queue, cleanup } = tempQueue();
   try {
     const { id } = await enqueue(queue, job('waited'), 'w.toml');
-    assert.match(await rejection(waitForResult(queue, id, { intervalMs: 10, timeoutMs: 50 }), QueueError),
-      new RegExp(`^job ${id} in ${queue} did not finish within 50 ms$`));
+    assert.match(
+      await rejection(waitForResult(queue, id, { intervalMs: 10, timeoutMs: 50 }), QueueError),
+      new RegExp(`^job ${id} in ${queue} did not finish within 50 ms$`),
+    );
     const waiting = waitForResult(queue, id, { intervalMs: 10 });
     const claimed = await claimNext(queue);
     assert.ok(claimed);
