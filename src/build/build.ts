@@ -20,10 +20,10 @@
 // `forceSignal` stops everything (after_script too), `killSignal` on top of
 // that ends what runs at once, without a grace period.
 import { Buffer } from 'node:buffer';
-import type { Executor, JobEnvironment, StageCommand } from '../job/executor.ts';
+import type { Executor, JobEnvironment, ShellKind, StageCommand } from '../job/executor.ts';
 import type { LogSink } from '../job/log.ts';
 import type { Job } from '../job/model.ts';
-import type { AfterScriptResult, BuildStage, FailureReason, JobResult, JobState } from '../job/result.ts';
+import { type AfterScriptResult, type BuildStage, type FailureReason, type JobResult, type JobState, systemFailureResult } from '../job/result.ts';
 import { JobLog, outputLimitBytes } from '../trace/job-log.ts';
 import { failureLine } from './failure-line.ts';
 import { fileVariableName, jobVariables, maskedValues } from './job-variables.ts';
@@ -73,8 +73,20 @@ function stepStage(name: string): BuildStage {
 }
 
 /** Runs one job to its end; never rejects (a failure of the runner itself is a runner_system_failure). */
-export function runBuild(job: Job, options: BuildOptions): Promise<JobResult> {
-  return new Build(job, options).run();
+export async function runBuild(job: Job, options: BuildOptions): Promise<JobResult> {
+  let build: Build;
+  try {
+    build = new Build(job, options);
+  } catch (error) {
+    // Not even a job log: the closing line goes to the sink as is (it holds nothing of the job's).
+    try {
+      options.log(Buffer.from(`${failureLine('failed', 'runner_system_failure', undefined, 0)}\n`));
+    } catch {
+      // the result says the rest
+    }
+    return systemFailureResult(`build: ${message(error)}`);
+  }
+  return build.run();
 }
 
 class Build {
@@ -123,6 +135,11 @@ class Build {
     this.options.killSignal?.addEventListener('abort', kill, { once: true });
     try {
       if (await this.prepare() && await this.getSources()) await this.script();
+    } catch (error) {
+      // A stage throwing outside its own handling is the runner's failure, never the end of the job's bookkeeping.
+      this.systemFailure('build', error);
+    }
+    try {
       await this.cleanup();
     } finally {
       this.options.killSignal?.removeEventListener('abort', kill);
@@ -141,6 +158,8 @@ class Build {
   private systemFailure(what: string, error: unknown): void {
     this.state = 'failed';
     this.failureReason = 'runner_system_failure';
+    // An exit code of an earlier step does not describe this end.
+    this.exitCode = undefined;
     this.errors.push(`${what}: ${message(error)}`);
   }
 
@@ -172,7 +191,7 @@ class Build {
       this.clock.enter('get_sources');
       return true;
     }
-    return this.jobStep('get_sources', sourcesScript(this.environment!.shell, repository));
+    return this.jobStep('get_sources', (shell) => sourcesScript(shell, repository));
   }
 
   /** step_script, the named steps while all succeeds, then after_script unless forced. */
@@ -181,10 +200,9 @@ class Build {
       this.state = 'canceled';
       return;
     }
-    const shell = this.environment!.shell;
-    if (await this.jobStep('step_script', stepScript(shell, [...this.job.beforeScript, ...this.job.script]))) {
+    if (await this.jobStep('step_script', (shell) => stepScript(shell, [...this.job.beforeScript, ...this.job.script]))) {
       for (const step of this.job.extraSteps ?? []) {
-        if (this.stopped() || !await this.jobStep(stepStage(step.name), stepScript(shell, step.script))) break;
+        if (this.stopped() || !await this.jobStep(stepStage(step.name), (shell) => stepScript(shell, step.script))) break;
       }
     }
     if (this.forced) return;
@@ -205,10 +223,12 @@ class Build {
   }
 
   /** Runs a step of the job under the job's deadline; records how it ended and returns whether it succeeded. */
-  private async jobStep(stage: BuildStage, script: string): Promise<boolean> {
+  private async jobStep(stage: BuildStage, script: (shell: ShellKind) => string): Promise<boolean> {
     this.clock.enter(stage);
     try {
-      const step = await this.environment!.run(this.command(stage, script, this.variables, this.deadline - performance.now(), this.stopSignals));
+      const environment = this.environment!;
+      const command = this.command(stage, script(environment.shell), this.variables, this.deadline - performance.now(), this.stopSignals);
+      const step = await environment.run(command);
       this.state = step.outcome === 'canceled' ? 'canceled' : step.outcome === 'exited' && step.exitCode === 0 ? 'success' : 'failed';
       this.failureReason = step.outcome === 'timeout' ? 'job_execution_timeout' : this.state === 'failed' ? 'script_failure' : undefined;
       this.exitCode = step.outcome === 'exited' ? step.exitCode : undefined;

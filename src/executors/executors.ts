@@ -10,6 +10,9 @@ export function executorFactory(workingDirectory: string): ExecutorFactory {
       switch (runner.executor) {
         case 'shell':
           return new ShellExecutor({ buildsDir: resolve(workingDirectory, runner.buildsDir), keepBuildDir: runner.keepBuildsDir });
+        default:
+          // The validator accepts only the executors above; a new one must be added here too.
+          throw new Error(`no executor named ${JSON.stringify(runner.executor satisfies never)}`);
       }
     },
   };

@@ -9,6 +9,8 @@ export interface Edge {
   readonly to: string;
   readonly file: string;
   readonly target: string;
+  /** `import type` (or `export type`): erased from the JavaScript, a dependency of the types only. */
+  readonly typeOnly: boolean;
 }
 
 /** The folder of src/ a path under it belongs to: its first segment (src/version.ts is `version`). */
@@ -18,6 +20,8 @@ export function folderOf(pathUnderSrc: string): string {
 }
 
 const SPECIFIER = /(?:\bfrom|\bimport)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g;
+/** The statement a specifier ends: from its `import`/`export` keyword on. */
+const STATEMENT_START = /\b(import|export)\b(?![\s\S]*\b(import|export)\b)/;
 
 /** Every import from one folder of `srcDir` to another (type-only imports included). */
 export function importEdges(srcDir: string): Edge[] {
@@ -30,7 +34,10 @@ export function importEdges(srcDir: string): Edge[] {
       if (target.startsWith('..')) continue;
       const from = folderOf(file);
       const to = folderOf(target);
-      if (from !== to) edges.push({ from, to, file: join('src', file), target: join('src', target) });
+      const statement = text.slice(0, match.index + match[0].length);
+      const keyword = STATEMENT_START.exec(statement);
+      const typeOnly = keyword !== null && /^(import|export)\s+type\b/.test(statement.slice(keyword.index));
+      if (from !== to) edges.push({ from, to, file: join('src', file), target: join('src', target), typeOnly });
     }
   }
   return edges;

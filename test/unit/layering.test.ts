@@ -44,7 +44,7 @@ test('sources and executors never import each other; only the CLI imports the ag
 
 test('the check reports the imports that broke the layering before src/job existed', () => {
   const rules = allowed();
-  const edge = (from: string, to: string, target: string): Edge => ({ from, to, file: `src/${from}/x.ts`, target });
+  const edge = (from: string, to: string, target: string): Edge => ({ from, to, file: `src/${from}/x.ts`, target, typeOnly: false });
   const broken = [
     edge('sources', 'executors', 'src/executors/job.ts'),
     edge('sources', 'executors', 'src/executors/shell.ts'),
@@ -59,4 +59,10 @@ test('the check reports the imports that broke the layering before src/job exist
   const found = violations(broken, rules);
   assert.equal(found.length, broken.length, found.join('\n'));
   assert.match(found[0]!, /^src\/sources\/x\.ts imports src\/executors\/job\.ts: sources may not import executors$/);
+});
+
+test('the shared vocabulary takes only types from the configuration: src/job runs no code of another folder', () => {
+  const edges = importEdges(SRC).filter((edge) => edge.from === 'job');
+  assert.ok(edges.length > 0);
+  assert.deepEqual(edges.filter((edge) => !edge.typeOnly).map((edge) => `${edge.file} -> ${edge.target}`), []);
 });

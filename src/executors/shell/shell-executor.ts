@@ -5,6 +5,7 @@
 // BUILDS_DIR/JOB_ID; the scripts and file variables live next to it in
 // BUILDS_DIR/JOB_ID.tmp (mode 0700), as GitLab keeps them in PROJECT.tmp, so
 // the job's directory holds only what the job makes.
+import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Executor, ExecutorInfo, JobEnvironment, JobPlacement, ShellKind, StageCommand, StageOutcome } from '../../job/executor.ts';
@@ -112,9 +113,12 @@ class ShellEnvironment implements JobEnvironment {
   }
 
   async run(command: StageCommand): Promise<StageOutcome> {
+    // The job can write to this directory too. A fresh, unguessable name
+    // created exclusively follows nothing it planted (no symlink, no FIFO to
+    // block on), and the '-' keeps it apart from every file variable's name.
     // 0600: a command may hold a secret literally.
-    const script = join(this.tempDir, command.stage);
-    await writeFile(script, command.script, { mode: 0o600 });
+    const script = join(this.tempDir, `${command.stage}-${randomBytes(6).toString('hex')}`);
+    await writeFile(script, command.script, { mode: 0o600, flag: 'wx' });
     try {
       const result = await runInProcessGroup({
         command: this.shellFound.path,

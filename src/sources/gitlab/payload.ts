@@ -132,6 +132,32 @@ function readRepository(payload: Table): JobRepository | undefined {
   };
 }
 
+/** A value that says something: not null, an empty string, array or table of empty values. */
+function given(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return false;
+  if (Array.isArray(value)) return value.length > 0;
+  if (isTable(value)) return Object.values(value).some(given);
+  return true;
+}
+
+/** Warnings for what of the image, services, artifacts, cache and dependencies was sent but could not be read: never dropped silently. */
+function unreadableSpecs(
+  payload: Table,
+  specs: { image: unknown; services: unknown[]; artifacts: unknown[]; cache: unknown[]; dependencies: unknown[] },
+): string[] {
+  const warnings: string[] = [];
+  if (given(payload['image']) && specs.image === undefined) warnings.push('job payload: image: could not be read and was ignored');
+  for (const key of ['services', 'artifacts', 'cache', 'dependencies'] as const) {
+    const raw = payload[key];
+    const sent = Array.isArray(raw) ? raw.length : given(raw) ? 1 : 0;
+    const dropped = sent - specs[key].length;
+    if (dropped > 0) {
+      warnings.push(`job payload: ${key}: ${dropped} ${dropped === 1 ? 'entry' : 'entries'} could not be read and ${dropped === 1 ? 'was' : 'were'} ignored`);
+    }
+  }
+  return warnings;
+}
+
 /** Reads a 201 answer's body; throws PayloadError naming the first bad field. */
 export function parseJobPayload(text: string): CoordinatorJob {
   let payload: unknown;
@@ -153,6 +179,14 @@ export function parseJobPayload(text: string): CoordinatorJob {
   const variables = readVariables(payload, warnings);
   const { script, afterScript, extraSteps } = readSteps(payload);
   const webUrl = variables.find((v) => v.key === 'CI_JOB_URL')?.value;
+  const specs = {
+    image: readImage(payload['image']),
+    services: readServices(payload['services']),
+    artifacts: readArtifacts(payload['artifacts']),
+    cache: readCache(payload['cache']),
+    dependencies: readDependencies(payload['dependencies']),
+  };
+  warnings.push(...unreadableSpecs(payload, specs));
   return {
     id,
     token,
@@ -167,11 +201,7 @@ export function parseJobPayload(text: string): CoordinatorJob {
       timeoutSeconds: typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
       variables,
       repository: readRepository(payload),
-      image: readImage(payload['image']),
-      services: readServices(payload['services']),
-      artifacts: readArtifacts(payload['artifacts']),
-      cache: readCache(payload['cache']),
-      dependencies: readDependencies(payload['dependencies']),
+      ...specs,
       secrets: [token],
       warnings,
     },

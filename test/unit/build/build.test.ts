@@ -185,3 +185,32 @@ test('a log sink that fails makes the job a runner_system_failure; the job still
   assert.match(result.systemError ?? '', /job log: ENOSPC/);
   assert.equal(executor.cleanedUp.length, 1);
 });
+
+test('the build never rejects: a script that cannot even be made is a runner_system_failure, and the job is still cleaned up', async () => {
+  // decodeURIComponent refuses this URL's password: building get_sources' script throws.
+  const job = fakeJob('1', { repository: { url: 'https://u:ab%zz@gitlab.example/x.git', ref: 'main' }, afterScript: ['echo after'] });
+  const { result, log, executor } = await build(job, succeed);
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'runner_system_failure');
+  assert.match(result.systemError ?? '', /^get_sources: URI/);
+  assert.deepEqual(executor.runs, []);
+  assert.deepEqual(executor.cleanedUp.map((j) => j.id), ['1']);
+  assert.equal(log, 'ERROR: Job failed (system failure): the runner could not run the job\n');
+});
+
+test('a system failure after a step that exited leaves no exit code behind', async () => {
+  const job = fakeJob('1', { extraSteps: [{ name: 'release', script: ['x'] }] });
+  const executor = new FakeExecutor();
+  executor.onRun = (run) => run.exit(0);
+  const environment = executor.prepare.bind(executor);
+  // The second stage cannot be started: its run rejects.
+  executor.prepare = async (j) => {
+    const env = await environment(j);
+    let runs = 0;
+    return { ...env, run: (command) => (++runs === 2 ? Promise.reject(new Error('cannot start the shell')) : env.run(command)) };
+  };
+  const result = await runBuild(job, { executor, runnerName: 'unit', log: () => undefined });
+  assert.equal(result.failureReason, 'runner_system_failure');
+  assert.equal(result.systemError, 'step_release: cannot start the shell');
+  assert.equal(result.exitCode, undefined);
+});

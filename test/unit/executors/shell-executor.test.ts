@@ -433,3 +433,19 @@ test('file variables become 0600 files that cleanup removes; named steps run aft
   assert.ok(!failed.log.includes('never'));
   assert.ok(!failed.stages.includes('step_release'));
 });
+
+test('what a job plants in its private directory is never followed: scripts get fresh names, apart from file variables', async () => {
+  const { result, log } = await run({
+    script: [
+      // The names scripts had once, and a file variable's: a FIFO to block on, a symlink out of the build.
+      'mkfifo "$CI_PROJECT_DIR.tmp/step_release"',
+      'ln -s /etc/hostname "$CI_PROJECT_DIR.tmp/step_script"',
+    ],
+    extraSteps: [{ name: 'release', script: ['cat "$after_script"; echo'] }],
+    afterScript: ['echo after ran'],
+    variables: [{ key: 'after_script', value: 'the variable, not a script', masked: false, file: true }],
+  });
+  assert.equal(result.state, 'success', log);
+  assert.match(log, /\$ cat "\$after_script"; echo\nthe variable, not a script\n/);
+  assert.match(log, /\$ echo after ran\nafter ran\n$/);
+});

@@ -111,9 +111,25 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
         pullPolicies: [],
         variables: [{ key: 'POSTGRES_PASSWORD', value: 'x', masked: false }],
       }]);
+      assert.deepEqual(job.warnings, ['job payload: services: 2 entries could not be read and were ignored']);
     },
   ],
-  ['an image without a name is no image', payload({ image: { name: '', entrypoint: null } }), (job) => assert.equal(job.image, undefined)],
+  ['an image without a name is no image', payload({ image: { name: '', entrypoint: null } }), (job) => {
+    assert.equal(job.image, undefined);
+    assert.deepEqual(job.warnings, [], 'nothing was asked for');
+  }],
+  ['what cannot be read is a warning, never dropped silently', payload({ image: 'alpine', artifacts: { paths: ['dist'] }, cache: 'node_modules' }), (job) => {
+    assert.deepEqual([job.image, job.artifacts, job.cache], [undefined, [], []]);
+    assert.deepEqual(job.warnings, [
+      'job payload: image: could not be read and was ignored',
+      'job payload: artifacts: 1 entry could not be read and was ignored',
+      'job payload: cache: 1 entry could not be read and was ignored',
+    ]);
+  }],
+  ['a dependency without a usable id is a warning', payload({ dependencies: [{ id: 'x', name: 'broken' }] }), (job) => {
+    assert.deepEqual(job.dependencies, []);
+    assert.deepEqual(job.warnings, ['job payload: dependencies: 1 entry could not be read and was ignored']);
+  }],
   [
     "artifacts with GitLab's defaults",
     payload({
@@ -148,7 +164,6 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
       dependencies: [
         { id: 40, name: 'build', token: 'dep-token', artifacts_file: { filename: 'artifacts.zip', size: 1234 } },
         { id: 41, name: 'lint', token: 'dep-token-2', artifacts_file: null },
-        { id: 'x', name: 'broken' },
       ],
     }),
     (job) =>
