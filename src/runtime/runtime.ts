@@ -95,7 +95,7 @@ export const heapSnapshot: (() => string) | undefined = bunGlobal ? () => bunGlo
 export const collectGarbage: (() => void) | undefined = bunGlobal ? () => bunGlobal.gc(true) : undefined;
 
 // What each runtime can really measure about itself, checked by experiment on
-// Node 20.20, Bun 1.4.5 and Deno 2.9.5 (README "What each runtime measures").
+// Node 20.20, Bun 1.4.5 and Deno 2.9.5 (docs/metrics.md, "What each runtime measures").
 // Where a runtime answers with a stub (empty lists, zeros, one made-up
 // figure), the reading is undefined here and its metrics are absent.
 

@@ -1,6 +1,6 @@
 // The JSON document of /debug/vars: every metric with its metadata and
 // series, for scripts (in the spirit of Go's expvar). Names, label names and
-// bucket bounds are exactly those of /metrics; the shape is in the README.
+// bucket bounds are exactly those of /metrics; the shape is in docs/metrics.md.
 import { type Family, type Labels, prometheusBound } from './families.ts';
 
 /** A sample value: a number, or "NaN", "+Inf", "-Inf", which JSON numbers cannot hold. */
