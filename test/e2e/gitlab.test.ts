@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { type CoordinatorJob, createGitRepository, type JobSpec, TestCoordinator
 import { runCli, type RunningRunner, startRunner } from '../support/runner-process.ts';
 import { assertPromtoolAccepts, promtool } from '../support/promtool.ts';
 import { skipUnless } from '../support/tools.ts';
+import { selfSignedCertificate } from '../support/tls.ts';
 
 const RUNNER_TOKEN = 'glrt-test-runner-token-0123456789';
 const gitSkip = skipUnless('git', 'git');
@@ -323,28 +323,10 @@ async function startConnectProxy(): Promise<{ url: string; tunnels: string[]; cl
 
 test('https with a private CA (tls-ca-file), through HTTPS_PROXY; the job clones over https with the same CA', { skip: opensslSkip || gitSkip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-gitlab-tls-'));
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN], tls: { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') } });
+  const { key, cert, certFile } = selfSignedCertificate(dir);
+  const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN], tls: { key, cert } });
   const proxy = await startConnectProxy();
-  writeFileSync(join(dir, 'config.toml'), config(coordinator, `tls-ca-file = "${cert}"\n`), { mode: 0o600 });
+  writeFileSync(join(dir, 'config.toml'), config(coordinator, `tls-ca-file = "${certFile}"\n`), { mode: 0o600 });
   const runner = await startRunner([], { cwd: dir, env: { HTTPS_PROXY: proxy.url, NO_PROXY: '' } });
   try {
     const repo = createGitRepository(join(dir, 'repo'), { 'a.txt': 'over tls\n' });

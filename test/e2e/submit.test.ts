@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parseJobFile } from '../../src/sources/local/job-file.ts';
 import { isJobId } from '../../src/sources/local/job-id.ts';
 import { type ClaimedJob, claimNext, finish, type JobOutcome, jobState, openJobLog } from '../../src/sources/local/queue.ts';
+import { collectOutput } from '../support/child-output.ts';
 import { type CliResult, runCli, runnerArgv } from '../support/runner-process.ts';
 import { assertOneLineError } from '../support/assertions.ts';
 
@@ -77,27 +78,15 @@ interface Submitter {
 function startSubmit(args: readonly string[], cwd: string): Submitter {
   const [command, ...argv] = runnerArgv(['submit', ...args]);
   const child = spawn(command, argv, { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const done = new Promise<CliResult>((resolve) =>
-    child.once('close', (code, signal) => {
-      clearTimeout(killer);
-      resolve({ code, signal, stdout, stderr });
-    })
-  );
+  const output = collectOutput(child);
   return {
-    stdout: () => stdout,
+    stdout: output.stdout,
     async waitForStdout(text) {
       const deadline = Date.now() + 30_000;
-      while (!stdout.includes(text)) {
-        if (Date.now() > deadline) throw new Error(`submit did not print ${JSON.stringify(text)} within 30 s; stdout:\n${stdout}\nstderr:\n${stderr}`);
+      while (!output.stdout().includes(text)) {
+        if (Date.now() > deadline) {
+          throw new Error(`submit did not print ${JSON.stringify(text)} within 30 s; stdout:\n${output.stdout()}\nstderr:\n${output.stderr()}`);
+        }
         await sleep(10);
       }
     },
@@ -106,7 +95,7 @@ function startSubmit(args: readonly string[], cwd: string): Submitter {
     interrupt: () => {
       if (child.pid !== undefined) process.kill(child.pid, 'SIGINT');
     },
-    done,
+    done: output.done,
   };
 }
 

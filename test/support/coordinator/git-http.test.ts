@@ -8,25 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGitRepository, type JobPayload } from './coordinator.ts';
 import { call, client, variable, withCoordinator } from './http-client.ts';
+import { collectOutput } from '../child-output.ts';
 import { skipUnless } from '../tools.ts';
+import { selfSignedCertificate } from '../tls.ts';
 
 const gitSkip = skipUnless('git', 'git');
 
 /** Runs git without blocking: the coordinator answering it lives in this same process. */
 function gitWithEnv(env: Record<string, string>, cwd: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn('git', args, { cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
+  const child = spawn('git', args, {
+    cwd,
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return collectOutput(child).done.then(({ code, stdout, stderr }) => ({ status: code, stdout, stderr }));
 }
 
 const git = (cwd: string, ...args: string[]): ReturnType<typeof gitWithEnv> => gitWithEnv({}, cwd, ...args);
@@ -94,28 +89,9 @@ const opensslSkip = skipUnless('openssl', 'openssl', 'version');
 test('with tls the coordinator speaks HTTPS, and git clones over it', { skip: opensslSkip || gitSkip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coordinator-tls-'));
   try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ], { stdio: 'ignore' });
-    const ca = readFileSync(cert, 'utf8');
+    const { key, cert: ca, certFile } = selfSignedCertificate(dir);
     const repository = createGitRepository(join(dir, 'repo'), { 'a.txt': 'over tls\n' });
-    await withCoordinator({ tls: { key: readFileSync(key, 'utf8'), cert: ca } }, async (coordinator) => {
+    await withCoordinator({ tls: { key, cert: ca } }, async (coordinator) => {
       assert.match(coordinator.url, /^https:\/\/127\.0\.0\.1:\d+$/);
       coordinator.enqueueJob({ script: ['true'], repository });
       const res = await client(coordinator, ca).requestJob();
@@ -124,7 +100,7 @@ test('with tls the coordinator speaks HTTPS, and git clones over it', { skip: op
       assert.match(payload.git_info.repo_url, /^https:\/\/gitlab-ci-token:/);
       assert.equal(variable(payload, 'CI_SERVER_PROTOCOL')?.value, 'https');
       // GIT_SSL_CAINFO: Debian's GnuTLS build of git ignored -c http.sslCAInfo here.
-      const clone = await gitWithEnv({ GIT_SSL_CAINFO: cert }, dir, 'clone', '--quiet', payload.git_info.repo_url, join(dir, 'cloned'));
+      const clone = await gitWithEnv({ GIT_SSL_CAINFO: certFile }, dir, 'clone', '--quiet', payload.git_info.repo_url, join(dir, 'cloned'));
       assert.equal(clone.status, 0, clone.stderr);
       assert.equal(readFileSync(join(dir, 'cloned', 'a.txt'), 'utf8'), 'over tls\n');
     });

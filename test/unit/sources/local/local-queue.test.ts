@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { moduleExtension, scriptCommand } from '../../../../src/runtime/runtime.ts';
+import { collectOutput } from '../../../support/child-output.ts';
 import { ConfigError } from '../../../../src/config/validate.ts';
 import { parseJobFile } from '../../../../src/sources/local/job-file.ts';
 import { isJobId, jobIdTime, newJobId } from '../../../../src/sources/local/job-id.ts';
@@ -230,26 +231,15 @@ async function runWorkers(workerMode: 'claim' | 'recover', queue: string, root: 
   const [command, ...args] = scriptCommand(QUEUE_WORKER);
   const children = Array.from({ length: count }, () => {
     const child = spawn(command, [...args, workerMode, queue, go], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
+    const output = collectOutput(child);
+    const exited = output.done.then(({ code, stdout, stderr }) => {
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !last.startsWith('{')) throw new Error(`queue-worker exited ${code}:\n${stdout}\n${stderr}`);
+      return JSON.parse(last) as WorkerOutput;
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const exited = new Promise<WorkerOutput>((resolve, reject) =>
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        const last = stdout.trim().split('\n').at(-1) ?? '';
-        if (code !== 0 || !last.startsWith('{')) reject(new Error(`queue-worker exited ${code}:\n${stdout}\n${stderr}`));
-        else resolve(JSON.parse(last) as WorkerOutput);
-      })
-    );
     const ready = new Promise<void>((resolve) => {
       const check = (): void => {
-        if (stdout.includes('ready\n')) resolve();
+        if (output.stdout().includes('ready\n')) resolve();
       };
       child.stdout.on('data', check);
       void exited.catch(() => resolve());
