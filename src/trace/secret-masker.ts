@@ -90,6 +90,14 @@ export class SecretMasker {
     if (holdAt < buf.length) this.held = Buffer.from(buf.subarray(holdAt));
   }
 
+  /** Passes on what is held back: the stream the bytes came from has ended (a stage), so no secret can complete them. */
+  flush(): void {
+    const held = this.held;
+    this.held = EMPTY;
+    if (held.length > 0) this.scan(held, held.length);
+    this.heldMasked = 0;
+  }
+
   /** Flushes the held-back bytes: a secret's prefix at the end of the stream is not the secret. */
   end(): void {
     if (this.ended) return;

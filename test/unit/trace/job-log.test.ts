@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import type { LogStats } from '../../../src/job/log.ts';
-import { JobLog, limitNotice, outputLimitBytes, SecretMasker } from '../../../src/trace/job-log.ts';
+import { JobLog, SecretMasker } from '../../../src/trace/job-log.ts';
 
 interface Run {
   output: Buffer;
@@ -192,31 +192,6 @@ test('overlapping secrets over a two-letter alphabet match the definition howeve
     const expected = reference(secrets, input).toString();
     assert.equal(run(secrets, cut(input, ...offsets)).output.toString(), expected, `seed ${seed}: ${input.toString()} cut at ${offsets.join(',')}`);
   }
-});
-
-test('the output limit passes exactly the limit, notes the cut once and counts the rest', () => {
-  const input = Buffer.from('0123456789'.repeat(25));
-  const result = run([], cut(input, 7, 14, 99, 100, 101, 180), 100);
-  const notice = limitNotice(100);
-  assert.equal(result.output.toString(), input.subarray(0, 100).toString() + notice);
-  assert.deepEqual(result.stats, { receivedBytes: 250, writtenBytes: 100, droppedBytes: 150, truncated: true, sinkError: undefined });
-  assert.match(notice, /^\n\[runner\] Job's log exceeded limit of 100 bytes\.\nJob execution will continue but no more output will be collected\.\n$/);
-
-  // Exactly at the limit nothing is cut.
-  const exact = run([], [input.subarray(0, 100)], 100);
-  assert.deepEqual(exact.stats, { receivedBytes: 100, writtenBytes: 100, droppedBytes: 0, truncated: false, sinkError: undefined });
-  assert.equal(exact.output.length, 100);
-
-  // The limit counts the masked output: 10 x "ab" is 20 bytes in, 80 out.
-  const masked = run(['ab'], [Buffer.from('ab'.repeat(10))], 20);
-  assert.equal(masked.output.toString(), '[MASKED][MASKED][MAS' + limitNotice(20));
-  assert.deepEqual(masked.stats, { receivedBytes: 20, writtenBytes: 20, droppedBytes: 60, truncated: true, sinkError: undefined });
-
-  const zero = run(['x'], [Buffer.from('abc')], 0);
-  assert.equal(zero.output.toString(), limitNotice(0));
-  assert.equal(outputLimitBytes(0), 4096 * 1024);
-  assert.equal(outputLimitBytes(1), 1024);
-  assert.throws(() => new JobLog({ secrets: [], limitBytes: -1, sink: () => {} }), RangeError);
 });
 
 test('50 MiB in 64 KiB chunks keeps the heap flat', () => {
