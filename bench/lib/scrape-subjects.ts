@@ -36,7 +36,7 @@ const extraSeries = (j: number): { label: string; value: number } => ({ label: `
 function runnerSubject(): Subject {
   const telemetry = new Telemetry();
   const quiet = new Logger('info', 'text', { write: () => undefined });
-  agentWithMetrics(telemetry, DEFAULT_CONFIG, tmpdir(), quiet);
+  agentWithMetrics(telemetry, DEFAULT_CONFIG, tmpdir(), quiet, 's_000000000000');
   return {
     name: 'runner',
     // As the /metrics route does it (src/server/routes/metrics.ts).

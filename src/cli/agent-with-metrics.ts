@@ -18,19 +18,20 @@ import type { Telemetry } from '../telemetry/telemetry.ts';
  * they observe (not started). The logger counts its entries into
  * ci_runner_errors_total from here on.
  */
-export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDirectory: string, logger: Logger): Agent {
+export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDirectory: string, logger: Logger, systemId: string): Agent {
   logger.countWith(registerErrorMetrics(telemetry.meter));
   const jobMetrics = registerJobMetrics(telemetry.meter);
-  const sources = sourceFactory(workingDirectory, logger, registerApiMetrics(telemetry.meter));
+  const sources = sourceFactory(workingDirectory, logger, systemId, registerApiMetrics(telemetry.meter));
   const agent = new Agent(config, {
     logger,
     sources,
     executors: executorFactory(workingDirectory),
     onJobFinished: (finished) => jobMetrics.jobFinished(finished),
+    systemId,
   });
   jobMetrics.observe(agent);
   registerRequestConcurrency(telemetry.meter, agent);
-  registerRunnerMetrics(telemetry.meter, agent);
+  registerRunnerMetrics(telemetry.meter, agent, systemId);
   registerProcessMetrics(telemetry.meter);
   registerRuntimeMetrics(telemetry.meter);
   return agent;

@@ -3,6 +3,7 @@
 import { resolve } from 'node:path';
 import type { Agent } from '../agent/agent.ts';
 import { loadConfig } from '../config/load.ts';
+import { loadSystemId } from '../config/system-id.ts';
 import { tokenFileWarning } from '../config/file-permissions.ts';
 import { formatListenAddress, type ListenAddress, parseListenAddress } from '../config/listen-address.ts';
 import type { Logger } from '../log/logger.ts';
@@ -36,6 +37,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const flagAddress: ListenAddress | undefined | null = options.metricsServer === undefined ? null : parseListenAddress(options.metricsServer);
   const loaded = loadConfig(options.configPath, cwd);
   const { config } = loaded;
+  // With the configuration, before anything starts: a state file that cannot be read is as fatal as a bad config.toml (GitLab Runner's).
+  const systemId = loadSystemId(loaded.path ?? options.configPath, cwd);
   logger.configure(config.logLevel, config.logFormat);
   for (const warning of loaded.warnings) logger.warn(warning);
   const exposed = tokenFileWarning(loaded.path, config);
@@ -50,6 +53,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   if (loaded.path) logger.info('Configuration loaded', { file: loaded.path, runners: config.runners.length });
   else logger.info('No config.toml found: using built-in defaults', { looked_for: resolve(cwd, 'config.toml') });
   logger.info('Working directory', { dir: workingDirectory });
+  if (systemId.warning !== undefined) logger.warn(systemId.warning);
+  logger.info('Runner system ID', { system_id: systemId.id });
 
   let requestStop: (request: { mode: StopMode; signal: string }) => void = () => undefined;
   const stopRequested = new Promise<{ mode: StopMode; signal: string }>((resolve) => {
@@ -97,7 +102,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
     heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
   });
   const telemetry = new Telemetry();
-  agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger);
+  agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;

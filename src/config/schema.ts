@@ -3,7 +3,7 @@
 // about, and docs/configuration.md's tables are checked against this list.
 import { DEFAULT_CONFIG, DEFAULT_RUNNER } from './types.ts';
 
-export type KeyType = 'integer' | 'number' | 'string' | 'boolean' | 'array of tables';
+export type KeyType = 'integer' | 'number' | 'string' | 'boolean' | 'array of strings' | 'table' | 'array of tables';
 
 export interface KeySpec {
   readonly type: KeyType;
@@ -38,4 +38,17 @@ export const RUNNER_KEYS: Readonly<Record<string, KeySpec>> = {
   token: { type: 'string', default: undefined },
   'tls-ca-file': { type: 'string', default: undefined },
   request_concurrency: { type: 'integer', default: DEFAULT_RUNNER.requestConcurrency },
+  shell: { type: 'string', default: undefined },
+  environment: { type: 'array of strings', default: undefined },
+  pre_get_sources_script: { type: 'string', default: undefined },
+  post_get_sources_script: { type: 'string', default: undefined },
+  pre_build_script: { type: 'string', default: undefined },
+  post_build_script: { type: 'string', default: undefined },
+  debug_trace_disabled: { type: 'boolean', default: DEFAULT_RUNNER.debugTraceDisabled },
+  custom_build_dir: { type: 'table', default: undefined },
+};
+
+/** The [runners.custom_build_dir] table. */
+export const CUSTOM_BUILD_DIR_KEYS: Readonly<Record<string, KeySpec>> = {
+  enabled: { type: 'boolean', default: DEFAULT_RUNNER.customBuildDir },
 };

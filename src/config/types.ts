@@ -5,6 +5,21 @@ import type { ListenAddress } from './listen-address.ts';
 export const EXECUTORS = ['shell'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
 
+export const SHELLS = ['bash', 'sh'] as const;
+export type ShellName = (typeof SHELLS)[number];
+
+/** Scripts of the runner's configuration run around every job's (GitLab Runner's keys of the same names). */
+export interface RunnerScripts {
+  /** In get_sources, before the job's own pre_get_sources_script hook and the fetch. */
+  readonly preGetSources: string | undefined;
+  /** In get_sources, after the fetch and the job's post_get_sources_script hook. */
+  readonly postGetSources: string | undefined;
+  /** Before the commands of every script step, in the same shell. */
+  readonly preBuild: string | undefined;
+  /** After the commands of every script step that succeeded, in the same shell. */
+  readonly postBuild: string | undefined;
+}
+
 export interface RunnerConfig {
   /** Unique; the value of the `runner` label on every metric. */
   readonly name: string;
@@ -27,6 +42,15 @@ export interface RunnerConfig {
   readonly tlsCaFile: string | undefined;
   /** Requests for new jobs this runner may have in flight at once (GitLab's request_concurrency). */
   readonly requestConcurrency: number;
+  /** The shell stages run in; undefined: bash where it is on PATH, else sh. */
+  readonly shell: ShellName | undefined;
+  /** `KEY=value` variables every job of this runner gets (before the job's own, which win). */
+  readonly environment: readonly string[];
+  readonly scripts: RunnerScripts;
+  /** `[runners.custom_build_dir] enabled`: jobs may choose their directory with GIT_CLONE_PATH. */
+  readonly customBuildDir: boolean;
+  /** Jobs may not turn on CI_DEBUG_TRACE (it shows every command with its variables, masked values excepted). */
+  readonly debugTraceDisabled: boolean;
 }
 
 export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
@@ -40,6 +64,11 @@ export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
   token: undefined,
   tlsCaFile: undefined,
   requestConcurrency: 1,
+  shell: undefined,
+  environment: [],
+  scripts: { preGetSources: undefined, postGetSources: undefined, preBuild: undefined, postBuild: undefined },
+  customBuildDir: false,
+  debugTraceDisabled: false,
 };
 
 export interface Config {

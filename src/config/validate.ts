@@ -3,9 +3,9 @@
 // Defaults come from the schema too, so what it says is what a key does.
 import { describeValue } from './describe-value.ts';
 import { ListenAddressError, parseListenAddress } from './listen-address.ts';
-import { GLOBAL_KEYS, type KeySpec, type KeyType, RUNNER_KEYS } from './schema.ts';
+import { CUSTOM_BUILD_DIR_KEYS, GLOBAL_KEYS, type KeySpec, type KeyType, RUNNER_KEYS } from './schema.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
-import { type Config, DEFAULT_CONFIG, DEFAULT_RUNNER, type ExecutorName, EXECUTORS, type RunnerConfig } from './types.ts';
+import { type Config, DEFAULT_CONFIG, DEFAULT_RUNNER, type ExecutorName, EXECUTORS, type RunnerConfig, type RunnerScripts, SHELLS } from './types.ts';
 import type { ListenAddress } from './listen-address.ts';
 
 export class ConfigError extends Error {
@@ -23,6 +23,8 @@ function isTable(value: unknown): value is Table {
 
 /** Reads the keys of one table that its schema declares; the rest are unknown keys. */
 class TableReader {
+  private readonly nested: TableReader[] = [];
+
   constructor(
     private readonly table: Table,
     private readonly schema: Readonly<Record<string, KeySpec>>,
@@ -98,6 +100,33 @@ class TableReader {
     return value as T;
   }
 
+  /** A choice that may be absent (no default). */
+  optionalChoice<T extends string>(key: string, choices: readonly T[]): T | undefined {
+    const value = this.take(key, 'string');
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+      this.fail(key, `one of ${choices.join(', ')}`, value);
+    }
+    return value as T;
+  }
+
+  strings(key: string): string[] {
+    const value = this.take(key, 'array of strings');
+    if (value === undefined) return [];
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) this.fail(key, 'an array of strings', value);
+    return value;
+  }
+
+  /** A nested table ([runners.x]), read by its own schema; its unknown keys join this reader's warnings. */
+  subtable(key: string, schema: Readonly<Record<string, KeySpec>>): TableReader | undefined {
+    const value = this.take(key, 'table');
+    if (value === undefined) return undefined;
+    if (!isTable(value)) this.fail(key, 'a table', value);
+    const reader = new TableReader(value, schema, `${this.where}${key}.`, this.origin);
+    this.nested.push(reader);
+    return reader;
+  }
+
   tables(key: string): Table[] {
     const value = this.take(key, 'array of tables');
     if (value === undefined) return [];
@@ -117,7 +146,8 @@ class TableReader {
   unknownKeys(): string[] {
     return Object.keys(this.table)
       .filter((key) => !Object.hasOwn(this.schema, key))
-      .map((key) => `${this.origin}: unknown key ${this.where}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)} (ignored)`);
+      .map((key) => `${this.origin}: unknown key ${this.where}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)} (ignored)`)
+      .concat(this.nested.flatMap((reader) => reader.unknownKeys()));
   }
 }
 
@@ -196,9 +226,39 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
     outputLimit: reader.integer('output_limit', 0, MAX_OUTPUT_LIMIT_KIB) || DEFAULT_RUNNER.outputLimit,
     ...readCoordinator(reader, where, origin),
     requestConcurrency: reader.integer('request_concurrency', 1, MAX_REQUEST_CONCURRENCY),
+    shell: reader.optionalChoice('shell', SHELLS),
+    environment: readEnvironment(reader, where, origin),
+    scripts: readScripts(reader),
+    debugTraceDisabled: reader.boolean('debug_trace_disabled'),
+    customBuildDir: reader.subtable('custom_build_dir', CUSTOM_BUILD_DIR_KEYS)?.boolean('enabled') ?? DEFAULT_RUNNER.customBuildDir,
   };
   warnings.push(...reader.unknownKeys());
   return runner;
+}
+
+/** `environment = ["KEY=value", ...]`: each entry a variable a shell can name, and a value. */
+function readEnvironment(reader: TableReader, where: string, origin: string): string[] {
+  const entries = reader.strings('environment');
+  entries.forEach((entry, i) => {
+    const key = entry.slice(0, Math.max(0, entry.indexOf('=')));
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || entry.includes('\u0000')) {
+      throw new ConfigError(
+        `${origin}: ${where}environment[${i}]: expected KEY=value with KEY a variable name (letters, digits, _), got ${
+          describeValue(entry.replace(/=.*$/s, '=...'))
+        }`,
+      );
+    }
+  });
+  return entries;
+}
+
+function readScripts(reader: TableReader): RunnerScripts {
+  return {
+    preGetSources: reader.string('pre_get_sources_script'),
+    postGetSources: reader.string('post_get_sources_script'),
+    preBuild: reader.string('pre_build_script'),
+    postBuild: reader.string('post_build_script'),
+  };
 }
 
 /** Validates a parsed document; `origin` names the file in messages. */

@@ -27,3 +27,36 @@ export function formatGoDuration(milliseconds: number): string {
   if (minutes > 0) return `${minutes}m${seconds}`;
   return seconds;
 }
+
+const UNIT_NS: Readonly<Record<string, number>> = {
+  ns: 1,
+  us: NS_PER_US,
+  'µs': NS_PER_US,
+  'μs': NS_PER_US,
+  ms: NS_PER_MS,
+  s: NS_PER_S,
+  m: 60 * NS_PER_S,
+  h: 3600 * NS_PER_S,
+};
+
+/**
+ * Go's time.ParseDuration, in milliseconds: a sign, then one or more decimal
+ * numbers each with a unit ("300ms", "-1.5h", "2h45m"); "0" alone is zero.
+ * undefined for anything else (a bare "60" included).
+ */
+export function parseGoDuration(text: string): number | undefined {
+  const match = /^([+-]?)(.*)$/.exec(text)!;
+  const sign = match[1] === '-' ? -1 : 1;
+  const rest = match[2]!;
+  if (rest === '0') return 0;
+  if (rest === '') return undefined;
+  let ns = 0;
+  for (let at = 0; at < rest.length;) {
+    const part = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/.exec(rest.slice(at));
+    if (!part || (part[1] === '' && (part[2] ?? '') === '')) return undefined;
+    const value = Number(`${part[1] || '0'}.${part[2] || '0'}`);
+    ns += value * UNIT_NS[part[3]!]!;
+    at += part[0].length;
+  }
+  return (sign * ns) / NS_PER_MS;
+}

@@ -31,6 +31,14 @@ import { closeSync, readdirSync } from 'node:fs';
 export interface GroupCommand {
   readonly command: string;
   readonly args: readonly string[];
+  /**
+   * argv[0], the name the command calls itself (a shell, in its messages);
+   * default `command`. Give `command` as a path then: Deno ignores an argv0
+   * equal to the command it spawns, and passes the path it resolved instead.
+   */
+  readonly argv0?: string | undefined;
+  /** Written to the command's stdin, which is then closed; default: no stdin. */
+  readonly stdin?: string | undefined;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   /**
@@ -159,10 +167,11 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
   let child: ChildProcess;
   try {
     child = spawn(options.command, [...options.args], {
+      ...(options.argv0 === undefined ? {} : { argv0: options.argv0 }),
       cwd: options.cwd,
       env: { ...options.env },
       detached: true,
-      stdio: pipe ? ['ignore', pipe.writeFd, pipe.writeFd] : ['ignore', 'pipe', 'pipe'],
+      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', ...(pipe ? [pipe.writeFd, pipe.writeFd] : ['pipe', 'pipe'] as const)],
     });
   } catch (error) {
     if (pipe) { for (const fd of [pipe.readFd, pipe.writeFd]) closeSync(fd); }
@@ -202,6 +211,11 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
 
   output = pipe ? readNamedPipe(pipe, options.onOutput) : readStreams(child, options.onOutput);
   if (exitInfo !== undefined) output.wake();
+  if (options.stdin !== undefined && child.stdin) {
+    // A command that ends before reading all of it closes the pipe: that is its business, not an error of ours.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.stdin);
+  }
   options.onStart?.(pgid);
 
   let outcome: GroupResult['outcome'] = 'exited';

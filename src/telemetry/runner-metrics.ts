@@ -4,7 +4,7 @@ import type { RunnerStatus } from '../job/status.ts';
 import { versionInfo } from '../version.ts';
 import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
 
-export function registerRunnerMetrics(meter: Meter, agent: RunnerStatus): void {
+export function registerRunnerMetrics(meter: Meter, agent: RunnerStatus, systemId: string): void {
   const version = meter.createObservableGauge('ci_runner_version_info', {
     description: 'A metric with a constant 1 value labeled by build and runtime information.',
   });
@@ -18,6 +18,7 @@ export function registerRunnerMetrics(meter: Meter, agent: RunnerStatus): void {
     architecture,
     runtime: runtime.name,
     runtime_version: runtime.version,
+    system_id: systemId,
   };
   version.addCallback((result) => result.observe(1, labels));
 

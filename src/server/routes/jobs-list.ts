@@ -3,7 +3,7 @@
 import type { JobView, RunnerStatus } from '../../job/status.ts';
 import { send } from '../respond.ts';
 import type { Route } from '../router.ts';
-import { formatGoDuration } from './go-duration.ts';
+import { formatGoDuration } from '../../system/go-duration.ts';
 
 function quote(value: string): string {
   return value === '' || /[\s"\\=]/.test(value) ? JSON.stringify(value) : value;

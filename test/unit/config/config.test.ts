@@ -23,6 +23,17 @@ queue_dir = "/var/lib/runner/queue"
 builds_dir = "/var/lib/runner/builds"
 keep_builds_dir = true
 output_limit = 8192
+shell = "sh"
+environment = ["GREETING=hello", "EMPTY=", "JOINED=a=b"]
+pre_get_sources_script = "echo pre-get"
+post_get_sources_script = "echo post-get"
+pre_build_script = '''
+echo pre
+echo build'''
+post_build_script = "echo post"
+debug_trace_disabled = true
+[runners.custom_build_dir]
+enabled = true
 
 [[runners]]
 name = "second"
@@ -50,6 +61,13 @@ test('a full config.toml is read with every key', () => {
       token: undefined,
       tlsCaFile: undefined,
       requestConcurrency: 1,
+      shell: 'sh',
+      // As written: split at the first '=' only when the job's variables are made.
+      environment: ['GREETING=hello', 'EMPTY=', 'JOINED=a=b'],
+      // TOML drops the newline right after ''' (the script starts with its first command).
+      scripts: { preGetSources: 'echo pre-get', postGetSources: 'echo post-get', preBuild: 'echo pre\necho build', postBuild: 'echo post' },
+      debugTraceDisabled: true,
+      customBuildDir: true,
     },
     {
       name: 'second',
@@ -63,6 +81,12 @@ test('a full config.toml is read with every key', () => {
       token: undefined,
       tlsCaFile: undefined,
       requestConcurrency: 1,
+      // GitLab Runner's defaults: the shell found on the machine, nothing around the jobs, CI_DEBUG_TRACE allowed, no GIT_CLONE_PATH.
+      shell: undefined,
+      environment: [],
+      scripts: { preGetSources: undefined, postGetSources: undefined, preBuild: undefined, postBuild: undefined },
+      debugTraceDisabled: false,
+      customBuildDir: false,
     },
   ]);
 });
@@ -201,6 +225,9 @@ test('config.toml.example is valid, warns about nothing and documents every key 
       'builds_dir',
       'keep_builds_dir',
       'output_limit',
+      'environment',
+      'debug_trace_disabled',
+      'custom_build_dir',
     ]
   ) {
     const at = lines.findIndex((line) => new RegExp(`^\\s*${key}\\s*=`).test(line));
@@ -209,6 +236,10 @@ test('config.toml.example is valid, warns about nothing and documents every key 
   }
   assert.ok(lines.some((line) => /^\s*#.*\blisten_address\b/.test(line)), 'listen_address is explained');
   assert.ok(lines.some((line) => /^\s*#.*\[\[runners\]\]/.test(line)), '[[runners]] is explained');
+  // Keys whose every value changes what jobs do are shown commented out, so the example runs jobs as the defaults do.
+  for (const key of ['shell', 'pre_get_sources_script', 'post_get_sources_script', 'pre_build_script', 'post_build_script']) {
+    assert.ok(lines.some((line) => new RegExp(`^#\\s*${key} = `).test(line)), `${key} is shown commented out in the example`);
+  }
 });
 
 test('a runner with url and token is served by a coordinator; fractional check_interval', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatGoDuration } from '../../../src/server/routes/go-duration.ts';
+import { formatGoDuration } from '../../../src/system/go-duration.ts';
 import { formatJobLine } from '../../../src/server/routes/jobs-list.ts';
 
 const DURATIONS: ReadonlyArray<[number, string]> = [

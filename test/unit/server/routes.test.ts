@@ -21,7 +21,7 @@ function quietLogger(lines: string[]): Logger {
 test('a failing metric callback makes /metrics answer 500 with the reason, and is logged', async () => {
   const telemetry = new Telemetry();
   const agent = fixedStatus();
-  registerRunnerMetrics(telemetry.meter, agent);
+  registerRunnerMetrics(telemetry.meter, agent, 's_0123456789ab');
   telemetry.meter.createObservableGauge('broken_gauge').addCallback(() => {
     throw new Error('cannot read /proc/self/broken');
   });
@@ -75,8 +75,9 @@ test('/health/ready answers 503 until the agent has started', async () => {
   const telemetry = new Telemetry();
   const agent = new Agent({ ...DEFAULT_CONFIG, runners: [] }, {
     logger: quietLogger([]),
-    sources: sourceFactory(tmpdir(), quietLogger([])),
+    sources: sourceFactory(tmpdir(), quietLogger([]), 's_0123456789ab'),
     executors: executorFactory(tmpdir()),
+    systemId: 's_0123456789ab',
   });
   const server = await startHttpServer({ host: '127.0.0.1', port: 0 }, createRequestListener(agent, telemetry, quietLogger([])));
   try {
