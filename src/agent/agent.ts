@@ -6,6 +6,7 @@
 // debug routes read through RunnerStatus. Sources and executors come from the
 // factories it is given: it knows neither kind, and never signals a process.
 import type { Config, RunnerConfig } from '../config/types.ts';
+import type { JobSlot } from '../build/build.ts';
 import type { ExecutorFactory } from '../job/executor.ts';
 import type { SourceFactory, SourceJob } from '../job/source.ts';
 import type { AgentState, FinishedJob, JobView, RunnerStatus } from '../job/status.ts';
@@ -21,6 +22,8 @@ export interface AgentParts {
   readonly executors: ExecutorFactory;
   /** Told of every job that ends (the job metrics). */
   readonly onJobFinished?: (job: FinishedJob) => void;
+  /** GitLab's system_id of this runner process (its job logs' header shows it). */
+  readonly systemId: string;
 }
 
 interface RunningJob {
@@ -29,6 +32,8 @@ interface RunningJob {
   readonly cancel: AbortController;
   readonly force: AbortController;
   readonly kill: AbortController;
+  readonly slot: JobSlot;
+  readonly projectId: number | undefined;
   readonly done: Promise<void>;
 }
 
@@ -51,12 +56,28 @@ export class Agent implements RunnerStatus, SlotKeeper {
   private readonly sources: SourceFactory;
   private readonly executors: ExecutorFactory;
   private readonly onJobFinished: (job: FinishedJob) => void;
+  private readonly systemId: string;
 
   constructor(private currentConfig: Config, parts: AgentParts) {
     this.logger = parts.logger;
     this.sources = parts.sources;
     this.executors = parts.executors;
     this.onJobFinished = parts.onJobFinished ?? (() => undefined);
+    this.systemId = parts.systemId;
+  }
+
+  /** GitLab's CI_CONCURRENT_ID and CI_CONCURRENT_PROJECT_ID: the lowest numbers no other running job of the runner (and project) holds. */
+  private slotFor(runner: string, projectId: number | undefined): JobSlot {
+    const mine = [...this.jobs.values()].filter((job) => job.view.runner === runner);
+    const lowestFree = (used: readonly number[]): number => {
+      let id = 0;
+      while (used.includes(id)) id++;
+      return id;
+    };
+    return {
+      concurrentId: lowestFree(mine.map((job) => job.slot.concurrentId)),
+      concurrentProjectId: lowestFree(mine.filter((job) => job.projectId === projectId).map((job) => job.slot.concurrentProjectId)),
+    };
   }
 
   get config(): Config {
@@ -244,7 +265,9 @@ export class Agent implements RunnerStatus, SlotKeeper {
     // deno-lint-ignore prefer-const -- the hooks above its assignment refer to it
     let job: RunningJob;
     this.logger.info('Job started', fields);
-    const done = runSourceJob(runner, sourceJob, this.executors.create(runner), {
+    const projectId = sourceJob.job.project?.id;
+    const slot = this.slotFor(runner.name, projectId);
+    const done = runSourceJob(runner, sourceJob, this.executors.create(runner), { systemId: this.systemId, slot }, {
       onStage: (stage) => {
         job.view = { ...job.view, stage, executorStage: stage, stageStartedAt: Date.now() };
       },
@@ -290,6 +313,8 @@ export class Agent implements RunnerStatus, SlotKeeper {
       cancel,
       force,
       kill,
+      slot,
+      projectId,
       done,
     };
     this.jobs.set(key, job);

@@ -1,7 +1,6 @@
 // Runs one job handed out by a source: its log goes to the source as it is
-// produced, then the runner's one-line resource summary, then its result.
-import { Buffer } from 'node:buffer';
-import { runBuild } from '../build/build.ts';
+// produced, then its result.
+import { type JobSlot, runBuild } from '../build/build.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import type { Executor } from '../job/executor.ts';
 import type { LogSink } from '../job/log.ts';
@@ -19,14 +18,13 @@ export interface JobHooks {
   readonly kill: AbortController;
 }
 
-export function resourceLine(result: JobResult): string {
-  const { cpuSeconds, peakRssBytes } = result.resources;
-  return `\n[runner] job used ${cpuSeconds.toFixed(2)} s of CPU, peak RSS ${
-    (peakRssBytes / 1024 / 1024).toFixed(1)
-  } MiB (approximate: sampled every second from /proc)\n`;
+/** Where the job runs among the runner's: GitLab's system_id and the job's slot. */
+export interface JobPlace {
+  readonly systemId: string;
+  readonly slot: JobSlot;
 }
 
-export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, executor: Executor, hooks: JobHooks): Promise<JobResult> {
+export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, executor: Executor, place: JobPlace, hooks: JobHooks): Promise<JobResult> {
   let sink: LogSink;
   try {
     sink = await sourceJob.begin({
@@ -44,7 +42,17 @@ export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, e
   }
   const result = await runBuild(sourceJob.job, {
     executor,
-    runnerName: runner.name,
+    runner: {
+      name: runner.name,
+      token: runner.token,
+      systemId: place.systemId,
+      environment: runner.environment,
+      scripts: runner.scripts,
+      customBuildDir: runner.customBuildDir,
+      debugTraceDisabled: runner.debugTraceDisabled,
+      coordinatorUrl: runner.url,
+    },
+    slot: place.slot,
     log: sink,
     outputLimitBytes: runner.outputLimit * 1024,
     onStage: hooks.onStage,
@@ -53,12 +61,6 @@ export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, e
     forceSignal: hooks.force.signal,
     killSignal: hooks.kill.signal,
   });
-  // The one line the runner adds to every job's log: what the job used.
-  try {
-    sink(Buffer.from(resourceLine(result)));
-  } catch {
-    // The log's sink failed already (result.log.sinkError says why); the result matters more.
-  }
   await sourceJob.finish(result);
   return result;
 }

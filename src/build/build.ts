@@ -1,16 +1,17 @@
 // The build sequence (GitLab Runner's common/build.go role): runs one job's
-// stages in GitLab's order on any executor, and owns what is the same for all
-// of them - the job log (masking, output limit, the closing line), timeouts,
-// cancel, and the result.
+// stages in GitLab's order on any executor, with GitLab Runner's log framing,
+// and owns what is the same for all of them: the job log (masking, limit,
+// time prefixes), timeouts, cancel, retries of get_sources, and the result.
 //
-//   prepare_executor        the executor prepares the job's environment
-//   prepare_script          file variables are written
-//   get_sources             the job's repository is fetched, if it names one
-//   step_script             before_script + script in one shell
-//   step_<name>             further steps of a coordinator's job, while all succeeds
-//   after_script            always (after success, failure, timeout or cancel),
-//                           with its own timeout; its result does not change the job's
-//   cleanup_file_variables  the executor removes what it made
+//   prepare_executor        the executor makes the job's directories ready
+//   prepare_script          "Running on HOST..." in the job's login shell
+//   get_sources             the repository, GET_SOURCES_ATTEMPTS times at most
+//   step_script, step_<n>   before_script + script, then named steps, while all succeeds
+//   after_script            unless the job's own timeout ended it, or a forced stop
+//   cleanup_file_variables  the runner's files of the job are removed (quietly, with no stage
+//                           in the log, where GitLab Runner runs none: the preparation failed,
+//                           or the job's context ended - its timeout, a forced stop, a cancel
+//                           before the script steps)
 //
 // (restore_cache, download_artifacts, archive_cache and upload_artifacts_*
 // come with artifacts and cache; until then a job that asks for them gets a
@@ -20,21 +21,22 @@
 // `forceSignal` stops everything (after_script too), `killSignal` on top of
 // that ends what runs at once, without a grace period.
 import { Buffer } from 'node:buffer';
-import type { Executor, JobEnvironment, ShellKind, StageCommand } from '../job/executor.ts';
+import type { Executor, JobEnvironment } from '../job/executor.ts';
 import type { LogSink } from '../job/log.ts';
 import type { Job } from '../job/model.ts';
-import { type AfterScriptResult, type BuildStage, type FailureReason, type JobResult, type JobState, systemFailureResult } from '../job/result.ts';
+import { type BuildStage, type JobResult, systemFailureResult } from '../job/result.ts';
 import { JobLog, outputLimitBytes } from '../trace/job-log.ts';
-import { failureLine } from './failure-line.ts';
-import { fileVariableName, jobVariables, maskedValues } from './job-variables.ts';
-import { sourcesScript, stepScript } from './scripts.ts';
-import { StageClock } from './stage-clock.ts';
-import { unsupportedWarning } from './unsupported.ts';
+import { DEFAULT_AFTER_SCRIPT_TIMEOUT_MS, type JobSlot, planBuild, type RunnerSettings } from './plan.ts';
+import { Outcome } from './outcome.ts';
+import { StageRunner } from './stage-runner.ts';
+
+export type { JobSlot, RunnerSettings } from './plan.ts';
 
 export interface BuildOptions {
   readonly executor: Executor;
-  /** The runner's configured name (CI_RUNNER_DESCRIPTION). */
-  readonly runnerName: string;
+  readonly runner: RunnerSettings;
+  /** Default: the first slot of both kinds. */
+  readonly slot?: JobSlot;
   /** Receives the job's log, masked and limited. Chunks may be subarrays of the runner's buffers: copy what you keep. */
   readonly log: LogSink;
   /** Bytes of log kept before it is cut; default GitLab's 4 MiB, Infinity for no limit. */
@@ -44,32 +46,31 @@ export interface BuildOptions {
   /** Called with the pid of a stage's process when it starts, and with undefined when it ends. */
   readonly onProcess?: (pid: number | undefined) => void;
   /**
-   * Cancel: stops the job's script (before_script + script) if it is running
-   * or has not started; after_script then runs (if the script had started)
-   * and the job is `canceled`. Once the script has ended a cancel changes
-   * nothing: after_script is cleanup and ends within its own timeout.
+   * Cancel: stops the job's script if it is running or has not started;
+   * after_script then runs (if the script had started) and the job is
+   * `canceled`. Once the script has ended a cancel changes nothing.
    */
   readonly signal?: AbortSignal;
   /** A second cancel: stops whatever runs, after_script included, and skips what is left but cleanup. */
   readonly forceSignal?: AbortSignal;
   /** The runner exits now: like forceSignal, and what runs is ended at once, without a grace period. */
   readonly killSignal?: AbortSignal;
-  /** Timeout of a job that sets none, in seconds; default 3600 (GitLab's). */
+  /** Timeout of a job that sets none, in seconds; default 3600. */
   readonly defaultTimeoutSeconds?: number;
-  /** after_script's own timeout in seconds; default 300 (GitLab's). */
+  /** after_script's timeout when the job sets no RUNNER_AFTER_SCRIPT_TIMEOUT, in seconds; default 300 (GitLab's). */
   readonly afterScriptTimeoutSeconds?: number;
+  /**
+   * The pause before another attempt of get_sources (GitLab's backoff: 5 s,
+   * 10 s, ... with FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY); resolves early
+   * when `signal` aborts. Default a timer; tests pass one that does not wait.
+   */
+  readonly retryPause?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export const DEFAULT_JOB_TIMEOUT_SECONDS = 3600;
-export const DEFAULT_AFTER_SCRIPT_TIMEOUT_SECONDS = 300;
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** A step name as a stage label can hold it. */
-function stepStage(name: string): BuildStage {
-  return /^[a-z0-9_]{1,64}$/.test(name) ? `step_${name}` : 'step_other';
 }
 
 /** Runs one job to its end; never rejects (a failure of the runner itself is a runner_system_failure). */
@@ -80,7 +81,7 @@ export async function runBuild(job: Job, options: BuildOptions): Promise<JobResu
   } catch (error) {
     // Not even a job log: the closing line goes to the sink as is (it holds nothing of the job's).
     try {
-      options.log(Buffer.from(`${failureLine('failed', 'runner_system_failure', undefined, 0)}\n`));
+      options.log(Buffer.from('\x1b[31;1mERROR: Job failed (system failure): the runner could not run the job\x1b[0;m\n'));
     } catch {
       // the result says the rest
     }
@@ -93,51 +94,51 @@ class Build {
   private readonly startedAt = new Date();
   private readonly start = performance.now();
   private readonly timeoutSeconds: number;
-  private readonly deadline: number;
-  private readonly clock: StageClock;
-  private readonly variables: Record<string, string>;
   private readonly log: JobLog;
-  private readonly stopSignals: readonly AbortSignal[];
+  private readonly outcome: Outcome;
+  private readonly stages: StageRunner;
+  private readonly plan: ReturnType<typeof planBuild>;
   private environment: JobEnvironment | undefined;
-  private state: JobState = 'failed';
-  private failureReason: FailureReason | undefined;
-  private exitCode: number | undefined;
-  private afterScript: AfterScriptResult | undefined;
-  private readonly errors: string[] = [];
 
   constructor(private readonly job: Job, private readonly options: BuildOptions) {
     this.timeoutSeconds = job.timeoutSeconds ?? options.defaultTimeoutSeconds ?? DEFAULT_JOB_TIMEOUT_SECONDS;
-    this.deadline = this.start + this.timeoutSeconds * 1000;
-    this.clock = new StageClock((stage) => options.onStage?.(stage));
-    const { executor } = options;
-    this.variables = jobVariables(job, {
-      placement: executor.place(job),
-      runnerName: options.runnerName,
+    this.plan = planBuild({
+      job,
+      executor: options.executor,
+      runner: options.runner,
+      slot: options.slot ?? { concurrentId: 0, concurrentProjectId: 0 },
       timeoutSeconds: this.timeoutSeconds,
       startedAt: this.startedAt,
-      shared: executor.info.shared,
+      afterScriptTimeoutMs: options.afterScriptTimeoutSeconds === undefined ? DEFAULT_AFTER_SCRIPT_TIMEOUT_MS : options.afterScriptTimeoutSeconds * 1000,
     });
-    // Masking needs the values as the job will see them (expanded), not only as sent.
     this.log = new JobLog({
-      secrets: [...maskedValues(job, this.variables), ...(job.secrets ?? [])],
+      secrets: this.plan.secrets,
+      tokenPrefixes: this.plan.tokenPrefixes,
+      timestamps: this.plan.flags.flags.FF_TIMESTAMPS,
       limitBytes: options.outputLimitBytes ?? outputLimitBytes(0),
       sink: options.log,
     });
-    this.stopSignals = [options.signal, options.forceSignal, options.killSignal].filter((s) => s !== undefined);
+    this.outcome = new Outcome(this.timeoutSeconds);
+    this.stages = new StageRunner({
+      job,
+      plan: this.plan,
+      log: this.log,
+      options,
+      outcome: this.outcome,
+      deadline: this.start + this.timeoutSeconds * 1000,
+      environment: () => this.environment!,
+    });
   }
 
   async run(): Promise<JobResult> {
-    const warning = unsupportedWarning(this.job, this.options.executor.info);
-    for (const line of [...(warning === undefined ? [] : [warning]), ...(this.job.warnings ?? [])]) {
-      this.log.write(Buffer.from(`WARNING: ${line}\n`));
-    }
+    this.stages.header();
     const kill = (): void => this.environment?.kill();
     this.options.killSignal?.addEventListener('abort', kill, { once: true });
     try {
-      if (await this.prepare() && await this.getSources()) await this.script();
+      if (await this.prepare() && await this.stages.getSources()) await this.stages.script();
     } catch (error) {
       // A stage throwing outside its own handling is the runner's failure, never the end of the job's bookkeeping.
-      this.systemFailure('build', error);
+      this.outcome.systemFailure('build', error);
     }
     try {
       await this.cleanup();
@@ -147,145 +148,64 @@ class Build {
     return this.result();
   }
 
-  private stopped(): boolean {
-    return this.stopSignals.some((signal) => signal.aborted);
-  }
-
-  private get forced(): boolean {
-    return this.options.forceSignal?.aborted === true || this.options.killSignal?.aborted === true;
-  }
-
-  private systemFailure(what: string, error: unknown): void {
-    this.state = 'failed';
-    this.failureReason = 'runner_system_failure';
-    // An exit code of an earlier step does not describe this end.
-    this.exitCode = undefined;
-    this.errors.push(`${what}: ${message(error)}`);
-  }
-
   /** prepare_executor and prepare_script; false when the job cannot go on. */
   private async prepare(): Promise<boolean> {
-    this.clock.enter('prepare_executor');
-    try {
-      this.environment = await this.options.executor.prepare(this.job);
-    } catch (error) {
-      this.systemFailure('prepare_executor', error);
+    const { configurationError, directories } = this.plan;
+    this.stages.enter('prepare_executor');
+    if (configurationError !== undefined || directories === undefined) {
+      this.outcome.fail('runner_configuration_error', configurationError?.message ?? 'no build directory');
+      this.stages.leave('prepare_executor');
       return false;
     }
-    this.clock.enter('prepare_script');
     try {
-      for (const variable of this.job.variables) {
-        if (variable.file) await this.environment.writeFile(fileVariableName(variable), variable.value);
-      }
+      this.environment = await this.options.executor.prepare(this.job, directories);
+      this.stages.usingExecutor(this.environment.shell);
     } catch (error) {
-      this.systemFailure('prepare_script', error);
+      this.outcome.systemFailure('prepare_executor', error);
       return false;
+    } finally {
+      this.stages.leave('prepare_executor');
     }
-    return true;
-  }
-
-  /** get_sources: nothing to fetch unless the job names a repository and GIT_STRATEGY is not none. */
-  private async getSources(): Promise<boolean> {
-    const { repository } = this.job;
-    if (repository === undefined || this.variables['GIT_STRATEGY'] === 'none' || this.stopped()) {
-      this.clock.enter('get_sources');
-      return true;
-    }
-    return this.jobStep('get_sources', (shell) => sourcesScript(shell, repository));
-  }
-
-  /** step_script, the named steps while all succeeds, then after_script unless forced. */
-  private async script(): Promise<void> {
-    if (this.stopped()) {
-      this.state = 'canceled';
-      return;
-    }
-    if (await this.jobStep('step_script', (shell) => stepScript(shell, [...this.job.beforeScript, ...this.job.script]))) {
-      for (const step of this.job.extraSteps ?? []) {
-        if (this.stopped() || !await this.jobStep(stepStage(step.name), (shell) => stepScript(shell, step.script))) break;
-      }
-    }
-    if (this.forced) return;
-    this.clock.enter('after_script');
-    if (this.job.afterScript.length > 0) await this.runAfterScript();
-  }
-
-  private command(stage: BuildStage, script: string, variables: Record<string, string>, timeoutMs: number, cancel: readonly AbortSignal[]): StageCommand {
-    return {
-      stage,
-      script,
-      variables,
-      timeoutMs,
-      cancel,
-      onOutput: (chunk) => this.log.write(chunk),
-      onProcess: this.options.onProcess,
-    };
-  }
-
-  /** Runs a step of the job under the job's deadline; records how it ended and returns whether it succeeded. */
-  private async jobStep(stage: BuildStage, script: (shell: ShellKind) => string): Promise<boolean> {
-    this.clock.enter(stage);
-    try {
-      const environment = this.environment!;
-      const command = this.command(stage, script(environment.shell), this.variables, this.deadline - performance.now(), this.stopSignals);
-      const step = await environment.run(command);
-      this.state = step.outcome === 'canceled' ? 'canceled' : step.outcome === 'exited' && step.exitCode === 0 ? 'success' : 'failed';
-      this.failureReason = step.outcome === 'timeout' ? 'job_execution_timeout' : this.state === 'failed' ? 'script_failure' : undefined;
-      this.exitCode = step.outcome === 'exited' ? step.exitCode : undefined;
-    } catch (error) {
-      this.systemFailure(stage, error);
-    }
-    return this.state === 'success';
-  }
-
-  /** after_script: its own timeout, stopped only by a forced stop, told how the job went. */
-  private async runAfterScript(): Promise<void> {
-    const variables = { ...this.variables, CI_JOB_STATUS: this.state };
-    const timeoutMs = (this.options.afterScriptTimeoutSeconds ?? DEFAULT_AFTER_SCRIPT_TIMEOUT_SECONDS) * 1000;
-    const force = [this.options.forceSignal, this.options.killSignal].filter((s) => s !== undefined);
-    try {
-      const after = await this.environment!.run(
-        this.command('after_script', stepScript(this.environment!.shell, this.job.afterScript), variables, timeoutMs, force),
-      );
-      this.afterScript = {
-        exitCode: after.outcome === 'exited' ? after.exitCode : undefined,
-        timedOut: after.outcome === 'timeout',
-        canceled: after.outcome === 'canceled',
-      };
-    } catch (error) {
-      this.errors.push(`after_script: ${message(error)}`);
-      this.afterScript = { exitCode: undefined, timedOut: false, canceled: false };
-    }
+    return this.stages.prepareScript();
   }
 
   private async cleanup(): Promise<void> {
-    this.clock.enter('cleanup_file_variables');
+    // Where GitLab Runner runs no stage more, the runner's files (file variables, the job token's git
+    // settings) are still removed here, only without a stage in the log.
+    const { outcome, stages } = this;
+    const contextEnded = outcome.jobTimedOut || stages.forced || (outcome.state === 'canceled' && !stages.scriptStarted);
+    const quiet = !stages.prepared || contextEnded;
+    if (!quiet) this.stages.enter('cleanup_file_variables');
     try {
+      if (!quiet) await this.stages.jobCleanup();
       await this.environment?.cleanup();
     } catch (error) {
-      this.errors.push(`cleanup_file_variables: ${message(error)}`);
+      this.outcome.note(`cleanup_file_variables: ${message(error)}`);
+    } finally {
+      if (!quiet) this.stages.leave('cleanup_file_variables');
     }
   }
 
   private result(): JobResult {
-    const { log } = this;
+    const resources = this.environment?.resources() ?? { cpuSeconds: 0, peakRssBytes: 0 };
     // A job whose log was lost cannot be reported as it ran.
-    if (log.stats.sinkError !== undefined) this.systemFailure('job log', log.stats.sinkError);
-    const closing = failureLine(this.state, this.failureReason, this.exitCode, this.timeoutSeconds);
-    if (closing !== undefined) log.writeLine(closing);
-    log.end();
+    if (this.log.stats.sinkError !== undefined) this.outcome.systemFailure('job log', this.log.stats.sinkError);
+    this.stages.closingLines(resources);
+    this.log.end();
+    const { state, failureReason, exitCode, failure, systemError, afterScript } = this.outcome;
     return {
-      state: this.state,
-      failureReason: this.state === 'failed' ? this.failureReason : undefined,
-      exitCode: this.exitCode,
+      state,
+      failureReason: state === 'failed' ? failureReason : undefined,
+      exitCode,
+      failure,
       startedAt: this.startedAt,
       finishedAt: new Date(),
       durationSeconds: (performance.now() - this.start) / 1000,
-      stages: this.clock.close(),
-      afterScript: this.afterScript,
-      log: log.stats,
-      systemError: this.errors.length > 0 ? this.errors.join('; ') : undefined,
-      resources: this.environment?.resources() ?? { cpuSeconds: 0, peakRssBytes: 0 },
+      stages: this.stages.timings(),
+      afterScript,
+      log: this.log.stats,
+      systemError,
+      resources,
     };
   }
 }

@@ -9,7 +9,12 @@ export function executorFactory(workingDirectory: string): ExecutorFactory {
     create: (runner) => {
       switch (runner.executor) {
         case 'shell':
-          return new ShellExecutor({ buildsDir: resolve(workingDirectory, runner.buildsDir), keepBuildDir: runner.keepBuildsDir });
+          return new ShellExecutor({
+            buildsDir: resolve(workingDirectory, runner.buildsDir),
+            workingDirectory,
+            keepBuildDir: runner.keepBuildsDir,
+            shell: runner.shell,
+          });
         default:
           // The validator accepts only the executors above; a new one must be added here too.
           throw new Error(`no executor named ${JSON.stringify(runner.executor satisfies never)}`);

@@ -1,8 +1,8 @@
-// The executor contract: where a job's stages run. An executor places a job
-// (its directories and starting environment, known before anything is made),
-// prepares an environment for it, runs one stage's script at a time in it,
-// and cleans up. The build sequence (src/build) decides which stages run and
-// when; an executor knows nothing of sources, logs or results.
+// The executor contract: where a job's stages run. An executor says where
+// build directories go, prepares an environment for a job, runs one stage's
+// script at a time in it, and cleans up. The build sequence (src/build)
+// decides the job's directories and which stages run, and writes their
+// scripts; an executor knows nothing of sources, logs or results.
 //
 // Stopping a stage: aborting one of a command's `cancel` signals ends it
 // gracefully (SIGTERM, then SIGKILL after the executor's grace period) - the
@@ -28,24 +28,20 @@ export interface ExecutorInfo {
   readonly shared: boolean;
 }
 
-/** Where and with what a job will run, as the job sees it, known before anything is made. */
-export interface JobPlacement {
-  /** CI_BUILDS_DIR. */
-  readonly buildsDir: string;
-  /** CI_PROJECT_DIR: where the stages start. */
+/** A job's directories, as the job sees them. */
+export interface JobDirectories {
+  /** CI_PROJECT_DIR: where the job's sources go and its stages work. */
   readonly projectDir: string;
-  /** The job's private directory for the runner's files (scripts, file variables). */
+  /** RUNNER_TEMP_PROJECT_DIR: the runner's files for the job (file variables, git settings), removed after it. */
   readonly tempDir: string;
-  /** Variables every stage starts with before the job's own (the shell executor: PATH, HOME, ... of the runner). */
-  readonly baseVariables: Readonly<Record<string, string>>;
+  /** The project directory is the job's alone: made empty before it and removed after it (a local job's). */
+  readonly disposable: boolean;
 }
 
 export interface StageCommand {
   readonly stage: BuildStage;
-  /** The stage's script, written for the environment's shell. */
+  /** The stage's whole script, for the environment's shell; it exports the job's variables itself. */
   readonly script: string;
-  /** The stage's whole environment. */
-  readonly variables: Readonly<Record<string, string>>;
   /** Milliseconds before the stage is ended as timed out; Infinity for none. */
   readonly timeoutMs: number;
   /** Any of these aborting ends the stage as canceled (gracefully). */
@@ -61,28 +57,29 @@ export interface StageOutcome {
   readonly outcome: 'exited' | 'timeout' | 'canceled';
   /** The exit status; 128 + the signal number when a signal ended it. */
   readonly exitCode: number;
+  /** The signal that ended the stage's shell itself, if one did (SIGKILL, ...). */
+  readonly signal?: string | undefined;
 }
 
 /** A job's prepared environment. */
 export interface JobEnvironment {
   readonly shell: ShellKind;
-  /** Writes a file into the job's private directory (mode 0600: it may hold a secret). */
-  writeFile(name: string, content: string): Promise<void>;
   /** Runs one stage's script to its end. Rejects only when it cannot be started. */
   run(command: StageCommand): Promise<StageOutcome>;
   /** Ends whatever runs now, without a grace period. */
   kill(): void;
   /** What the job's processes have used so far. */
   resources(): ResourceUse;
-  /** Removes what prepare made (the project directory too, unless the runner keeps it). Rejects naming what it could not remove. */
+  /** Removes the job's temporary directory, and a disposable project directory. Rejects naming what it could not remove. */
   cleanup(): Promise<void>;
 }
 
 export interface Executor {
   readonly info: ExecutorInfo;
-  place(job: Job): JobPlacement;
-  /** Makes the job's environment (prepare_executor); on failure removes what it made, and rejects. */
-  prepare(job: Job): Promise<JobEnvironment>;
+  /** CI_BUILDS_DIR: where project directories go, as jobs see it. */
+  readonly buildsDir: string;
+  /** Makes the job's directories ready (prepare_executor); on failure removes what it made, and rejects. */
+  prepare(job: Job, directories: JobDirectories): Promise<JobEnvironment>;
 }
 
 /** Makes the executor of a runner, as its configuration says. */

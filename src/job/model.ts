@@ -110,10 +110,41 @@ export interface JobDefinition {
   readonly dependencies?: readonly DependencySpec[] | undefined;
 }
 
+/** The project a coordinator's job belongs to: its jobs share build directories between them (GitLab's layout). */
+export interface JobProject {
+  readonly id: number;
+  /** `group/subgroup/project`. */
+  readonly path: string;
+}
+
+/** How the source wants the job's log and result shaped (GitLab's `features` of the job payload). */
+export interface JobFeatures {
+  /** `section_start`/`section_end` markers around the stages (GitLab's trace_sections). */
+  readonly traceSections: boolean;
+  /** Time prefixes on every log line unless the job sets FF_TIMESTAMPS (GitLab Runner: on; a local job: off). */
+  readonly timestamps: boolean;
+  /** Token prefixes masked besides GitLab's defaults. */
+  readonly tokenMaskPrefixes: readonly string[];
+}
+
+/** Commands GitLab runs around get_sources (the job's `hooks:`). */
+export interface JobHooks {
+  readonly preGetSources: readonly string[];
+  readonly postGetSources: readonly string[];
+}
+
 /** A job a source handed out: its definition with the id it runs under. */
 export interface Job extends JobDefinition {
-  /** Names the build directory and is CI_JOB_ID: letters, digits, `.`, `_`, `-`, not starting with `.`. */
+  /** CI_JOB_ID; for a job without a project, also its build directory's name: letters, digits, `.`, `_`, `-`, not starting with `.`. */
   readonly id: string;
+  /** Undefined for a job of no project (the local queue's): it gets a build directory of its own, removed after it. */
+  readonly project?: JobProject | undefined;
+  /** GIT_STRATEGY's default: fetch when the coordinator allows it (GitLab's allow_git_fetch), else clone. */
+  readonly allowGitFetch?: boolean | undefined;
+  readonly features?: JobFeatures | undefined;
+  readonly hooks?: JobHooks | undefined;
+  /** The id of the request that brought the job (X-Request-Id), sent to git as Gitaly's correlation id. */
+  readonly requestId?: string | undefined;
   /** More values to mask in the log besides the masked variables (a job token, for example). */
   readonly secrets?: readonly string[] | undefined;
   /** Lines written at the top of the log (what the source could not take as sent). */

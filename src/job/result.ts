@@ -30,13 +30,14 @@ export const JOB_STATES = ['success', 'failed', 'canceled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 /** GitLab's failure reasons that a run can end with. */
-export type FailureReason = 'script_failure' | 'job_execution_timeout' | 'runner_system_failure';
+export type FailureReason = 'script_failure' | 'job_execution_timeout' | 'runner_system_failure' | 'runner_configuration_error';
 
-/** The failure reasons a finished job is counted under: a run's, and GitLab's catch-all (a canceled coordinator job). */
+/** The failure reasons a finished job is counted under: a run's, and GitLab's catch-all. */
 export const COUNTED_FAILURE_REASONS: readonly (FailureReason | 'unknown_failure')[] = [
   'script_failure',
   'job_execution_timeout',
   'runner_system_failure',
+  'runner_configuration_error',
   'unknown_failure',
 ];
 
@@ -66,6 +67,8 @@ export interface JobResult {
   readonly failureReason: FailureReason | undefined;
   /** The script's exit status when it ended by itself (0 on success); undefined after a timeout, cancel or system failure. */
   readonly exitCode: number | undefined;
+  /** Why the job did not succeed, as GitLab's closing line says it (`exit status 1`, `canceled`, ...). */
+  readonly failure?: string | undefined;
   readonly startedAt: Date;
   readonly finishedAt: Date;
   readonly durationSeconds: number;

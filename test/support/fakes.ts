@@ -3,12 +3,13 @@
 // says so (or when they are canceled), so scheduling can be checked
 // deterministically, with no child process.
 import { Buffer } from 'node:buffer';
-import type { Executor, ExecutorFactory, ExecutorInfo, JobEnvironment, JobPlacement, StageCommand, StageOutcome } from '../../src/job/executor.ts';
+import type { Executor, ExecutorFactory, ExecutorInfo, JobDirectories, JobEnvironment, StageCommand, StageOutcome } from '../../src/job/executor.ts';
 import type { LogSink } from '../../src/job/log.ts';
 import type { Job } from '../../src/job/model.ts';
 import type { BuildStage, JobResult, ResourceUse } from '../../src/job/result.ts';
 import { type JobControl, type JobSource, SourceError, type SourceFactory, type SourceJob } from '../../src/job/source.ts';
 import type { RunnerConfig } from '../../src/config/types.ts';
+import type { RunnerSettings } from '../../src/build/plan.ts';
 
 export function fakeJob(id: string, fields: Partial<Job> = {}): Job {
   return { id, name: `job ${id}`, script: ['true'], beforeScript: [], afterScript: [], timeoutSeconds: undefined, variables: [], ...fields };
@@ -168,14 +169,27 @@ export class FakeRun {
 
 export class FakeExecutor implements Executor, ExecutorFactory {
   readonly info: ExecutorInfo = { name: 'fake', shell: 'bash', image: false, services: false, shared: true };
+  /** CI_BUILDS_DIR; a test that runs the stage scripts in a real shell gives a directory of its own. */
+  readonly buildsDir: string;
+
+  constructor(options: { buildsDir?: string } = {}) {
+    this.buildsDir = options.buildsDir ?? '/builds';
+  }
   /** Every stage run so far, in order. */
   readonly runs: FakeRun[] = [];
   readonly prepared: Job[] = [];
+  /** The directories each prepared job was given, by job id. */
+  readonly directories = new Map<string, JobDirectories>();
   readonly cleanedUp: Job[] = [];
   readonly killed: Job[] = [];
-  readonly files = new Map<string, string>();
-  /** How a stage ends unless the test ends it: 'wait' (the default) keeps it running. */
-  onRun: (run: FakeRun) => void = () => undefined;
+  /**
+   * How a stage ends unless the test ends it: by default prepare_script
+   * succeeds at once and every other stage keeps running until the test
+   * ends it.
+   */
+  onRun: (run: FakeRun) => void = (run) => {
+    if (run.stage === 'prepare_script') run.exit(0);
+  };
   /** Make prepare() fail. */
   failPrepare: Error | undefined;
 
@@ -190,18 +204,12 @@ export class FakeExecutor implements Executor, ExecutorFactory {
 
   private live: FakeRun[] = [];
 
-  place(job: Job): JobPlacement {
-    return { buildsDir: '/builds', projectDir: `/builds/${job.id}`, tempDir: `/builds/${job.id}.tmp`, baseVariables: { PATH: '/usr/bin:/bin' } };
-  }
-
-  async prepare(job: Job): Promise<JobEnvironment> {
+  async prepare(job: Job, directories: JobDirectories): Promise<JobEnvironment> {
     if (this.failPrepare) throw this.failPrepare;
     this.prepared.push(job);
+    this.directories.set(job.id, directories);
     return {
       shell: 'bash',
-      writeFile: async (name, content) => {
-        this.files.set(`${job.id}/${name}`, content);
-      },
       run: async (command) => {
         const run = new FakeRun(job, command);
         this.runs.push(run);
@@ -232,4 +240,21 @@ export class FakeExecutor implements Executor, ExecutorFactory {
     await until(`${stage} of job ${jobId}`, () => (found = this.live.find((run) => run.job.id === jobId && run.stage === stage)) !== undefined);
     return found!;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Runner
+
+/** The runner a test build runs on: no token (a local runner), nothing configured around the job. */
+export function runnerSettings(fields: Partial<RunnerSettings> = {}): RunnerSettings {
+  return {
+    name: 'test-runner',
+    token: undefined,
+    systemId: 's_0123456789ab',
+    environment: [],
+    scripts: { preGetSources: undefined, postGetSources: undefined, preBuild: undefined, postBuild: undefined },
+    customBuildDir: false,
+    debugTraceDisabled: false,
+    ...fields,
+  };
 }

@@ -8,7 +8,10 @@
 // killRunnersOnExit() ends every runner still alive on any exit path of a
 // benchmark. Never through npx: the entry file is spawned directly.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { moduleExtension, scriptCommand } from '../../src/runtime/runtime.ts';
 import { descendants, isSameProcess, type ProcessId, readProcStat, readStatusMemory } from '../../src/system/proc-stat.ts';
@@ -56,11 +59,34 @@ class Kept {
   }
 }
 
+let emptyHome: string | undefined;
+
+/**
+ * The HOME runners get unless a test gives one: an empty directory, so the
+ * login shells of their jobs (`bash -l`) source no profile of the machine's
+ * user (a version manager's init there can stall or change a job: pyenv's
+ * rehash waits a minute on a lock a killed shell left). Tests of profile
+ * loading give a HOME of their own. Deno keeps its cache where it was.
+ */
+export function testHome(): string {
+  if (emptyHome === undefined) {
+    const home = mkdtempSync(join(tmpdir(), 'runner-test-home-'));
+    process.once('exit', () => rmSync(home, { recursive: true, force: true }));
+    emptyHome = home;
+  }
+  return emptyHome;
+}
+
+/** The environment of a runner a test starts: the test's own, an empty HOME, no colours in the runner's log. */
+export function runnerEnvironment(env: Readonly<Record<string, string>> = {}): Record<string, string | undefined> {
+  return { ...process.env, DENO_DIR: process.env['DENO_DIR'] ?? join(homedir(), '.cache', 'deno'), HOME: testHome(), NO_COLOR: '1', ...env };
+}
+
 function spawnCli(args: readonly string[], options: SpawnOptions): ChildProcess {
   const [command, ...prefix] = options.command ?? runnerArgv([]);
   return spawn(command, [...prefix, ...args], {
     cwd: options.cwd ?? process.cwd(),
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    env: runnerEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

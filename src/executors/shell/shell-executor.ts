@@ -1,93 +1,75 @@
-// The shell executor: runs each stage's script in a shell on the runner's
-// machine, in the job's own build directory, each in its own process group.
-//
-// Layout: the project directory (CI_PROJECT_DIR, where the stages start) is
-// BUILDS_DIR/JOB_ID; the scripts and file variables live next to it in
-// BUILDS_DIR/JOB_ID.tmp (mode 0700), as GitLab keeps them in PROJECT.tmp, so
-// the job's directory holds only what the job makes.
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import type { Executor, ExecutorInfo, JobEnvironment, JobPlacement, ShellKind, StageCommand, StageOutcome } from '../../job/executor.ts';
+// The shell executor, as GitLab Runner's: each stage's script goes to a login
+// shell (`bash -l`, or `sh -l`) on stdin, in the runner's working directory
+// and with the runner's own environment (profiles sourced: nvm, rbenv, proxies,
+// JAVA_HOME), in its own process group. The job's variables reach it through
+// the exports at the top of each script, never through the process
+// environment. The runner keeps no secret of its own in its environment:
+// runner tokens live in config.toml only, so a job never sees them.
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Executor, ExecutorInfo, JobDirectories, JobEnvironment, ShellKind, StageCommand, StageOutcome } from '../../job/executor.ts';
 import type { Job } from '../../job/model.ts';
 import type { ResourceUse } from '../../job/result.ts';
 import { runInProcessGroup, signalGroup } from '../../system/process-group.ts';
-import { DEFAULT_PATH, detectShell } from './detect-shell.ts';
+import { detectShell } from './detect-shell.ts';
 import { ResourceSampler } from './resources.ts';
 
 export interface ShellExecutorOptions {
   /** Root of the build directories (CI_BUILDS_DIR); created if missing. */
   readonly buildsDir: string;
-  /** Keep the project directory after the job (the scripts are removed regardless). */
+  /** Where each stage's shell starts (the runner's working directory); default the runner's current one. */
+  readonly workingDirectory?: string;
+  /** Keep a disposable project directory after the job (the runner's files are removed regardless). */
   readonly keepBuildDir?: boolean;
   /** Seconds between SIGTERM and SIGKILL to a stage's process group; default 10. */
   readonly killGraceSeconds?: number;
-  /** Force a shell; default bash if on PATH, else sh. */
+  /** The shell (`shell` of [[runners]]); default bash if on PATH, else sh. */
   readonly shell?: ShellKind;
 }
 
 export const DEFAULT_KILL_GRACE_SECONDS = 10;
 
-/** Variables of the runner's own environment a job gets (and every LC_*); everything else stays out. */
-const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR'] as const;
-
-const JOB_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
-
-function inheritedVariables(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const key of INHERITED_ENV) {
-    const value = process.env[key];
-    if (value !== undefined && value !== '') env[key] = value;
-  }
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('LC_') && value !== undefined) env[key] = value;
-  }
-  env['PATH'] ??= DEFAULT_PATH;
-  return env;
-}
+/** Mode of the directories the runner makes for a job: its checkout and files are its own. */
+const PRIVATE = 0o700;
 
 export class ShellExecutor implements Executor {
-  private readonly buildsDir: string;
+  readonly buildsDir: string;
 
   constructor(private readonly options: ShellExecutorOptions) {
     this.buildsDir = resolve(options.buildsDir);
   }
 
   get info(): ExecutorInfo {
-    let shell: ShellKind = 'sh';
+    let shell: ShellKind = this.options.shell ?? 'sh';
     try {
       shell = detectShell(this.options.shell).kind;
     } catch {
-      // bash forced but missing: its jobs fail in prepare_executor, and say why
+      // bash asked for and missing: its jobs fail in prepare_executor, and say why
     }
     return { name: 'shell', shell, image: false, services: false, shared: true };
   }
 
-  place(job: Job): JobPlacement {
-    const projectDir = join(this.buildsDir, job.id);
-    return { buildsDir: this.buildsDir, projectDir, tempDir: `${projectDir}.tmp`, baseVariables: inheritedVariables() };
-  }
-
-  async prepare(job: Job): Promise<JobEnvironment> {
-    if (!JOB_ID.test(job.id)) throw new Error(`job id ${JSON.stringify(job.id)} cannot name a directory`);
+  async prepare(_job: Job, directories: JobDirectories): Promise<JobEnvironment> {
     const shell = detectShell(this.options.shell);
-    const { projectDir, tempDir } = this.place(job);
+    const { projectDir, tempDir, disposable } = directories;
     await mkdir(this.buildsDir, { recursive: true });
-    const remove = async (): Promise<void> => {
-      for (const dir of [tempDir, projectDir]) await rm(dir, { recursive: true, force: true });
-    };
+    const made = disposable ? [tempDir, projectDir] : [tempDir];
     try {
-      // A directory left by an earlier run of the same id (keep_builds_dir) is replaced: each job starts clean.
-      await remove();
-      // 0700: a job's checkout and files are its own.
-      await mkdir(projectDir, { mode: 0o700 });
-      await mkdir(tempDir, { mode: 0o700 });
+      // A disposable directory left by an earlier run of the same id (keep_builds_dir) is replaced: each such job starts clean.
+      for (const dir of made) await rm(dir, { recursive: true, force: true });
+      if (disposable) await mkdir(projectDir, { mode: PRIVATE });
+      else await mkdir(dirname(projectDir), { recursive: true });
+      await mkdir(tempDir, { recursive: true, mode: PRIVATE });
     } catch (error) {
-      await remove().catch(() => undefined);
+      for (const dir of made) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
       throw error;
     }
-    const graceMs = (this.options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS) * 1000;
-    return new ShellEnvironment(shell, projectDir, tempDir, graceMs, this.options.keepBuildDir === true);
+    const keepProject = !disposable || this.options.keepBuildDir === true;
+    return new ShellEnvironment(shell, {
+      workingDirectory: resolve(this.options.workingDirectory ?? process.cwd()),
+      graceMs: (this.options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS) * 1000,
+      removed: keepProject ? [tempDir] : [tempDir, projectDir],
+    });
   }
 }
 
@@ -98,35 +80,27 @@ class ShellEnvironment implements JobEnvironment {
 
   constructor(
     private readonly shellFound: { kind: ShellKind; path: string },
-    private readonly projectDir: string,
-    private readonly tempDir: string,
-    private readonly graceMs: number,
-    private readonly keepProjectDir: boolean,
+    private readonly settings: { workingDirectory: string; graceMs: number; removed: readonly string[] },
   ) {}
 
   get shell(): ShellKind {
     return this.shellFound.kind;
   }
 
-  async writeFile(name: string, content: string): Promise<void> {
-    await writeFile(join(this.tempDir, name), content, { mode: 0o600 });
-  }
-
   async run(command: StageCommand): Promise<StageOutcome> {
-    // The job can write to this directory too. A fresh, unguessable name
-    // created exclusively follows nothing it planted (no symlink, no FIFO to
-    // block on), and the '-' keeps it apart from every file variable's name.
-    // 0600: a command may hold a secret literally.
-    const script = join(this.tempDir, `${command.stage}-${randomBytes(6).toString('hex')}`);
-    await writeFile(script, command.script, { mode: 0o600, flag: 'wx' });
     try {
+      // Named `bash` (or `sh`) in its argv[0], so it calls itself that in its messages (`bash: line 9: ...`), as
+      // GitLab Runner's, which starts it by name; spawned by its path, as on Deno a command spawned by name gets
+      // the path it resolved to as its argv[0].
       const result = await runInProcessGroup({
         command: this.shellFound.path,
-        args: [script],
-        cwd: this.projectDir,
-        env: command.variables,
+        argv0: this.shellFound.kind,
+        args: ['-l'],
+        stdin: command.script,
+        cwd: this.settings.workingDirectory,
+        env: runnerEnvironment(this.shellFound.path),
         timeoutMs: command.timeoutMs,
-        graceMs: this.graceMs,
+        graceMs: this.settings.graceMs,
         cancelSignals: command.cancel,
         onOutput: command.onOutput,
         onStart: (pid) => {
@@ -135,7 +109,7 @@ class ShellEnvironment implements JobEnvironment {
           command.onProcess?.(pid);
         },
       });
-      return { outcome: result.outcome, exitCode: result.exitCode };
+      return { outcome: result.outcome, exitCode: result.exitCode, signal: result.signal };
     } finally {
       this.group = undefined;
       this.sampler.untrack();
@@ -158,7 +132,7 @@ class ShellEnvironment implements JobEnvironment {
 
   async cleanup(): Promise<void> {
     const failures: string[] = [];
-    for (const dir of this.keepProjectDir ? [this.tempDir] : [this.tempDir, this.projectDir]) {
+    for (const dir of this.settings.removed) {
       try {
         await rm(dir, { recursive: true, force: true });
       } catch (error) {
@@ -167,4 +141,12 @@ class ShellEnvironment implements JobEnvironment {
     }
     if (failures.length > 0) throw new Error(failures.join('; '));
   }
+}
+
+/** The runner's environment for a stage's shell, with a PATH that finds the shell it was found with. */
+function runnerEnvironment(shellPath: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  if (!env['PATH']) env['PATH'] = dirname(shellPath);
+  return env;
 }

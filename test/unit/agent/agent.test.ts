@@ -9,7 +9,7 @@ import { type Config, DEFAULT_CONFIG, DEFAULT_RUNNER, type RunnerConfig } from '
 import type { FinishedJob } from '../../../src/job/status.ts';
 import { SourceError } from '../../../src/job/source.ts';
 import { Logger } from '../../../src/log/logger.ts';
-import { FakeExecutor, fakeJob, FakeSources, until } from '../../support/fakes.ts';
+import { FakeExecutor, fakeJob, type FakeRun, FakeSources, until } from '../../support/fakes.ts';
 
 function runner(name: string, fields: Partial<RunnerConfig> = {}): RunnerConfig {
   return { ...DEFAULT_RUNNER, name, ...fields };
@@ -34,19 +34,25 @@ function rig(configuration: Config): Rig {
   const finished: FinishedJob[] = [];
   const logs: string[] = [];
   const logger = new Logger('info', 'text', { write: (line) => logs.push(line) });
-  const agent = new Agent(configuration, { logger, sources, executors: executor, onJobFinished: (job) => finished.push(job) });
+  const agent = new Agent(configuration, { logger, sources, executors: executor, systemId: 's_0123456789ab', onJobFinished: (job) => finished.push(job) });
   return { agent, sources, executor, finished, logs };
 }
 
-/** The most step_script stages running at once while `body` runs, checked at every stage start. */
+/** The step_script stages running now: each job's script, the jobs that hold a slot past their preparation. */
+function scripts(executor: FakeExecutor): FakeRun[] {
+  return executor.running.filter((run) => run.stage === 'step_script');
+}
+
+/** Calls `check` with the scripts running at once, in all and by runner, at every stage start; prepare_script ends at once. */
 function trackRunning(executor: FakeExecutor, check: (running: number, byRunner: Map<string, number>) => void): void {
-  executor.onRun = () => {
+  executor.onRun = (run) => {
+    if (run.stage === 'prepare_script') run.exit(0);
     const byRunner = new Map<string, number>();
-    for (const run of executor.running) {
-      const name = run.job.variables.find((v) => v.key === 'RUNNER')?.value ?? '';
+    for (const script of scripts(executor)) {
+      const name = script.job.variables.find((v) => v.key === 'RUNNER')?.value ?? '';
       byRunner.set(name, (byRunner.get(name) ?? 0) + 1);
     }
-    check(executor.running.length, byRunner);
+    check(scripts(executor).length, byRunner);
   };
 }
 
@@ -60,9 +66,9 @@ test('concurrent bounds the jobs running at once; the rest wait for a slot and a
   agent.start();
   try {
     for (let done = 0; done < jobs.length;) {
-      await until('two jobs running, or the last ones', () => executor.running.length === Math.min(2, jobs.length - done));
-      assert.equal(agent.runningJobs().length, executor.running.length);
-      executor.running[0]!.exit(0);
+      await until('two jobs running, or the last ones', () => scripts(executor).length === Math.min(2, jobs.length - done));
+      assert.equal(agent.runningJobs().length, scripts(executor).length);
+      scripts(executor)[0]!.exit(0);
       done++;
       await until(`${done} jobs finished`, () => finished.length === done);
     }
@@ -84,16 +90,17 @@ test("each runner's limit holds besides concurrent", async () => {
   sources.of('b').add(tagged('b', 'b1'), tagged('b', 'b2'), tagged('b', 'b3'));
   agent.start();
   try {
-    await until('a 1 and b 2 running', () => executor.running.length === 3);
+    await until('a 1 and b 2 running', () => scripts(executor).length === 3);
     // Longer than several polls: nothing more starts while the limits are reached.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(executor.running.length, 3);
+    assert.equal(scripts(executor).length, 3);
+    assert.equal(executor.running.length, 3, 'no other job even in preparation');
     const track = executor.onRun;
     executor.onRun = (run) => {
       track(run);
       run.exit(0);
     };
-    for (const run of executor.running) run.exit(0);
+    for (const run of scripts(executor)) run.exit(0);
     await until('all six finished', () => finished.length === 6);
     assert.deepEqual(Object.fromEntries(worst), { a: 1, b: 2 });
   } finally {
@@ -167,18 +174,29 @@ test('cancelAll cancels every running job: the script stops, after_script runs, 
   const { agent, sources, executor, finished } = rig(config([runner('a')], { concurrent: 2 }));
   const jobs = sources.of('a').add(fakeJob('1', { afterScript: ['echo after'] }), fakeJob('2', { afterScript: ['echo after'] }));
   executor.onRun = (run) => {
+    if (run.stage === 'prepare_script') run.exit(0);
     if (run.stage === 'after_script') run.exit(0, 'cleaned\n');
   };
   agent.start();
   try {
-    await until('both scripts running', () => executor.running.filter((run) => run.stage === 'step_script').length === 2);
+    await until('both scripts running', () => scripts(executor).length === 2);
     agent.cancelAll();
     await until('both finished', () => finished.length === 2);
     for (const job of jobs) {
       assert.equal(job.result?.state, 'canceled');
-      assert.match(job.logText, /cleaned\nERROR: Job failed: canceled\n/);
+      // GitLab Runner's framing: the canceled step's warning, after_script's title and output, the red closing line.
+      const log = job.logText;
+      const warned = log.indexOf('\x1b[0;33mWARNING: script canceled externally (UI, API)\x1b[0;m\n');
+      const after = log.indexOf('\x1b[0K\x1b[36;1mRunning after_script\x1b[0;m\x1b[0;m\n');
+      assert.ok(warned >= 0 && after > warned && log.indexOf('cleaned\n') > after, log);
+      assert.ok(log.endsWith('\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n'), log);
     }
-    assert.deepEqual(executor.runs.map((run) => run.stage).sort(), ['after_script', 'after_script', 'step_script', 'step_script']);
+    assert.deepEqual(executor.runs.map((run) => run.stage).filter((stage) => stage !== 'prepare_script').sort(), [
+      'after_script',
+      'after_script',
+      'step_script',
+      'step_script',
+    ]);
   } finally {
     await agent.stop('cancel');
   }

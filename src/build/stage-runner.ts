@@ -1,0 +1,391 @@
+// The stages of one job as GitLab Runner frames them in its log: a section
+// and a cyan title for each, the stage's script run in the job's
+// environment, and what GitLab prints around them (the header, retries,
+// timeouts, cancel, the closing line).
+import type { JobEnvironment, ShellKind, StageOutcome } from '../job/executor.ts';
+import type { Job } from '../job/model.ts';
+import type { BuildStage, ResourceUse, StageTiming } from '../job/result.ts';
+import type { JobLog } from '../trace/job-log.ts';
+import { architecture, goArch, operatingSystem } from '../runtime/runtime.ts';
+import { sleep } from '../system/sleep.ts';
+import { versionInfo } from '../version.ts';
+import type { BuildOptions } from './build.ts';
+import { error, exitText, info, line, sectionEnd, sectionStart, stageTitle, title, warning } from './log-lines.ts';
+import type { Outcome, TimeoutKind } from './outcome.ts';
+import { type BuildPlan, stageTimeouts } from './plan.ts';
+import { sourcesBody, type SourcesPlan, SourcesScriptError } from './shell/sources.ts';
+import { afterScriptBody, jobCleanupBody, prepareBody, stepBody, type StepParts } from './shell/stage-scripts.ts';
+import { ScriptBody, stageScript } from './shell/writer.ts';
+import { StageClock } from './stage-clock.ts';
+import { unsupportedWarning } from './unsupported.ts';
+
+type Stage = BuildStage | 'clear_worktree';
+
+export interface StageRunnerParts {
+  readonly job: Job;
+  readonly plan: BuildPlan;
+  readonly log: JobLog;
+  readonly options: BuildOptions;
+  readonly outcome: Outcome;
+  /** performance.now() when the job's own timeout ends it. */
+  readonly deadline: number;
+  readonly environment: () => JobEnvironment;
+}
+
+/** How long FF_ENABLE_JOB_CLEANUP's clean-up may take (GitLab Runner's cleanup stage timeout). */
+const CLEANUP_TIMEOUT_MS = 5 * 60_000;
+
+const TIMEOUT_HELP =
+  'For more control over job and script timeouts see: https://docs.gitlab.com/ci/runners/configure_runners/#set-script-and-after_script-timeouts';
+
+/** A step name as a stage label can hold it. */
+function stepStage(name: string): BuildStage {
+  const lower = name.toLowerCase();
+  return /^[a-z0-9_]{1,64}$/.test(lower) ? `step_${lower}` : 'step_other';
+}
+
+/** GitLab Runner's pause before another attempt of a stage: exponential from 5 s to 5 min (1 s to 5 s without the flag). */
+export function retryPauseMs(attempt: number, exponential: boolean): number {
+  return exponential ? Math.min(300_000, 5_000 * 2 ** (attempt - 1)) : Math.min(5_000, 1_000 * 2 ** (attempt - 1));
+}
+
+export class StageRunner {
+  private readonly clock: StageClock;
+  private readonly sections: boolean;
+  /** When RUNNER_SCRIPT_TIMEOUT ends the script steps (set as they start). */
+  private scriptDeadline: number | undefined;
+  /** prepare_script succeeded: the job's cleanup stage runs (GitLab Runner runs none after a failed preparation). */
+  prepared = false;
+  /** The script steps have started: a cancel from now on stops them only, after_script and the cleanup stage still run. */
+  scriptStarted = false;
+
+  constructor(private readonly parts: StageRunnerParts) {
+    this.clock = new StageClock((stage) => parts.options.onStage?.(stage));
+    this.sections = parts.job.features?.traceSections === true;
+  }
+
+  private get stopSignals(): AbortSignal[] {
+    const { signal, forceSignal, killSignal } = this.parts.options;
+    return [signal, forceSignal, killSignal].filter((s) => s !== undefined);
+  }
+
+  /** A forced stop or the runner's exit: nothing runs any more. */
+  get forced(): boolean {
+    return this.parts.options.forceSignal?.aborted === true || this.parts.options.killSignal?.aborted === true;
+  }
+
+  private stopped(): boolean {
+    return this.stopSignals.some((s) => s.aborted);
+  }
+
+  private write(text: string): void {
+    this.parts.log.writeRunner(text);
+  }
+
+  header(): void {
+    const { plan, options, job } = this.parts;
+    this.write(line(`Running with ${versionInfo.name} ${versionInfo.version} (${versionInfo.revision.slice(0, 8)})`));
+    if (plan.shortToken !== '') this.write(line(`  on ${options.runner.name} ${plan.shortToken}, system ID: ${options.runner.systemId}`));
+    if (plan.flags.changed.length > 0) this.write(line(`  feature flags: ${plan.flags.changed.join(', ')}`));
+    if (plan.warnings.length > 0) this.write(warning(plan.warnings.join('\n')));
+    const unsupported = unsupportedWarning(job, options.executor.info);
+    for (const text of [...(unsupported === undefined ? [] : [unsupported]), ...(job.warnings ?? [])]) this.write(warning(text));
+  }
+
+  enter(stage: Stage): void {
+    if (stage !== 'clear_worktree') this.clock.enter(stage);
+    if (this.sections) this.write(sectionStart(stage));
+    this.write(title(stageTitle(stage, this.parts.options.executor.info.name)));
+  }
+
+  leave(stage: Stage): void {
+    this.parts.log.endScript();
+    if (this.sections) this.write(sectionEnd(stage));
+  }
+
+  usingExecutor(shell: ShellKind): void {
+    this.write(line(`Using Shell (${shell}) executor...`));
+  }
+
+  /** A stage's whole script. Throws when it cannot be written: GitLab Runner then enters no section for the stage. */
+  private scriptOf(write: (body: ScriptBody) => void): string {
+    const { plan } = this.parts;
+    const body = new ScriptBody(this.parts.environment().shell, { exitCodeCheck: plan.flags.flags.FF_ENABLE_BASH_EXIT_CODE_CHECK });
+    write(body);
+    return stageScript(body, { xtrace: plan.settings.debugTrace, legacyEval: plan.flags.flags.FF_USE_LEGACY_BASH_EVAL });
+  }
+
+  private execute(stage: Stage, script: string, timeoutMs: number, cancel: readonly AbortSignal[]): Promise<StageOutcome> {
+    return this.parts.environment().run({
+      stage: stage === 'clear_worktree' ? 'get_sources' : stage,
+      script,
+      timeoutMs,
+      cancel,
+      onOutput: (chunk) => this.parts.log.write(chunk),
+      onProcess: this.parts.options.onProcess,
+    });
+  }
+
+  /** Runs a script in its section; a stage a timeout ended gets GitLab's warning after the section. Rejects when it cannot start. */
+  private async stage(stage: Stage, script: string, timeoutMs: number, cancel: readonly AbortSignal[]): Promise<StageOutcome> {
+    this.enter(stage);
+    let result: StageOutcome;
+    try {
+      result = await this.execute(stage, script, timeoutMs, cancel);
+    } finally {
+      this.leave(stage);
+    }
+    if (result.outcome === 'timeout') this.write(warning(`${stage} could not run to completion because the timeout was exceeded. ${TIMEOUT_HELP}`));
+    // What the runner's exit or a forced stop ended (a kill's exit status 137) was stopped, not failed.
+    if (result.outcome === 'exited' && this.forced && (result.exitCode !== 0 || result.signal !== undefined)) {
+      return { outcome: 'canceled', exitCode: result.exitCode };
+    }
+    return result;
+  }
+
+  private remaining(): number {
+    return this.parts.deadline - performance.now();
+  }
+
+  /** prepare_script: the login shell starts; a profile that fails it fails the job, as in GitLab Runner. */
+  async prepareScript(): Promise<boolean> {
+    const { outcome, plan } = this.parts;
+    let result: StageOutcome;
+    try {
+      result = await this.stage('prepare_script', this.scriptOf((body) => prepareBody(body, plan.directories!.tempDir)), this.remaining(), this.stopSignals);
+    } catch (error) {
+      outcome.systemFailure('prepare_script', error);
+      return false;
+    }
+    if (result.outcome === 'exited' && (result.exitCode !== 0 || result.signal !== undefined)) {
+      const why = exitText(result.exitCode, result.signal);
+      outcome.fail(
+        'script_failure',
+        `prepare environment: ${why}. Check https://docs.gitlab.com/runner/shells/#shell-profile-loading for more information`,
+        result.exitCode,
+      );
+      return false;
+    }
+    this.prepared = outcome.fromStage(result, 'job');
+    return this.prepared;
+  }
+
+  private sourcesPlan(repository: NonNullable<Job['repository']>): SourcesPlan {
+    const { job, plan, options } = this.parts;
+    const scripts = options.runner.scripts;
+    return {
+      repository,
+      settings: plan.settings,
+      variables: plan.variables,
+      projectDir: plan.directories!.projectDir,
+      tempDir: plan.directories!.tempDir,
+      hooks: {
+        pre: [...(scripts.preGetSources ? [scripts.preGetSources] : []), ...(job.hooks?.preGetSources ?? [])],
+        post: [...(job.hooks?.postGetSources ?? []), ...(scripts.postGetSources ? [scripts.postGetSources] : [])],
+      },
+      userAgent: `${versionInfo.name} ${versionInfo.version} ${operatingSystem}/${goArch(architecture)}`,
+      correlationId: plan.flags.flags.FF_USE_GITALY_CORRELATION_ID ? job.requestId : undefined,
+      bundleUris: plan.flags.flags.FF_USE_GIT_BUNDLE_URIS,
+      caFile: plan.variables.some((v) => v.key === 'CI_SERVER_TLS_CA_FILE'),
+      coordinatorUrl: options.runner.coordinatorUrl,
+      scriptSections: this.scriptSections(),
+    };
+  }
+
+  /**
+   * get_sources, GET_SOURCES_ATTEMPTS times at most as GitLab Runner tries
+   * it: any failure is tried again (a script that cannot be written too),
+   * after `Retrying...` and a pause, and the worktree is cleared before the
+   * second attempt. A cancel or a timeout ends it.
+   */
+  async getSources(): Promise<boolean> {
+    const { job, plan, outcome, options } = this.parts;
+    const repository = job.repository;
+    if (repository === undefined) return true;
+    const attempts = plan.settings.getSourcesAttempts;
+    const pause = options.retryPause ?? sleep;
+    for (let attempt = 1;; attempt++) {
+      if (this.stopped()) {
+        outcome.cancel();
+        return false;
+      }
+      let result: StageOutcome | undefined;
+      let failure: unknown;
+      try {
+        // A failed clear_worktree is that attempt's failure (GitLab Runner's retry callback).
+        if (attempt === 2) result = await this.clearWorktree();
+        if (result === undefined || (result.outcome === 'exited' && result.exitCode === 0)) {
+          result = await this.stage(
+            'get_sources',
+            this.scriptOf((body) => sourcesBody(body, this.sourcesPlan(repository))),
+            this.remaining(),
+            this.stopSignals,
+          );
+        }
+      } catch (error) {
+        result = undefined;
+        failure = error;
+      }
+      if (result !== undefined) {
+        if (outcome.fromStage(result, 'job')) return true;
+        if (result.outcome !== 'exited') return false;
+      }
+      if (attempt >= attempts) {
+        if (failure !== undefined) outcome.systemFailure('get_sources', failure, failure instanceof SourcesScriptError ? failure.message : undefined);
+        return false;
+      }
+      this.write(warning('Retrying...'));
+      await pause(retryPauseMs(attempt, plan.flags.flags.FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY), AbortSignal.any(this.stopSignals));
+    }
+  }
+
+  private clearWorktree(): Promise<StageOutcome> {
+    const { projectDir } = this.parts.plan.directories!;
+    const script = this.scriptOf((body) => {
+      body.notice('Deleting tracked and untracked files...');
+      body.ifTest(`-d ${body.quote(projectDir)}`, () => {
+        body.command('cd', projectDir);
+        body.command('git', 'rm', '-rf', '--ignore-unmatch', '--quiet', '.');
+        body.command('git', 'clean', '-ffdx', '-q');
+      });
+    });
+    return this.stage('clear_worktree', script, this.remaining(), this.stopSignals);
+  }
+
+  /**
+   * The script steps while all succeeds, then after_script unless the job's
+   * timeout or a forced stop ended the job. RUNNER_SCRIPT_TIMEOUT and
+   * RUNNER_AFTER_SCRIPT_TIMEOUT are read (and warned of) as they start.
+   */
+  async script(): Promise<void> {
+    const { job, plan, outcome } = this.parts;
+    if (this.stopped()) {
+      outcome.cancel();
+      return;
+    }
+    const timeouts = stageTimeouts(plan.timeouts, this.remaining(), plan.afterScriptTimeoutMs);
+    for (const text of timeouts.warnings) this.write(warning(text));
+    this.scriptStarted = true;
+    if (timeouts.scriptMs !== undefined) this.scriptDeadline = performance.now() + timeouts.scriptMs;
+    const steps = [
+      { stage: 'step_script' as BuildStage, commands: [...job.beforeScript, ...job.script] },
+      ...(job.extraSteps ?? []).map((step) => ({ stage: stepStage(step.name), commands: step.script })),
+    ];
+    for (const step of steps) {
+      if (this.stopped()) {
+        // Canceled between two steps: the next one does not start, and the job is canceled all the same.
+        outcome.cancel();
+        if (!this.forced) this.write(warning('script canceled externally (UI, API)'));
+        break;
+      }
+      if (!await this.step(step.stage, step.commands)) break;
+    }
+    if (this.forced || outcome.jobTimedOut) return;
+    if (job.afterScript.length > 0) await this.afterScript(timeouts.afterScriptMs);
+  }
+
+  private async step(stage: BuildStage, commands: readonly string[]): Promise<boolean> {
+    const { outcome, options } = this.parts;
+    const byScript = this.scriptDeadline !== undefined && this.scriptDeadline < this.parts.deadline;
+    const timeout: TimeoutKind = byScript ? 'script' : 'job';
+    let result: StageOutcome;
+    try {
+      const script = this.scriptOf((body) =>
+        stepBody(body, this.stepParts(), commands, { pre: options.runner.scripts.preBuild, post: options.runner.scripts.postBuild })
+      );
+      result = await this.stage(stage, script, (byScript ? this.scriptDeadline! : this.parts.deadline) - performance.now(), this.stopSignals);
+    } catch (error) {
+      outcome.systemFailure(stage, error);
+      return false;
+    }
+    const succeeded = outcome.fromStage(result, timeout);
+    if (result.outcome === 'canceled' && !this.forced) this.write(warning('script canceled externally (UI, API)'));
+    return succeeded;
+  }
+
+  /** FF_SCRIPT_SECTIONS shows multi-line commands whole only where the coordinator reads sections (GitLab Runner's condition). */
+  private scriptSections(): boolean {
+    return this.parts.plan.flags.flags.FF_SCRIPT_SECTIONS && this.sections;
+  }
+
+  private stepParts(status?: string): StepParts {
+    const { plan } = this.parts;
+    let variables = plan.variables;
+    if (status !== undefined) {
+      // GitLab Runner sets the first CI_JOB_STATUS of the list: a job that defines its own still wins.
+      const first = variables.findIndex((v) => v.key === 'CI_JOB_STATUS');
+      variables = variables.map((v, i) => (i === first ? { ...v, value: status } : v));
+    }
+    return { variables, tempDir: plan.directories!.tempDir, projectDir: plan.directories!.projectDir, scriptSections: this.scriptSections() };
+  }
+
+  private async afterScript(timeoutMs: number): Promise<void> {
+    const { job, plan, outcome, options } = this.parts;
+    const force = [options.forceSignal, options.killSignal].filter((s) => s !== undefined);
+    const remaining = this.remaining();
+    let result: StageOutcome | undefined;
+    try {
+      const script = this.scriptOf((body) => afterScriptBody(body, this.stepParts(outcome.ciJobStatus), job.afterScript));
+      result = await this.stage('after_script', script, Math.min(timeoutMs, remaining), force);
+    } catch (error) {
+      outcome.note(`after_script: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    outcome.afterScript = {
+      exitCode: result?.outcome === 'exited' ? result.exitCode : undefined,
+      timedOut: result?.outcome === 'timeout',
+      canceled: result?.outcome === 'canceled',
+    };
+    if (result === undefined || (result.outcome === 'exited' && result.exitCode === 0)) return;
+    if (result.outcome === 'timeout' && remaining <= timeoutMs) {
+      // The job's own timeout passed during after_script: GitLab Runner ends the job as timed out.
+      outcome.fromStage(result, 'job');
+      return;
+    }
+    const why = result.outcome === 'timeout'
+      ? 'context deadline exceeded'
+      : result.outcome === 'canceled'
+      ? 'canceled'
+      : exitText(result.exitCode, result.signal);
+    if (plan.settings.afterScriptIgnoreErrors) {
+      this.write(warning(`after_script failed, but job will continue unaffected: ${why}`));
+    } else if (!outcome.failed) {
+      // An earlier failure stays the job's; GitLab Runner then says nothing of after_script's.
+      outcome.fail('script_failure', why, result.outcome === 'exited' ? result.exitCode : undefined);
+    }
+  }
+
+  /**
+   * FF_ENABLE_JOB_CLEANUP's part of cleanup_file_variables, for a project
+   * directory that is kept between jobs. Only the runner exiting stops it;
+   * a failure is noted, never the job's.
+   */
+  async jobCleanup(): Promise<void> {
+    const { plan, outcome, options } = this.parts;
+    if (!plan.flags.flags.FF_ENABLE_JOB_CLEANUP || plan.directories === undefined || plan.directories.disposable) return;
+    try {
+      // after_script's CI_JOB_STATUS stays for the stages after it, as in GitLab Runner.
+      const script = this.scriptOf((body) => jobCleanupBody(body, this.stepParts(this.scriptStarted ? outcome.ciJobStatus : undefined), plan.settings));
+      const result = await this.execute('cleanup_file_variables', script, CLEANUP_TIMEOUT_MS, options.killSignal ? [options.killSignal] : []);
+      if (result.outcome !== 'exited' || result.exitCode !== 0) {
+        outcome.note(`cleanup_file_variables: job cleanup ended ${result.outcome} with exit status ${result.exitCode}`);
+      }
+    } catch (error) {
+      outcome.note(`cleanup_file_variables: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** The resource line, then GitLab's closing line from a writer of its own. */
+  closingLines(resources: ResourceUse): void {
+    const { log, outcome } = this.parts;
+    const mib = (resources.peakRssBytes / 1024 / 1024).toFixed(1);
+    this.write(line(`Job used ${resources.cpuSeconds.toFixed(2)} s of CPU, peak RSS ${mib} MiB (approximate: sampled every second from /proc)`));
+    log.endRunner();
+    if (!outcome.failed) this.write(info('Job succeeded'));
+    else if (outcome.failureReason === 'runner_system_failure') this.write(error(`Job failed (system failure): ${outcome.failure}`));
+    else this.write(error(`Job failed: ${outcome.failure}`));
+  }
+
+  timings(): StageTiming[] {
+    return this.clock.close();
+  }
+}
