@@ -17,6 +17,7 @@ function brokenSource(reason: string): JobSource {
 export function sourceFactory(
   workingDirectory: string,
   logger: Logger,
+  systemId: string,
   apiObserver: (runner: string) => CoordinatorObserver = () => () => undefined,
 ): SourceFactory {
   return {
@@ -28,7 +29,7 @@ export function sourceFactory(
       const { url, token } = runner;
       if (url !== undefined && token !== undefined) {
         try {
-          return new GitLabSource({ ...runner, url, token }, executor, logger, apiObserver(runner.name));
+          return new GitLabSource({ ...runner, url, token }, executor, systemId, logger, apiObserver(runner.name));
         } catch (error) {
           // A tls-ca-file that cannot be read: this runner cannot work, the others can.
           return brokenSource(error instanceof Error ? error.message : String(error));

@@ -7,7 +7,8 @@
 //   POST  /api/v4/runners/verify   is the runner token valid         200, 403
 import { Buffer } from 'node:buffer';
 import type { CoordinatorObserver } from '../../job/source.ts';
-import { runtime } from '../../runtime/runtime.ts';
+import { randomUUID } from 'node:crypto';
+import { architecture, goArch, operatingSystem, runtime } from '../../runtime/runtime.ts';
 import { versionInfo } from '../../version.ts';
 import { HttpClient, type HttpResponse } from './http-client.ts';
 
@@ -17,6 +18,13 @@ export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify';
 export type ApiObserver = CoordinatorObserver;
 
 export interface ApiResponse extends HttpResponse {
+  /**
+   * The request's correlation id, as GitLab Runner takes it: the X-Request-Id
+   * the coordinator answered with (GitLab's own correlation id), else the one
+   * the request was sent with. A job's git requests carry it as
+   * X-Gitaly-Correlation-ID.
+   */
+  readonly requestId: string;
   /** Job-Status: the coordinator's view of the job (canceling, canceled, ...). */
   readonly jobStatus: string | undefined;
   /** X-GitLab-Trace-Update-Interval in ms, when sent and sane. */
@@ -24,6 +32,11 @@ export interface ApiResponse extends HttpResponse {
 }
 
 export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** The coordinator's X-Request-Id when it is one (GitLab's are ULIDs or UUIDs): it goes into git's config and the job's log. */
+function correlationId(value: string | undefined): string | undefined {
+  return value !== undefined && /^[A-Za-z0-9_.:-]{1,128}$/.test(value) ? value : undefined;
+}
 
 function seconds(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -62,17 +75,20 @@ export class GitLabApi {
   ): Promise<ApiResponse> {
     const started = performance.now();
     let status = 0;
+    // As GitLab Runner: a new id for every request, a UUID's hex digits.
+    const requestId = randomUUID().replaceAll('-', '');
     try {
       const response = await this.client.request({
         method,
         url: new URL(`${this.baseUrl}/api/v4${path}`),
-        headers: { 'user-agent': USER_AGENT, ...headers },
+        headers: { 'user-agent': USER_AGENT, 'x-request-id': requestId, ...headers },
         body,
         timeoutMs: REQUEST_TIMEOUT_MS,
       });
       status = response.status;
       return {
         ...response,
+        requestId: correlationId(response.headers['x-request-id']) ?? requestId,
         jobStatus: response.headers['job-status'],
         updateIntervalMs: seconds(response.headers['x-gitlab-trace-update-interval']),
       };
@@ -81,29 +97,40 @@ export class GitLabApi {
     }
   }
 
-  private json(endpoint: Endpoint, method: 'POST' | 'PUT', path: string, document: unknown): Promise<ApiResponse> {
-    return this.call(endpoint, method, path, { 'content-type': 'application/json', accept: 'application/json' }, JSON.stringify(document));
+  /** A JSON request, authenticated as GitLab Runner does: the token in a header (RUNNER-TOKEN or JOB-TOKEN) and in the body. */
+  private json(endpoint: Endpoint, method: 'POST' | 'PUT', path: string, auth: Record<string, string>, document: unknown, accept = true): Promise<ApiResponse> {
+    return this.call(
+      endpoint,
+      method,
+      path,
+      { 'content-type': 'application/json', ...(accept ? { accept: 'application/json' } : {}), ...auth },
+      JSON.stringify(document),
+    );
   }
 
-  requestJob(body: unknown): Promise<ApiResponse> {
-    return this.json('request_job', 'POST', '/jobs/request', body);
+  requestJob(body: { token: string } & Record<string, unknown>): Promise<ApiResponse> {
+    return this.json('request_job', 'POST', '/jobs/request', { 'runner-token': body.token }, body);
   }
 
-  updateJob(id: number, body: unknown): Promise<ApiResponse> {
-    return this.json('update_job', 'PUT', `/jobs/${id}`, body);
+  updateJob(id: number, body: { token: string } & Record<string, unknown>): Promise<ApiResponse> {
+    return this.json('update_job', 'PUT', `/jobs/${id}`, { 'job-token': body.token }, body, false);
   }
 
-  /** Sends bytes [start, start + chunk.length) of the log; Content-Range is inclusive, without a unit, as GitLab wants it. */
-  patchTrace(id: number, jobToken: string, start: number, chunk: Uint8Array): Promise<ApiResponse> {
-    return this.call('patch_trace', 'PATCH', `/jobs/${id}/trace`, {
+  /**
+   * Sends bytes [start, start + chunk.length) of the log; Content-Range is
+   * inclusive, without a unit, as GitLab wants it; debug_trace says whether
+   * the job runs with CI_DEBUG_TRACE (GitLab Runner always sends it).
+   */
+  patchTrace(id: number, jobToken: string, start: number, chunk: Uint8Array, debugTrace = false): Promise<ApiResponse> {
+    return this.call('patch_trace', 'PATCH', `/jobs/${id}/trace?debug_trace=${debugTrace}`, {
       'content-type': 'text/plain',
       'job-token': jobToken,
       'content-range': `${start}-${start + chunk.length - 1}`,
     }, chunk);
   }
 
-  verify(token: string): Promise<ApiResponse> {
-    return this.json('verify', 'POST', '/runners/verify', { token });
+  verify(token: string, extra: Record<string, unknown> = {}): Promise<ApiResponse> {
+    return this.json('verify', 'POST', '/runners/verify', { 'runner-token': token }, { token, ...extra });
   }
 
   close(): void {
@@ -111,8 +138,10 @@ export class GitLabApi {
   }
 }
 
-const USER_AGENT =
-  `${versionInfo.name} ${versionInfo.version} (${versionInfo.branch}; ${runtime.name} ${runtime.version}; ${process.platform}/${process.arch})`;
+/** GitLab Runner's User-Agent, with the runtime where it names its Go version. */
+const USER_AGENT = `${versionInfo.name} ${versionInfo.version} (${versionInfo.branch}; ${runtime.name} ${runtime.version}; ${operatingSystem}/${
+  goArch(architecture)
+})`;
 
 /** The body's first line, short and printable, for an error message. */
 export function bodyExcerpt(body: Buffer): string {

@@ -25,10 +25,16 @@ const FINAL_STATE_AFTER_LOG_MS = 30_000;
 
 export interface GitLabJobOptions {
   readonly updateIntervalMs?: number;
+  /** A keep-alive goes out after this long without a log sent; default GitLab Runner's 30 s. */
+  readonly forceSendIntervalMs?: number;
   readonly finalReportLimitMs?: number;
 }
 
-const KEEP_ALIVE_SLACK_MS = 50;
+/**
+ * GitLab Runner's force-send interval: a running job that sent no log for
+ * this long gets a keep-alive PUT (which also tells it of a cancel).
+ */
+export const FORCE_SEND_INTERVAL_MS = 30_000;
 
 /** The failure reason a job gets when the runner itself stopped it (shutdown): GitLab's for a runner-side fault. */
 export const SHUTDOWN_FAILURE_REASON = 'runner_system_failure';
@@ -61,6 +67,8 @@ export class GitLabJob implements SourceJob {
     private readonly traceDir: string,
     private readonly runnerName: string,
     private readonly logger: Logger,
+    /** The runner's info, sent with every update as GitLab Runner does. */
+    private readonly info: Record<string, unknown>,
     private readonly options: GitLabJobOptions = {},
   ) {
     this.id = String(coordinatorJob.id);
@@ -161,7 +169,7 @@ export class GitLabJob implements SourceJob {
       try {
         if (this.trace!.size > this.sent) await this.sendTrace();
         // A timer may fire a little early: without slack a keep-alive would skip a whole interval.
-        else if (Date.now() - this.lastContact >= this.intervalMs - KEEP_ALIVE_SLACK_MS) await this.keepAlive();
+        else if (Date.now() - this.lastContact > (this.options.forceSendIntervalMs ?? FORCE_SEND_INTERVAL_MS)) await this.keepAlive();
       } catch (error) {
         // The log stays in the trace file; the next interval sends it. One line per outage, not per try.
         if (this.traceFailures++ === 0) this.logger.warn('Reporting to the coordinator failed; will retry', { ...this.fields, error: message(error) });
@@ -184,7 +192,7 @@ export class GitLabJob implements SourceJob {
     const trace = this.trace!;
     while (this.sent < trace.size) {
       const chunk = trace.read(this.sent, MAX_PATCH_BYTES);
-      const response = await this.api.patchTrace(this.coordinatorJob.id, this.coordinatorJob.token, this.sent, chunk);
+      const response = await this.api.patchTrace(this.coordinatorJob.id, this.coordinatorJob.token, this.sent, chunk, this.coordinatorJob.debugTrace);
       this.onAnswer(response);
       if (response.status === 202 || response.status === 200) {
         this.sent += chunk.length;
@@ -207,8 +215,11 @@ export class GitLabJob implements SourceJob {
     }
   }
 
-  private updateBody(state: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return { token: this.coordinatorJob.token, state, ...extra, ...this.output() };
+  /** As GitLab Runner's update: the runner's info, the job token, the state, and the log's checksum and size (twice, old and new field). */
+  private updateBody(state: string, extra: Record<string, unknown> = {}): { token: string } & Record<string, unknown> {
+    const output = this.output();
+    const checksum = 'output' in output ? { checksum: output.output.checksum } : {};
+    return { info: this.info, token: this.coordinatorJob.token, state, ...extra, ...checksum, ...output };
   }
 
   private async keepAlive(): Promise<void> {
@@ -225,15 +236,13 @@ export class GitLabJob implements SourceJob {
    * failure.
    */
   private finalState(result: JobResult): Record<string, unknown> {
-    if (result.state === 'success') return { state: 'success', exit_code: result.exitCode ?? 0 };
+    // GitLab Runner leaves exit_code out when it is 0.
+    const exitCode = result.exitCode === undefined || result.exitCode === 0 ? {} : { exit_code: result.exitCode };
+    if (result.state === 'success') return { state: 'success' };
     if (result.state === 'canceled') {
       return { state: 'failed', failure_reason: this.canceledBy !== undefined ? 'unknown_failure' : SHUTDOWN_FAILURE_REASON };
     }
-    return {
-      state: 'failed',
-      failure_reason: result.failureReason ?? 'unknown_failure',
-      ...(result.exitCode === undefined ? {} : { exit_code: result.exitCode }),
-    };
+    return { state: 'failed', failure_reason: supportedReason(result.failureReason ?? '', this.coordinatorJob.failureReasons), ...exitCode };
   }
 
   /** The rest of the log, then the final state; both retried with backoff until done or the limit. */
@@ -289,6 +298,23 @@ export class GitLabJob implements SourceJob {
       after_s: ((this.options.finalReportLimitMs ?? FINAL_REPORT_LIMIT_MS) / 1000).toFixed(0),
     });
   }
+}
+
+/** GitLab Runner's reasons every coordinator takes, and what it sends instead of the others a coordinator does not list. */
+const ALWAYS_SUPPORTED = ['script_failure', 'runner_system_failure', 'job_execution_timeout'];
+const COMPATIBLE: Readonly<Record<string, string>> = {
+  image_pull_failure: 'runner_system_failure',
+  runner_configuration_error: 'script_failure',
+  runner_external_dependency_failure: 'runner_system_failure',
+};
+
+/** A failure reason as the coordinator can take it (its features.failure_reasons), as GitLab Runner maps it. */
+export function supportedReason(reason: string, supported: readonly string[] | undefined): string {
+  if (reason === '') return 'script_failure';
+  if (ALWAYS_SUPPORTED.includes(reason) || supported?.includes(reason)) return reason;
+  const compatible = COMPATIBLE[reason];
+  if (compatible !== undefined && (ALWAYS_SUPPORTED.includes(compatible) || supported?.includes(compatible))) return compatible;
+  return 'unknown_failure';
 }
 
 function message(error: unknown): string {

@@ -25,6 +25,8 @@ export function runnerInfo(executor: ExecutorInfo): Record<string, unknown> {
     executor: executor.name,
     shell: executor.shell,
     features: features(executor),
+    // GitLab Runner's shell executor sends no GPUs.
+    config: { gpus: '' },
   };
 }
 
@@ -37,6 +39,8 @@ export class GitLabSource implements JobSource {
   constructor(
     private readonly runner: RunnerConfig & { url: string; token: string },
     private readonly executor: ExecutorInfo,
+    /** GitLab's system_id of this runner process. */
+    private readonly systemId: string,
     private readonly logger: Logger,
     observe: ApiObserver,
     private readonly jobOptions: GitLabJobOptions = {},
@@ -51,7 +55,12 @@ export class GitLabSource implements JobSource {
   async request(): Promise<SourceJob | undefined> {
     let response;
     try {
-      response = await this.api.requestJob({ token: this.runner.token, info: runnerInfo(this.executor), last_update: this.lastUpdate });
+      response = await this.api.requestJob({
+        info: runnerInfo(this.executor),
+        token: this.runner.token,
+        system_id: this.systemId,
+        ...(this.lastUpdate === '' ? {} : { last_update: this.lastUpdate }),
+      });
     } catch (error) {
       throw new SourceError(`cannot reach ${this.runner.url}: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -59,7 +68,7 @@ export class GitLabSource implements JobSource {
     if (lastUpdate !== undefined) this.lastUpdate = lastUpdate;
     switch (response.status) {
       case 201:
-        return this.accept(response.body.toString('utf8'));
+        return this.accept(response.body.toString('utf8'), response.requestId, response.certificateChain);
       case 204:
       // 409: another request of this runner is being served (GitLab Runner asks again as usual).
       case 409:
@@ -75,10 +84,11 @@ export class GitLabSource implements JobSource {
     }
   }
 
-  private accept(body: string): GitLabJob {
+  private accept(body: string, requestId: string, chain: string | undefined): GitLabJob {
     try {
-      const job = parseJobPayload(body);
-      return new GitLabJob(this.api, this.withCa(job), this.traceDir, this.runner.name, this.logger, this.jobOptions);
+      const parsed = parseJobPayload(body);
+      const job = this.withCa({ ...parsed, job: { ...parsed.job, requestId } }, chain);
+      return new GitLabJob(this.api, job, this.traceDir, this.runner.name, this.logger, runnerInfo(this.executor), this.jobOptions);
     } catch (error) {
       if (!(error instanceof PayloadError)) throw error;
       // The job is ours now but cannot be run: fail it at the coordinator rather than leave it running there.
@@ -87,13 +97,18 @@ export class GitLabSource implements JobSource {
     }
   }
 
-  /** As GitLab Runner: the runner's tls-ca-file reaches the job as the file variable CI_SERVER_TLS_CA_FILE (git uses it). */
-  private withCa(coordinatorJob: CoordinatorJob): CoordinatorJob {
-    if (this.caPem === undefined) return coordinatorJob;
+  /**
+   * As GitLab Runner: the runner's tls-ca-file, or else the chain the
+   * coordinator showed over https, reaches the job as the file variable
+   * CI_SERVER_TLS_CA_FILE (git trusts it), before the job's own variables.
+   */
+  private withCa(coordinatorJob: CoordinatorJob, chain: string | undefined): CoordinatorJob {
+    const pem = this.caPem ?? chain;
+    if (pem === undefined) return coordinatorJob;
     const { job } = coordinatorJob;
     return {
       ...coordinatorJob,
-      job: { ...job, variables: [...job.variables, { key: 'CI_SERVER_TLS_CA_FILE', value: this.caPem, masked: false, file: true }] },
+      job: { ...job, variables: [{ key: 'CI_SERVER_TLS_CA_FILE', value: pem, masked: false, file: true }, ...job.variables] },
     };
   }
 
@@ -107,7 +122,7 @@ export class GitLabSource implements JobSource {
     }
     if (typeof id !== 'number' || typeof token !== 'string') return;
     this.logger.error('Job payload cannot be read: failing the job', { runner: this.runner.name, job: id, error: reason });
-    await this.api.updateJob(id, { token, state: 'failed', failure_reason: 'runner_system_failure' }).catch(() => undefined);
+    await this.api.updateJob(id, { info: runnerInfo(this.executor), token, state: 'failed', failure_reason: 'runner_system_failure' }).catch(() => undefined);
   }
 
   async close(): Promise<void> {

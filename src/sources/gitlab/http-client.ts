@@ -16,6 +16,8 @@ export interface HttpResponse {
   /** Lower-case names. */
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: Buffer;
+  /** The certificates the server showed over https, leaf to root, as PEM; undefined over http or where the runtime cannot tell. */
+  readonly certificateChain?: string | undefined;
 }
 
 export interface HttpRequest {
@@ -80,6 +82,8 @@ export class HttpClient {
         // Through a proxy tunnel the TLS layer is not told the host (and an IP gets no SNI): check the certificate against it here.
         ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
       }, (res) => {
+        // Now: once the body has been read, a keep-alive socket goes back to its pool and res.socket is gone.
+        const certificateChain = url.protocol === 'https:' ? peerChain(res.socket) : undefined;
         const parts: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -94,7 +98,7 @@ export class HttpClient {
           clearTimeout(timer);
           const headers: Record<string, string | undefined> = {};
           for (const [name, value] of Object.entries(res.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(parts) });
+          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(parts), certificateChain });
         });
         res.on('error', fail);
       });
@@ -112,6 +116,32 @@ export class HttpClient {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
   }
+}
+
+/** The chain a TLS socket verified, as PEM certificates (GitLab Runner's CI_SERVER_TLS_CA_FILE when no CA file is configured). */
+function peerChain(socket: unknown): string | undefined {
+  const tls = socket as { getPeerCertificate?: (detailed: boolean) => DetailedCertificate | undefined } | null;
+  if (typeof tls?.getPeerCertificate !== 'function') return undefined;
+  let certificate: DetailedCertificate | undefined;
+  try {
+    certificate = tls.getPeerCertificate(true);
+  } catch {
+    return undefined;
+  }
+  const pems: string[] = [];
+  const seen = new Set<string>();
+  for (let current = certificate; current?.raw !== undefined && current.raw.length > 0; current = current.issuerCertificate) {
+    const base64 = Buffer.from(current.raw).toString('base64');
+    if (seen.has(base64)) break; // a root certificate is its own issuer
+    seen.add(base64);
+    pems.push(`-----BEGIN CERTIFICATE-----\n${base64.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----`);
+  }
+  return pems.length > 0 ? `${pems.join('\n')}\n` : undefined;
+}
+
+interface DetailedCertificate {
+  readonly raw?: Uint8Array;
+  readonly issuerCertificate?: DetailedCertificate;
 }
 
 /** A network error in one line, without the URL (it could carry credentials). */

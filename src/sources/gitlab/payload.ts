@@ -2,10 +2,14 @@
 // runner's job model. Error messages name the field, never a value: a payload
 // is full of tokens.
 import type { ExecutorInfo } from '../../job/executor.ts';
-import type { Job, JobRepository, JobStep, JobVariable } from '../../job/model.ts';
+import type { Job, JobHooks, JobRepository, JobStep, JobVariable } from '../../job/model.ts';
+import { parseGoBool } from '../../system/go-bool.ts';
 import { isTable, readArtifacts, readCache, readDependencies, readImage, readServices } from './payload-specs.ts';
 
 /** What this runner really supports with `executor`, as it declares it in info.features. */
+/** GitLab Runner's timeout of a job whose runner_info has none (common/consts.go DefaultTimeout). */
+export const GITLAB_DEFAULT_TIMEOUT_SECONDS = 7200;
+
 export function features(executor: ExecutorInfo): Record<string, boolean> {
   return {
     ...FEATURES,
@@ -15,12 +19,14 @@ export function features(executor: ExecutorInfo): Record<string, boolean> {
   };
 }
 
+/** GitLab Runner's info.features, every key in its order, with what this runner does (the executor's keys set above). */
 const FEATURES: Readonly<Record<string, boolean>> = {
   variables: true,
   image: false,
   services: false,
   artifacts: false,
   cache: false,
+  fallback_cache_keys: false,
   shared: false,
   upload_multiple_artifacts: false,
   upload_raw_artifacts: false,
@@ -29,7 +35,7 @@ const FEATURES: Readonly<Record<string, boolean>> = {
   refspecs: true,
   masking: true,
   proxy: false,
-  raw_variables_parameter: true,
+  raw_variables: true,
   artifacts_exclude: false,
   multi_build_steps: true,
   trace_reset: true,
@@ -39,7 +45,13 @@ const FEATURES: Readonly<Record<string, boolean>> = {
   cancelable: true,
   return_exit_code: true,
   service_variables: false,
+  service_multiple_aliases: false,
+  image_executor_opts: false,
+  service_executor_opts: false,
   cancel_gracefully: true,
+  native_steps_integration: false,
+  two_phase_job_commit: false,
+  job_inputs: false,
 };
 
 export class PayloadError extends Error {
@@ -55,6 +67,10 @@ export interface CoordinatorJob {
   readonly token: string;
   /** Where the job is shown at the coordinator (CI_JOB_URL), for the job list. */
   readonly webUrl: string | undefined;
+  /** CI_DEBUG_TRACE is on: the trace goes up with debug_trace=true. */
+  readonly debugTrace: boolean;
+  /** The failure reasons the coordinator takes (features.failure_reasons); undefined when it does not say. */
+  readonly failureReasons: readonly string[] | undefined;
   readonly job: Job;
 }
 
@@ -80,6 +96,8 @@ function readVariables(payload: Table, warnings: string[]): JobVariable[] {
   if (!Array.isArray(list)) throw new PayloadError('job payload: variables: expected an array');
   const variables: JobVariable[] = [];
   list.forEach((entry, i) => {
+    // GitLab sends null for an empty value (a project without a description); GitLab Runner takes it as "".
+    if (isTable(entry) && entry['value'] === null) entry = { ...entry, value: '' };
     if (!isTable(entry) || typeof entry['key'] !== 'string' || typeof entry['value'] !== 'string') {
       throw new PayloadError(`job payload: variables[${i}]: expected {key, value} strings`);
     }
@@ -102,7 +120,7 @@ function readSteps(payload: Table): { script: string[]; afterScript: string[]; e
   steps.forEach((step, i) => {
     if (!isTable(step)) throw new PayloadError(`job payload: steps[${i}]: expected an object`);
     const name = field(step, 'name', `steps[${i}].`, isString, 'a string');
-    const lines = field(step, 'script', `steps[${i}].`, isStringArray, 'an array of strings');
+    const lines = step['script'] === null ? [] : field(step, 'script', `steps[${i}].`, isStringArray, 'an array of strings');
     if (name === 'script') script = lines;
     else if (name === 'after_script') afterScript = lines;
     else extraSteps.push({ name, script: lines });
@@ -158,6 +176,16 @@ function unreadableSpecs(
   return warnings;
 }
 
+/** The job's `hooks:`; only the first hook of each name counts, as in GitLab Runner. */
+function readHooks(value: unknown): JobHooks {
+  const hooks = Array.isArray(value) ? value.filter(isTable) : [];
+  const script = (name: string): string[] => {
+    const hook = hooks.find((entry) => entry['name'] === name);
+    return Array.isArray(hook?.['script']) ? hook['script'].filter(isString) : [];
+  };
+  return { preGetSources: script('pre_get_sources_script'), postGetSources: script('post_get_sources_script') };
+}
+
 /** Reads a 201 answer's body; throws PayloadError naming the first bad field. */
 export function parseJobPayload(text: string): CoordinatorJob {
   let payload: unknown;
@@ -187,18 +215,38 @@ export function parseJobPayload(text: string): CoordinatorJob {
     dependencies: readDependencies(payload['dependencies']),
   };
   warnings.push(...unreadableSpecs(payload, specs));
+  if (Array.isArray(payload['inputs']) && payload['inputs'].length > 0) {
+    warnings.push('job payload: inputs: job inputs are not interpolated by this runner; ${{ job.inputs.* }} expressions stay as they are');
+  }
+  const features = isTable(payload['features']) ? payload['features'] : {};
+  const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter(isString) : []);
+  const projectId = info['project_id'];
+  const projectPath = variables.findLast((v) => v.key === 'CI_PROJECT_PATH')?.value;
+  const debugTrace = parseGoBool(variables.findLast((v) => v.key === 'CI_DEBUG_TRACE')?.value ?? '') === true;
   return {
     id,
     token,
     webUrl,
+    debugTrace,
+    failureReasons: Array.isArray(features['failure_reasons']) ? strings(features['failure_reasons']) : undefined,
     job: {
+      project: { id: typeof projectId === 'number' ? projectId : 0, path: typeof projectPath === 'string' ? projectPath : '' },
+      allowGitFetch: payload['allow_git_fetch'] === true,
+      features: {
+        traceSections: features['trace_sections'] === true,
+        // GitLab Runner's default (FF_TIMESTAMPS is on).
+        timestamps: true,
+        tokenMaskPrefixes: strings(features['token_mask_prefixes']),
+      },
+      hooks: readHooks(payload['hooks']),
       id: String(id),
       name,
       script,
       beforeScript: [],
       afterScript,
       extraSteps,
-      timeoutSeconds: typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
+      // GitLab Runner's DefaultTimeout when the coordinator sends none.
+      timeoutSeconds: typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0 ? timeout : GITLAB_DEFAULT_TIMEOUT_SECONDS,
       variables,
       repository: readRepository(payload),
       ...specs,

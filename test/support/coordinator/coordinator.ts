@@ -12,23 +12,25 @@
 // spec/requests/api/ci/runner/, and GitLab Runner's network/gitlab.go,
 // network/remote_job_state_response.go and network/patch_response.go.
 // Where /work/shared/FACTS.md and GitLab differ, GitLab wins and the comment
+// says so. Git and Git LFS over HTTP: git-http.ts and lfs.ts.
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { basename, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { serveGit } from './git-http.ts';
-import { CI_JOB_USER, newToken, slugify } from './gitlab-rules.ts';
+import { type GitRepositories, serveGit } from './git-http.ts';
+import { CI_JOB_USER, newToken } from './gitlab-rules.ts';
 import { json, lowerCaseHeaders, readBody, type Reply, send } from './http.ts';
+import { isLfsPath, serveLfs } from './lfs.ts';
 import { jobPayload } from './payload.ts';
-import { type Project, QueuedJob } from './queued-job.ts';
-import { type ApiEndpoint, RunnerApi } from './runner-api.ts';
-import type { CoordinatorJob, CoordinatorOptions, Endpoint, JobSpec, RecordedRequest } from './types.ts';
+import { Projects } from './projects.ts';
+import { QueuedJob } from './queued-job.ts';
+import { apiRoute, RunnerApi } from './runner-api.ts';
+import type { CoordinatorJob, CoordinatorOptions, CoordinatorProject, Endpoint, GitRepository, JobSpec, RecordedRequest, RunnerSpec } from './types.ts';
 
 export type * from './types.ts';
 export { CANCEL_GRACEFULLY_FEATURE, CI_JOB_USER, FAILURE_REASONS, GITLAB_VERSION, traceChecksum } from './gitlab-rules.ts';
-export { createGitRepository } from './repository.ts';
+export { addSubmodule, createGitRepository, type GitRepositoryOptions, type SubmoduleSpec } from './repository.ts';
 
 interface InjectedFailure {
   readonly status: number;
@@ -40,7 +42,7 @@ export class TestCoordinator {
   /** Every request received, in arrival order. */
   readonly requests: RecordedRequest[] = [];
   private readonly api: RunnerApi;
-  private readonly projects = new Map<string, Project>();
+  private readonly projects = new Projects();
   private readonly failures = new Map<Endpoint, InjectedFailure[]>();
   /** Endpoints whose next request is served but never answered (the connection drops). */
   private readonly lostAnswers = new Set<Endpoint>();
@@ -49,12 +51,11 @@ export class TestCoordinator {
   private server: Server | undefined;
   private port = 0;
   private nextJobId = 1;
-  private nextProjectId = 1;
 
   private constructor(private readonly options: CoordinatorOptions) {
     this.api = new RunnerApi(
       String(options.traceUpdateIntervalSeconds ?? 3),
-      (job) => jobPayload(job, { url: this.url, port: this.port, tls: options.tls !== undefined }),
+      (job, runner) => jobPayload(job, { url: this.url, port: this.port, tls: !!options.tls, containerRegistry: options.containerRegistry, runner }),
     );
     this.api.queueValue = randomBytes(8).toString('hex');
     for (const token of options.runnerTokens ?? []) this.addRunnerToken(token);
@@ -71,17 +72,34 @@ export class TestCoordinator {
     return this.api.jobRequests;
   }
 
+  /** The bodies of POST /runners/verify, in order. */
+  get verifyRequests(): readonly Record<string, unknown>[] {
+    return this.api.verifyRequests;
+  }
+
   get url(): string {
     return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
-  addRunnerToken(token: string): void {
-    const tokens = this.api.runnerTokens;
-    if (!tokens.has(token)) tokens.set(token, tokens.size + 1);
+  /** A runner token that is valid from now on, for a runner with this description and these tags (default none). */
+  addRunnerToken(token: string, runner: RunnerSpec = {}): void {
+    const runners = this.api.runners;
+    if (!runners.has(token)) runners.set(token, { id: runners.size + 1, description: runner.description ?? null, tags: [...(runner.tags ?? [])] });
+  }
+
+  /**
+   * Serves `repository` as the project at `fullPath` (/<fullPath>.git, with
+   * Git LFS objects if it has any), e.g. a submodule's. Any running job's
+   * token can read it, as GitLab lets a job token read the projects its
+   * token scope allows. A project that already exists keeps its id.
+   */
+  addProject(fullPath: string, repository: GitRepository): CoordinatorProject {
+    const project = this.projects.ensure(fullPath, repository);
+    return { id: project.id, fullPath, httpUrl: `${this.url}/${fullPath}.git` };
   }
 
   enqueueJob(spec: JobSpec): CoordinatorJob {
-    const project = this.project(spec);
+    const project = this.projects.forJob(spec);
     const id = this.nextJobId++;
     const token = newToken('glcbt-');
     const withCredentials = `${this.options.tls ? 'https' : 'http'}://${CI_JOB_USER}:${token}@127.0.0.1:${this.port}`;
@@ -127,7 +145,7 @@ export class TestCoordinator {
    * but drops the connection instead of answering, as when a response is
    * lost on the way: the runner cannot tell it was taken.
    */
-  loseNextAnswer(endpoint: Exclude<Endpoint, 'git'>): void {
+  loseNextAnswer(endpoint: Exclude<Endpoint, 'git' | 'lfs'>): void {
     this.lostAnswers.add(endpoint);
   }
 
@@ -194,25 +212,6 @@ export class TestCoordinator {
     return job;
   }
 
-  private project(spec: JobSpec): Project {
-    const directory = spec.repository ? slugify(basename(resolve(spec.repository.path)).replace(/\.git$/, '')) : '';
-    const fullPath = spec.projectPath ?? `group/${directory || 'project'}`;
-    if (!/^[\w.-]+(\/[\w.-]+)+$/.test(fullPath)) throw new Error(`project path ${JSON.stringify(fullPath)} is not group/project`);
-    let project = this.projects.get(fullPath);
-    if (!project) {
-      const id = this.nextProjectId++;
-      project = { id, namespaceId: 1000 + id, fullPath, repository: undefined };
-      this.projects.set(fullPath, project);
-    }
-    if (spec.repository) {
-      if (project.repository && resolve(project.repository.path) !== resolve(spec.repository.path)) {
-        throw new Error(`project ${fullPath} is already served from ${project.repository.path}`);
-      }
-      project.repository = spec.repository;
-    }
-    return project;
-  }
-
   private listen(port: number): Promise<void> {
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       this.handle(req, res).catch((error: unknown) => {
@@ -254,22 +253,32 @@ export class TestCoordinator {
       });
     };
 
-    const git = /^\/(.+?\.git)(\/.*)$/.exec(url.pathname);
+    const git = /^\/(.+?)\.git(\/.*)$/.exec(url.pathname);
     if (git) {
-      const injected = this.injectedFailure('git');
+      const projectPath = git[1]!;
+      const rest = git[2]!;
+      const endpoint = isLfsPath(rest) ? 'lfs' : 'git';
+      const injected = this.injectedFailure(endpoint);
       if (injected) {
         req.resume();
         send(res, injected);
-        record('git', injected.status);
+        record(endpoint, injected.status);
         return;
       }
-      const repositories = { jobs: () => this.api.jobs.values(), project: (path: string) => this.projects.get(path), children: this.children };
-      const status = await serveGit(req, res, repositories, git[1]!.slice(0, -'.git'.length), git[2]!, url.search.slice(1));
-      record('git', status);
+      const repositories: GitRepositories = {
+        url: this.url,
+        jobs: () => this.api.jobs.values(),
+        project: (path) => this.projects.get(path),
+        children: this.children,
+      };
+      const status = endpoint === 'lfs'
+        ? await serveLfs(req, res, repositories, projectPath, rest)
+        : await serveGit(req, res, repositories, projectPath, rest, url.search.slice(1));
+      record(endpoint, status);
       return;
     }
 
-    const route = this.route(method, url.pathname);
+    const route = apiRoute(method, url.pathname);
     const body = await readBody(req);
     if (!route) {
       const reply = json(404, { error: '404 Not Found' });
@@ -288,16 +297,6 @@ export class TestCoordinator {
     record(route.endpoint, reply.status, route.jobId);
   }
 
-  private route(method: string, pathname: string): { endpoint: ApiEndpoint; jobId?: number } | undefined {
-    if (method === 'POST' && pathname === '/api/v4/jobs/request') return { endpoint: 'request_job' };
-    if (method === 'POST' && pathname === '/api/v4/runners/verify') return { endpoint: 'verify' };
-    const put = method === 'PUT' ? /^\/api\/v4\/jobs\/([^/]+)$/.exec(pathname) : null;
-    if (put) return { endpoint: 'update_job', ...jobIdOf(put[1]!) };
-    const patch = method === 'PATCH' ? /^\/api\/v4\/jobs\/([^/]+)\/trace$/.exec(pathname) : null;
-    if (patch) return { endpoint: 'patch_trace', ...jobIdOf(patch[1]!) };
-    return undefined;
-  }
-
   private injectedFailure(endpoint: Endpoint): Reply | undefined {
     const queue = this.failures.get(endpoint);
     const next = queue?.[0];
@@ -305,8 +304,4 @@ export class TestCoordinator {
     if (--next.remaining <= 0) queue.shift();
     return json(next.status, { message: `${next.status} ${STATUS_CODES[next.status] ?? 'Injected failure'}` }, { ...next.headers });
   }
-}
-
-function jobIdOf(raw: string): { jobId?: number } {
-  return /^\d+$/.test(raw) ? { jobId: Number(raw) } : {};
 }

@@ -2,29 +2,17 @@
 // token as basic auth, real git clones and shallow fetches, and HTTPS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGitRepository, type JobPayload } from './coordinator.ts';
+import { git, gitWithEnv } from './git-client.ts';
 import { call, client, variable, withCoordinator } from './http-client.ts';
-import { collectOutput } from '../child-output.ts';
 import { skipUnless } from '../tools.ts';
 import { selfSignedCertificate } from '../tls.ts';
 
 const gitSkip = skipUnless('git', 'git');
-
-/** Runs git without blocking: the coordinator answering it lives in this same process. */
-function gitWithEnv(env: Record<string, string>, cwd: string, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn('git', args, {
-    cwd,
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return collectOutput(child).done.then(({ code, stdout, stderr }) => ({ status: code, stdout, stderr }));
-}
-
-const git = (cwd: string, ...args: string[]): ReturnType<typeof gitWithEnv> => gitWithEnv({}, cwd, ...args);
 
 test('git over smart HTTP: 401 without the job token, clone and shallow fetch of the commit with it, 401 once the job is over', { skip: gitSkip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'coordinator-git-'));

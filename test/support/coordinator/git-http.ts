@@ -1,16 +1,20 @@
 // Git over smart HTTP for the test coordinator, served by `git http-backend`
 // as a CGI program, with GitLab's rules: job-token basic auth for a job the
-// runner is processing, read-only, the project's own repository only.
+// runner is processing, read-only. A job token reads any project the
+// coordinator serves (GitLab: the projects its job token scope allows).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CI_JOB_USER, rubyToI } from './gitlab-rules.ts';
 import { type Reply, send, text } from './http.ts';
-import type { Project, QueuedJob } from './queued-job.ts';
+import type { Project } from './projects.ts';
+import type { QueuedJob } from './queued-job.ts';
 
 /** What git over HTTP needs of the coordinator. */
 export interface GitRepositories {
+  /** The coordinator's URL (Gitlab.config.gitlab.url). */
+  readonly url: string;
   jobs(): Iterable<QueuedJob>;
   project(fullPath: string): Project | undefined;
   /** The http-backend processes running now (killed when the coordinator goes away). */
@@ -21,6 +25,29 @@ export interface GitRepositories {
 function gitDirOf(repositoryPath: string): string {
   const dotGit = join(repositoryPath, '.git');
   return existsSync(dotGit) && statSync(dotGit).isDirectory() ? resolve(dotGit) : resolve(repositoryPath);
+}
+
+/**
+ * Repositories::GitHttpClientController#authenticate_user for a private
+ * project: Basic credentials `gitlab-ci-token:<job token>` of a job the runner
+ * is processing (Ci::AuthJobFinder), else 401 with GitLab's Basic challenge
+ * and text; then 404 for a project the coordinator does not serve.
+ */
+export function authorizeJobToken(req: IncomingMessage, repositories: GitRepositories, projectPath: string): { project: Project; gitDir: string } | Reply {
+  const credentials = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
+  const [user = '', password = ''] = credentials ? Buffer.from(credentials, 'base64').toString('utf8').split(/:(.*)/s) : [];
+  const job = user === CI_JOB_USER ? [...repositories.jobs()].find((candidate) => candidate.token === password && candidate.processingOnRunner) : undefined;
+  if (!job) {
+    const help = `${repositories.url}/help/topics/git/troubleshooting_git.md#error-on-git-fetch-http-basic-access-denied`;
+    return text(
+      401,
+      `HTTP Basic: Access denied. If a password was provided for Git authentication, the password was incorrect or you're required to use a token instead of a password. If a token was provided, it was either incorrect, expired, or improperly scoped. See ${help}`,
+      { 'WWW-Authenticate': 'Basic realm="GitLab"' },
+    );
+  }
+  const project = repositories.project(projectPath);
+  if (!project?.repository) return text(404, "The project you were looking for could not be found or you don't have permission to view it.\n");
+  return { project, gitDir: gitDirOf(project.repository.path) };
 }
 
 export async function serveGit(
@@ -35,27 +62,17 @@ export async function serveGit(
     send(res, r);
     return r.status;
   };
-  // Workhorse/GitLab: a Basic challenge for missing or wrong credentials.
-  const unauthorized = (): number => reply(text(401, 'HTTP Basic: Access denied\n', { 'WWW-Authenticate': 'Basic realm="GitLab"' }));
-  const credentials = /^Basic (.+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  const [user = '', password = ''] = credentials ? Buffer.from(credentials, 'base64').toString('utf8').split(/:(.*)/s) : [];
-  // Ci::AuthJobFinder: the token of a job the runner is processing.
-  const job = user === CI_JOB_USER ? [...repositories.jobs()].find((candidate) => candidate.token === password && candidate.processingOnRunner) : undefined;
-  if (!job) {
+  const access = authorizeJobToken(req, repositories, projectPath);
+  if ('status' in access) {
     req.resume();
-    return unauthorized();
-  }
-  const project = repositories.project(projectPath);
-  if (!project?.repository || project.fullPath !== job.project.fullPath) {
-    req.resume();
-    return reply(text(404, "The project you were looking for could not be found or you don't have permission to view it.\n"));
+    return reply(access);
   }
   if (rest.endsWith('/git-receive-pack') || queryString.includes('service=git-receive-pack')) {
     req.resume();
     return reply(text(403, 'You are not allowed to upload code.\n'));
   }
 
-  const gitDir = gitDirOf(project.repository.path);
+  const gitDir = access.gitDir;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env['PATH'],
     GIT_PROJECT_ROOT: dirname(gitDir),

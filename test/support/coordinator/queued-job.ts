@@ -2,15 +2,10 @@
 // what the runner sent about it.
 import { Buffer } from 'node:buffer';
 import { CANCEL_GRACEFULLY_FEATURE } from './gitlab-rules.ts';
+import type { Project } from './projects.ts';
 import type { CoordinatorJob, GitRepository, JobPayload, JobSpec, JobState, JobUpdate, RunnerInfo, TracePatch } from './types.ts';
 
-export interface Project {
-  readonly id: number;
-  readonly namespaceId: number;
-  readonly fullPath: string;
-  /** The latest repository given for the project (a later job may run a later commit). */
-  repository: GitRepository | undefined;
-}
+export type { Project } from './projects.ts';
 
 export class QueuedJob implements CoordinatorJob {
   state: JobState = 'pending';

@@ -9,13 +9,21 @@ import { badParam, forbidden, isRecord, json, parseParams, type Reply, text } fr
 import type { QueuedJob } from './queued-job.ts';
 import type { Endpoint, JobPayload } from './types.ts';
 
-export type ApiEndpoint = Exclude<Endpoint, 'git'>;
+export type ApiEndpoint = Exclude<Endpoint, 'git' | 'lfs'>;
+
+/** A runner as GitLab knows it (Ci::Runner): its id, description and tags. */
+export interface RunnerRecord {
+  readonly id: number;
+  readonly description: string | null;
+  readonly tags: readonly string[];
+}
 
 export class RunnerApi {
   /** Every POST /jobs/request body received (also the rejected ones). */
   readonly jobRequests: Record<string, unknown>[] = [];
-  /** Valid runner tokens and their runner ids. */
-  readonly runnerTokens = new Map<string, number>();
+  readonly verifyRequests: Record<string, unknown>[] = [];
+  /** Valid runner tokens and their runners. */
+  readonly runners = new Map<string, RunnerRecord>();
   readonly jobs = new Map<number, QueuedJob>();
   /** The runner queue value (Ci::Runner#ensure_runner_queue_value): changes whenever a job is queued. */
   queueValue = '';
@@ -25,7 +33,7 @@ export class RunnerApi {
   constructor(
     /** The X-GitLab-Trace-Update-Interval of accepted trace patches, in seconds. */
     private readonly traceInterval: string,
-    private readonly payloadOf: (job: QueuedJob) => JobPayload,
+    private readonly payloadOf: (job: QueuedJob, runner: RunnerRecord | undefined) => JobPayload,
   ) {}
 
   answer(route: { endpoint: ApiEndpoint; jobId?: number }, req: IncomingMessage, body: Buffer, query: URLSearchParams): Reply {
@@ -46,10 +54,11 @@ export class RunnerApi {
   // (Entities::Ci::RunnerRegistrationDetails; older GitLab answered the text
   // "200", which GitLab Runner still accepts), 403 for an unknown token.
   private verify(params: Record<string, unknown>): Reply {
+    this.verifyRequests.push(params);
     if (typeof params['token'] !== 'string') return badParam('token is missing');
-    const id = this.runnerTokens.get(params['token']);
-    if (id === undefined) return forbidden();
-    return json(200, { id, token: params['token'], token_expires_at: null });
+    const runner = this.runners.get(params['token']);
+    if (runner === undefined) return forbidden();
+    return json(200, { id: runner.id, token: params['token'], token_expires_at: null });
   }
 
   // POST /api/v4/jobs/request (API::Ci::Helpers::JobRequest#acquire_ci_job!).
@@ -57,7 +66,7 @@ export class RunnerApi {
     this.jobRequests.push(params);
     const token = params['token'];
     if (typeof token !== 'string') return badParam('token is missing');
-    if (!this.runnerTokens.has(token)) return forbidden();
+    if (!this.runners.has(token)) return forbidden();
     const lastUpdate = typeof params['last_update'] === 'string' ? params['last_update'] : undefined;
     // The runner already saw the queue as it is: no job, without looking.
     if (lastUpdate === this.queueValue) return { status: 204, headers: { 'X-GitLab-Last-Update': lastUpdate } };
@@ -68,7 +77,7 @@ export class RunnerApi {
     job.startedAt = Date.now();
     job.runnerToken = token;
     job.runnerInfo = isRecord(params['info']) ? { ...params['info'] } : {};
-    job.payload = this.payloadOf(job);
+    job.payload = this.payloadOf(job, this.runners.get(token));
     // 201 without X-GitLab-Last-Update (jobs_request_post_spec).
     return json(201, job.payload);
   }
@@ -162,6 +171,19 @@ export class RunnerApi {
     if (!job.processingOnRunner) return forbidden('Job is not processing on runner', { 'Job-Status': job.state });
     return undefined;
   }
+}
 
-  // -------------------------------------------------------------------------
+/** The Runner API endpoint a request is for (lib/api/ci/runner.rb), with the job id in its path if any. */
+export function apiRoute(method: string, pathname: string): { endpoint: ApiEndpoint; jobId?: number } | undefined {
+  if (method === 'POST' && pathname === '/api/v4/jobs/request') return { endpoint: 'request_job' };
+  if (method === 'POST' && pathname === '/api/v4/runners/verify') return { endpoint: 'verify' };
+  const put = method === 'PUT' ? /^\/api\/v4\/jobs\/([^/]+)$/.exec(pathname) : null;
+  if (put) return { endpoint: 'update_job', ...jobIdOf(put[1]!) };
+  const patch = method === 'PATCH' ? /^\/api\/v4\/jobs\/([^/]+)\/trace$/.exec(pathname) : null;
+  if (patch) return { endpoint: 'patch_trace', ...jobIdOf(patch[1]!) };
+  return undefined;
+}
+
+function jobIdOf(raw: string): { jobId?: number } {
+  return /^\d+$/.test(raw) ? { jobId: Number(raw) } : {};
 }

@@ -12,6 +12,28 @@ export interface CoordinatorOptions {
    * UPDATE_FREQUENCY_DEFAULT / UPDATE_FREQUENCY_WHEN_BEING_WATCHED). Default 3.
    */
   readonly traceUpdateIntervalSeconds?: number;
+  /**
+   * A container registry (`host:port`): GitLab then sends CI_REGISTRY,
+   * CI_REGISTRY_IMAGE and a registry credential. Default none, as a GitLab
+   * whose `registry.enabled` is false (Project#container_registry_variables).
+   */
+  readonly containerRegistry?: string;
+}
+
+/** What GitLab knows of a runner (Ci::Runner#predefined_variables). */
+export interface RunnerSpec {
+  /** CI_RUNNER_DESCRIPTION. Default null: a runner created without a description. */
+  readonly description?: string | null;
+  /** CI_RUNNER_TAGS. Default none. */
+  readonly tags?: readonly string[];
+}
+
+/** A project on the coordinator, as addProject returns it. */
+export interface CoordinatorProject {
+  readonly id: number;
+  readonly fullPath: string;
+  /** The repository's URL without credentials: http(s)://127.0.0.1:PORT/<fullPath>.git */
+  readonly httpUrl: string;
 }
 
 /** A real git repository on disk, as createGitRepository returns it. */
@@ -31,7 +53,8 @@ export interface GitRepository {
 
 export interface JobVariableSpec {
   readonly key: string;
-  readonly value: string;
+  /** null is sent as JSON null (GitLab sends null for an unset value, e.g. CI_PROJECT_DESCRIPTION). */
+  readonly value: string | null;
   readonly masked?: boolean;
   readonly file?: boolean;
   /** Default: true, false for a masked variable (as GitLab's project CI/CD variables). */
@@ -57,19 +80,45 @@ export interface JobSpec {
   readonly gitDepth?: number;
   /** Replaces the generated steps entirely. */
   readonly steps?: readonly unknown[];
+  /** `hooks` (Entities::Ci::JobRequest::Hook): pre_get_sources_script / post_get_sources_script. Default []. */
+  readonly hooks?: readonly { readonly name: string; readonly script: readonly string[] }[];
   /** Merged last into the payload, e.g. `{ artifacts: [...], image: {...} }`. */
   readonly extra?: Readonly<Record<string, unknown>>;
+  /**
+   * Payload fields set after `extra`, by dotted path (array items by index),
+   * e.g. `{ 'git_info.before_sha': null, 'steps.0.timeout': null, image: null }`:
+   * for tests of lenient decoding.
+   */
+  readonly override?: Readonly<Record<string, unknown>>;
+  /** Variables (predefined or the job's) whose every value is sent as null. */
+  readonly nullVariables?: readonly string[];
+  /** CI_PROJECT_DESCRIPTION. Default null: a project without a description. */
+  readonly projectDescription?: string | null;
+  /** CI_PROJECT_REPOSITORY_LANGUAGES, e.g. ['shell', 'go'] (sent lower case, comma-joined). Default none. */
+  readonly repositoryLanguages?: readonly string[];
+  /** CI_PIPELINE_NAME (workflow:name). Default null. */
+  readonly pipelineName?: string | null;
+  /** CI_OPEN_MERGE_REQUESTS, e.g. ['group/project!1']; sent only when given, as GitLab does. */
+  readonly openMergeRequests?: readonly string[];
+  /** git_info.before_sha and CI_COMMIT_BEFORE_SHA. Default the blank SHA (a first push). */
+  readonly beforeSha?: string;
+  /** `features.token_mask_prefixes` (read by GitLab Runner's spec.go); not sent unless given. */
+  readonly tokenMaskPrefixes?: readonly string[];
 }
 
 export type JobState = 'pending' | 'running' | 'success' | 'failed' | 'canceling' | 'canceled';
 
-/** A variable as GitLab sends it: `file` and `raw` only when true (Collection::Item#to_runner_variable). */
+/**
+ * A variable as GitLab sends it (Collection::Item#to_runner_variable): keys in
+ * the order key, value, public, file, masked, raw; `file` and `raw` only when
+ * true; value null where GitLab has nil.
+ */
 export interface RunnerVariable {
   key: string;
-  value: string;
+  value: string | null;
   public: boolean;
-  masked: boolean;
   file?: true;
+  masked: boolean;
   raw?: true;
 }
 
@@ -94,6 +143,7 @@ export interface JobPayload {
   runner_info: { timeout: number; runner_session_url: string | null };
   variables: RunnerVariable[];
   steps: unknown[];
+  hooks: { name: string; script: string[] }[];
   features: Record<string, unknown>;
   [key: string]: unknown;
 }
@@ -155,7 +205,8 @@ export interface CoordinatorJob {
   readonly finalBytesizeOk: boolean | undefined;
 }
 
-export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify' | 'git';
+/** `git`: git smart HTTP; `lfs`: the Git LFS batch API and object downloads under /<project>.git/. */
+export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify' | 'git' | 'lfs';
 
 export interface RecordedRequest {
   readonly method: string;

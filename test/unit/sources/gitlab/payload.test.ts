@@ -52,7 +52,7 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
     assert.deepEqual([job.services, job.artifacts, job.cache, job.dependencies], [[], [], [], []]);
   }],
   ['no job name: "job ID"', payload({ job_info: {} }), (job) => assert.equal(job.name, 'job 42')],
-  ["no timeout: the runner's default", payload({ runner_info: {} }), (job) => assert.equal(job.timeoutSeconds, undefined)],
+  ["no timeout: GitLab Runner's default of 2 hours", payload({ runner_info: {} }), (job) => assert.equal(job.timeoutSeconds, 7200)],
   [
     'after_script and named steps',
     payload({
@@ -172,6 +172,70 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
         { id: 41, name: 'lint', token: 'dep-token-2', artifactsFile: undefined },
       ]),
   ],
+  [
+    'GitLab\'s nulls read as Go\'s zero values: a null variable value is "", null fields are absent, a null step script is empty',
+    payload({
+      variables: [{ key: 'CI_PROJECT_DESCRIPTION', value: null, public: true, masked: false }, { key: 'CI_PIPELINE_NAME', value: null }],
+      git_info: { repo_url: 'https://x/y.git', ref: 'main', sha: null, before_sha: null, ref_type: null, refspecs: null, depth: null, protected: null },
+      runner_info: { timeout: null, runner_session_url: null },
+      job_info: { name: null, scoped_user_id: null },
+      steps: [{ name: 'script', script: ['a'], timeout: null, when: null, allow_failure: null }, { name: 'after_script', script: null }],
+      image: null,
+      services: null,
+      artifacts: null,
+      cache: null,
+      dependencies: null,
+      hooks: null,
+      features: null,
+      allow_git_fetch: null,
+    }),
+    (job) => {
+      assert.deepEqual(job.variables.map((v) => [v.key, v.value]), [['CI_PROJECT_DESCRIPTION', ''], ['CI_PIPELINE_NAME', '']]);
+      assert.deepEqual(job.repository, { url: 'https://x/y.git', ref: 'main', sha: undefined, refspecs: [], depth: undefined });
+      assert.equal(job.timeoutSeconds, 7200);
+      assert.equal(job.name, 'job 42');
+      assert.deepEqual(job.script, ['a']);
+      assert.deepEqual(job.afterScript, []);
+      assert.equal(job.allowGitFetch, false);
+      assert.deepEqual(job.hooks, { preGetSources: [], postGetSources: [] });
+      assert.equal(job.features?.traceSections, false);
+      assert.deepEqual(job.warnings, [], 'nothing was asked for that is not done');
+    },
+  ],
+  [
+    "fields the runner does not know are ignored, as GitLab Runner's decoder does",
+    payload({
+      brand_new_field: { nested: [1, 2] },
+      policy_options: null,
+      runner_info: { timeout: 600, uuid: 'x', something: true },
+      git_info: { repo_url: 'https://x/y.git', extra: 1 },
+    }),
+    (job) => {
+      assert.equal(job.timeoutSeconds, 600);
+      assert.equal(job.repository?.url, 'https://x/y.git');
+      assert.deepEqual(job.warnings, []);
+    },
+  ],
+  [
+    'hooks: the first of each name; features: trace sections, token prefixes; allow_git_fetch',
+    payload({
+      allow_git_fetch: true,
+      hooks: [
+        { name: 'pre_get_sources_script', script: ['echo pre', 'echo pre 2'] },
+        { name: 'post_get_sources_script', script: ['echo post'] },
+        { name: 'pre_get_sources_script', script: ['echo ignored'] },
+        { name: 'unknown_hook', script: ['echo unknown'] },
+      ],
+      features: { trace_sections: true, token_mask_prefixes: ['tok-', 7], failure_reasons: ['script_failure'] },
+    }),
+    (job) => {
+      assert.equal(job.allowGitFetch, true);
+      assert.deepEqual(job.hooks, { preGetSources: ['echo pre', 'echo pre 2'], postGetSources: ['echo post'] });
+      assert.equal(job.features?.traceSections, true);
+      assert.deepEqual(job.features?.tokenMaskPrefixes, ['tok-']);
+      assert.equal(job.features?.timestamps, true, "FF_TIMESTAMPS is on unless the job says otherwise, as GitLab Runner's default");
+    },
+  ],
 ];
 
 for (const [what, body, check] of GOOD) {
@@ -181,6 +245,16 @@ for (const [what, body, check] of GOOD) {
     check(parsed.job, parsed.webUrl);
   });
 }
+
+test('payload: CI_DEBUG_TRACE (Go booleans, the last definition) and features.failure_reasons reach the coordinator job', () => {
+  const read = (extra: Record<string, unknown>) => parseJobPayload(JSON.stringify(payload(extra)));
+  assert.equal(read({}).debugTrace, false);
+  assert.equal(read({ variables: [{ key: 'CI_DEBUG_TRACE', value: 'True' }] }).debugTrace, true);
+  assert.equal(read({ variables: [{ key: 'CI_DEBUG_TRACE', value: 'true' }, { key: 'CI_DEBUG_TRACE', value: '0' }] }).debugTrace, false);
+  assert.equal(read({ variables: [{ key: 'CI_DEBUG_TRACE', value: 'yes' }] }).debugTrace, false, 'not a Go boolean');
+  assert.equal(read({}).failureReasons, undefined, 'a coordinator that lists none');
+  assert.deepEqual(read({ features: { failure_reasons: ['script_failure', 3, 'unknown_failure'] } }).failureReasons, ['script_failure', 'unknown_failure']);
+});
 
 const BAD: ReadonlyArray<readonly [string, string, RegExp]> = [
   ['not JSON', '{"id":', /^job payload: not valid JSON$/],
@@ -220,3 +294,12 @@ for (const [what, text, message] of BAD) {
     });
   });
 }
+
+test("payload: no runner_info.timeout is GitLab Runner's default of 2 hours; job inputs are named in a warning, never dropped silently", () => {
+  for (const runnerInfo of [{}, { timeout: 0 }, { timeout: null }]) {
+    assert.equal(parseJobPayload(JSON.stringify(payload({ runner_info: runnerInfo }))).job.timeoutSeconds, 7200, JSON.stringify(runnerInfo));
+  }
+  assert.deepEqual(parseJobPayload(JSON.stringify(payload({ inputs: [] }))).job.warnings, []);
+  const withInputs = parseJobPayload(JSON.stringify(payload({ inputs: [{ key: 'env', value: { type: 'string', content: 'prod' } }] }))).job;
+  assert.match(withInputs.warnings?.join('\n') ?? '', /inputs: job inputs are not interpolated by this runner/);
+});
