@@ -2,12 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
-import { packageRoot } from '../../src/version.ts';
+import { packageRoot, versionInfo } from '../../src/version.ts';
 import { runCli, startProcess, startRunner } from '../support/runner-process.ts';
 import { assertOneLineError } from '../support/assertions.ts';
 
@@ -110,20 +110,24 @@ test('a port in use is a one-line error with exit code 1', async () => {
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const { port } = blocker.address() as AddressInfo;
+  const dir = tempDir();
   try {
-    const { code, stderr } = await runCli(['run', '--metrics-server', `127.0.0.1:${port}`]);
+    const { code, stderr } = await runCli(['run', '--metrics-server', `127.0.0.1:${port}`], { cwd: dir });
     assert.equal(code, 1);
     const errorLine = stderr.trimEnd().split('\n').at(-1)!;
     assert.ok(errorLine.includes(`127.0.0.1:${port} is already in use`), stderr);
     assert.doesNotMatch(stderr, /\n\s+at /);
   } finally {
     blocker.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} stops the runner cleanly: server closed, exit 0`, async () => {
-    const runner = await startRunner();
+    // In a directory of its own: the runner writes its .runner_system_id beside ./config.toml.
+    const dir = tempDir();
+    const runner = await startRunner([], { cwd: dir });
     try {
       assert.equal((await fetch(`${runner.url}/health/ready`)).status, 200);
       const result = await runner.stop(signal);
@@ -133,6 +137,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       await assert.rejects(fetch(`${runner.url}/health/ready`), 'server no longer answers');
     } finally {
       runner.kill();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }
@@ -194,4 +199,110 @@ test('metrics_server from the file is used without a flag; --listen-address is a
   }
   const alias = await startProcess(['run', '--listen-address', '127.0.0.1:0'], /Metrics server listening\s+address=127\.0\.0\.1:\d+/, { cwd: tempDir() });
   alias.kill();
+});
+
+/** The system ID `runner run` logged at startup. */
+function loggedSystemId(logs: string): string | undefined {
+  return /Runner system ID\s+system_id=(\S+)/.exec(logs)?.[1];
+}
+
+test('runner run keeps its system ID in .runner_system_id beside config.toml (0600), logs it and labels ci_runner_version_info with it', async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.toml'), 'runners = []\n');
+  const path = join(dir, '.runner_system_id');
+  const first = await startRunner([], { cwd: dir });
+  let id: string | undefined;
+  try {
+    id = loggedSystemId(first.logs());
+    assert.match(id ?? '', /^[sr]_[0-9a-zA-Z]{12}$/, first.logs());
+    assert.equal(readFileSync(path, 'utf8'), id, 'the ID alone, no newline');
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    const body = await (await fetch(`${first.url}/metrics`)).text();
+    const info = body.split('\n').find((line) => line.startsWith('ci_runner_version_info{'));
+    assert.ok(info?.includes(`system_id="${id}"`) && info.endsWith('} 1'), info);
+  } finally {
+    first.kill();
+  }
+  // A kept ID is used as it is (here one GitLab Runner could have written on a machine without a machine ID).
+  writeFileSync(path, 'r_KeptBefore12\n');
+  const second = await startRunner([], { cwd: dir });
+  try {
+    assert.equal(loggedSystemId(second.logs()), 'r_KeptBefore12');
+    assert.equal(readFileSync(path, 'utf8'), 'r_KeptBefore12\n', 'a valid file is left as it is');
+    assert.match(await (await fetch(`${second.url}/metrics`)).text(), /^ci_runner_version_info\{[^}]*system_id="r_KeptBefore12"[^}]*\} 1$/m);
+  } finally {
+    second.kill();
+  }
+  // A corrupt file is replaced with a valid ID, as GitLab Runner does.
+  writeFileSync(path, 'not an id');
+  const third = await startRunner([], { cwd: dir });
+  try {
+    const replaced = loggedSystemId(third.logs());
+    assert.match(replaced ?? '', /^[sr]_[0-9a-zA-Z]{12}$/);
+    assert.equal(readFileSync(path, 'utf8'), replaced);
+  } finally {
+    third.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the system ID file goes beside the --config file; one that cannot be read is a one-line error', async () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'etc'));
+  writeFileSync(join(dir, 'etc', 'runner.toml'), 'runners = []\n');
+  const runner = await startRunner(['--config', 'etc/runner.toml'], { cwd: dir });
+  try {
+    assert.equal(readFileSync(join(dir, 'etc', '.runner_system_id'), 'utf8'), loggedSystemId(runner.logs()));
+  } finally {
+    runner.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const broken = tempDir();
+  try {
+    writeFileSync(join(broken, 'config.toml'), 'runners = []\n');
+    mkdirSync(join(broken, '.runner_system_id'));
+    const { code, stderr } = await runCli(['run'], { cwd: broken });
+    assert.equal(code, 2);
+    assertOneLineError(stderr, `${join(broken, '.runner_system_id')}: cannot read the runner's system ID: EISDIR`);
+  } finally {
+    rmSync(broken, { recursive: true, force: true });
+  }
+});
+
+test("runner submit --wait shows a local job's log framed as GitLab Runner frames it: header, stage titles, commands, closing line", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'config.toml'), 'check_interval = 0.1\n');
+  writeFileSync(join(dir, 'ok.toml'), 'name = "ok"\nscript = ["echo hello"]\n');
+  writeFileSync(join(dir, 'bad.toml'), 'name = "bad"\nscript = ["exit 4"]\n');
+  // HOME there: each stage is a login shell, and must not depend on the tester's ~/.profile.
+  const runner = await startRunner([], { cwd: dir, env: { HOME: dir } });
+  try {
+    const ok = await runCli(['submit', '--wait', 'ok.toml'], { cwd: dir });
+    assert.equal(ok.code, 0, ok.stderr);
+    const lines = ok.stdout.split('\n');
+    assert.match(lines[0]!, /^\S+$/, 'the job id first');
+    // Runner-side lines as GitLab Runner writes them (\x1b[0K ... \x1b[0;m), no timestamps for a local job.
+    assert.equal(lines[1], `\x1b[0KRunning with ${versionInfo.name} ${versionInfo.version} (${versionInfo.revision.slice(0, 8)})\x1b[0;m`);
+    for (
+      const expected of [
+        '\x1b[0K\x1b[36;1mPreparing the "shell" executor\x1b[0;m\x1b[0;m',
+        '\x1b[0K\x1b[36;1mPreparing environment\x1b[0;m\x1b[0;m',
+        '\x1b[0K\x1b[36;1mExecuting "step_script" stage of the job script\x1b[0;m\x1b[0;m',
+        '\x1b[32;1m$ echo hello\x1b[0;m',
+        'hello',
+        '\x1b[0K\x1b[36;1mCleaning up project directory and file based variables\x1b[0;m\x1b[0;m',
+      ]
+    ) {
+      assert.ok(lines.includes(expected), `${JSON.stringify(expected)} in:\n${ok.stdout}`);
+    }
+    assert.equal(lines.at(-2), '\x1b[32;1mJob succeeded\x1b[0;m');
+    assert.match(ok.stderr, /: success\n$/);
+    const bad = await runCli(['submit', '--wait', 'bad.toml'], { cwd: dir });
+    assert.notEqual(bad.code, 0);
+    assert.ok(bad.stdout.includes('\x1b[32;1m$ exit 4\x1b[0;m\n'), bad.stdout);
+    assert.ok(bad.stdout.endsWith('\x1b[31;1mERROR: Job failed: exit status 4\x1b[0;m\n'), bad.stdout);
+  } finally {
+    runner.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

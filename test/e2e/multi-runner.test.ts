@@ -26,7 +26,8 @@ async function startPeers(root: string, queue: string, names: readonly string[],
       const dir = join(root, name);
       mkdirSync(dir);
       writeFileSync(join(dir, 'config.toml'), `check_interval = 1\n${settings}\n[[runners]]\nname = "${name}"\nqueue_dir = ${JSON.stringify(queue)}\n`);
-      const runner = await startRunner([], { cwd: dir });
+      // HOME there too: each stage is a login shell, and must not depend on (or wait for) the tester's ~/.profile.
+      const runner = await startRunner([], { cwd: dir, env: { HOME: dir } });
       peers.push({ name, runner, owner: ownerOf(runner.pid) });
     }
     return peers;
