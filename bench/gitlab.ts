@@ -68,7 +68,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { echoLine } from '../src/build/scripts.ts';
+import { commandEcho } from '../src/build/shell/stage-scripts.ts';
 import { packageRoot } from '../src/version.ts';
 import type { CoordinatorJob, JobSpec, TestCoordinator, TracePatch } from '../test/support/coordinator/coordinator.ts';
 import { parseBenchArgs } from './lib/args.ts';
@@ -105,7 +105,8 @@ const UPLOAD_TRACE_INTERVAL_S = 1;
 const UPLOAD_COMMAND = printCommand(UPLOAD_BYTES);
 const JOB_TIMEOUT_MS = 120_000;
 /** The line the runner ends a job's log with (src/agent/job-runner.ts). */
-const FOOTER_RE = /^\n\[runner\] job used [^\n]*\n$/;
+// What follows the output: the step's section end, the cleanup stage, the resource line and "Job succeeded".
+const FOOTER_RE = /\nJob used [^\n]* of CPU[^\n]*\n[^\n]*Job succeeded[^\n]*\n$/;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -118,7 +119,8 @@ const spreadOf = (xs: number[], digits: number): string =>
 
 /** A job without a repository: GitLab always sends one, the test coordinator serves none unless given, so skip get_sources. */
 function jobSpec(name: string, command: string, timeoutSeconds: number): JobSpec {
-  return { name, script: [command], timeoutSeconds, variables: [{ key: 'GIT_STRATEGY', value: 'none' }] };
+  // Without time prefixes the command's output is in the trace byte for byte.
+  return { name, script: [command], timeoutSeconds, variables: [{ key: 'GIT_STRATEGY', value: 'none' }, { key: 'FF_TIMESTAMPS', value: 'false' }] };
 }
 
 function finished(coordinator: TestCoordinator, job: CoordinatorJob, session: GitLabSession): Promise<CoordinatorJob> {
@@ -193,7 +195,7 @@ async function pickupRun(session: GitLabSession, intervalMs: number, phase: numb
   const job = coordinator.enqueueJob(jobSpec('pickup', PICKUP_COMMAND, 60));
   const done = await finished(coordinator, job, session);
   checkDone(done);
-  if (!done.trace.toString('utf8').startsWith(`${echoLine(PICKUP_COMMAND)}\nhi\n`)) {
+  if (!done.trace.toString('utf8').includes(`${commandEcho(PICKUP_COMMAND)}\nhi\n`)) {
     throw new Error(`job ${done.id}: unexpected trace ${JSON.stringify(done.trace.toString('utf8').slice(0, 500))}`);
   }
   const lastPoll = requests.filter((r) => isRunnerPoll(r) && r.at < enqueuedAt).at(-1);
@@ -307,17 +309,17 @@ function expectedOutput(): Buffer {
   return Buffer.alloc(UPLOAD_BYTES, `${line}\n`);
 }
 
-/** The runner's trace must be its echo line, exactly the output, and its closing line. */
+/** The runner's trace must hold the echo line, exactly the output after it, and end with its closing lines. */
 function checkUploadTrace(done: CoordinatorJob, output: Buffer): void {
   const trace = done.trace;
-  const header = Buffer.from(`${echoLine(UPLOAD_COMMAND)}\n`);
-  const footer = trace.subarray(header.length + output.length).toString('utf8');
-  const ok = trace.subarray(0, header.length).equals(header) &&
-    trace.subarray(header.length, header.length + output.length).equals(output) &&
-    FOOTER_RE.test(footer);
+  const header = Buffer.from(`${commandEcho(UPLOAD_COMMAND)}\n`);
+  const at = trace.indexOf(header);
+  const start = at + header.length;
+  const footer = trace.subarray(start + output.length).toString('utf8');
+  const ok = at !== -1 && trace.subarray(start, start + output.length).equals(output) && FOOTER_RE.test(footer);
   if (!ok) {
     throw new Error(
-      `job ${done.id}: trace of ${trace.length} bytes is not the echo line (${header.length} bytes) + the ${output.length} bytes expected + the "[runner] job used" line; ` +
+      `job ${done.id}: trace of ${trace.length} bytes does not hold the echo line (${header.length} bytes) + the ${output.length} bytes expected + the closing lines; ` +
         `it starts ${JSON.stringify(trace.subarray(0, 200).toString('utf8'))} and ends ${JSON.stringify(trace.subarray(-200).toString('utf8'))}`,
     );
   }

@@ -3,7 +3,7 @@
 // the output) is exactly that many bytes, so a kept log can be checked by its size alone.
 
 import { Buffer } from 'node:buffer';
-import { echoLine } from '../../src/build/scripts.ts';
+import { commandEcho } from '../../src/build/shell/stage-scripts.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -26,7 +26,7 @@ export function printCommand(bytes: number): string {
 
 /** The bytes the runner logs for a one-command script: its echo line, then the output. */
 function logBytes(command: string, outputBytes: number): number {
-  return Buffer.byteLength(`${echoLine(command)}\n`) + outputBytes;
+  return Buffer.byteLength(`${commandEcho(command)}\n`) + outputBytes;
 }
 
 /** A command whose job log (echo line + output) is exactly logTotal bytes. */
