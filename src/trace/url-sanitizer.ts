@@ -6,7 +6,7 @@
 // Works on a stream: a parameter cut between two chunks is still found.
 import { Buffer } from 'node:buffer';
 import type { LogSink } from '../job/log.ts';
-import { indexOfByte } from '../runtime/runtime.ts';
+import { MarkerMasker } from './marker-masker.ts';
 
 export const MASKED_URL_PARAMETERS = [
   'private_token',
@@ -17,7 +17,6 @@ export const MASKED_URL_PARAMETERS = [
   'x-amz-security-token',
 ] as const;
 
-const MASK = Buffer.from('[MASKED]');
 const KEYS = MASKED_URL_PARAMETERS.map((key) => Buffer.from(`${key}=`));
 const QUESTION = 0x3f;
 const AMPERSAND = 0x26;
@@ -30,61 +29,19 @@ function lower(byte: number): number {
   return byte >= 0x41 && byte <= 0x5a ? byte + 0x20 : byte;
 }
 
-export class UrlSanitizer {
-  private held: Buffer = Buffer.alloc(0);
-  private inValue = false;
-
-  constructor(private readonly sink: LogSink) {}
-
-  write(chunk: Uint8Array): void {
-    const buf = this.held.length > 0 ? Buffer.concat([this.held, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.held = Buffer.alloc(0);
-    this.process(buf, false);
+export class UrlSanitizer extends MarkerMasker {
+  constructor(sink: LogSink) {
+    super([QUESTION, AMPERSAND], sink);
   }
 
-  flush(): void {
-    const held = this.held;
-    this.held = Buffer.alloc(0);
-    if (held.length > 0) this.process(held, true);
-    this.inValue = false;
+  protected isValueByte(byte: number): boolean {
+    return !endsValue(byte);
   }
 
-  private process(buf: Buffer, final: boolean): void {
-    let at = 0;
-    if (this.inValue) {
-      while (at < buf.length && !endsValue(buf[at]!)) at++;
-      if (at === buf.length) return;
-      this.inValue = false;
-    }
-    let emitFrom = at;
-    for (;;) {
-      const question = indexOfByte(buf, QUESTION, at);
-      const ampersand = indexOfByte(buf, AMPERSAND, at);
-      const candidate = question < 0 ? ampersand : ampersand < 0 ? question : Math.min(question, ampersand);
-      if (candidate < 0) break;
-      const key = this.keyAt(buf, candidate + 1);
-      if (key === 'partial' && !final) {
-        if (candidate > emitFrom) this.sink(buf.subarray(emitFrom, candidate));
-        this.held = Buffer.from(buf.subarray(candidate));
-        return;
-      }
-      if (typeof key !== 'number') {
-        at = candidate + 1;
-        continue;
-      }
-      const valueStart = candidate + 1 + key;
-      this.sink(buf.subarray(emitFrom, valueStart));
-      this.sink(MASK);
-      let end = valueStart;
-      while (end < buf.length && !endsValue(buf[end]!)) end++;
-      if (end === buf.length) {
-        this.inValue = !final;
-        return;
-      }
-      at = end;
-      emitFrom = end;
-    }
-    if (emitFrom < buf.length) this.sink(buf.subarray(emitFrom));
+  /** `?key=` or `&key=` at `at`. */
+  protected markerAt(buf: Buffer, at: number): number | 'partial' | undefined {
+    const key = this.keyAt(buf, at + 1);
+    return typeof key === 'number' ? 1 + key : key;
   }
 
   /** The length of `key=` at `at`, 'partial' when the buffer ends before that can be told. */
