@@ -6,7 +6,7 @@
 // parameters, and the job token in the repository URL are [MASKED].
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { logLines, logText, runJob, sharedGitLabRunner, withoutSources } from './gitlab-harness.ts';
+import { logLines, logText, runJob, sharedGitLabRunner, withoutSources } from './harness.ts';
 
 const shared = sharedGitLabRunner();
 after(() => shared.close());

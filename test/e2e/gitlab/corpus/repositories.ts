@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { GitRepository } from '../../support/coordinator/coordinator.ts';
+import type { GitRepository } from '../../../support/coordinator/coordinator.ts';
 import { FILES, type ProjectName, type RepoCommit, type RepoFile } from './repository-files.ts';
 
 export type { ProjectName } from './repository-files.ts';

@@ -11,11 +11,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGitRepository, TestCoordinator } from '../support/coordinator/coordinator.ts';
-import { runCli, startRunner } from '../support/runner-process.ts';
-import { assertPromtoolAccepts, promtool } from '../support/promtool.ts';
-import { skipUnless } from '../support/tools.ts';
-import { selfSignedCertificate } from '../support/tls.ts';
+import { createGitRepository, TestCoordinator } from '../../support/coordinator/coordinator.ts';
+import { runCli, startRunner } from '../../support/runner-process.ts';
+import { assertPromtoolAccepts, promtool } from '../../support/promtool.ts';
+import { skipUnless } from '../../support/tools.ts';
+import { selfSignedCertificate } from '../../support/tls.ts';
 import {
   finished,
   gitlabConfig,
@@ -29,7 +29,7 @@ import {
   startGitLabRunner,
   startRunnerWithoutGitCaVariable,
   withoutSources,
-} from './gitlab-harness.ts';
+} from './harness.ts';
 
 const gitSkip = skipUnless('git', 'git');
 const promtoolSkip = skipUnless('promtool', 'prometheus');

@@ -8,9 +8,9 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CoordinatorJob, createGitRepository, type JobSpec } from '../support/coordinator/coordinator.ts';
-import { skipUnless } from '../support/tools.ts';
-import { between, finished, logLines, logText, runJob, sharedGitLabRunner, show, startGitLabRunner, withoutSources } from './gitlab-harness.ts';
+import { type CoordinatorJob, createGitRepository, type JobSpec } from '../../support/coordinator/coordinator.ts';
+import { skipUnless } from '../../support/tools.ts';
+import { between, finished, logLines, logText, runJob, sharedGitLabRunner, show, startGitLabRunner, withoutSources } from './harness.ts';
 
 const gitSkip = skipUnless('git', 'git');
 

@@ -43,7 +43,7 @@ import { CORPUS } from './corpus/corpus.ts';
 import { type CorpusRun, runCorpus } from './corpus/run-corpus.ts';
 import { describeDifferences } from './corpus/normalise.ts';
 import { PROJECT_PATHS } from './corpus/repositories.ts';
-import { hasCommand, skipUnless } from '../support/tools.ts';
+import { hasCommand, skipUnless } from '../../support/tools.ts';
 
 const gitSkip = skipUnless('git', 'git');
 

@@ -13,9 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CoordinatorJob, createGitRepository, type GitRepository } from '../support/coordinator/coordinator.ts';
-import { skipUnless } from '../support/tools.ts';
-import { between, logLines, logText, runJob, sharedGitLabRunner, show, stageLines } from './gitlab-harness.ts';
+import { type CoordinatorJob, createGitRepository, type GitRepository } from '../../support/coordinator/coordinator.ts';
+import { skipUnless } from '../../support/tools.ts';
+import { between, logLines, logText, runJob, sharedGitLabRunner, show, stageLines } from './harness.ts';
 
 const gitSkip = skipUnless('git', 'git');
 const lfsSkip = gitSkip || skipUnless('git-lfs', 'git-lfs', 'version');

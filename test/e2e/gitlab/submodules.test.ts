@@ -12,9 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CoordinatorJob, createGitRepository, type GitRepository, type JobSpec } from '../support/coordinator/coordinator.ts';
-import { skipUnless } from '../support/tools.ts';
-import { type GitLabRunner, logLines, logText, runJob, sharedGitLabRunner } from './gitlab-harness.ts';
+import { type CoordinatorJob, createGitRepository, type GitRepository, type JobSpec } from '../../support/coordinator/coordinator.ts';
+import { skipUnless } from '../../support/tools.ts';
+import { type GitLabRunner, logLines, logText, runJob, sharedGitLabRunner } from './harness.ts';
 
 const gitSkip = skipUnless('git', 'git');
 const hasLfs = gitSkip === false && skipUnless('git-lfs', 'git-lfs', 'version') === false;

@@ -4,7 +4,7 @@
 // into what the test coordinator sends (GitLab resolves the YAML server-side:
 // defaults, folding of plain scalars, GIT_DEPTH into git_info.depth).
 import { parse } from 'yaml';
-import type { GitRepository, JobSpec, JobVariableSpec } from '../../support/coordinator/coordinator.ts';
+import type { GitRepository, JobSpec, JobVariableSpec } from '../../../support/coordinator/coordinator.ts';
 import type { ExpectedLog } from './gitlab-stages.ts';
 import { PROJECT_PATHS, type ProjectName } from './repositories.ts';
 

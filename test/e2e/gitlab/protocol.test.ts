@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CoordinatorJob, TestCoordinator } from '../support/coordinator/coordinator.ts';
-import { startRunner } from '../support/runner-process.ts';
-import { finished, gitlabConfig, logLines, logText, runJob, RUNNER_TOKEN, sharedGitLabRunner, SHORT_TOKEN, withoutSources } from './gitlab-harness.ts';
+import { type CoordinatorJob, TestCoordinator } from '../../support/coordinator/coordinator.ts';
+import { startRunner } from '../../support/runner-process.ts';
+import { finished, gitlabConfig, logLines, logText, runJob, RUNNER_TOKEN, sharedGitLabRunner, SHORT_TOKEN, withoutSources } from './harness.ts';
 
 const shared = sharedGitLabRunner();
 after(() => shared.close());

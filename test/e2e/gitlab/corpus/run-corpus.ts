@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CoordinatorJob, TestCoordinator } from '../../support/coordinator/coordinator.ts';
-import { type RunningRunner, startRunner } from '../../support/runner-process.ts';
+import { type CoordinatorJob, TestCoordinator } from '../../../support/coordinator/coordinator.ts';
+import { type RunningRunner, startRunner } from '../../../support/runner-process.ts';
 import { type CorpusJob, type EndState, jobSpec, type RunValues } from './corpus-job.ts';
 import { resolveFlags } from './gitlab-flags.ts';
 import { ExpectedLog } from './gitlab-stages.ts';

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGitRepository, TestCoordinator } from '../support/coordinator/coordinator.ts';
-import { selfSignedCertificate } from '../support/tls.ts';
-import { skipUnless } from '../support/tools.ts';
+import { createGitRepository, TestCoordinator } from '../../support/coordinator/coordinator.ts';
+import { selfSignedCertificate } from '../../support/tls.ts';
+import { skipUnless } from '../../support/tools.ts';
 import {
   between,
   gitlabConfig,
@@ -25,7 +25,7 @@ import {
   show,
   startRunnerWithoutGitCaVariable,
   withoutSources,
-} from './gitlab-harness.ts';
+} from './harness.ts';
 
 const gitSkip = skipUnless('git', 'git');
 const opensslSkip = skipUnless('openssl', 'openssl', 'version');

@@ -6,8 +6,8 @@ import { Buffer } from 'node:buffer';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CoordinatorJob, type CoordinatorOptions, type JobSpec, TestCoordinator } from '../support/coordinator/coordinator.ts';
-import { type RunningRunner, type SpawnOptions, startRunner } from '../support/runner-process.ts';
+import { type CoordinatorJob, type CoordinatorOptions, type JobSpec, TestCoordinator } from '../../support/coordinator/coordinator.ts';
+import { type RunningRunner, type SpawnOptions, startRunner } from '../../support/runner-process.ts';
 
 export const RUNNER_TOKEN = 'glrt-test-runner-token-0123456789';
 /** GitLab Runner's short token of RUNNER_TOKEN: the prefix removed, the first 9 characters. */
