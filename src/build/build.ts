@@ -177,7 +177,7 @@ class Build {
     const quiet = !stages.prepared || contextEnded;
     if (!quiet) this.stages.enter('cleanup_file_variables');
     try {
-      if (!quiet) await this.stages.jobCleanup();
+      if (!quiet) await this.stages.cleanupScript();
       await this.environment?.cleanup();
     } catch (error) {
       this.outcome.note(`cleanup_file_variables: ${message(error)}`);

@@ -6,17 +6,17 @@ import type { JobEnvironment, ShellKind, StageOutcome } from '../job/executor.ts
 import type { Job } from '../job/model.ts';
 import type { BuildStage, ResourceUse, StageTiming } from '../job/result.ts';
 import type { JobLog } from '../trace/job-log.ts';
-import { architecture, goArch, operatingSystem } from '../runtime/runtime.ts';
 import { sleep } from '../system/sleep.ts';
-import { versionInfo } from '../version.ts';
 import type { BuildOptions } from './build.ts';
 import { error, exitText, info, line, sectionEnd, sectionStart, stageTitle, title, warning } from './log-lines.ts';
 import type { Outcome, TimeoutKind } from './outcome.ts';
 import { type BuildPlan, stageTimeouts } from './plan.ts';
-import { sourcesBody, type SourcesPlan, SourcesScriptError } from './shell/sources.ts';
-import { afterScriptBody, jobCleanupBody, prepareBody, stepBody, type StepParts } from './shell/stage-scripts.ts';
+import { sourcesAuth, sourcesBody, type SourcesPlan, SourcesScriptError } from './shell/sources.ts';
+import { afterScriptBody, cleanupBody, prepareBody, stepBody, type StepParts } from './shell/stage-scripts.ts';
 import { ScriptBody, stageScript } from './shell/writer.ts';
+import { versionInfo } from '../version.ts';
 import { StageClock } from './stage-clock.ts';
+import { sourcesPlanOf, stepCommands, stepPartsOf, stepStage } from './stage-inputs.ts';
 import { unsupportedWarning } from './unsupported.ts';
 
 type Stage = BuildStage | 'clear_worktree';
@@ -32,17 +32,11 @@ export interface StageRunnerParts {
   readonly environment: () => JobEnvironment;
 }
 
-/** How long FF_ENABLE_JOB_CLEANUP's clean-up may take (GitLab Runner's cleanup stage timeout). */
+/** How long the cleanup script may take (GitLab Runner's cleanup stage timeout). */
 const CLEANUP_TIMEOUT_MS = 5 * 60_000;
 
 const TIMEOUT_HELP =
   'For more control over job and script timeouts see: https://docs.gitlab.com/ci/runners/configure_runners/#set-script-and-after_script-timeouts';
-
-/** A step name as a stage label can hold it. */
-function stepStage(name: string): BuildStage {
-  const lower = name.toLowerCase();
-  return /^[a-z0-9_]{1,64}$/.test(lower) ? `step_${lower}` : 'step_other';
-}
 
 /** GitLab Runner's pause before another attempt of a stage: exponential from 5 s to 5 min (1 s to 5 s without the flag). */
 export function retryPauseMs(attempt: number, exponential: boolean): number {
@@ -170,28 +164,6 @@ export class StageRunner {
     return this.prepared;
   }
 
-  private sourcesPlan(repository: NonNullable<Job['repository']>): SourcesPlan {
-    const { job, plan, options } = this.parts;
-    const scripts = options.runner.scripts;
-    return {
-      repository,
-      settings: plan.settings,
-      variables: plan.variables,
-      projectDir: plan.directories!.projectDir,
-      tempDir: plan.directories!.tempDir,
-      hooks: {
-        pre: [...(scripts.preGetSources ? [scripts.preGetSources] : []), ...(job.hooks?.preGetSources ?? [])],
-        post: [...(job.hooks?.postGetSources ?? []), ...(scripts.postGetSources ? [scripts.postGetSources] : [])],
-      },
-      userAgent: `${versionInfo.name} ${versionInfo.version} ${operatingSystem}/${goArch(architecture)}`,
-      correlationId: plan.flags.flags.FF_USE_GITALY_CORRELATION_ID ? job.requestId : undefined,
-      bundleUris: plan.flags.flags.FF_USE_GIT_BUNDLE_URIS,
-      caFile: plan.variables.some((v) => v.key === 'CI_SERVER_TLS_CA_FILE'),
-      coordinatorUrl: options.runner.coordinatorUrl,
-      scriptSections: this.scriptSections(),
-    };
-  }
-
   /**
    * get_sources, GET_SOURCES_ATTEMPTS times at most as GitLab Runner tries
    * it: any failure is tried again (a script that cannot be written too),
@@ -269,7 +241,7 @@ export class StageRunner {
     if (timeouts.scriptMs !== undefined) this.scriptDeadline = performance.now() + timeouts.scriptMs;
     const steps = [
       { stage: 'step_script' as BuildStage, commands: [...job.beforeScript, ...job.script] },
-      ...(job.extraSteps ?? []).map((step) => ({ stage: stepStage(step.name), commands: step.script })),
+      ...(job.extraSteps ?? []).map((step) => ({ stage: stepStage(step.name), commands: stepCommands(this.parts.plan, step) })),
     ];
     for (const step of steps) {
       if (this.stopped()) {
@@ -303,20 +275,12 @@ export class StageRunner {
     return succeeded;
   }
 
-  /** FF_SCRIPT_SECTIONS shows multi-line commands whole only where the coordinator reads sections (GitLab Runner's condition). */
-  private scriptSections(): boolean {
-    return this.parts.plan.flags.flags.FF_SCRIPT_SECTIONS && this.sections;
+  private sourcesPlan(repository: NonNullable<Job['repository']>): SourcesPlan {
+    return sourcesPlanOf(this.parts.job, this.parts.plan, this.parts.options, repository);
   }
 
   private stepParts(status?: string): StepParts {
-    const { plan } = this.parts;
-    let variables = plan.variables;
-    if (status !== undefined) {
-      // GitLab Runner sets the first CI_JOB_STATUS of the list: a job that defines its own still wins.
-      const first = variables.findIndex((v) => v.key === 'CI_JOB_STATUS');
-      variables = variables.map((v, i) => (i === first ? { ...v, value: status } : v));
-    }
-    return { variables, tempDir: plan.directories!.tempDir, projectDir: plan.directories!.projectDir, scriptSections: this.scriptSections() };
+    return stepPartsOf(this.parts.job, this.parts.plan, status);
   }
 
   private async afterScript(timeoutMs: number): Promise<void> {
@@ -355,19 +319,25 @@ export class StageRunner {
   }
 
   /**
-   * FF_ENABLE_JOB_CLEANUP's part of cleanup_file_variables, for a project
-   * directory that is kept between jobs. Only the runner exiting stops it;
-   * a failure is noted, never the job's.
+   * cleanup_file_variables' script, where it has something to do: git's
+   * credential helpers told to forget the job token (after whatever the job
+   * did with git, as GitLab Runner does for every job), and
+   * FF_ENABLE_JOB_CLEANUP for a project directory kept between jobs. Only
+   * the runner exiting stops it; a failure is noted, never the job's.
    */
-  async jobCleanup(): Promise<void> {
-    const { plan, outcome, options } = this.parts;
-    if (!plan.flags.flags.FF_ENABLE_JOB_CLEANUP || plan.directories === undefined || plan.directories.disposable) return;
+  async cleanupScript(): Promise<void> {
+    const { job, plan, outcome, options } = this.parts;
+    if (plan.directories === undefined) return;
+    const jobCleanup = plan.flags.flags.FF_ENABLE_JOB_CLEANUP && !plan.directories.disposable;
     try {
+      const credentialOrigin = job.repository === undefined ? undefined : sourcesAuth(this.sourcesPlan(job.repository)).origin;
+      if (!jobCleanup && credentialOrigin === undefined) return;
       // after_script's CI_JOB_STATUS stays for the stages after it, as in GitLab Runner.
-      const script = this.scriptOf((body) => jobCleanupBody(body, this.stepParts(this.scriptStarted ? outcome.ciJobStatus : undefined), plan.settings));
+      const parts = this.stepParts(this.scriptStarted ? outcome.ciJobStatus : undefined);
+      const script = this.scriptOf((body) => cleanupBody(body, parts, plan.settings, { credentialOrigin, jobCleanup }));
       const result = await this.execute('cleanup_file_variables', script, CLEANUP_TIMEOUT_MS, options.killSignal ? [options.killSignal] : []);
       if (result.outcome !== 'exited' || result.exitCode !== 0) {
-        outcome.note(`cleanup_file_variables: job cleanup ended ${result.outcome} with exit status ${result.exitCode}`);
+        outcome.note(`cleanup_file_variables: the cleanup script ended ${result.outcome} with exit status ${result.exitCode}`);
       }
     } catch (error) {
       outcome.note(`cleanup_file_variables: ${error instanceof Error ? error.message : String(error)}`);

@@ -10,8 +10,18 @@
 //      (`git@host:` and `ssh://git@host[:port]`), fetched over https instead,
 //   4. the repository URL's own host, for submodules on it.
 // A local job's repository has no coordinator: only 1 and 4 apply.
+import type { ScriptBody } from './writer.ts';
 
 const JOB_TOKEN_USER = 'gitlab-ci-token';
+
+/**
+ * Tells git's credential helpers of the user's (store, cache) to forget the
+ * job token for ORIGIN, best effort, as GitLab Runner does at the end of
+ * get_sources and again in the cleanup stage of every job.
+ */
+export function clearGitCredentials(body: ScriptBody, origin: string): void {
+  body.line(`echo ${body.quote(`url=${origin}\nusername=${JOB_TOKEN_USER}`)} | git credential reject || true`);
+}
 
 export interface GitAuthInput {
   /** The repository URL as the source sent it (GitLab's repo_url carries the job token). */

@@ -2,14 +2,14 @@
 // (fetch into the kept checkout, clone afresh, none, empty), GIT_DEPTH as the
 // coordinator sent it, GIT_FETCH_EXTRA_FLAGS, GIT_CHECKOUT, GIT_CLEAN_FLAGS,
 // Git LFS, submodules (with the job token for relative URLs), and the hooks
-// around it. The job token never reaches git's command line or the
+// around it. The job token never reaches a command line or the
 // repository's .git/config: a git config file in the job's temporary
 // directory (removed after the job) rewrites the credential-free URLs to
 // ones with the token, and .git/config only includes that file.
 import type { JobRepository } from '../../job/model.ts';
 import type { JobSettings } from '../settings.ts';
 import { writeCommands, writeExports } from './stage-scripts.ts';
-import { type GitAuth, gitAuth } from './git-auth.ts';
+import { clearGitCredentials, type GitAuth, gitAuth } from './git-auth.ts';
 import type { ScriptBody } from './writer.ts';
 import type { JobVariable } from '../../job/model.ts';
 
@@ -40,17 +40,15 @@ export class SourcesScriptError extends Error {
   override name = 'SourcesScriptError';
 }
 
-const JOB_TOKEN_USER = 'gitlab-ci-token';
 const EXT_CONFIG = '.gitlab-runner.ext.conf';
 
-/** Go's regexp.QuoteMeta, for git config's value patterns. */
-function quoteMeta(text: string): string {
-  return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+/** TEXT escaped for a double-quoted git config value or subsection name. */
+function gitConfigString(text: string): string {
+  return text.replace(/[\\"]/g, '\\$&');
 }
 
 export function sourcesBody(body: ScriptBody, plan: SourcesPlan): void {
-  const { settings, projectDir: project, tempDir: temp, repository } = plan;
-  const q = body.quote;
+  const { settings, projectDir: project, tempDir: temp } = plan;
   writeExports(body, plan.variables, temp);
   body.export('GIT_TERMINAL_PROMPT', '0');
   body.export('GCM_INTERACTIVE', 'Never');
@@ -59,15 +57,7 @@ export function sourcesBody(body: ScriptBody, plan: SourcesPlan): void {
   if (fetching && plan.hooks.pre.length > 0) writeCommands(body, plan.hooks.pre, sections('pre_clone_script'));
   if (!settings.lfsSkipSmudge) body.export('GIT_LFS_SKIP_SMUDGE', '1');
 
-  const valueOf = (key: string): string => plan.variables.findLast((v) => v.key === key)?.value ?? '';
-  const { remote, rewrites, origin } = gitAuth({
-    repositoryUrl: repository.url,
-    coordinatorUrl: plan.coordinatorUrl,
-    forceHttps: settings.submoduleForceHttps,
-    sshHost: valueOf('CI_SERVER_SHELL_SSH_HOST') || valueOf('CI_SERVER_HOST'),
-    sshPort: valueOf('CI_SERVER_SHELL_SSH_PORT'),
-    jobToken: valueOf('CI_JOB_TOKEN'),
-  });
+  const { remote, rewrites, origin } = sourcesAuth(plan);
   if (settings.gitStrategy === 'none') {
     body.notice('Skipping Git repository setup');
     body.command('mkdir', '-p', project);
@@ -88,10 +78,20 @@ export function sourcesBody(body: ScriptBody, plan: SourcesPlan): void {
   else updateSubmodules(body, settings, submodules === 'recursive');
 
   if (fetching && plan.hooks.post.length > 0) writeCommands(body, plan.hooks.post, sections('post_clone_script'));
-  if (origin !== undefined) {
-    // A credential helper of the user's (store, cache) must not keep the job token.
-    body.line(`echo ${q(`url=${origin}\nusername=${JOB_TOKEN_USER}`)} | git credential reject || true`);
-  }
+  if (origin !== undefined) clearGitCredentials(body, origin);
+}
+
+/** How git gets the job token for this job's repository. */
+export function sourcesAuth(plan: SourcesPlan): GitAuth {
+  const valueOf = (key: string): string => plan.variables.findLast((v) => v.key === key)?.value ?? '';
+  return gitAuth({
+    repositoryUrl: plan.repository.url,
+    coordinatorUrl: plan.coordinatorUrl,
+    forceHttps: plan.settings.submoduleForceHttps,
+    sshHost: valueOf('CI_SERVER_SHELL_SSH_HOST') || valueOf('CI_SERVER_HOST'),
+    sshPort: valueOf('CI_SERVER_SHELL_SSH_PORT'),
+    jobToken: valueOf('CI_JOB_TOKEN'),
+  });
 }
 
 function removeDirectory(body: ScriptBody, dir: string): void {
@@ -128,7 +128,9 @@ function fetchSources(body: ScriptBody, plan: SourcesPlan, remote: string, rewri
     body.line(`git config -f ${q(ext)} ${q(`http.${origin}.sslCAInfo`)} "$CI_SERVER_TLS_CA_FILE"`);
   }
   for (const [withCredentials, without] of rewrites) {
-    body.command('git', 'config', '--file', ext, '--replace-all', `url.${withCredentials}.insteadOf`, without, `^${quoteMeta(without)}$`);
+    // Appended by printf, a builtin of the shell, where GitLab Runner runs `git config`: the URL with the
+    // token is never a process's argument, which any local user could read in `ps`. The rewrites are unique.
+    body.line(`printf '[url "%s"]\\n\\tinsteadOf = "%s"\\n' ${q(gitConfigString(withCredentials))} ${q(gitConfigString(without))} >> ${q(ext)}`);
   }
   body.command('git', 'config', '--file', `${template}/config`, '--replace-all', 'include.path', ext, '\\.gitlab-runner\\.ext\\.conf$');
   body.export('GLR_EXT_GIT_CONFIG_PATH', ext);

@@ -6,6 +6,7 @@
 import type { JobVariable } from '../../job/model.ts';
 import { fileVariablePath } from '../job-variables.ts';
 import type { JobSettings } from '../settings.ts';
+import { clearGitCredentials } from './git-auth.ts';
 import { noticeText, ScriptBody } from './writer.ts';
 
 /** The file a job may write `KEY=value` lines to, exported to its later stages (GitLab's GITLAB_ENV). */
@@ -97,15 +98,29 @@ export function afterScriptBody(body: ScriptBody, parts: StepParts, commands: re
 }
 
 /**
- * FF_ENABLE_JOB_CLEANUP: a kept project directory made clean after the job,
- * with the job's variables exported as in every stage (file variables as
- * their paths only: their files are not written again) - removed for the
- * clone and empty strategies, `git clean` and `git reset --hard` (in
- * submodules too) for fetch, left as it is for none.
+ * The cleanup stage's script, with the job's variables exported as in every
+ * stage (file variables as their paths only: their files are not written
+ * again): git's credential helpers told to forget the job token for
+ * CREDENTIAL_ORIGIN, then with JOB_CLEANUP (FF_ENABLE_JOB_CLEANUP) the kept
+ * project directory made clean.
  */
-export function jobCleanupBody(body: ScriptBody, parts: StepParts, settings: JobSettings): void {
-  const { projectDir } = parts;
+export function cleanupBody(
+  body: ScriptBody,
+  parts: StepParts,
+  settings: JobSettings,
+  what: { readonly credentialOrigin: string | undefined; readonly jobCleanup: boolean },
+): void {
   writeExports(body, parts.variables, parts.tempDir, false);
+  if (what.credentialOrigin !== undefined) clearGitCredentials(body, what.credentialOrigin);
+  if (what.jobCleanup) projectCleanup(body, parts.projectDir, settings);
+}
+
+/**
+ * FF_ENABLE_JOB_CLEANUP: the project directory removed for the clone and
+ * empty strategies, `git clean` and `git reset --hard` (in submodules too)
+ * for fetch, left as it is for none.
+ */
+function projectCleanup(body: ScriptBody, projectDir: string, settings: JobSettings): void {
   if (settings.gitStrategy === 'clone' || settings.gitStrategy === 'empty') {
     body.ifTest(`-d ${body.quote(projectDir)}`, () => body.command('chmod', '-R', 'u+rwX', projectDir));
     body.command('rm', '-r', '-f', projectDir);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JobVariable } from '../../../src/job/model.ts';
-import { fakeJob, type FakeRun } from '../../support/fakes.ts';
+import { fakeJob, type FakeRun, runnerSettings } from '../../support/fakes.ts';
 import { bodyOf, build, RED, RESET, scriptOf, SECTIONS, succeed, titled, warned, withoutResources } from './harness.ts';
 
 const variable = (key: string, value: string): JobVariable => ({ key, value, masked: false });
@@ -25,7 +25,7 @@ test("GET_SOURCES_ATTEMPTS: tried again after `Retrying...` and GitLab's backoff
     job,
     (run) => run.exit(run.stage === 'get_sources' && !clearing(run) ? 1 : 0, `${ran([run])[0]}\n`),
   );
-  assert.deepEqual(ran(executor.runs), ['prepare_script', 'get_sources', 'clear_worktree', 'get_sources', 'get_sources']);
+  assert.deepEqual(ran(executor.runs), ['prepare_script', 'get_sources', 'clear_worktree', 'get_sources', 'get_sources', 'cleanup_file_variables']);
   assert.deepEqual(pauses, [5_000, 10_000], 'exponential from 5 s (FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY)');
   assert.equal(result.failureReason, 'script_failure');
   assert.equal(result.failure, 'exit status 1');
@@ -47,7 +47,8 @@ test("GET_SOURCES_ATTEMPTS: tried again after `Retrying...` and GitLab's backoff
       start('clear_worktree') + CLEAR_TITLE + 'clear_worktree\n' + end('clear_worktree') +
       start('get_sources') + SOURCES_TITLE + 'get_sources\n' + end('get_sources') + retry +
       start('get_sources') + SOURCES_TITLE + 'get_sources\n' + end('get_sources') +
-      start('cleanup_file_variables') + titled('Cleaning up project directory and file based variables') + end('cleanup_file_variables'),
+      start('cleanup_file_variables') + titled('Cleaning up project directory and file based variables') + 'cleanup_file_variables\n' +
+      end('cleanup_file_variables'),
   );
   const clear = bodyOf(executor.runs.find(clearing)!.command.script);
   assert.ok(clear.includes(`echo $'\\x1b[32;1mDeleting tracked and untracked files...\\x1b[0;m'`));
@@ -62,7 +63,15 @@ test('an attempt that succeeds ends the retries and the job goes on as if nothin
   assert.equal(result.failure, undefined);
   assert.equal(result.failureReason, undefined);
   assert.equal(result.exitCode, 0);
-  assert.deepEqual(ran(executor.runs), ['prepare_script', 'get_sources', 'clear_worktree', 'get_sources', 'get_sources', 'step_script']);
+  assert.deepEqual(ran(executor.runs), [
+    'prepare_script',
+    'get_sources',
+    'clear_worktree',
+    'get_sources',
+    'get_sources',
+    'step_script',
+    'cleanup_file_variables',
+  ]);
   assert.deepEqual(pauses, [5_000, 10_000]);
 });
 
@@ -78,7 +87,7 @@ test('without FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY the pauses go from 1 s to 5
   assert.deepEqual(many.pauses, [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]);
   assert.ok(many.log.includes(warned('GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 10')));
   const once = await build(fakeJob('3', { repository: REPOSITORY }), fail);
-  assert.deepEqual(ran(once.executor.runs), ['prepare_script', 'get_sources']);
+  assert.deepEqual(ran(once.executor.runs), ['prepare_script', 'get_sources', 'cleanup_file_variables']);
   assert.deepEqual(once.pauses, []);
   assert.equal(once.log.includes('Retrying...'), false);
 });
@@ -107,7 +116,7 @@ test('a cancel or a timeout of get_sources is not tried again; a cancel during t
 test('a clear_worktree that fails is the second attempt failing: get_sources runs again only in the third', async () => {
   const job = fakeJob('1', { repository: REPOSITORY, variables: [variable('GET_SOURCES_ATTEMPTS', '3')] });
   const { executor, result, pauses } = await build(job, (run) => run.exit(run.stage === 'get_sources' ? (clearing(run) ? 2 : 1) : 0));
-  assert.deepEqual(ran(executor.runs), ['prepare_script', 'get_sources', 'clear_worktree', 'get_sources']);
+  assert.deepEqual(ran(executor.runs), ['prepare_script', 'get_sources', 'clear_worktree', 'get_sources', 'cleanup_file_variables']);
   assert.deepEqual(pauses, [5_000, 10_000]);
   assert.equal(result.exitCode, 1);
 });
@@ -121,7 +130,11 @@ test('an invalid GIT_SUBMODULE_STRATEGY: get_sources cannot be written, which is
   const { result, executor, log, stages } = await build(job, succeed);
   assert.equal(result.state, 'failed');
   assert.equal(result.failureReason, 'runner_system_failure');
-  assert.deepEqual(ran(executor.runs), ['prepare_script', 'clear_worktree'], 'no get_sources script ever runs');
+  assert.deepEqual(
+    ran(executor.runs),
+    ['prepare_script', 'clear_worktree', 'cleanup_file_variables'],
+    'no get_sources script ever runs (the cleanup script still does)',
+  );
   assert.deepEqual(stages, ['prepare_executor', 'prepare_script', 'cleanup_file_variables'], 'and no get_sources stage is entered');
   assert.ok(log.includes(warned(`GIT_SUBMODULE_STRATEGY: expected either 'normal', 'recursive' or 'none' got "sometimes"`)));
   assert.equal(log.includes(SOURCES_TITLE), false);
@@ -171,9 +184,11 @@ test('FF_ENABLE_JOB_CLEANUP: the kept project directory is cleaned in the cleanu
   assert.equal(cleanFlags.body?.includes('git clean'), false);
   assert.ok(fetch.log.indexOf(titled('Cleaning up project directory and file based variables')) > 0);
 
-  // Not without the flag, not for a local job's disposable directory, not after the job's timeout.
+  // Not without the flag (the cleanup script then only makes git forget the job token), not for a local job's
+  // disposable directory, not after the job's timeout.
   const off = await build(fakeJob('2', { project: PROJECT, repository: REPOSITORY }), succeed);
-  assert.equal(off.executor.runs.some((r) => r.stage === 'cleanup_file_variables'), false);
+  const offBody = bodyOf(scriptOf(off.executor, 'cleanup_file_variables'));
+  assert.ok(offBody.includes('git credential reject') && !offBody.includes('git reset') && !offBody.includes('rm -r'), offBody);
   const local = await build(fakeJob('3', { variables: [variable('FF_ENABLE_JOB_CLEANUP', 'true')] }), succeed);
   assert.equal(local.executor.runs.some((r) => r.stage === 'cleanup_file_variables'), false);
   const late = await build(
@@ -182,4 +197,22 @@ test('FF_ENABLE_JOB_CLEANUP: the kept project directory is cleaned in the cleanu
   );
   assert.equal(late.executor.runs.some((r) => r.stage === 'cleanup_file_variables'), false);
   assert.equal(scriptOf(fetch.executor, 'cleanup_file_variables').includes('export '), true, 'the cleanup script is a stage script like the others');
+});
+
+test('the job token is on no command line: get_sources has it only in exports and in the printf (a shell builtin) that writes the rewrites', async () => {
+  const token = 'glcbt-64_Secret1234567890';
+  const job = fakeJob('1', {
+    project: PROJECT,
+    repository: { url: `https://gitlab-ci-token:${token}@gitlab.example/g/p.git`, ref: 'main' },
+    variables: [variable('CI_JOB_TOKEN', token), variable('GIT_SUBMODULE_STRATEGY', 'recursive'), variable('GIT_SUBMODULE_FORCE_HTTPS', 'true')],
+  });
+  const { executor } = await build(job, succeed, { runner: runnerSettings({ coordinatorUrl: 'https://gitlab.example/' }) });
+  const lines = bodyOf(scriptOf(executor, 'get_sources')).split('\n').map((line) => line.trim()).filter((line) => line.includes(token));
+  const rewrites = lines.filter((line) => line.startsWith(`printf '[url "%s"]`));
+  assert.ok(rewrites.length >= 3, `the repository, the coordinator and its ssh URLs are rewritten: ${rewrites.join('\n')}`);
+  assert.deepEqual(lines.filter((line) => !line.startsWith('export ') && !rewrites.includes(line)), []);
+  for (const stage of ['cleanup_file_variables', 'step_script'] as const) {
+    const other = bodyOf(scriptOf(executor, stage)).split('\n').filter((line) => line.includes(token));
+    assert.ok(other.every((line) => line.trim().startsWith('export ')), other.join('\n'));
+  }
 });

@@ -45,7 +45,21 @@ test("a job goes through GitLab's stages in order; each script stage gets its sc
   const order = ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'step_release', 'after_script', 'cleanup_file_variables'];
   assert.deepEqual(stages, order);
   assert.deepEqual(result.stages.map((timing) => timing.stage), order);
-  assert.deepEqual(executor.runs.map((run) => run.stage), ['prepare_script', 'get_sources', 'step_script', 'step_release', 'after_script']);
+  assert.deepEqual(executor.runs.map((run) => run.stage), [
+    'prepare_script',
+    'get_sources',
+    'step_script',
+    'step_release',
+    'after_script',
+    'cleanup_file_variables',
+  ]);
+  // As GitLab Runner's cleanup stage: git's credential helpers forget the job token, whatever the job did with git.
+  assert.ok(
+    bodyOf(scriptOf(executor, 'cleanup_file_variables')).includes(
+      `echo $'url=https://gitlab.example\\nusername=gitlab-ci-token' | git credential reject || true`,
+    ),
+    bodyOf(scriptOf(executor, 'cleanup_file_variables')),
+  );
 
   const step = scriptOf(executor, 'step_script');
   assert.ok(
@@ -59,6 +73,20 @@ test("a job goes through GitLab's stages in order; each script stage gets its sc
   assert.ok(body.includes(`echo $'\\x1b[32;1m$ echo before\\x1b[0;m'\necho before\n`), 'each command announced as `$ command` in green, then run');
   assert.equal(body.includes('echo release'), false, 'a named step has a script of its own');
   assert.ok(bodyOf(scriptOf(executor, 'step_release')).includes('\necho release\n'));
+
+  // GitLab Runner expands the release step's lines itself (the coordinator's release-cli line quotes its values).
+  const release = await build(
+    fakeJob('8', {
+      variables: [{ key: 'TAG', value: 'v$GREETING', masked: false, expand: true }, { key: 'GREETING', value: '1.0', masked: false }],
+      extraSteps: [{ name: 'release', script: ["release-cli create --tag-name '$TAG' --name '$$x'"] }, { name: 'other', script: ["echo '$TAG'"] }],
+    }),
+    succeed,
+  );
+  assert.ok(
+    bodyOf(scriptOf(release.executor, 'step_release')).includes("\nrelease-cli create --tag-name 'v1.0' --name '$x'\n"),
+    bodyOf(scriptOf(release.executor, 'step_release')),
+  );
+  assert.ok(bodyOf(scriptOf(release.executor, 'step_other')).includes("\necho '$TAG'\n"), 'other steps are left to the shell');
   assert.equal(exported(body, 'GREETING'), 'hello');
   assert.equal(exported(body, 'CI_PROJECT_DIR'), '/builds/7', 'a job of no project: a directory of its own');
   assert.equal(exported(body, 'CI_SHARED_ENVIRONMENT'), 'true');

@@ -123,12 +123,12 @@ test('GITLAB_ENV: `KEY=value` lines a stage appends are exported in the stages a
       'echo "OTHER=two=equals" >> "$GITLAB_ENV"',
       'echo "same stage=${FROM_SCRIPT:-unset}"',
     ],
-    extraSteps: [{ name: 'release', script: ['echo "release=$FROM_SCRIPT"'] }],
+    extraSteps: [{ name: 'deploy', script: ['echo "deploy=$FROM_SCRIPT"'] }],
     afterScript: ['echo "after=$FROM_SCRIPT other=$OTHER"'],
   });
   assert.equal(result.state, 'success', plain(log));
   assert.ok(stageLines(log, 'step_script').includes('same stage=unset'));
-  assert.deepEqual(stageLines(log, 'step_release').at(-1), 'release=value with spaces');
+  assert.deepEqual(stageLines(log, 'step_deploy').at(-1), 'deploy=value with spaces');
   assert.deepEqual(stageLines(log, 'after_script').at(-1), 'after=value with spaces other=two=equals');
 });
 

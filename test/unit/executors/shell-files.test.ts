@@ -51,35 +51,35 @@ test('file variables: masked contents are masked in the log; named steps run aft
   const { result, log, stages } = await run({
     script: ['cat "$CONFIG_FILE"; echo'],
     variables: [{ key: 'CONFIG_FILE', value: 'line one\nkey=s3cret-token', masked: false, file: true }],
-    extraSteps: [{ name: 'release', script: ['echo releasing'] }],
+    extraSteps: [{ name: 'deploy', script: ['echo releasing'] }],
     secrets: ['s3cret-token'],
     warnings: ['artifacts are not supported by the shell executor yet and were ignored'],
   });
   assert.equal(result.state, 'success', plain(log));
   assert.ok(logLines(log).includes('WARNING: artifacts are not supported by the shell executor yet and were ignored'));
   assert.deepEqual(stageLines(log, 'step_script'), ['$ cat "$CONFIG_FILE"; echo', 'line one', 'key=[MASKED]']);
-  assert.deepEqual(stageLines(log, 'step_release'), ['$ echo releasing', 'releasing']);
+  assert.deepEqual(stageLines(log, 'step_deploy'), ['$ echo releasing', 'releasing']);
   assert.ok(!log.includes('s3cret-token'));
-  assert.deepEqual(stages, ['prepare_executor', 'prepare_script', 'step_script', 'step_release', 'cleanup_file_variables']);
+  assert.deepEqual(stages, ['prepare_executor', 'prepare_script', 'step_script', 'step_deploy', 'cleanup_file_variables']);
 
-  const failed = await run({ script: ['exit 4'], extraSteps: [{ name: 'release', script: ['echo never'] }] });
+  const failed = await run({ script: ['exit 4'], extraSteps: [{ name: 'deploy', script: ['echo never'] }] });
   assert.equal(failed.result.exitCode, 4);
   assert.ok(!plain(failed.log).includes('never'));
-  assert.ok(!failed.stages.includes('step_release'));
+  assert.ok(!failed.stages.includes('step_deploy'));
 });
 
 test('what a job plants in its private directory is never followed: stage scripts go to the shell on stdin, file variables are rewritten', async () => {
   const { result, log } = await run({
     script: [
       // A FIFO to block on and a symlink out of the build, named as a runner might name its stage scripts.
-      'mkfifo "$RUNNER_TEMP_PROJECT_DIR/step_release" "$RUNNER_TEMP_PROJECT_DIR/after_script.sh"',
+      'mkfifo "$RUNNER_TEMP_PROJECT_DIR/step_deploy" "$RUNNER_TEMP_PROJECT_DIR/after_script.sh"',
       'ln -s /etc/hostname "$RUNNER_TEMP_PROJECT_DIR/step_script"',
     ],
-    extraSteps: [{ name: 'release', script: ['cat "$after_script"; echo'] }],
+    extraSteps: [{ name: 'deploy', script: ['cat "$after_script"; echo'] }],
     afterScript: ['echo after ran'],
     variables: [{ key: 'after_script', value: 'the variable, not a script', masked: false, file: true }],
   });
   assert.equal(result.state, 'success', plain(log));
-  assert.deepEqual(stageLines(log, 'step_release'), ['$ cat "$after_script"; echo', 'the variable, not a script']);
+  assert.deepEqual(stageLines(log, 'step_deploy'), ['$ cat "$after_script"; echo', 'the variable, not a script']);
   assert.deepEqual(stageLines(log, 'after_script'), ['Running after script...', '$ echo after ran', 'after ran']);
 });
