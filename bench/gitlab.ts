@@ -104,9 +104,8 @@ const UPLOAD_CHECK_INTERVAL_S = 1;
 const UPLOAD_TRACE_INTERVAL_S = 1;
 const UPLOAD_COMMAND = printCommand(UPLOAD_BYTES);
 const JOB_TIMEOUT_MS = 120_000;
-/** The line the runner ends a job's log with (src/agent/job-runner.ts). */
-// What follows the output: the step's section end, the cleanup stage, the resource line and "Job succeeded".
-const FOOTER_RE = /\nJob used [^\n]* of CPU[^\n]*\n[^\n]*Job succeeded[^\n]*\n$/;
+/** What follows the output: the step's section end, the cleanup stage, the resource line and "Job succeeded" (src/build). */
+const FOOTER_RE = /^section_end:\d+:step_script\r\x1b\[0K[\s\S]*\x1b\[0KJob used [^\n]* of CPU[^\n]*\n[^\n]*Job succeeded[^\n]*\n$/;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
