@@ -33,11 +33,16 @@ test('the time is UTC to the microsecond, six digits, truncated', () => {
   assert.equal(timestamp(Date.UTC(2026, 0, 2, 3, 4, 5, 0) * 1000), '2026-01-02T03:04:05.000000Z');
 });
 
-test('every line gets its own 32-byte prefix: 00O for the runner, 01O for the job', () => {
+test('every line gets its own 32-byte prefix: 00O for the runner, 01O for the job; lines of one write share its time', () => {
   const s = stamper();
   s.write('runner', 'Running with runner\n');
   s.write('script', 'one\ntwo\n');
-  assert.equal(s.text(), '2021-01-01T01:00:00.020010Z 00O Running with runner\n2021-01-01T01:00:00.020011Z 01O one\n2021-01-01T01:00:00.020012Z 01O two\n');
+  s.write('script', 'three\n');
+  assert.equal(
+    s.text(),
+    '2021-01-01T01:00:00.020010Z 00O Running with runner\n2021-01-01T01:00:00.020011Z 01O one\n2021-01-01T01:00:00.020011Z 01O two\n' +
+      '2021-01-01T01:00:00.020012Z 01O three\n',
+  );
   for (const line of s.text().split('\n').slice(0, -1)) assert.equal(line.indexOf('O ') + 2, 32);
 });
 
