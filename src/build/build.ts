@@ -114,6 +114,7 @@ class Build {
     this.log = new JobLog({
       secrets: this.plan.secrets,
       tokenPrefixes: this.plan.tokenPrefixes,
+      uncappedTokenPrefixes: this.plan.uncappedTokenPrefixes,
       timestamps: this.plan.flags.flags.FF_TIMESTAMPS,
       limitBytes: options.outputLimitBytes ?? outputLimitBytes(0),
       sink: options.log,

@@ -9,7 +9,7 @@ import { type FlagResolution, type HonouredFlag, resolveFlags } from './feature-
 import { expandList, maskedValues, valueOf, variableList } from './job-variables.ts';
 import { ConfigurationError, jobDirectories, shortToken } from './project-dir.ts';
 import { type JobSettings, readSettings } from './settings.ts';
-import { DEFAULT_TOKEN_PREFIXES } from '../trace/token-masker.ts';
+import { DEFAULT_TOKEN_PREFIXES, DOCUMENTED_EXTRA_TOKEN_PREFIXES } from '../trace/token-masker.ts';
 
 /** The runner a job runs on, as the build needs it. */
 export interface RunnerSettings {
@@ -46,6 +46,8 @@ export interface BuildPlan {
   readonly warnings: readonly string[];
   readonly secrets: readonly string[];
   readonly tokenPrefixes: readonly string[];
+  /** Prefixes GitLab documents but GitLab Runner's masker lacks (masked with its defaults, outside its limit of 15). */
+  readonly uncappedTokenPrefixes: readonly string[];
   readonly shortToken: string;
   /** RUNNER_SCRIPT_TIMEOUT and RUNNER_AFTER_SCRIPT_TIMEOUT as the job set them (read as the script starts: stageTimeouts). */
   readonly timeouts: { readonly script: string | undefined; readonly afterScript: string | undefined };
@@ -157,6 +159,7 @@ export function planBuild(input: PlanInput): BuildPlan {
     warnings,
     secrets: [...maskedValues(variables), ...(job.secrets ?? [])],
     tokenPrefixes: [...prefixes, ...(job.features?.tokenMaskPrefixes ?? [])],
+    uncappedTokenPrefixes: flags.flags.FF_MASK_ALL_DEFAULT_TOKENS ? DOCUMENTED_EXTRA_TOKEN_PREFIXES : [],
     shortToken: short,
     timeouts: { script: valueOf(variables, 'RUNNER_SCRIPT_TIMEOUT'), afterScript: valueOf(variables, 'RUNNER_AFTER_SCRIPT_TIMEOUT') },
     afterScriptTimeoutMs: input.afterScriptTimeoutMs,

@@ -31,6 +31,8 @@ export interface JobLogOptions {
   readonly secrets: readonly string[];
   /** Token prefixes after which a token is masked (token-masker.ts); default none. */
   readonly tokenPrefixes?: readonly string[];
+  /** Token prefixes masked besides those, outside GitLab Runner's limit of 15. */
+  readonly uncappedTokenPrefixes?: readonly string[];
   /** Prefix every line with its time and writer (GitLab's FF_TIMESTAMPS); default off. */
   readonly timestamps?: boolean;
   /** Output bytes (after masking) passed on before the log is cut; Infinity for no limit. */
@@ -77,7 +79,7 @@ export class JobLog {
     this.timestamper = options.timestamps ? new Timestamper((chunk) => this.limited(chunk), options.clock) : undefined;
     const stamped: LogSink = this.timestamper ? (chunk) => this.timestamper!.write(this.stream, chunk) : (chunk) => this.limited(chunk);
     this.urls = new UrlSanitizer(stamped);
-    this.tokens = new TokenMasker(options.tokenPrefixes ?? [], (chunk) => this.urls.write(chunk));
+    this.tokens = new TokenMasker(options.tokenPrefixes ?? [], (chunk) => this.urls.write(chunk), options.uncappedTokenPrefixes);
     this.masker = new SecretMasker(options.secrets, (chunk) => this.tokens.write(chunk));
   }
 

@@ -26,6 +26,14 @@ export const DEFAULT_TOKEN_PREFIXES = [
   'gltok-',
 ] as const;
 
+/**
+ * Prefixes GitLab's token overview lists that GitLab Runner's masker does not
+ * have: the legacy runner registration token's. Masked with the defaults, but
+ * outside the 15 GitLab Runner keeps, so no prefix a coordinator sends is
+ * dropped for them.
+ */
+export const DOCUMENTED_EXTRA_TOKEN_PREFIXES = ['GR1348941'] as const;
+
 /** GitLab Runner uses at most this many prefixes, the shortest first. */
 export const MAX_TOKEN_PREFIXES = 15;
 
@@ -43,8 +51,11 @@ export function tokenPrefixes(prefixes: readonly string[]): string[] {
 export class TokenMasker extends MarkerMasker {
   private readonly prefixes: Buffer[];
 
-  constructor(prefixes: readonly string[], sink: LogSink) {
-    const buffers = tokenPrefixes(prefixes).map((prefix) => Buffer.from(prefix, 'utf8'));
+  /** PREFIXES as GitLab Runner keeps them (tokenPrefixes), and the UNCAPPED ones besides. */
+  constructor(prefixes: readonly string[], sink: LogSink, uncapped: readonly string[] = []) {
+    const kept = tokenPrefixes(prefixes);
+    const all = [...kept, ...uncapped.filter((prefix) => prefix !== '' && !kept.includes(prefix))];
+    const buffers = all.map((prefix) => Buffer.from(prefix, 'utf8'));
     super([...new Set(buffers.map((prefix) => prefix[0]!))], sink);
     this.prefixes = buffers;
   }

@@ -10,6 +10,7 @@ import type { JobRepository } from '../../job/model.ts';
 import type { JobSettings } from '../settings.ts';
 import { writeCommands, writeExports } from './stage-scripts.ts';
 import { clearGitCredentials, type GitAuth, gitAuth } from './git-auth.ts';
+import { doubleQuote } from './escape.ts';
 import type { ScriptBody } from './writer.ts';
 import type { JobVariable } from '../../job/model.ts';
 
@@ -191,24 +192,24 @@ function updateSubmodules(body: ScriptBody, settings: JobSettings, recursive: bo
   const update = ['submodule', 'update', '--init', ...r, ...(depth > 0 ? ['--depth', String(depth)] : []), ...settings.submoduleUpdateFlags, ...paths];
   const foreach = ['submodule', 'foreach', ...r];
   const clean = ['git', 'clean', ...(settings.cleanFlags.length > 0 ? settings.cleanFlags : ['-ffdx'])];
-  // Submodule clones do not read the superproject's .git/config: the credentials' file is included explicitly.
-  const withCredentials = (args: readonly string[]): string =>
-    ['git', '-c', 'include.path=$GLR_EXT_GIT_CONFIG_PATH', ...args].map((arg) => (arg.includes('$GLR_EXT') ? `"${arg}"` : body.quote(arg))).join(' ');
+  // Submodule clones do not read the superproject's .git/config: the credentials' file is included explicitly,
+  // through a variable, so these commands' arguments are double-quoted (expanded by the shell) as in GitLab Runner.
+  const withCredentials = (args: readonly string[]): string[] => ['-c', 'include.path=$GLR_EXT_GIT_CONFIG_PATH', ...args];
 
   body.command('git', 'submodule', 'init');
   body.command('git', ...sync);
   body.command('git', ...foreach, ...clean);
   body.command('git', ...foreach, 'git', 'reset', '--hard');
-  body.ifCommandShowing(withCredentials(update), () => {
+  body.ifCommandShowing([body.quote('git'), ...withCredentials(update).map(doubleQuote)].join(' '), () => {
     body.notice('Updated submodules');
     body.command('git', ...sync);
   }, () => {
     body.warning('Updating submodules failed. Retrying...');
     if (settings.submoduleUpdateFlags.some((flag) => flag.toLowerCase() === '--remote')) {
-      body.line(withCredentials([...foreach, 'git', 'fetch', 'origin', '+refs/heads/*:refs/remotes/origin/*']));
+      body.commandExpanding('git', ...withCredentials([...foreach, 'git', 'fetch', 'origin', '+refs/heads/*:refs/remotes/origin/*']));
     }
     body.command('git', ...sync);
-    body.line(withCredentials(update));
+    body.commandExpanding('git', ...withCredentials(update));
     body.command('git', ...foreach, 'git', 'reset', '--hard');
   });
   body.command('git', ...foreach, ...clean);
@@ -219,7 +220,7 @@ function updateSubmodules(body: ScriptBody, settings: JobSettings, recursive: bo
   if (!settings.lfsSkipSmudge) {
     body.ifCommand('git lfs version', () => {
       body.notice('Pulling LFS files...');
-      body.line(withCredentials([...foreach, 'git', 'lfs', 'pull']));
+      body.commandExpanding('git', ...withCredentials([...foreach, 'git', 'lfs', 'pull']));
     });
   }
 }

@@ -120,10 +120,13 @@ export class GitLabJob implements SourceJob {
   async abandon(timeoutMs: number): Promise<void> {
     if (this.gone || this.result !== undefined) return;
     const body = { token: this.coordinatorJob.token, state: 'failed', failure_reason: SHUTDOWN_FAILURE_REASON, ...this.output() };
+    let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       this.api.updateJob(this.coordinatorJob.id, body).catch(() => undefined),
-      new Promise((resolve) => setTimeout(resolve, timeoutMs)),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
     ]);
+    // An answer in time must not leave the timer holding the exiting process.
+    clearTimeout(timer);
   }
 
   private output(): { output: { checksum: string; bytesize: number } } | Record<string, never> {

@@ -63,19 +63,21 @@ test("GitLab's token prefixes are masked in the log, the payload's token_mask_pr
     'echo "deploy gldt-AbC123_xyz.-= done"',
     'echo "trigger glptt-0123456789abcdef"',
     'echo "custom tok-sEcReT99 end"',
+    'echo "legacy GR1348941Z196cJVywzZpx_Ki_Cn2"',
   ];
   const job = await runJob(s.coordinator, withoutSources({ script, tokenMaskPrefixes: ['tok-'] }));
   const lines = logLines(job.trace);
   assert.equal(job.state, 'success', lines.join('\n'));
-  for (const line of ['glpat-[MASKED]', 'deploy gldt-[MASKED] done', 'trigger glptt-[MASKED]', 'custom tok-[MASKED] end']) {
+  for (const line of ['glpat-[MASKED]', 'deploy gldt-[MASKED] done', 'trigger glptt-[MASKED]', 'custom tok-[MASKED] end', 'legacy GR1348941[MASKED]']) {
     assert.ok(lines.includes(line), `${line} in:\n${lines.join('\n')}`);
   }
-  for (const secret of ['xxxxxxxxxxxxxxxxxxxx', 'AbC123_xyz', '0123456789abcdef', 'sEcReT99']) assert.ok(!job.trace.includes(secret), secret);
+  for (const secret of ['xxxxxxxxxxxxxxxxxxxx', 'AbC123_xyz', '0123456789abcdef', 'sEcReT99', 'Z196cJVyw']) assert.ok(!job.trace.includes(secret), secret);
 
   const fewer = await runJob(s.coordinator, withoutSources({ script, variables: [{ key: 'FF_MASK_ALL_DEFAULT_TOKENS', value: 'false' }] }));
   const fewerLines = logLines(fewer.trace);
   assert.ok(fewerLines.includes('glpat-[MASKED]'), fewerLines.join('\n'));
   assert.ok(fewerLines.includes('deploy gldt-AbC123_xyz.-= done'), 'only glpat- without the flag');
+  assert.ok(fewerLines.includes('legacy GR1348941Z196cJVywzZpx_Ki_Cn2'), 'nor the documented legacy prefix');
 });
 
 test('credentials in URLs are masked: token parameters, and the job token in the repository URL', async () => {

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { DEFAULT_TOKEN_PREFIXES, MAX_TOKEN_PREFIXES, TokenMasker, tokenPrefixes } from '../../../src/trace/token-masker.ts';
+import { DEFAULT_TOKEN_PREFIXES, DOCUMENTED_EXTRA_TOKEN_PREFIXES, MAX_TOKEN_PREFIXES, TokenMasker, tokenPrefixes } from '../../../src/trace/token-masker.ts';
 import { JobLog } from '../../../src/trace/job-log.ts';
 
 /** Feeds the chunks through a TokenMasker, then flushes it. */
@@ -109,6 +109,17 @@ test('at most 15 prefixes, the shortest first, trimmed and unique: GitLab drops 
   ]);
   const text = 'mask5-a mask6-b mask11-c glagent-d _gitlab_session=e glpat-f';
   assert.equal(mask([...custom, ...ALL], text), 'mask5-[MASKED] mask6-b mask11-c glagent-d _gitlab_session=e glpat-[MASKED]');
+});
+
+test("GitLab's documented legacy prefix GR1348941 is masked besides the 15 GitLab Runner keeps, never in their place", () => {
+  assert.deepEqual([...DOCUMENTED_EXTRA_TOKEN_PREFIXES], ['GR1348941']);
+  const custom = Array.from({ length: 15 }, (_, i) => `k${String(i).padStart(2, '0')}-`);
+  const parts: Buffer[] = [];
+  const masker = new TokenMasker(custom, (chunk) => parts.push(Buffer.from(chunk)), DOCUMENTED_EXTRA_TOKEN_PREFIXES);
+  masker.write(Buffer.from('k14-secret GR1348'));
+  masker.write(Buffer.from('941Z196cJVyw end'));
+  masker.flush();
+  assert.equal(Buffer.concat(parts).toString(), 'k14-[MASKED] GR1348941[MASKED] end');
 });
 
 test("in the job log, tokens are masked after the masked values, in the job's output and the runner's lines alike", () => {
