@@ -105,6 +105,7 @@ const UPLOAD_TRACE_INTERVAL_S = 1;
 const UPLOAD_COMMAND = printCommand(UPLOAD_BYTES);
 const JOB_TIMEOUT_MS = 120_000;
 /** What follows the output: the step's section end, the cleanup stage, the resource line and "Job succeeded" (src/build). */
+// deno-lint-ignore no-control-regex -- the section markers and colours of the log are what this matches
 const FOOTER_RE = /^section_end:\d+:step_script\r\x1b\[0K[\s\S]*\x1b\[0KJob used [^\n]* of CPU[^\n]*\n[^\n]*Job succeeded[^\n]*\n$/;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
