@@ -10,9 +10,9 @@ import type { CoordinatorObserver } from '../../job/source.ts';
 import { randomUUID } from 'node:crypto';
 import { architecture, goArch, operatingSystem, runtime } from '../../runtime/runtime.ts';
 import { versionInfo } from '../../version.ts';
-import { HttpClient, type HttpResponse } from './http-client.ts';
+import { HttpClient, type HttpResponse, type StreamBody, type StreamResponse } from './http-client.ts';
 
-export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify';
+export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify' | 'upload_artifacts' | 'download_artifacts';
 
 /** Receives every request's outcome (the API metrics); status is 0 when no answer came. */
 export type ApiObserver = CoordinatorObserver;
@@ -32,6 +32,24 @@ export interface ApiResponse extends HttpResponse {
 }
 
 export const REQUEST_TIMEOUT_MS = 30_000;
+
+/** A streamed answer: the body is the caller's to read to its end or destroy. */
+export interface ApiStreamResponse extends StreamResponse {
+  /** As ApiResponse's: the coordinator's X-Request-Id, else the one sent. */
+  readonly requestId: string;
+  /** The URL asked, for messages (GitLab Runner's CleanURL of it: no credentials, no query). */
+  readonly url: URL;
+}
+
+export interface ApiStreamRequest {
+  readonly endpoint: Endpoint;
+  readonly method: 'GET' | 'POST' | 'PUT';
+  /** A path under /api/v4 ("/jobs/1/artifacts?..."), or an absolute URL (a redirect's Location), asked as it is. */
+  readonly target: string | URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: StreamBody;
+  readonly idleTimeoutMs: number;
+}
 
 /** The coordinator's X-Request-Id when it is one (GitLab's are ULIDs or UUIDs): it goes into git's config and the job's log. */
 function correlationId(value: string | undefined): string | undefined {
@@ -131,6 +149,32 @@ export class GitLabApi {
 
   verify(token: string, extra: Record<string, unknown> = {}): Promise<ApiResponse> {
     return this.json('verify', 'POST', '/runners/verify', { 'runner-token': token }, { token, ...extra });
+  }
+
+  /**
+   * A request whose bodies stream (artifacts): timed and counted up to the
+   * response's headers, with GitLab Runner's User-Agent and X-Request-Id. The
+   * headers given are sent as they are, so a redirect to another host goes
+   * without the job token when the caller leaves it out.
+   */
+  async stream(request: ApiStreamRequest): Promise<ApiStreamResponse> {
+    const started = performance.now();
+    let status = 0;
+    const requestId = randomUUID().replaceAll('-', '');
+    const url = typeof request.target === 'string' ? new URL(`${this.baseUrl}/api/v4${request.target}`) : request.target;
+    try {
+      const response = await this.client.stream({
+        method: request.method,
+        url,
+        headers: { 'user-agent': USER_AGENT, 'x-request-id': requestId, ...request.headers },
+        ...(request.body === undefined ? {} : { body: request.body }),
+        idleTimeoutMs: request.idleTimeoutMs,
+      });
+      status = response.status;
+      return { ...response, url, requestId: correlationId(response.headers['x-request-id']) ?? requestId };
+    } finally {
+      this.observe({ endpoint: request.endpoint, method: request.method, status, seconds: (performance.now() - started) / 1000 });
+    }
   }
 
   close(): void {

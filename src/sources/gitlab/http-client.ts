@@ -10,6 +10,7 @@ import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
+import type { Readable } from 'node:stream';
 
 export interface HttpResponse {
   readonly status: number;
@@ -28,12 +29,37 @@ export interface HttpRequest {
   readonly timeoutMs: number;
 }
 
+/** A request body read from a stream, its length known before it is sent (no chunked encoding). */
+export interface StreamBody {
+  readonly length: number;
+  /** A fresh stream of exactly `length` bytes; called once per request. */
+  open(): Readable;
+}
+
+export interface StreamRequest {
+  readonly method: 'GET' | 'POST' | 'PUT';
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: StreamBody;
+  /** The longest silence, either way, before the request is given up (uploads take long: no bound on the whole). */
+  readonly idleTimeoutMs: number;
+}
+
+/** A response whose body is not read yet: the caller reads `body` to its end or destroys it. */
+export interface StreamResponse {
+  readonly status: number;
+  readonly statusText: string;
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Readable;
+}
+
 /** A job payload is rarely more than a few hundred KiB; more is refused rather than held. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 export class HttpError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'HttpError';
   }
 }
@@ -109,6 +135,48 @@ export class HttpClient {
       }
       req.on('error', fail);
       req.end(body);
+    });
+  }
+
+  /**
+   * One request whose body streams both ways, nothing held whole: redirects
+   * are not followed (the caller decides where credentials may go).
+   */
+  stream(request: StreamRequest): Promise<StreamResponse> {
+    const { url, body } = request;
+    const module = url.protocol === 'https:' ? https : http;
+    const hostname = url.hostname.replace(/^\[|\]$/g, '');
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const req = module.request(url, {
+        method: request.method,
+        agent: this.agentFor(url),
+        headers: { ...request.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+        ...(this.ca === undefined ? {} : { ca: this.ca }),
+        ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
+      }, (res) => {
+        settled = true;
+        const headers: Record<string, string | undefined> = {};
+        for (const [name, value] of Object.entries(res.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+        const status = res.statusCode ?? 0;
+        // A stall while the body is read fails the body's stream, as it fails the request before.
+        res.on('error', () => undefined);
+        resolve({ status, statusText: `${status} ${res.statusMessage || (http.STATUS_CODES[status] ?? '')}`.trim(), headers, body: res });
+      });
+      req.setTimeout(request.idleTimeoutMs, () => req.destroy(new HttpError(`no data for ${request.idleTimeoutMs / 1000} s`)));
+      req.on('error', (error: Error) => {
+        if (settled) return;
+        settled = true;
+        source?.destroy();
+        reject(error instanceof HttpError ? error : new HttpError(describeNetworkError(error), { cause: error }));
+      });
+      const source = body?.open();
+      if (source === undefined) {
+        req.end();
+        return;
+      }
+      source.on('error', (error: Error) => req.destroy(new HttpError(`reading the request body: ${error.message}`, { cause: error })));
+      source.pipe(req);
     });
   }
 

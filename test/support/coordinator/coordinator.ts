@@ -18,6 +18,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { ArtifactStore } from './artifacts.ts';
 import { type GitRepositories, serveGit } from './git-http.ts';
 import { CI_JOB_USER, newToken } from './gitlab-rules.ts';
 import { json, lowerCaseHeaders, readBody, type Reply, send } from './http.ts';
@@ -26,7 +27,18 @@ import { jobPayload } from './payload.ts';
 import { Projects } from './projects.ts';
 import { QueuedJob } from './queued-job.ts';
 import { apiRoute, RunnerApi } from './runner-api.ts';
-import type { CoordinatorJob, CoordinatorOptions, CoordinatorProject, Endpoint, GitRepository, JobSpec, RecordedRequest, RunnerSpec } from './types.ts';
+import type {
+  ArtifactUpload,
+  CoordinatorJob,
+  CoordinatorOptions,
+  CoordinatorProject,
+  Endpoint,
+  GitRepository,
+  JobPayload,
+  JobSpec,
+  RecordedRequest,
+  RunnerSpec,
+} from './types.ts';
 
 export type * from './types.ts';
 export { CANCEL_GRACEFULLY_FEATURE, CI_JOB_USER, FAILURE_REASONS, GITLAB_VERSION, traceChecksum } from './gitlab-rules.ts';
@@ -42,6 +54,7 @@ export class TestCoordinator {
   /** Every request received, in arrival order. */
   readonly requests: RecordedRequest[] = [];
   private readonly api: RunnerApi;
+  private readonly artifacts = new ArtifactStore();
   private readonly projects = new Projects();
   private readonly failures = new Map<Endpoint, InjectedFailure[]>();
   /** Endpoints whose next request is served but never answered (the connection drops). */
@@ -55,8 +68,10 @@ export class TestCoordinator {
   private constructor(private readonly options: CoordinatorOptions) {
     this.api = new RunnerApi(
       String(options.traceUpdateIntervalSeconds ?? 3),
-      (job, runner) => jobPayload(job, { url: this.url, port: this.port, tls: !!options.tls, containerRegistry: options.containerRegistry, runner }),
+      (job, runner) =>
+        this.withArtifacts(job, jobPayload(job, { url: this.url, port: this.port, tls: !!options.tls, containerRegistry: options.containerRegistry, runner })),
     );
+    this.artifacts.config.maxBytes = options.maxArtifactBytes;
     this.api.queueValue = randomBytes(8).toString('hex');
     for (const token of options.runnerTokens ?? []) this.addRunnerToken(token);
   }
@@ -145,7 +160,7 @@ export class TestCoordinator {
    * but drops the connection instead of answering, as when a response is
    * lost on the way: the runner cannot tell it was taken.
    */
-  loseNextAnswer(endpoint: Exclude<Endpoint, 'git' | 'lfs'>): void {
+  loseNextAnswer(endpoint: Exclude<Endpoint, 'git' | 'lfs' | 'upload_artifacts' | 'download_artifacts'>): void {
     this.lostAnswers.add(endpoint);
   }
 
@@ -202,6 +217,36 @@ export class TestCoordinator {
 
   async close(): Promise<void> {
     await this.goAway();
+    await this.artifacts.close();
+  }
+
+  /** Every artifact upload accepted (201), in order; each keeps its stored file until close(). */
+  get artifactUploads(): readonly ArtifactUpload[] {
+    return this.artifacts.uploads;
+  }
+
+  /** The requests the object storage server received, with their headers (lower-case names). */
+  get objectStorageRequests(): readonly { path: string; headers: Readonly<Record<string, string>>; status: number }[] {
+    return this.artifacts.storageRequests;
+  }
+
+  /** Workhorse's artifact size limit from now on (undefined: none). */
+  setMaxArtifactBytes(bytes: number | undefined): void {
+    this.artifacts.config.maxBytes = bytes;
+  }
+
+  /** The next artifact upload's connection is dropped once `afterBytes` of its body have arrived (nothing is stored). */
+  dropNextUpload(afterBytes: number): void {
+    this.artifacts.dropUploadAfter = afterBytes;
+  }
+
+  /**
+   * Starts a second HTTP server acting as object storage: from now on
+   * GET /jobs/:id/artifacts?direct_download=true answers 302 to a presigned
+   * URL on it, as GitLab does for artifacts in object storage. Resolves to its URL.
+   */
+  enableObjectStorage(): Promise<string> {
+    return this.artifacts.enableObjectStorage();
   }
 
   // -------------------------------------------------------------------------
@@ -278,6 +323,25 @@ export class TestCoordinator {
       return;
     }
 
+    const artifacts = /^\/api\/v4\/jobs\/(\d+)\/artifacts$/.exec(url.pathname);
+    if (artifacts && (method === 'POST' || method === 'GET')) {
+      const endpoint = method === 'POST' ? 'upload_artifacts' : 'download_artifacts';
+      const jobId = Number(artifacts[1]);
+      const injected = this.injectedFailure(endpoint);
+      if (injected) {
+        for await (const _ of req) { /* the body is not looked at */ }
+        send(res, injected);
+        record(endpoint, injected.status, jobId);
+        return;
+      }
+      const job = this.api.jobs.get(jobId);
+      const status = method === 'POST'
+        ? await this.artifacts.upload(req, res, job, url.searchParams)
+        : await this.artifacts.download(req, res, job, url.searchParams, this.api.jobs.values());
+      record(endpoint, status, jobId);
+      return;
+    }
+
     const route = apiRoute(method, url.pathname);
     const body = await readBody(req);
     if (!route) {
@@ -295,6 +359,26 @@ export class TestCoordinator {
     }
     send(res, reply);
     record(route.endpoint, reply.status, route.jobId);
+  }
+
+  /** The payload's artifacts and dependencies, when the job's spec has them (`extra` still wins). */
+  private withArtifacts(job: QueuedJob, payload: JobPayload): JobPayload {
+    const { spec } = job;
+    if (spec.artifacts && spec.extra?.['artifacts'] === undefined) payload.artifacts = spec.artifacts.map((entry) => ({ ...entry }));
+    if (spec.dependencies && spec.extra?.['dependencies'] === undefined) {
+      payload.dependencies = spec.dependencies.map((id) => {
+        const dependency = this.mustFind(id);
+        const archive = this.artifacts.archiveOf(id);
+        // Entities::Ci::JobRequest::Dependency; artifacts_file only `if: available_artifacts?`.
+        return {
+          id,
+          name: dependency.spec.name ?? 'test',
+          token: dependency.token,
+          ...(archive ? { artifacts_file: { filename: archive.filename, size: archive.size } } : {}),
+        };
+      });
+    }
+    return payload;
   }
 
   private injectedFailure(endpoint: Endpoint): Reply | undefined {

@@ -7,9 +7,10 @@ import { crc32 } from 'node:zlib';
 import { backoffSeconds, FAILURE_REASONS, parseChecksum, rubyToI } from './gitlab-rules.ts';
 import { badParam, forbidden, isRecord, json, parseParams, type Reply, text } from './http.ts';
 import type { QueuedJob } from './queued-job.ts';
+import { requiredFeatures } from './artifacts.ts';
 import type { Endpoint, JobPayload } from './types.ts';
 
-export type ApiEndpoint = Exclude<Endpoint, 'git' | 'lfs'>;
+export type ApiEndpoint = Exclude<Endpoint, 'git' | 'lfs' | 'upload_artifacts' | 'download_artifacts'>;
 
 /** A runner as GitLab knows it (Ci::Runner): its id, description and tags. */
 export interface RunnerRecord {
@@ -71,7 +72,20 @@ export class RunnerApi {
     // The runner already saw the queue as it is: no job, without looking.
     if (lastUpdate === this.queueValue) return { status: 204, headers: { 'X-GitLab-Last-Update': lastUpdate } };
     const queueValue = this.queueValue;
-    const job = [...this.jobs.values()].find((candidate) => candidate.state === 'pending');
+    const info = isRecord(params['info']) ? params['info'] : {};
+    const features = isRecord(info['features']) ? info['features'] : {};
+    // Ci::RegisterJobService: a job needing a feature the runner did not declare
+    // (Ci::Build#supported_runner?) is dropped as runner_unsupported, not handed out.
+    let job: QueuedJob | undefined;
+    for (const candidate of this.jobs.values()) {
+      if (candidate.state !== 'pending') continue;
+      if (requiredFeatures(candidate.spec).every((feature) => features[feature] === true)) {
+        job = candidate;
+        break;
+      }
+      candidate.state = 'failed';
+      candidate.failureReason = 'runner_unsupported';
+    }
     if (!job) return { status: 204, headers: { 'X-GitLab-Last-Update': queueValue } };
     job.state = 'running';
     job.startedAt = Date.now();

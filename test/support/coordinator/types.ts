@@ -18,6 +18,38 @@ export interface CoordinatorOptions {
    * whose `registry.enabled` is false (Project#container_registry_variables).
    */
   readonly containerRegistry?: string;
+  /** Workhorse's artifact size limit in bytes: a larger upload is answered 413. Default none. */
+  readonly maxArtifactBytes?: number;
+}
+
+/** One artifact upload the coordinator accepted (POST /jobs/:id/artifacts, 201). */
+export interface ArtifactUpload {
+  readonly jobId: number;
+  /** artifact_type (default archive). */
+  readonly type: string;
+  /** artifact_format (default zip). */
+  readonly format: string;
+  readonly expireIn: string | undefined;
+  /** The multipart part's file name. */
+  readonly filename: string;
+  /** Where the coordinator stored the bytes (removed on close). */
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** Request headers, lower-case names. */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** An `artifacts` entry as Entities::Ci::JobRequest::Artifacts renders it. */
+export interface ArtifactEntry {
+  readonly name: string | null;
+  readonly untracked: boolean | null;
+  readonly paths: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly when: 'on_success' | 'on_failure' | 'always';
+  readonly expire_in: string | null;
+  readonly artifact_type: string;
+  readonly artifact_format: string;
 }
 
 /** What GitLab knows of a runner (Ci::Runner#predefined_variables). */
@@ -82,6 +114,14 @@ export interface JobSpec {
   readonly steps?: readonly unknown[];
   /** `hooks` (Entities::Ci::JobRequest::Hook): pre_get_sources_script / post_get_sources_script. Default []. */
   readonly hooks?: readonly { readonly name: string; readonly script: readonly string[] }[];
+  /** The payload's `artifacts` (null when not given, as GitLab sends without `artifacts:`). */
+  readonly artifacts?: readonly ArtifactEntry[];
+  /**
+   * Ids of earlier jobs whose artifacts this one downloads: the payload's
+   * `dependencies` (Entities::Ci::JobRequest::Dependency: id, name, token, and
+   * artifacts_file {filename, size} only when the job has an archive).
+   */
+  readonly dependencies?: readonly number[];
   /** Merged last into the payload, e.g. `{ artifacts: [...], image: {...} }`. */
   readonly extra?: Readonly<Record<string, unknown>>;
   /**
@@ -206,7 +246,7 @@ export interface CoordinatorJob {
 }
 
 /** `git`: git smart HTTP; `lfs`: the Git LFS batch API and object downloads under /<project>.git/. */
-export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify' | 'git' | 'lfs';
+export type Endpoint = 'request_job' | 'update_job' | 'patch_trace' | 'verify' | 'git' | 'lfs' | 'upload_artifacts' | 'download_artifacts';
 
 export interface RecordedRequest {
   readonly method: string;
