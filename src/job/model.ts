@@ -66,7 +66,12 @@ export interface ArtifactSpec {
   readonly expireIn: string | undefined;
 }
 
-export type CachePolicy = 'pull' | 'push' | 'pull-push';
+/**
+ * As the coordinator sent it: `pull`, `push`, `pull-push`, '' (pull-push), or
+ * a `$VARIABLE` the build expands before it checks it (GitLab Runner fails a
+ * cache stage on an unknown policy, after expansion).
+ */
+export type CachePolicy = string;
 
 /** One `cache:` entry: what to restore before the job and save after it. */
 export interface CacheSpec {

@@ -150,12 +150,15 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
       cache: [
         { key: 'deps-main', paths: ['node_modules/'], policy: 'pull', when: 'on_failure', fallback_keys: ['deps-default'] },
         { key: 'other', paths: null, untracked: true },
+        { key: 'var', paths: ['x'], policy: '$CACHE_POLICY' },
       ],
     }),
     (job) =>
       assert.deepEqual(job.cache, [
         { key: 'deps-main', paths: ['node_modules/'], untracked: false, policy: 'pull', when: 'on_failure', fallbackKeys: ['deps-default'] },
-        { key: 'other', paths: [], untracked: true, policy: 'pull-push', when: 'on_success', fallbackKeys: [] },
+        // No policy: '' (GitLab Runner reads it as pull-push); a variable stays for the build to expand.
+        { key: 'other', paths: [], untracked: true, policy: '', when: 'on_success', fallbackKeys: [] },
+        { key: 'var', paths: ['x'], untracked: false, policy: '$CACHE_POLICY', when: 'on_success', fallbackKeys: [] },
       ]),
   ],
   [
