@@ -207,6 +207,7 @@ class Build {
       log: this.log.stats,
       systemError,
       resources,
+      transfers: this.stages.transfers,
     };
   }
 }

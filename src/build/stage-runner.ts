@@ -5,6 +5,7 @@
 import type { JobEnvironment, ShellKind, StageOutcome } from '../job/executor.ts';
 import type { Job } from '../job/model.ts';
 import type { BuildStage, ResourceUse, StageTiming } from '../job/result.ts';
+import type { TransferRecord } from '../job/transfer.ts';
 import type { JobLog } from '../trace/job-log.ts';
 import { sleep } from '../system/sleep.ts';
 import type { BuildOptions } from './build.ts';
@@ -50,6 +51,8 @@ export class StageRunner {
   private scriptDeadline: number | undefined;
   /** prepare_script succeeded: the job's cleanup stage runs (GitLab Runner runs none after a failed preparation). */
   prepared = false;
+  /** What the artifact and cache stages moved. */
+  readonly transfers: TransferRecord[] = [];
   /** The script steps have started: a cancel from now on stops them only, after_script and the cleanup stage still run. */
   scriptStarted = false;
 

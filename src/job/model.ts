@@ -86,7 +86,8 @@ export interface CacheSpec {
 
 /** An earlier job whose artifacts this job downloads (`dependencies:`/`needs:`). */
 export interface DependencySpec {
-  readonly id: number;
+  /** The job's id at its source (GitLab's numeric id, as text). */
+  readonly id: string;
   readonly name: string;
   /** Authenticates the download of that job's artifacts: a secret. */
   readonly token: string;

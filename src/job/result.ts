@@ -1,6 +1,7 @@
 // How a job went: GitLab Runner's build stages, job states and failure
 // reasons, and the result every executor's run ends with.
 import type { LogStats } from './log.ts';
+import type { TransferRecord } from './transfer.ts';
 
 /**
  * GitLab Runner's build stages, in the order a job goes through them. The
@@ -81,6 +82,8 @@ export interface JobResult {
   readonly systemError: string | undefined;
   /** CPU and peak memory of the job's processes, approximately (as the executor measures them). */
   readonly resources: ResourceUse;
+  /** What the artifact and cache stages moved, in order. */
+  readonly transfers: readonly TransferRecord[];
 }
 
 /** The result of a job the runner could not even start (its log could not be opened). */
@@ -97,5 +100,6 @@ export function systemFailureResult(error: string, at: Date = new Date()): JobRe
     log: { receivedBytes: 0, writtenBytes: 0, droppedBytes: 0, truncated: false, sinkError: undefined },
     systemError: error,
     resources: { cpuSeconds: 0, peakRssBytes: 0 },
+    transfers: [],
   };
 }

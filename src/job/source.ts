@@ -6,6 +6,7 @@ import type { ExecutorInfo } from './executor.ts';
 import type { LogSink } from './log.ts';
 import type { Job } from './model.ts';
 import type { JobResult } from './result.ts';
+import type { ArtifactTransport } from './transfer.ts';
 
 /** What a source may do to a job it handed out (a coordinator's cancel). */
 export interface JobControl {
@@ -22,6 +23,8 @@ export interface SourceJob {
   /** The job's address at its coordinator, or its queue file for local jobs. */
   readonly url: string;
   readonly job: Job;
+  /** Where the job's artifacts go and its dependencies' come from; undefined: the source keeps none (the job is warned). */
+  readonly artifacts?: ArtifactTransport | undefined;
   /** Starts the job's log upstream; the returned sink receives every log byte, in order. */
   begin(control: JobControl): Promise<LogSink>;
   /** Records the job's end upstream; resolves when that is done or given up. */

@@ -95,7 +95,7 @@ export function readDependencies(value: unknown): DependencySpec[] {
     const filename = isTable(file) ? text(file, 'filename') : undefined;
     const size = isTable(file) && typeof file['size'] === 'number' ? file['size'] : 0;
     return [{
-      id,
+      id: String(id),
       name: text(entry, 'name') ?? '',
       token: text(entry, 'token') ?? '',
       artifactsFile: filename === undefined || filename === '' ? undefined : { filename, size },

@@ -171,8 +171,8 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
     }),
     (job) =>
       assert.deepEqual(job.dependencies, [
-        { id: 40, name: 'build', token: 'dep-token', artifactsFile: { filename: 'artifacts.zip', size: 1234 } },
-        { id: 41, name: 'lint', token: 'dep-token-2', artifactsFile: undefined },
+        { id: '40', name: 'build', token: 'dep-token', artifactsFile: { filename: 'artifacts.zip', size: 1234 } },
+        { id: '41', name: 'lint', token: 'dep-token-2', artifactsFile: undefined },
       ]),
   ],
   [

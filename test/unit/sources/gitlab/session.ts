@@ -60,6 +60,7 @@ export function result(state: JobState, fields: Partial<JobResult> = {}): JobRes
     log: { receivedBytes: 0, writtenBytes: 0, droppedBytes: 0, truncated: false, sinkError: undefined },
     systemError: undefined,
     resources: { cpuSeconds: 0, peakRssBytes: 0 },
+    transfers: [],
     ...fields,
   };
 }
