@@ -1,5 +1,6 @@
 // Runs one job handed out by a source: its log goes to the source as it is
 // produced, then its result.
+import { resolve } from 'node:path';
 import { type JobSlot, runBuild } from '../build/build.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import type { Executor } from '../job/executor.ts';
@@ -51,7 +52,9 @@ export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, e
       customBuildDir: runner.customBuildDir,
       debugTraceDisabled: runner.debugTraceDisabled,
       coordinatorUrl: runner.url,
+      cacheDir: resolve(runner.cacheDir),
     },
+    artifacts: sourceJob.artifacts,
     slot: place.slot,
     log: sink,
     outputLimitBytes: runner.outputLimit * 1024,

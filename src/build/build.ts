@@ -6,29 +6,34 @@
 //   prepare_executor        the executor makes the job's directories ready
 //   prepare_script          "Running on HOST..." in the job's login shell
 //   get_sources             the repository, GET_SOURCES_ATTEMPTS times at most
+//   restore_cache           the job's caches, RESTORE_CACHE_ATTEMPTS times at most
+//   download_artifacts      the dependencies' artifacts, ARTIFACT_DOWNLOAD_ATTEMPTS times at most
 //   step_script, step_<n>   before_script + script, then named steps, while all succeeds
 //   after_script            unless the job's own timeout ended it, or a forced stop
+//   archive_cache[_on_failure], upload_artifacts_on_success/_on_failure
+//                           by the job's outcome so far, once the preparation succeeded,
+//                           unless the job's context ended (as for the quiet cleanup below)
 //   cleanup_file_variables  the runner's files of the job are removed (quietly, with no stage
 //                           in the log, where GitLab Runner runs none: the preparation failed,
 //                           or the job's context ended - its timeout, a forced stop, a cancel
 //                           before the script steps)
 //
-// (restore_cache, download_artifacts, archive_cache and upload_artifacts_*
-// come with artifacts and cache; until then a job that asks for them gets a
-// warning at the top of its log: unsupported.ts.)
-//
 // Stopping: `signal` cancels (the script stops, after_script still runs),
 // `forceSignal` stops everything (after_script too), `killSignal` on top of
 // that ends what runs at once, without a grace period.
 import { Buffer } from 'node:buffer';
+import { resolve } from 'node:path';
 import type { Executor, JobEnvironment } from '../job/executor.ts';
 import type { LogSink } from '../job/log.ts';
 import type { Job } from '../job/model.ts';
 import { type BuildStage, type JobResult, systemFailureResult } from '../job/result.ts';
+import type { ArtifactTransport } from '../job/transfer.ts';
+import { sleep } from '../system/sleep.ts';
 import { JobLog, outputLimitBytes } from '../trace/job-log.ts';
 import { DEFAULT_AFTER_SCRIPT_TIMEOUT_MS, type JobSlot, planBuild, type RunnerSettings } from './plan.ts';
 import { Outcome } from './outcome.ts';
-import { StageRunner } from './stage-runner.ts';
+import { retryPauseMs, StageRunner } from './stage-runner.ts';
+import { type StageEnd, TransferStages } from './transfer-stages.ts';
 
 export type { JobSlot, RunnerSettings } from './plan.ts';
 
@@ -39,6 +44,8 @@ export interface BuildOptions {
   readonly slot?: JobSlot;
   /** Receives the job's log, masked and limited. Chunks may be subarrays of the runner's buffers: copy what you keep. */
   readonly log: LogSink;
+  /** Where the job's artifacts go and its dependencies' come from (the job's source); undefined: none (warned). */
+  readonly artifacts?: ArtifactTransport | undefined;
   /** Bytes of log kept before it is cut; default GitLab's 4 MiB, Infinity for no limit. */
   readonly outputLimitBytes?: number;
   /** Called as each stage starts. Must not throw. */
@@ -97,6 +104,8 @@ class Build {
   private readonly log: JobLog;
   private readonly outcome: Outcome;
   private readonly stages: StageRunner;
+  private readonly transfers: TransferStages | undefined;
+  private readonly transferStop = new AbortController();
   private readonly plan: ReturnType<typeof planBuild>;
   private environment: JobEnvironment | undefined;
 
@@ -129,14 +138,36 @@ class Build {
       deadline: this.start + this.timeoutSeconds * 1000,
       environment: () => this.environment!,
     });
+    this.transfers = this.plan.directories === undefined ? undefined : new TransferStages({
+      job,
+      plan: this.plan,
+      transport: options.artifacts,
+      cacheDir: options.runner.cacheDir ?? resolve('cache'),
+      enter: (stage) => this.stages.enter(stage),
+      leave: (stage) => this.stages.leave(stage),
+      output: (text) => this.log.write(Buffer.from(text)),
+      records: this.stages.transfers,
+      signal: this.transferStop.signal,
+    });
   }
 
   async run(): Promise<JobResult> {
     this.stages.header();
-    const kill = (): void => this.environment?.kill();
+    const kill = (): void => {
+      this.environment?.kill();
+      this.transferStop.abort();
+    };
+    const force = (): void => this.transferStop.abort();
     this.options.killSignal?.addEventListener('abort', kill, { once: true });
+    this.options.forceSignal?.addEventListener('abort', force, { once: true });
+    // Transfers stop with the job's own timeout too (a timer past setTimeout's range would fire at once).
+    const timeoutMs = this.timeoutSeconds * 1000;
+    const deadline = timeoutMs < 2 ** 31 ? setTimeout(force, timeoutMs) : undefined;
     try {
-      if (await this.prepare() && await this.stages.getSources()) await this.stages.script();
+      if (await this.prepare()) {
+        if (await this.stages.getSources() && await this.beforeScript()) await this.stages.script();
+        await this.afterJob();
+      }
     } catch (error) {
       // A stage throwing outside its own handling is the runner's failure, never the end of the job's bookkeeping.
       this.outcome.systemFailure('build', error);
@@ -144,9 +175,63 @@ class Build {
     try {
       await this.cleanup();
     } finally {
+      clearTimeout(deadline);
       this.options.killSignal?.removeEventListener('abort', kill);
+      this.options.forceSignal?.removeEventListener('abort', force);
     }
     return this.result();
+  }
+
+  /** restore_cache and download_artifacts, each tried as often as the job allows; false when the job cannot go on. */
+  private async beforeScript(): Promise<boolean> {
+    const { settings } = this.plan;
+    return await this.attempt(settings.restoreCacheAttempts, () => this.transfers!.restoreCache()) &&
+      await this.attempt(settings.downloadArtifactsAttempts, () => this.transfers!.downloadArtifacts());
+  }
+
+  /** GitLab Runner's attemptExecuteStage: `Retrying...` and a pause between tries; the last failure is the job's. */
+  private async attempt(attempts: number, stage: () => Promise<StageEnd>): Promise<boolean> {
+    const pause = this.options.retryPause ?? sleep;
+    for (let attempt = 1;; attempt++) {
+      if (this.stopped()) {
+        this.outcome.cancel();
+        return false;
+      }
+      const end = await stage();
+      if (end.ok) return true;
+      if (attempt >= attempts) {
+        this.outcome.fail('script_failure', end.failure, end.exitCode);
+        return false;
+      }
+      this.stages.warn('Retrying...');
+      await pause(retryPauseMs(attempt, this.plan.flags.flags.FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY), this.transferStop.signal);
+    }
+  }
+
+  private stopped(): boolean {
+    const { signal, forceSignal, killSignal } = this.options;
+    return [signal, forceSignal, killSignal].some((s) => s?.aborted === true);
+  }
+
+  /**
+   * archive_cache and upload_artifacts by the job's outcome; their failures
+   * become the job's only when nothing failed before (pickPriorityError:
+   * the cache's first, then the upload's).
+   */
+  private async afterJob(): Promise<void> {
+    if (this.contextEnded()) return;
+    const succeeded = !this.outcome.failed;
+    const cache = await this.transfers!.archiveCache(succeeded);
+    if (this.contextEnded()) return;
+    const upload = await this.transfers!.uploadArtifacts(succeeded);
+    const failure = [cache, upload].find((end): end is Extract<StageEnd, { ok: false }> => !end.ok);
+    if (succeeded && failure !== undefined && !this.outcome.failed) this.outcome.fail('script_failure', failure.failure, failure.exitCode);
+  }
+
+  /** The job's context ended (its timeout, a forced stop, a cancel before the script): GitLab Runner runs no stage more. */
+  private contextEnded(): boolean {
+    const { outcome, stages } = this;
+    return outcome.jobTimedOut || stages.forced || this.transferStop.signal.aborted || (outcome.state === 'canceled' && !stages.scriptStarted);
   }
 
   /** prepare_executor and prepare_script; false when the job cannot go on. */
@@ -173,9 +258,7 @@ class Build {
   private async cleanup(): Promise<void> {
     // Where GitLab Runner runs no stage more, the runner's files (file variables, the job token's git
     // settings) are still removed here, only without a stage in the log.
-    const { outcome, stages } = this;
-    const contextEnded = outcome.jobTimedOut || stages.forced || (outcome.state === 'canceled' && !stages.scriptStarted);
-    const quiet = !stages.prepared || contextEnded;
+    const quiet = !this.stages.prepared || this.contextEnded();
     if (!quiet) this.stages.enter('cleanup_file_variables');
     try {
       if (!quiet) await this.stages.cleanupScript();

@@ -26,8 +26,20 @@ export function stageTitle(stage: BuildStage | 'clear_worktree', executor: strin
       return 'Getting source from Git repository';
     case 'clear_worktree':
       return 'Deleting all tracked and untracked files due to source fetch failure';
+    case 'restore_cache':
+      return 'Restoring cache';
+    case 'download_artifacts':
+      return 'Downloading artifacts';
     case 'after_script':
       return 'Running after_script';
+    case 'archive_cache':
+      return 'Saving cache for successful job';
+    case 'archive_cache_on_failure':
+      return 'Saving cache for failed job';
+    case 'upload_artifacts_on_success':
+      return 'Uploading artifacts for successful job';
+    case 'upload_artifacts_on_failure':
+      return 'Uploading artifacts for failed job';
     case 'cleanup_file_variables':
       return 'Cleaning up project directory and file based variables';
     default:

@@ -24,6 +24,8 @@ export interface RunnerSettings {
   readonly scripts: RunnerScripts;
   readonly customBuildDir: boolean;
   readonly debugTraceDisabled: boolean;
+  /** Where jobs' caches are kept (cache_dir), absolute; default `cache` under the working directory, as GitLab's shell executor. */
+  readonly cacheDir?: string | undefined;
 }
 
 /** The job's place among the runner's running jobs (GitLab's CI_CONCURRENT_ID, CI_CONCURRENT_PROJECT_ID). */

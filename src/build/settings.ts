@@ -21,6 +21,10 @@ export interface JobSettings {
   readonly lfsSkipSmudge: boolean;
   readonly submoduleForceHttps: boolean;
   readonly getSourcesAttempts: number;
+  /** ARTIFACT_DOWNLOAD_ATTEMPTS: tries of download_artifacts. */
+  readonly downloadArtifactsAttempts: number;
+  /** RESTORE_CACHE_ATTEMPTS: tries of restore_cache. */
+  readonly restoreCacheAttempts: number;
   readonly debugTrace: boolean;
   readonly afterScriptIgnoreErrors: boolean;
   /** GIT_CLONE_PATH, '' when unset. */
@@ -108,7 +112,7 @@ export function readSettings(valueOf: (key: string) => string | undefined, defau
   const submoduleUpdateFlags = flags('GIT_SUBMODULE_UPDATE_FLAGS', []);
   const lfsSkipSmudge = bool('GIT_LFS_SKIP_SMUDGE', false);
   const submoduleForceHttps = bool('GIT_SUBMODULE_FORCE_HTTPS', false);
-  // GitLab Runner reads all of these (the ones whose stages are not built yet for their warnings only).
+  // GitLab Runner reads all of these (EXECUTOR_JOB_SECTION_ATTEMPTS and SECRETS_RETRIEVAL_ATTEMPTS for their warnings only: no stage here uses them).
   const attempts = [
     'GET_SOURCES_ATTEMPTS',
     'ARTIFACT_DOWNLOAD_ATTEMPTS',
@@ -155,6 +159,8 @@ export function readSettings(valueOf: (key: string) => string | undefined, defau
     lfsSkipSmudge,
     submoduleForceHttps,
     getSourcesAttempts: clamped.get('GET_SOURCES_ATTEMPTS')!,
+    downloadArtifactsAttempts: clamped.get('ARTIFACT_DOWNLOAD_ATTEMPTS')!,
+    restoreCacheAttempts: clamped.get('RESTORE_CACHE_ATTEMPTS')!,
     debugTrace,
     afterScriptIgnoreErrors,
     clonePath,

@@ -18,7 +18,7 @@ import { ScriptBody, stageScript } from './shell/writer.ts';
 import { versionInfo } from '../version.ts';
 import { StageClock } from './stage-clock.ts';
 import { sourcesPlanOf, stepCommands, stepPartsOf, stepStage } from './stage-inputs.ts';
-import { unsupportedWarning } from './unsupported.ts';
+import { unsupportedWarnings } from './unsupported.ts';
 
 type Stage = BuildStage | 'clear_worktree';
 
@@ -85,8 +85,8 @@ export class StageRunner {
     if (plan.shortToken !== '') this.write(line(`  on ${options.runner.name} ${plan.shortToken}, system ID: ${options.runner.systemId}`));
     if (plan.flags.changed.length > 0) this.write(line(`  feature flags: ${plan.flags.changed.join(', ')}`));
     if (plan.warnings.length > 0) this.write(warning(plan.warnings.join('\n')));
-    const unsupported = unsupportedWarning(job, options.executor.info);
-    for (const text of [...(unsupported === undefined ? [] : [unsupported]), ...(job.warnings ?? [])]) this.write(warning(text));
+    const unsupported = unsupportedWarnings(job, options.executor.info, options.artifacts !== undefined);
+    for (const text of [...unsupported, ...(job.warnings ?? [])]) this.write(warning(text));
   }
 
   enter(stage: Stage): void {
@@ -98,6 +98,11 @@ export class StageRunner {
   leave(stage: Stage): void {
     this.parts.log.endScript();
     if (this.sections) this.write(sectionEnd(stage));
+  }
+
+  /** A warning line of the runner's own. */
+  warn(text: string): void {
+    this.write(warning(text));
   }
 
   usingExecutor(shell: ShellKind): void {

@@ -33,6 +33,7 @@ export const RUNNER_KEYS: Readonly<Record<string, KeySpec>> = {
   queue_dir: { type: 'string', default: DEFAULT_RUNNER.queueDir },
   builds_dir: { type: 'string', default: DEFAULT_RUNNER.buildsDir },
   keep_builds_dir: { type: 'boolean', default: DEFAULT_RUNNER.keepBuildsDir },
+  cache_dir: { type: 'string', default: DEFAULT_RUNNER.cacheDir },
   output_limit: { type: 'integer', default: DEFAULT_RUNNER.outputLimit },
   url: { type: 'string', default: undefined },
   token: { type: 'string', default: undefined },

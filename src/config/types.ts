@@ -32,6 +32,8 @@ export interface RunnerConfig {
   readonly buildsDir: string;
   /** Keep each job's build directory after the job instead of removing it. */
   readonly keepBuildsDir: boolean;
+  /** Where jobs' caches are kept (GitLab's cache_dir; relative paths: to the working directory). */
+  readonly cacheDir: string;
   /** Maximum job log size in KiB (GitLab's output_limit). */
   readonly outputLimit: number;
   /** A GitLab-compatible coordinator (its base URL, without /api/v4); undefined: the local queue. */
@@ -59,6 +61,7 @@ export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
   queueDir: 'queue',
   buildsDir: 'builds',
   keepBuildsDir: false,
+  cacheDir: 'cache',
   outputLimit: 4096,
   url: undefined,
   token: undefined,

@@ -222,6 +222,7 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
     queueDir: reader.path('queue_dir'),
     buildsDir: reader.path('builds_dir'),
     keepBuildsDir: reader.boolean('keep_builds_dir'),
+    cacheDir: reader.path('cache_dir'),
     // 0 means the default, as in GitLab Runner.
     outputLimit: reader.integer('output_limit', 0, MAX_OUTPUT_LIMIT_KIB) || DEFAULT_RUNNER.outputLimit,
     ...readCoordinator(reader, where, origin),

@@ -15,7 +15,11 @@ export interface ArtifactUpload {
   readonly expireIn: string | undefined;
 }
 
-/** Why a transfer failed, as metrics count it. */
+/**
+ * Why a transfer failed, as metrics count it: the coordinator's answers
+ * (413, 403, 401, 404, 503, other 5xx, other 4xx), no answer at all, an
+ * archive that could not be written or read, a stop.
+ */
 export const TRANSFER_FAILURES = [
   'too_large',
   'forbidden',
@@ -23,6 +27,7 @@ export const TRANSFER_FAILURES = [
   'not_found',
   'service_unavailable',
   'server_error',
+  'rejected',
   'network',
   'archive',
   'canceled',
@@ -36,8 +41,19 @@ export interface TransferReport {
   readonly failure?: TransferFailure | undefined;
 }
 
-/** Receives the transfer's lines for the job log, each without its newline, in GitLab Runner's helper form. */
-export type TransferLog = (line: string) => void;
+/**
+ * A line of the transfer for the job log, as GitLab Runner's helper logs it
+ * (logrus: a level, a message, fields); the build renders it in the helper's
+ * form (`Uploading artifacts as "archive" to coordinator... 201 Created  id=1 ...`).
+ */
+export interface TransferLogEntry {
+  readonly level: 'info' | 'warning' | 'error' | 'fatal';
+  readonly message: string;
+  readonly fields?: Readonly<Record<string, string | number | undefined>> | undefined;
+}
+
+/** Receives the transfer's lines for the job log; values of fields are masked like all job output. */
+export type TransferLog = (entry: TransferLogEntry) => void;
 
 /** A source's artifact store, as the build sequence uses it. */
 export interface ArtifactTransport {

@@ -10,7 +10,9 @@ import { sleep } from '../../system/sleep.ts';
 import type { LogSink } from '../../job/log.ts';
 import type { JobResult } from '../../job/result.ts';
 import type { JobControl, SourceJob } from '../../job/source.ts';
+import type { ArtifactTransport } from '../../job/transfer.ts';
 import { type ApiResponse, bodyExcerpt, type GitLabApi, retryAfterMs } from './api.ts';
+import { GitLabArtifacts } from './gitlab-artifacts.ts';
 import type { CoordinatorJob } from './payload.ts';
 import { TraceBuffer } from './trace-buffer.ts';
 
@@ -46,6 +48,7 @@ export class GitLabJob implements SourceJob {
   readonly name: string;
   readonly url: string;
   readonly job: CoordinatorJob['job'];
+  readonly artifacts: ArtifactTransport;
   private trace: TraceBuffer | undefined;
   private control: JobControl | undefined;
   private sent = 0;
@@ -75,6 +78,7 @@ export class GitLabJob implements SourceJob {
     this.name = coordinatorJob.job.name;
     this.url = coordinatorJob.webUrl ?? `${api.baseUrl}/api/v4/jobs/${coordinatorJob.id}`;
     this.job = coordinatorJob.job;
+    this.artifacts = new GitLabArtifacts(api, coordinatorJob.id, coordinatorJob.token, coordinatorJob.job.variables);
     this.intervalMs = options.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS;
   }
 
