@@ -10,7 +10,8 @@ import type { JobSlot } from '../build/build.ts';
 import type { ExecutorFactory } from '../job/executor.ts';
 import type { SourceFactory, SourceJob } from '../job/source.ts';
 import type { AgentState, FinishedJob, JobView, RunnerStatus } from '../job/status.ts';
-import type { Logger } from '../log/logger.ts';
+import type { Fields, Logger } from '../log/logger.ts';
+import type { TransferRecord } from '../job/transfer.ts';
 import { runSourceJob } from './job-runner.ts';
 import { RunnerLoop, type SlotKeeper } from './runner-loop.ts';
 
@@ -286,6 +287,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
           exit_code: result.exitCode,
           duration_s: result.durationSeconds.toFixed(3),
           system_error: result.systemError,
+          ...transferLogFields(result.transfers),
         });
         this.onJobFinished({ runner: runner.name, result });
       },
@@ -321,4 +323,29 @@ export class Agent implements RunnerStatus, SlotKeeper {
     // A request answered after a cancel-stop began: the job is ours now, so it is run - as canceled at once.
     if (this.stopMode === 'cancel') cancel.abort();
   }
+}
+
+/**
+ * The "Job finished" line's summary of what the artifact and cache stages
+ * moved: bytes by kind and direction, and the cache restores' outcomes (in
+ * order, comma-separated); nothing for a job without transfers, so that the
+ * line stays as it was for them.
+ */
+export function transferLogFields(transfers: readonly TransferRecord[]): Fields {
+  if (transfers.length === 0) return {};
+  const bytes = (kind: TransferRecord['kind'], direction: TransferRecord['direction']): number | undefined => {
+    const matching = transfers.filter((t) => t.kind === kind && t.direction === direction);
+    return matching.length === 0 ? undefined : matching.reduce((sum, t) => sum + t.bytes, 0);
+  };
+  const restores = transfers.filter((t) => t.kind === 'cache' && t.direction === 'download')
+    .map((t) => (t.result === 'failure' ? 'failure' : t.cache ?? (t.bytes > 0 ? 'hit' : 'miss')));
+  const failed = transfers.filter((t) => t.result === 'failure').length;
+  return {
+    artifact_upload_bytes: bytes('artifact', 'upload'),
+    artifact_download_bytes: bytes('artifact', 'download'),
+    cache_upload_bytes: bytes('cache', 'upload'),
+    cache_download_bytes: bytes('cache', 'download'),
+    cache: restores.length === 0 ? undefined : restores.join(','),
+    transfer_failures: failed === 0 ? undefined : failed,
+  };
 }

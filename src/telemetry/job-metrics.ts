@@ -3,6 +3,7 @@
 import type { Meter } from '@opentelemetry/api';
 import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../job/result.ts';
 import type { FinishedJob, RunnerStatus } from '../job/status.ts';
+import { registerTransferMetrics } from './transfer-metrics.ts';
 
 /** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
 const MAX_NAMED_STEPS = 32;
@@ -39,6 +40,7 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
     description: "Peak resident memory of each job's processes together (sampled from /proc: an approximation).",
     advice: { explicitBucketBoundaries: [16, 64, 256, 1024, 4096, 16384].map((mib) => mib * 1024 * 1024) },
   });
+  const transfers = registerTransferMetrics(meter);
 
   return {
     jobFinished({ runner, result }) {
@@ -48,6 +50,7 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
       if (result.state === 'failed') failed.add(1, { runner, failure_reason: result.failureReason ?? 'unknown_failure' });
       duration.record(result.durationSeconds, { runner });
       for (const { stage, durationSeconds } of result.stages) stageDuration.record(durationSeconds, { runner, stage });
+      transfers.jobFinished({ runner, result });
     },
 
     observe(agent) {
@@ -75,6 +78,7 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
         runnersSeen.add(runner);
         jobs.add(0, { runner });
         for (const reason of COUNTED_FAILURE_REASONS) failed.add(0, { runner, failure_reason: reason });
+        transfers.remember(runner);
       };
       meter.addBatchObservableCallback((result) => {
         const now = Date.now();

@@ -162,6 +162,10 @@ const PER_JOB_FAMILIES: readonly string[] = [
   'ci_runner_job_peak_rss_bytes',
   'ci_runner_api_request_statuses_total',
   'ci_runner_api_request_duration_seconds',
+  'ci_runner_artifact_bytes_total',
+  'ci_runner_cache_bytes_total',
+  'ci_runner_cache_restores_total',
+  'ci_runner_artifact_transfer_failures_total',
 ];
 
 /** The minimum interval those panels have: their $__rate_interval is then 5m15s at a 15 s scrape. */
@@ -295,6 +299,10 @@ const REQUIRED_METRICS: readonly string[] = [
   'ci_runner_api_request_statuses_total',
   'ci_runner_api_request_duration_seconds_bucket',
   'ci_runner_request_concurrency',
+  'ci_runner_artifact_bytes_total',
+  'ci_runner_cache_bytes_total',
+  'ci_runner_cache_restores_total',
+  'ci_runner_artifact_transfer_failures_total',
   'process_cpu_seconds_total',
   'process_cpu_user_seconds_total',
   'process_cpu_system_seconds_total',

@@ -101,6 +101,7 @@ test('every alert has a unit test where it fires and one where it does not', () 
       'RunnerEventLoopLagHigh',
       'RunnerMemoryGrowing',
       'RunnerRestarting',
+      'RunnerArtifactUploadsFailing',
     ]
   ) {
     assert.ok(names.includes(expected), `alerts.yml has ${expected}: ${names.join(', ')}`);

@@ -17,6 +17,7 @@ import { TestCoordinator } from '../support/coordinator/coordinator.ts';
 import { parsePromQL } from '../support/promql.ts';
 import { startRunner } from '../support/runner-process.ts';
 import { RUNTIME_METRIC_SUPPORT } from '../../src/telemetry/runtime-support.ts';
+import { CACHE_RESTORE_RESULTS, COUNTED_TRANSFER_FAILURES, TRANSFER_DIRECTIONS, TRANSFER_RESULTS } from '../../src/telemetry/transfer-metrics.ts';
 import { families } from '../support/exposition.ts';
 import { dashboard, dashboardMetrics, labelValues, queries, type Query, substitute, variableDefinition } from '../support/grafana-dashboard.ts';
 
@@ -103,6 +104,9 @@ const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
   status_class: ['2xx', '3xx', '4xx', '5xx', 'error'],
   level: ['warning', 'error', 'fatal', 'panic'],
   kind: ['minor', 'major', 'incremental', 'weakcb'],
+  direction: TRANSFER_DIRECTIONS,
+  reason: COUNTED_TRANSFER_FAILURES,
+  result: [...TRANSFER_RESULTS, ...CACHE_RESTORE_RESULTS],
 };
 
 /** Every query the label checks read: the panels', the alert rules', and each label_values(selector, label) as count by (label) (selector). */

@@ -208,7 +208,9 @@ test("the header: the flags a job changed, in GitLab's order; the settings' warn
       { key: 'FF_USE_GIT_NATIVE_CLONE', value: 'true', masked: false },
     ],
     image: { name: 'alpine', aliases: [], entrypoint: [], command: [], pullPolicies: [], variables: [] },
+    // Built without an artifact transport: the artifacts are warned of (a cache never is: it is the runner's own).
     cache: [{ key: 'k', paths: ['node_modules'], untracked: false, policy: 'pull-push', when: 'on_success', fallbackKeys: [] }],
+    artifacts: [{ name: undefined, paths: ['dist'], exclude: [], untracked: false, when: 'on_success', type: 'archive', format: 'zip', expireIn: undefined }],
     warnings: ['from the source'],
   });
   const { log } = await build(job, succeed, { runner: runnerSettings({ name: 'r', token: 'abcdefghijkl' }) });
@@ -224,7 +226,8 @@ test("the header: the flags a job changed, in GitLab's order; the settings' warn
         'FF_TIMESTAMPS: could not parse feature flag, expected bool, got later',
         'FF_USE_GIT_NATIVE_CLONE=true is not supported by this runner and is ignored: sources are fetched with git init and git fetch',
       ].join('\n')) +
-      warned("this runner's fake executor does not support image, cache: ignored") +
+      warned("this runner's fake executor does not support image: ignored") +
+      warned("this job's source keeps no artifacts: artifacts ignored") +
       warned('from the source'),
   );
 });

@@ -79,7 +79,7 @@ test('an unsupported flag set to what this runner does not do is a warning; set 
     from({ FF_USE_GIT_NATIVE_CLONE: 'true', FF_USE_FASTZIP: 'false', FF_POSIXLY_CORRECT_ESCAPES: 'false', FF_NETWORK_PER_BUILD: 'nonsense' }),
   );
   assert.deepEqual(asked.unsupported, [
-    'FF_USE_FASTZIP=false is not supported by this runner and is ignored: artifacts and caches are not handled yet',
+    'FF_USE_FASTZIP=false is not supported by this runner and is ignored: archives are written and read by one zip library (yazl, yauzl), whatever the flag',
     'FF_USE_GIT_NATIVE_CLONE=true is not supported by this runner and is ignored: sources are fetched with git init and git fetch',
   ]);
   assert.deepEqual(asked.errors, ['FF_NETWORK_PER_BUILD: could not parse feature flag, expected bool, got nonsense']);

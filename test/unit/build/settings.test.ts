@@ -24,6 +24,8 @@ test("defaults: clone (fetch when the coordinator allows it), checkout, no submo
     lfsSkipSmudge: false,
     submoduleForceHttps: false,
     getSourcesAttempts: 1,
+    downloadArtifactsAttempts: 1,
+    restoreCacheAttempts: 1,
     debugTrace: false,
     afterScriptIgnoreErrors: true,
     clonePath: '',

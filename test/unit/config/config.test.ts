@@ -22,6 +22,7 @@ limit = 2
 queue_dir = "/var/lib/runner/queue"
 builds_dir = "/var/lib/runner/builds"
 keep_builds_dir = true
+cache_dir = "/var/lib/runner/cache"
 output_limit = 8192
 shell = "sh"
 environment = ["GREETING=hello", "EMPTY=", "JOINED=a=b"]
@@ -56,6 +57,7 @@ test('a full config.toml is read with every key', () => {
       queueDir: '/var/lib/runner/queue',
       buildsDir: '/var/lib/runner/builds',
       keepBuildsDir: true,
+      cacheDir: '/var/lib/runner/cache',
       outputLimit: 8192,
       url: undefined,
       token: undefined,
@@ -76,6 +78,7 @@ test('a full config.toml is read with every key', () => {
       queueDir: 'queue',
       buildsDir: 'builds',
       keepBuildsDir: false,
+      cacheDir: 'cache',
       outputLimit: 4096,
       url: undefined,
       token: undefined,
@@ -224,6 +227,7 @@ test('config.toml.example is valid, warns about nothing and documents every key 
       'queue_dir',
       'builds_dir',
       'keep_builds_dir',
+      'cache_dir',
       'output_limit',
       'environment',
       'debug_trace_disabled',

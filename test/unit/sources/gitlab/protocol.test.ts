@@ -55,18 +55,12 @@ const GITLAB_RUNNER_SHELL_FEATURES: ReadonlyArray<readonly [string, boolean]> = 
 
 /**
  * What GitLab Runner declares and this runner does not do yet: declared false,
- * so that GitLab does not count on it (artifacts and caches, the interactive
- * session, Vault, steps, the initial running PUT, job inputs).
+ * so that GitLab does not count on it (the interactive session, Vault,
+ * steps, the initial running PUT, job inputs).
  */
 const NOT_IMPLEMENTED = new Set([
-  'artifacts',
-  'cache',
-  'fallback_cache_keys',
-  'upload_multiple_artifacts',
-  'upload_raw_artifacts',
   'session',
   'terminal',
-  'artifacts_exclude',
   'vault_secrets',
   'native_steps_integration',
   'two_phase_job_commit',
