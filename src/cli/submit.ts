@@ -6,7 +6,8 @@
 // With --wait each job's log (done/ID.log, written by the runner while the job
 // runs, already masked) is copied to stdout as it grows, in bounded chunks read
 // from where the last read stopped, until done/ID.json exists and the log is
-// drained; then a one-line summary goes to stderr.
+// drained; then a one-line summary goes to stderr, saying where the job's
+// artifacts archive is kept and until when, if it has one.
 import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.ts';
@@ -107,10 +108,12 @@ async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal):
 
 function summary(job: QueuedJob, result: DoneRecord): string {
   const head = `job ${job.id} ${result.name ?? job.name}`;
-  if (result.state === 'success') return `${head}: success`;
+  const stored = result.artifacts;
+  const artifacts = stored ? `; artifacts: ${stored.path} (${stored.expires_at === null ? 'never expires' : `expires ${stored.expires_at}`})` : '';
+  if (result.state === 'success') return `${head}: success${artifacts}`;
   const details = [result.failure_reason, result.exit_code === null ? null : `exit code ${result.exit_code}`]
     .filter((part): part is string => part !== null && part !== undefined);
-  return `${head}: ${result.state}${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
+  return `${head}: ${result.state}${details.length > 0 ? ` (${details.join(', ')})` : ''}${artifacts}`;
 }
 
 async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promise<number> {

@@ -8,6 +8,7 @@
 //   [variables]
 //   GREETING = "hello"
 //   API_KEY = { value = "s3cretvalue", masked = true }
+//   artifacts, cache, needs, dependencies: see job-file-transfer.ts
 //
 // Every mistake is a one-line ConfigError naming the file and the key, and a
 // TOML syntax error names FILE:LINE:COLUMN. Unknown keys are errors: a job
@@ -19,6 +20,19 @@ import { describeValue } from '../../config/describe-value.ts';
 import { parseDuration } from '../../config/duration.ts';
 import { ConfigError } from '../../config/validate.ts';
 import type { JobDefinition, JobVariable } from '../../job/model.ts';
+import { parseArtifacts, parseCache, parseJobRefs } from './job-file-transfer.ts';
+
+/**
+ * A local job as its file describes it: a JobDefinition plus the earlier
+ * jobs it names (by name or id), kept as written; the local source turns
+ * them into the definition's `dependencies` when it claims the job.
+ */
+export interface LocalJobDefinition extends JobDefinition {
+  /** `needs`: jobs that must end before this one starts and whose artifacts it downloads. */
+  readonly needs?: readonly string[] | undefined;
+  /** `dependencies`: the jobs whose artifacts it downloads (with needs: a subset of them; [] downloads none). */
+  readonly dependsOn?: readonly string[] | undefined;
+}
 
 /** GitLab's limit on job names. */
 export const MAX_JOB_NAME = 255;
@@ -27,7 +41,20 @@ export const MIN_MASKED_LENGTH = 8;
 /** A variable name a shell can use as is. */
 export const VARIABLE_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const TOP_LEVEL_KEYS = ['name', 'script', 'before_script', 'after_script', 'timeout', 'repository', 'ref', 'variables'] as const;
+const TOP_LEVEL_KEYS = [
+  'name',
+  'script',
+  'before_script',
+  'after_script',
+  'timeout',
+  'repository',
+  'ref',
+  'artifacts',
+  'cache',
+  'needs',
+  'dependencies',
+  'variables',
+] as const;
 const VARIABLE_TABLE_KEYS = ['value', 'masked'] as const;
 
 type Table = Record<string, unknown>;
@@ -55,7 +82,7 @@ function kindOf(value: unknown): string {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** Parses a job file's text; `origin` names the file in error messages. */
-export function parseJobFile(text: string, origin: string): JobDefinition {
+export function parseJobFile(text: string, origin: string): LocalJobDefinition {
   const document: Table = parseToml(text, origin);
   const fail: (key: string, message: string) => never = (key, message) => {
     throw new ConfigError(`${origin}: ${key}: ${message}`);
@@ -147,10 +174,32 @@ export function parseJobFile(text: string, origin: string): JobDefinition {
   if (ref !== undefined && url === undefined) fail('ref', 'needs repository');
   const repository = typeof url === 'string' ? { url, ref: typeof ref === 'string' ? ref : undefined } : undefined;
 
-  return { name, script, beforeScript, afterScript, timeoutSeconds, variables, ...(repository ? { repository } : {}) };
+  const artifacts = document['artifacts'] === undefined ? undefined : parseArtifacts(document['artifacts'], fail);
+  const cache = document['cache'] === undefined ? undefined : parseCache(document['cache'], fail);
+  const needs = document['needs'] === undefined ? undefined : parseJobRefs(document['needs'], 'needs', fail);
+  const dependsOn = document['dependencies'] === undefined ? undefined : parseJobRefs(document['dependencies'], 'dependencies', fail);
+  // GitLab's rule: with needs, dependencies may only name needed jobs.
+  const unneeded = needs && dependsOn?.findIndex((ref) => !needs.includes(ref));
+  if (unneeded !== undefined && unneeded >= 0) {
+    fail(`dependencies[${unneeded}]`, `${JSON.stringify(dependsOn![unneeded])} is not in needs (with needs, dependencies must be a subset of them)`);
+  }
+
+  return {
+    name,
+    script,
+    beforeScript,
+    afterScript,
+    timeoutSeconds,
+    variables,
+    ...(repository ? { repository } : {}),
+    ...(artifacts ? { artifacts } : {}),
+    ...(cache ? { cache } : {}),
+    ...(needs ? { needs } : {}),
+    ...(dependsOn ? { dependsOn } : {}),
+  };
 }
 
 /** Reads and parses a job file; a file that cannot be read is a ConfigError too. */
-export function readJobFile(path: string): JobDefinition {
+export function readJobFile(path: string): LocalJobDefinition {
   return parseJobFile(readTextFile(path, 'job file'), path);
 }

@@ -1,16 +1,27 @@
 // The local queue as a job source: claims job files, writes each job's log
-// to done/ID.log as it is produced and its result to done/ID.json, and
-// finishes the jobs of runners that died.
+// to done/ID.log as it is produced and its result to done/ID.json, keeps its
+// artifacts in done/ID.artifacts.zip until they expire, and finishes the jobs
+// of runners that died. A job whose dependencies' artifacts are missing is
+// failed at claim time without running, as GitLab fails it
+// (missing_dependency_failure; local-needs.ts).
 import { writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { LogSink } from '../../job/log.ts';
 import type { Job } from '../../job/model.ts';
 import type { JobResult } from '../../job/result.ts';
 import type { JobSource, SourceJob } from '../../job/source.ts';
-import { type ClaimedJob, claimNext, finish, leaveQueue, openJobLog, recoverDeadClaims } from './queue.ts';
+import { LocalArtifactStore, sweepExpired } from './artifact-store.ts';
+import { resolveDependencies } from './local-needs.ts';
+import { appendLog, type ClaimedJob, claimNext, finish, leaveQueue, openJobLog, recoverDeadClaims } from './queue.ts';
+import type { DependencySpec } from '../../job/model.ts';
 
 /** Dead claims are looked for at most this often per queue. */
 export const RECOVERY_INTERVAL_MS = 10_000;
+/** Expired artifacts are looked for at most this often (a bounded number per look). */
+export const SWEEP_INTERVAL_MS = 60_000;
+
+/** GitLab's words for missing_dependency_failure. */
+const MISSING_DEPENDENCY = 'This job could not start because it could not retrieve the needed artifacts';
 
 export interface RecoveredJob {
   readonly id: string;
@@ -20,6 +31,8 @@ export interface RecoveredJob {
 
 export class LocalQueueSource implements JobSource {
   private lastRecovery = 0;
+  private lastSweep = 0;
+  private sweepCursor = '';
 
   constructor(
     private readonly queueDir: string,
@@ -34,11 +47,21 @@ export class LocalQueueSource implements JobSource {
         this.onRecovered({ id: result.id, name: result.name ?? undefined, owner: result.owner ?? undefined });
       }
     }
+    if (now - this.lastSweep >= SWEEP_INTERVAL_MS) {
+      this.lastSweep = now;
+      this.sweepCursor = (await sweepExpired(this.queueDir, this.sweepCursor)).cursor;
+    }
   }
 
   async request(): Promise<SourceJob | undefined> {
-    const claimed = await claimNext(this.queueDir);
-    return claimed && new LocalJob(this.queueDir, claimed);
+    for (;;) {
+      const claimed = await claimNext(this.queueDir);
+      if (!claimed) return undefined;
+      const resolution = await resolveDependencies(this.queueDir, claimed.spec);
+      if (resolution.ok) return new LocalJob(this.queueDir, claimed, resolution.dependencies);
+      await appendLog(this.queueDir, claimed.id, `[runner] ${MISSING_DEPENDENCY}: ${resolution.reason}\n`);
+      await finish(this.queueDir, claimed, { state: 'failed', failureReason: 'missing_dependency_failure', startedAt: claimed.claimedAt });
+    }
   }
 
   async close(): Promise<void> {
@@ -46,12 +69,16 @@ export class LocalQueueSource implements JobSource {
   }
 }
 
-class LocalJob implements SourceJob {
+export class LocalJob implements SourceJob {
   readonly job: Job;
+  readonly artifacts: LocalArtifactStore;
   private log: FileHandle | undefined;
 
-  constructor(private readonly queueDir: string, private readonly claimed: ClaimedJob) {
-    this.job = { ...claimed.spec, id: claimed.id };
+  constructor(private readonly queueDir: string, private readonly claimed: ClaimedJob, dependencies: readonly DependencySpec[]) {
+    // needs/dependsOn as written stay out of the job: `dependencies` is what they resolved to.
+    const { needs: _needs, dependsOn: _dependsOn, ...definition } = claimed.spec;
+    this.job = { ...definition, id: claimed.id, dependencies };
+    this.artifacts = new LocalArtifactStore(queueDir, claimed.id);
   }
 
   get id(): string {
@@ -81,6 +108,7 @@ class LocalJob implements SourceJob {
       exitCode: result.exitCode ?? null,
       startedAt: result.startedAt,
       finishedAt: result.finishedAt,
+      artifacts: this.artifacts.artifacts,
     });
   }
 }

@@ -8,6 +8,7 @@
 //     recovering/DEAD@OWNER@NONCE/  claims of the dead process DEAD being finished by OWNER
 //     done/ID.json                  results (never a variable's value)
 //     done/ID.log                   logs (masked)
+//     done/ID.artifacts.zip         the job's artifacts archive, until it expires (artifact-store.ts)
 //
 // Every file is mode 0600: job files can hold masked values, and logs hold
 // whatever a job printed. Results and job files are written to tmp/ first,
@@ -150,7 +151,21 @@ export interface DoneRecord {
   readonly duration_seconds: number;
   /** The process that ran the job (PID-STARTTIME). */
   readonly owner: string;
+  /** The job's artifacts archive, when it uploaded one. */
+  readonly artifacts?: StoredArtifacts | undefined;
 }
+
+/** Where a job's artifacts archive is kept and until when. */
+export interface StoredArtifacts {
+  /** done/ID.artifacts.zip, absolute when the queue directory is. */
+  readonly path: string;
+  /** ISO 8601; null: never expires. */
+  readonly expires_at: string | null;
+  readonly bytes: number;
+}
+
+/** done/ID.artifacts.zip: a job's artifacts archive. */
+export const artifactsPath = (queueDir: string, id: string): string => join(queueDir, 'done', `${id}.artifacts.zip`);
 
 const FAILURE_REASON = /^[a-z][a-z_]*$/;
 
@@ -164,6 +179,7 @@ export function makeResult(fields: {
   exitCode: number | null | undefined;
   startedAt: Date;
   finishedAt: Date;
+  artifacts?: StoredArtifacts | undefined;
 }): DoneRecord {
   const { id, state, startedAt, finishedAt } = fields;
   const failureReason = fields.failureReason ?? null;
@@ -188,6 +204,7 @@ export function makeResult(fields: {
     finished_at: finishedAt.toISOString(),
     duration_seconds: Math.max(0, finishedAt.getTime() - startedAt.getTime()) / 1000,
     owner: fields.owner,
+    ...(fields.artifacts ? { artifacts: fields.artifacts } : {}),
   };
 }
 

@@ -18,9 +18,9 @@ import { appendFile, type FileHandle, mkdir, open, readdir, readFile, rename, rm
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { ConfigError } from '../../config/validate.ts';
-import type { JobDefinition } from '../../job/model.ts';
 import type { JobState } from '../../job/result.ts';
-import { parseJobFile } from './job-file.ts';
+import { type LocalJobDefinition, parseJobFile } from './job-file.ts';
+import { NeedsGate } from './local-needs.ts';
 import { newJobId } from './job-id.ts';
 import { parseOwner } from './queue-owner.ts';
 import {
@@ -40,18 +40,19 @@ import {
   recoveringDir,
   resultPath,
   selfOwnerName,
+  type StoredArtifacts,
   writeAtomic,
   writeResult,
 } from './queue-files.ts';
 
-export { type DoneRecord, logPath, QueueError, readResult, resultPath } from './queue-files.ts';
+export { artifactsPath, type DoneRecord, logPath, QueueError, readResult, resultPath, type StoredArtifacts } from './queue-files.ts';
 export { isOwnerAlive, ownerOf, parseOwner, processStartTime } from './queue-owner.ts';
 export { recoverDeadClaims } from './queue-recover.ts';
 
 /** A job this process has claimed and must finish(). */
 export interface ClaimedJob {
   readonly id: string;
-  readonly spec: JobDefinition;
+  readonly spec: LocalJobDefinition;
   /** The claiming process, PID-STARTTIME. */
   readonly owner: string;
   /** claimed/OWNER/ID.toml (`url=` of /debug/jobs/list for local jobs). */
@@ -70,10 +71,16 @@ export interface JobOutcome {
   readonly startedAt: Date;
   /** Default: now. */
   readonly finishedAt?: Date;
+  /** The archive the job uploaded, if it did. */
+  readonly artifacts?: StoredArtifacts | undefined;
 }
 
-/** A job file's TOML for a job definition (the inverse of parseJobFile). */
-export function jobFileText(spec: JobDefinition): string {
+/**
+ * A job file's TOML for a job definition (the inverse of parseJobFile). A
+ * definition a job file cannot express (several artifacts, reports) is a
+ * ConfigError; resolved `dependencies` (DependencySpec) are not written.
+ */
+export function jobFileText(spec: LocalJobDefinition): string {
   const document: Record<string, unknown> = { name: spec.name, script: spec.script };
   if (spec.beforeScript.length > 0) document['before_script'] = spec.beforeScript;
   if (spec.afterScript.length > 0) document['after_script'] = spec.afterScript;
@@ -81,6 +88,33 @@ export function jobFileText(spec: JobDefinition): string {
   if (spec.repository) {
     document['repository'] = spec.repository.url;
     if (spec.repository.ref !== undefined) document['ref'] = spec.repository.ref;
+  }
+  if (spec.needs !== undefined) document['needs'] = spec.needs;
+  if (spec.dependsOn !== undefined) document['dependencies'] = spec.dependsOn;
+  if (spec.artifacts !== undefined && spec.artifacts.length > 0) {
+    const [artifacts, ...more] = spec.artifacts;
+    if (more.length > 0 || artifacts!.type !== 'archive' || artifacts!.format !== 'zip') {
+      throw new ConfigError(`job ${spec.name}: artifacts: a local job has one zip archive of type archive, no reports`);
+    }
+    const { name, paths, exclude, untracked, when, expireIn } = artifacts!;
+    document['artifacts'] = {
+      paths,
+      ...(exclude.length > 0 ? { exclude } : {}),
+      ...(untracked ? { untracked } : {}),
+      when,
+      ...(expireIn !== undefined ? { expire_in: expireIn } : {}),
+      ...(name !== undefined ? { name } : {}),
+    };
+  }
+  if (spec.cache !== undefined && spec.cache.length > 0) {
+    document['cache'] = spec.cache.map((c) => ({
+      key: c.key,
+      paths: c.paths,
+      untracked: c.untracked,
+      policy: c.policy,
+      when: c.when,
+      fallback_keys: c.fallbackKeys,
+    }));
   }
   if (spec.variables.length > 0) {
     // fromEntries: a variable named __proto__ stays a plain key.
@@ -94,7 +128,7 @@ export function jobFileText(spec: JobDefinition): string {
  * error messages (a ConfigError, and then nothing is queued). The id is unique
  * across concurrent submitters and sorts by submission time.
  */
-export async function enqueue(queueDir: string, source: string | JobDefinition, origin: string): Promise<{ id: string; path: string }> {
+export async function enqueue(queueDir: string, source: string | LocalJobDefinition, origin: string): Promise<{ id: string; path: string }> {
   const text = typeof source === 'string' ? source : jobFileText(source);
   parseJobFile(text, origin);
   await ensureQueue(queueDir);
@@ -124,9 +158,12 @@ export async function claimNext(queueDir: string, owner: string = selfOwnerName(
     throw new QueueError(`cannot create claim directory ${ownerDir}: ${describeCode(error)}`);
   }
   const names = (await readdir(pendingDir(queueDir))).filter((name) => jobIdOfFile(name) !== undefined).sort();
+  const gate = new NeedsGate(queueDir);
   for (const name of names) {
     const id = jobIdOfFile(name)!;
     const path = join(ownerDir, name);
+    // A job whose needs have not ended stays pending (GitLab's needs: wait for them).
+    if (!(await gate.ready(id, join(pendingDir(queueDir), name)))) continue;
     try {
       await rename(join(pendingDir(queueDir), name), path);
     } catch (error) {
@@ -140,7 +177,7 @@ export async function claimNext(queueDir: string, owner: string = selfOwnerName(
     const claimedAt = new Date();
     // The claim time, for recovery to report when a dead claimer's job started.
     await utimes(path, claimedAt, claimedAt).catch(() => undefined);
-    let spec: JobDefinition;
+    let spec: LocalJobDefinition;
     try {
       spec = parseJobFile(await readFile(path, 'utf8'), path);
     } catch (error) {
@@ -188,6 +225,7 @@ export async function finish(queueDir: string, job: ClaimedJob, outcome: JobOutc
     exitCode: outcome.exitCode,
     startedAt: outcome.startedAt,
     finishedAt: outcome.finishedAt ?? new Date(),
+    artifacts: outcome.artifacts,
   });
   await writeResult(queueDir, result);
   try {

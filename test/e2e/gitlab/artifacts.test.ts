@@ -42,81 +42,101 @@ function tool(command: string, args: string[]): string {
   return result.stdout;
 }
 
-test('build -> test -> deploy: artifacts pass between jobs byte for byte, reports go up as gzip, real readers accept the archives', { skip: unzipSkip }, async () => {
-  const s = await shared.get();
-  const build = await run({
-    name: 'build',
-    script: [
-      'mkdir -p dist/sub empty-dir',
-      'printf "binary\\0data" > dist/app.bin',
-      'echo nested > dist/sub/nested.txt',
-      'chmod 755 dist/app.bin',
-      'ln -s app.bin dist/link',
-      'echo "<testsuite/>" > junit.xml',
-      'echo excluded > dist/skip.tmp',
-    ],
-    artifacts: [
-      archive(['dist/', 'empty-dir'], { exclude: ['dist/*.tmp'], name: 'build-$CI_JOB_NAME' }),
-      archive(['junit.xml'], { name: 'junit.xml', artifact_type: 'junit', artifact_format: 'gzip', when: 'always' }),
-    ],
-  });
-  assert.equal(build.state, 'success', logText(build.trace));
-  const lines = logLines(build.trace);
-  assert.ok(lines.includes('Uploading artifacts for successful job'), lines.join('\n'));
-  assert.ok(lines.includes('Uploading artifacts...'));
-  assert.ok(lines.some((line) => /^dist\/: found 5 matching artifact files and directories\s*$/.test(line)), lines.join('\n'));
-  assert.ok(lines.some((line) => /^Uploading artifacts as "archive" to coordinator\.\.\. 201 Created\s+correlation_id=\S* id=\d+ status=201 token=\S+$/.test(line)), lines.join('\n'));
-  assert.ok(lines.some((line) => line.startsWith('Uploading artifacts as "junit" to coordinator... 201 Created')));
-  assert.ok(!lines.some((line) => line.includes('does not support')), 'no warning about artifacts');
+test(
+  'build -> test -> deploy: artifacts pass between jobs byte for byte, reports go up as gzip, real readers accept the archives',
+  { skip: unzipSkip },
+  async () => {
+    const s = await shared.get();
+    const build = await run({
+      name: 'build',
+      script: [
+        'mkdir -p dist/sub empty-dir',
+        'printf "binary\\0data" > dist/app.bin',
+        'echo nested > dist/sub/nested.txt',
+        'chmod 755 dist/app.bin',
+        'ln -s app.bin dist/link',
+        'echo "<testsuite/>" > junit.xml',
+        'echo excluded > dist/skip.tmp',
+      ],
+      artifacts: [
+        archive(['dist/', 'empty-dir'], { exclude: ['dist/*.tmp'], name: 'build-$CI_JOB_NAME' }),
+        archive(['junit.xml'], { name: 'junit.xml', artifact_type: 'junit', artifact_format: 'gzip', when: 'always' }),
+      ],
+    });
+    assert.equal(build.state, 'success', logText(build.trace));
+    const lines = logLines(build.trace);
+    assert.ok(lines.includes('Uploading artifacts for successful job'), lines.join('\n'));
+    assert.ok(lines.includes('Uploading artifacts...'));
+    assert.ok(lines.some((line) => /^dist\/: found 5 matching artifact files and directories\s*$/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /^Uploading artifacts as "archive" to coordinator\.\.\. 201 Created\s+correlation_id=\S* id=\d+ status=201 token=\S+$/.test(line)),
+      lines.join('\n'),
+    );
+    assert.ok(lines.some((line) => line.startsWith('Uploading artifacts as "junit" to coordinator... 201 Created')));
+    assert.ok(!lines.some((line) => line.includes('does not support')), 'no warning about artifacts');
 
-  const uploads = s.coordinator.artifactUploads.filter((upload) => upload.jobId === build.id);
-  assert.deepEqual(uploads.map((u) => [u.type, u.format, u.filename]), [['archive', 'zip', 'build-build.zip'], ['junit', 'gzip', 'junit.xml.gz']]);
-  const zip = uploads[0]!.path;
-  tool('unzip', ['-t', '-q', zip]);
-  const listing = tool('zipinfo', [zip]);
-  assert.match(listing, /^-rwxr-xr-x .* dist\/app\.bin$/m);
-  assert.match(listing, /^lrwxrwxrwx .* dist\/link$/m);
-  assert.doesNotMatch(listing, /skip\.tmp/);
-  const names = tool('python3', ['-c', 'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print("\\n".join(sorted(z.namelist())))', zip]);
-  assert.deepEqual(names.trim().split('\n'), ['dist/', 'dist/app.bin', 'dist/link', 'dist/sub/', 'dist/sub/nested.txt', 'empty-dir/']);
-  tool('gzip', ['-t', uploads[1]!.path]);
-  assert.equal(tool('gzip', ['-dc', uploads[1]!.path]), '<testsuite/>\n');
+    const uploads = s.coordinator.artifactUploads.filter((upload) => upload.jobId === build.id);
+    assert.deepEqual(uploads.map((u) => [u.type, u.format, u.filename]), [['archive', 'zip', 'build-build.zip'], ['junit', 'gzip', 'junit.xml.gz']]);
+    const zip = uploads[0]!.path;
+    tool('unzip', ['-t', '-q', zip]);
+    const listing = tool('zipinfo', [zip]);
+    assert.match(listing, /^-rwxr-xr-x .* dist\/app\.bin$/m);
+    assert.match(listing, /^lrwxrwxrwx .* dist\/link$/m);
+    assert.doesNotMatch(listing, /skip\.tmp/);
+    const names = tool('python3', [
+      '-c',
+      'import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print("\\n".join(sorted(z.namelist())))',
+      zip,
+    ]);
+    assert.deepEqual(names.trim().split('\n'), ['dist/', 'dist/app.bin', 'dist/link', 'dist/sub/', 'dist/sub/nested.txt', 'empty-dir/']);
+    tool('gzip', ['-t', uploads[1]!.path]);
+    assert.equal(tool('gzip', ['-dc', uploads[1]!.path]), '<testsuite/>\n');
 
-  const testJob = await run({
-    name: 'test',
-    // A fresh project directory: only the dependency's artifacts are there (GIT_STRATEGY none would keep build's files).
-    variables: [{ key: 'GIT_STRATEGY', value: 'empty' }],
-    dependencies: [build.id],
-    script: ['sha256sum dist/app.bin dist/sub/nested.txt', 'readlink dist/link', 'test -x dist/app.bin', 'test ! -e junit.xml', 'mkdir -p .cache && echo cached > .cache/data'],
-    extra: { cache: [{ key: 'deps-$CI_COMMIT_REF_SLUG', paths: ['.cache/'], policy: 'pull-push', when: 'on_success', untracked: false }] },
-    artifacts: [archive(['dist/sub/nested.txt'])],
-  });
-  assert.equal(testJob.state, 'success', logText(testJob.trace));
-  const testLines = logLines(testJob.trace);
-  assert.ok(testLines.includes(`Downloading artifacts for build (${build.id})...`), testLines.join('\n'));
-  assert.ok(testLines.some((line) => /^Downloading artifacts from coordinator\.\.\. ok\s+correlation_id=\S* host=\S+ id=\d+ status=200 token=\S+$/.test(line)), testLines.join('\n'));
-  assert.ok(testLines.some((line) => line.includes(sha('binary\0data'))), 'the binary arrived byte for byte');
-  assert.ok(testLines.includes('app.bin'));
-  assert.ok(testLines.includes('Saving cache for successful job'));
-  assert.ok(testLines.some((line) => line.startsWith('Creating cache deps-main')), testLines.join('\n'));
-  assert.ok(testLines.includes('Created cache'));
-  assert.deepEqual(stageLines(testJob.trace, 'Restoring cache').filter((line) => line.startsWith('Checking cache')), ['Checking cache for deps-main...']);
+    const testJob = await run({
+      name: 'test',
+      // A fresh project directory: only the dependency's artifacts are there (GIT_STRATEGY none would keep build's files).
+      variables: [{ key: 'GIT_STRATEGY', value: 'empty' }],
+      dependencies: [build.id],
+      script: [
+        'sha256sum dist/app.bin dist/sub/nested.txt',
+        'readlink dist/link',
+        'test -x dist/app.bin',
+        'test ! -e junit.xml',
+        'mkdir -p .cache && echo cached > .cache/data',
+      ],
+      extra: { cache: [{ key: 'deps-$CI_COMMIT_REF_SLUG', paths: ['.cache/'], policy: 'pull-push', when: 'on_success', untracked: false }] },
+      artifacts: [archive(['dist/sub/nested.txt'])],
+    });
+    assert.equal(testJob.state, 'success', logText(testJob.trace));
+    const testLines = logLines(testJob.trace);
+    assert.ok(testLines.includes(`Downloading artifacts for build (${build.id})...`), testLines.join('\n'));
+    assert.ok(
+      testLines.some((line) => /^Downloading artifacts from coordinator\.\.\. ok\s+correlation_id=\S* host=\S+ id=\d+ status=200 token=\S+$/.test(line)),
+      testLines.join('\n'),
+    );
+    assert.ok(testLines.some((line) => line.includes(sha('binary\0data'))), 'the binary arrived byte for byte');
+    assert.ok(testLines.includes('app.bin'));
+    assert.ok(testLines.includes('Saving cache for successful job'));
+    assert.ok(testLines.some((line) => line.startsWith('Creating cache deps-main')), testLines.join('\n'));
+    assert.ok(testLines.includes('Created cache'));
+    assert.deepEqual(stageLines(testJob.trace, 'Restoring cache').filter((line) => line.startsWith('Checking cache')), ['Checking cache for deps-main...']);
 
-  const deploy = await run({
-    name: 'deploy',
-    variables: [{ key: 'GIT_STRATEGY', value: 'empty' }],
-    dependencies: [build.id, testJob.id],
-    script: ['cat dist/sub/nested.txt', 'cat .cache/data'],
-    extra: { cache: [{ key: 'deps-$CI_COMMIT_REF_SLUG', paths: ['.cache/'], policy: 'pull', when: 'on_success', untracked: false }] },
-  });
-  assert.equal(deploy.state, 'success', logText(deploy.trace));
-  const deployLines = logLines(deploy.trace);
-  assert.ok(deployLines.includes('Successfully extracted cache'), deployLines.join('\n'));
-  assert.ok(deployLines.includes('cached'));
-  assert.ok(deployLines.includes(`Downloading artifacts for test (${testJob.id})...`));
-  assert.ok(deployLines.includes('Not uploading cache deps-main due to policy') || !deployLines.includes('Saving cache for successful job'));
-  assert.equal(readFileSync(join(s.dir, 'config.toml'), 'utf8').includes('cache_dir'), true);
-});
+    const deploy = await run({
+      name: 'deploy',
+      variables: [{ key: 'GIT_STRATEGY', value: 'empty' }],
+      dependencies: [build.id, testJob.id],
+      script: ['cat dist/sub/nested.txt', 'cat .cache/data'],
+      extra: { cache: [{ key: 'deps-$CI_COMMIT_REF_SLUG', paths: ['.cache/'], policy: 'pull', when: 'on_success', untracked: false }] },
+    });
+    assert.equal(deploy.state, 'success', logText(deploy.trace));
+    const deployLines = logLines(deploy.trace);
+    assert.ok(deployLines.includes('Successfully extracted cache'), deployLines.join('\n'));
+    assert.ok(deployLines.includes('cached'));
+    assert.ok(deployLines.includes(`Downloading artifacts for test (${testJob.id})...`));
+    assert.ok(deployLines.includes('Not uploading cache deps-main due to policy') || !deployLines.includes('Saving cache for successful job'));
+    assert.equal(readFileSync(join(s.dir, 'config.toml'), 'utf8').includes('cache_dir'), true);
+  },
+);
 
 test('paths leaving the project are refused with a log line; an empty match is an error line, not a failure; on_failure entries go up for a failed job', async () => {
   const s = await shared.get();
@@ -139,14 +159,14 @@ test('paths leaving the project are refused with a log line; an empty match is a
   assert.ok(warnings.includes('WARNING: link-out/hostname: not supported: outside build directory'));
   assert.ok(lines.some((line) => /^WARNING: nothing-here\/: no matching files/.test(line)), lines.join('\n'));
   assert.ok(lines.some((line) => /^ERROR: No files to upload\s*$/.test(line)), lines.join('\n'));
-  assert.ok(lines.at(-1)!.startsWith('ERROR: Job failed: exit status 3'), 'the script failure stays the job\'s');
+  assert.ok(lines.at(-1)!.startsWith('ERROR: Job failed: exit status 3'), "the script failure stays the job's");
   const uploads = s.coordinator.artifactUploads.filter((upload) => upload.jobId === job.id);
   assert.equal(uploads.length, 1, 'only the on_failure entry with files went up');
   const names = tool('python3', ['-c', 'import sys,zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))', uploads[0]!.path]);
   assert.deepEqual(names.trim().split('\n'), ['kept.txt']);
 });
 
-test('413 fails the job with the helper\'s FATAL line; a dropped upload is tried again and arrives whole; a missing dependency fails the download', async () => {
+test("413 fails the job with the helper's FATAL line; a dropped upload is tried again and arrives whole; a missing dependency fails the download", async () => {
   const s = await shared.get();
   s.coordinator.setMaxArtifactBytes(1024);
   try {

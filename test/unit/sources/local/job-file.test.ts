@@ -104,17 +104,17 @@ const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]>
   [
     'unknown key',
     `${MINIMAL}image = "node"\n`,
-    'job.toml: unknown key image: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]',
+    'job.toml: unknown key image: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies and [variables]',
   ],
   [
     'unknown keys, a table among them',
-    `stage = "test"\n${MINIMAL}[cache]\npaths = []\n`,
-    'job.toml: unknown keys stage, cache: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]',
+    `stage = "test"\n${MINIMAL}[services]\nname = "x"\n`,
+    'job.toml: unknown keys stage, services: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies and [variables]',
   ],
   [
     'a misspelt key is unknown, not a missing one',
     'name = "x"\nscripts = ["make"]\n',
-    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref and [variables]',
+    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies and [variables]',
   ],
   ['missing name', 'script = ["make"]\n', 'job.toml: name: required, a non-empty string'],
   ['empty name', 'name = ""\nscript = ["make"]\n', 'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string ""'],
