@@ -23,6 +23,7 @@ import { ArchiveError, cacheArchiver, writeArtifactArchive } from './archive-fil
 import { expand } from './expand.ts';
 import { renderHelperLine, runtimePlatformLine } from './helper-lines.ts';
 import { listLookup, valueOf } from './job-variables.ts';
+import { parseGoBool } from '../system/go-bool.ts';
 import { ANSI } from './shell/writer.ts';
 import type { BuildPlan } from './plan.ts';
 
@@ -141,6 +142,7 @@ export class TransferStages {
     if (!this.cacheEntries.some((entry) => shouldArchive(entry.when, succeeded) && takesPart(entry))) return OK;
     return this.inStage(succeeded ? 'archive_cache' : 'archive_cache_on_failure', async () => {
       const started = performance.now();
+      this.ignoredSettings('CACHE_COMPRESSION_LEVEL');
       const report = await archiveCaches(this.cacheEntries, this.cacheContext(), cacheArchiver(), succeeded);
       this.cacheLines(report.lines);
       const seconds = (performance.now() - started) / 1000 / Math.max(1, report.entries.length);
@@ -214,6 +216,10 @@ export class TransferStages {
   private async uploadOne(transport: ArtifactTransport, artifact: ArtifactSpec): Promise<boolean> {
     this.frame.output(notice('Uploading artifacts...'));
     this.helperLine(runtimePlatformLine());
+    this.ignoredSettings('ARTIFACT_COMPRESSION_LEVEL');
+    if (parseGoBool(valueOf(this.frame.plan.variables, 'RUNNER_GENERATE_ARTIFACTS_METADATA') ?? '') === true) {
+      this.helperLine({ level: 'warning', message: 'RUNNER_GENERATE_ARTIFACTS_METADATA is not supported by this runner: no artifacts metadata is generated' });
+    }
     const started = performance.now();
     // The helper expands the name and paths from its environment: the job's variables.
     const expandAll = (list: readonly string[]): string[] => list.map((text) => expand(text, this.lookup));
@@ -245,6 +251,13 @@ export class TransferStages {
     } finally {
       await rm(file, { force: true });
     }
+  }
+
+  /** A compression level the archives do not follow is said, never silently dropped. */
+  private ignoredSettings(name: 'ARTIFACT_COMPRESSION_LEVEL' | 'CACHE_COMPRESSION_LEVEL'): void {
+    const value = valueOf(this.frame.plan.variables, name) ?? '';
+    if (value === '' || value === 'default') return;
+    this.helperLine({ level: 'warning', message: `${name}=${value} is not supported by this runner and is ignored: archives use the default compression` });
   }
 
   private record(direction: 'upload' | 'download', started: number, bytes: number, failure?: TransferRecord['failure']): void {
