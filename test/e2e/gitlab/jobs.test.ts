@@ -86,13 +86,14 @@ test('a passing job: the log framed as GitLab Runner frames it, with script outp
   for (const line of raw.split('\n').slice(0, -1)) assert.match(line, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z 0[01]O[ +]/);
   assert.match(lines[0]!, /^Running with runner \S+ \(\S+\)$/);
   assert.match(lines[1]!, new RegExp(`^  on gitlab ${SHORT_TOKEN}, system ID: s_[0-9a-f]{12}$`));
-  assert.equal(lines[2], "WARNING: this runner's shell executor does not support artifacts: ignored");
-  assert.equal(lines[3], 'Preparing the "shell" executor');
-  assert.equal(lines[4], 'Using Shell (bash) executor...');
+  assert.equal(lines[2], 'Preparing the "shell" executor');
+  assert.equal(lines[3], 'Using Shell (bash) executor...');
   // Stages in sections (the payload has features.trace_sections), each with its cyan title.
   // deno-lint-ignore no-control-regex -- the section marker's escape is what this matches
   const sections = [...raw.matchAll(/section_start:\d+:(\w+)\r\x1b\[0K/g)].map((m) => m[1]);
-  assert.deepEqual(sections, ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'after_script', 'cleanup_file_variables']);
+  assert.deepEqual(sections, ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'after_script', 'upload_artifacts_on_success', 'cleanup_file_variables']);
+  // `out/` matches nothing: GitLab's warning and error line, and the job still succeeds.
+  assert.ok(lines.some((line) => line.trimEnd() === 'ERROR: No files to upload'), lines.join('\n'));
   assert.ok(raw.includes('\x1b[0K\x1b[36;1mExecuting "step_script" stage of the job script\x1b[0;m\x1b[0;m\n'), raw);
   assert.ok(raw.includes('\x1b[32;1m$ echo setup\x1b[0;m\n'), 'commands are announced in green');
   const text = logText(done.trace);
