@@ -111,6 +111,8 @@ export async function writeGzip(
     out.end();
   } catch (error) {
     out.destroy(error as Error);
+    // The file sink is closed before the caller hears of the failure, so it can remove the directory.
+    await written.catch(() => {});
     throw error;
   }
   await written;
