@@ -9,19 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import type { CacheSpec } from '../job/model.ts';
 import { type CacheKey, type CacheKeyContext, type KeyResolution, resolveCacheKey, resolveFallbackKeys } from './cache-key.ts';
 import { cacheArchivePath, cacheMetadataPath } from './cache-path.ts';
 import { type CacheLogLine, helper, type HelperLine, notice, print, warning } from './log-lines.ts';
 
-/** One `cache:` entry as the job has it; policy and when as sent (policy may hold variables). */
-export interface CacheEntry {
-  readonly key: string;
-  readonly paths: readonly string[];
-  readonly untracked: boolean;
-  readonly policy: string;
-  readonly when: string;
-  readonly fallbackKeys: readonly string[];
-}
+/** One `cache:` entry as the job has it (policy as sent: it may hold variables). */
+export type CacheEntry = CacheSpec;
 
 /** The files a cache entry names, as the archiver collects them (GitLab's fileArchiver.enumerate). */
 export interface CollectedFiles {

@@ -33,9 +33,13 @@ const ANSI = {
   reset: '\x1b[0;m',
 } as const;
 
-const HELPER_STYLE: Readonly<Record<HelperLine['level'], { color: string; prefix: string }>> = {
+/** The helper's log levels (logrus), as its formatter colours and prefixes them. */
+export type HelperLevel = 'info' | 'warning' | 'error' | 'fatal';
+
+const HELPER_STYLE: Readonly<Record<HelperLevel, { color: string; prefix: string }>> = {
   info: { color: '', prefix: '' },
   warning: { color: ANSI.yellow, prefix: 'WARNING: ' },
+  error: { color: ANSI.boldRed, prefix: 'ERROR: ' },
   fatal: { color: ANSI.boldRed, prefix: 'FATAL: ' },
 };
 
@@ -43,6 +47,18 @@ const HELPER_STYLE: Readonly<Record<HelperLine['level'], { color: string; prefix
 function padRight(text: string, width: number): string {
   const length = [...text].length;
   return length >= width ? text : text + ' '.repeat(width - length);
+}
+
+/**
+ * A helper's logrus entry as its RunnerTextFormatter writes it (log/runner_formatter.go): the
+ * level's colour and prefix, the message padded to 50 columns, a reset, then each field sorted by
+ * key (` key=value`, the key coloured); fields whose value is undefined are left out.
+ */
+export function renderHelperLine(level: HelperLevel, message: string, fields: Readonly<Record<string, string | number | undefined>> = {}): string {
+  const { color, prefix } = HELPER_STYLE[level];
+  const keys = Object.keys(fields).filter((key) => fields[key] !== undefined).sort();
+  const tail = keys.map((key) => ` ${color}${key}${ANSI.reset}=${fields[key]}`).join('');
+  return `${color}${prefix}${padRight(message, 50 - prefix.length)}${ANSI.reset} ${tail}\n`;
 }
 
 /** A line as GitLab Runner's job log has it, with its newline. */
@@ -54,9 +70,7 @@ export function renderCacheLogLine(line: CacheLogLine): string {
       return `${ANSI.yellow}${line.text}${ANSI.reset}\n`;
     case 'print':
       return `${ANSI.reset}${line.text}\n`;
-    case 'helper': {
-      const { color, prefix } = HELPER_STYLE[line.level];
-      return `${color}${prefix}${padRight(line.text, 50 - prefix.length)}${ANSI.reset} \n`;
-    }
+    case 'helper':
+      return renderHelperLine(line.level, line.text);
   }
 }

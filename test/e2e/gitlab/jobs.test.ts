@@ -91,7 +91,15 @@ test('a passing job: the log framed as GitLab Runner frames it, with script outp
   // Stages in sections (the payload has features.trace_sections), each with its cyan title.
   // deno-lint-ignore no-control-regex -- the section marker's escape is what this matches
   const sections = [...raw.matchAll(/section_start:\d+:(\w+)\r\x1b\[0K/g)].map((m) => m[1]);
-  assert.deepEqual(sections, ['prepare_executor', 'prepare_script', 'get_sources', 'step_script', 'after_script', 'upload_artifacts_on_success', 'cleanup_file_variables']);
+  assert.deepEqual(sections, [
+    'prepare_executor',
+    'prepare_script',
+    'get_sources',
+    'step_script',
+    'after_script',
+    'upload_artifacts_on_success',
+    'cleanup_file_variables',
+  ]);
   // `out/` matches nothing: GitLab's warning and error line, and the job still succeeds.
   assert.ok(lines.some((line) => line.trimEnd() === 'ERROR: No files to upload'), lines.join('\n'));
   assert.ok(raw.includes('\x1b[0K\x1b[36;1mExecuting "step_script" stage of the job script\x1b[0;m\x1b[0;m\n'), raw);

@@ -188,7 +188,7 @@ test(`${MANY_FILES} files: collected, zipped${MANY_FILES > 65_535 ? ' as zip64' 
   assert.ok(lstatSync(join(out, 'many/d0')).isDirectory());
 });
 
-test("yazl keeps its entries in the list the writer compacts (yazl is pinned: a release that changes this must fail here, not go quadratic)", async () => {
+test('yazl keeps its entries in the list the writer compacts (yazl is pinned: a release that changes this must fail here, not go quadratic)', async () => {
   const { ZipFile } = await import('yazl');
   const zip = new ZipFile();
   zip.addBuffer(Buffer.from('a'), 'a.txt');

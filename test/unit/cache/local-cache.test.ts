@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { archiveCaches, CachePolicyError, restoreCaches, shouldArchive } from '../../../src/cache/local-cache.ts';
+import { archiveCaches, type CacheEntry, CachePolicyError, restoreCaches, shouldArchive } from '../../../src/cache/local-cache.ts';
 import { type CacheLogLine, helper, renderCacheLogLine } from '../../../src/cache/log-lines.ts';
 import { cacheContext, entry, FakeArchiver } from './support.ts';
 
@@ -124,7 +124,7 @@ test('policy and when decide each stage, as GitLab Runner does', async () => {
   for (const [when, afterSuccess, afterFailure] of whens) {
     assert.equal(shouldArchive(when, true), afterSuccess, when);
     assert.equal(shouldArchive(when, false), afterFailure, when);
-    const report = await archiveCaches([entry({ when })], context, new FakeArchiver(), false);
+    const report = await archiveCaches([entry({ when: when as CacheEntry['when'] })], context, new FakeArchiver(), false);
     assert.equal(report.skipStage, !afterFailure, when);
   }
 });
