@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { type CacheKeyContext, resolveCacheKey, resolveFallbackKeys, sanitizeCacheKey } from '../../../src/cache/cache-key.ts';
+import { resolveCacheKey, resolveFallbackKeys, sanitizeCacheKey } from '../../../src/cache/cache-key.ts';
 import { goPathClean, goQuote } from '../../../src/cache/go-text.ts';
+import { keyContext } from './support.ts';
 
 const SANITIZE: ReadonlyArray<readonly [raw: string, expected: string | Error]> = [
   ['', ''],
@@ -110,16 +111,7 @@ test('Go quoting and path cleaning match Go at their edges', () => {
   assert.equal(goPathClean('a/b/'), 'a/b');
 });
 
-function context(variables: Record<string, string> = {}, overrides: Partial<CacheKeyContext> = {}): CacheKeyContext {
-  return {
-    expand: (text) => text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, braced: string | undefined, bare: string | undefined) => variables[braced ?? bare!] ?? ''),
-    value: (name) => variables[name],
-    jobName: 'build',
-    ref: 'main',
-    hashKeys: false,
-    ...overrides,
-  };
-}
+const context = keyContext;
 
 test('an entry without a key uses JOB_NAME/REF, joined as Go joins paths', () => {
   assert.equal(resolveCacheKey(context(), '').key?.human, 'build/main');

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { CacheArchiver, CacheEntry, CollectedFiles, LocalCacheContext } from '../../../src/cache/local-cache.ts';
 import type { HelperLine } from '../../../src/cache/log-lines.ts';
+import type { CacheKeyContext } from '../../../src/cache/cache-key.ts';
 
 export class FakeArchiver implements CacheArchiver {
   readonly calls: string[] = [];
@@ -54,15 +55,23 @@ export function entry(overrides: Partial<CacheEntry> = {}): CacheEntry {
   return { key: 'deps', paths: ['node_modules'], untracked: false, policy: 'pull-push', when: 'on_success', fallbackKeys: [], ...overrides };
 }
 
-export async function cacheContext(variables: Record<string, string> = {}, overrides: Partial<LocalCacheContext> = {}): Promise<LocalCacheContext> {
-  const root = await mkdtemp(join(tmpdir(), 'runner-cache-'));
-  roots.push(root);
+/** A key context over `variables` (`$NAME`/`${NAME}` expanded), for job `build` on ref `main`. */
+export function keyContext(variables: Record<string, string> = {}, overrides: Partial<CacheKeyContext> = {}): CacheKeyContext {
   return {
     expand: (text) => text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_, braced: string | undefined, bare: string | undefined) => variables[braced ?? bare!] ?? ''),
     value: (name) => variables[name],
     jobName: 'build',
     ref: 'main',
     hashKeys: false,
+    ...overrides,
+  };
+}
+
+export async function cacheContext(variables: Record<string, string> = {}, overrides: Partial<LocalCacheContext> = {}): Promise<LocalCacheContext> {
+  const root = await mkdtemp(join(tmpdir(), 'runner-cache-'));
+  roots.push(root);
+  return {
+    ...keyContext(variables),
     cacheDir: join(root, 'cache', 'group', 'project'),
     projectDir: join(root, 'builds', 'project'),
     cleanUpFailedExtract: false,
