@@ -68,7 +68,12 @@ export async function writeArtifactArchive(
       return;
     case 'raw': {
       if (entries.length > 1) throw new ArchiveError('only one file can be sent as raw');
-      await pipeline(createReadStream(join(projectDir, entries[0]!.name)), createWriteStream(dest));
+      // Stricter than GitLab Runner (which opens the path, following a link): only a regular file, so a link cannot send what lies outside the project.
+      const only = entries[0]!;
+      if (only.kind !== 'file' || !(await lstat(join(projectDir, only.name))).isFile()) {
+        throw new ArchiveError(`${only.name}: only a regular file can be sent as raw`);
+      }
+      await pipeline(createReadStream(join(projectDir, only.name)), createWriteStream(dest));
       return;
     }
     default:

@@ -106,6 +106,8 @@ class Build {
   private readonly stages: StageRunner;
   private readonly transfers: TransferStages | undefined;
   private readonly transferStop = new AbortController();
+  /** The job's own timeout has passed. */
+  private deadlinePassed = false;
   private readonly plan: ReturnType<typeof planBuild>;
   private environment: JobEnvironment | undefined;
 
@@ -158,11 +160,20 @@ class Build {
       this.transferStop.abort();
     };
     const force = (): void => this.transferStop.abort();
+    // A cancel before the script ends the job's context (GitLab Runner narrows it to the script only as the script starts).
+    const cancel = (): void => {
+      if (!this.stages.scriptStarted) this.transferStop.abort();
+    };
+    const timedOut = (): void => {
+      this.deadlinePassed = true;
+      this.transferStop.abort();
+    };
     this.options.killSignal?.addEventListener('abort', kill, { once: true });
     this.options.forceSignal?.addEventListener('abort', force, { once: true });
+    this.options.signal?.addEventListener('abort', cancel, { once: true });
     // Transfers stop with the job's own timeout too (a timer past setTimeout's range would fire at once).
-    const timeoutMs = this.timeoutSeconds * 1000;
-    const deadline = timeoutMs < 2 ** 31 ? setTimeout(force, timeoutMs) : undefined;
+    const timeoutMs = this.timeoutSeconds * 1000 - (performance.now() - this.start);
+    const deadline = timeoutMs < 2 ** 31 ? setTimeout(timedOut, Math.max(0, timeoutMs)) : undefined;
     try {
       if (await this.prepare()) {
         if (await this.stages.getSources() && await this.beforeScript()) await this.stages.script();
@@ -178,6 +189,7 @@ class Build {
       clearTimeout(deadline);
       this.options.killSignal?.removeEventListener('abort', kill);
       this.options.forceSignal?.removeEventListener('abort', force);
+      this.options.signal?.removeEventListener('abort', cancel);
     }
     return this.result();
   }
@@ -199,8 +211,9 @@ class Build {
       }
       const end = await stage();
       if (end.ok) return true;
+      if (this.endedByStop()) return false;
       if (attempt >= attempts) {
-        this.outcome.fail('script_failure', end.failure, end.exitCode);
+        this.failWith(end);
         return false;
       }
       this.stages.warn('Retrying...');
@@ -222,10 +235,33 @@ class Build {
     if (this.contextEnded()) return;
     const succeeded = !this.outcome.failed;
     const cache = await this.transfers!.archiveCache(succeeded);
-    if (this.contextEnded()) return;
+    if (this.endedByStop() || this.contextEnded()) return;
     const upload = await this.transfers!.uploadArtifacts(succeeded);
+    if (this.endedByStop()) return;
     const failure = [cache, upload].find((end): end is Extract<StageEnd, { ok: false }> => !end.ok);
-    if (succeeded && failure !== undefined && !this.outcome.failed) this.outcome.fail('script_failure', failure.failure, failure.exitCode);
+    if (succeeded && failure !== undefined && !this.outcome.failed) this.failWith(failure);
+  }
+
+  private failWith(end: Extract<StageEnd, { ok: false }>): void {
+    // An error GitLab Runner meets writing the stage's script (an unknown cache policy) is a system failure there.
+    if (end.system) this.outcome.systemFailure('transfer stage', new Error(end.failure), end.failure);
+    else this.outcome.fail('script_failure', end.failure, end.exitCode);
+  }
+
+  /**
+   * A transfer stage ended by the job's timeout, a forced stop or a cancel
+   * before the script: the job ends as that, never as the transfer's failure.
+   */
+  private endedByStop(): boolean {
+    if (this.deadlinePassed) {
+      if (!this.outcome.jobTimedOut) this.outcome.fromStage({ outcome: 'timeout', exitCode: 0 }, 'job');
+      return true;
+    }
+    if (this.stages.forced || (this.options.signal?.aborted === true && !this.stages.scriptStarted)) {
+      this.outcome.cancel();
+      return true;
+    }
+    return false;
   }
 
   /** The job's context ended (its timeout, a forced stop, a cancel before the script): GitLab Runner runs no stage more. */

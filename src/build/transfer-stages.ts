@@ -14,7 +14,15 @@ import { join } from 'node:path';
 import { collectEntries } from '../artifacts/paths.ts';
 import { extractZip } from '../artifacts/zip-reader.ts';
 import { projectCacheDir } from '../cache/cache-path.ts';
-import { archiveCaches, type CacheEntry, CachePolicyError, type LocalCacheContext, restoreCaches, shouldArchive } from '../cache/local-cache.ts';
+import {
+  archiveCaches,
+  type CacheEntry,
+  CachePolicyError,
+  cachePolicyError,
+  type LocalCacheContext,
+  restoreCaches,
+  shouldArchive,
+} from '../cache/local-cache.ts';
 import { type CacheLogLine, renderCacheLogLine } from '../cache/log-lines.ts';
 import type { ArtifactSpec, DependencySpec, Job } from '../job/model.ts';
 import type { BuildStage } from '../job/result.ts';
@@ -44,7 +52,15 @@ export interface TransferFrame {
 }
 
 /** How a stage ended: done (or skipped), or failed with GitLab's closing-line text. */
-export type StageEnd = { readonly ok: true } | { readonly ok: false; readonly failure: string; readonly exitCode?: number | undefined };
+export type StageEnd =
+  | { readonly ok: true }
+  | {
+    readonly ok: false;
+    readonly failure: string;
+    readonly exitCode?: number | undefined;
+    /** GitLab Runner fails before the stage's script runs (a runner_system_failure there). */
+    readonly system?: boolean | undefined;
+  };
 
 const OK: StageEnd = { ok: true };
 /** The helper exits 1 after its FATAL line: the stage's script fails with that status. */
@@ -117,6 +133,8 @@ export class TransferStages {
   /** restore_cache; RESTORE_CACHE_ATTEMPTS is the caller's. */
   async restoreCache(): Promise<StageEnd> {
     if (!this.cacheEntries.some(takesPart)) return OK;
+    const refused = cachePolicyError(this.cacheEntries, this.cacheContext(), { restore: true });
+    if (refused !== undefined) return { ok: false, failure: refused.message, system: true };
     return this.inStage('restore_cache', async () => {
       const started = performance.now();
       const report = await restoreCaches(this.cacheEntries, this.cacheContext(), cacheArchiver());
@@ -140,9 +158,12 @@ export class TransferStages {
   /** archive_cache or archive_cache_on_failure, by the job's outcome so far. */
   async archiveCache(succeeded: boolean): Promise<StageEnd> {
     if (!this.cacheEntries.some((entry) => shouldArchive(entry.when, succeeded) && takesPart(entry))) return OK;
+    const refused = cachePolicyError(this.cacheEntries, this.cacheContext(), { restore: false, jobSucceeded: succeeded });
+    if (refused !== undefined) return { ok: false, failure: refused.message, system: true };
     return this.inStage(succeeded ? 'archive_cache' : 'archive_cache_on_failure', async () => {
       const started = performance.now();
       this.ignoredSettings('CACHE_COMPRESSION_LEVEL');
+      this.ignoredSettings('CACHE_COMPRESSION_FORMAT');
       const report = await archiveCaches(this.cacheEntries, this.cacheContext(), cacheArchiver(), succeeded);
       this.cacheLines(report.lines);
       const seconds = (performance.now() - started) / 1000 / Math.max(1, report.entries.length);
@@ -253,11 +274,12 @@ export class TransferStages {
     }
   }
 
-  /** A compression level the archives do not follow is said, never silently dropped. */
-  private ignoredSettings(name: 'ARTIFACT_COMPRESSION_LEVEL' | 'CACHE_COMPRESSION_LEVEL'): void {
+  /** A compression setting the archives do not follow is said, never silently dropped. */
+  private ignoredSettings(name: 'ARTIFACT_COMPRESSION_LEVEL' | 'CACHE_COMPRESSION_LEVEL' | 'CACHE_COMPRESSION_FORMAT'): void {
     const value = valueOf(this.frame.plan.variables, name) ?? '';
-    if (value === '' || value === 'default') return;
-    this.helperLine({ level: 'warning', message: `${name}=${value} is not supported by this runner and is ignored: archives use the default compression` });
+    const followed = name === 'CACHE_COMPRESSION_FORMAT' ? ['', 'zip'] : ['', 'default'];
+    if (followed.includes(value)) return;
+    this.helperLine({ level: 'warning', message: `${name}=${value} is not supported by this runner and is ignored: archives are zip, default compression` });
   }
 
   private record(direction: 'upload' | 'download', started: number, bytes: number, failure?: TransferRecord['failure']): void {
@@ -278,15 +300,16 @@ export class TransferStages {
 
   /**
    * Runs a stage's work in its section. A cache policy GitLab Runner does
-   * not know fails the stage with its error; anything else the runner did
-   * not expect is its helper's FATAL line and the stage's failure.
+   * not know (checked before the section; here only if it changed) fails the
+   * stage with its error; anything else the runner did not expect is its
+   * helper's FATAL line and the stage's failure.
    */
   private async inStage(stage: BuildStage, work: () => Promise<StageEnd>): Promise<StageEnd> {
     this.frame.enter(stage);
     try {
       return await work();
     } catch (error) {
-      if (error instanceof CachePolicyError) return { ok: false, failure: error.message };
+      if (error instanceof CachePolicyError) return { ok: false, failure: error.message, system: true };
       this.helperLine({ level: 'fatal', message: message(error) });
       return HELPER_FAILED;
     } finally {

@@ -115,6 +115,30 @@ export function shouldArchive(when: string, jobSucceeded: boolean): boolean {
 }
 
 const takesPart = (entry: CacheEntry): boolean => entry.paths.length > 0 || entry.untracked;
+
+/**
+ * The error GitLab Runner meets writing a cache stage's script, before the
+ * stage runs anything: the first taking-part entry (whose `when` fits, for
+ * archiving) with a key and a policy it does not know.
+ */
+export function cachePolicyError(
+  entries: readonly CacheEntry[],
+  context: LocalCacheContext,
+  stage: { readonly restore: true } | { readonly restore: false; readonly jobSucceeded: boolean },
+): CachePolicyError | undefined {
+  for (const entry of entries) {
+    if (!takesPart(entry) || (!stage.restore && !shouldArchive(entry.when, stage.jobSucceeded))) continue;
+    const keyed = keyedArchive(context, undefined, entry.key);
+    if (keyed.archive === undefined) continue;
+    try {
+      policyAllows(context, entry, stage.restore ? 'pull' : 'push', keyed.archive.key.human);
+    } catch (error) {
+      if (error instanceof CachePolicyError) return error;
+      throw error;
+    }
+  }
+  return undefined;
+}
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 const isMissing = (error: unknown): boolean => (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 
@@ -205,7 +229,8 @@ async function removePaths(paths: readonly string[], projectDir: string, lines: 
     const target = resolve(projectDir, path);
     const inside = relative(projectDir, target);
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) continue;
-    await rm(target, { recursive: true, force: true });
+    // The shell's `rm -r -f`: a failure is its own line, never the stage's.
+    await rm(target, { recursive: true, force: true }).catch((error: unknown) => lines.push(print(`rm: cannot remove '${path}': ${message(error)}`)));
   }
 }
 

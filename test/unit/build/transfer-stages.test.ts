@@ -4,7 +4,7 @@
 // attempts, and what is recorded for the metrics.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArtifactSpec, CacheSpec, DependencySpec } from '../../../src/job/model.ts';
 import type { ArtifactTransport, ArtifactUpload, TransferReport } from '../../../src/job/transfer.ts';
@@ -174,7 +174,10 @@ test("an unknown cache policy fails the job with GitLab Runner's error; after th
     new FakeTransport(undefined),
   );
   assert.equal(policy.result.state, 'failed');
+  assert.equal(policy.result.failureReason, 'runner_system_failure');
   assert.equal(policy.result.failure, 'unknown cache policy sometimes for k');
+  assert.ok(!policy.log.includes('Restoring cache'), 'GitLab Runner fails before the section');
+  assert.ok(policy.log.includes('Job failed (system failure): unknown cache policy sometimes for k'), policy.log);
 
   const transport = new FakeTransport(undefined);
   const timedOut = await run(
@@ -183,5 +186,34 @@ test("an unknown cache policy fails the job with GitLab Runner's error; after th
     (stage) => stage.end({ outcome: 'timeout', exitCode: 137 }),
   );
   assert.equal(timedOut.result.failureReason, 'job_execution_timeout');
+  assert.equal(transport.uploads.length, 0);
+});
+
+/** An upload that lasts until it is stopped (honouring the signal, as a transport must). */
+class HangingTransport implements ArtifactTransport {
+  readonly uploads: ArtifactUpload[] = [];
+  download(): Promise<TransferReport> {
+    return Promise.resolve({ ok: false, bytes: 0, failure: 'not_found' });
+  }
+  upload(_file: string, upload: ArtifactUpload, _log: unknown, signal: AbortSignal): Promise<TransferReport> {
+    this.uploads.push(upload);
+    return new Promise((resolve) => signal.addEventListener('abort', () => resolve({ ok: false, bytes: 0, failure: 'canceled' }), { once: true }));
+  }
+}
+
+test("the job's timeout during an upload ends the job as timed out, not as the upload's failure", async () => {
+  const { result } = await run({ artifacts: [artifact()], timeoutSeconds: 1 }, new HangingTransport());
+  assert.equal(result.state, 'failed');
+  assert.equal(result.failureReason, 'job_execution_timeout');
+  assert.match(result.failure ?? '', /^execution took longer than 1s seconds$/);
+});
+
+test('a raw artifact must be a regular file: a symlink out of the project is refused', async () => {
+  const transport = new FakeTransport(undefined);
+  const { result, log } = await run({ artifacts: [artifact({ paths: ['link'], format: 'raw', type: 'dotenv' })] }, transport, (_stage, projectDir) => {
+    symlinkSync('/etc/hostname', join(projectDir, 'link'));
+  });
+  assert.equal(result.state, 'failed');
+  assert.ok(log.includes('FATAL: link: only a regular file can be sent as raw'), log);
   assert.equal(transport.uploads.length, 0);
 });
