@@ -12,9 +12,9 @@ import { close, createWriteStream, fchmod, futimes, open as fsOpen } from 'node:
 import { chmod, lstat, mkdir, realpath, symlink, unlink, utimes } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable } from 'node:stream';
 import { type Entry, open, type ZipFile } from 'yauzl';
+import { GarbageNudge } from '../runtime/gc.ts';
 
 export interface ExtractOptions {
   /** Told of what GitLab logs as a warning and goes on: a failed entry, a `.git` path, an ignored type. */
@@ -94,10 +94,37 @@ const futimesFd = promisify(futimes);
 const closeFd = promisify(close);
 
 /**
+ * `data` piped into `out` to its end. Not stream.pipeline: that aborts an AbortController of its
+ * own when done, whose DOMException (with its stack) was a tenth of the main thread's time for
+ * thousands of small files, and garbage besides.
+ */
+function copy(data: Readable, out: Writable, nudge: GarbageNudge): Promise<void> {
+  return new Promise((resolveCopy, rejectCopy) => {
+    let settled = false;
+    const fail = (error: Error): void => {
+      if (settled) return;
+      settled = true;
+      data.destroy();
+      out.destroy();
+      rejectCopy(error);
+    };
+    data.on('error', fail);
+    out.on('error', fail);
+    data.on('data', (chunk: Buffer) => nudge.add(chunk.length));
+    out.on('finish', () => {
+      if (settled) return;
+      settled = true;
+      resolveCopy();
+    });
+    data.pipe(out);
+  });
+}
+
+/**
  * Writes one file as GitLab does (an existing file or link is removed first, never written
  * through), then sets its exact mode (no umask) and mtime on the descriptor.
  */
-async function writeFile(path: string, mode: number, mtime: Date, data: Readable): Promise<void> {
+async function writeFile(path: string, mode: number, mtime: Date, data: Readable, nudge: GarbageNudge): Promise<void> {
   let fd: number;
   try {
     fd = await openFd(path, 'wx', mode & 0o777);
@@ -113,7 +140,7 @@ async function writeFile(path: string, mode: number, mtime: Date, data: Readable
     });
   }
   try {
-    await pipeline(data, createWriteStream(path, { fd, autoClose: false }));
+    await copy(data, createWriteStream(path, { fd, autoClose: false }), nudge);
     await fchmodFd(fd, mode & 0o7777);
     await futimesFd(fd, new Date(), mtime);
   } finally {
@@ -135,6 +162,7 @@ export async function extractZip(zipPath: string, targetDir: string, options: Ex
     warn(`${message} (suppressing repeats)`);
   };
   const directories: { path: string; mode: number; mtime: Date }[] = [];
+  const nudge = new GarbageNudge();
   let checkedParent = '';
   let entries = 0;
   let bytes = 0;
@@ -187,7 +215,7 @@ export async function extractZip(zipPath: string, targetDir: string, options: Ex
         await symlink(Buffer.concat(chunks).toString('utf8'), path);
         checkedParent = ''; // a link may now stand where a checked directory was
       } else if (type === S_IFREG) {
-        await writeFile(path, mode, entry.getLastModDate(), await openEntry(zip, entry));
+        await writeFile(path, mode, entry.getLastModDate(), await openEntry(zip, entry), nudge);
         bytes += entry.uncompressedSize;
       } else {
         warn(`File ignored: "${name}"`);

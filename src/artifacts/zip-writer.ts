@@ -10,10 +10,38 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import zlib from 'node:zlib';
 import { ZipFile } from 'yazl';
 import type { ArchiveEntry } from './paths.ts';
+import { GarbageNudge } from '../runtime/gc.ts';
+
+useNativeCrc32();
+
+/**
+ * yazl computes every entry's CRC-32 with buffer-crc32, a byte-at-a-time loop in JavaScript: a
+ * profile of a 256 MiB archive spent 1.4 s of the main thread there, a seventh of the whole, while
+ * zlib's own crc32 (node:zlib, on Node >= 20.15, Bun and Deno) does the same bytes in 0.06 s. The
+ * module yazl loaded is given zlib's function under the same name and contract (unsigned result,
+ * a previous CRC to continue from); where zlib has none, or yazl no longer loads it, nothing changes.
+ */
+function useNativeCrc32(): void {
+  const native = (zlib as { crc32?: (data: Uint8Array | string, value?: number) => number }).crc32;
+  if (typeof native !== 'function') return;
+  try {
+    const fromYazl = createRequire(createRequire(import.meta.url).resolve('yazl'));
+    const crc32 = fromYazl('buffer-crc32') as { unsigned?: unknown };
+    if (typeof crc32.unsigned !== 'function') return;
+    crc32.unsigned = (data: Uint8Array | string, previous?: number | Uint8Array): number => {
+      const start = previous === undefined ? 0 : typeof previous === 'number' ? previous >>> 0 : Buffer.from(previous).readUInt32BE(0);
+      return native(typeof data === 'string' ? Buffer.from(data) : data, start);
+    };
+  } catch {
+    // yazl keeps its own.
+  }
+}
 
 export interface ZipWriteOptions {
   /** The directory the entries' names are relative to. */
@@ -35,46 +63,88 @@ export async function writeZip(
   const zip = new ZipFile();
   let bytes = 0;
   // yazl emits headers, data and descriptors as separate small chunks; one write per chunk would
-  // be a system call each, so they are gathered into writes of up to BATCH bytes.
+  // be a system call each, so small ones are gathered into writes of up to BATCH bytes. Large
+  // chunks (file data) go on as they are, not copied once more.
   let batch: Buffer[] = [];
   let batched = 0;
+  const nudge = new GarbageNudge();
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback): void {
       bytes += chunk.length;
+      nudge.add(chunk.length);
+      if (chunk.length >= BATCH / 4) {
+        if (batched > 0) this.push(gather());
+        callback(null, chunk);
+        return;
+      }
       batch.push(chunk);
       batched += chunk.length;
-      if (batched >= BATCH) {
-        const out = Buffer.concat(batch);
-        batch = [];
-        batched = 0;
-        callback(null, out);
-      } else callback();
+      callback(null, batched >= BATCH ? gather() : undefined);
     },
     flush(callback): void {
-      callback(null, batched > 0 ? Buffer.concat(batch) : undefined);
+      callback(null, batched > 0 ? gather() : undefined);
     },
   });
+  function gather(): Buffer {
+    const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batched);
+    batch = [];
+    batched = 0;
+    return out;
+  }
   const sink = typeof destination === 'string' ? createWriteStream(destination) : destination;
   const output = zip.outputStream as Readable;
   const written = pipeline(output, counter, sink);
-  let failure: Error | undefined;
-  const failed = new Promise<never>((_, reject) => {
-    const fail = (error: Error): void => {
-      failure ??= error;
-      reject(failure);
-    };
-    zip.on('error', fail);
-    written.catch(fail);
-  });
-  failed.catch(() => {}); // observed below; avoids an unhandled rejection while the feed is idle
-  const feeding = feed(zip, entries, options, failed).catch((error: unknown) => {
+  const failure = new Failure();
+  zip.on('error', (error: Error) => failure.fail(error));
+  written.catch((error: Error) => failure.fail(error));
+  const feeding = feed(zip, entries, options, failure, nudge).catch((error: unknown) => {
     output.destroy(error as Error);
     throw error;
   });
-  await Promise.race([feeding, failed]);
-  await Promise.race([written, failed]);
-  if (failure !== undefined) throw failure;
+  await failure.race(feeding);
+  await failure.race(written);
+  if (failure.error !== undefined) throw failure.error;
   return bytes;
+}
+
+/**
+ * The first error of a zip being written, and waits that end with it. Not a promise raced with
+ * Promise.race: every race leaves a reaction on a promise that never settles, and with it what
+ * the race resolved to (`once(stream, 'data')` resolves to the chunk) - thousands of waits kept
+ * 30 MiB of 256 KiB chunks alive until the zip was done.
+ */
+class Failure {
+  error: Error | undefined;
+  private readonly waiters = new Set<(error: Error) => void>();
+
+  fail(error: Error): void {
+    this.error ??= error;
+    for (const reject of this.waiters) reject(this.error);
+    this.waiters.clear();
+  }
+
+  /** `work`'s result, or the failure's error if that comes first. */
+  race<T>(work: Promise<T>): Promise<T> {
+    if (this.error !== undefined) {
+      work.catch(() => {});
+      return Promise.reject(this.error);
+    }
+    return new Promise<T>((resolveRace, rejectRace) => {
+      this.waiters.add(rejectRace);
+      work.then((value) => {
+        this.waiters.delete(rejectRace);
+        resolveRace(value);
+      }, (error: unknown) => {
+        this.waiters.delete(rejectRace);
+        rejectRace(error);
+      });
+    });
+  }
+
+  /** The next chunk `stream` hands on (not kept), or the failure. */
+  nextChunk(stream: Readable): Promise<void> {
+    return this.race(once(stream, 'data').then(() => undefined));
+  }
 }
 
 /**
@@ -82,13 +152,32 @@ export async function writeZip(
  * count (a 30k-entry zip spent seconds there). Entries before the one whose data is being read are
  * finished, so they are moved out of its list while writing and put back before the central
  * directory is written. If a yazl release renames that list, this falls back to yazl's own pace.
+ * Written entries' pump functions are dropped: an addBuffer entry's holds its deflated bytes.
  */
 interface YazlInternals {
   entries?: unknown;
 }
+/** What compaction reads and clears of yazl's entry records (yazl's Entry, not part of its API). */
+interface YazlEntry {
+  state?: number;
+  doFileDataPump?: (() => void) | undefined;
+}
+/** yazl's Entry.FILE_DATA_DONE: the entry's data and descriptor are written. */
+const FILE_DATA_DONE = 3;
 
 /** Files up to this size are read whole ahead of their turn: one read instead of a stream's open/read/read/close. */
 const SMALL_FILE = 64 * 1024;
+/** Bytes looked at to decide whether a file is deflated or stored. */
+const SAMPLE = 16 * 1024;
+/** Order-0 entropy (bits a byte) at and above which a sample is taken as already compressed. */
+const INCOMPRESSIBLE_BITS = 7.9;
+/**
+ * Small files deflated at once on zlib's thread pool (4 threads). Each deflate holds 256 KiB of
+ * zlib state until done; more than the pool runs at once only waits, holding memory.
+ */
+const DEFLATING = 8;
+/** Reads of a large file: fewer, larger chunks through yazl's CRC and deflate streams. */
+const READ_CHUNK = 256 * 1024;
 /** Output writes are gathered up to this size. */
 const BATCH = 256 * 1024;
 /** Entries stat'ed (and small files read) ahead of the one being written: the disk's latency overlaps. */
@@ -98,7 +187,7 @@ type Prepared =
   | { kind: 'ignored'; warning: string }
   | { kind: 'directory'; entry: ArchiveEntry; stats: Stats }
   | { kind: 'symlink'; entry: ArchiveEntry; stats: Stats; target: Buffer }
-  | { kind: 'file'; entry: ArchiveEntry; stats: Stats; path: string; data: Buffer | undefined };
+  | { kind: 'file'; entry: ArchiveEntry; stats: Stats; path: string; data: Buffer | undefined; compress: boolean };
 
 async function prepare(entry: ArchiveEntry, projectDir: string): Promise<Prepared> {
   const path = resolve(projectDir, entry.name);
@@ -108,7 +197,8 @@ async function prepare(entry: ArchiveEntry, projectDir: string): Promise<Prepare
     if (stats.isSymbolicLink()) return { kind: 'symlink', entry, stats, target: Buffer.from(await readlink(path), 'utf8') };
     if (!stats.isFile()) return { kind: 'ignored', warning: `File ignored: ${entry.name}` };
     const data = stats.size <= SMALL_FILE ? await readSmall(path, stats.size) : undefined;
-    return { kind: 'file', entry, stats, path, data };
+    const sample = data ?? await readSample(path);
+    return { kind: 'file', entry, stats, path, data, compress: looksCompressible(sample) };
   } catch (error) {
     // GitLab's createZipEntry: a file that vanished since it was listed is skipped with a warning.
     return { kind: 'ignored', warning: `File ignored: ${(error as Error).message}` };
@@ -128,6 +218,37 @@ async function readSmall(path: string, size: number): Promise<Buffer | undefined
   }
 }
 
+/** The head of a large file, to judge whether deflating it is worth its time. */
+async function readSample(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(SAMPLE);
+    const { bytesRead } = await handle.read(buffer, 0, SAMPLE, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Whether deflate is likely to shrink data that starts as `sample` does. Already-compressed data
+ * (images, archives, random bytes) uses nearly all 256 byte values evenly; deflating it costs the
+ * most CPU of anything in an archive (40 MB/s at level 6, against 90 MB/s for text) and gains
+ * nothing, so such files are stored, as Info-ZIP's `zip` stores a file whose deflate did not
+ * shrink it (and git archive does the same). GitLab Runner's archiver deflates everything; the
+ * method is per entry, and every reader takes both. The test is the order-0 entropy of up to
+ * SAMPLE bytes: random bytes measure 7.99 bits a byte there, text and binaries 4 to 6.5.
+ */
+export function looksCompressible(sample: Uint8Array): boolean {
+  if (sample.length < 512) return true;
+  const counts = new Uint32Array(256);
+  const length = Math.min(sample.length, SAMPLE);
+  for (let i = 0; i < length; i++) counts[sample[i]!]!++;
+  let bits = 0;
+  for (const count of counts) if (count > 0) bits -= count * Math.log2(count / length);
+  return bits / length < INCOMPRESSIBLE_BITS;
+}
+
 /** The entries prepared in order, up to AHEAD at a time; bounded: AHEAD small files at most in memory. */
 async function* prepared(entries: Iterable<ArchiveEntry> | AsyncIterable<ArchiveEntry>, projectDir: string): AsyncGenerator<Prepared> {
   const queue: Promise<Prepared>[] = [];
@@ -142,14 +263,24 @@ async function feed(
   zip: ZipFile,
   entries: Iterable<ArchiveEntry> | AsyncIterable<ArchiveEntry>,
   options: ZipWriteOptions,
-  failed: Promise<never>,
+  failure: Failure,
+  nudge: GarbageNudge,
 ): Promise<void> {
   const internals = zip as unknown as YazlInternals;
+  const tracked = Array.isArray(internals.entries);
   const finished: unknown[] = [];
-  const compact = (): void => {
+  /** Moves the leading written entries out of yazl's list, dropping the data their pump functions hold. */
+  const compact = (): number => {
     const list = internals.entries;
-    if (!Array.isArray(list) || list.length < 2) return;
-    for (const entry of list.splice(0, list.length - 1)) finished.push(entry);
+    // Not yazl's layout any more: nothing is moved, and nothing is waited for.
+    if (!Array.isArray(list) || (list.length > 0 && typeof (list[0] as YazlEntry).state !== 'number')) return 0;
+    let done = 0;
+    while (done < list.length && (list[done] as YazlEntry).state === FILE_DATA_DONE) done++;
+    for (const entry of list.splice(0, done) as YazlEntry[]) {
+      entry.doFileDataPump = undefined;
+      finished.push(entry);
+    }
+    return list.length;
   };
   const output = zip.outputStream as Readable & Partial<Pick<Writable, 'writableNeedDrain'>>;
 
@@ -164,15 +295,24 @@ async function feed(
       zip.addEmptyDirectory(`${entry.name}/`, common);
     } else if (item.kind === 'symlink') {
       zip.addBuffer(item.target, entry.name, { ...common, compress: false });
+    } else if (item.data !== undefined && tracked) {
+      // A small file already read: yazl deflates it at once on zlib's thread pool, so up to
+      // DEFLATING small files compress side by side (and beside a large file's stream) where a
+      // stream each would go one at a time. Bounded: at most DEFLATING entries wait unwritten.
+      nudge.add(item.data.length);
+      zip.addBuffer(item.data, entry.name, { ...common, compress: item.compress });
+      item.data = undefined;
+      while (compact() > DEFLATING) await failure.nextChunk(output);
     } else {
       const path = item.path;
-      // yazl keeps this callback for the zip's lifetime: it must not keep the file's bytes alive.
+      // yazl keeps this callback until the entry is written: it must not keep the file's bytes alive after.
       let held = item.data;
       item.data = undefined;
       const started = new Promise<void>((resolveStarted, rejectStarted) => {
-        zip.addReadStreamLazy(entry.name, { ...common, compress: true }, (callback) => {
-          const stream = held !== undefined ? Readable.from([held]) : createReadStream(path);
+        zip.addReadStreamLazy(entry.name, { ...common, compress: item.compress }, (callback) => {
+          const stream = held !== undefined ? Readable.from([held]) : createReadStream(path, { highWaterMark: READ_CHUNK });
           held = undefined;
+          stream.on('data', (chunk: Buffer) => nudge.add(chunk.length));
           stream.on('error', (error: Error) => {
             const named = new Error(`${entry.name}: ${error.message}`, { cause: error });
             rejectStarted(named);
@@ -183,11 +323,11 @@ async function feed(
         });
       });
       // One file's data at a time: the next entry is added once this one is being read.
-      await Promise.race([started, failed]);
+      await failure.race(started);
       compact();
     }
     // Headers of directories and links are written without backpressure; wait for the reader here.
-    if (output.readableLength > 1 << 20) await Promise.race([once(output, 'data'), failed]);
+    if (output.readableLength > 1 << 20) await failure.nextChunk(output);
   }
   if (Array.isArray(internals.entries) && finished.length > 0) internals.entries = finished.concat(internals.entries);
   zip.end();

@@ -18,6 +18,7 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ApiStreamResponse, GitLabApi } from './api.ts';
+import { GarbageNudge } from '../../runtime/gc.ts';
 
 export interface ArtifactLogEntry {
   readonly level: 'info' | 'warning' | 'error' | 'fatal';
@@ -284,6 +285,8 @@ async function downloadOnce(
   switch (response.status) {
     case 200:
       try {
+        const nudge = new GarbageNudge();
+        response.body.on('data', (chunk: Buffer) => nudge.add(chunk.length));
         await pipeline(response.body, createWriteStream(destPath));
       } catch (error) {
         log({ level: 'error', message: `${prefix} error`, fields: { ...fields, error: error instanceof Error ? error.message : String(error) } });

@@ -11,6 +11,7 @@ import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import type { Readable } from 'node:stream';
+import { GarbageNudge } from '../../runtime/gc.ts';
 
 export interface HttpResponse {
   readonly status: number;
@@ -176,6 +177,8 @@ export class HttpClient {
         return;
       }
       source.on('error', (error: Error) => req.destroy(new HttpError(`reading the request body: ${error.message}`, { cause: error })));
+      const nudge = new GarbageNudge();
+      source.on('data', (chunk: Buffer) => nudge.add(chunk.length));
       source.pipe(req);
     });
   }

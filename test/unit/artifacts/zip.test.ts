@@ -6,7 +6,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync
 import { join } from 'node:path';
 import { collectEntries } from '../../../src/artifacts/paths.ts';
 import { extractZip, ZipEscapeError } from '../../../src/artifacts/zip-reader.ts';
-import { writeZip } from '../../../src/artifacts/zip-writer.ts';
+import { looksCompressible, writeZip } from '../../../src/artifacts/zip-writer.ts';
 import { skipUnless } from '../../support/tools.ts';
 import { makeTree, pythonZipInfo, run, tempDir } from './fixtures.ts';
 
@@ -196,4 +196,37 @@ test('yazl keeps its entries in the list the writer compacts (yazl is pinned: a 
   assert.ok(Array.isArray(internals.entries) && internals.entries.length === 1, 'yazl 3.3.1 holds its entries in `entries`');
   zip.end();
   zip.outputStream.resume();
+});
+
+test("yazl's CRC-32 is zlib's native one, with buffer-crc32's contract (a previous CRC continued)", async () => {
+  await import('../../../src/artifacts/zip-writer.ts');
+  const { createRequire } = await import('node:module');
+  const fromYazl = createRequire(createRequire(import.meta.url).resolve('yazl'));
+  const crc32 = fromYazl('buffer-crc32') as { unsigned: (data: Uint8Array | string, previous?: number) => number };
+  assert.equal(crc32.unsigned(Buffer.from('123456789')), 0xcbf43926);
+  assert.equal(crc32.unsigned('6789', crc32.unsigned('12345')), 0xcbf43926);
+  assert.equal(crc32.unsigned(Buffer.alloc(0)), 0);
+});
+
+test('random data is stored and text deflated; both come back byte for byte', { skip: skipUnless('unzip', 'unzip', '-v') }, async (t) => {
+  const dir = tempDir('zip-methods');
+  t.after(dir.cleanup);
+  const src = join(dir.path, 'src');
+  mkdirSync(src);
+  const random = randomBytes(200_000);
+  const text = Buffer.from('a line of a log that repeats\n'.repeat(10_000));
+  writeFileSync(join(src, 'random.bin'), random);
+  writeFileSync(join(src, 'small-random.bin'), random.subarray(0, 1000));
+  writeFileSync(join(src, 'text.log'), text);
+  const zipPath = join(dir.path, 'm.zip');
+  await zipTree(src, zipPath, ['random.bin', 'small-random.bin', 'text.log']);
+  const listing = run('zipinfo', [zipPath]);
+  assert.match(listing, / stor .* random\.bin$/m);
+  assert.match(listing, / defN .* text\.log$/m);
+  assert.ok(looksCompressible(text) && !looksCompressible(random));
+  const out = join(dir.path, 'out');
+  await extractZip(zipPath, out);
+  assert.deepEqual(readFileSync(join(out, 'random.bin')), random);
+  assert.deepEqual(readFileSync(join(out, 'small-random.bin')), random.subarray(0, 1000));
+  assert.deepEqual(readFileSync(join(out, 'text.log')), text);
 });
