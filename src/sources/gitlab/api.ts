@@ -49,6 +49,7 @@ export interface ApiStreamRequest {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: StreamBody;
   readonly idleTimeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The coordinator's X-Request-Id when it is one (GitLab's are ULIDs or UUIDs): it goes into git's config and the job's log. */
@@ -169,6 +170,7 @@ export class GitLabApi {
         headers: { 'user-agent': USER_AGENT, 'x-request-id': requestId, ...request.headers },
         ...(request.body === undefined ? {} : { body: request.body }),
         idleTimeoutMs: request.idleTimeoutMs,
+        signal: request.signal,
       });
       status = response.status;
       return { ...response, url, requestId: correlationId(response.headers['x-request-id']) ?? requestId };

@@ -17,6 +17,7 @@ import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { sleep } from '../../system/sleep.ts';
 import type { ApiStreamResponse, GitLabApi } from './api.ts';
 import { GarbageNudge } from '../../runtime/gc.ts';
 
@@ -42,9 +43,11 @@ export interface UploadOptions {
   readonly backoff?: { readonly minMs: number; readonly maxMs: number };
   /** Silence allowed before a try is given up. Default 10 min (DefaultArtifactResponseHeaderTimeout). */
   readonly idleTimeoutMs?: number;
+  /** Aborting ends the upload (the job's timeout, a forced stop): no more tries. */
+  readonly signal?: AbortSignal | undefined;
 }
 
-export type UploadState = 'succeeded' | 'forbidden' | 'too_large' | 'service_unavailable' | 'failed';
+export type UploadState = 'succeeded' | 'forbidden' | 'too_large' | 'service_unavailable' | 'failed' | 'canceled';
 
 export interface TransferResult<State> {
   readonly ok: boolean;
@@ -66,9 +69,11 @@ export interface DownloadOptions {
   /** Pause between tries (retryHelper RetryTime: 1 s). */
   readonly retryDelayMs?: number;
   readonly idleTimeoutMs?: number;
+  /** Aborting ends the download: no more tries. */
+  readonly signal?: AbortSignal | undefined;
 }
 
-export type DownloadState = 'succeeded' | 'not_found' | 'forbidden' | 'unauthorized' | 'failed';
+export type DownloadState = 'succeeded' | 'not_found' | 'forbidden' | 'unauthorized' | 'failed' | 'canceled';
 export type DownloadResult = TransferResult<DownloadState> & { readonly host?: string };
 
 // commands/helpers/artifacts_uploader.go
@@ -154,7 +159,9 @@ export async function uploadArtifact(
   const backoff = options.backoff ?? { minMs: 1000, maxMs: 5000 };
   let origin: string | undefined; // set by a 307
   let status = 0;
+  const signal = options.signal ?? new AbortController().signal;
   for (let tries = 1;; tries++) {
+    if (signal.aborted) return { ok: false, state: 'canceled', status, attempts: tries - 1, bytes: 0, error: 'canceled' };
     const base = { id: jobId, token: shortenToken(jobToken) };
     let outcome: { state: UploadState; error: string };
     let response: ApiStreamResponse | undefined;
@@ -166,6 +173,7 @@ export async function uploadArtifact(
         headers: { 'job-token': jobToken, 'content-type': body.contentType },
         body,
         idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        signal,
       });
     } catch (error) {
       status = 0;
@@ -201,11 +209,12 @@ export async function uploadArtifact(
         outcome = { state: 'failed', error: 'upload failed with no response from coordinator' };
       }
     }
+    if (signal.aborted) return { ok: false, state: 'canceled', status, attempts: tries, bytes: 0, error: 'canceled' };
     const maxTries = outcome!.state === 'service_unavailable' ? SERVICE_UNAVAILABLE_TRIES : DEFAULT_TRIES;
     if (tries >= maxTries) return { ok: false, state: outcome!.state, status, attempts: tries, bytes: 0, error: outcome!.error };
     log({ level: 'warning', message: 'Retrying...', fields: { context: 'artifacts-uploader', error: outcome!.error } });
     // jpillora/backoff: Min doubled per try, at most Max, no jitter.
-    await sleep(Math.min(backoff.maxMs, backoff.minMs * 2 ** (tries - 1)));
+    await sleep(Math.min(backoff.maxMs, backoff.minMs * 2 ** (tries - 1)), signal);
   }
 }
 
@@ -224,10 +233,12 @@ export async function downloadArtifacts(
   log: ArtifactLog,
 ): Promise<DownloadResult> {
   const retries = options.retries ?? 2;
+  const signal = options.signal ?? new AbortController().signal;
   let result: DownloadResult | undefined;
   for (let retry = 0; retry <= retries; retry++) {
     if (retry > 0) {
-      await sleep(options.retryDelayMs ?? 1000);
+      await sleep(options.retryDelayMs ?? 1000, signal);
+      if (signal.aborted) return { ok: false, state: 'canceled', status: 0, attempts: retry, bytes: 0, error: 'canceled' };
       log({ level: 'warning', message: 'Retrying...', fields: { error: 'invalid argument' } });
     }
     result = await downloadOnce(api, jobId, jobToken, destPath, options.directDownload === true && retry === 0, options, log, retry + 1);
@@ -269,6 +280,7 @@ async function downloadOnce(
         target,
         headers: sameOrigin ? { 'job-token': jobToken } : {},
         idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        signal: options.signal,
       });
     } catch (error) {
       log({ level: 'error', message: `${prefix} error`, fields: { ...base, error: error instanceof Error ? error.message : String(error) } });
@@ -361,8 +373,4 @@ async function readBounded(body: Readable): Promise<string> {
     // What arrived is enough for a message.
   }
   return Buffer.concat(parts).subarray(0, ERROR_BODY_LIMIT).toString('utf8');
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((done) => setTimeout(done, ms));
 }

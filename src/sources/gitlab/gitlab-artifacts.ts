@@ -18,6 +18,7 @@ function failureOf(result: TransferResult<string>): TransferFailure {
     case 'unauthorized':
     case 'not_found':
     case 'service_unavailable':
+    case 'canceled':
       return result.state;
     default:
       if (result.status === 0) return 'network';
@@ -43,22 +44,23 @@ export class GitLabArtifacts implements ArtifactTransport {
     this.direct = directDownload(variables);
   }
 
-  async upload(file: string, artifact: ArtifactUpload, log: TransferLog): Promise<TransferReport> {
+  async upload(file: string, artifact: ArtifactUpload, log: TransferLog, signal: AbortSignal): Promise<TransferReport> {
     const format = FORMATS.includes(artifact.format) ? (artifact.format as ArtifactFormat) : undefined;
     const result = await uploadArtifact(this.api, this.jobId, this.jobToken, file, {
       name: artifact.name,
       type: artifact.type,
       format,
       expireIn: artifact.expireIn,
+      signal,
     }, log);
     if (result.ok) return { ok: true, bytes: result.bytes };
     log({ level: 'fatal', message: result.error ?? 'upload failed' });
     return { ok: false, bytes: 0, failure: failureOf(result) };
   }
 
-  async download(dependency: DependencySpec, dest: string, log: TransferLog): Promise<TransferReport> {
+  async download(dependency: DependencySpec, dest: string, log: TransferLog, signal: AbortSignal): Promise<TransferReport> {
     const id = Number(dependency.id);
-    const result = await downloadArtifacts(this.api, id, dependency.token, dest, { directDownload: this.direct }, log);
+    const result = await downloadArtifacts(this.api, id, dependency.token, dest, { directDownload: this.direct, signal }, log);
     if (result.ok) return { ok: true, bytes: result.bytes };
     log({ level: 'fatal', message: result.error ?? 'download failed' });
     return { ok: false, bytes: 0, failure: failureOf(result) };

@@ -44,6 +44,8 @@ export interface StreamRequest {
   readonly body?: StreamBody;
   /** The longest silence, either way, before the request is given up (uploads take long: no bound on the whole). */
   readonly idleTimeoutMs: number;
+  /** Aborting ends the request, and the response's body if it is being read. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** A response whose body is not read yet: the caller reads `body` to its end or destroys it. */
@@ -149,6 +151,7 @@ export class HttpClient {
     const hostname = url.hostname.replace(/^\[|\]$/g, '');
     return new Promise((resolve, reject) => {
       let settled = false;
+      let response: http.IncomingMessage | undefined;
       const req = module.request(url, {
         method: request.method,
         agent: this.agentFor(url),
@@ -157,6 +160,7 @@ export class HttpClient {
         ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
       }, (res) => {
         settled = true;
+        response = res;
         const headers: Record<string, string | undefined> = {};
         for (const [name, value] of Object.entries(res.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
         const status = res.statusCode ?? 0;
@@ -165,6 +169,13 @@ export class HttpClient {
         resolve({ status, statusText: `${status} ${res.statusMessage || (http.STATUS_CODES[status] ?? '')}`.trim(), headers, body: res });
       });
       req.setTimeout(request.idleTimeoutMs, () => req.destroy(new HttpError(`no data for ${request.idleTimeoutMs / 1000} s`)));
+      const abort = (): void => {
+        req.destroy(new HttpError('canceled'));
+        response?.destroy(new HttpError('canceled'));
+      };
+      if (request.signal?.aborted) abort();
+      request.signal?.addEventListener('abort', abort, { once: true });
+      req.on('close', () => request.signal?.removeEventListener('abort', abort));
       req.on('error', (error: Error) => {
         if (settled) return;
         settled = true;

@@ -192,4 +192,35 @@ describe('GitLab artifacts client', () => {
     assert.equal(readFileSync(upload.path).subarray(-3).toString(), 'end');
     assert.ok(peak - rssBefore < 64 * 1024 * 1024, `rss grew by ${((peak - rssBefore) / 1048576).toFixed(1)} MiB`);
   });
+
+  it('a stop (the signal) ends an upload stalled by the server and its retries at once, as canceled', async () => {
+    const { createServer } = await import('node:http');
+    // Takes the request and never answers.
+    const stalled = createServer(() => undefined);
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const address = stalled.address() as { port: number };
+    const stalledApi = new GitLabApi(`http://127.0.0.1:${address.port}`, undefined, () => undefined);
+    try {
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(), 200);
+      const lines: ArtifactLogEntry[] = [];
+      const result = await uploadArtifact(stalledApi, 1, 'job-token-stalled', file, { ...FAST, signal: stop.signal }, (entry) => lines.push(entry));
+      assert.equal(result.state, 'canceled');
+      assert.equal(result.ok, false);
+      assert.ok(!lines.some((entry) => entry.message === 'Retrying...'), 'no retry after the stop');
+      const download = await downloadArtifacts(
+        stalledApi,
+        1,
+        'job-token-stalled',
+        join(dir, 'never.zip'),
+        { retryDelayMs: 5, signal: stop.signal },
+        () => undefined,
+      );
+      assert.equal(download.state, 'canceled');
+    } finally {
+      stalledApi.close();
+      stalled.closeAllConnections();
+      stalled.close();
+    }
+  });
 });
