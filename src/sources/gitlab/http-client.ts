@@ -97,20 +97,25 @@ export class HttpClient {
     return agent;
   }
 
+  /** A request's options: the proxy's agent, the CA, the body's length, and the host's certificate check. */
+  private options(url: URL, method: string, headers: Readonly<Record<string, string>> | undefined, length: number | undefined): https.RequestOptions {
+    const hostname = url.hostname.replace(/^\[|\]$/g, '');
+    return {
+      method,
+      agent: this.agentFor(url),
+      headers: { ...headers, ...(length !== undefined ? { 'content-length': String(length) } : {}) },
+      ...(this.ca === undefined ? {} : { ca: this.ca }),
+      // Through a proxy tunnel the TLS layer is not told the host (and an IP gets no SNI): check the certificate against it here.
+      ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
+    };
+  }
+
   request(request: HttpRequest): Promise<HttpResponse> {
     const { url } = request;
     const body = request.body === undefined ? undefined : typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
     const module = url.protocol === 'https:' ? https : http;
-    const hostname = url.hostname.replace(/^\[|\]$/g, '');
     return new Promise((resolve, reject) => {
-      const req = module.request(url, {
-        method: request.method,
-        agent: this.agentFor(url),
-        headers: { ...request.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
-        ...(this.ca === undefined ? {} : { ca: this.ca }),
-        // Through a proxy tunnel the TLS layer is not told the host (and an IP gets no SNI): check the certificate against it here.
-        ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
-      }, (res) => {
+      const req = module.request(url, this.options(url, request.method, request.headers, body?.length), (res) => {
         // Now: once the body has been read, a keep-alive socket goes back to its pool and res.socket is gone.
         const certificateChain = url.protocol === 'https:' ? peerChain(res.socket) : undefined;
         const parts: Buffer[] = [];
@@ -148,17 +153,10 @@ export class HttpClient {
   stream(request: StreamRequest): Promise<StreamResponse> {
     const { url, body } = request;
     const module = url.protocol === 'https:' ? https : http;
-    const hostname = url.hostname.replace(/^\[|\]$/g, '');
     return new Promise((resolve, reject) => {
       let settled = false;
       let response: http.IncomingMessage | undefined;
-      const req = module.request(url, {
-        method: request.method,
-        agent: this.agentFor(url),
-        headers: { ...request.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
-        ...(this.ca === undefined ? {} : { ca: this.ca }),
-        ...(url.protocol === 'https:' ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(hostname, cert) } : {}),
-      }, (res) => {
+      const req = module.request(url, this.options(url, request.method, request.headers, body?.length), (res) => {
         settled = true;
         response = res;
         const headers: Record<string, string | undefined> = {};
