@@ -162,7 +162,7 @@ export async function extractZip(zipPath: string, targetDir: string, options: Ex
     warn(`${message} (suppressing repeats)`);
   };
   const directories: { path: string; mode: number; mtime: Date }[] = [];
-  const nudge = new GarbageNudge();
+  const nudge = new GarbageNudge({ onNode: false });
   let checkedParent = '';
   let entries = 0;
   let bytes = 0;

@@ -297,7 +297,7 @@ async function downloadOnce(
   switch (response.status) {
     case 200:
       try {
-        const nudge = new GarbageNudge();
+        const nudge = new GarbageNudge({ onNode: false });
         response.body.on('data', (chunk: Buffer) => nudge.add(chunk.length));
         await pipeline(response.body, createWriteStream(destPath));
       } catch (error) {
