@@ -202,7 +202,8 @@ export class TransferStages {
     const started = performance.now();
     const file = this.temporaryFile('artifacts');
     try {
-      const report = await transport.download(dependency, file, (entry) => this.helperLine(entry), this.frame.signal);
+      const preferences = { directDownload: this.frame.plan.flags.flags.FF_USE_DIRECT_DOWNLOAD };
+      const report = await transport.download(dependency, file, preferences, (entry) => this.helperLine(entry), this.frame.signal);
       if (!report.ok) {
         this.record('download', started, 0, report.failure ?? 'network');
         return false;

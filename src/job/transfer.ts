@@ -55,12 +55,18 @@ export interface TransferLogEntry {
 /** Receives the transfer's lines for the job log; values of fields are masked like all job output. */
 export type TransferLog = (entry: TransferLogEntry) => void;
 
+/** How the job wants a download made, as the build resolved it from the job's settings. */
+export interface DownloadPreferences {
+  /** FF_USE_DIRECT_DOWNLOAD: ask the coordinator to redirect to object storage. */
+  readonly directDownload: boolean;
+}
+
 /** A source's artifact store, as the build sequence uses it. */
 export interface ArtifactTransport {
   /** Uploads one archive file. Never rejects for a failed upload: the report says it, the log says why. */
   upload(file: string, artifact: ArtifactUpload, log: TransferLog, signal: AbortSignal): Promise<TransferReport>;
   /** Downloads an earlier job's archive into `dest` (a zip). Never rejects for a failed download. */
-  download(dependency: DependencySpec, dest: string, log: TransferLog, signal: AbortSignal): Promise<TransferReport>;
+  download(dependency: DependencySpec, dest: string, options: DownloadPreferences, log: TransferLog, signal: AbortSignal): Promise<TransferReport>;
 }
 
 /** What a job's artifact and cache stages moved, for its result and the metrics. */

@@ -9,8 +9,8 @@
 //
 // Both stream: the upload's multipart body is read from the file as it is
 // sent (its Content-Length known up front), the download goes to a file.
-// Log lines come back as GitLab Runner's logrus entries; formatRunnerLine
-// renders them as its RunnerTextFormatter does (without colours).
+// Log lines come back as GitLab Runner's logrus entries, for the build to
+// render as its RunnerTextFormatter does.
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
@@ -86,13 +86,6 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 /** helpers.ShortenToken: without its known prefix, the first 9 characters. */
 export function shortenToken(token: string): string {
   return token.replace(/^glrt-(t[123]_)?|^t[123]_|^glrtr-/, '').replace(/^glcbt-/, '').replace(/^GR[0-9A-Fa-f]{7}/, '').slice(0, 9);
-}
-
-/** log.RunnerTextFormatter without colours: the level's prefix, the message padded to 50, then the fields sorted. */
-export function formatRunnerLine(entry: ArtifactLogEntry): string {
-  const prefix = { info: '', warning: 'WARNING: ', error: 'ERROR: ', fatal: 'FATAL: ' }[entry.level];
-  const fields = Object.keys(entry.fields).sort().map((key) => ` ${key}=${entry.fields[key]}`).join('');
-  return `${prefix}${entry.message.padEnd(50 - prefix.length)} ${fields}`;
 }
 
 /** ArtifactsUploaderCommand.artifactFilename. */

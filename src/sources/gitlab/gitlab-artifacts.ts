@@ -2,9 +2,8 @@
 // uploads with the job's own token, downloads with each dependency's token,
 // through GitLab's artifact endpoints (artifacts-client.ts), ending a failed
 // transfer with the helper's `FATAL:` line as GitLab Runner's does.
-import type { DependencySpec, JobVariable } from '../../job/model.ts';
-import type { ArtifactTransport, ArtifactUpload, TransferFailure, TransferLog, TransferReport } from '../../job/transfer.ts';
-import { parseGoBool } from '../../system/go-bool.ts';
+import type { DependencySpec } from '../../job/model.ts';
+import type { ArtifactTransport, ArtifactUpload, DownloadPreferences, TransferFailure, TransferLog, TransferReport } from '../../job/transfer.ts';
 import type { GitLabApi } from './api.ts';
 import { type ArtifactFormat, downloadArtifacts, type TransferResult, uploadArtifact } from './artifacts-client.ts';
 
@@ -26,23 +25,12 @@ function failureOf(result: TransferResult<string>): TransferFailure {
   }
 }
 
-/** FF_USE_DIRECT_DOWNLOAD as the downloader reads it from the job's environment (default on). */
-function directDownload(variables: readonly JobVariable[]): boolean {
-  const last = variables.findLast((variable) => variable.key === 'FF_USE_DIRECT_DOWNLOAD');
-  return last === undefined ? true : parseGoBool(last.value) ?? true;
-}
-
 export class GitLabArtifacts implements ArtifactTransport {
-  private readonly direct: boolean;
-
   constructor(
     private readonly api: GitLabApi,
     private readonly jobId: number,
     private readonly jobToken: string,
-    variables: readonly JobVariable[],
-  ) {
-    this.direct = directDownload(variables);
-  }
+  ) {}
 
   async upload(file: string, artifact: ArtifactUpload, log: TransferLog, signal: AbortSignal): Promise<TransferReport> {
     const format = FORMATS.includes(artifact.format) ? (artifact.format as ArtifactFormat) : undefined;
@@ -58,9 +46,9 @@ export class GitLabArtifacts implements ArtifactTransport {
     return { ok: false, bytes: 0, failure: failureOf(result) };
   }
 
-  async download(dependency: DependencySpec, dest: string, log: TransferLog, signal: AbortSignal): Promise<TransferReport> {
+  async download(dependency: DependencySpec, dest: string, preferences: DownloadPreferences, log: TransferLog, signal: AbortSignal): Promise<TransferReport> {
     const id = Number(dependency.id);
-    const result = await downloadArtifacts(this.api, id, dependency.token, dest, { directDownload: this.direct, signal }, log);
+    const result = await downloadArtifacts(this.api, id, dependency.token, dest, { directDownload: preferences.directDownload, signal }, log);
     if (result.ok) return { ok: true, bytes: result.bytes };
     log({ level: 'fatal', message: result.error ?? 'download failed' });
     return { ok: false, bytes: 0, failure: failureOf(result) };

@@ -78,7 +78,7 @@ export class GitLabJob implements SourceJob {
     this.name = coordinatorJob.job.name;
     this.url = coordinatorJob.webUrl ?? `${api.baseUrl}/api/v4/jobs/${coordinatorJob.id}`;
     this.job = coordinatorJob.job;
-    this.artifacts = new GitLabArtifacts(api, coordinatorJob.id, coordinatorJob.token, coordinatorJob.job.variables);
+    this.artifacts = new GitLabArtifacts(api, coordinatorJob.id, coordinatorJob.token);
     this.intervalMs = options.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS;
   }
 

@@ -20,7 +20,7 @@ import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { DependencySpec } from '../../job/model.ts';
-import type { ArtifactTransport, ArtifactUpload, TransferLog, TransferLogEntry, TransferReport } from '../../job/transfer.ts';
+import type { ArtifactTransport, ArtifactUpload, DownloadPreferences, TransferLog, TransferLogEntry, TransferReport } from '../../job/transfer.ts';
 import { expiryOf } from './expire-in.ts';
 import { isJobId } from './job-id.ts';
 import { archiveAvailable } from './local-needs.ts';
@@ -79,7 +79,8 @@ export class LocalArtifactStore implements ArtifactTransport {
     }
   }
 
-  async download(dependency: DependencySpec, dest: string, log: TransferLog, signal: AbortSignal): Promise<TransferReport> {
+  /** The queue has no object storage: the download preferences change nothing here. */
+  async download(dependency: DependencySpec, dest: string, _preferences: DownloadPreferences, log: TransferLog, signal: AbortSignal): Promise<TransferReport> {
     const fields = { id: dependency.id };
     // Not a job id of this queue (it would name a path elsewhere): no such archive.
     const result = isJobId(dependency.id) ? await readResult(this.queueDir, dependency.id).catch(() => undefined) : undefined;

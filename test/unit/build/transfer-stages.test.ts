@@ -43,7 +43,7 @@ class FakeTransport implements ArtifactTransport {
     this.uploads.push(upload);
     return Promise.resolve(this.uploadReport ?? { ok: true, bytes: 10 });
   }
-  download(_dependency: DependencySpec, dest: string, log: Parameters<ArtifactTransport['download']>[2]): Promise<TransferReport> {
+  download(_dependency: DependencySpec, dest: string, _preferences: unknown, log: Parameters<ArtifactTransport['download']>[3]): Promise<TransferReport> {
     this.downloads++;
     if (this.failDownloads > 0 || this.archive === undefined) {
       this.failDownloads--;

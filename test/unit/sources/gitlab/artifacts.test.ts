@@ -8,8 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GitLabApi } from '../../../../src/sources/gitlab/api.ts';
-import { type ArtifactLogEntry, downloadArtifacts, formatRunnerLine, uploadArtifact } from '../../../../src/sources/gitlab/artifacts-client.ts';
+import { type ArtifactLogEntry, downloadArtifacts, uploadArtifact } from '../../../../src/sources/gitlab/artifacts-client.ts';
 import { type CoordinatorJob, TestCoordinator } from '../../../support/coordinator/coordinator.ts';
+
+/** An entry as GitLab Runner's log.RunnerTextFormatter writes it, without colours: the level's prefix, the message padded to 50, then the fields sorted. */
+function formatRunnerLine(entry: ArtifactLogEntry): string {
+  const prefix = { info: '', warning: 'WARNING: ', error: 'ERROR: ', fatal: 'FATAL: ' }[entry.level];
+  const fields = Object.keys(entry.fields).sort().map((key) => ` ${key}=${entry.fields[key]}`).join('');
+  return `${prefix}${entry.message.padEnd(50 - prefix.length)} ${fields}`;
+}
 
 const RUNNER = 'glrt-artifacts';
 const FAST = { backoff: { minMs: 5, maxMs: 20 } };

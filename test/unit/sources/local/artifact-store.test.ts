@@ -16,6 +16,9 @@ import { resolveDependencies } from '../../../../src/sources/local/local-needs.t
 import { makeResult, writeResult } from '../../../../src/sources/local/queue-files.ts';
 import { artifactsPath, claimNext, enqueue, finish, readResult } from '../../../../src/sources/local/queue.ts';
 
+/** The build's download preferences (the local queue has no object storage to use them). */
+const DIRECT = { directDownload: true };
+
 /** A store's line as text, GitLab Runner's formatter without colours. */
 function plain(entry: TransferLogEntry): string {
   const prefix = { info: '', warning: 'WARNING: ', error: 'ERROR: ', fatal: 'FATAL: ' }[entry.level];
@@ -104,7 +107,7 @@ test('a zip is stored beside the result, with its expiry, and downloaded back by
     await done(queue, id, { artifacts: store.artifacts });
     const dest = join(root, 'downloaded.zip');
     const downloader = new LocalArtifactStore(queue, 'other', () => NOW);
-    const got = await downloader.download({ id, name: 'build', token: '', artifactsFile: undefined }, dest, (line) => lines.push(plain(line)), signal);
+    const got = await downloader.download({ id, name: 'build', token: '', artifactsFile: undefined }, dest, DIRECT, (line) => lines.push(plain(line)), signal);
     assert.deepEqual(got, { ok: true, bytes: report.bytes });
     assert.match(lines[1]!, /^Downloading artifacts from local queue\.\.\. ok +id=/);
     const out = join(root, 'out');
@@ -133,6 +136,7 @@ test('an expired, unrecorded or removed archive is not found, in GitLab Runner w
       const report = await new LocalArtifactStore(queue, 'me', () => NOW).download(
         { id, name: 'build', token: '', artifactsFile: undefined },
         dest,
+        DIRECT,
         (l) => lines.push(plain(l)),
         signal,
       );
@@ -253,7 +257,7 @@ test('needs resolve to DependencySpecs at claim; a missing dependency fails the 
     assert.deepEqual(test1.job.dependencies, [spec], 'dependencies chose build by name');
     assert.equal('needs' in test1.job, false);
     const dest = join(root, 'dep.zip');
-    assert.equal((await test1.artifacts.download(test1.job.dependencies![0]!, dest, () => {}, signal)).ok, true);
+    assert.equal((await test1.artifacts.download(test1.job.dependencies![0]!, dest, DIRECT, () => {}, signal)).ok, true);
     const bareResolution = await resolveDependencies(queue, {
       name: 't',
       script: [],
