@@ -23,6 +23,7 @@
 //
 //   npm run build:bench && node dist/bench/artifact-upload.js                  # node, bun, deno
 //   node dist/bench/artifact-upload.js node --runs 1 --mib 256                # quicker
+//   node dist/bench/artifact-upload.js --single-file                           # one 1 GiB file, 10 MiB file
 
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -80,10 +81,14 @@ async function writeLarge(path: string, bytes: number, random: boolean, seed: nu
   await once(out, 'close');
 }
 
-/** Half the bytes in 4 large files (2 text, 2 random), half in 25 KiB files alternating text and random. */
-async function makeTree(root: string, totalBytes: number): Promise<number> {
+/** With --single-file, one file of random bytes. Otherwise half the bytes in 4 large files (2 text, 2 random), half in 25 KiB files alternating text and random. */
+async function makeTree(root: string, totalBytes: number, singleFile: boolean): Promise<number> {
   const out = join(root, 'out');
   mkdirSync(join(out, 'assets'), { recursive: true });
+  if (singleFile) {
+    await writeLarge(join(out, 'assets', 'single.bin'), totalBytes, true, 0);
+    return totalBytes;
+  }
   const large = Math.floor(totalBytes / 2 / 4 / MiB) * MiB;
   for (let i = 0; i < 4; i++) await writeLarge(join(out, 'assets', `large-${i}.${i % 2 === 0 ? 'log' : 'bin'}`), large, i % 2 === 1, i);
   const smallCount = Math.floor((totalBytes - 4 * large) / SMALL_FILE);
@@ -229,9 +234,10 @@ async function main(): Promise<number> {
   try {
     const small = join(base, 'project-10MiB');
     const large = join(base, `project-${mib}MiB`);
-    await makeTree(small, 10 * MiB);
+    const singleFile = argv.includes('--single-file');
+    await makeTree(small, 10 * MiB, singleFile);
     process.stderr.write(`bench: making the ${mib} MiB tree\n`);
-    const bytes = await makeTree(large, mib * MiB);
+    const bytes = await makeTree(large, mib * MiB, singleFile);
     const refMs: number[] = [];
     for (let i = 0; i < runs; i++) refMs.push(await bench.reference(large, base));
     const ref = median(refMs);
@@ -277,7 +283,7 @@ async function main(): Promise<number> {
         rows.push([name, `failed: ${(error as Error).message}`]);
       }
     }
-    console.log(`tree: ${(bytes / MiB).toFixed(0)} MiB of files, ${runs} run(s) each, medians`);
+    console.log(`tree: ${(bytes / MiB).toFixed(0)} MiB ${singleFile ? 'in one file' : 'of files'}, ${runs} run(s) each, medians`);
     console.log(table(rows));
     console.log('ratio: reference time / our time; the goal is >= 0.8.');
     for (const line of targets) console.log(line);

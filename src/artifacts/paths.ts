@@ -7,8 +7,9 @@
 
 import { spawn } from 'node:child_process';
 import type { Dirent } from 'node:fs';
-import { lstat, opendir, realpath, stat } from 'node:fs/promises';
+import { lstat, opendir, readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
+import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
 import { compileComponents, compileMatcher, expandBraces, type GlobComponent, hasGlobMeta, splitPattern } from './glob.ts';
 
 export type ArchiveEntryKind = 'file' | 'directory' | 'symlink';
@@ -61,6 +62,16 @@ function isOutside(rel: string): boolean {
 
 /** Collects the entries of an artifacts/cache entry. Never throws for a bad path: it logs, as GitLab does. */
 export async function collectEntries(options: CollectOptions): Promise<CollectedEntries> {
+  const release = holdYoungGeneration();
+  try {
+    return await collect(options);
+  } finally {
+    release();
+  }
+}
+
+async function collect(options: CollectOptions): Promise<CollectedEntries> {
+  const nudge = new GarbageNudge();
   const wd = resolve(options.projectDir);
   const realWd = await realpath(wd);
   const log: ArchiveLogLine[] = [];
@@ -108,18 +119,17 @@ export async function collectEntries(options: CollectOptions): Promise<Collected
 
   /** filepath.Walk from a match: lstat-based, never following a symlink. */
   const walk = async (rel: string, kind: ArchiveEntryKind | undefined): Promise<number> => {
+    nudge.addEntry();
     let count = processPath(rel, kind, rel) ? 1 : 0;
     if (kind !== 'directory') return count;
-    let dir;
+    let children: Dirent[];
     try {
-      dir = await opendir(resolve(wd, rel));
+      children = await readdir(resolve(wd, rel), { withFileTypes: true });
     } catch (error) {
       log.push({ level: 'warning', message: `Walking ${rel} ${(error as Error).message}` });
       return count;
     }
     // Sorted children, as filepath.Walk reads them; only one directory's names are held at a time per level.
-    const children: Dirent[] = [];
-    for await (const child of dir) children.push(child);
     children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const child of children) count += await walk(rel === '.' ? child.name : `${rel}/${child.name}`, kindOf(child));
     return count;

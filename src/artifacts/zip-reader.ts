@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { type Entry, open, type ZipFile } from 'yauzl';
-import { GarbageNudge } from '../runtime/gc.ts';
+import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
 
 export interface ExtractOptions {
   /** Told of what GitLab logs as a warning and goes on: a failed entry, a `.git` path, an ignored type. */
@@ -150,6 +150,15 @@ async function writeFile(path: string, mode: number, mtime: Date, data: Readable
 
 /** Extracts `zipPath` into `targetDir` (created if missing). */
 export async function extractZip(zipPath: string, targetDir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
+  const release = holdYoungGeneration();
+  try {
+    return await extract(zipPath, targetDir, options);
+  } finally {
+    release();
+  }
+}
+
+async function extract(zipPath: string, targetDir: string, options: ExtractOptions): Promise<ExtractResult> {
   await mkdir(targetDir, { recursive: true });
   const root = await realpath(targetDir);
   const warn = options.onWarning ?? ((): void => {});
@@ -239,6 +248,7 @@ export async function extractZip(zipPath: string, targetDir: string, options: Ex
     try {
       for (let entry = await nextEntry(zip); entry !== undefined; entry = await nextEntry(zip)) {
         entries++;
+        nudge.addEntry();
         const name = posix.normalize(entry.fileName).replace(/\/+$/, '');
         if (name === '' || name === '.') continue;
         if (name === '..' || name.startsWith('../') || posix.isAbsolute(name)) {

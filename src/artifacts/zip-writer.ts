@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { ZipFile } from 'yazl';
 import type { ArchiveEntry } from './paths.ts';
-import { GarbageNudge } from '../runtime/gc.ts';
+import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
 
 useNativeCrc32();
 
@@ -56,6 +56,19 @@ export interface ZipWriteOptions {
  * error, naming the entry.
  */
 export async function writeZip(
+  entries: Iterable<ArchiveEntry> | AsyncIterable<ArchiveEntry>,
+  destination: string | Writable,
+  options: ZipWriteOptions,
+): Promise<number> {
+  const release = holdYoungGeneration();
+  try {
+    return await write(entries, destination, options);
+  } finally {
+    release();
+  }
+}
+
+async function write(
   entries: Iterable<ArchiveEntry> | AsyncIterable<ArchiveEntry>,
   destination: string | Writable,
   options: ZipWriteOptions,
@@ -285,6 +298,7 @@ async function feed(
   const output = zip.outputStream as Readable & Partial<Pick<Writable, 'writableNeedDrain'>>;
 
   for await (const item of prepared(entries, options.projectDir)) {
+    nudge.addEntry();
     if (item.kind === 'ignored') {
       options.onWarning?.(item.warning);
       continue;
