@@ -3,7 +3,7 @@
 // about, and docs/configuration.md's tables are checked against this list.
 import { DEFAULT_CONFIG, DEFAULT_RUNNER } from './types.ts';
 
-export type KeyType = 'integer' | 'number' | 'string' | 'boolean' | 'array of strings' | 'table' | 'array of tables';
+export type KeyType = 'integer' | 'number' | 'string' | 'boolean' | 'array of strings' | 'string or array of strings' | 'table' | 'array of tables';
 
 export interface KeySpec {
   readonly type: KeyType;
@@ -47,9 +47,38 @@ export const RUNNER_KEYS: Readonly<Record<string, KeySpec>> = {
   post_build_script: { type: 'string', default: undefined },
   debug_trace_disabled: { type: 'boolean', default: DEFAULT_RUNNER.debugTraceDisabled },
   custom_build_dir: { type: 'table', default: undefined },
+  docker: { type: 'table', default: undefined },
 };
 
 /** The [runners.custom_build_dir] table. */
 export const CUSTOM_BUILD_DIR_KEYS: Readonly<Record<string, KeySpec>> = {
   enabled: { type: 'boolean', default: DEFAULT_RUNNER.customBuildDir },
+};
+
+/** The [runners.docker] table (executor = "docker"); GitLab Runner's keys of the same names. */
+export const DOCKER_KEYS: Readonly<Record<string, KeySpec>> = {
+  host: { type: 'string', default: undefined },
+  image: { type: 'string', default: undefined },
+  pull_policy: { type: 'string or array of strings', default: 'always' },
+  allowed_images: { type: 'array of strings', default: undefined },
+  allowed_services: { type: 'array of strings', default: undefined },
+  allowed_pull_policies: { type: 'array of strings', default: undefined },
+  privileged: { type: 'boolean', default: false },
+  volumes: { type: 'array of strings', default: undefined },
+  memory: { type: 'string', default: undefined },
+  cpus: { type: 'string', default: undefined },
+  network_mode: { type: 'string', default: undefined },
+  services: { type: 'array of tables', default: undefined },
+  wait_for_services_timeout: { type: 'integer', default: 30 },
+  disable_cache: { type: 'boolean', default: false },
+  user: { type: 'string', default: undefined },
+};
+
+/** Each [[runners.docker.services]] table. */
+export const DOCKER_SERVICE_KEYS: Readonly<Record<string, KeySpec>> = {
+  name: { type: 'string', default: undefined },
+  alias: { type: 'string', default: undefined },
+  entrypoint: { type: 'array of strings', default: undefined },
+  command: { type: 'array of strings', default: undefined },
+  environment: { type: 'array of strings', default: undefined },
 };

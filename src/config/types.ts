@@ -2,7 +2,7 @@
 import type { LogFormat, LogLevel } from '../log/logger.ts';
 import type { ListenAddress } from './listen-address.ts';
 
-export const EXECUTORS = ['shell'] as const;
+export const EXECUTORS = ['shell', 'docker'] as const;
 export type ExecutorName = (typeof EXECUTORS)[number];
 
 export const SHELLS = ['bash', 'sh'] as const;
@@ -18,6 +18,51 @@ export interface RunnerScripts {
   readonly preBuild: string | undefined;
   /** After the commands of every script step that succeeded, in the same shell. */
   readonly postBuild: string | undefined;
+}
+
+/** GitLab Runner's image pull policies. */
+export const PULL_POLICIES = ['always', 'if-not-present', 'never'] as const;
+export type PullPolicy = (typeof PULL_POLICIES)[number];
+
+/** A service every job of a docker runner gets ([[runners.docker.services]]), before the job's own. */
+export interface DockerServiceConfig {
+  readonly name: string;
+  readonly alias: string | undefined;
+  readonly entrypoint: readonly string[] | undefined;
+  readonly command: readonly string[] | undefined;
+  /** `KEY=value` variables of the service's container. */
+  readonly environment: readonly string[];
+}
+
+/** [runners.docker]: how the docker executor runs jobs. */
+export interface DockerConfig {
+  /** The Docker Engine's address (unix:///path or tcp://host:port); undefined: DOCKER_HOST, else the local socket. */
+  readonly host: string | undefined;
+  /** The image of a job that names none. */
+  readonly image: string | undefined;
+  /** Tried in order until one gets the image. */
+  readonly pullPolicy: readonly PullPolicy[];
+  /** Globs an image a job names must match; empty: any image. */
+  readonly allowedImages: readonly string[];
+  readonly allowedServices: readonly string[];
+  /** Pull policies a job may ask for; empty: those of pull_policy. */
+  readonly allowedPullPolicies: readonly PullPolicy[];
+  readonly privileged: boolean;
+  /** `host:container[:mode]` binds and `/container` volumes of every job container. */
+  readonly volumes: readonly string[];
+  /** The memory limit of each container in bytes; undefined: none. */
+  readonly memoryBytes: number | undefined;
+  /** The CPU limit of each container in billionths of a CPU; undefined: none. */
+  readonly nanoCpus: number | undefined;
+  /** A network the containers join instead of a network made for each job. */
+  readonly networkMode: string | undefined;
+  readonly services: readonly DockerServiceConfig[];
+  /** Seconds to wait for services' ports; 0 or less: no wait. */
+  readonly waitForServicesTimeout: number;
+  /** No /cache mount in job containers. */
+  readonly disableCache: boolean;
+  /** The user the job's commands run as in the build container; undefined: the image's. */
+  readonly user: string | undefined;
 }
 
 export interface RunnerConfig {
@@ -53,6 +98,8 @@ export interface RunnerConfig {
   readonly customBuildDir: boolean;
   /** Jobs may not turn on CI_DEBUG_TRACE (it shows every command with its variables, masked values excepted). */
   readonly debugTraceDisabled: boolean;
+  /** [runners.docker]; undefined when the table is absent. */
+  readonly docker: DockerConfig | undefined;
 }
 
 export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
@@ -72,6 +119,7 @@ export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
   scripts: { preGetSources: undefined, postGetSources: undefined, preBuild: undefined, postBuild: undefined },
   customBuildDir: false,
   debugTraceDisabled: false,
+  docker: undefined,
 };
 
 export interface Config {

@@ -2,154 +2,22 @@
 // error naming the key, every key not in the schema (schema.ts) a warning.
 // Defaults come from the schema too, so what it says is what a key does.
 import { describeValue } from './describe-value.ts';
-import { ListenAddressError, parseListenAddress } from './listen-address.ts';
-import { CUSTOM_BUILD_DIR_KEYS, GLOBAL_KEYS, type KeySpec, type KeyType, RUNNER_KEYS } from './schema.ts';
+import { CUSTOM_BUILD_DIR_KEYS, DOCKER_KEYS, GLOBAL_KEYS, RUNNER_KEYS } from './schema.ts';
+import { readDockerConfig } from './docker-config.ts';
+import { ConfigError, type Table, TableReader } from './table-reader.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
-import { type Config, DEFAULT_CONFIG, DEFAULT_RUNNER, type ExecutorName, EXECUTORS, type RunnerConfig, type RunnerScripts, SHELLS } from './types.ts';
-import type { ListenAddress } from './listen-address.ts';
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-type Table = Record<string, unknown>;
-
-function isTable(value: unknown): value is Table {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
-}
-
-/** Reads the keys of one table that its schema declares; the rest are unknown keys. */
-class TableReader {
-  private readonly nested: TableReader[] = [];
-
-  constructor(
-    private readonly table: Table,
-    private readonly schema: Readonly<Record<string, KeySpec>>,
-    private readonly where: string,
-    private readonly origin: string,
-  ) {}
-
-  private fail(key: string, expected: string, value: unknown): never {
-    throw new ConfigError(`${this.origin}: ${this.where}${key}: expected ${expected}, got ${describeValue(value)}`);
-  }
-
-  /** The key's value; reading a key the schema does not declare as `type` is the validator's own bug. */
-  private take(key: string, type: KeyType): unknown {
-    if (this.schema[key]?.type !== type) throw new Error(`config schema: ${this.where}${key} is not declared as ${type}`);
-    return this.table[key];
-  }
-
-  private fallback<T extends number | string | boolean>(key: string): T {
-    return this.schema[key]!.default as T;
-  }
-
-  integer(key: string, min: number, max: number): number {
-    const value = this.take(key, 'integer');
-    if (value === undefined) return this.fallback(key);
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.fail(key, `an integer from ${min} to ${max}`, value);
-    }
-    return value;
-  }
-
-  /** A number of seconds, fractions allowed, within [min, max]; 0 means the default. */
-  fractionalSeconds(key: string, min: number, max: number): number {
-    const value = this.take(key, 'number');
-    if (value === undefined || value === 0) return this.fallback(key);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-      this.fail(key, `a number of seconds from ${min} to ${max}`, value);
-    }
-    return value;
-  }
-
-  /** Seconds; as in GitLab Runner, 0 means the default. */
-  seconds(key: string, max: number): number {
-    return this.integer(key, 0, max) || this.fallback(key);
-  }
-
-  string(key: string): string | undefined {
-    const value = this.take(key, 'string');
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string') this.fail(key, 'a string', value);
-    return value;
-  }
-
-  path(key: string): string {
-    const value = this.string(key);
-    if (value === undefined) return this.fallback(key);
-    if (value.trim() === '' || value.includes('\u0000')) this.fail(key, 'a non-empty path', value);
-    return value;
-  }
-
-  boolean(key: string): boolean {
-    const value = this.take(key, 'boolean');
-    if (value === undefined) return this.fallback(key);
-    if (typeof value !== 'boolean') this.fail(key, 'true or false', value);
-    return value;
-  }
-
-  choice<T extends string>(key: string, choices: readonly T[]): T {
-    const value = this.take(key, 'string');
-    if (value === undefined) return this.fallback(key);
-    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-      this.fail(key, `one of ${choices.join(', ')}`, value);
-    }
-    return value as T;
-  }
-
-  /** A choice that may be absent (no default). */
-  optionalChoice<T extends string>(key: string, choices: readonly T[]): T | undefined {
-    const value = this.take(key, 'string');
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
-      this.fail(key, `one of ${choices.join(', ')}`, value);
-    }
-    return value as T;
-  }
-
-  strings(key: string): string[] {
-    const value = this.take(key, 'array of strings');
-    if (value === undefined) return [];
-    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) this.fail(key, 'an array of strings', value);
-    return value;
-  }
-
-  /** A nested table ([runners.x]), read by its own schema; its unknown keys join this reader's warnings. */
-  subtable(key: string, schema: Readonly<Record<string, KeySpec>>): TableReader | undefined {
-    const value = this.take(key, 'table');
-    if (value === undefined) return undefined;
-    if (!isTable(value)) this.fail(key, 'a table', value);
-    const reader = new TableReader(value, schema, `${this.where}${key}.`, this.origin);
-    this.nested.push(reader);
-    return reader;
-  }
-
-  tables(key: string): Table[] {
-    const value = this.take(key, 'array of tables');
-    if (value === undefined) return [];
-    if (!Array.isArray(value) || !value.every(isTable)) this.fail(key, 'an array of tables ([[runners]])', value);
-    return value;
-  }
-
-  address(key: string, value: string): ListenAddress | undefined {
-    try {
-      return parseListenAddress(value);
-    } catch (error) {
-      if (error instanceof ListenAddressError) throw new ConfigError(`${this.origin}: ${this.where}${key}: ${error.message}`);
-      throw error;
-    }
-  }
-
-  unknownKeys(): string[] {
-    return Object.keys(this.table)
-      .filter((key) => !Object.hasOwn(this.schema, key))
-      .map((key) => `${this.origin}: unknown key ${this.where}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)} (ignored)`)
-      .concat(this.nested.flatMap((reader) => reader.unknownKeys()));
-  }
-}
+import {
+  type Config,
+  DEFAULT_CONFIG,
+  DEFAULT_RUNNER,
+  type DockerConfig,
+  type ExecutorName,
+  EXECUTORS,
+  type RunnerConfig,
+  type RunnerScripts,
+  SHELLS,
+} from './types.ts';
+export { ConfigError } from './table-reader.ts';
 
 const MAX_RUNNER_NAME = 128;
 /** Upper bounds that keep values meaningful (and timers within their 2^31 ms range). */
@@ -232,7 +100,11 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
     scripts: readScripts(reader),
     debugTraceDisabled: reader.boolean('debug_trace_disabled'),
     customBuildDir: reader.subtable('custom_build_dir', CUSTOM_BUILD_DIR_KEYS)?.boolean('enabled') ?? DEFAULT_RUNNER.customBuildDir,
+    docker: readDockerTable(reader),
   };
+  if (runner.docker !== undefined && runner.executor !== 'docker') {
+    warnings.push(`${origin}: ${where}docker: only read by executor = "docker" (this runner's executor is "${runner.executor}")`);
+  }
   warnings.push(...reader.unknownKeys());
   return runner;
 }
@@ -251,6 +123,11 @@ function readEnvironment(reader: TableReader, where: string, origin: string): st
     }
   });
   return entries;
+}
+
+function readDockerTable(reader: TableReader): DockerConfig | undefined {
+  const table = reader.subtable('docker', DOCKER_KEYS);
+  return table === undefined ? undefined : readDockerConfig(table);
 }
 
 function readScripts(reader: TableReader): RunnerScripts {

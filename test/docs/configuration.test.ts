@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'smol-toml';
-import { GLOBAL_KEYS, type KeySpec, RUNNER_KEYS } from '../../src/config/schema.ts';
+import { DOCKER_KEYS, GLOBAL_KEYS, type KeySpec, RUNNER_KEYS } from '../../src/config/schema.ts';
 import { ConfigError, validateConfig } from '../../src/config/validate.ts';
 import { codeSpans, readDoc, tableUnder } from '../support/markdown.ts';
 
@@ -34,12 +34,24 @@ test("docs/configuration.md lists every [[runners]] key with the schema's type a
   assert.deepEqual(documented('[[runners]] settings'), expected(RUNNER_KEYS));
 });
 
+test("docs/configuration.md lists every [runners.docker] key with the schema's type and default, and no other", () => {
+  assert.deepEqual(documented('`[runners.docker]`'), expected(DOCKER_KEYS));
+});
+
 test('the validator reads every key the schema declares: a value of the wrong type is an error naming it', () => {
   const wrong = (spec: KeySpec): unknown => (spec.type === 'string' ? 42 : 'text');
   for (const [key, spec] of Object.entries(GLOBAL_KEYS)) {
     assert.throws(
       () => validateConfig({ [key]: wrong(spec) }, 'config.toml'),
       (error: unknown) => error instanceof ConfigError && error.message.startsWith(`config.toml: ${key}: `),
+      key,
+    );
+  }
+  for (const [key, spec] of Object.entries(DOCKER_KEYS)) {
+    const runner: Record<string, unknown> = { name: 'r', executor: 'docker', docker: { [key]: spec.type === 'integer' ? 'text' : 42 } };
+    assert.throws(
+      () => validateConfig({ runners: [runner] }, 'config.toml'),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(`config.toml: runners[0].docker.${key}: `),
       key,
     );
   }

@@ -70,6 +70,7 @@ test('a full config.toml is read with every key', () => {
       scripts: { preGetSources: 'echo pre-get', postGetSources: 'echo post-get', preBuild: 'echo pre\necho build', postBuild: 'echo post' },
       debugTraceDisabled: true,
       customBuildDir: true,
+      docker: undefined,
     },
     {
       name: 'second',
@@ -89,6 +90,7 @@ test('a full config.toml is read with every key', () => {
       environment: [],
       scripts: { preGetSources: undefined, postGetSources: undefined, preBuild: undefined, postBuild: undefined },
       debugTraceDisabled: false,
+      docker: undefined,
       customBuildDir: false,
     },
   ]);
@@ -135,7 +137,41 @@ const BAD: ReadonlyArray<[string, string, RegExp]> = [
   ['[[runners]]\nexecutor = "shell"', 'runner name required', /runners\[0\]\.name: required/],
   ['[[runners]]\nname = ""', 'runner name non-empty', /runners\[0\]\.name: required/],
   ['[[runners]]\nname = "a"\n[[runners]]\nname = "a"', 'unique names', /runners\[1\]\.name: "a" is already used/],
-  ['[[runners]]\nname = "a"\nexecutor = "docker"', 'executor choices', /runners\[0\]\.executor: expected one of shell, got the string "docker"/],
+  [
+    '[[runners]]\nname = "a"\nexecutor = "kubernetes"',
+    'executor choices',
+    /runners\[0\]\.executor: expected one of shell, docker, got the string "kubernetes"/,
+  ],
+  [
+    '[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nmemory = "lots"',
+    'docker memory',
+    /runners\[0\]\.docker\.memory: expected a size of at least 6m such as "512m" or "2g", got "lots"/,
+  ],
+  [
+    '[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\ncpus = "-1"',
+    'docker cpus',
+    /runners\[0\]\.docker\.cpus: expected a number of CPUs such as "1.5", got "-1"/,
+  ],
+  [
+    '[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\npull_policy = "sometimes"',
+    'docker pull policy',
+    /runners\[0\]\.docker\.pull_policy: expected always, if-not-present, never \(or a list of them\), got "sometimes"/,
+  ],
+  [
+    '[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nvolumes = ["relative:path"]',
+    'docker volumes',
+    /runners\[0\]\.docker\.volumes\[0\]: expected "\/host\/path:\/container\/path\[:ro\]" or "\/container\/path", got "relative:path"/,
+  ],
+  [
+    '[[runners]]\nname = "a"\nexecutor = "docker"\n[runners.docker]\nhost = "docker.example:2375"',
+    'docker host',
+    /runners\[0\]\.docker\.host: expected unix:\/\/\/path\/to\/docker\.sock or tcp:\/\/host:port, got "docker\.example:2375"/,
+  ],
+  [
+    '[[runners]]\nname = "a"\nexecutor = "docker"\n[[runners.docker.services]]\nalias = "db"',
+    'docker service name',
+    /runners\[0\]\.docker\.services\[0\]\.name: required, the image of the service/,
+  ],
   ['[[runners]]\nname = "a"\nlimit = -2', 'limit >= 0', /runners\[0\]\.limit: expected an integer from 0 to 10000, got integer -2/],
   ['runners = "x"', 'runners must be tables', /runners: expected an array of tables/],
   ['[[runners]]\nname = "a"\nqueue_dir = ""', 'queue_dir non-empty', /runners\[0\]\.queue_dir: expected a non-empty path, got the string ""/],
@@ -298,4 +334,48 @@ test('coordinator settings are checked, and a token or password is never echoed 
     assert.ok(!error.message.includes('hunter2'), error.message);
     assert.ok(!error.message.includes('\n'), error.message);
   }
+});
+
+test("[runners.docker] is read with GitLab Runner's units and defaults; unknown keys are warned of by name", () => {
+  const { config, warnings } = parseConfigText(
+    [
+      '[[runners]]',
+      'name = "d"',
+      'executor = "docker"',
+      '[runners.docker]',
+      'image = "alpine:3"',
+      'pull_policy = "if-not-present"',
+      'memory = "1.5g"',
+      'cpus = "0.5"',
+      'volumes = ["/srv/data:/data:ro", "/scratch"]',
+      'wait_for_services_timeout = 0',
+      'cap_add = ["NET_ADMIN"]',
+      '[[runners.docker.services]]',
+      'name = "postgres:16"',
+      'alias = "db, database"',
+      'environment = ["POSTGRES_PASSWORD=x"]',
+    ].join('\n'),
+    'config.toml',
+  );
+  const docker = config.runners[0]!.docker!;
+  assert.equal(docker.image, 'alpine:3');
+  assert.deepEqual(docker.pullPolicy, ['if-not-present']);
+  assert.equal(docker.memoryBytes, 1.5 * 1024 ** 3);
+  assert.equal(docker.nanoCpus, 500_000_000);
+  assert.deepEqual(docker.volumes, ['/srv/data:/data:ro', '/scratch']);
+  assert.equal(docker.waitForServicesTimeout, 30, '0 means the default');
+  assert.equal(docker.privileged, false);
+  assert.deepEqual(docker.services, [{
+    name: 'postgres:16',
+    alias: 'db, database',
+    entrypoint: undefined,
+    command: undefined,
+    environment: ['POSTGRES_PASSWORD=x'],
+  }]);
+  assert.deepEqual(warnings, ['config.toml: unknown key runners[0].docker.cap_add (ignored)']);
+});
+
+test('[runners.docker] under another executor is warned of: it would be ignored', () => {
+  const { warnings } = parseConfigText('[[runners]]\nname = "s"\n[runners.docker]\nimage = "alpine"', 'config.toml');
+  assert.deepEqual(warnings, ['config.toml: runners[0].docker: only read by executor = "docker" (this runner\'s executor is "shell")']);
 });
