@@ -10,7 +10,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, opendir, readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
-import { compileComponents, compileMatcher, expandBraces, type GlobComponent, hasGlobMeta, splitPattern } from './glob.ts';
+import { compileComponents, compileMatcher, expandBraces, type GlobComponent, hasGlobMeta, splitPattern } from '../system/glob.ts';
 
 export type ArchiveEntryKind = 'file' | 'directory' | 'symlink';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileMatcher, expandBraces, splitPattern } from '../../../src/artifacts/glob.ts';
+import { compileMatcher, expandBraces, splitPattern } from '../../../src/system/glob.ts';
 
 // doublestar v4's Match, as GitLab Runner uses it for artifacts paths and exclude
 // (https://docs.gitlab.com/ci/yaml/#artifactspaths and #artifactsexclude examples included).
