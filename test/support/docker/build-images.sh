@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 
 busybox=$(command -v busybox-static-for-tests 2>/dev/null || true)
 if [ -z "$busybox" ]; then
-  (cd "$work" && apt-get download busybox-static >/dev/null)
+  (cd "$work" && apt-get download busybox-static >/dev/null 2>&1)
   dpkg-deb -x "$work"/busybox-static_*.deb "$work/deb"
   busybox="$work/deb/bin/busybox"
 fi
