@@ -23,14 +23,14 @@
 // that ends what runs at once, without a grace period.
 import { Buffer } from 'node:buffer';
 import { resolve } from 'node:path';
-import type { Executor, JobEnvironment } from '../job/executor.ts';
+import { type Executor, type JobEnvironment, PrepareError } from '../job/executor.ts';
 import type { LogSink } from '../job/log.ts';
 import type { Job } from '../job/model.ts';
 import { type BuildStage, type JobResult, systemFailureResult } from '../job/result.ts';
 import type { ArtifactTransport } from '../job/transfer.ts';
 import { sleep } from '../system/sleep.ts';
 import { JobLog, outputLimitBytes } from '../trace/job-log.ts';
-import { DEFAULT_AFTER_SCRIPT_TIMEOUT_MS, type JobSlot, planBuild, type RunnerSettings } from './plan.ts';
+import { type BuildPlan, DEFAULT_AFTER_SCRIPT_TIMEOUT_MS, hostPlanOf, type JobSlot, planBuild, type RunnerSettings } from './plan.ts';
 import { Outcome } from './outcome.ts';
 import { retryPauseMs, StageRunner } from './stage-runner.ts';
 import { type StageEnd, TransferStages } from './transfer-stages.ts';
@@ -104,7 +104,7 @@ class Build {
   private readonly log: JobLog;
   private readonly outcome: Outcome;
   private readonly stages: StageRunner;
-  private readonly transfers: TransferStages | undefined;
+  private transfersMemo: TransferStages | undefined;
   private readonly transferStop = new AbortController();
   /** The job's own timeout has passed. */
   private deadlinePassed = false;
@@ -139,10 +139,26 @@ class Build {
       outcome: this.outcome,
       deadline: this.start + this.timeoutSeconds * 1000,
       environment: () => this.environment!,
+      hostPlan: () => this.hostPlan(),
     });
-    this.transfers = this.plan.directories === undefined ? undefined : new TransferStages({
+  }
+
+  /** The plan as the runner reaches the job's directories (an executor's host side), made once the environment says where. */
+  private hostPlanMemo: BuildPlan | undefined;
+  private hostPlan(): BuildPlan {
+    const environment = this.environment;
+    if (environment?.hostDirectories === undefined) return this.plan;
+    this.hostPlanMemo ??= hostPlanOf(this.plan, environment.hostDirectories, environment.hostBuildsDir ?? this.options.executor.buildsDir);
+    return this.hostPlanMemo;
+  }
+
+  /** The cache and artifact stages, run by the runner itself: on the host side of the job's directories. */
+  private transferStages(): TransferStages | undefined {
+    if (this.plan.directories === undefined || this.environment === undefined) return undefined;
+    const { job, options } = this;
+    this.transfersMemo ??= new TransferStages({
       job,
-      plan: this.plan,
+      plan: this.hostPlan(),
       transport: options.artifacts,
       cacheDir: options.runner.cacheDir ?? resolve('cache'),
       enter: (stage) => this.stages.enter(stage),
@@ -151,6 +167,7 @@ class Build {
       records: this.stages.transfers,
       signal: this.transferStop.signal,
     });
+    return this.transfersMemo;
   }
 
   async run(): Promise<JobResult> {
@@ -197,8 +214,8 @@ class Build {
   /** restore_cache and download_artifacts, each tried as often as the job allows; false when the job cannot go on. */
   private async beforeScript(): Promise<boolean> {
     const { settings } = this.plan;
-    return await this.attempt(settings.restoreCacheAttempts, () => this.transfers!.restoreCache()) &&
-      await this.attempt(settings.downloadArtifactsAttempts, () => this.transfers!.downloadArtifacts());
+    return await this.attempt(settings.restoreCacheAttempts, () => this.transferStages()!.restoreCache()) &&
+      await this.attempt(settings.downloadArtifactsAttempts, () => this.transferStages()!.downloadArtifacts());
   }
 
   /** GitLab Runner's attemptExecuteStage: `Retrying...` and a pause between tries; the last failure is the job's. */
@@ -234,9 +251,9 @@ class Build {
   private async afterJob(): Promise<void> {
     if (this.contextEnded()) return;
     const succeeded = !this.outcome.failed;
-    const cache = await this.transfers!.archiveCache(succeeded);
+    const cache = await this.transferStages()!.archiveCache(succeeded);
     if (this.endedByStop() || this.contextEnded()) return;
-    const upload = await this.transfers!.uploadArtifacts(succeeded);
+    const upload = await this.transferStages()!.uploadArtifacts(succeeded);
     if (this.endedByStop()) return;
     const failure = [cache, upload].find((end): end is Extract<StageEnd, { ok: false }> => !end.ok);
     if (succeeded && failure !== undefined && !this.outcome.failed) this.failWith(failure);
@@ -280,10 +297,15 @@ class Build {
       return false;
     }
     try {
-      this.environment = await this.options.executor.prepare(this.job, directories);
-      this.stages.usingExecutor(this.environment.shell);
+      this.environment = await this.options.executor.prepare(this.job, directories, {
+        slot: { shortToken: this.plan.shortToken, ...(this.options.slot ?? { concurrentId: 0, concurrentProjectId: 0 }) },
+        variables: this.plan.variables,
+        log: (entry) => this.stages.executorLine(entry),
+        signal: this.transferStop.signal,
+      });
     } catch (error) {
-      this.outcome.systemFailure('prepare_executor', error);
+      if (error instanceof PrepareError && error.reason !== 'runner_system_failure') this.outcome.fail(error.reason, error.message);
+      else this.outcome.systemFailure('prepare_executor', error, error instanceof PrepareError ? error.message : undefined);
       return false;
     } finally {
       this.stages.leave('prepare_executor');
@@ -307,7 +329,7 @@ class Build {
   }
 
   private result(): JobResult {
-    const resources = this.environment?.resources() ?? { cpuSeconds: 0, peakRssBytes: 0 };
+    const resources = this.environment?.resources();
     // A job whose log was lost cannot be reported as it ran.
     if (this.log.stats.sinkError !== undefined) this.outcome.systemFailure('job log', this.log.stats.sinkError);
     this.stages.closingLines(resources);

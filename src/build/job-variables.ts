@@ -68,7 +68,7 @@ export function variableList(job: Job, context: VariableContext, flags?: Readonl
     variable('CI_JOB_STATUS', 'running'),
     variable('CI_JOB_TIMEOUT', String(Math.ceil(context.timeoutSeconds))),
     ...jobVariables,
-    ...(context.shared ? [variable('CI_SHARED_ENVIRONMENT', 'true')] : []),
+    ...(context.shared ? [variable('CI_SHARED_ENVIRONMENT', 'true')] : [variable('CI_DISPOSABLE_ENVIRONMENT', 'true')]),
     variable('CI_RUNNER_VERSION', versionInfo.version),
     variable('CI_RUNNER_REVISION', versionInfo.revision),
     variable('CI_RUNNER_EXECUTABLE_ARCH', `${operatingSystem}/${goArch(architecture)}`),

@@ -145,6 +145,7 @@ export function planBuild(input: PlanInput): BuildPlan {
       empty: settings.gitStrategy === 'empty',
       clonePath: settings.clonePath,
       customBuildDir: runner.customBuildDir,
+      shared: executor.info.shared,
     });
   } catch (error) {
     if (!(error instanceof ConfigurationError)) throw error;
@@ -171,4 +172,26 @@ export function planBuild(input: PlanInput): BuildPlan {
 /** Whether a flag is on for this build. */
 export function flagOn(plan: BuildPlan, flag: HonouredFlag): boolean {
   return plan.flags.flags[flag];
+}
+
+/** The variables that name the job's directories, mapped for the host side. */
+const DIRECTORY_VARIABLES: Readonly<Record<string, (directories: JobDirectories, buildsDir: string) => string>> = {
+  CI_BUILDS_DIR: (_directories, buildsDir) => buildsDir,
+  CI_PROJECT_DIR: (directories) => directories.projectDir,
+  RUNNER_TEMP_PROJECT_DIR: (directories) => directories.tempDir,
+};
+
+/**
+ * The plan for a stage the runner runs on its own host (docker's
+ * get_sources and cleanup, the cache and artifact stages): the job's
+ * directories where the runner reaches them, and CI_BUILDS_DIR,
+ * CI_PROJECT_DIR and RUNNER_TEMP_PROJECT_DIR naming them. Variables a job
+ * built from those (`$CI_PROJECT_DIR/x`) keep the job's paths.
+ */
+export function hostPlanOf(plan: BuildPlan, directories: JobDirectories, buildsDir: string): BuildPlan {
+  const variables = plan.variables.map((variable) => {
+    const mapped = DIRECTORY_VARIABLES[variable.key];
+    return mapped === undefined || variable.file ? variable : { ...variable, value: mapped(directories, buildsDir) };
+  });
+  return { ...plan, directories, variables };
 }

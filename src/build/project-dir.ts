@@ -15,14 +15,7 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }
 
-/** GitLab Runner's short token: the runner token without its known prefix, its first 9 characters. */
-export function shortToken(token: string | undefined): string {
-  if (token === undefined || token === '') return '';
-  let rest = token.replace(/^glrt-(t[123]_)?|^t[123]_|^glrtr-/, '');
-  rest = rest.replace(/^glcbt-/, '');
-  rest = rest.replace(/^GR[0-9A-Fa-f]{7}/, '');
-  return rest.slice(0, 9);
-}
+export { shortToken } from '../job/short-token.ts';
 
 const JOB_ID = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
@@ -36,6 +29,12 @@ export interface PlacementInput {
   readonly clonePath: string;
   /** `[runners.custom_build_dir] enabled`. */
   readonly customBuildDir: boolean;
+  /**
+   * Jobs share the build directories (the shell executor): the runner's short token and the
+   * concurrent project id keep them apart. An executor with directories of each job slot's own
+   * (docker) puts the project at BUILDS_DIR/GROUP/PROJECT, as GitLab Runner's.
+   */
+  readonly shared: boolean;
 }
 
 /** The project path of a job's repository URL, as GitLab Runner derives it (project-ID when it cannot). */
@@ -70,7 +69,8 @@ export function jobDirectories(job: Job, input: PlacementInput): JobDirectories 
     }
     projectDir = normalize(input.clonePath).replace(/\/+$/, '');
   } else {
-    projectDir = [input.buildsDir, input.shortToken, String(input.concurrentProjectId), projectPath(job)].filter((part) => part !== '').join(sep);
+    const unique = input.shared ? [input.shortToken, String(input.concurrentProjectId)] : [];
+    projectDir = [input.buildsDir, ...unique, projectPath(job)].filter((part) => part !== '').join(sep);
     if (input.empty) projectDir += '-empty';
   }
   return { projectDir, tempDir: `${projectDir}.tmp`, disposable: false };

@@ -2,7 +2,7 @@
 // and a cyan title for each, the stage's script run in the job's
 // environment, and what GitLab prints around them (the header, retries,
 // timeouts, cancel, the closing line).
-import type { JobEnvironment, ShellKind, StageOutcome } from '../job/executor.ts';
+import type { JobEnvironment, StageOutcome } from '../job/executor.ts';
 import type { Job } from '../job/model.ts';
 import type { BuildStage, ResourceUse, StageTiming } from '../job/result.ts';
 import type { TransferRecord } from '../job/transfer.ts';
@@ -31,6 +31,8 @@ export interface StageRunnerParts {
   /** performance.now() when the job's own timeout ends it. */
   readonly deadline: number;
   readonly environment: () => JobEnvironment;
+  /** The plan with the job's directories as the runner reaches them, for stages that run on its host (see hostPlanOf). */
+  readonly hostPlan: () => BuildPlan;
 }
 
 /** How long the cleanup script may take (GitLab Runner's cleanup stage timeout). */
@@ -105,14 +107,18 @@ export class StageRunner {
     this.write(warning(text));
   }
 
-  usingExecutor(shell: ShellKind): void {
-    this.write(line(`Using Shell (${shell}) executor...`));
+  /** A line the executor prints while it prepares (`Using Shell (bash) executor...`, `Pulling docker image ...`). */
+  executorLine(entry: { readonly level: 'info' | 'warning' | 'notice' | 'error'; readonly text: string }): void {
+    const render = { info: line, warning, notice: info, error }[entry.level];
+    this.write(render(entry.text));
   }
 
   /** A stage's whole script. Throws when it cannot be written: GitLab Runner then enters no section for the stage. */
-  private scriptOf(write: (body: ScriptBody) => void): string {
+  private scriptOf(write: (body: ScriptBody) => void, stage?: BuildStage): string {
     const { plan } = this.parts;
-    const body = new ScriptBody(this.parts.environment().shell, { exitCodeCheck: plan.flags.flags.FF_ENABLE_BASH_EXIT_CODE_CHECK });
+    const environment = this.parts.environment();
+    const shell = stage !== undefined && environment.placeOf?.(stage) === 'host' ? environment.hostShell ?? environment.shell : environment.shell;
+    const body = new ScriptBody(shell, { exitCodeCheck: plan.flags.flags.FF_ENABLE_BASH_EXIT_CODE_CHECK });
     write(body);
     return stageScript(body, { xtrace: plan.settings.debugTrace, legacyEval: plan.flags.flags.FF_USE_LEGACY_BASH_EVAL });
   }
@@ -197,7 +203,7 @@ export class StageRunner {
         if (result === undefined || (result.outcome === 'exited' && result.exitCode === 0)) {
           result = await this.stage(
             'get_sources',
-            this.scriptOf((body) => sourcesBody(body, this.sourcesPlan(repository))),
+            this.scriptOf((body) => sourcesBody(body, this.sourcesPlan(repository)), 'get_sources'),
             this.remaining(),
             this.stopSignals,
           );
@@ -220,7 +226,7 @@ export class StageRunner {
   }
 
   private clearWorktree(): Promise<StageOutcome> {
-    const { projectDir } = this.parts.plan.directories!;
+    const { projectDir } = this.parts.hostPlan().directories!;
     const script = this.scriptOf((body) => {
       body.notice('Deleting tracked and untracked files...');
       body.ifTest(`-d ${body.quote(projectDir)}`, () => {
@@ -228,7 +234,7 @@ export class StageRunner {
         body.command('git', 'rm', '-rf', '--ignore-unmatch', '--quiet', '.');
         body.command('git', 'clean', '-ffdx', '-q');
       });
-    });
+    }, 'get_sources');
     return this.stage('clear_worktree', script, this.remaining(), this.stopSignals);
   }
 
@@ -283,8 +289,13 @@ export class StageRunner {
     return succeeded;
   }
 
+  /** get_sources' plan: where the runner reaches the project (the stage runs on its host where the executor says so). */
   private sourcesPlan(repository: NonNullable<Job['repository']>): SourcesPlan {
-    return sourcesPlanOf(this.parts.job, this.parts.plan, this.parts.options, repository);
+    return sourcesPlanOf(this.parts.job, this.planFor('get_sources'), this.parts.options, repository);
+  }
+
+  private planFor(stage: BuildStage): BuildPlan {
+    return this.parts.environment().placeOf?.(stage) === 'host' ? this.parts.hostPlan() : this.parts.plan;
   }
 
   private stepParts(status?: string): StepParts {
@@ -341,8 +352,9 @@ export class StageRunner {
       const credentialOrigin = job.repository === undefined ? undefined : sourcesAuth(this.sourcesPlan(job.repository)).origin;
       if (!jobCleanup && credentialOrigin === undefined) return;
       // after_script's CI_JOB_STATUS stays for the stages after it, as in GitLab Runner.
-      const parts = this.stepParts(this.scriptStarted ? outcome.ciJobStatus : undefined);
-      const script = this.scriptOf((body) => cleanupBody(body, parts, plan.settings, { credentialOrigin, jobCleanup }));
+      const status = this.scriptStarted ? outcome.ciJobStatus : undefined;
+      const parts = stepPartsOf(job, this.planFor('cleanup_file_variables'), status);
+      const script = this.scriptOf((body) => cleanupBody(body, parts, plan.settings, { credentialOrigin, jobCleanup }), 'cleanup_file_variables');
       const result = await this.execute('cleanup_file_variables', script, CLEANUP_TIMEOUT_MS, options.killSignal ? [options.killSignal] : []);
       if (result.outcome !== 'exited' || result.exitCode !== 0) {
         outcome.note(`cleanup_file_variables: the cleanup script ended ${result.outcome} with exit status ${result.exitCode}`);
@@ -352,11 +364,19 @@ export class StageRunner {
     }
   }
 
-  /** The resource line, then GitLab's closing line from a writer of its own. */
-  closingLines(resources: ResourceUse): void {
+  /** The resource line (where the executor measured it), then GitLab's closing line from a writer of its own. */
+  closingLines(resources: ResourceUse | undefined): void {
     const { log, outcome } = this.parts;
-    const mib = (resources.peakRssBytes / 1024 / 1024).toFixed(1);
-    this.write(line(`Job used ${resources.cpuSeconds.toFixed(2)} s of CPU, peak RSS ${mib} MiB (approximate: sampled every second from /proc)`));
+    if (resources !== undefined) {
+      const mib = (resources.peakRssBytes / 1024 / 1024).toFixed(1);
+      this.write(
+        line(
+          resources.measuredBy === 'cgroup'
+            ? `Job used ${resources.cpuSeconds.toFixed(2)} s of CPU, peak memory ${mib} MiB (the job's containers' cgroup, services included)`
+            : `Job used ${resources.cpuSeconds.toFixed(2)} s of CPU, peak RSS ${mib} MiB (approximate: sampled every second from /proc)`,
+        ),
+      );
+    }
     log.endRunner();
     if (!outcome.failed) this.write(info('Job succeeded'));
     else if (outcome.failureReason === 'runner_system_failure') this.write(error(`Job failed (system failure): ${outcome.failure}`));

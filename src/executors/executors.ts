@@ -1,10 +1,43 @@
-// Makes each runner's executor from its configuration (`executor = "shell"`).
+// Makes each runner's executor from its configuration (`executor = "shell"` or
+// `"docker"`). Docker runners share one engine client and start-up sweep per
+// runner, kept here across that runner's jobs.
 import { resolve } from 'node:path';
-import type { ExecutorFactory } from '../job/executor.ts';
+import type { RunnerConfig } from '../config/types.ts';
+import type { ExecutorEvents, ExecutorFactory } from '../job/executor.ts';
+import { shortToken } from '../job/short-token.ts';
+import { DockerExecutor } from './docker/docker-executor.ts';
+import { dockerHost, DockerRunner } from './docker/docker-runner.ts';
 import { ShellExecutor } from './shell/shell-executor.ts';
 
+export interface ExecutorFactoryOptions {
+  /** GitLab's system_id of this runner process (labels of docker containers); default ''. */
+  readonly systemId?: string;
+  /** Told of the docker executor's pulls, starts and waits (the runner's metrics), per runner. */
+  readonly events?: (runner: string) => ExecutorEvents;
+  /**
+   * Remove what a crashed predecessor of each docker runner left, as the runner starts: only the
+   * process that runs jobs (`runner run`) does it, never a command that merely reads the config.
+   */
+  readonly removeLeftovers?: boolean;
+  /** Told when that removal fails (the jobs go on). */
+  readonly onLeftoverError?: (runner: string, error: Error) => void;
+}
+
 /** Executors whose build directories (relative paths) are under `workingDirectory`. */
-export function executorFactory(workingDirectory: string): ExecutorFactory {
+export function executorFactory(workingDirectory: string, options: ExecutorFactoryOptions = {}): ExecutorFactory {
+  const dockerRunners = new Map<string, { key: string; shared: DockerRunner }>();
+  const dockerRunner = (runner: RunnerConfig): DockerRunner => {
+    const identity = { shortToken: shortToken(runner.token), systemId: options.systemId ?? '', runnerName: runner.name };
+    const host = dockerHost(runner.docker?.host);
+    const key = JSON.stringify([host, identity]);
+    const known = dockerRunners.get(runner.name);
+    if (known !== undefined && known.key === key) return known.shared;
+    known?.shared.close();
+    const shared = new DockerRunner(host, identity, (error) => options.onLeftoverError?.(runner.name, error));
+    if (options.removeLeftovers === true) void shared.startSweep();
+    dockerRunners.set(runner.name, { key, shared });
+    return shared;
+  };
   return {
     create: (runner) => {
       switch (runner.executor) {
@@ -14,6 +47,16 @@ export function executorFactory(workingDirectory: string): ExecutorFactory {
             workingDirectory,
             keepBuildDir: runner.keepBuildsDir,
             shell: runner.shell,
+          });
+        case 'docker':
+          return new DockerExecutor({
+            runner,
+            shared: dockerRunner(runner),
+            hostBuildsDir: resolve(workingDirectory, runner.buildsDir),
+            hostCacheDir: resolve(workingDirectory, runner.cacheDir),
+            workingDirectory,
+            systemId: options.systemId ?? '',
+            events: options.events?.(runner.name),
           });
         default:
           // The validator accepts only the executors above; a new one must be added here too.

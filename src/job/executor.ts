@@ -9,7 +9,7 @@
 // build sequence uses that for a cancel and for a forced stop; `kill()` ends
 // whatever runs at once, for a runner that is about to exit.
 import type { RunnerConfig } from '../config/types.ts';
-import type { Job } from './model.ts';
+import type { Job, JobVariable } from './model.ts';
 import type { BuildStage, ResourceUse } from './result.ts';
 
 /** The shells stage scripts are written for. */
@@ -61,15 +61,53 @@ export interface StageOutcome {
   readonly signal?: string | undefined;
 }
 
+/** The job's place among the runner's running jobs, for executors that keep something per slot (docker's build directories). */
+export interface ExecutorSlot {
+  /** GitLab Runner's short token of the runner ('' for none). */
+  readonly shortToken: string;
+  readonly concurrentId: number;
+  readonly concurrentProjectId: number;
+}
+
+/** What prepare_executor gets besides the job and its directories. */
+export interface PrepareContext {
+  readonly slot: ExecutorSlot;
+  /** The job's variables, expanded (an image or service named with `$VAR`; services' environment). */
+  readonly variables: readonly JobVariable[];
+  /** A line for the job log (plain text, or a warning), as GitLab Runner's executor prints them while it prepares. */
+  readonly log: (line: { readonly level: 'info' | 'warning' | 'notice' | 'error'; readonly text: string }) => void;
+  /** Aborts when the job is canceled or the runner stops: a pull or a wait for services ends. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Where a stage's script runs: in the job's environment, or on the runner's
+ * own host with the job's directories as the runner reaches them
+ * (hostDirectories) - the docker executor fetches sources there, so that a
+ * job's image needs no git.
+ */
+export type StagePlace = 'job' | 'host';
+
 /** A job's prepared environment. */
 export interface JobEnvironment {
   readonly shell: ShellKind;
+  /**
+   * The job's directories as the runner reaches them, where the job sees
+   * them elsewhere (docker's mounts); undefined: the same paths.
+   */
+  readonly hostDirectories?: JobDirectories | undefined;
+  /** CI_BUILDS_DIR as the runner reaches it, with hostDirectories. */
+  readonly hostBuildsDir?: string | undefined;
+  /** The shell of the stages that run on the host, where it differs from the job's. */
+  readonly hostShell?: ShellKind | undefined;
+  /** Where `stage` runs; undefined: everything in the job's environment. */
+  placeOf?(stage: BuildStage): StagePlace;
   /** Runs one stage's script to its end. Rejects only when it cannot be started. */
   run(command: StageCommand): Promise<StageOutcome>;
   /** Ends whatever runs now, without a grace period. */
   kill(): void;
-  /** What the job's processes have used so far. */
-  resources(): ResourceUse;
+  /** What the job's processes have used so far; undefined where the executor cannot measure it (its docs say why). */
+  resources(): ResourceUse | undefined;
   /** Removes the job's temporary directory, and a disposable project directory. Rejects naming what it could not remove. */
   cleanup(): Promise<void>;
 }
@@ -78,11 +116,42 @@ export interface Executor {
   readonly info: ExecutorInfo;
   /** CI_BUILDS_DIR: where project directories go, as jobs see it. */
   readonly buildsDir: string;
-  /** Makes the job's directories ready (prepare_executor); on failure removes what it made, and rejects. */
-  prepare(job: Job, directories: JobDirectories): Promise<JobEnvironment>;
+  /**
+   * Makes the job's directories ready (prepare_executor); on failure removes what it made, and rejects
+   * (with a PrepareError for a failure of the job's own making: a refused or missing image).
+   */
+  prepare(job: Job, directories: JobDirectories, context: PrepareContext): Promise<JobEnvironment>;
 }
 
 /** Makes the executor of a runner, as its configuration says. */
 export interface ExecutorFactory {
   create(runner: RunnerConfig): Executor;
+}
+
+/**
+ * A preparation that failed because of what the job asked for (an image
+ * outside allowed_images, a missing image with pull_policy never), not
+ * because of the runner: the job fails with `reason` and this message.
+ */
+export class PrepareError extends Error {
+  override name = 'PrepareError';
+  constructor(
+    message: string,
+    readonly reason: 'image_pull_failure' | 'runner_configuration_error' | 'runner_system_failure',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** What an executor tells the runner's metrics as it works (the docker executor's pulls, starts and waits). */
+export interface ExecutorEvents {
+  /** An image was looked for under `policy`: pulled, found locally, or failed. */
+  imagePull(event: { readonly policy: string; readonly result: 'pulled' | 'local' | 'failed'; readonly seconds: number }): void;
+  /** A container was started: `seconds` from the start request to the daemon's answer. */
+  containerStarted(event: { readonly type: 'build' | 'service'; readonly seconds: number }): void;
+  /** A container the runner made began or stopped running (+1, -1). */
+  containersRunning(event: { readonly type: 'build' | 'service'; readonly change: 1 | -1 }): void;
+  /** The wait for a job's services ended: all up, or not (the job goes on, as in GitLab). */
+  servicesWaited(event: { readonly result: 'up' | 'not_up'; readonly seconds: number }): void;
 }

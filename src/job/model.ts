@@ -47,6 +47,10 @@ export interface ImageSpec {
   readonly pullPolicies: readonly string[];
   /** Variables of the service's own container (services only). */
   readonly variables: readonly JobVariable[];
+  /** executor_opts.docker.platform: the platform to pull (linux/arm64). */
+  readonly platform?: string | undefined;
+  /** executor_opts.docker.user: the user the job's commands run as (the runner's `user` wins). */
+  readonly user?: string | undefined;
 }
 
 export type ArtifactWhen = 'on_success' | 'on_failure' | 'always';

@@ -31,7 +31,7 @@ export const JOB_STATES = ['success', 'failed', 'canceled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 /** GitLab's failure reasons that a run can end with. */
-export type FailureReason = 'script_failure' | 'job_execution_timeout' | 'runner_system_failure' | 'runner_configuration_error';
+export type FailureReason = 'script_failure' | 'job_execution_timeout' | 'runner_system_failure' | 'runner_configuration_error' | 'image_pull_failure';
 
 /** The failure reasons a finished job is counted under: a run's, and GitLab's catch-all. */
 export const COUNTED_FAILURE_REASONS: readonly (FailureReason | 'unknown_failure')[] = [
@@ -39,6 +39,7 @@ export const COUNTED_FAILURE_REASONS: readonly (FailureReason | 'unknown_failure
   'job_execution_timeout',
   'runner_system_failure',
   'runner_configuration_error',
+  'image_pull_failure',
   'unknown_failure',
 ];
 
@@ -51,7 +52,13 @@ export interface StageTiming {
 /** What a job's processes used, as the executor measures it. */
 export interface ResourceUse {
   readonly cpuSeconds: number;
+  /** The peak resident memory: summed over the processes (sampled), or the cgroup's peak usage (page cache included). */
   readonly peakRssBytes: number;
+  /**
+   * sampled: /proc read about once a second (approximate: the last interval of a stage is not seen);
+   * cgroup: the kernel's own totals for the job's containers, services included (exact).
+   */
+  readonly measuredBy: 'sampled' | 'cgroup';
 }
 
 export interface AfterScriptResult {
@@ -81,7 +88,7 @@ export interface JobResult {
   /** What went wrong for runner_system_failure, or a cleanup that failed; never shown in the job log. */
   readonly systemError: string | undefined;
   /** CPU and peak memory of the job's processes, approximately (as the executor measures them). */
-  readonly resources: ResourceUse;
+  readonly resources: ResourceUse | undefined;
   /** What the artifact and cache stages moved, in order. */
   readonly transfers: readonly TransferRecord[];
 }
@@ -99,7 +106,7 @@ export function systemFailureResult(error: string, at: Date = new Date()): JobRe
     afterScript: undefined,
     log: { receivedBytes: 0, writtenBytes: 0, droppedBytes: 0, truncated: false, sinkError: undefined },
     systemError: error,
-    resources: { cpuSeconds: 0, peakRssBytes: 0 },
+    resources: undefined,
     transfers: [],
   };
 }

@@ -3,7 +3,16 @@
 // says so (or when they are canceled), so scheduling can be checked
 // deterministically, with no child process.
 import { Buffer } from 'node:buffer';
-import type { Executor, ExecutorFactory, ExecutorInfo, JobDirectories, JobEnvironment, StageCommand, StageOutcome } from '../../src/job/executor.ts';
+import type {
+  Executor,
+  ExecutorFactory,
+  ExecutorInfo,
+  JobDirectories,
+  JobEnvironment,
+  PrepareContext,
+  StageCommand,
+  StageOutcome,
+} from '../../src/job/executor.ts';
 import type { LogSink } from '../../src/job/log.ts';
 import type { Job } from '../../src/job/model.ts';
 import type { BuildStage, JobResult, ResourceUse } from '../../src/job/result.ts';
@@ -204,8 +213,10 @@ export class FakeExecutor implements Executor, ExecutorFactory {
 
   private live: FakeRun[] = [];
 
-  async prepare(job: Job, directories: JobDirectories): Promise<JobEnvironment> {
+  async prepare(job: Job, directories: JobDirectories, context?: PrepareContext): Promise<JobEnvironment> {
     if (this.failPrepare) throw this.failPrepare;
+    // As the shell executor announces itself.
+    context?.log({ level: 'info', text: 'Using Shell (bash) executor...' });
     this.prepared.push(job);
     this.directories.set(job.id, directories);
     return {
@@ -227,7 +238,7 @@ export class FakeExecutor implements Executor, ExecutorFactory {
         this.killed.push(job);
         for (const run of this.live.filter((r) => r.job === job)) run.end({ outcome: 'exited', exitCode: 137 });
       },
-      resources: (): ResourceUse => ({ cpuSeconds: 1.5, peakRssBytes: 1024 }),
+      resources: (): ResourceUse => ({ cpuSeconds: 1.5, peakRssBytes: 1024, measuredBy: 'sampled' }),
       cleanup: async () => {
         this.cleanedUp.push(job);
       },

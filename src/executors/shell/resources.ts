@@ -35,7 +35,7 @@ export class ResourceSampler {
   }
 
   get use(): ResourceUse {
-    return { cpuSeconds: (this.finishedTicks + this.currentTicks) / CLOCK_TICKS_PER_SECOND, peakRssBytes: this.peakRss };
+    return { cpuSeconds: (this.finishedTicks + this.currentTicks) / CLOCK_TICKS_PER_SECOND, peakRssBytes: this.peakRss, measuredBy: 'sampled' };
   }
 
   private sample(): void {

@@ -7,7 +7,7 @@
 // runner tokens live in config.toml only, so a job never sees them.
 import { mkdir, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Executor, ExecutorInfo, JobDirectories, JobEnvironment, ShellKind, StageCommand, StageOutcome } from '../../job/executor.ts';
+import type { Executor, ExecutorInfo, JobDirectories, JobEnvironment, PrepareContext, ShellKind, StageCommand, StageOutcome } from '../../job/executor.ts';
 import type { Job } from '../../job/model.ts';
 import type { ResourceUse } from '../../job/result.ts';
 import { runInProcessGroup, signalGroup } from '../../system/process-group.ts';
@@ -49,8 +49,9 @@ export class ShellExecutor implements Executor {
     return { name: 'shell', shell, image: false, services: false, shared: true };
   }
 
-  async prepare(_job: Job, directories: JobDirectories): Promise<JobEnvironment> {
+  async prepare(_job: Job, directories: JobDirectories, context: PrepareContext): Promise<JobEnvironment> {
     const shell = detectShell(this.options.shell);
+    context.log({ level: 'info', text: `Using Shell (${shell.kind}) executor...` });
     const { projectDir, tempDir, disposable } = directories;
     await mkdir(this.buildsDir, { recursive: true });
     const made = disposable ? [tempDir, projectDir] : [tempDir];

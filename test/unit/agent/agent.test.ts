@@ -322,7 +322,7 @@ test("the job list follows a job through its stages; sources get the executor's 
     run.exit(0, 'hello\n');
     await until('finished', () => finished.length === 1);
     assert.deepEqual(agent.runningJobs(), []);
-    assert.deepEqual(finished[0]!.result.resources, { cpuSeconds: 1.5, peakRssBytes: 1024 });
+    assert.deepEqual(finished[0]!.result.resources, { cpuSeconds: 1.5, peakRssBytes: 1024, measuredBy: 'sampled' });
     assert.equal(sources.executorInfos[0]?.name, 'fake');
   } finally {
     await agent.stop('cancel');

@@ -101,7 +101,7 @@ test("a job goes through GitLab's stages in order; each script stage gets its sc
     assert.ok(log.indexOf(`${stage} ran\n`) > 0, `${stage}'s output in the log`);
   }
   assert.ok(log.indexOf('step_script ran') < log.indexOf('step_release ran') && log.indexOf('step_release ran') < log.indexOf('after_script ran'));
-  assert.deepEqual(result.resources, { cpuSeconds: 1.5, peakRssBytes: 1024 }, 'as the executor measured');
+  assert.deepEqual(result.resources, { cpuSeconds: 1.5, peakRssBytes: 1024, measuredBy: 'sampled' }, 'as the executor measured');
   assert.deepEqual(executor.cleanedUp.map((j) => j.id), ['7']);
   assert.equal(executor.runs[2]!.command.timeoutMs <= 3_600_000 && executor.runs[2]!.command.timeoutMs > 3_590_000, true, 'the rest of the default 1 h');
 });
@@ -290,7 +290,7 @@ test('a job that cannot be prepared is a runner_system_failure without a reason 
   );
   assert.deepEqual(stages, ['prepare_executor']);
   assert.deepEqual(executor.runs, []);
-  assert.deepEqual(result.resources, { cpuSeconds: 0, peakRssBytes: 0 });
+  assert.equal(result.resources, undefined, 'nothing ran: nothing measured, not a made-up zero');
 });
 
 test("a failing prepare_script ends the job with GitLab's text; the job's files are still removed, with no cleanup stage", async () => {
@@ -402,8 +402,8 @@ test('a stage that cannot be started is a runner_system_failure that leaves no e
   const executor = new FakeExecutor();
   const prepare = executor.prepare.bind(executor);
   // The third stage (step_release) cannot be started: its run rejects.
-  executor.prepare = async (j, directories) => {
-    const environment = await prepare(j, directories);
+  executor.prepare = async (j, directories, context) => {
+    const environment = await prepare(j, directories, context);
     let runs = 0;
     return { ...environment, run: (command) => (++runs === 3 ? Promise.reject(new Error('cannot start the shell')) : environment.run(command)) };
   };

@@ -6,7 +6,15 @@ import assert from 'node:assert/strict';
 import { ConfigurationError, jobDirectories, type PlacementInput, shortToken } from '../../../src/build/project-dir.ts';
 import { fakeJob } from '../../support/fakes.ts';
 
-const placement: PlacementInput = { buildsDir: '/builds', shortToken: 't9Wkyj-HG', concurrentProjectId: 0, empty: false, clonePath: '', customBuildDir: false };
+const placement: PlacementInput = {
+  buildsDir: '/builds',
+  shortToken: 't9Wkyj-HG',
+  concurrentProjectId: 0,
+  empty: false,
+  clonePath: '',
+  customBuildDir: false,
+  shared: true,
+};
 const project = (url: string | undefined, id = 42) =>
   fakeJob('77', { project: { id, path: 'from/the/project' }, repository: url === undefined ? undefined : { url, ref: 'main' } });
 
@@ -87,4 +95,13 @@ test('GIT_CLONE_PATH: only with custom_build_dir, only inside the builds directo
 test('a job of no project gets BUILDS/ID of its own, disposable; an id that cannot name a directory is refused', () => {
   assert.deepEqual(jobDirectories(fakeJob('job-1.a_b'), placement), { projectDir: '/builds/job-1.a_b', tempDir: '/builds/job-1.a_b.tmp', disposable: true });
   for (const id of ['../escape', '.hidden', 'a/b', '']) assert.throws(() => jobDirectories(fakeJob(id), placement), /cannot name a directory/, id);
+});
+
+test('an executor with build directories of its own (docker) puts the project at BUILDS_DIR/GROUP/PROJECT, as GitLab Runner', () => {
+  const own = { ...placement, buildsDir: '/builds', shared: false };
+  assert.deepEqual(jobDirectories(project('https://gitlab.example/group/sub/project.git'), own), {
+    projectDir: '/builds/group/sub/project',
+    tempDir: '/builds/group/sub/project.tmp',
+    disposable: false,
+  });
 });

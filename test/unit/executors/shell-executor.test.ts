@@ -256,6 +256,7 @@ test("a job's CPU and peak memory are measured across its stages' process trees,
   // About 2 s of CPU (less on a busy machine) in a grandchild that its parent reaps, then time for a sample to see it.
   const { result, log } = await run({ script: ['timeout 2 sh -c "while :; do :; done" || true', 'sleep 1.5'] });
   assert.equal(result.state, 'success', plain(log));
+  assert.ok(result.resources !== undefined && result.resources.measuredBy === 'sampled');
   assert.ok(result.resources.cpuSeconds >= 0.5 && result.resources.cpuSeconds < 10, `cpu ${result.resources.cpuSeconds} s`);
   assert.ok(result.resources.peakRssBytes > 0);
   const summary = /^Job used (\d+\.\d\d) s of CPU, peak RSS (\d+\.\d) MiB \(approximate: sampled every second from \/proc\)$/m.exec(plain(log));

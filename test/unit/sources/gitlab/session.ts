@@ -59,7 +59,7 @@ export function result(state: JobState, fields: Partial<JobResult> = {}): JobRes
     afterScript: undefined,
     log: { receivedBytes: 0, writtenBytes: 0, droppedBytes: 0, truncated: false, sinkError: undefined },
     systemError: undefined,
-    resources: { cpuSeconds: 0, peakRssBytes: 0 },
+    resources: { cpuSeconds: 0, peakRssBytes: 0, measuredBy: 'sampled' },
     transfers: [],
     ...fields,
   };
