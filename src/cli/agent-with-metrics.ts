@@ -7,6 +7,7 @@ import { executorFactory } from '../executors/executors.ts';
 import type { Logger } from '../log/logger.ts';
 import { sourceFactory } from '../sources/sources.ts';
 import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } from '../telemetry/api-metrics.ts';
+import { registerExecutorMetrics } from '../telemetry/executor-metrics.ts';
 import { registerJobMetrics } from '../telemetry/job-metrics.ts';
 import { registerProcessMetrics } from '../telemetry/process-metrics.ts';
 import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
@@ -25,7 +26,12 @@ export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDi
   const agent = new Agent(config, {
     logger,
     sources,
-    executors: executorFactory(workingDirectory),
+    executors: executorFactory(workingDirectory, {
+      systemId,
+      events: registerExecutorMetrics(telemetry.meter),
+      removeLeftovers: true,
+      onLeftoverError: (runner, error) => logger.warn('Could not remove the docker leftovers of an earlier run', { runner, error: error.message }),
+    }),
     onJobFinished: (finished) => jobMetrics.jobFinished(finished),
     systemId,
   });

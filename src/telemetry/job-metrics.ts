@@ -33,19 +33,22 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
   });
 
   const cpu = meter.createHistogram('ci_runner_job_cpu_seconds', {
-    description: "CPU seconds used by each job's processes (sampled from /proc: an approximation).",
+    description: "CPU seconds used by each job's processes (shell: sampled from /proc, an approximation; docker: the containers' cgroup).",
     advice: { explicitBucketBoundaries: [0.1, 1, 10, 60, 300, 1800, 3600, 14400] },
   });
   const peakRss = meter.createHistogram('ci_runner_job_peak_rss_bytes', {
-    description: "Peak resident memory of each job's processes together (sampled from /proc: an approximation).",
+    description: "Peak memory of each job's processes together (shell: resident, sampled from /proc; docker: the containers' cgroup peak).",
     advice: { explicitBucketBoundaries: [16, 64, 256, 1024, 4096, 16384].map((mib) => mib * 1024 * 1024) },
   });
   const transfers = registerTransferMetrics(meter);
 
   return {
     jobFinished({ runner, result }) {
-      cpu.record(result.resources.cpuSeconds, { runner });
-      peakRss.record(result.resources.peakRssBytes, { runner });
+      // Absent where the executor could not measure them: never a made-up zero.
+      if (result.resources !== undefined) {
+        cpu.record(result.resources.cpuSeconds, { runner });
+        peakRss.record(result.resources.peakRssBytes, { runner });
+      }
       jobs.add(1, { runner });
       if (result.state === 'failed') failed.add(1, { runner, failure_reason: result.failureReason ?? 'unknown_failure' });
       duration.record(result.durationSeconds, { runner });

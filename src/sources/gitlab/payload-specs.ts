@@ -49,7 +49,17 @@ function image(table: Table): ImageSpec | undefined {
     command: texts(table, 'command'),
     pullPolicies: texts(table, 'pull_policy'),
     variables: serviceVariables(table['variables']),
+    ...dockerOptions(table['executor_opts']),
   };
+}
+
+/** executor_opts.docker: platform, and user (a string or a number in the payload). */
+function dockerOptions(value: unknown): { platform?: string; user?: string } {
+  if (!isTable(value) || !isTable(value['docker'])) return {};
+  const docker = value['docker'];
+  const platform = text(docker, 'platform');
+  const user = typeof docker['user'] === 'number' ? String(docker['user']) : text(docker, 'user');
+  return { ...(platform ? { platform } : {}), ...(user ? { user } : {}) };
 }
 
 export function readImage(value: unknown): ImageSpec | undefined {

@@ -16,6 +16,11 @@ export function features(executor: ExecutorInfo): Record<string, boolean> {
     image: executor.image,
     services: executor.services,
     shared: executor.shared,
+    // What the docker executor reads of images and services (GitLab's dockerFeaturesUpdater).
+    service_variables: executor.services,
+    service_multiple_aliases: executor.services,
+    image_executor_opts: executor.image,
+    service_executor_opts: executor.services,
   };
 }
 

@@ -1,0 +1,335 @@
+// The docker executor (`executor = "docker"`): each job in a container of its
+// `image:` with its `services:` beside it on a network of the job's own, as
+// GitLab Runner's docker executor runs them, through the Docker Engine API.
+// prepare_executor checks the images against allowed_images, gets them by the
+// pull policies, starts the services and waits for them, and makes the build
+// container; the stages then run in docker-environment.ts.
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, posix, resolve } from 'node:path';
+import type { DockerConfig, RunnerConfig } from '../../config/types.ts';
+import {
+  type Executor,
+  type ExecutorEvents,
+  type ExecutorInfo,
+  type JobDirectories,
+  type JobEnvironment,
+  type PrepareContext,
+  PrepareError,
+} from '../../job/executor.ts';
+import type { Job, JobVariable } from '../../job/model.ts';
+import { detectShell } from '../shell/detect-shell.ts';
+import { DockerEnvironment, STAGE_SCRIPT } from './docker-environment.ts';
+import { DockerEngine } from './engine.ts';
+import { effectivePolicies, fetchImage, isAllowed, type PrepareLog, refuseImage } from './images.ts';
+import { JobCgroup } from './job-cgroup.ts';
+import { containerName, type JobIdentity, jobLabels, networkName, projectUniqueName } from './naming.ts';
+import { DockerRunner } from './docker-runner.ts';
+import {
+  configService,
+  healthPorts,
+  jobService,
+  serviceEnvironment,
+  serviceSuffix,
+  serviceWarning,
+  sharedHostConfig,
+  type StartedService,
+  startingLine,
+  uniqueAliases,
+  waitForService,
+} from './services.ts';
+
+/** Where the project is in the container, and the cache (GitLab's defaults). */
+export const CONTAINER_BUILDS_DIR = '/builds';
+export const CONTAINER_CACHE_DIR = '/cache';
+/** GitLab Runner's stop grace period (the daemon's default). */
+const GRACE_MS = 10_000;
+
+/**
+ * GitLab Runner's BashDetectShellScript: bash where the image has it, else sh. Here it runs the
+ * stage's script file ($0) rather than reading the script from stdin.
+ */
+export const DETECT_SHELL_SCRIPT = [
+  'if [ -x /usr/local/bin/bash ]; then exec /usr/local/bin/bash "$0"',
+  'elif [ -x /usr/bin/bash ]; then exec /usr/bin/bash "$0"',
+  'elif [ -x /bin/bash ]; then exec /bin/bash "$0"',
+  'elif [ -x /usr/local/bin/sh ]; then exec /usr/local/bin/sh "$0"',
+  'elif [ -x /usr/bin/sh ]; then exec /usr/bin/sh "$0"',
+  'elif [ -x /bin/sh ]; then exec /bin/sh "$0"',
+  'elif [ -x /busybox/sh ]; then exec /busybox/sh "$0"',
+  'else echo shell not found; exit 1',
+  'fi',
+].join('\n');
+
+export const DEFAULT_DOCKER_CONFIG: DockerConfig = {
+  host: undefined,
+  image: undefined,
+  pullPolicy: ['always'],
+  allowedImages: [],
+  allowedServices: [],
+  allowedPullPolicies: [],
+  privileged: false,
+  volumes: [],
+  memoryBytes: undefined,
+  nanoCpus: undefined,
+  networkMode: undefined,
+  services: [],
+  waitForServicesTimeout: 30,
+  disableCache: false,
+  user: undefined,
+};
+
+export interface DockerExecutorOptions {
+  readonly runner: RunnerConfig;
+  /** The runner's shared part: its engine and its start-up sweep. */
+  readonly shared: DockerRunner;
+  /** Where host-side build directories go (builds_dir, absolute). */
+  readonly hostBuildsDir: string;
+  /** The runner's cache_dir (absolute): /cache in the containers. */
+  readonly hostCacheDir: string;
+  readonly workingDirectory: string;
+  readonly systemId: string;
+  readonly events?: ExecutorEvents | undefined;
+}
+
+export class DockerExecutor implements Executor {
+  readonly buildsDir = CONTAINER_BUILDS_DIR;
+  readonly info: ExecutorInfo = { name: 'docker', shell: 'sh', image: true, services: true, shared: false };
+  private readonly config: DockerConfig;
+
+  constructor(private readonly options: DockerExecutorOptions) {
+    this.config = options.runner.docker ?? DEFAULT_DOCKER_CONFIG;
+  }
+
+  private get engine(): DockerEngine {
+    return this.options.shared.engine;
+  }
+
+  async prepare(job: Job, directories: JobDirectories, context: PrepareContext): Promise<JobEnvironment> {
+    await this.options.shared.ready();
+    const log: PrepareLog = context.log;
+    const expand = expander(context.variables);
+    const image = this.buildImage(job, expand, log);
+    log({ level: 'info', text: `Using Docker executor with image ${image} ...` });
+    const identity: JobIdentity = {
+      shortToken: context.slot.shortToken,
+      systemId: this.options.systemId,
+      runnerName: this.options.runner.name,
+      jobId: job.id,
+      projectId: job.project?.id ?? 0,
+      concurrentProjectId: context.slot.concurrentProjectId,
+      random: randomBytes(8).toString('hex'),
+    };
+    const made = new Made(this.engine, this.options.events);
+    try {
+      const host = await this.hostDirectories(directories, context);
+      made.hostDirs.push(host.directories.tempDir);
+      if (host.directories.disposable) made.hostDirs.push(host.directories.projectDir);
+      const network = await this.network(identity, made);
+      const cgroup = await this.cgroup(identity);
+      made.cgroup = cgroup;
+      const hostConfig = sharedHostConfig({
+        networkMode: network,
+        cgroupParent: cgroup?.parent,
+        memoryBytes: this.config.memoryBytes,
+        nanoCpus: this.config.nanoCpus,
+        privileged: this.config.privileged,
+      });
+      const services = await this.startServices(job, identity, context, expand, network, hostConfig, made);
+      await this.waitForServices(services, network, context);
+      const policies = effectivePolicies(image, job.image?.pullPolicies ?? [], this.config);
+      const info = await fetchImage(this.engine, image, policies, {
+        log,
+        signal: context.signal,
+        platform: job.image?.platform,
+        observe: (event) => this.options.events?.imagePull(event),
+      });
+      const name = containerName(identity, 'build');
+      const created = await this.engine.containerCreate(name, {
+        Image: info.id,
+        Cmd: ['sh', '-c', DETECT_SHELL_SCRIPT, posix.join(directories.tempDir, STAGE_SCRIPT)],
+        ...(job.image !== undefined && job.image.entrypoint.length > 0 ? { Entrypoint: [...job.image.entrypoint] } : {}),
+        // Entrypoints read the job's variables from the environment; masked ones reach only the stage scripts.
+        Env: [...context.variables.filter((v) => !v.masked && !v.file).map((v) => `${v.key}=${v.value}`), 'TINI_KILL_PROCESS_GROUP=1'],
+        Labels: jobLabels(identity, 'build'),
+        Hostname: projectUniqueName(identity),
+        ...(this.config.user ?? job.image?.user ? { User: this.config.user ?? job.image?.user } : {}),
+        Tty: false,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: { ...hostConfig, Init: true, Binds: this.binds(host.root) },
+        ...(this.userNetwork(network) ? { NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ['build', name] } } } } : {}),
+      }, context.signal);
+      made.containers.push(created.id);
+      return new DockerEnvironment({
+        engine: this.engine,
+        buildContainer: created.id,
+        serviceContainers: services.map((service) => service.id),
+        network: made.network,
+        cgroup,
+        hostDirectories: host.directories,
+        hostBuildsDir: host.root,
+        hostRemoved: made.hostDirs,
+        host: { shell: detectShell(this.options.runner.shell), workingDirectory: this.options.workingDirectory },
+        graceMs: GRACE_MS,
+        events: this.options.events,
+      });
+    } catch (error) {
+      await made.undo();
+      throw error;
+    }
+  }
+
+  /** The job's image (`Using default image` when it names none), refused outside allowed_images. */
+  private buildImage(job: Job, expand: (text: string) => string, log: PrepareLog): string {
+    const named = job.image === undefined ? undefined : expand(job.image.name);
+    if (named === undefined) log({ level: 'notice', text: 'Using default image' });
+    const image = named ?? this.config.image;
+    if (image === undefined || image === '') throw new PrepareError('no Docker image specified to run the build in', 'runner_system_failure');
+    const always = this.config.image === undefined ? [] : [expand(this.config.image)];
+    if (!isAllowed(image, this.config.allowedImages, always)) throw refuseImage(image, 'images', this.config.allowedImages, log);
+    return image;
+  }
+
+  /**
+   * The host side of /builds: a directory per runner and job slot under builds_dir, kept between
+   * jobs (GitLab's builds volume) so that a fetch reuses the checkout; the job's directories under it.
+   */
+  private async hostDirectories(directories: JobDirectories, context: PrepareContext): Promise<{ root: string; directories: JobDirectories }> {
+    const slot = `${context.slot.shortToken || 'local'}-${context.slot.concurrentProjectId}`;
+    const root = resolve(this.options.hostBuildsDir, 'docker', slot);
+    const map = (path: string): string => resolve(root, posix.relative(CONTAINER_BUILDS_DIR, path));
+    const disposable = directories.disposable || this.config.disableCache;
+    const host: JobDirectories = { projectDir: map(directories.projectDir), tempDir: map(directories.tempDir), disposable };
+    // Only the runner's user reaches the slot's directory on the host; inside, the job's user in the container may write.
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    await rm(host.tempDir, { recursive: true, force: true });
+    if (disposable) await rm(host.projectDir, { recursive: true, force: true });
+    await mkdir(dirname(host.projectDir), { recursive: true, mode: 0o777 });
+    await mkdir(host.tempDir, { mode: 0o777 });
+    if (disposable) await mkdir(host.projectDir, { mode: 0o777 });
+    return { root, directories: host };
+  }
+
+  /** /builds, /cache and the configured volumes. */
+  private binds(hostRoot: string): string[] {
+    const binds = [`${hostRoot}:${CONTAINER_BUILDS_DIR}`];
+    if (!this.config.disableCache) binds.push(`${this.options.hostCacheDir}:${CONTAINER_CACHE_DIR}`);
+    // `/path` alone: an anonymous volume of the container's own (Docker makes one for a bind without a source).
+    for (const volume of this.config.volumes) binds.push(volume);
+    return binds;
+  }
+
+  private userNetwork(network: string): boolean {
+    return !['', 'bridge', 'host', 'none', 'default'].includes(network) && !network.startsWith('container:');
+  }
+
+  /** network_mode, or a network of the job's own. */
+  private async network(identity: JobIdentity, made: Made): Promise<string> {
+    if (this.config.networkMode !== undefined && this.config.networkMode !== '') return this.config.networkMode;
+    const name = networkName(identity);
+    await this.engine.networkCreate(name, jobLabels(identity, 'network'));
+    made.network = name;
+    return name;
+  }
+
+  /** A cgroup parent of the job's own where the daemon manages cgroups itself on this host (cgroupfs). */
+  private async cgroup(identity: JobIdentity): Promise<JobCgroup | undefined> {
+    if (!(await this.options.shared.cgroupfs())) return undefined;
+    return new JobCgroup(`${this.options.shared.cgroupPrefix}${identity.jobId.replace(/[^-\w]/g, '_')}-${identity.random}`);
+  }
+
+  private async startServices(
+    job: Job,
+    identity: JobIdentity,
+    context: PrepareContext,
+    expand: (text: string) => string,
+    network: string,
+    hostConfig: ReturnType<typeof sharedHostConfig>,
+    made: Made,
+  ): Promise<StartedService[]> {
+    const configNames = this.config.services.map((service) => service.name);
+    const requests = [...this.config.services.map(configService), ...(job.services ?? []).map((service) => jobService(service, expand))];
+    const taken = new Set<string>();
+    const started: StartedService[] = [];
+    for (const [index, request] of requests.entries()) {
+      if (!request.fromConfig && !isAllowed(request.image, this.config.allowedServices, configNames)) {
+        throw refuseImage(request.image, 'services', this.config.allowedServices, context.log);
+      }
+      context.log({ level: 'info', text: startingLine(request.image) });
+      const policies = effectivePolicies(request.image, request.pullPolicies, this.config);
+      const info = await fetchImage(this.engine, request.image, policies, {
+        log: context.log,
+        signal: context.signal,
+        observe: (event) => this.options.events?.imagePull(event),
+      });
+      const aliases = uniqueAliases(request.image, request.aliases, taken, index, (text) => context.log({ level: 'warning', text }));
+      const name = containerName(identity, serviceSuffix(request.image, index));
+      const environment = serviceEnvironment(context.variables, request.environment);
+      const created = await this.engine.containerCreate(name, {
+        Image: info.id,
+        ...(request.entrypoint === undefined ? {} : { Entrypoint: [...request.entrypoint] }),
+        ...(request.command === undefined ? {} : { Cmd: [...request.command] }),
+        Env: environment,
+        Labels: { ...jobLabels(identity, 'service'), 'com.gitlab.gitlab-runner.service': request.image },
+        Tty: false,
+        HostConfig: hostConfig,
+        ...(this.userNetwork(network) ? { NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: aliases } } } } : {}),
+      }, context.signal);
+      made.containers.push(created.id);
+      const startedAt = performance.now();
+      await this.engine.containerStart(created.id, context.signal);
+      this.options.events?.containerStarted({ type: 'service', seconds: (performance.now() - startedAt) / 1000 });
+      this.options.events?.containersRunning({ type: 'service', change: 1 });
+      made.runningServices++;
+      started.push({ id: created.id, name, image: request.image, ports: healthPorts(environment, info.exposedTcpPorts) });
+    }
+    return started;
+  }
+
+  /** GitLab's wait: every service at once, up to wait_for_services_timeout; one that does not answer gets a warning. */
+  private async waitForServices(services: readonly StartedService[], network: string, context: PrepareContext): Promise<void> {
+    const timeout = this.config.waitForServicesTimeout;
+    if (services.length === 0 || timeout <= 0) return;
+    context.log({ level: 'info', text: `Waiting for services to be up and running (timeout ${timeout} seconds)...` });
+    const startedAt = performance.now();
+    const deadline = startedAt + timeout * 1000;
+    const results = await Promise.all(services.map(async (service) => {
+      const inspected = await this.engine.containerInspect(service.id, context.signal);
+      const problem = await waitForService(inspected?.networkIps[network], service, deadline, context.signal);
+      return { service, problem };
+    }));
+    if (context.signal.aborted) throw new Error('canceled while waiting for services', { cause: context.signal.reason });
+    const failed = results.filter((result) => result.problem !== undefined);
+    this.options.events?.servicesWaited({ result: failed.length === 0 ? 'up' : 'not_up', seconds: (performance.now() - startedAt) / 1000 });
+    for (const { service, problem } of failed) {
+      const block = await serviceWarning(this.engine, service, problem!, context.signal);
+      for (const text of block.split('\n').slice(0, -1)) context.log({ level: 'info', text });
+    }
+  }
+}
+
+/** What a failed preparation has made so far, removed again. */
+class Made {
+  readonly containers: string[] = [];
+  readonly hostDirs: string[] = [];
+  network: string | undefined;
+  cgroup: JobCgroup | undefined;
+  runningServices = 0;
+
+  constructor(private readonly engine: DockerEngine, private readonly events: ExecutorEvents | undefined) {}
+
+  async undo(): Promise<void> {
+    await Promise.all(this.containers.map((id) => this.engine.containerRemove(id, { force: true, volumes: true }).catch(() => undefined)));
+    for (let i = 0; i < this.runningServices; i++) this.events?.containersRunning({ type: 'service', change: -1 });
+    if (this.network !== undefined) await this.engine.networkRemove(this.network).catch(() => undefined);
+    this.cgroup?.remove();
+    for (const dir of this.hostDirs) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** `$VAR` and `${VAR}` in an image or service name, from the job's variables (GitLab expands them). */
+function expander(variables: readonly JobVariable[]): (text: string) => string {
+  const values = new Map(variables.map((v) => [v.key, v.value]));
+  return (text) => text.replace(/\$(?:\{(\w+)\}|(\w+))/g, (_all, braced: string | undefined, bare: string | undefined) => values.get((braced ?? bare)!) ?? '');
+}
