@@ -9,6 +9,7 @@
 //   GREETING = "hello"
 //   API_KEY = { value = "s3cretvalue", masked = true }
 //   artifacts, cache, needs, dependencies: see job-file-transfer.ts
+//   image, services: see job-file-images.ts
 //
 // Every mistake is a one-line ConfigError naming the file and the key, and a
 // TOML syntax error names FILE:LINE:COLUMN. Unknown keys are errors: a job
@@ -20,6 +21,7 @@ import { describeValue } from '../../config/describe-value.ts';
 import { parseDuration } from '../../config/duration.ts';
 import { ConfigError } from '../../config/validate.ts';
 import type { JobDefinition, JobVariable } from '../../job/model.ts';
+import { parseImage, parseServices } from './job-file-images.ts';
 import { parseArtifacts, parseCache, parseJobRefs } from './job-file-transfer.ts';
 
 /**
@@ -54,6 +56,8 @@ const TOP_LEVEL_KEYS = [
   'needs',
   'dependencies',
   'variables',
+  'image',
+  'services',
 ] as const;
 const VARIABLE_TABLE_KEYS = ['value', 'masked'] as const;
 
@@ -174,6 +178,8 @@ export function parseJobFile(text: string, origin: string): LocalJobDefinition {
   if (ref !== undefined && url === undefined) fail('ref', 'needs repository');
   const repository = typeof url === 'string' ? { url, ref: typeof ref === 'string' ? ref : undefined } : undefined;
 
+  const image = document['image'] === undefined ? undefined : parseImage(document['image'], fail);
+  const services = document['services'] === undefined ? undefined : parseServices(document['services'], fail);
   const artifacts = document['artifacts'] === undefined ? undefined : parseArtifacts(document['artifacts'], fail);
   const cache = document['cache'] === undefined ? undefined : parseCache(document['cache'], fail);
   const needs = document['needs'] === undefined ? undefined : parseJobRefs(document['needs'], 'needs', fail);
@@ -192,6 +198,8 @@ export function parseJobFile(text: string, origin: string): LocalJobDefinition {
     timeoutSeconds,
     variables,
     ...(repository ? { repository } : {}),
+    ...(image ? { image } : {}),
+    ...(services ? { services } : {}),
     ...(artifacts ? { artifacts } : {}),
     ...(cache ? { cache } : {}),
     ...(needs ? { needs } : {}),

@@ -51,7 +51,15 @@ test('a job in an image with bash runs its script with bash, in /builds/<group>/
   const job = await run({
     name: 'bash',
     projectPath: 'group/project',
-    script: ['echo "bash=$BASH_VERSION"', 'echo "dir=$CI_PROJECT_DIR pwd=$(pwd)"', 'echo "builds=$CI_BUILDS_DIR disposable=$CI_DISPOSABLE_ENVIRONMENT"'],
+    script: [
+      'echo "bash=$BASH_VERSION"',
+      'echo "dir=$CI_PROJECT_DIR pwd=$(pwd)"',
+      'echo "builds=$CI_BUILDS_DIR disposable=$CI_DISPOSABLE_ENVIRONMENT"',
+      // The container's own environment (what docker inspect shows) holds no masked value; the script has it.
+      'echo "in container env: $(tr "\\0" "\\n" < /proc/1/environ | grep -c ^DEPLOY_KEY=)"',
+      'test "$DEPLOY_KEY" = "deploy-key-0123456789" && echo "script has the secret"',
+    ],
+    variables: [{ key: 'DEPLOY_KEY', value: 'deploy-key-0123456789', masked: true }],
     extra: { image: { name: 'runner-test/bash:1' } },
   });
   const lines = logLines(job.trace);
@@ -61,6 +69,9 @@ test('a job in an image with bash runs its script with bash, in /builds/<group>/
   assert.ok(lines.some((l) => /^bash=5\.\d/.test(l)), lines.join('\n'));
   assert.ok(lines.includes('dir=/builds/group/project pwd=/builds/group/project'), lines.join('\n'));
   assert.ok(lines.includes('builds=/builds disposable=true'), lines.join('\n'));
+  assert.ok(lines.includes('in container env: 0'), lines.join('\n'));
+  assert.ok(lines.includes('script has the secret'), lines.join('\n'));
+  assert.ok(!logText(job.trace).includes('deploy-key-0123456789'), 'masked in the log');
   assert.deepEqual(await containersOf(job), [], 'the containers are removed after the job');
 });
 
