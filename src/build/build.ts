@@ -148,7 +148,9 @@ class Build {
   private hostPlan(): BuildPlan {
     const environment = this.environment;
     if (environment?.hostDirectories === undefined) return this.plan;
-    this.hostPlanMemo ??= hostPlanOf(this.plan, environment.hostDirectories, environment.hostBuildsDir ?? this.options.executor.buildsDir);
+    this.hostPlanMemo ??= hostPlanOf(this.plan, environment.hostDirectories, environment.hostBuildsDir ?? this.options.executor.buildsDir, {
+      runnerVariablesOnly: environment.sharedWithJob === true,
+    });
     return this.hostPlanMemo;
   }
 

@@ -186,12 +186,25 @@ const DIRECTORY_VARIABLES: Readonly<Record<string, (directories: JobDirectories,
  * get_sources and cleanup, the cache and artifact stages): the job's
  * directories where the runner reaches them, and CI_BUILDS_DIR,
  * CI_PROJECT_DIR and RUNNER_TEMP_PROJECT_DIR naming them. Variables a job
- * built from those (`$CI_PROJECT_DIR/x`) keep the job's paths.
+ * built from those (`$CI_PROJECT_DIR/x`) keep the job's paths. With
+ * `runnerVariablesOnly` (directories the job's code shares) only CI_, GITLAB_,
+ * RUNNER_ and FF_ variables are kept.
  */
-export function hostPlanOf(plan: BuildPlan, directories: JobDirectories, buildsDir: string): BuildPlan {
-  const variables = plan.variables.map((variable) => {
-    const mapped = DIRECTORY_VARIABLES[variable.key];
-    return mapped === undefined || variable.file ? variable : { ...variable, value: mapped(directories, buildsDir) };
-  });
+export function hostPlanOf(
+  plan: BuildPlan,
+  directories: JobDirectories,
+  buildsDir: string,
+  options: { readonly runnerVariablesOnly?: boolean } = {},
+): BuildPlan {
+  const variables = plan.variables
+    // A job's own variables (GIT_CONFIG_*, LD_PRELOAD, PATH...) never reach a shell on the runner's host that the job does not own.
+    .filter((variable) => options.runnerVariablesOnly !== true || RUNNER_VARIABLE.test(variable.key))
+    .map((variable) => {
+      const mapped = DIRECTORY_VARIABLES[variable.key];
+      return mapped === undefined || variable.file ? variable : { ...variable, value: mapped(directories, buildsDir) };
+    });
   return { ...plan, directories, variables };
 }
+
+/** The variables of the runner's and GitLab's own naming, which git and the shell do not read. */
+const RUNNER_VARIABLE = /^(CI|GITLAB|RUNNER|FF)_/;

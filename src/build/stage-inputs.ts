@@ -27,8 +27,20 @@ export function scriptSections(job: Job, plan: BuildPlan): boolean {
   return plan.flags.flags.FF_SCRIPT_SECTIONS && job.features?.traceSections === true;
 }
 
-export function sourcesPlanOf(job: Job, plan: BuildPlan, options: BuildOptions, repository: NonNullable<Job['repository']>): SourcesPlan {
+/**
+ * get_sources' plan. `sharedWithJob`: it runs on the runner's host in a directory the job's code
+ * shares, and takes the runner's pre/post_get_sources_script only (the job's hooks would run on
+ * the host).
+ */
+export function sourcesPlanOf(
+  job: Job,
+  plan: BuildPlan,
+  options: BuildOptions,
+  repository: NonNullable<Job['repository']>,
+  sharedWithJob = false,
+): SourcesPlan {
   const scripts = options.runner.scripts;
+  const hooks = sharedWithJob ? undefined : job.hooks;
   return {
     repository,
     settings: plan.settings,
@@ -36,8 +48,8 @@ export function sourcesPlanOf(job: Job, plan: BuildPlan, options: BuildOptions, 
     projectDir: plan.directories!.projectDir,
     tempDir: plan.directories!.tempDir,
     hooks: {
-      pre: [...(scripts.preGetSources ? [scripts.preGetSources] : []), ...(job.hooks?.preGetSources ?? [])],
-      post: [...(job.hooks?.postGetSources ?? []), ...(scripts.postGetSources ? [scripts.postGetSources] : [])],
+      pre: [...(scripts.preGetSources ? [scripts.preGetSources] : []), ...(hooks?.preGetSources ?? [])],
+      post: [...(hooks?.postGetSources ?? []), ...(scripts.postGetSources ? [scripts.postGetSources] : [])],
     },
     userAgent: `${versionInfo.name} ${versionInfo.version} ${operatingSystem}/${goArch(architecture)}`,
     correlationId: plan.flags.flags.FF_USE_GITALY_CORRELATION_ID ? job.requestId : undefined,
@@ -45,6 +57,7 @@ export function sourcesPlanOf(job: Job, plan: BuildPlan, options: BuildOptions, 
     caFile: plan.variables.some((v) => v.key === 'CI_SERVER_TLS_CA_FILE'),
     coordinatorUrl: options.runner.coordinatorUrl,
     scriptSections: scriptSections(job, plan),
+    sharedWithJob,
   };
 }
 

@@ -190,6 +190,11 @@ export class StageRunner {
     if (repository === undefined) return true;
     const attempts = plan.settings.getSourcesAttempts;
     const pause = options.retryPause ?? sleep;
+    const environment = this.parts.environment();
+    const hooks = (job.hooks?.preGetSources?.length ?? 0) + (job.hooks?.postGetSources?.length ?? 0);
+    if (hooks > 0 && environment.sharedWithJob === true && environment.placeOf?.('get_sources') === 'host') {
+      this.write(warning("hooks:pre_get_sources_script and hooks:post_get_sources_script are not run: this executor fetches the sources on the runner's host"));
+    }
     for (let attempt = 1;; attempt++) {
       if (this.stopped()) {
         outcome.cancel();
@@ -291,7 +296,9 @@ export class StageRunner {
 
   /** get_sources' plan: where the runner reaches the project (the stage runs on its host where the executor says so). */
   private sourcesPlan(repository: NonNullable<Job['repository']>): SourcesPlan {
-    return sourcesPlanOf(this.parts.job, this.planFor('get_sources'), this.parts.options, repository);
+    const environment = this.parts.environment();
+    const shared = environment.placeOf?.('get_sources') === 'host' && environment.sharedWithJob === true;
+    return sourcesPlanOf(this.parts.job, this.planFor('get_sources'), this.parts.options, repository, shared);
   }
 
   private planFor(stage: BuildStage): BuildPlan {

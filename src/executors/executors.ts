@@ -25,17 +25,25 @@ export interface ExecutorFactoryOptions {
 
 /** Executors whose build directories (relative paths) are under `workingDirectory`. */
 export function executorFactory(workingDirectory: string, options: ExecutorFactoryOptions = {}): ExecutorFactory {
-  const dockerRunners = new Map<string, { key: string; shared: DockerRunner }>();
+  const dockerRunners = new Map<string, DockerRunner>();
+  const swept = new Set<string>();
   const dockerRunner = (runner: RunnerConfig): DockerRunner => {
     const identity = { shortToken: shortToken(runner.token), systemId: options.systemId ?? '', runnerName: runner.name };
     const host = dockerHost(runner.docker?.host);
     const key = JSON.stringify([host, identity]);
-    const known = dockerRunners.get(runner.name);
-    if (known !== undefined && known.key === key) return known.shared;
-    known?.shared.close();
-    const shared = new DockerRunner(host, identity, (error) => options.onLeftoverError?.(runner.name, error));
-    if (options.removeLeftovers === true) void shared.startSweep();
-    dockerRunners.set(runner.name, { key, shared });
+    // One per daemon and identity, kept for the process: jobs still running on an engine a reload
+    // replaced keep theirs (a client is a keep-alive pool, nothing more).
+    let shared = dockerRunners.get(key);
+    if (shared === undefined) {
+      shared = new DockerRunner(host, identity, (error) => options.onLeftoverError?.(runner.name, error));
+      dockerRunners.set(key, shared);
+    }
+    // The leftovers of a crashed predecessor, once per identity and process: never again on a reload, when this process's jobs run.
+    const identityKey = JSON.stringify(identity);
+    if (options.removeLeftovers === true && !swept.has(identityKey)) {
+      swept.add(identityKey);
+      void shared.startSweep();
+    }
     return shared;
   };
   return {

@@ -98,6 +98,11 @@ export interface JobEnvironment {
   readonly hostDirectories?: JobDirectories | undefined;
   /** CI_BUILDS_DIR as the runner reaches it, with hostDirectories. */
   readonly hostBuildsDir?: string | undefined;
+  /**
+   * The job's own code writes hostDirectories' project directory (a container shares it): the
+   * stages on the host then take only the runner's variables and scripts, never the job's.
+   */
+  readonly sharedWithJob?: boolean | undefined;
   /** The shell of the stages that run on the host, where it differs from the job's. */
   readonly hostShell?: ShellKind | undefined;
   /** Where `stage` runs; undefined: everything in the job's environment. */

@@ -15,6 +15,11 @@ export interface JobVariable {
   readonly file?: boolean;
   /** Expand `$NAME`, `${NAME}` and `$$` in the value from the job's environment (a coordinator's variables not marked raw). */
   readonly expand?: boolean;
+  /**
+   * false: a coordinator's variable it did not mark public (project and group CI/CD variables,
+   * CI_REPOSITORY_URL with its token): never given to a service. Undefined: public.
+   */
+  readonly public?: boolean;
 }
 
 export interface JobRepository {

@@ -34,6 +34,12 @@ export interface SourcesPlan {
   readonly coordinatorUrl: string | undefined;
   /** FF_SCRIPT_SECTIONS on a coordinator that reads sections: multi-line hook commands in collapsed sections. */
   readonly scriptSections?: boolean;
+  /**
+   * The project directory is writable by the job's own code outside this script (a container
+   * shares it with a stage on the runner's host): no $GITLAB_ENV is read, and a .git found there
+   * is removed before the fetch, so that git runs no configuration the job planted.
+   */
+  readonly sharedWithJob?: boolean;
 }
 
 /** Why get_sources could not be written (GitLab Runner fails the job as a system failure). */
@@ -50,7 +56,7 @@ function gitConfigString(text: string): string {
 
 export function sourcesBody(body: ScriptBody, plan: SourcesPlan): void {
   const { settings, projectDir: project, tempDir: temp } = plan;
-  writeExports(body, plan.variables, temp);
+  writeExports(body, plan.variables, temp, true, plan.sharedWithJob !== true);
   body.export('GIT_TERMINAL_PROMPT', '0');
   body.export('GCM_INTERACTIVE', 'Never');
   const fetching = settings.gitStrategy === 'fetch' || settings.gitStrategy === 'clone';
@@ -107,6 +113,7 @@ function fetchSources(body: ScriptBody, plan: SourcesPlan, remote: string, rewri
   for (const lock of ['index.lock', 'shallow.lock', 'HEAD.lock', 'hooks/post-checkout', 'config.lock']) body.command('rm', '-f', `${project}/.git/${lock}`);
   body.ifTest(`-d ${q(`${project}/.git/refs`)}`, () => body.line(`find ${q(`${project}/.git/refs`)} -name '*.lock' -type f -exec rm -f {} +`));
   if (settings.gitStrategy === 'clone') removeDirectory(body, project);
+  else if (plan.sharedWithJob === true) body.command('rm', '-r', '-f', `${project}/.git`);
 
   const template = `${temp}/git-template`;
   const ext = `${temp}/${EXT_CONFIG}`;

@@ -15,7 +15,11 @@ export function gitlabEnvFile(tempDir: string): string {
 }
 
 /** Exports every variable in order (the last definition wins in the shell as in the list). */
-export function writeExports(body: ScriptBody, variables: readonly JobVariable[], tempDir: string, writeFiles = true): void {
+/**
+ * `readEnvFile` false: $GITLAB_ENV is created but not read back, for a stage on the runner's host
+ * whose temporary directory a job's container could write.
+ */
+export function writeExports(body: ScriptBody, variables: readonly JobVariable[], tempDir: string, writeFiles = true, readEnvFile = true): void {
   for (const variable of variables) {
     if (variable.file) {
       const path = fileVariablePath(tempDir, variable.key);
@@ -33,7 +37,7 @@ export function writeExports(body: ScriptBody, variables: readonly JobVariable[]
   body.export('GITLAB_ENV', envFile);
   body.command('mkdir', '-p', tempDir);
   body.command('touch', envFile);
-  body.line(`while read -r line; do export "$line"; done < ${body.quote(envFile)}`);
+  if (readEnvFile) body.line(`while read -r line; do export "$line"; done < ${body.quote(envFile)}`);
 }
 
 /** The line a command is announced with in the log: `$ command` in bold green (a multi-line command by its first line). */

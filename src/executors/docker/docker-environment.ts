@@ -33,7 +33,9 @@ export interface DockerEnvironmentParts {
   readonly cgroup: JobCgroup | undefined;
   readonly hostDirectories: JobDirectories;
   readonly hostBuildsDir: string;
-  /** What is removed on the host after the job (the temporary directory, a disposable project directory). */
+  /** The host side of the job's temporary directory in the container, where stage scripts are written for it. */
+  readonly containerTempDir: string;
+  /** What is removed on the host after the job (its directories). */
   readonly hostRemoved: readonly string[];
   readonly host: { readonly shell: { readonly kind: ShellKind; readonly path: string }; readonly workingDirectory: string };
   readonly graceMs: number;
@@ -46,6 +48,8 @@ export class DockerEnvironment implements JobEnvironment {
   readonly hostShell: ShellKind;
   readonly hostDirectories: JobDirectories;
   readonly hostBuildsDir: string;
+  /** The job's own code (in the container) writes the directories the host stages work in. */
+  readonly sharedWithJob = true;
   private running = false;
   private finalUse: ResourceUse | undefined;
   private cleaned = false;
@@ -75,6 +79,7 @@ export class DockerEnvironment implements JobEnvironment {
         stdin: `umask 0000\n${command.script}`,
         cwd: workingDirectory,
         env: hostEnvironment(),
+        // The project directory is the container's too: git on the host runs no hook or fsmonitor a job may have planted in it.
         timeoutMs: command.timeoutMs,
         graceMs: this.parts.graceMs,
         cancelSignals: command.cancel,
@@ -89,15 +94,20 @@ export class DockerEnvironment implements JobEnvironment {
 
   private async runInContainer(command: StageCommand): Promise<StageOutcome> {
     const { engine, buildContainer, events } = this.parts;
-    const scriptPath = join(this.parts.hostDirectories.tempDir, STAGE_SCRIPT);
+    const scriptPath = join(this.parts.containerTempDir, STAGE_SCRIPT);
     await writeFile(scriptPath, command.script, { mode: 0o644 });
     let ended: 'timeout' | 'canceled' | undefined;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
+    let started = false;
+    /** SIGTERM to the stage's processes, SIGKILL after the grace period; only once the container runs (before: it never starts). */
+    const terminate = (): void => {
+      void engine.containerKill(buildContainer, 'SIGTERM').catch(() => undefined);
+      graceTimer ??= setTimeout(() => void engine.containerKill(buildContainer, 'SIGKILL').catch(() => undefined), this.parts.graceMs);
+    };
     const stop = (why: 'timeout' | 'canceled'): void => {
       if (ended !== undefined) return;
       ended = why;
-      void engine.containerKill(buildContainer, 'SIGTERM').catch(() => undefined);
-      graceTimer = setTimeout(() => void engine.containerKill(buildContainer, 'SIGKILL').catch(() => undefined), this.parts.graceMs);
+      if (started) terminate();
     };
     const onCancel = (): void => stop('canceled');
     const timer = Number.isFinite(command.timeoutMs) ? setTimeout(() => stop('timeout'), Math.max(0, command.timeoutMs)) : undefined;
@@ -108,15 +118,19 @@ export class DockerEnvironment implements JobEnvironment {
           if (signal.aborted) onCancel();
           signal.addEventListener('abort', onCancel, { once: true });
         }
+        // Stopped before it started: it does not start at all.
+        if (ended !== undefined) return { outcome: ended, exitCode: 0 };
         const startedAt = performance.now();
         await engine.containerStart(buildContainer);
+        started = true;
         this.running = true;
         events?.containerStarted({ type: 'build', seconds: (performance.now() - startedAt) / 1000 });
         events?.containersRunning({ type: 'build', change: 1 });
-        // A cancel that came while it started: the kill above may have found it not running yet.
-        if (ended !== undefined) void engine.containerKill(buildContainer, 'SIGTERM').catch(() => undefined);
+        // A stop that came while it started.
+        if (ended !== undefined) terminate();
         const exitCode = await engine.containerWait(buildContainer, 'not-running');
-        await attached.done.catch(() => undefined);
+        // A broken or corrupt output stream is the runner's failure, never a silently short log.
+        await attached.done;
         if (ended !== undefined) return { outcome: ended, exitCode };
         return { outcome: 'exited', exitCode };
       } finally {
@@ -133,7 +147,8 @@ export class DockerEnvironment implements JobEnvironment {
   }
 
   kill(): void {
-    if (this.running) void this.parts.engine.containerKill(this.parts.buildContainer, 'SIGKILL').catch(() => undefined);
+    // Whether it runs yet or not: a kill between start and the answer must not be lost.
+    void this.parts.engine.containerKill(this.parts.buildContainer, 'SIGKILL').catch(() => undefined);
   }
 
   resources(): ResourceUse | undefined {
@@ -166,5 +181,12 @@ export class DockerEnvironment implements JobEnvironment {
 function hostEnvironment(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  const overrides: [string, string][] = [['core.hooksPath', '/dev/null'], ['core.fsmonitor', 'false']];
+  const base = Number(env['GIT_CONFIG_COUNT'] ?? 0) || 0;
+  overrides.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${base + i}`] = key;
+    env[`GIT_CONFIG_VALUE_${base + i}`] = value;
+  });
+  env['GIT_CONFIG_COUNT'] = String(base + overrides.length);
   return env;
 }

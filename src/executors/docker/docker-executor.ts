@@ -5,8 +5,8 @@
 // pull policies, starts the services and waits for them, and makes the build
 // container; the stages then run in docker-environment.ts.
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
-import { dirname, posix, resolve } from 'node:path';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname, join, posix, resolve } from 'node:path';
 import type { DockerConfig, RunnerConfig } from '../../config/types.ts';
 import {
   type Executor,
@@ -23,7 +23,7 @@ import { DockerEnvironment, STAGE_SCRIPT } from './docker-environment.ts';
 import { DockerEngine } from './engine.ts';
 import { effectivePolicies, fetchImage, isAllowed, type PrepareLog, refuseImage } from './images.ts';
 import { JobCgroup } from './job-cgroup.ts';
-import { containerName, type JobIdentity, jobLabels, networkName, projectUniqueName } from './naming.ts';
+import { containerName, type JobIdentity, jobLabels, LABEL_PREFIX, networkName, projectUniqueName } from './naming.ts';
 import { DockerRunner } from './docker-runner.ts';
 import {
   configService,
@@ -120,21 +120,15 @@ export class DockerExecutor implements Executor {
       concurrentProjectId: context.slot.concurrentProjectId,
       random: randomBytes(8).toString('hex'),
     };
-    const made = new Made(this.engine, this.options.events);
+    const made = new Made(this.engine, this.options.events, jobLabels(identity, 'build'));
     try {
-      const host = await this.hostDirectories(directories, context);
-      made.hostDirs.push(host.directories.tempDir);
-      if (host.directories.disposable) made.hostDirs.push(host.directories.projectDir);
+      const host = await this.hostDirectories(directories, identity);
+      made.hostDirs.push(host.root, host.privateDir);
+      const hostCache = await this.projectCacheDir(directories);
       const network = await this.network(identity, made);
       const cgroup = await this.cgroup(identity);
       made.cgroup = cgroup;
-      const hostConfig = sharedHostConfig({
-        networkMode: network,
-        cgroupParent: cgroup?.parent,
-        memoryBytes: this.config.memoryBytes,
-        nanoCpus: this.config.nanoCpus,
-        privileged: this.config.privileged,
-      });
+      const hostConfig = sharedHostConfig({ networkMode: network, cgroupParent: cgroup?.parent, privileged: this.config.privileged });
       const services = await this.startServices(job, identity, context, expand, network, hostConfig, made);
       await this.waitForServices(services, network, context);
       const policies = effectivePolicies(image, job.image?.pullPolicies ?? [], this.config);
@@ -157,7 +151,13 @@ export class DockerExecutor implements Executor {
         Tty: false,
         AttachStdout: true,
         AttachStderr: true,
-        HostConfig: { ...hostConfig, Init: true, Binds: this.binds(host.root) },
+        HostConfig: {
+          ...hostConfig,
+          Init: true,
+          Binds: this.binds(host.root, hostCache),
+          ...(this.config.memoryBytes === undefined ? {} : { Memory: this.config.memoryBytes }),
+          ...(this.config.nanoCpus === undefined ? {} : { NanoCpus: this.config.nanoCpus }),
+        },
         ...(this.userNetwork(network) ? { NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ['build', name] } } } } : {}),
       }, context.signal);
       made.containers.push(created.id);
@@ -169,6 +169,7 @@ export class DockerExecutor implements Executor {
         cgroup,
         hostDirectories: host.directories,
         hostBuildsDir: host.root,
+        containerTempDir: host.containerTempDir,
         hostRemoved: made.hostDirs,
         host: { shell: detectShell(this.options.runner.shell), workingDirectory: this.options.workingDirectory },
         graceMs: GRACE_MS,
@@ -192,32 +193,52 @@ export class DockerExecutor implements Executor {
   }
 
   /**
-   * The host side of /builds: a directory per runner and job slot under builds_dir, kept between
-   * jobs (GitLab's builds volume) so that a fetch reuses the checkout; the job's directories under it.
+   * The host side of /builds: a directory of the job's own under builds_dir/docker (made empty,
+   * removed after the job), so that no job ever meets a directory another job's container could
+   * write. The runner's own files of the job (the job token's git settings, file variables for
+   * get_sources) go to a private directory beside it that no container sees.
    */
-  private async hostDirectories(directories: JobDirectories, context: PrepareContext): Promise<{ root: string; directories: JobDirectories }> {
-    const slot = `${context.slot.shortToken || 'local'}-${context.slot.concurrentProjectId}`;
-    const root = resolve(this.options.hostBuildsDir, 'docker', slot);
-    const map = (path: string): string => resolve(root, posix.relative(CONTAINER_BUILDS_DIR, path));
-    const disposable = directories.disposable || this.config.disableCache;
-    const host: JobDirectories = { projectDir: map(directories.projectDir), tempDir: map(directories.tempDir), disposable };
-    // Only the runner's user reaches the slot's directory on the host; inside, the job's user in the container may write.
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    await rm(host.tempDir, { recursive: true, force: true });
-    if (disposable) await rm(host.projectDir, { recursive: true, force: true });
-    await mkdir(dirname(host.projectDir), { recursive: true, mode: 0o777 });
-    await mkdir(host.tempDir, { mode: 0o777 });
-    if (disposable) await mkdir(host.projectDir, { mode: 0o777 });
-    return { root, directories: host };
+  private async hostDirectories(directories: JobDirectories, identity: JobIdentity): Promise<HostLayout> {
+    const base = resolve(this.options.hostBuildsDir, 'docker');
+    const root = join(base, `${identity.random}-builds`);
+    const privateDir = join(base, `${identity.random}-runner`);
+    const map = (path: string): string => {
+      const inside = posix.relative(CONTAINER_BUILDS_DIR, path);
+      if (inside === '' || inside.startsWith('..') || posix.isAbsolute(inside)) {
+        throw new PrepareError(`${path} is not a directory under ${CONTAINER_BUILDS_DIR}`, 'runner_configuration_error');
+      }
+      return resolve(root, inside);
+    };
+    const projectDir = map(directories.projectDir);
+    const containerTempDir = map(directories.tempDir);
+    // Only the runner's user reaches builds_dir/docker on the host; under the job's root, whatever user the container runs as may write.
+    await mkdir(base, { recursive: true, mode: 0o700 });
+    await mkdir(privateDir, { mode: 0o700 });
+    await mkdir(root, { mode: 0o700 });
+    for (const dir of [dirname(projectDir), projectDir, containerTempDir]) await mkdir(dir, { recursive: true });
+    for (const dir of [root, dirname(projectDir), projectDir, containerTempDir]) await chmod(dir, 0o777);
+    return { root, privateDir, containerTempDir, directories: { projectDir, tempDir: privateDir, disposable: true } };
   }
 
-  /** /builds, /cache and the configured volumes. */
-  private binds(hostRoot: string): string[] {
+  /** /builds, the project's /cache and the configured volumes (a configured /cache is the project's cache directory). */
+  private binds(hostRoot: string, hostCache: string): string[] {
     const binds = [`${hostRoot}:${CONTAINER_BUILDS_DIR}`];
-    if (!this.config.disableCache) binds.push(`${this.options.hostCacheDir}:${CONTAINER_CACHE_DIR}`);
-    // `/path` alone: an anonymous volume of the container's own (Docker makes one for a bind without a source).
-    for (const volume of this.config.volumes) binds.push(volume);
-    return binds;
+    const destination = (volume: string): string => {
+      const parts = volume.split(':');
+      return parts.length === 1 ? parts[0]! : parts[1]!;
+    };
+    const configured = this.config.volumes.filter((volume) => volume !== CONTAINER_CACHE_DIR);
+    const cacheBound = configured.some((volume) => destination(volume) === CONTAINER_CACHE_DIR);
+    if (!this.config.disableCache && !cacheBound) binds.push(`${hostCache}:${CONTAINER_CACHE_DIR}`);
+    return [...binds, ...configured];
+  }
+
+  /** The project's part of cache_dir, mounted at /cache: never another project's caches. */
+  private async projectCacheDir(directories: JobDirectories): Promise<string> {
+    const project = posix.relative(CONTAINER_BUILDS_DIR, directories.projectDir).replace(/\.\.+/g, '_');
+    const dir = resolve(this.options.hostCacheDir, project);
+    await mkdir(dir, { recursive: true });
+    return dir;
   }
 
   private userNetwork(network: string): boolean {
@@ -309,6 +330,18 @@ export class DockerExecutor implements Executor {
   }
 }
 
+/** Where a docker job's directories are on the host. */
+interface HostLayout {
+  /** Mounted at /builds. */
+  readonly root: string;
+  /** The runner's own files of the job: never mounted. */
+  readonly privateDir: string;
+  /** The host side of the container's temporary directory (stage scripts). */
+  readonly containerTempDir: string;
+  /** As the host stages see them: the mounted project directory, the private temporary directory. */
+  readonly directories: JobDirectories;
+}
+
 /** What a failed preparation has made so far, removed again. */
 class Made {
   readonly containers: string[] = [];
@@ -317,10 +350,14 @@ class Made {
   cgroup: JobCgroup | undefined;
   runningServices = 0;
 
-  constructor(private readonly engine: DockerEngine, private readonly events: ExecutorEvents | undefined) {}
+  constructor(private readonly engine: DockerEngine, private readonly events: ExecutorEvents | undefined, private readonly labels: Record<string, string>) {}
 
   async undo(): Promise<void> {
-    await Promise.all(this.containers.map((id) => this.engine.containerRemove(id, { force: true, volumes: true }).catch(() => undefined)));
+    // Also by label: a create the job's cancel cut short may have made a container whose id never came back.
+    const { [`${LABEL_PREFIX}.type`]: _type, ...job } = this.labels;
+    const labelled = await this.engine.containerList({ labels: job, all: true }).catch(() => []);
+    const ids = new Set([...this.containers, ...labelled.map((container) => container.id)]);
+    await Promise.all([...ids].map((id) => this.engine.containerRemove(id, { force: true, volumes: true }).catch(() => undefined)));
     for (let i = 0; i < this.runningServices; i++) this.events?.containersRunning({ type: 'service', change: -1 });
     if (this.network !== undefined) await this.engine.networkRemove(this.network).catch(() => undefined);
     this.cgroup?.remove();

@@ -48,11 +48,12 @@ export function jobService(service: ImageSpec, expand: (text: string) => string)
 }
 
 /**
- * The job's variables a service gets: the predefined CI_ and GITLAB_ ones that are not masked
- * (GitLab gives services its public variables only: never the project's secrets).
+ * The job's variables a service gets, as GitLab gives them (GetServiceVariables): the public ones
+ * (the runner's own and what .gitlab-ci.yml sets), never a project's CI/CD variables, a masked
+ * value or CI_REPOSITORY_URL with its token; then the service's own.
  */
 export function serviceEnvironment(variables: readonly JobVariable[], own: readonly string[]): string[] {
-  const shared = variables.filter((v) => !v.masked && !v.file && /^(CI|GITLAB)_/.test(v.key)).map((v) => `${v.key}=${v.value}`);
+  const shared = variables.filter((v) => v.public !== false && !v.masked && !v.file).map((v) => `${v.key}=${v.value}`);
   return [...shared, ...own];
 }
 
@@ -157,19 +158,13 @@ export async function serviceWarning(engine: DockerEngine, service: StartedServi
   ].join('\n');
 }
 
-/** What every container of the job shares in its HostConfig. */
-export function sharedHostConfig(options: {
-  readonly networkMode: string;
-  readonly cgroupParent: string | undefined;
-  readonly memoryBytes: number | undefined;
-  readonly nanoCpus: number | undefined;
-  readonly privileged: boolean;
-}): HostConfig {
+/** What every container of the job shares in its HostConfig (memory and cpus only for the build: GitLab's service_* keys are unset). */
+export function sharedHostConfig(
+  options: { readonly networkMode: string; readonly cgroupParent: string | undefined; readonly privileged: boolean },
+): HostConfig {
   return {
     NetworkMode: options.networkMode,
     Privileged: options.privileged,
     ...(options.cgroupParent === undefined ? {} : { CgroupParent: options.cgroupParent }),
-    ...(options.memoryBytes === undefined ? {} : { Memory: options.memoryBytes }),
-    ...(options.nanoCpus === undefined ? {} : { NanoCpus: options.nanoCpus }),
   };
 }

@@ -111,7 +111,14 @@ function readVariables(payload: Table, warnings: string[]): JobVariable[] {
       return;
     }
     // Values not marked raw are expanded by the executor, from the job's whole environment (CI_PROJECT_DIR included).
-    variables.push({ key: entry['key'], value: entry['value'], masked: entry['masked'] === true, file: entry['file'] === true, expand: entry['raw'] !== true });
+    variables.push({
+      key: entry['key'],
+      value: entry['value'],
+      masked: entry['masked'] === true,
+      file: entry['file'] === true,
+      expand: entry['raw'] !== true,
+      public: entry['public'] === true,
+    });
   });
   return variables;
 }

@@ -55,9 +55,9 @@ const TOP_LEVEL_KEYS = [
   'cache',
   'needs',
   'dependencies',
-  'variables',
   'image',
   'services',
+  'variables',
 ] as const;
 const VARIABLE_TABLE_KEYS = ['value', 'masked'] as const;
 

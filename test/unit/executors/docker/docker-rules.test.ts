@@ -73,19 +73,22 @@ test("pull policies: the job's within allowed_pull_policies (by default the runn
   assert.equal(pullFailureReason('unexpected EOF'), 'image_pull_failure');
 });
 
-test('services: waited for on HEALTHCHECK_TCP_PORT or the lowest 20 exposed ports; given no masked or custom variable of the job', () => {
+test('services: waited for on HEALTHCHECK_TCP_PORT or the lowest 20 exposed ports; given the public variables, never a masked, project or file one', () => {
   assert.deepEqual(healthPorts(['healthcheck_tcp_port=8080'], [5432]), [8080]);
   assert.deepEqual(healthPorts([], [6379, 80]), [80, 6379]);
   assert.equal(healthPorts([], Array.from({ length: 30 }, (_, i) => 1000 + i)).length, 20);
   const env = serviceEnvironment(
     [
       { key: 'CI_JOB_ID', value: '1', masked: false },
+      { key: 'POSTGRES_PASSWORD', value: 'from .gitlab-ci.yml', masked: false, public: true },
       { key: 'CI_JOB_TOKEN', value: 'secret', masked: true },
-      { key: 'MY_SECRET', value: 'x', masked: false },
+      { key: 'PROJECT_SECRET', value: 'x', masked: false, public: false },
+      { key: 'CI_REPOSITORY_URL', value: 'https://gitlab-ci-token:t@gitlab.example/g/p.git', masked: false, public: false },
+      { key: 'CA', value: '-----BEGIN', masked: false, file: true },
     ],
     ['POSTGRES_DB=app'],
   );
-  assert.deepEqual(env, ['CI_JOB_ID=1', 'POSTGRES_DB=app']);
+  assert.deepEqual(env, ['CI_JOB_ID=1', 'POSTGRES_PASSWORD=from .gitlab-ci.yml', 'POSTGRES_DB=app']);
 });
 
 test("a job cgroup's figures are read from cgroup v1 or v2 files, and absent where there are none", () => {

@@ -103,18 +103,18 @@ const EXPECTED_VARIABLE = 'expected a string or a table such as { value = "...",
 const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]> = [
   [
     'unknown key',
-    `${MINIMAL}image = "node"\n`,
-    'job.toml: unknown key image: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies and [variables]',
+    `${MINIMAL}tags = ["node"]\n`,
+    'job.toml: unknown key tags: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services and [variables]',
   ],
   [
     'unknown keys, a table among them',
-    `stage = "test"\n${MINIMAL}[services]\nname = "x"\n`,
-    'job.toml: unknown keys stage, services: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies and [variables]',
+    `stage = "test"\n${MINIMAL}[rules]\nif = "x"\n`,
+    'job.toml: unknown keys stage, rules: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services and [variables]',
   ],
   [
     'a misspelt key is unknown, not a missing one',
     'name = "x"\nscripts = ["make"]\n',
-    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies and [variables]',
+    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services and [variables]',
   ],
   ['missing name', 'script = ["make"]\n', 'job.toml: name: required, a non-empty string'],
   ['empty name', 'name = ""\nscript = ["make"]\n', 'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string ""'],
@@ -217,7 +217,7 @@ const SHORT_SECRET = 's3cr3t';
 
 /** Job files with a secret in them and a mistake somewhere: no message may show the secret. */
 const LEAKY: readonly string[] = [
-  `${MINIMAL}image = "x"\n[variables]\nAPI_KEY = { value = "${SECRET}", masked = true }\n`,
+  `${MINIMAL}tags = ["x"]\n[variables]\nAPI_KEY = { value = "${SECRET}", masked = true }\n`,
   `${MINIMAL}timeout = "soon"\n[variables]\nAPI_KEY = { value = "${SECRET}", masked = true }\n`,
   `${MINIMAL}[variables]\nAPI_KEY = { value = "${SECRET}", masked = "yes" }\n`,
   `${MINIMAL}[variables]\nAPI_KEY = { value = "${SECRET}", masked = true, protected = true }\n`,
@@ -418,4 +418,21 @@ test('repository and ref name a git checkout for get_sources', () => {
     () => parseJobFile('name = "x"\nscript = ["make"]\nrepository = "-oProxyCommand=x"\n', 'job.toml'),
     /job\.toml: repository: expected a git repository URL or path/,
   );
+});
+
+test('image and services are read as .gitlab-ci.yml writes them', () => {
+  const job = parseJobFile(
+    `${MINIMAL}image = { name = "node:22", entrypoint = [""], pull_policy = ["if-not-present"] }\nservices = ["postgres:16", { name = "redis:7", alias = "cache, kv", command = ["redis-server"], variables = { A = "1" } }]\n`,
+    'job.toml',
+  );
+  assert.deepEqual(job.image, { name: 'node:22', aliases: [], entrypoint: [''], command: [], pullPolicies: ['if-not-present'], variables: [] });
+  assert.deepEqual(job.services?.map((s) => [s.name, s.aliases, s.command, s.variables]), [
+    ['postgres:16', [], [], []],
+    ['redis:7', ['cache', 'kv'], ['redis-server'], [{ key: 'A', value: '1', masked: false }]],
+  ]);
+  assert.throws(
+    () => parseJobFile(`${MINIMAL}image = { name = "a", pull_policy = ["sometimes"] }\n`, 'job.toml'),
+    /image\.pull_policy: expected always, if-not-present, never, got "sometimes"/,
+  );
+  assert.throws(() => parseJobFile(`${MINIMAL}services = [{ alias = "db" }]\n`, 'job.toml'), /services\[0\]\.name: expected an image name such as "alpine:3"/);
 });
