@@ -2,6 +2,7 @@
 // and a cyan title for each, the stage's script run in the job's
 // environment, and what GitLab prints around them (the header, retries,
 // timeouts, cancel, the closing line).
+import { hostname } from 'node:os';
 import type { JobEnvironment, StageOutcome } from '../job/executor.ts';
 import type { Job } from '../job/model.ts';
 import type { BuildStage, ResourceUse, StageTiming } from '../job/result.ts';
@@ -160,7 +161,13 @@ export class StageRunner {
     const { outcome, plan } = this.parts;
     let result: StageOutcome;
     try {
-      result = await this.stage('prepare_script', this.scriptOf((body) => prepareBody(body, plan.directories!.tempDir)), this.remaining(), this.stopSignals);
+      const via = this.parts.options.executor.info.showHostname === true ? hostname() : undefined;
+      result = await this.stage(
+        'prepare_script',
+        this.scriptOf((body) => prepareBody(body, plan.directories!.tempDir, via)),
+        this.remaining(),
+        this.stopSignals,
+      );
     } catch (error) {
       outcome.systemFailure('prepare_script', error);
       return false;

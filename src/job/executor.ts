@@ -26,6 +26,8 @@ export interface ExecutorInfo {
   readonly services: boolean;
   /** Whether jobs share the runner's machine (GitLab's CI_SHARED_ENVIRONMENT). */
   readonly shared: boolean;
+  /** prepare_script names the runner's host too: `Running on CONTAINER via HOST...` (GitLab's ShowHostname). */
+  readonly showHostname?: boolean;
 }
 
 /** A job's directories, as the job sees them. */

@@ -65,9 +65,12 @@ export function writeCommands(body: ScriptBody, commands: readonly string[], sec
   }
 }
 
-/** prepare_script: where the job runs; nothing exported yet. */
-export function prepareBody(body: ScriptBody, tempDir: string): void {
-  body.line('echo "Running on $(hostname)..."');
+/**
+ * prepare_script: where the job runs; nothing exported yet. `via`: the runner's own host, for an
+ * executor whose jobs run elsewhere (GitLab's `Running on CONTAINER via HOST...`).
+ */
+export function prepareBody(body: ScriptBody, tempDir: string, via?: string): void {
+  body.line(via === undefined ? 'echo "Running on $(hostname)..."' : `echo "Running on $(hostname) via "${body.quote(`${via}...`)}`);
   body.command('rm', '-f', gitlabEnvFile(tempDir));
 }
 

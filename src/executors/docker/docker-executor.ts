@@ -94,7 +94,7 @@ export interface DockerExecutorOptions {
 
 export class DockerExecutor implements Executor {
   readonly buildsDir = CONTAINER_BUILDS_DIR;
-  readonly info: ExecutorInfo = { name: 'docker', shell: 'sh', image: true, services: true, shared: false };
+  readonly info: ExecutorInfo = { name: 'docker', shell: 'sh', image: true, services: true, shared: false, showHostname: true };
   private readonly config: DockerConfig;
 
   constructor(private readonly options: DockerExecutorOptions) {

@@ -7,7 +7,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DockerEngine } from '../../../src/executors/docker/engine.ts';
-import type { CoordinatorJob, JobSpec } from '../../support/coordinator/coordinator.ts';
+import { join } from 'node:path';
+import { type CoordinatorJob, createGitRepository, type JobSpec } from '../../support/coordinator/coordinator.ts';
 import { dockerAvailable, testDockerHost } from '../../support/docker.ts';
 import { finished, logLines, logText, runJob, sharedGitLabRunner, withoutSources } from '../gitlab/harness.ts';
 
@@ -83,6 +84,10 @@ test("a job in an image with only sh runs with sh; a job without image gets the 
   assert.ok(lines.includes('Using Docker executor with image runner-test/sh:1 ...'), lines.join('\n'));
   assert.ok(lines.includes('no bash here'), lines.join('\n'));
   assert.ok(lines.some((l) => /^runner-test-runn-project-\d+-concurrent-\d+$/.test(l)), `the build container's host name: ${lines.join('\n')}`);
+  assert.ok(
+    lines.some((l) => /^Running on runner-test-runn-project-\d+-concurrent-\d+ via \S+\.\.\.$/.test(l)),
+    `GitLab's prepare line names the container and the runner's host: ${lines.join('\n')}`,
+  );
 });
 
 test('a service is reachable by its alias and by the names GitLab derives from its image', { skip }, async () => {
@@ -193,4 +198,29 @@ test("a container job's CPU and peak memory come from its cgroup, in the log and
   assert.match(metrics, /ci_runner_docker_image_pull_duration_seconds_count\{runner="gitlab",pull_policy="if-not-present",result="local"\} [1-9]/);
   assert.match(metrics, /ci_runner_docker_container_start_duration_seconds_count\{runner="gitlab",type="build"\} [1-9]/);
   assert.match(metrics, /ci_runner_docker_containers_running\{runner="gitlab",type="build"\} 0\b/);
+});
+
+test("the checkout runs on the runner's host without the job's hooks or variables; the image needs no git", { skip }, async () => {
+  const s = await shared.get();
+  const repository = createGitRepository(join(s.dir, 'repos', 'checkout'), { 'a.txt': 'from the repository\n' });
+  const job = await runJob(s.coordinator, {
+    name: 'checkout',
+    repository,
+    script: ['cat a.txt', 'command -v git || echo "no git in this image"'],
+    // A job variable git would act on, and hooks that would run on the host.
+    variables: [{ key: 'GIT_TRACE', value: '1' }],
+    hooks: [{ name: 'pre_get_sources_script', script: ['echo "job hook ran"'] }],
+  }, 90_000);
+  const lines = logLines(job.trace);
+  assert.equal(job.state, 'success', lines.join('\n'));
+  assert.ok(lines.includes('from the repository'), lines.join('\n'));
+  assert.ok(lines.includes('no git in this image'), lines.join('\n'));
+  assert.ok(
+    lines.includes(
+      "WARNING: hooks:pre_get_sources_script and hooks:post_get_sources_script are not run: this executor fetches the sources on the runner's host",
+    ),
+    lines.join('\n'),
+  );
+  assert.ok(!lines.includes('job hook ran'), lines.join('\n'));
+  assert.ok(!lines.some((l) => /trace: (built-in|exec|run_command)/.test(l)), `GIT_TRACE reached git on the host: ${lines.join('\n')}`);
 });
