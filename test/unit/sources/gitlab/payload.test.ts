@@ -74,15 +74,16 @@ const GOOD: ReadonlyArray<readonly [string, Record<string, unknown>, Check]> = [
         { key: 'M', value: 'masked-value', masked: true },
         { key: 'F', value: 'file content', file: true },
         { key: 'R', value: '$NOT', raw: true },
-        { key: 'E', value: '$YES' },
+        { key: 'E', value: '$YES', public: true },
       ],
     }),
     (job) =>
+      // `public` as GitLab marks it: what a service may be given.
       assert.deepEqual(job.variables, [
-        { key: 'M', value: 'masked-value', masked: true, file: false, expand: true },
-        { key: 'F', value: 'file content', masked: false, file: true, expand: true },
-        { key: 'R', value: '$NOT', masked: false, file: false, expand: false },
-        { key: 'E', value: '$YES', masked: false, file: false, expand: true },
+        { key: 'M', value: 'masked-value', masked: true, file: false, expand: true, public: false },
+        { key: 'F', value: 'file content', masked: false, file: true, expand: true, public: false },
+        { key: 'R', value: '$NOT', masked: false, file: false, expand: false, public: false },
+        { key: 'E', value: '$YES', masked: false, file: false, expand: true, public: true },
       ]),
   ],
   ['a variable no shell can name is left out with a warning', payload({ variables: [{ key: 'A-B', value: 'x' }] }), (job) => {
