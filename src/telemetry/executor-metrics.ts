@@ -5,6 +5,11 @@
 import type { Meter } from '@opentelemetry/api';
 import type { ExecutorEvents } from '../job/executor.ts';
 
+/** How getting an image ended: pulled from a registry, found on the host, or failed. */
+export const IMAGE_PULL_RESULTS = ['pulled', 'local', 'failed'] as const;
+/** How the wait for a job's services ended. */
+export const SERVICES_WAIT_RESULTS = ['up', 'not_up'] as const;
+
 /** Seconds: a local image in milliseconds, a pull of a large image over minutes. */
 const PULL_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 /** Seconds: a container starts in tens of milliseconds to a few seconds. */

@@ -131,6 +131,7 @@ test('the dashboard has the rows and variables of the issue', () => {
     'Coordinator API',
     'Process',
     'Runtime',
+    'Docker executor',
   ]);
   const variables = new Map(dashboard.templating.list.map((v) => [v.name, v]));
   assert.deepEqual([...variables.keys()], ['datasource', 'job', 'instance', 'runner']);
@@ -142,7 +143,7 @@ test('the dashboard has the rows and variables of the issue', () => {
     assert.ok(variable.multi === true && variable.includeAll === true && variable.allValue === '.*', `${name}: multi-value with All (.*)`);
   }
   const count = queryPanels().length;
-  assert.ok(count >= 25 && count <= 35, `${count} panels besides the rows`);
+  assert.ok(count >= 25 && count <= 40, `${count} panels besides the rows`);
   // Every rate over a range takes Grafana's $__rate_interval (or the whole $__range).
   const fixedRanges = queries().filter((query) => /\[\s*\d+[smhdwy]\s*\]/.test(query.expr)).map((query) => `${query.where}: ${query.expr}`);
   assert.deepEqual(fixedRanges, [], 'fixed range windows instead of $__rate_interval');

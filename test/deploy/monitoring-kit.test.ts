@@ -102,6 +102,7 @@ test('every alert has a unit test where it fires and one where it does not', () 
       'RunnerMemoryGrowing',
       'RunnerRestarting',
       'RunnerArtifactUploadsFailing',
+      'RunnerDockerImagePullsFailing',
     ]
   ) {
     assert.ok(names.includes(expected), `alerts.yml has ${expected}: ${names.join(', ')}`);

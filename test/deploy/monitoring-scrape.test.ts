@@ -19,6 +19,8 @@ import { startRunner } from '../support/runner-process.ts';
 import { RUNTIME_METRIC_SUPPORT } from '../../src/telemetry/runtime-support.ts';
 import { CACHE_RESTORE_RESULTS, COUNTED_TRANSFER_FAILURES, TRANSFER_DIRECTIONS, TRANSFER_RESULTS } from '../../src/telemetry/transfer-metrics.ts';
 import { families } from '../support/exposition.ts';
+import { IMAGE_PULL_RESULTS, SERVICES_WAIT_RESULTS } from '../../src/telemetry/executor-metrics.ts';
+import { dockerAvailable, testDockerHost } from '../support/docker.ts';
 import { dashboard, dashboardMetrics, labelValues, queries, type Query, substitute, variableDefinition } from '../support/grafana-dashboard.ts';
 
 // ---------------------------------------------------------------------------
@@ -34,8 +36,12 @@ function tableFamily(name: string): string | undefined {
   return family in RUNTIME_METRIC_SUPPORT ? family : undefined;
 }
 
-/** Absent on this runtime by the runtime support table. */
+/** A docker runner joins the scrape where a daemon answers (always on CI, which starts one). */
+const dockerSkip = await dockerAvailable(['runner-test/sh:1', 'runner-test/kv:1']);
+
+/** Absent on this runtime by the runtime support table, or a docker executor metric with no daemon to run a docker job. */
 function absentHere(name: string): boolean {
+  if (dockerSkip !== undefined && name.startsWith('ci_runner_docker_')) return true;
   const family = tableFamily(name);
   return family !== undefined && RUNTIME_METRIC_SUPPORT[family]![runtime.name] === false;
 }
@@ -106,7 +112,7 @@ const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
   kind: ['minor', 'major', 'incremental', 'weakcb'],
   direction: TRANSFER_DIRECTIONS,
   reason: COUNTED_TRANSFER_FAILURES,
-  result: [...TRANSFER_RESULTS, ...CACHE_RESTORE_RESULTS],
+  result: [...TRANSFER_RESULTS, ...CACHE_RESTORE_RESULTS, ...IMAGE_PULL_RESULTS, ...SERVICES_WAIT_RESULTS],
 };
 
 /** Every query the label checks read: the panels', the alert rules', and each label_values(selector, label) as count by (label) (selector). */
@@ -175,8 +181,9 @@ let scrape: Promise<string> | undefined;
 
 /**
  * /metrics of a runner that ran a passing, a failing and a coordinator job,
- * once for this file's tests. Two runners in one process: a local queue, and
- * a GitLab runner against the test coordinator. The ci_runner_api_request_*
+ * once for this file's tests. Runners in one process: a local queue, a GitLab
+ * runner against the test coordinator, and where a Docker daemon answers a
+ * docker runner with a job that has a service and one whose image is missing. The ci_runner_api_request_*
  * series exist only once a coordinator has been asked something (an
  * OpenTelemetry instrument with no data point is not rendered at all, not
  * even its # TYPE line), so the API panels are checked against real requests
@@ -198,6 +205,19 @@ function scrapeAfterJobs(): Promise<string> {
         'name = "gitlab"',
         `url = "${coordinator.url}"`,
         `token = "${RUNNER_TOKEN}"`,
+        ...(dockerSkip === undefined
+          ? [
+            '[[runners]]',
+            'name = "docker"',
+            'executor = "docker"',
+            'queue_dir = "queue-docker"',
+            '[runners.docker]',
+            `host = "${testDockerHost()}"`,
+            'image = "runner-test/sh:1"',
+            'pull_policy = "if-not-present"',
+            'allowed_pull_policies = ["if-not-present", "never"]',
+          ]
+          : []),
         '',
       ].join('\n'),
       { mode: 0o600 },
@@ -216,6 +236,18 @@ function scrapeAfterJobs(): Promise<string> {
         return ['success', 'failed', 'canceled'].includes(now.state) ? now : undefined;
       });
       assert.equal(done.state, 'success');
+      if (dockerSkip === undefined) {
+        // A docker job with a service, and one whose image is missing under pull_policy never: pulls of each result.
+        const dockerQueue = join(dir, 'queue-docker');
+        const served = await enqueue(dockerQueue, 'name = "served"\nscript = ["true"]\nservices = ["runner-test/kv:1"]\n', 'served.toml');
+        const missing = await enqueue(
+          dockerQueue,
+          'name = "missing"\nscript = ["true"]\nimage = { name = "runner-test/missing:1", pull_policy = ["never"] }\n',
+          'missing.toml',
+        );
+        assert.equal((await waitForResult(dockerQueue, served.id, { timeoutMs: 60_000 })).state, 'success');
+        assert.equal((await waitForResult(dockerQueue, missing.id, { timeoutMs: 60_000 })).state, 'failed');
+      }
 
       // Node's nodejs_gc_duration_seconds appears after the runner's first
       // garbage collection: scrape until every expected name is there, or time out.
