@@ -7,13 +7,14 @@
 // are written here around a raw deflate stream.
 
 import { Buffer } from 'node:buffer';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32, createDeflateRaw } from 'node:zlib';
 import type { ArchiveEntry } from './paths.ts';
+import { archiveSink } from './archive-sink.ts';
 
 export interface GzipWriteOptions {
   /** The directory the names are relative to. */
@@ -71,8 +72,8 @@ export async function writeGzip(
   out.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
   });
-  const sink = typeof destination === 'string' ? createWriteStream(destination) : destination;
-  const written = pipeline(out, sink);
+  const sink = archiveSink(destination);
+  const written = pipeline(out, sink.stream);
   written.catch(() => {}); // awaited below
   const write = async (chunk: Buffer): Promise<void> => {
     if (!out.write(chunk)) await new Promise<void>((resolveDrain) => out.once('drain', resolveDrain));
@@ -111,10 +112,14 @@ export async function writeGzip(
     out.end();
   } catch (error) {
     out.destroy(error as Error);
-    // The file sink is closed before the caller hears of the failure, so it can remove the directory.
     await written.catch(() => {});
+    await sink.settle(true);
     throw error;
   }
-  await written;
+  await written.catch(async (error: unknown) => {
+    await sink.settle(true);
+    throw error;
+  });
+  await sink.settle(false);
   return bytes;
 }

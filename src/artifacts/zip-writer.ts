@@ -7,7 +7,7 @@
 
 import { Buffer } from 'node:buffer';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { lstat, open, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { ZipFile } from 'yazl';
 import type { ArchiveEntry } from './paths.ts';
+import { archiveSink } from './archive-sink.ts';
 import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
 
 useNativeCrc32();
@@ -104,9 +105,9 @@ async function write(
     batched = 0;
     return out;
   }
-  const sink = typeof destination === 'string' ? createWriteStream(destination) : destination;
+  const sink = archiveSink(destination);
   const output = zip.outputStream as Readable;
-  const written = pipeline(output, counter, sink);
+  const written = pipeline(output, counter, sink.stream);
   const failure = new Failure();
   zip.on('error', (error: Error) => failure.fail(error));
   written.catch((error: Error) => failure.fail(error));
@@ -114,8 +115,16 @@ async function write(
     output.destroy(error as Error);
     throw error;
   });
-  await failure.race(feeding);
-  await failure.race(written);
+  let done = false;
+  try {
+    await failure.race(feeding);
+    await failure.race(written);
+    done = failure.error === undefined;
+  } finally {
+    if (!done) output.destroy(failure.error);
+    await written.catch(() => {});
+    await sink.settle(!done);
+  }
   if (failure.error !== undefined) throw failure.error;
   return bytes;
 }

@@ -1,6 +1,6 @@
 // Temporary trees and the external readers the artifact tests check archives with.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -8,6 +8,23 @@ import { dirname, join } from 'node:path';
 export function tempDir(prefix: string): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), `runner-artifacts-${prefix}-`));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * The files under `dir` this process holds open (Linux /proc/self/fd). A writer that failed must
+ * have closed its output before it says so, or the file appears after its directory was removed.
+ */
+export function openFilesUnder(dir: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(`${dir}/`)) open.push(target);
+    } catch {
+      // closed while listing (the listing's own descriptor)
+    }
+  }
+  return open;
 }
 
 /** Writes files (string content), directories (`null`) and symlinks (`{ link }`) under root. */

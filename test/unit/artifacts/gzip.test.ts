@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sanitizeGzipHeaderText, writeGzip } from '../../../src/artifacts/gzip-writer.ts';
 import { skipUnless } from '../../support/tools.ts';
-import { makeTree, run, tempDir } from './fixtures.ts';
+import { makeTree, openFilesUnder, run, tempDir } from './fixtures.ts';
 
 const MTIME = new Date('2024-05-06T07:08:09Z');
 
@@ -71,6 +71,8 @@ test('gzip format refuses what is not a regular file, as GitLab does', async (t)
     writeGzip([{ name: 'reports', kind: 'directory' }], join(dir.path, 'x.gz'), { projectDir: dir.path }),
     /the "reports" is not a regular file/,
   );
+  assert.deepEqual(openFilesUnder(dir.path), [], 'the output is closed before the error is told');
+  assert.equal(existsSync(join(dir.path, 'x.gz')), false, 'the partial output is removed');
 });
 
 test('sanitizeGzipHeaderText escapes like Go url.PathEscape only when needed', () => {
