@@ -18,6 +18,7 @@ import { ZipFile } from 'yazl';
 import type { ArchiveEntry } from './paths.ts';
 import { archiveSink } from './archive-sink.ts';
 import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
+import { WrittenEntries } from './yazl-written-entries.ts';
 
 useNativeCrc32();
 
@@ -75,6 +76,7 @@ async function write(
   options: ZipWriteOptions,
 ): Promise<number> {
   const zip = new ZipFile();
+  copySmallWrites(zip.outputStream as unknown as Writable);
   let bytes = 0;
   // yazl emits headers, data and descriptors as separate small chunks; one write per chunk would
   // be a system call each, so small ones are gathered into writes of up to BATCH bytes. Large
@@ -130,6 +132,20 @@ async function write(
 }
 
 /**
+ * yazl writes a small file's deflated bytes as zlib handed them over: on Node a view into zlib's
+ * 16 KiB output buffer, which the view keeps alive. Ten thousand such views waiting in the output
+ * stream held 160 MiB for 2 MiB of data; a copy of a small chunk holds only its own bytes.
+ */
+function copySmallWrites(stream: Writable): void {
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) =>
+    write(
+      Buffer.isBuffer(chunk) && chunk.length < COPIED_BELOW && chunk.buffer.byteLength > 2 * chunk.length ? Buffer.from(chunk) : chunk,
+      ...rest,
+    )) as Writable['write'];
+}
+
+/**
  * The first error of a zip being written, and waits that end with it. Not a promise raced with
  * Promise.race: every race leaves a reaction on a promise that never settles, and with it what
  * the race resolved to (`once(stream, 'data')` resolves to the chunk) - thousands of waits kept
@@ -169,24 +185,6 @@ class Failure {
   }
 }
 
-/**
- * yazl looks for its next entry from the first one on every step, which is quadratic in the entry
- * count (a 30k-entry zip spent seconds there). Entries before the one whose data is being read are
- * finished, so they are moved out of its list while writing and put back before the central
- * directory is written. If a yazl release renames that list, this falls back to yazl's own pace.
- * Written entries' pump functions are dropped: an addBuffer entry's holds its deflated bytes.
- */
-interface YazlInternals {
-  entries?: unknown;
-}
-/** What compaction reads and clears of yazl's entry records (yazl's Entry, not part of its API). */
-interface YazlEntry {
-  state?: number;
-  doFileDataPump?: (() => void) | undefined;
-}
-/** yazl's Entry.FILE_DATA_DONE: the entry's data and descriptor are written. */
-const FILE_DATA_DONE = 3;
-
 /** Files up to this size are read whole ahead of their turn: one read instead of a stream's open/read/read/close. */
 const SMALL_FILE = 64 * 1024;
 /** Bytes looked at to decide whether a file is deflated or stored. */
@@ -200,6 +198,8 @@ const INCOMPRESSIBLE_BITS = 7.9;
 const DEFLATING = 8;
 /** Reads of a large file: fewer, larger chunks through yazl's CRC and deflate streams. */
 const READ_CHUNK = 256 * 1024;
+/** Chunks yazl writes below this size are copied out of the larger buffers they are views of. */
+const COPIED_BELOW = 16 * 1024;
 /** Output writes are gathered up to this size. */
 const BATCH = 256 * 1024;
 /** Entries stat'ed (and small files read) ahead of the one being written: the disk's latency overlaps. */
@@ -288,22 +288,7 @@ async function feed(
   failure: Failure,
   nudge: GarbageNudge,
 ): Promise<void> {
-  const internals = zip as unknown as YazlInternals;
-  const tracked = Array.isArray(internals.entries);
-  const finished: unknown[] = [];
-  /** Moves the leading written entries out of yazl's list, dropping the data their pump functions hold. */
-  const compact = (): number => {
-    const list = internals.entries;
-    // Not yazl's layout any more: nothing is moved, and nothing is waited for.
-    if (!Array.isArray(list) || (list.length > 0 && typeof (list[0] as YazlEntry).state !== 'number')) return 0;
-    let done = 0;
-    while (done < list.length && (list[done] as YazlEntry).state === FILE_DATA_DONE) done++;
-    for (const entry of list.splice(0, done) as YazlEntry[]) {
-      entry.doFileDataPump = undefined;
-      finished.push(entry);
-    }
-    return list.length;
-  };
+  const writtenEntries = new WrittenEntries(zip);
   const output = zip.outputStream as Readable & Partial<Pick<Writable, 'writableNeedDrain'>>;
 
   for await (const item of prepared(entries, options.projectDir)) {
@@ -318,14 +303,14 @@ async function feed(
       zip.addEmptyDirectory(`${entry.name}/`, common);
     } else if (item.kind === 'symlink') {
       zip.addBuffer(item.target, entry.name, { ...common, compress: false });
-    } else if (item.data !== undefined && tracked) {
+    } else if (item.data !== undefined && writtenEntries.tracked) {
       // A small file already read: yazl deflates it at once on zlib's thread pool, so up to
       // DEFLATING small files compress side by side (and beside a large file's stream) where a
       // stream each would go one at a time. Bounded: at most DEFLATING entries wait unwritten.
       nudge.add(item.data.length);
       zip.addBuffer(item.data, entry.name, { ...common, compress: item.compress });
       item.data = undefined;
-      while (compact() > DEFLATING) await failure.nextChunk(output);
+      while (writtenEntries.compact() > DEFLATING) await failure.nextChunk(output);
     } else {
       const path = item.path;
       // yazl keeps this callback until the entry is written: it must not keep the file's bytes alive after.
@@ -347,11 +332,11 @@ async function feed(
       });
       // One file's data at a time: the next entry is added once this one is being read.
       await failure.race(started);
-      compact();
+      writtenEntries.compact();
     }
     // Headers of directories and links are written without backpressure; wait for the reader here.
     if (output.readableLength > 1 << 20) await failure.nextChunk(output);
   }
-  if (Array.isArray(internals.entries) && finished.length > 0) internals.entries = finished.concat(internals.entries);
+  writtenEntries.restore();
   zip.end();
 }
