@@ -9,7 +9,7 @@ import type { Config, RunnerConfig } from '../config/types.ts';
 import type { JobSlot } from '../build/build.ts';
 import type { ExecutorFactory } from '../job/executor.ts';
 import type { SourceFactory, SourceJob } from '../job/source.ts';
-import type { AgentState, FinishedJob, JobView, RunnerStatus } from '../job/status.ts';
+import type { AgentState, FinishedJob, JobView, RunnerStatus, StartedJob } from '../job/status.ts';
 import type { Fields, Logger } from '../log/logger.ts';
 import type { TransferRecord } from '../job/transfer.ts';
 import { runSourceJob } from './job-runner.ts';
@@ -21,6 +21,8 @@ export interface AgentParts {
   readonly sources: SourceFactory;
   /** Makes each runner's executor. */
   readonly executors: ExecutorFactory;
+  /** Told of every job as it starts (the queue-time metrics). */
+  readonly onJobStarted?: (job: StartedJob) => void;
   /** Told of every job that ends (the job metrics). */
   readonly onJobFinished?: (job: FinishedJob) => void;
   /** GitLab's system_id of this runner process (its job logs' header shows it). */
@@ -57,6 +59,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
   private readonly sources: SourceFactory;
   private readonly executors: ExecutorFactory;
   private readonly onJobFinished: (job: FinishedJob) => void;
+  private readonly onJobStarted: (job: StartedJob) => void;
   private readonly systemId: string;
 
   constructor(private currentConfig: Config, parts: AgentParts) {
@@ -64,6 +67,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
     this.sources = parts.sources;
     this.executors = parts.executors;
     this.onJobFinished = parts.onJobFinished ?? (() => undefined);
+    this.onJobStarted = parts.onJobStarted ?? (() => undefined);
     this.systemId = parts.systemId;
   }
 
@@ -111,6 +115,15 @@ export class Agent implements RunnerStatus, SlotKeeper {
 
   requestsInFlight(): ReadonlyMap<string, number> {
     return new Map([...this.loops.values()].map(({ loop }) => [loop.runner.name, loop.requestsInFlight]));
+  }
+
+  pendingJobs(): ReadonlyMap<string, number> {
+    const pending = new Map<string, number>();
+    for (const { loop } of this.loops.values()) {
+      const count = loop.source.pendingJobs?.();
+      if (count !== undefined) pending.set(loop.runner.name, count);
+    }
+    return pending;
   }
 
   start(): void {
@@ -266,6 +279,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
     // deno-lint-ignore prefer-const -- the hooks above its assignment refer to it
     let job: RunningJob;
     this.logger.info('Job started', fields);
+    this.onJobStarted({ runner: runner.name, queue: sourceJob.queue });
     const projectId = sourceJob.job.project?.id;
     const slot = this.slotFor(runner.name, projectId);
     const done = runSourceJob(runner, sourceJob, this.executors.create(runner), { systemId: this.systemId, slot }, {

@@ -10,6 +10,7 @@ import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } 
 import { registerExecutorMetrics } from '../telemetry/executor-metrics.ts';
 import { registerJobMetrics } from '../telemetry/job-metrics.ts';
 import { registerProcessMetrics } from '../telemetry/process-metrics.ts';
+import { registerQueueMetrics } from '../telemetry/queue-metrics.ts';
 import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
 import { registerRuntimeMetrics } from '../telemetry/runtime-metrics.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -22,6 +23,7 @@ import type { Telemetry } from '../telemetry/telemetry.ts';
 export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDirectory: string, logger: Logger, systemId: string): Agent {
   logger.countWith(registerErrorMetrics(telemetry.meter));
   const jobMetrics = registerJobMetrics(telemetry.meter);
+  const queueMetrics = registerQueueMetrics(telemetry.meter);
   const sources = sourceFactory(workingDirectory, logger, systemId, registerApiMetrics(telemetry.meter));
   const agent = new Agent(config, {
     logger,
@@ -32,10 +34,12 @@ export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDi
       removeLeftovers: true,
       onLeftoverError: (runner, error) => logger.warn('Could not remove the docker leftovers of an earlier run', { runner, error: error.message }),
     }),
+    onJobStarted: (started) => queueMetrics.jobStarted(started),
     onJobFinished: (finished) => jobMetrics.jobFinished(finished),
     systemId,
   });
   jobMetrics.observe(agent);
+  queueMetrics.observe(agent);
   registerRequestConcurrency(telemetry.meter, agent);
   registerRunnerMetrics(telemetry.meter, agent, systemId);
   registerProcessMetrics(telemetry.meter);

@@ -16,6 +16,17 @@ export interface JobControl {
   abort(): void;
 }
 
+/** How long a job waited before a runner took it, and what its queue looked like then. */
+export interface QueueInfo {
+  /** Seconds from the job's entering its queue to this runner's taking it. */
+  readonly waitedSeconds: number;
+  /** The coordinator's queue size and search depth when it handed the job out, where it says (GitLab's job_info). */
+  readonly size?: number | undefined;
+  readonly depth?: number | undefined;
+  /** GitLab's project_jobs_running_on_instance_runners_count (a bucket such as "0", "3+" or "+Inf"), where sent. */
+  readonly projectJobsRunning?: string | undefined;
+}
+
 export interface SourceJob {
   /** Unique among the source's jobs. */
   readonly id: string;
@@ -23,6 +34,8 @@ export interface SourceJob {
   /** The job's address at its coordinator, or its queue file for local jobs. */
   readonly url: string;
   readonly job: Job;
+  /** How long the job was queued; undefined where the source cannot tell. */
+  readonly queue?: QueueInfo | undefined;
   /** Where the job's artifacts go and its dependencies' come from; undefined: the source keeps none (the job is warned). */
   readonly artifacts?: ArtifactTransport | undefined;
   /** Starts the job's log upstream; the returned sink receives every log byte, in order. */
@@ -36,6 +49,8 @@ export interface SourceJob {
 export interface JobSource {
   /** One job, or undefined when there is none now. Throws SourceError when the source cannot be asked. */
   request(): Promise<SourceJob | undefined>;
+  /** Jobs waiting in the source's own queue at its last look (the local queue), undefined for a source that cannot see its queue. */
+  pendingJobs?(): number | undefined;
   /** Housekeeping the source needs whether or not a slot is free (the local queue: finishing dead runners' jobs). */
   maintain?(): Promise<void>;
   /** Releases what the source holds (the runner is stopping or the source was removed). */

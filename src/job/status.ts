@@ -3,6 +3,7 @@
 // the agent itself.
 import type { Config } from '../config/types.ts';
 import type { JobResult } from './result.ts';
+import type { QueueInfo } from './source.ts';
 
 export type AgentState = 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -23,6 +24,12 @@ export interface JobView {
   readonly pid: number | undefined;
 }
 
+/** A job as it starts, for the queue-time metrics. */
+export interface StartedJob {
+  readonly runner: string;
+  readonly queue: QueueInfo | undefined;
+}
+
 /** A finished job, for counters and histograms. */
 export interface FinishedJob {
   readonly runner: string;
@@ -38,6 +45,8 @@ export interface RunnerStatus {
   runningJobs(): readonly JobView[];
   /** Requests for jobs in flight now, per runner name. */
   requestsInFlight(): ReadonlyMap<string, number>;
+  /** Jobs waiting in each runner's own queue (the local queue) at its last look; runners whose source cannot see its queue are absent. */
+  pendingJobs(): ReadonlyMap<string, number>;
   /** Successful configuration loads, the first included. */
   readonly configurationLoads: number;
   readonly configurationLoadErrors: number;

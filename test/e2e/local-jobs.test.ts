@@ -128,6 +128,13 @@ test('jobs from the queue run, their results, logs and counters are right, secre
     assert.equal(await metric(runner, 'ci_runner_jobs_total{runner="local"}'), 2);
     assert.equal(await metric(runner, 'ci_runner_failed_jobs_total{runner="local",failure_reason="script_failure"}'), 1);
     assert.equal(await metric(runner, 'ci_runner_job_duration_seconds_count{runner="local"}'), 2);
+    // Queue time from each job's submission to its claim; the pending gauge from the latest poll.
+    assert.equal(await metric(runner, 'ci_runner_job_queue_duration_seconds_count{runner="local"}'), 2);
+    assert.equal(await metric(runner, 'ci_runner_job_queue_duration_seconds_bucket{runner="local",le="3600"}'), 2);
+    assert.equal(
+      await until('an empty pending queue', async () => (await metric(runner, 'ci_runner_local_queue_pending_jobs{runner="local"}')) === 0 ? true : undefined),
+      true,
+    );
   } finally {
     runner.kill();
     rmSync(dir, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import type { Logger } from '../../log/logger.ts';
 import { sleep } from '../../system/sleep.ts';
 import type { LogSink } from '../../job/log.ts';
 import type { JobResult } from '../../job/result.ts';
-import type { JobControl, SourceJob } from '../../job/source.ts';
+import type { JobControl, QueueInfo, SourceJob } from '../../job/source.ts';
 import type { ArtifactTransport } from '../../job/transfer.ts';
 import { type ApiResponse, bodyExcerpt, type GitLabApi, retryAfterMs } from './api.ts';
 import { GitLabArtifacts } from './gitlab-artifacts.ts';
@@ -48,6 +48,7 @@ export class GitLabJob implements SourceJob {
   readonly name: string;
   readonly url: string;
   readonly job: CoordinatorJob['job'];
+  readonly queue: QueueInfo | undefined;
   readonly artifacts: ArtifactTransport;
   private trace: TraceBuffer | undefined;
   private control: JobControl | undefined;
@@ -78,6 +79,7 @@ export class GitLabJob implements SourceJob {
     this.name = coordinatorJob.job.name;
     this.url = coordinatorJob.webUrl ?? `${api.baseUrl}/api/v4/jobs/${coordinatorJob.id}`;
     this.job = coordinatorJob.job;
+    this.queue = coordinatorJob.queue;
     this.artifacts = new GitLabArtifacts(api, coordinatorJob.id, coordinatorJob.token);
     this.intervalMs = options.updateIntervalMs ?? DEFAULT_UPDATE_INTERVAL_MS;
   }

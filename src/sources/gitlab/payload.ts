@@ -3,6 +3,7 @@
 // is full of tokens.
 import type { ExecutorInfo } from '../../job/executor.ts';
 import type { Job, JobHooks, JobRepository, JobStep, JobVariable } from '../../job/model.ts';
+import type { QueueInfo } from '../../job/source.ts';
 import { parseGoBool } from '../../system/go-bool.ts';
 import { isTable, readArtifacts, readCache, readDependencies, readImage, readServices } from './payload-specs.ts';
 
@@ -76,6 +77,8 @@ export interface CoordinatorJob {
   readonly debugTrace: boolean;
   /** The failure reasons the coordinator takes (features.failure_reasons); undefined when it does not say. */
   readonly failureReasons: readonly string[] | undefined;
+  /** From job_info: how long the job was queued; undefined when GitLab does not say. */
+  readonly queue: QueueInfo | undefined;
   readonly job: Job;
 }
 
@@ -198,6 +201,23 @@ function readHooks(value: unknown): JobHooks {
   return { preGetSources: script('pre_get_sources_script'), postGetSources: script('post_get_sources_script') };
 }
 
+const PROJECT_JOBS_RUNNING = /^(?:[0-9]{1,2}\+?|\+Inf)$/;
+
+/** job_info's queue fields (GitLab Runner's spec.JobInfo); a field of the wrong type is left out. */
+function readQueueInfo(info: Table): QueueInfo | undefined {
+  const waited = info['time_in_queue_seconds'];
+  if (typeof waited !== 'number' || !Number.isFinite(waited) || waited < 0) return undefined;
+  const count = (value: unknown): number | undefined => (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined);
+  const running = info['project_jobs_running_on_instance_runners_count'];
+  return {
+    waitedSeconds: waited,
+    size: count(info['queue_size']),
+    depth: count(info['queue_depth']),
+    // A metric label: only GitLab's bucket shapes ("0", "3+", "+Inf"), so a coordinator cannot make series without bound.
+    projectJobsRunning: typeof running === 'string' && PROJECT_JOBS_RUNNING.test(running) ? running : undefined,
+  };
+}
+
 /** Reads a 201 answer's body; throws PayloadError naming the first bad field. */
 export function parseJobPayload(text: string): CoordinatorJob {
   let payload: unknown;
@@ -241,6 +261,7 @@ export function parseJobPayload(text: string): CoordinatorJob {
     webUrl,
     debugTrace,
     failureReasons: Array.isArray(features['failure_reasons']) ? strings(features['failure_reasons']) : undefined,
+    queue: readQueueInfo(info),
     job: {
       project: { id: typeof projectId === 'number' ? projectId : 0, path: typeof projectPath === 'string' ? projectPath : '' },
       allowGitFetch: payload['allow_git_fetch'] === true,

@@ -9,7 +9,8 @@ import type { FileHandle } from 'node:fs/promises';
 import type { LogSink } from '../../job/log.ts';
 import type { Job } from '../../job/model.ts';
 import type { JobResult } from '../../job/result.ts';
-import type { JobSource, SourceJob } from '../../job/source.ts';
+import type { JobSource, QueueInfo, SourceJob } from '../../job/source.ts';
+import { jobIdTime } from './job-id.ts';
 import { LocalArtifactStore, sweepExpired } from './artifact-store.ts';
 import { resolveDependencies } from './local-needs.ts';
 import { appendLog, type ClaimedJob, claimNext, finish, leaveQueue, openJobLog, recoverDeadClaims } from './queue.ts';
@@ -33,6 +34,8 @@ export class LocalQueueSource implements JobSource {
   private lastRecovery = 0;
   private lastSweep = 0;
   private sweepCursor = '';
+  /** Jobs in pending/ at the last claim attempt, less the one claimed. */
+  private pending: number | undefined;
 
   constructor(
     private readonly queueDir: string,
@@ -53,10 +56,17 @@ export class LocalQueueSource implements JobSource {
     }
   }
 
+  pendingJobs(): number | undefined {
+    return this.pending;
+  }
+
   async request(): Promise<SourceJob | undefined> {
     for (;;) {
-      const claimed = await claimNext(this.queueDir);
+      const claimed = await claimNext(this.queueDir, undefined, (pending) => {
+        this.pending = pending;
+      });
       if (!claimed) return undefined;
+      this.pending = Math.max(0, (this.pending ?? 1) - 1);
       const resolution = await resolveDependencies(this.queueDir, claimed.spec);
       if (resolution.ok) return new LocalJob(this.queueDir, claimed, resolution.dependencies);
       await appendLog(this.queueDir, claimed.id, `[runner] ${MISSING_DEPENDENCY}: ${resolution.reason}\n`);
@@ -71,6 +81,7 @@ export class LocalQueueSource implements JobSource {
 
 export class LocalJob implements SourceJob {
   readonly job: Job;
+  readonly queue: QueueInfo | undefined;
   readonly artifacts: LocalArtifactStore;
   private log: FileHandle | undefined;
 
@@ -78,6 +89,10 @@ export class LocalJob implements SourceJob {
     // needs/dependsOn as written stay out of the job: `dependencies` is what they resolved to.
     const { needs: _needs, dependsOn: _dependsOn, ...definition } = claimed.spec;
     this.job = { ...definition, id: claimed.id, dependencies };
+    // Queued from its submission (the time in its id) to its claim; for a job with needs that
+    // includes the wait for them, as it sat in pending/ all along.
+    const submittedAt = jobIdTime(claimed.id);
+    this.queue = submittedAt === undefined ? undefined : { waitedSeconds: Math.max(0, claimed.claimedAt.getTime() - submittedAt) / 1000 };
     this.artifacts = new LocalArtifactStore(queueDir, claimed.id);
   }
 

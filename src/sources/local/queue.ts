@@ -148,7 +148,12 @@ function checkOwner(owner: string): void {
  * (put there by hand) is finished at once as failed (data_integrity_failure,
  * the reason in its log) and the next one is tried.
  */
-export async function claimNext(queueDir: string, owner: string = selfOwnerName()): Promise<ClaimedJob | undefined> {
+export async function claimNext(
+  queueDir: string,
+  owner: string = selfOwnerName(),
+  /** Told how many jobs were pending when the queue was listed (the claimed one included). */
+  onListed?: (pending: number) => void,
+): Promise<ClaimedJob | undefined> {
   checkOwner(owner);
   await ensureQueue(queueDir);
   const ownerDir = join(claimedDir(queueDir), owner);
@@ -158,6 +163,7 @@ export async function claimNext(queueDir: string, owner: string = selfOwnerName(
     throw new QueueError(`cannot create claim directory ${ownerDir}: ${describeCode(error)}`);
   }
   const names = (await readdir(pendingDir(queueDir))).filter((name) => jobIdOfFile(name) !== undefined).sort();
+  onListed?.(names.length);
   const gate = new NeedsGate(queueDir);
   for (const name of names) {
     const id = jobIdOfFile(name)!;

@@ -132,6 +132,11 @@ test('a passing job: the log framed as GitLab Runner frames it, with script outp
   assert.match(metrics, /ci_runner_api_request_duration_seconds_count\{runner="gitlab",endpoint="request_job",status_class="2xx",method="POST"\} \d+/);
   assert.match(metrics, /ci_runner_request_concurrency\{runner="gitlab"\} [01]\b/);
   assert.match(metrics, /ci_runner_jobs_total\{runner="gitlab"\} [1-9]\d*\b/);
+  // job_info's queue time, size and depth, as GitLab Runner reports them.
+  assert.match(metrics, /^ci_runner_job_queue_duration_seconds_count\{runner="gitlab",project_jobs_running="\+Inf"\} [1-9]\d*$/m);
+  assert.match(metrics, /^ci_runner_job_queue_duration_seconds_bucket\{runner="gitlab",project_jobs_running="\+Inf",le="3600"\} [1-9]\d*$/m);
+  assert.match(metrics, /^ci_runner_job_queue_size\{runner="gitlab"\} 0$/m);
+  assert.match(metrics, /^ci_runner_job_queue_depth\{runner="gitlab"\} 0$/m);
   if (promtoolSkip === false) {
     const lint = await promtool(['check', 'metrics'], metrics);
     assertPromtoolAccepts(metrics, lint.code, lint.output);

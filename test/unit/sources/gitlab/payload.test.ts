@@ -307,3 +307,25 @@ test("payload: no runner_info.timeout is GitLab Runner's default of 2 hours; job
   const withInputs = parseJobPayload(JSON.stringify(payload({ inputs: [{ key: 'env', value: { type: 'string', content: 'prod' } }] }))).job;
   assert.match(withInputs.warnings?.join('\n') ?? '', /inputs: job inputs are not interpolated by this runner/);
 });
+
+test("payload: job_info's queue time, size, depth and project jobs running reach the job; bad or unbounded values are left out", () => {
+  const info = (extra: Record<string, unknown>) => parseJobPayload(JSON.stringify(payload({ job_info: { name: 'build', ...extra } }))).queue;
+  assert.deepEqual(info({ time_in_queue_seconds: 12.5, queue_size: 3, queue_depth: 1, project_jobs_running_on_instance_runners_count: '+Inf' }), {
+    waitedSeconds: 12.5,
+    size: 3,
+    depth: 1,
+    projectJobsRunning: '+Inf',
+  });
+  assert.equal(info({ time_in_queue_seconds: 4, project_jobs_running_on_instance_runners_count: '3+' })?.projectJobsRunning, '3+');
+  // A label value from the coordinator: only GitLab's bucket shapes, so it cannot make series without bound.
+  assert.equal(info({ time_in_queue_seconds: 4, project_jobs_running_on_instance_runners_count: 'x'.repeat(40) })?.projectJobsRunning, undefined);
+  assert.deepEqual(info({ time_in_queue_seconds: 4, queue_size: -1, queue_depth: 1.5 }), {
+    waitedSeconds: 4,
+    size: undefined,
+    depth: undefined,
+    projectJobsRunning: undefined,
+  });
+  assert.equal(info({}), undefined);
+  assert.equal(info({ time_in_queue_seconds: '9' }), undefined);
+  assert.equal(info({ time_in_queue_seconds: -3 }), undefined);
+});

@@ -11,6 +11,7 @@ import { moduleExtension, scriptCommand } from '../../../../src/runtime/runtime.
 import { collectOutput } from '../../../support/child-output.ts';
 import { ConfigError } from '../../../../src/config/validate.ts';
 import { parseJobFile } from '../../../../src/sources/local/job-file.ts';
+import { LocalQueueSource } from '../../../../src/sources/local/local-source.ts';
 import { isJobId, jobIdTime, newJobId } from '../../../../src/sources/local/job-id.ts';
 import {
   type ClaimedJob,
@@ -414,6 +415,26 @@ test('finish refuses results that make no sense', async () => {
     assert.ok(existsSync(claimed.path), 'nothing finished');
     assert.equal((await finish(queue, claimed, { state: 'success', exitCode: 0, startedAt })).state, 'success');
   } finally {
+    cleanup();
+  }
+});
+
+test('the local source tells the jobs left pending at its latest look, and each job its queue time from submission', async () => {
+  const { queue, cleanup } = tempQueue();
+  const source = new LocalQueueSource(queue, () => undefined);
+  try {
+    assert.equal(source.pendingJobs(), undefined, 'before its first look it cannot tell');
+    assert.equal(await source.request(), undefined);
+    assert.equal(source.pendingJobs(), 0);
+    const submitted = Date.now();
+    for (let i = 0; i < 3; i++) await enqueue(queue, job(`job-${i}`), `${i}.toml`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const first = await source.request();
+    assert.equal(source.pendingJobs(), 2);
+    const waited = first?.queue?.waitedSeconds ?? -1;
+    assert.ok(waited >= 0.04 && waited <= (Date.now() - submitted) / 1000 + 0.01, `waited ${waited}`);
+  } finally {
+    await source.close();
     cleanup();
   }
 });
