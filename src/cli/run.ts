@@ -2,7 +2,8 @@
 // runs until a stop signal.
 import { resolve } from 'node:path';
 import type { Agent } from '../agent/agent.ts';
-import { loadConfig } from '../config/load.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/types.ts';
 import { loadSystemId } from '../config/system-id.ts';
 import { tokenFileWarning } from '../config/file-permissions.ts';
 import { formatListenAddress, type ListenAddress, parseListenAddress } from '../config/listen-address.ts';
@@ -10,6 +11,8 @@ import type { Logger } from '../log/logger.ts';
 import { runtime } from '../runtime/runtime.ts';
 import { type RunningServer, startHttpServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
+import type { OtlpPush } from '../telemetry/otlp-push.ts';
+import { otlpMetricsSettings } from '../telemetry/otlp-settings.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
@@ -31,6 +34,22 @@ export interface RunOptions {
 }
 
 /** Runs the agent; resolves with the process exit code. */
+/**
+ * The OTLP push the [otel] table and the OTEL_* environment ask for; a bad value is a ConfigError
+ * naming it. The exporters are loaded only then (about 50 ms of start-up on Node).
+ */
+async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & { describe: Record<string, string> }) | undefined> {
+  try {
+    const settings = otlpMetricsSettings(config.otel, process.env);
+    if (settings === undefined) return undefined;
+    const { otlpPush } = await import('../telemetry/otlp-push.ts');
+    const push = otlpPush(settings, { warn: (message, fields) => logger.warn(message, fields) });
+    return { ...push, describe: { endpoint: settings.url, protocol: settings.protocol, interval_s: String(settings.intervalMs / 1000) } };
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
 export async function runCommand(options: RunOptions, logger: Logger): Promise<number> {
   const cwd = process.cwd();
   const workingDirectory = checkWorkingDirectory(options.workingDirectory ?? cwd);
@@ -39,6 +58,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const { config } = loaded;
   // With the configuration, before anything starts: a state file that cannot be read is as fatal as a bad config.toml (GitLab Runner's).
   const systemId = loadSystemId(loaded.path ?? options.configPath, cwd);
+  const push = await otlpPushOf(config, logger);
   logger.configure(config.logLevel, config.logFormat);
   for (const warning of loaded.warnings) logger.warn(warning);
   const exposed = tokenFileWarning(loaded.path, config);
@@ -101,7 +121,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   logger.info(profilers ? 'Profiling enabled' : 'Profiling disabled', {
     heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
   });
-  const telemetry = new Telemetry();
+  const telemetry = new Telemetry(push);
+  if (push !== undefined) logger.info('OTLP metrics push enabled', push.describe);
   agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;

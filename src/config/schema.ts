@@ -3,7 +3,16 @@
 // about, and docs/configuration.md's tables are checked against this list.
 import { DEFAULT_CONFIG, DEFAULT_RUNNER } from './types.ts';
 
-export type KeyType = 'integer' | 'number' | 'string' | 'boolean' | 'array of strings' | 'string or array of strings' | 'table' | 'array of tables';
+export type KeyType =
+  | 'integer'
+  | 'number'
+  | 'string'
+  | 'boolean'
+  | 'array of strings'
+  | 'string or array of strings'
+  | 'table'
+  | 'table of strings'
+  | 'array of tables';
 
 export interface KeySpec {
   readonly type: KeyType;
@@ -23,6 +32,7 @@ export const GLOBAL_KEYS: Readonly<Record<string, KeySpec>> = {
   pprof: { type: 'boolean', default: DEFAULT_CONFIG.pprof },
   pprof_max_seconds: { type: 'integer', default: DEFAULT_CONFIG.pprofMaxSeconds },
   runners: { type: 'array of tables', default: undefined },
+  otel: { type: 'table', default: undefined },
 };
 
 /** Each [[runners]] table. */
@@ -81,4 +91,17 @@ export const DOCKER_SERVICE_KEYS: Readonly<Record<string, KeySpec>> = {
   entrypoint: { type: 'array of strings', default: undefined },
   command: { type: 'array of strings', default: undefined },
   environment: { type: 'array of strings', default: undefined },
+};
+
+/** The [otel] table: where the runner pushes its metrics over OTLP (the OTEL_* environment otherwise). */
+export const OTEL_KEYS: Readonly<Record<string, KeySpec>> = {
+  endpoint: { type: 'string', default: undefined },
+  metrics_endpoint: { type: 'string', default: undefined },
+  protocol: { type: 'string', default: 'http/protobuf' },
+  headers: { type: 'table of strings', default: undefined },
+  certificate: { type: 'string', default: undefined },
+  timeout: { type: 'number', default: 10 },
+  metrics_interval: { type: 'number', default: 60 },
+  service_name: { type: 'string', default: 'runner' },
+  resource_attributes: { type: 'table of strings', default: undefined },
 };

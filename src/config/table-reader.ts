@@ -63,6 +63,14 @@ export class TableReader {
     return value;
   }
 
+  /** A number of seconds within [min, max], undefined when absent (something else, such as the environment, decides then). */
+  optionalSeconds(key: string, min: number, max: number): number | undefined {
+    const value = this.take(key, 'number');
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) this.fail(key, `a number of seconds from ${min} to ${max}`, value);
+    return value;
+  }
+
   /** Seconds; as in GitLab Runner, 0 means the default. */
   seconds(key: string, max: number): number {
     return this.integer(key, 0, max) || this.fallback(key);
@@ -125,6 +133,14 @@ export class TableReader {
     if (typeof value === 'string') return [value];
     if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) this.fail(key, 'a string or an array of strings', value);
     return value;
+  }
+
+  /** A table whose every value is a string (`headers = { Authorization = "..." }`); empty when absent. */
+  stringTable(key: string): Record<string, string> {
+    const value = this.take(key, 'table of strings');
+    if (value === undefined) return {};
+    if (!isTable(value) || !Object.values(value).every((item) => typeof item === 'string')) this.fail(key, 'a table of strings', value);
+    return { ...value } as Record<string, string>;
   }
 
   /** Each table of an array of tables ([[runners.x.y]]), read by its own schema; unknown keys join this reader's warnings. */

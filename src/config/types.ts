@@ -122,6 +122,25 @@ export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
   docker: undefined,
 };
 
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/** The [otel] table. A key left out is left to the OTEL_* environment, then to the default. */
+export interface OtelConfig {
+  /** OTLP/HTTP base URL; metrics go to its /v1/metrics. */
+  readonly endpoint: string | undefined;
+  /** The metrics URL as is. */
+  readonly metricsEndpoint: string | undefined;
+  readonly protocol: OtlpProtocol | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  /** A PEM file of the CA certificates the collector's certificate is checked against. */
+  readonly certificate: string | undefined;
+  readonly timeoutSeconds: number | undefined;
+  readonly metricsIntervalSeconds: number | undefined;
+  readonly serviceName: string | undefined;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+}
+
 export interface Config {
   /** Jobs running at once across all runners (> 0). */
   readonly concurrent: number;
@@ -138,6 +157,8 @@ export interface Config {
   readonly pprof: boolean;
   /** The longest CPU or allocs profile window a request may ask for, in seconds. */
   readonly pprofMaxSeconds: number;
+  /** [otel]: OTLP push of the metrics; undefined when the table is absent (the environment may still ask for it). */
+  readonly otel?: OtelConfig | undefined;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -151,6 +172,7 @@ export const DEFAULT_CONFIG: Config = {
   runners: [{ name: 'local', ...DEFAULT_RUNNER }],
   pprof: true,
   pprofMaxSeconds: 300,
+  otel: undefined,
 };
 
 /** A configuration together with where it came from and what was odd about it. */

@@ -2,8 +2,9 @@
 // error naming the key, every key not in the schema (schema.ts) a warning.
 // Defaults come from the schema too, so what it says is what a key does.
 import { describeValue } from './describe-value.ts';
-import { CUSTOM_BUILD_DIR_KEYS, DOCKER_KEYS, GLOBAL_KEYS, RUNNER_KEYS } from './schema.ts';
+import { CUSTOM_BUILD_DIR_KEYS, DOCKER_KEYS, GLOBAL_KEYS, OTEL_KEYS, RUNNER_KEYS } from './schema.ts';
 import { readDockerConfig } from './docker-config.ts';
+import { readOtelConfig } from './otel-config.ts';
 import { ConfigError, type Table, TableReader } from './table-reader.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
 import {
@@ -13,6 +14,7 @@ import {
   type DockerConfig,
   type ExecutorName,
   EXECUTORS,
+  type OtelConfig,
   type RunnerConfig,
   type RunnerScripts,
   SHELLS,
@@ -125,6 +127,11 @@ function readEnvironment(reader: TableReader, where: string, origin: string): st
   return entries;
 }
 
+function readOtelTable(reader: TableReader): OtelConfig | undefined {
+  const table = reader.subtable('otel', OTEL_KEYS);
+  return table === undefined ? undefined : readOtelConfig(table);
+}
+
 function readDockerTable(reader: TableReader): DockerConfig | undefined {
   const table = reader.subtable('docker', DOCKER_KEYS);
   return table === undefined ? undefined : readDockerConfig(table);
@@ -164,6 +171,7 @@ export function validateConfig(document: Table, origin: string): { config: Confi
     runners: document['runners'] === undefined ? DEFAULT_CONFIG.runners : reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
     pprof: reader.boolean('pprof'),
     pprofMaxSeconds: reader.integer('pprof_max_seconds', 1, MAX_PROFILE_SECONDS),
+    otel: readOtelTable(reader),
   };
   warnings.unshift(...reader.unknownKeys());
 

@@ -3,12 +3,14 @@
 // each request, and every rendering of a scrape (Prometheus text, line
 // protocol, JSON) is made from that one collection, so they always agree.
 import type { Meter } from '@opentelemetry/api';
-import { MeterProvider, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
+import type { OtlpPush } from './otlp-push.ts';
 
 /**
  * Series kept per metric before the SDK folds the rest into one
@@ -68,13 +70,18 @@ export class Telemetry implements MetricsSource {
   private readonly provider: MeterProvider;
   private readonly reader: PrometheusExporter;
 
-  constructor() {
+  /** `push`: a reader that pushes the same metrics (OTLP), with the resource it reports under. */
+  constructor(push?: OtlpPush) {
     this.reader = new PrometheusExporter({ preventServerStart: true });
+    const readers: MetricReader[] = [this.reader];
+    if (push !== undefined) readers.push(push.reader);
     this.provider = new MeterProvider({
-      readers: [this.reader],
+      readers,
       views: [{ instrumentName: '*', aggregationCardinalityLimit: SERIES_LIMIT_PER_METRIC }],
+      ...(push === undefined ? {} : { resource: defaultResource().merge(resourceFromAttributes(push.resource)) }),
     });
     this.meter = this.provider.getMeter('runner');
+    push?.attach(this.meter);
   }
 
   async collect(): Promise<Scrape> {

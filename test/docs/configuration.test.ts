@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'smol-toml';
-import { DOCKER_KEYS, GLOBAL_KEYS, type KeySpec, RUNNER_KEYS } from '../../src/config/schema.ts';
+import { DOCKER_KEYS, GLOBAL_KEYS, type KeySpec, OTEL_KEYS, RUNNER_KEYS } from '../../src/config/schema.ts';
 import { ConfigError, validateConfig } from '../../src/config/validate.ts';
 import { codeSpans, readDoc, tableUnder } from '../support/markdown.ts';
 
@@ -38,6 +38,10 @@ test("docs/configuration.md lists every [runners.docker] key with the schema's t
   assert.deepEqual(documented('`[runners.docker]`'), expected(DOCKER_KEYS));
 });
 
+test("docs/configuration.md lists every [otel] key with the schema's type and default, and no other", () => {
+  assert.deepEqual(documented('`[otel]`'), expected(OTEL_KEYS));
+});
+
 test('the validator reads every key the schema declares: a value of the wrong type is an error naming it', () => {
   const wrong = (spec: KeySpec): unknown => (spec.type === 'string' ? 42 : 'text');
   for (const [key, spec] of Object.entries(GLOBAL_KEYS)) {
@@ -52,6 +56,13 @@ test('the validator reads every key the schema declares: a value of the wrong ty
     assert.throws(
       () => validateConfig({ runners: [runner] }, 'config.toml'),
       (error: unknown) => error instanceof ConfigError && error.message.startsWith(`config.toml: runners[0].docker.${key}: `),
+      key,
+    );
+  }
+  for (const [key, spec] of Object.entries(OTEL_KEYS)) {
+    assert.throws(
+      () => validateConfig({ otel: { [key]: wrong(spec) } }, 'config.toml'),
+      (error: unknown) => error instanceof ConfigError && error.message.startsWith(`config.toml: otel.${key}: `),
       key,
     );
   }

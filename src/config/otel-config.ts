@@ -1,0 +1,50 @@
+// [otel]: where the runner pushes its metrics over OTLP/HTTP. Every key is optional: one left out
+// is taken from the OTEL_* environment (src/telemetry/otlp-settings.ts), so the file wins where
+// both say something. A wrong value stops the runner at start with a line naming it.
+import type { TableReader } from './table-reader.ts';
+import { type OtelConfig, OTLP_PROTOCOLS, type OtlpProtocol } from './types.ts';
+
+/** Collector timeouts and push intervals beyond an hour are mistakes, not settings. */
+const MAX_SECONDS = 3600;
+
+/** What an OTLP endpoint must be, as error messages say it. */
+export const HTTP_URL_EXPECTED = 'an http:// or https:// URL such as "http://collector:4318"';
+
+export function isHttpUrl(value: string): boolean {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function httpUrl(reader: TableReader, key: string): string | undefined {
+  const value = reader.string(key);
+  if (value !== undefined && !isHttpUrl(value)) throw reader.error(key, `expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function readOtelConfig(reader: TableReader): OtelConfig {
+  const protocol = reader.string('protocol');
+  if (protocol !== undefined && !(OTLP_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw reader.error('protocol', `expected ${OTLP_PROTOCOLS.join(' or ')} (grpc is not supported), got ${JSON.stringify(protocol)}`);
+  }
+  const certificate = reader.string('certificate');
+  if (certificate !== undefined && (certificate.trim() === '' || certificate.includes('\u0000'))) {
+    throw reader.error('certificate', `expected the path of a PEM file, got ${JSON.stringify(certificate)}`);
+  }
+  const serviceName = reader.string('service_name');
+  if (serviceName !== undefined && serviceName.trim() === '') throw reader.error('service_name', 'expected a non-empty string');
+  return {
+    endpoint: httpUrl(reader, 'endpoint'),
+    metricsEndpoint: httpUrl(reader, 'metrics_endpoint'),
+    protocol: protocol as OtlpProtocol | undefined,
+    headers: reader.stringTable('headers'),
+    certificate,
+    timeoutSeconds: reader.optionalSeconds('timeout', 0.1, MAX_SECONDS),
+    metricsIntervalSeconds: reader.optionalSeconds('metrics_interval', 0.1, MAX_SECONDS),
+    serviceName,
+    resourceAttributes: reader.stringTable('resource_attributes'),
+  };
+}

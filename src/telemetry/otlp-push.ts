@@ -1,0 +1,95 @@
+// OTLP push of the metrics /metrics serves: a second reader on the same meter provider, so a
+// collector gets the same instruments, on an interval and once more at shutdown (a short-lived
+// runner still reports). A collector that cannot be reached costs the jobs nothing: the SDK
+// exports on its own timer with a timeout, failures are counted, and the first is logged once.
+import { readFileSync } from 'node:fs';
+import type { Meter } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { OtlpMetricsSettings } from './otlp-settings.ts';
+
+export interface PushLog {
+  warn(message: string, fields: Record<string, string>): void;
+}
+
+/** The exporter the settings ask for; throws naming an unreadable certificate file. */
+function exporterFor(settings: OtlpMetricsSettings): PushMetricExporter {
+  let ca: Buffer | undefined;
+  if (settings.certificateFile !== undefined) {
+    try {
+      ca = readFileSync(settings.certificateFile);
+    } catch (error) {
+      throw new Error(`OTLP certificate ${settings.certificateFile}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+  const options = {
+    url: settings.url,
+    headers: { ...settings.headers },
+    timeoutMillis: settings.timeoutMs,
+    ...(ca === undefined ? {} : { httpAgentOptions: { ca } }),
+  };
+  return settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
+}
+
+/** Counts each push by result and logs the first failure (never the headers: they hold credentials). */
+class CountedExporter implements PushMetricExporter {
+  private warned = false;
+
+  constructor(
+    private readonly inner: PushMetricExporter,
+    private readonly counted: (result: 'success' | 'failure') => void,
+    private readonly url: string,
+    private readonly log: PushLog,
+  ) {}
+
+  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
+    this.inner.export(metrics, (result) => {
+      const ok = result.code === ExportResultCode.SUCCESS;
+      this.counted(ok ? 'success' : 'failure');
+      if (!ok && !this.warned) {
+        this.warned = true;
+        this.log.warn('OTLP metrics push failed; later failures are only counted (ci_runner_otlp_exports_total)', {
+          endpoint: this.url,
+          error: result.error?.message ?? 'unknown error',
+        });
+      }
+      done(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
+
+export interface OtlpPush {
+  readonly reader: MetricReader;
+  /** The resource the pushes report under (service.name and the configured attributes). */
+  readonly resource: Readonly<Record<string, string>>;
+  /** Registers the push counter on the provider's meter (at 0 for both results, so the first failure shows in rate()). */
+  attach(meter: Meter): void;
+}
+
+/** The reader that pushes, per the settings. Throws naming an unreadable certificate file. */
+export function otlpPush(settings: OtlpMetricsSettings, log: PushLog): OtlpPush {
+  let exports: ReturnType<Meter['createCounter']> | undefined;
+  const counted = (result: 'success' | 'failure'): void => exports?.add(1, { signal: 'metrics', result });
+  return {
+    reader: new PeriodicExportingMetricReader({
+      exporter: new CountedExporter(exporterFor(settings), counted, settings.url, log),
+      exportIntervalMillis: settings.intervalMs,
+      exportTimeoutMillis: settings.timeoutMs,
+    }),
+    resource: { ...settings.resourceAttributes, 'service.name': settings.serviceName },
+    attach(meter) {
+      exports = meter.createCounter('ci_runner_otlp_exports_total', { description: 'OTLP pushes of the metrics, by result.' });
+      for (const result of ['success', 'failure']) exports.add(0, { signal: 'metrics', result });
+    },
+  };
+}

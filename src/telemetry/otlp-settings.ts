@@ -1,0 +1,134 @@
+// Where and how the metrics are pushed over OTLP/HTTP: the [otel] table first, then the
+// OpenTelemetry SDK environment variables as the specification defines them (the per-signal
+// OTEL_EXPORTER_OTLP_METRICS_* before the general OTEL_EXPORTER_OTLP_*), then the defaults.
+// Push is off unless an endpoint is given (or OTEL_METRICS_EXPORTER asks for otlp).
+import type { OtelConfig, OtlpProtocol } from '../config/types.ts';
+import { OTLP_PROTOCOLS } from '../config/types.ts';
+import { HTTP_URL_EXPECTED, isHttpUrl } from '../config/otel-config.ts';
+
+export interface OtlpMetricsSettings {
+  /** The full metrics URL (…/v1/metrics). */
+  readonly url: string;
+  readonly protocol: OtlpProtocol;
+  /** Request headers (credentials among them: never logged). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** A PEM file of CA certificates, or undefined for the system's. */
+  readonly certificateFile: string | undefined;
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+  readonly serviceName: string;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+}
+
+export class OtlpSettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OtlpSettingsError';
+  }
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+const DEFAULT_ENDPOINT = 'http://localhost:4318';
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_INTERVAL_MS = 60_000;
+const DEFAULT_SERVICE_NAME = 'runner';
+
+/** The value of the first variable set (not empty), with its name. */
+function first(env: Environment, ...names: string[]): { name: string; value: string } | undefined {
+  for (const name of names) {
+    const value = env[name]?.trim();
+    if (value !== undefined && value !== '') return { name, value };
+  }
+  return undefined;
+}
+
+/** The specification's base endpoint rule: the signal's path appended to the base URL. */
+function metricsUrlOf(base: string): string {
+  return `${base.endsWith('/') ? base : `${base}/`}v1/metrics`;
+}
+
+function checkUrl(name: string, value: string): string {
+  if (!isHttpUrl(value)) throw new OtlpSettingsError(`${name}: expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** `key=value,key2=value2` with percent-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES). */
+export function parseKeyValueList(name: string, text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of text.split(',')) {
+    if (item.trim() === '') continue;
+    const at = item.indexOf('=');
+    const key = at > 0 ? item.slice(0, at).trim() : '';
+    if (key === '') throw new OtlpSettingsError(`${name}: expected key=value pairs separated by commas, got an entry without a key`);
+    try {
+      out[key] = decodeURIComponent(item.slice(at + 1).trim());
+    } catch {
+      throw new OtlpSettingsError(`${name}: the value of ${JSON.stringify(key)} is not valid percent-encoding`);
+    }
+  }
+  return out;
+}
+
+function milliseconds(found: { name: string; value: string } | undefined): number | undefined {
+  if (found === undefined) return undefined;
+  const ms = Number(found.value);
+  if (!/^\d+$/.test(found.value) || !Number.isSafeInteger(ms) || ms <= 0) {
+    throw new OtlpSettingsError(`${found.name}: expected a positive whole number of milliseconds, got ${JSON.stringify(found.value)}`);
+  }
+  return ms;
+}
+
+function protocolOf(found: { name: string; value: string } | undefined): OtlpProtocol | undefined {
+  if (found === undefined) return undefined;
+  if (!(OTLP_PROTOCOLS as readonly string[]).includes(found.value)) {
+    throw new OtlpSettingsError(`${found.name}: expected ${OTLP_PROTOCOLS.join(' or ')} (grpc is not supported), got ${JSON.stringify(found.value)}`);
+  }
+  return found.value as OtlpProtocol;
+}
+
+/** The push settings, or undefined when nothing asks for a push. Throws OtlpSettingsError naming a bad value. */
+export function otlpMetricsSettings(config: OtelConfig | undefined, env: Environment): OtlpMetricsSettings | undefined {
+  const exporters = (first(env, 'OTEL_METRICS_EXPORTER')?.value ?? '').split(',').map((item) => item.trim());
+  const disabled = first(env, 'OTEL_SDK_DISABLED')?.value.toLowerCase() === 'true' || exporters.includes('none');
+  const fromConfig = config?.metricsEndpoint ?? (config?.endpoint === undefined ? undefined : metricsUrlOf(config.endpoint));
+  let url = fromConfig;
+  if (url === undefined) {
+    if (disabled) return undefined;
+    const signal = first(env, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT');
+    const base = first(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+    if (signal !== undefined) url = checkUrl(signal.name, signal.value);
+    else if (base !== undefined) url = metricsUrlOf(checkUrl(base.name, base.value));
+    else if (exporters.includes('otlp')) url = metricsUrlOf(DEFAULT_ENDPOINT);
+    else return undefined;
+  }
+  const resourceText = first(env, 'OTEL_RESOURCE_ATTRIBUTES');
+  const resourceAttributes = {
+    ...(resourceText === undefined ? {} : parseKeyValueList(resourceText.name, resourceText.value)),
+    ...config?.resourceAttributes,
+  };
+  const general = first(env, 'OTEL_EXPORTER_OTLP_HEADERS');
+  const signal = first(env, 'OTEL_EXPORTER_OTLP_METRICS_HEADERS');
+  const headers = {
+    ...(general === undefined ? {} : parseKeyValueList(general.name, general.value)),
+    ...(signal === undefined ? {} : parseKeyValueList(signal.name, signal.value)),
+    ...config?.headers,
+  };
+  const intervalMs = config?.metricsIntervalSeconds !== undefined
+    ? Math.round(config.metricsIntervalSeconds * 1000)
+    : milliseconds(first(env, 'OTEL_METRIC_EXPORT_INTERVAL')) ?? DEFAULT_INTERVAL_MS;
+  const timeoutMs = config?.timeoutSeconds !== undefined
+    ? Math.round(config.timeoutSeconds * 1000)
+    : milliseconds(first(env, 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT')) ?? DEFAULT_TIMEOUT_MS;
+  return {
+    url,
+    protocol: config?.protocol ?? protocolOf(first(env, 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL')) ?? 'http/protobuf',
+    headers,
+    certificateFile: config?.certificate ?? first(env, 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CERTIFICATE')?.value,
+    // The SDK refuses an export timeout longer than the interval: a push never outlives the next one.
+    timeoutMs: Math.min(timeoutMs, intervalMs),
+    intervalMs,
+    serviceName: config?.serviceName ?? first(env, 'OTEL_SERVICE_NAME')?.value ?? resourceAttributes['service.name'] ?? DEFAULT_SERVICE_NAME,
+    resourceAttributes,
+  };
+}

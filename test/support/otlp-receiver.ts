@@ -1,0 +1,150 @@
+// An OTLP/HTTP metrics receiver for the tests. Protobuf bodies are decoded with the code the
+// OpenTelemetry project generated from its own protocol definitions (opentelemetry-proto, as
+// published in @opentelemetry/otlp-transformer 0.57, installed as otlp-proto-definitions), never
+// with a decoder of ours; JSON bodies are OTLP's JSON mapping of the same messages.
+import { Buffer } from 'node:buffer';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+
+interface ProtoMessageType {
+  decode(bytes: Uint8Array): unknown;
+  toObject(message: unknown, options: { longs: StringConstructor; enums: StringConstructor; bytes: StringConstructor }): unknown;
+}
+const generated = createRequire(import.meta.url)('otlp-proto-definitions/build/src/generated/root.js') as {
+  opentelemetry: { proto: { collector: { metrics: { v1: { ExportMetricsServiceRequest: ProtoMessageType } } } } };
+};
+const ExportMetricsServiceRequest = generated.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+
+interface AnyValue {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+}
+interface KeyValue {
+  key: string;
+  value?: AnyValue;
+}
+interface NumberPoint {
+  attributes?: KeyValue[];
+  asInt?: string | number;
+  asDouble?: number;
+}
+interface HistogramPoint {
+  attributes?: KeyValue[];
+  count?: string | number;
+  sum?: number;
+}
+interface OtlpMetric {
+  name: string;
+  sum?: { dataPoints?: NumberPoint[] };
+  gauge?: { dataPoints?: NumberPoint[] };
+  histogram?: { dataPoints?: HistogramPoint[] };
+}
+interface ExportRequest {
+  resourceMetrics?: { resource?: { attributes?: KeyValue[] }; scopeMetrics?: { metrics?: OtlpMetric[] }[] }[];
+}
+
+/** One data point: its attributes, and its value (a sum or gauge value, a histogram's count). */
+export interface Point {
+  readonly metric: string;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+export interface Push {
+  readonly contentType: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly resource: Readonly<Record<string, string>>;
+  readonly points: readonly Point[];
+}
+
+function flat(attributes: KeyValue[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { key, value } of attributes ?? []) out[key] = String(value?.stringValue ?? value?.intValue ?? value?.doubleValue ?? value?.boolValue ?? '');
+  return out;
+}
+
+function pushOf(request: ExportRequest, contentType: string, headers: IncomingMessage['headers']): Push {
+  const points: Point[] = [];
+  let resource: Record<string, string> = {};
+  for (const rm of request.resourceMetrics ?? []) {
+    resource = { ...resource, ...flat(rm.resource?.attributes) };
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const metric of sm.metrics ?? []) {
+        for (const p of [...(metric.sum?.dataPoints ?? []), ...(metric.gauge?.dataPoints ?? [])]) {
+          points.push({ metric: metric.name, attributes: flat(p.attributes), value: Number(p.asDouble ?? p.asInt ?? 0) });
+        }
+        for (const p of metric.histogram?.dataPoints ?? []) {
+          points.push({ metric: metric.name, attributes: flat(p.attributes), value: Number(p.count ?? 0) });
+        }
+      }
+    }
+  }
+  return { contentType, headers, resource, points };
+}
+
+export class OtlpReceiver {
+  readonly pushes: Push[] = [];
+  private waiters: (() => void)[] = [];
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<OtlpReceiver> {
+    const receiver: OtlpReceiver = new OtlpReceiver(createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const type = req.headers['content-type'] ?? '';
+        try {
+          if (req.method !== 'POST' || req.url !== '/v1/metrics') throw new Error(`unexpected ${req.method} ${req.url}`);
+          const decoded = type.startsWith('application/json')
+            ? JSON.parse(body.toString('utf8')) as ExportRequest
+            : ExportMetricsServiceRequest.toObject(ExportMetricsServiceRequest.decode(body), { longs: String, enums: String, bytes: String }) as ExportRequest;
+          receiver.pushes.push(pushOf(decoded, type, req.headers));
+          res.writeHead(200, { 'content-type': type.startsWith('application/json') ? 'application/json' : 'application/x-protobuf' });
+          res.end(type.startsWith('application/json') ? '{}' : undefined);
+        } catch (error) {
+          res.writeHead(400).end(String(error));
+        }
+        for (const wake of receiver.waiters.splice(0)) wake();
+      });
+    }));
+    await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
+    return receiver;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The first push that has a point `match` accepts. */
+  async until(match: (push: Push) => boolean, timeoutMs = 20_000): Promise<Push> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.pushes.find(match);
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching OTLP push in ${timeoutMs} ms (${this.pushes.length} received)`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** The value of `metric` with exactly these attributes in `push`, if present. */
+export function pointValue(push: Push, metric: string, attributes: Readonly<Record<string, string>>): number | undefined {
+  const want = JSON.stringify(Object.entries(attributes).sort());
+  return push.points.find((p) => p.metric === metric && JSON.stringify(Object.entries(p.attributes).sort()) === want)?.value;
+}

@@ -1,0 +1,144 @@
+// The OTLP push settings: the [otel] table, then the OpenTelemetry SDK environment variables as
+// the specification defines them, then the defaults; bad values are one-line errors naming them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { OtelConfig } from '../../../src/config/types.ts';
+import { otlpMetricsSettings, OtlpSettingsError, parseKeyValueList } from '../../../src/telemetry/otlp-settings.ts';
+
+const config = (fields: Partial<OtelConfig>): OtelConfig => ({
+  endpoint: undefined,
+  metricsEndpoint: undefined,
+  protocol: undefined,
+  headers: {},
+  certificate: undefined,
+  timeoutSeconds: undefined,
+  metricsIntervalSeconds: undefined,
+  serviceName: undefined,
+  resourceAttributes: {},
+  ...fields,
+});
+
+test('nothing asks for a push: none', () => {
+  assert.equal(otlpMetricsSettings(undefined, {}), undefined);
+  assert.equal(otlpMetricsSettings(config({}), { OTEL_SERVICE_NAME: 'x' }), undefined);
+});
+
+test("the environment alone: the base endpoint gets the signal's path, the signal's endpoint is used as is, defaults fill in", () => {
+  assert.deepEqual(otlpMetricsSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), {
+    url: 'http://collector:4318/v1/metrics',
+    protocol: 'http/protobuf',
+    headers: {},
+    certificateFile: undefined,
+    timeoutMs: 10_000,
+    intervalMs: 60_000,
+    serviceName: 'runner',
+    resourceAttributes: {},
+  });
+  assert.equal(otlpMetricsSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/base/' })?.url, 'http://c:4318/base/v1/metrics');
+  assert.equal(
+    otlpMetricsSettings(undefined, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://m:443/custom' })?.url,
+    'https://m:443/custom',
+  );
+  assert.equal(otlpMetricsSettings(undefined, { OTEL_METRICS_EXPORTER: 'otlp' })?.url, 'http://localhost:4318/v1/metrics');
+});
+
+test('per-signal variables win over the general ones; the file wins over both', () => {
+  const env = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
+    OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=2',
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'b=3',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '5000',
+    OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '7000',
+    OTEL_EXPORTER_OTLP_CERTIFICATE: '/env/ca.pem',
+    OTEL_METRIC_EXPORT_INTERVAL: '30000',
+    OTEL_SERVICE_NAME: 'env-name',
+    OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-name,region=eu%2Dwest',
+  };
+  const fromEnv = otlpMetricsSettings(undefined, env);
+  assert.deepEqual(
+    { ...fromEnv },
+    {
+      url: 'http://env:4318/v1/metrics',
+      protocol: 'http/json',
+      headers: { a: '1', b: '3' },
+      certificateFile: '/env/ca.pem',
+      timeoutMs: 7000,
+      intervalMs: 30_000,
+      serviceName: 'env-name',
+      resourceAttributes: { 'service.name': 'attr-name', region: 'eu-west' },
+    },
+  );
+  assert.equal(otlpMetricsSettings(undefined, { ...env, OTEL_SERVICE_NAME: '' })?.serviceName, 'attr-name');
+  const fromFile = otlpMetricsSettings(
+    config({
+      endpoint: 'https://file:4318',
+      protocol: 'http/protobuf',
+      headers: { b: 'file' },
+      certificate: '/file/ca.pem',
+      timeoutSeconds: 2,
+      metricsIntervalSeconds: 15,
+      serviceName: 'file-name',
+      resourceAttributes: { region: 'us' },
+    }),
+    env,
+  );
+  assert.deepEqual({ ...fromFile }, {
+    url: 'https://file:4318/v1/metrics',
+    protocol: 'http/protobuf',
+    headers: { a: '1', b: 'file' },
+    certificateFile: '/file/ca.pem',
+    timeoutMs: 2000,
+    intervalMs: 15_000,
+    serviceName: 'file-name',
+    resourceAttributes: { 'service.name': 'attr-name', region: 'us' },
+  });
+  assert.equal(otlpMetricsSettings(config({ endpoint: 'http://a', metricsEndpoint: 'http://b/m' }), env)?.url, 'http://b/m');
+});
+
+test('OTEL_SDK_DISABLED and OTEL_METRICS_EXPORTER=none turn an environment push off, not one the file asks for', () => {
+  const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318' };
+  assert.equal(otlpMetricsSettings(undefined, { ...env, OTEL_SDK_DISABLED: 'true' }), undefined);
+  assert.equal(otlpMetricsSettings(undefined, { ...env, OTEL_METRICS_EXPORTER: 'none' }), undefined);
+  assert.equal(otlpMetricsSettings(config({ endpoint: 'http://file' }), { ...env, OTEL_SDK_DISABLED: 'true' })?.url, 'http://file/v1/metrics');
+});
+
+test('a push never waits longer than its interval', () => {
+  assert.equal(otlpMetricsSettings(config({ endpoint: 'http://c', metricsIntervalSeconds: 1, timeoutSeconds: 30 }), {})?.timeoutMs, 1000);
+});
+
+test('bad environment values are one-line errors naming the variable and what was expected', () => {
+  const error = (env: Record<string, string>): string => {
+    try {
+      otlpMetricsSettings(undefined, env);
+    } catch (caught) {
+      assert.ok(caught instanceof OtlpSettingsError);
+      assert.ok(!caught.message.includes('\n'));
+      return caught.message;
+    }
+    return assert.fail('no error');
+  };
+  const base = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' };
+  assert.equal(
+    error({ ...base, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
+    'OTEL_EXPORTER_OTLP_PROTOCOL: expected http/protobuf or http/json (grpc is not supported), got "grpc"',
+  );
+  assert.equal(
+    error({ OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4318' }),
+    'OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL such as "http://collector:4318", got "c:4318"',
+  );
+  assert.equal(
+    error({ ...base, OTEL_METRIC_EXPORT_INTERVAL: '10s' }),
+    'OTEL_METRIC_EXPORT_INTERVAL: expected a positive whole number of milliseconds, got "10s"',
+  );
+  assert.equal(
+    error({ ...base, OTEL_EXPORTER_OTLP_HEADERS: '=x' }),
+    'OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas, got an entry without a key',
+  );
+  assert.equal(error({ ...base, OTEL_RESOURCE_ATTRIBUTES: 'a=%zz' }), 'OTEL_RESOURCE_ATTRIBUTES: the value of "a" is not valid percent-encoding');
+});
+
+test('key=value lists: percent-decoded values, spaces around items trimmed, empty items skipped', () => {
+  assert.deepEqual(parseKeyValueList('X', ' api-key = a%20b , ,trace=on=off'), { 'api-key': 'a b', trace: 'on=off' });
+});
