@@ -8,6 +8,8 @@
 import type { Config, RunnerConfig } from '../config/types.ts';
 import type { JobSlot } from '../build/build.ts';
 import type { ExecutorFactory } from '../job/executor.ts';
+import type { JobTracer } from '../job/job-trace.ts';
+import { systemFailureResult } from '../job/result.ts';
 import type { SourceFactory, SourceJob } from '../job/source.ts';
 import type { AgentState, FinishedJob, JobView, RunnerStatus, StartedJob } from '../job/status.ts';
 import type { Fields, Logger } from '../log/logger.ts';
@@ -21,6 +23,8 @@ export interface AgentParts {
   readonly sources: SourceFactory;
   /** Makes each runner's executor. */
   readonly executors: ExecutorFactory;
+  /** Starts each job's trace; undefined: jobs are not traced. */
+  readonly tracer?: JobTracer | undefined;
   /** Told of every job as it starts (the queue-time metrics). */
   readonly onJobStarted?: (job: StartedJob) => void;
   /** Told of every job that ends (the job metrics). */
@@ -61,8 +65,10 @@ export class Agent implements RunnerStatus, SlotKeeper {
   private readonly onJobFinished: (job: FinishedJob) => void;
   private readonly onJobStarted: (job: StartedJob) => void;
   private readonly systemId: string;
+  private readonly tracer: JobTracer | undefined;
 
   constructor(private currentConfig: Config, parts: AgentParts) {
+    this.tracer = parts.tracer;
     this.logger = parts.logger;
     this.sources = parts.sources;
     this.executors = parts.executors;
@@ -280,6 +286,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
     let job: RunningJob;
     this.logger.info('Job started', fields);
     this.onJobStarted({ runner: runner.name, queue: sourceJob.queue });
+    const trace = this.tracer?.startJob({ name: runner.name, systemId: this.systemId }, sourceJob);
     const projectId = sourceJob.job.project?.id;
     const slot = this.slotFor(runner.name, projectId);
     const done = runSourceJob(runner, sourceJob, this.executors.create(runner), { systemId: this.systemId, slot }, {
@@ -292,8 +299,10 @@ export class Agent implements RunnerStatus, SlotKeeper {
       cancel,
       force,
       kill,
+      trace,
     }).then(
       (result) => {
+        trace?.finish(result);
         this.logger.log(result.systemError === undefined ? 'info' : 'warn', 'Job finished', {
           ...fields,
           state: result.state,
@@ -306,6 +315,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
         this.onJobFinished({ runner: runner.name, result });
       },
       (error: unknown) => {
+        trace?.finish(systemFailureResult(error instanceof Error ? error.message : String(error)));
         this.logger.error('Job could not be run', { ...fields, error: error instanceof Error ? error.message : String(error) });
       },
     ).finally(() => {

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { type JobSlot, runBuild } from '../build/build.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import type { Executor } from '../job/executor.ts';
+import type { JobTrace } from '../job/job-trace.ts';
 import type { LogSink } from '../job/log.ts';
 import { type BuildStage, type JobResult, systemFailureResult } from '../job/result.ts';
 import type { SourceJob } from '../job/source.ts';
@@ -17,6 +18,8 @@ export interface JobHooks {
   readonly force: AbortController;
   /** The runner exits now: end what runs at once. */
   readonly kill: AbortController;
+  /** The job's trace, if the runner traces jobs. */
+  readonly trace?: JobTrace | undefined;
 }
 
 /** Where the job runs among the runner's: GitLab's system_id and the job's slot. */
@@ -60,6 +63,7 @@ export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, e
     outputLimitBytes: runner.outputLimit * 1024,
     onStage: hooks.onStage,
     onProcess: hooks.onProcess,
+    trace: hooks.trace,
     signal: hooks.cancel.signal,
     forceSignal: hooks.force.signal,
     killSignal: hooks.kill.signal,

@@ -24,6 +24,7 @@
 import { Buffer } from 'node:buffer';
 import { resolve } from 'node:path';
 import { type Executor, type JobEnvironment, PrepareError } from '../job/executor.ts';
+import type { JobTrace } from '../job/job-trace.ts';
 import type { LogSink } from '../job/log.ts';
 import type { Job } from '../job/model.ts';
 import { type BuildStage, type JobResult, systemFailureResult } from '../job/result.ts';
@@ -39,6 +40,8 @@ export type { JobSlot, RunnerSettings } from './plan.ts';
 
 export interface BuildOptions {
   readonly executor: Executor;
+  /** The job's trace: a span per stage, and the context the stages' processes join. */
+  readonly trace?: JobTrace | undefined;
   readonly runner: RunnerSettings;
   /** Default: the first slot of both kinds. */
   readonly slot?: JobSlot;
@@ -236,7 +239,9 @@ class Build {
         return false;
       }
       this.stages.warn('Retrying...');
-      await pause(retryPauseMs(attempt, this.plan.flags.flags.FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY), this.transferStop.signal);
+      const pauseMs = retryPauseMs(attempt, this.plan.flags.flags.FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY);
+      this.options.trace?.event('retry', { attempt: attempt + 1, backoff_ms: pauseMs });
+      await pause(pauseMs, this.transferStop.signal);
     }
   }
 

@@ -16,6 +16,7 @@ import { type BuildPlan, stageTimeouts } from './plan.ts';
 import { sourcesAuth, sourcesBody, type SourcesPlan, SourcesScriptError } from './shell/sources.ts';
 import { afterScriptBody, cleanupBody, prepareBody, stepBody, type StepParts } from './shell/stage-scripts.ts';
 import { ScriptBody, stageScript } from './shell/writer.ts';
+import { withTraceContext } from './shell/trace-context.ts';
 import { versionInfo } from '../version.ts';
 import { StageClock } from './stage-clock.ts';
 import { sourcesPlanOf, stepCommands, stepPartsOf, stepStage } from './stage-inputs.ts';
@@ -93,12 +94,17 @@ export class StageRunner {
   }
 
   enter(stage: Stage): void {
-    if (stage !== 'clear_worktree') this.clock.enter(stage);
+    if (stage !== 'clear_worktree') {
+      this.clock.enter(stage);
+      this.parts.options.trace?.stageStarted(stage);
+    }
     if (this.sections) this.write(sectionStart(stage));
     this.write(title(stageTitle(stage, this.parts.options.executor.info.name)));
   }
 
-  leave(stage: Stage): void {
+  /** `failed`: the stage ended in an error (its span says so). */
+  leave(stage: Stage, failed = false): void {
+    if (stage !== 'clear_worktree') this.parts.options.trace?.stageEnded(stage, failed);
     this.parts.log.endScript();
     if (this.sections) this.write(sectionEnd(stage));
   }
@@ -125,9 +131,10 @@ export class StageRunner {
   }
 
   private execute(stage: Stage, script: string, timeoutMs: number, cancel: readonly AbortSignal[]): Promise<StageOutcome> {
+    const carrier = this.parts.options.trace?.carrier();
     return this.parts.environment().run({
       stage: stage === 'clear_worktree' ? 'get_sources' : stage,
-      script,
+      script: carrier === undefined ? script : withTraceContext(script, carrier),
       timeoutMs,
       cancel,
       onOutput: (chunk) => this.parts.log.write(chunk),
@@ -139,10 +146,12 @@ export class StageRunner {
   private async stage(stage: Stage, script: string, timeoutMs: number, cancel: readonly AbortSignal[]): Promise<StageOutcome> {
     this.enter(stage);
     let result: StageOutcome;
+    let failed = true;
     try {
       result = await this.execute(stage, script, timeoutMs, cancel);
+      failed = result.outcome !== 'exited' || result.exitCode !== 0 || result.signal !== undefined;
     } finally {
-      this.leave(stage);
+      this.leave(stage, failed);
     }
     if (result.outcome === 'timeout') this.write(warning(`${stage} could not run to completion because the timeout was exceeded. ${TIMEOUT_HELP}`));
     // What the runner's exit or a forced stop ended (a kill's exit status 137) was stopped, not failed.
@@ -233,7 +242,9 @@ export class StageRunner {
         return false;
       }
       this.write(warning('Retrying...'));
-      await pause(retryPauseMs(attempt, plan.flags.flags.FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY), AbortSignal.any(this.stopSignals));
+      const pauseMs = retryPauseMs(attempt, plan.flags.flags.FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY);
+      options.trace?.event('retry', { attempt: attempt + 1, backoff_ms: pauseMs });
+      await pause(pauseMs, AbortSignal.any(this.stopSignals));
     }
   }
 

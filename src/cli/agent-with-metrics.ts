@@ -3,6 +3,7 @@
 // scrapes exactly the set the running agent has.
 import { Agent } from '../agent/agent.ts';
 import type { Config } from '../config/types.ts';
+import type { JobTracer } from '../job/job-trace.ts';
 import { executorFactory } from '../executors/executors.ts';
 import type { Logger } from '../log/logger.ts';
 import { sourceFactory } from '../sources/sources.ts';
@@ -20,7 +21,14 @@ import type { Telemetry } from '../telemetry/telemetry.ts';
  * they observe (not started). The logger counts its entries into
  * ci_runner_errors_total from here on.
  */
-export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDirectory: string, logger: Logger, systemId: string): Agent {
+export function agentWithMetrics(
+  telemetry: Telemetry,
+  config: Config,
+  workingDirectory: string,
+  logger: Logger,
+  systemId: string,
+  tracer?: JobTracer,
+): Agent {
   logger.countWith(registerErrorMetrics(telemetry.meter));
   const jobMetrics = registerJobMetrics(telemetry.meter);
   const queueMetrics = registerQueueMetrics(telemetry.meter);
@@ -34,6 +42,7 @@ export function agentWithMetrics(telemetry: Telemetry, config: Config, workingDi
       removeLeftovers: true,
       onLeftoverError: (runner, error) => logger.warn('Could not remove the docker leftovers of an earlier run', { runner, error: error.message }),
     }),
+    tracer,
     onJobStarted: (started) => queueMetrics.jobStarted(started),
     onJobFinished: (finished) => jobMetrics.jobFinished(finished),
     systemId,

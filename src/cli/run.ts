@@ -12,7 +12,8 @@ import { runtime } from '../runtime/runtime.ts';
 import { type RunningServer, startHttpServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
 import type { OtlpPush } from '../telemetry/otlp-push.ts';
-import { otlpMetricsSettings } from '../telemetry/otlp-settings.ts';
+import { otlpMetricsSettings, otlpSettings } from '../telemetry/otlp-settings.ts';
+import type { OtlpTracing } from '../telemetry/otlp-traces.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
@@ -50,6 +51,19 @@ async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & {
   }
 }
 
+/** Job tracing over OTLP, where the [otel] table or the OTEL_* environment asks for it. */
+async function otlpTracingOf(config: Config, logger: Logger): Promise<(OtlpTracing & { describe: Record<string, string> }) | undefined> {
+  try {
+    const settings = otlpSettings('traces', config.otel, process.env);
+    if (settings === undefined) return undefined;
+    const { otlpTracing } = await import('../telemetry/otlp-traces.ts');
+    const tracing = otlpTracing(settings, { warn: (message, fields) => logger.warn(message, fields) });
+    return { ...tracing, describe: { endpoint: settings.url, protocol: settings.protocol } };
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+}
+
 export async function runCommand(options: RunOptions, logger: Logger): Promise<number> {
   const cwd = process.cwd();
   const workingDirectory = checkWorkingDirectory(options.workingDirectory ?? cwd);
@@ -59,6 +73,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   // With the configuration, before anything starts: a state file that cannot be read is as fatal as a bad config.toml (GitLab Runner's).
   const systemId = loadSystemId(loaded.path ?? options.configPath, cwd);
   const push = await otlpPushOf(config, logger);
+  const tracing = await otlpTracingOf(config, logger);
   logger.configure(config.logLevel, config.logFormat);
   for (const warning of loaded.warnings) logger.warn(warning);
   const exposed = tokenFileWarning(loaded.path, config);
@@ -123,7 +138,11 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   });
   const telemetry = new Telemetry(push);
   if (push !== undefined) logger.info('OTLP metrics push enabled', push.describe);
-  agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id);
+  if (tracing !== undefined) {
+    tracing.attach(telemetry.meter);
+    logger.info('OTLP job tracing enabled', tracing.describe);
+  }
+  agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id, tracing?.tracer);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;
@@ -148,6 +167,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   if (mode === 'cancel') armShutdownTimeout();
   await agent.stop(mode);
   await server?.close();
+  // The last spans first: the metrics' last push then counts what they cost.
+  await tracing?.shutdown();
   await telemetry.shutdown();
   if (profilers) await stopProfilers(profilers);
   clearTimeout(forceTimer);

@@ -39,6 +39,7 @@ export function readOtelConfig(reader: TableReader): OtelConfig {
   return {
     endpoint: httpUrl(reader, 'endpoint'),
     metricsEndpoint: httpUrl(reader, 'metrics_endpoint'),
+    tracesEndpoint: httpUrl(reader, 'traces_endpoint'),
     protocol: protocol as OtlpProtocol | undefined,
     headers: reader.stringTable('headers'),
     certificate,

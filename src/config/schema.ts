@@ -93,10 +93,11 @@ export const DOCKER_SERVICE_KEYS: Readonly<Record<string, KeySpec>> = {
   environment: { type: 'array of strings', default: undefined },
 };
 
-/** The [otel] table: where the runner pushes its metrics over OTLP (the OTEL_* environment otherwise). */
+/** The [otel] table: where the runner sends its metrics and traces over OTLP (the OTEL_* environment otherwise). */
 export const OTEL_KEYS: Readonly<Record<string, KeySpec>> = {
   endpoint: { type: 'string', default: undefined },
   metrics_endpoint: { type: 'string', default: undefined },
+  traces_endpoint: { type: 'string', default: undefined },
   protocol: { type: 'string', default: 'http/protobuf' },
   headers: { type: 'table of strings', default: undefined },
   certificate: { type: 'string', default: undefined },

@@ -131,6 +131,8 @@ export interface OtelConfig {
   readonly endpoint: string | undefined;
   /** The metrics URL as is. */
   readonly metricsEndpoint: string | undefined;
+  /** The traces URL as is. */
+  readonly tracesEndpoint: string | undefined;
   readonly protocol: OtlpProtocol | undefined;
   readonly headers: Readonly<Record<string, string>>;
   /** A PEM file of the CA certificates the collector's certificate is checked against. */

@@ -14,8 +14,10 @@ export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;
 }
 
-/** The exporter the settings ask for; throws naming an unreadable certificate file. */
-function exporterFor(settings: OtlpMetricsSettings): PushMetricExporter {
+/** The OTLP/HTTP exporter options of the settings; throws naming an unreadable certificate file. */
+export function exportOptions(
+  settings: OtlpMetricsSettings,
+): { url: string; headers: Record<string, string>; timeoutMillis: number; httpAgentOptions?: { ca: Buffer } } {
   let ca: Buffer | undefined;
   if (settings.certificateFile !== undefined) {
     try {
@@ -24,33 +26,45 @@ function exporterFor(settings: OtlpMetricsSettings): PushMetricExporter {
       throw new Error(`OTLP certificate ${settings.certificateFile}: ${(error as Error).message}`, { cause: error });
     }
   }
-  const options = {
+  return {
     url: settings.url,
     headers: { ...settings.headers },
     timeoutMillis: settings.timeoutMs,
     ...(ca === undefined ? {} : { httpAgentOptions: { ca } }),
   };
+}
+
+function exporterFor(settings: OtlpMetricsSettings): PushMetricExporter {
+  const options = exportOptions(settings);
   return settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
 }
 
-/** Counts each push by result and logs the first failure (never the headers: they hold credentials). */
-class CountedExporter implements PushMetricExporter {
+/** An OTLP exporter of one signal, as far as counting its exports goes. */
+export interface SignalExporter<T> {
+  export(items: T, done: (result: ExportResult) => void): void;
+  forceFlush?(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Counts each export by result and logs the first failure (never the headers: they hold credentials). */
+export class CountedExporter<T> implements SignalExporter<T> {
   private warned = false;
 
   constructor(
-    private readonly inner: PushMetricExporter,
-    private readonly counted: (result: 'success' | 'failure') => void,
+    private readonly inner: SignalExporter<T>,
+    private readonly signal: string,
+    private readonly counted: (result: 'success' | 'failure', items: T) => void,
     private readonly url: string,
     private readonly log: PushLog,
   ) {}
 
-  export(metrics: ResourceMetrics, done: (result: ExportResult) => void): void {
-    this.inner.export(metrics, (result) => {
+  export(items: T, done: (result: ExportResult) => void): void {
+    this.inner.export(items, (result) => {
       const ok = result.code === ExportResultCode.SUCCESS;
-      this.counted(ok ? 'success' : 'failure');
+      this.counted(ok ? 'success' : 'failure', items);
       if (!ok && !this.warned) {
         this.warned = true;
-        this.log.warn('OTLP metrics push failed; later failures are only counted (ci_runner_otlp_exports_total)', {
+        this.log.warn(`OTLP ${this.signal} export failed; later failures are only counted (ci_runner_otlp_exports_total)`, {
           endpoint: this.url,
           error: result.error?.message ?? 'unknown error',
         });
@@ -60,12 +74,17 @@ class CountedExporter implements PushMetricExporter {
   }
 
   forceFlush(): Promise<void> {
-    return this.inner.forceFlush();
+    return this.inner.forceFlush?.() ?? Promise.resolve();
   }
 
   shutdown(): Promise<void> {
     return this.inner.shutdown();
   }
+}
+
+/** ci_runner_otlp_exports_total, shared by the signals. */
+export function exportsCounter(meter: Meter): ReturnType<Meter['createCounter']> {
+  return meter.createCounter('ci_runner_otlp_exports_total', { description: 'OTLP exports, by signal and result.' });
 }
 
 export interface OtlpPush {
@@ -82,13 +101,13 @@ export function otlpPush(settings: OtlpMetricsSettings, log: PushLog): OtlpPush 
   const counted = (result: 'success' | 'failure'): void => exports?.add(1, { signal: 'metrics', result });
   return {
     reader: new PeriodicExportingMetricReader({
-      exporter: new CountedExporter(exporterFor(settings), counted, settings.url, log),
+      exporter: new CountedExporter<ResourceMetrics>(exporterFor(settings), 'metrics', counted, settings.url, log),
       exportIntervalMillis: settings.intervalMs,
       exportTimeoutMillis: settings.timeoutMs,
     }),
     resource: { ...settings.resourceAttributes, 'service.name': settings.serviceName },
     attach(meter) {
-      exports = meter.createCounter('ci_runner_otlp_exports_total', { description: 'OTLP pushes of the metrics, by result.' });
+      exports = exportsCounter(meter);
       for (const result of ['success', 'failure']) exports.add(0, { signal: 'metrics', result });
     },
   };

@@ -7,7 +7,7 @@ import { OTLP_PROTOCOLS } from '../config/types.ts';
 import { HTTP_URL_EXPECTED, isHttpUrl } from '../config/otel-config.ts';
 
 export interface OtlpMetricsSettings {
-  /** The full metrics URL (…/v1/metrics). */
+  /** The full signal URL (…/v1/metrics, …/v1/traces). */
   readonly url: string;
   readonly protocol: OtlpProtocol;
   /** Request headers (credentials among them: never logged). */
@@ -32,6 +32,8 @@ type Environment = Readonly<Record<string, string | undefined>>;
 const DEFAULT_ENDPOINT = 'http://localhost:4318';
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_INTERVAL_MS = 60_000;
+/** The batch span processor's default delay between exports (OTEL_BSP_SCHEDULE_DELAY). */
+const DEFAULT_SPAN_DELAY_MS = 5_000;
 const DEFAULT_SERVICE_NAME = 'runner';
 
 /** The value of the first variable set (not empty), with its name. */
@@ -43,9 +45,11 @@ function first(env: Environment, ...names: string[]): { name: string; value: str
   return undefined;
 }
 
+export type OtlpSignal = 'metrics' | 'traces';
+
 /** The specification's base endpoint rule: the signal's path appended to the base URL. */
-function metricsUrlOf(base: string): string {
-  return `${base.endsWith('/') ? base : `${base}/`}v1/metrics`;
+function signalUrlOf(base: string, signal: OtlpSignal): string {
+  return `${base.endsWith('/') ? base : `${base}/`}v1/${signal}`;
 }
 
 function checkUrl(name: string, value: string): string {
@@ -87,19 +91,28 @@ function protocolOf(found: { name: string; value: string } | undefined): OtlpPro
   return found.value as OtlpProtocol;
 }
 
-/** The push settings, or undefined when nothing asks for a push. Throws OtlpSettingsError naming a bad value. */
+/** The metrics push settings, or undefined when nothing asks for a push. Throws OtlpSettingsError naming a bad value. */
 export function otlpMetricsSettings(config: OtelConfig | undefined, env: Environment): OtlpMetricsSettings | undefined {
-  const exporters = (first(env, 'OTEL_METRICS_EXPORTER')?.value ?? '').split(',').map((item) => item.trim());
+  return otlpSettings('metrics', config, env);
+}
+
+/**
+ * The settings of one signal's export, or undefined when nothing asks for it. Traces are sent in
+ * batches every OTEL_BSP_SCHEDULE_DELAY (default 5 s) rather than on the metrics' interval.
+ */
+export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, env: Environment): OtlpMetricsSettings | undefined {
+  const SIGNAL = kind.toUpperCase();
+  const exporters = (first(env, kind === 'metrics' ? 'OTEL_METRICS_EXPORTER' : 'OTEL_TRACES_EXPORTER')?.value ?? '').split(',').map((item) => item.trim());
   const disabled = first(env, 'OTEL_SDK_DISABLED')?.value.toLowerCase() === 'true' || exporters.includes('none');
-  const fromConfig = config?.metricsEndpoint ?? (config?.endpoint === undefined ? undefined : metricsUrlOf(config.endpoint));
-  let url = fromConfig;
+  const signalEndpoint = kind === 'metrics' ? config?.metricsEndpoint : config?.tracesEndpoint;
+  let url = signalEndpoint ?? (config?.endpoint === undefined ? undefined : signalUrlOf(config.endpoint, kind));
   if (url === undefined) {
     if (disabled) return undefined;
-    const signal = first(env, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT');
+    const signal = first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_ENDPOINT`);
     const base = first(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
     if (signal !== undefined) url = checkUrl(signal.name, signal.value);
-    else if (base !== undefined) url = metricsUrlOf(checkUrl(base.name, base.value));
-    else if (exporters.includes('otlp')) url = metricsUrlOf(DEFAULT_ENDPOINT);
+    else if (base !== undefined) url = signalUrlOf(checkUrl(base.name, base.value), kind);
+    else if (exporters.includes('otlp')) url = signalUrlOf(DEFAULT_ENDPOINT, kind);
     else return undefined;
   }
   const resourceText = first(env, 'OTEL_RESOURCE_ATTRIBUTES');
@@ -108,25 +121,27 @@ export function otlpMetricsSettings(config: OtelConfig | undefined, env: Environ
     ...config?.resourceAttributes,
   };
   const general = first(env, 'OTEL_EXPORTER_OTLP_HEADERS');
-  const signal = first(env, 'OTEL_EXPORTER_OTLP_METRICS_HEADERS');
+  const signal = first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_HEADERS`);
   const headers = {
     ...(general === undefined ? {} : parseKeyValueList(general.name, general.value)),
     ...(signal === undefined ? {} : parseKeyValueList(signal.name, signal.value)),
     ...config?.headers,
   };
-  const intervalMs = config?.metricsIntervalSeconds !== undefined
+  const intervalMs = kind === 'traces'
+    ? milliseconds(first(env, 'OTEL_BSP_SCHEDULE_DELAY')) ?? DEFAULT_SPAN_DELAY_MS
+    : config?.metricsIntervalSeconds !== undefined
     ? Math.round(config.metricsIntervalSeconds * 1000)
     : milliseconds(first(env, 'OTEL_METRIC_EXPORT_INTERVAL')) ?? DEFAULT_INTERVAL_MS;
   const timeoutMs = config?.timeoutSeconds !== undefined
     ? Math.round(config.timeoutSeconds * 1000)
-    : milliseconds(first(env, 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT')) ?? DEFAULT_TIMEOUT_MS;
+    : milliseconds(first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_TIMEOUT`, 'OTEL_EXPORTER_OTLP_TIMEOUT')) ?? DEFAULT_TIMEOUT_MS;
   return {
     url,
-    protocol: config?.protocol ?? protocolOf(first(env, 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL')) ?? 'http/protobuf',
+    protocol: config?.protocol ?? protocolOf(first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`, 'OTEL_EXPORTER_OTLP_PROTOCOL')) ?? 'http/protobuf',
     headers,
-    certificateFile: config?.certificate ?? first(env, 'OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE', 'OTEL_EXPORTER_OTLP_CERTIFICATE')?.value,
-    // The SDK refuses an export timeout longer than the interval: a push never outlives the next one.
-    timeoutMs: Math.min(timeoutMs, intervalMs),
+    certificateFile: config?.certificate ?? first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CERTIFICATE')?.value,
+    // The SDK refuses a metrics export timeout longer than the interval: a push never outlives the next one.
+    timeoutMs: kind === 'metrics' ? Math.min(timeoutMs, intervalMs) : timeoutMs,
     intervalMs,
     serviceName: config?.serviceName ?? first(env, 'OTEL_SERVICE_NAME')?.value ?? resourceAttributes['service.name'] ?? DEFAULT_SERVICE_NAME,
     resourceAttributes,

@@ -103,7 +103,7 @@ test('a collector that cannot be reached costs the job nothing: the failure is l
       failures = Number(/^ci_runner_otlp_exports_total\{signal="metrics",result="failure"\} (\d+)$/m.exec(body)?.[1] ?? 0);
     }
     assert.ok(failures >= 3, `failures counted: ${failures}`);
-    assert.equal(runner.logs().match(/OTLP metrics push failed/g)?.length, 1, runner.tail(30));
+    assert.equal(runner.logs().match(/OTLP metrics export failed/g)?.length, 1, runner.tail(30));
   } finally {
     await runner.stop();
   }

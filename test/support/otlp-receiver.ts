@@ -12,9 +12,81 @@ interface ProtoMessageType {
   toObject(message: unknown, options: { longs: StringConstructor; enums: StringConstructor; bytes: StringConstructor }): unknown;
 }
 const generated = createRequire(import.meta.url)('otlp-proto-definitions/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { metrics: { v1: { ExportMetricsServiceRequest: ProtoMessageType } } } } };
+  opentelemetry: {
+    proto: {
+      collector: {
+        metrics: { v1: { ExportMetricsServiceRequest: ProtoMessageType } };
+        trace: { v1: { ExportTraceServiceRequest: ProtoMessageType } };
+      };
+    };
+  };
 };
 const ExportMetricsServiceRequest = generated.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+const ExportTraceServiceRequest = generated.opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest;
+
+interface OtlpSpan {
+  traceId?: string;
+  spanId?: string;
+  parentSpanId?: string;
+  name?: string;
+  kind?: string | number;
+  startTimeUnixNano?: string | number;
+  endTimeUnixNano?: string | number;
+  attributes?: KeyValue[];
+  events?: { name?: string; attributes?: KeyValue[] }[];
+  status?: { code?: string | number; message?: string };
+}
+interface TraceRequest {
+  resourceSpans?: { resource?: { attributes?: KeyValue[] }; scopeSpans?: { spans?: OtlpSpan[] }[] }[];
+}
+
+/** A received span, its ids in lowercase hex whatever the encoding. */
+export interface ReceivedSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string;
+  readonly name: string;
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly attributes: Readonly<Record<string, string>>;
+  readonly events: readonly { name: string; attributes: Readonly<Record<string, string>> }[];
+  /** STATUS_CODE_UNSET, STATUS_CODE_OK or STATUS_CODE_ERROR. */
+  readonly status: string;
+  readonly resource: Readonly<Record<string, string>>;
+}
+
+/** Protobuf bytes come as base64 from toObject; OTLP/JSON sends ids as hex. */
+function hexId(value: string | undefined, json: boolean): string {
+  if (value === undefined || value === '') return '';
+  return json ? value.toLowerCase() : Buffer.from(value, 'base64').toString('hex');
+}
+
+const STATUS_NAMES = ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'];
+
+function spansOf(request: TraceRequest, json: boolean): ReceivedSpan[] {
+  const out: ReceivedSpan[] = [];
+  for (const rs of request.resourceSpans ?? []) {
+    const resource = flat(rs.resource?.attributes);
+    for (const ss of rs.scopeSpans ?? []) {
+      for (const span of ss.spans ?? []) {
+        const code = span.status?.code;
+        out.push({
+          traceId: hexId(span.traceId, json),
+          spanId: hexId(span.spanId, json),
+          parentSpanId: hexId(span.parentSpanId, json),
+          name: span.name ?? '',
+          startNs: BigInt(span.startTimeUnixNano ?? 0),
+          endNs: BigInt(span.endTimeUnixNano ?? 0),
+          attributes: flat(span.attributes),
+          events: (span.events ?? []).map((event) => ({ name: event.name ?? '', attributes: flat(event.attributes) })),
+          status: typeof code === 'number' ? STATUS_NAMES[code] ?? String(code) : code ?? 'STATUS_CODE_UNSET',
+          resource,
+        });
+      }
+    }
+  }
+  return out;
+}
 
 interface AnyValue {
   stringValue?: string;
@@ -87,6 +159,7 @@ function pushOf(request: ExportRequest, contentType: string, headers: IncomingMe
 
 export class OtlpReceiver {
   readonly pushes: Push[] = [];
+  readonly spans: ReceivedSpan[] = [];
   private waiters: (() => void)[] = [];
 
   private constructor(private readonly server: Server) {}
@@ -99,6 +172,17 @@ export class OtlpReceiver {
         const body = Buffer.concat(chunks);
         const type = req.headers['content-type'] ?? '';
         try {
+          const json = type.startsWith('application/json');
+          if (req.method === 'POST' && req.url === '/v1/traces') {
+            const request = json
+              ? JSON.parse(body.toString('utf8')) as TraceRequest
+              : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, enums: String, bytes: String }) as TraceRequest;
+            receiver.spans.push(...spansOf(request, json));
+            res.writeHead(200, { 'content-type': json ? 'application/json' : 'application/x-protobuf' });
+            res.end(json ? '{}' : undefined);
+            for (const wake of receiver.waiters.splice(0)) wake();
+            return;
+          }
           if (req.method !== 'POST' || req.url !== '/v1/metrics') throw new Error(`unexpected ${req.method} ${req.url}`);
           const decoded = type.startsWith('application/json')
             ? JSON.parse(body.toString('utf8')) as ExportRequest
@@ -121,13 +205,18 @@ export class OtlpReceiver {
   }
 
   /** The first push that has a point `match` accepts. */
-  async until(match: (push: Push) => boolean, timeoutMs = 20_000): Promise<Push> {
+  until(match: (push: Push) => boolean, timeoutMs = 20_000): Promise<Push> {
+    return this.waitFor(() => this.pushes.find(match), timeoutMs);
+  }
+
+  /** Resolves when `ready` gives something, or rejects after the timeout. */
+  async waitFor<T>(ready: () => T | undefined, timeoutMs = 20_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.pushes.find(match);
+      const found = ready();
       if (found !== undefined) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching OTLP push in ${timeoutMs} ms (${this.pushes.length} received)`);
+      if (left <= 0) throw new Error(`nothing matching in ${timeoutMs} ms (${this.pushes.length} metric pushes, ${this.spans.length} spans received)`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -8,6 +8,7 @@ import { otlpMetricsSettings, OtlpSettingsError, parseKeyValueList } from '../..
 const config = (fields: Partial<OtelConfig>): OtelConfig => ({
   endpoint: undefined,
   metricsEndpoint: undefined,
+  tracesEndpoint: undefined,
   protocol: undefined,
   headers: {},
   certificate: undefined,

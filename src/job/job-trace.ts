@@ -1,0 +1,34 @@
+// A job's trace as the agent and the build sequence see it: a span for the job, one for each
+// stage, and the W3C trace context the stage's processes join (TRACEPARENT/TRACESTATE, the
+// OpenTelemetry environment-variable carrier). How spans are made and sent is the telemetry's.
+import type { BuildStage, JobResult } from './result.ts';
+import type { SourceJob } from './source.ts';
+
+/** W3C Trace Context headers, as environment variables carry them. */
+export interface TraceCarrier {
+  readonly traceparent: string;
+  readonly tracestate?: string | undefined;
+}
+
+/** What the build sequence tells a job's trace. */
+export interface JobTrace {
+  /** A stage begins (once per attempt). */
+  stageStarted(stage: BuildStage): void;
+  /** The stage under way ends; `failed`: it ended in an error. */
+  stageEnded(stage: BuildStage, failed?: boolean): void;
+  /** The context for processes started now: the stage under way's, else the job's. */
+  carrier(): TraceCarrier;
+  /** Something worth a mark on the stage under way (a retry, a pause before one). */
+  event(name: string, attributes?: Readonly<Record<string, string | number>>): void;
+}
+
+/** A job's trace from its start to its result. */
+export interface JobTraceHandle extends JobTrace {
+  /** The job ended: its span gets the result and ends. */
+  finish(result: JobResult): void;
+}
+
+/** Starts a trace for each job (the agent's hook; undefined: no tracing). */
+export interface JobTracer {
+  startJob(runner: { readonly name: string; readonly systemId: string }, job: SourceJob): JobTraceHandle;
+}

@@ -1,0 +1,132 @@
+// Every job a trace: a span for the job (a CI/CD task run in the OpenTelemetry conventions) and a
+// child span for each build stage, sent over OTLP in batches. The processes of a stage join its
+// span through TRACEPARENT (see src/build/shell/trace-context.ts).
+import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  ATTR_CICD_PIPELINE_NAME,
+  ATTR_CICD_PIPELINE_RUN_ID,
+  ATTR_CICD_PIPELINE_TASK_NAME,
+  ATTR_CICD_PIPELINE_TASK_RUN_ID,
+  ATTR_CICD_PIPELINE_TASK_RUN_RESULT,
+  ATTR_CICD_PIPELINE_TASK_RUN_URL_FULL,
+  ATTR_CICD_WORKER_ID,
+  ATTR_CICD_WORKER_NAME,
+  ATTR_ERROR_TYPE,
+  ATTR_VCS_REF_HEAD_NAME,
+  ATTR_VCS_REF_HEAD_REVISION,
+  ATTR_VCS_REPOSITORY_URL_FULL,
+  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_CANCELLATION,
+  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_ERROR,
+  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_FAILURE,
+  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_SUCCESS,
+  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_TIMEOUT,
+} from '@opentelemetry/semantic-conventions/incubating';
+import type { JobTraceHandle, JobTracer, TraceCarrier } from '../job/job-trace.ts';
+import type { JobVariable } from '../job/model.ts';
+import type { BuildStage, JobResult } from '../job/result.ts';
+import type { SourceJob } from '../job/source.ts';
+
+/** The runner's own span attributes (no convention has them). */
+export const ATTR_STAGE = 'ci_runner.job.stage';
+export const ATTR_CPU_SECONDS = 'ci_runner.job.cpu_seconds';
+export const ATTR_PEAK_MEMORY_BYTES = 'ci_runner.job.peak_memory_bytes';
+export const ATTR_LOG_BYTES = 'ci_runner.job.log_bytes';
+export const ATTR_EXIT_CODE = 'ci_runner.job.exit_code';
+
+const propagator = new W3CTraceContextPropagator();
+
+/** A job variable that may go into a trace: present, and neither masked nor one the coordinator keeps private. */
+function publicValue(variables: readonly JobVariable[], key: string): string | undefined {
+  const variable = variables.findLast((v) => v.key === key);
+  if (variable === undefined || variable.masked || variable.public === false || variable.file === true || variable.value === '') return undefined;
+  return variable.value;
+}
+
+/** The conventions' task run result for a job's end. */
+export function taskRunResult(result: JobResult): string {
+  if (result.state === 'success') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_SUCCESS;
+  if (result.state === 'canceled') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_CANCELLATION;
+  if (result.failureReason === 'job_execution_timeout') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_TIMEOUT;
+  if (result.failureReason === 'script_failure') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_FAILURE;
+  return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_ERROR;
+}
+
+function jobAttributes(runner: { readonly name: string; readonly systemId: string }, job: SourceJob): Attributes {
+  const variables = job.job.variables;
+  const attributes: Attributes = {
+    [ATTR_CICD_PIPELINE_TASK_NAME]: job.name,
+    [ATTR_CICD_PIPELINE_TASK_RUN_ID]: job.id,
+    [ATTR_CICD_WORKER_NAME]: runner.name,
+    [ATTR_CICD_WORKER_ID]: runner.systemId,
+  };
+  const put = (key: string, value: string | undefined): void => {
+    if (value !== undefined) attributes[key] = value;
+  };
+  put(ATTR_CICD_PIPELINE_NAME, publicValue(variables, 'CI_PIPELINE_NAME') ?? publicValue(variables, 'CI_PROJECT_PATH'));
+  put(ATTR_CICD_PIPELINE_RUN_ID, publicValue(variables, 'CI_PIPELINE_ID'));
+  if (/^https?:\/\//.test(job.url)) put(ATTR_CICD_PIPELINE_TASK_RUN_URL_FULL, job.url);
+  put(ATTR_VCS_REF_HEAD_NAME, publicValue(variables, 'CI_COMMIT_REF_NAME'));
+  put(ATTR_VCS_REF_HEAD_REVISION, publicValue(variables, 'CI_COMMIT_SHA'));
+  // CI_PROJECT_URL, never CI_REPOSITORY_URL: that one carries the job token.
+  put(ATTR_VCS_REPOSITORY_URL_FULL, publicValue(variables, 'CI_PROJECT_URL'));
+  return attributes;
+}
+
+class TracedJob implements JobTraceHandle {
+  private stageSpan: { stage: BuildStage; span: Span } | undefined;
+
+  constructor(private readonly tracer: Tracer, private readonly span: Span) {}
+
+  stageStarted(stage: BuildStage): void {
+    this.stageSpan?.span.end();
+    const span = this.tracer.startSpan(stage, { kind: SpanKind.INTERNAL, attributes: { [ATTR_STAGE]: stage } }, trace.setSpan(ROOT_CONTEXT, this.span));
+    this.stageSpan = { stage, span };
+  }
+
+  stageEnded(stage: BuildStage, failed = false): void {
+    if (this.stageSpan?.stage !== stage) return;
+    if (failed) this.stageSpan.span.setStatus({ code: SpanStatusCode.ERROR });
+    this.stageSpan.span.end();
+    this.stageSpan = undefined;
+  }
+
+  carrier(): TraceCarrier {
+    const carrier: Record<string, string> = {};
+    propagator.inject(trace.setSpan(ROOT_CONTEXT, this.stageSpan?.span ?? this.span), carrier, {
+      set: (target, key, value) => {
+        target[key] = value;
+      },
+    });
+    return { traceparent: carrier['traceparent'] ?? '', tracestate: carrier['tracestate'] };
+  }
+
+  event(name: string, attributes?: Readonly<Record<string, string | number>>): void {
+    (this.stageSpan?.span ?? this.span).addEvent(name, attributes);
+  }
+
+  finish(result: JobResult): void {
+    if (this.stageSpan !== undefined) this.stageEnded(this.stageSpan.stage);
+    const attributes: Attributes = { [ATTR_CICD_PIPELINE_TASK_RUN_RESULT]: taskRunResult(result), [ATTR_LOG_BYTES]: result.log.receivedBytes };
+    if (result.state !== 'success') attributes[ATTR_ERROR_TYPE] = result.failureReason ?? result.state;
+    if (result.exitCode !== undefined) attributes[ATTR_EXIT_CODE] = result.exitCode;
+    // Absent where the executor could not measure them: never a made-up zero.
+    if (result.resources !== undefined) {
+      attributes[ATTR_CPU_SECONDS] = result.resources.cpuSeconds;
+      attributes[ATTR_PEAK_MEMORY_BYTES] = result.resources.peakRssBytes;
+    }
+    this.span.setAttributes(attributes);
+    if (result.state !== 'success') this.span.setStatus({ code: SpanStatusCode.ERROR, message: result.failureReason ?? result.state });
+    this.span.end();
+  }
+}
+
+/** A JobTracer on `tracer`: each job a trace of its own. */
+export function jobTracer(tracer: Tracer): JobTracer {
+  return {
+    startJob(runner, job) {
+      const span = tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, ROOT_CONTEXT);
+      return new TracedJob(tracer, span);
+    },
+  };
+}

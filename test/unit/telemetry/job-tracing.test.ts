@@ -1,0 +1,86 @@
+// The job and stage spans a JobTracer makes, read back from the SDK's in-memory exporter; the
+// TRACEPARENT lines a stage's script gets.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { withTraceContext } from '../../../src/build/shell/trace-context.ts';
+import type { Job } from '../../../src/job/model.ts';
+import { type JobResult, systemFailureResult } from '../../../src/job/result.ts';
+import type { SourceJob } from '../../../src/job/source.ts';
+import { jobTracer, taskRunResult } from '../../../src/telemetry/job-tracing.ts';
+
+function tracing(): { exporter: InMemorySpanExporter; tracer: ReturnType<typeof jobTracer> } {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { exporter, tracer: jobTracer(provider.getTracer('test')) };
+}
+
+function sourceJob(variables: Job['variables']): SourceJob {
+  const job = { id: '7', name: 'lint', script: ['true'], beforeScript: [], afterScript: [], timeoutSeconds: 60, variables } as unknown as Job;
+  return {
+    id: '7',
+    name: 'lint',
+    url: 'https://gitlab.example/g/p/-/jobs/7',
+    job,
+    begin: () => Promise.reject(new Error('unused')),
+    finish: () => Promise.resolve(),
+  };
+}
+
+const result = (fields: Partial<JobResult>): JobResult => ({ ...systemFailureResult('x'), ...fields });
+
+test('task run results follow the conventions: success, failure, timeout, cancellation, error', () => {
+  assert.equal(taskRunResult(result({ state: 'success', failureReason: undefined })), 'success');
+  assert.equal(taskRunResult(result({ state: 'failed', failureReason: 'script_failure' })), 'failure');
+  assert.equal(taskRunResult(result({ state: 'failed', failureReason: 'job_execution_timeout' })), 'timeout');
+  assert.equal(taskRunResult(result({ state: 'canceled', failureReason: undefined })), 'cancellation');
+  assert.equal(taskRunResult(result({ state: 'failed', failureReason: 'runner_system_failure' })), 'error');
+});
+
+test('stage spans are children of the job span; the carrier names the stage under way, else the job', () => {
+  const { exporter, tracer } = tracing();
+  const trace = tracer.startJob(
+    { name: 'r1', systemId: 's_0123456789ab' },
+    sourceJob([
+      { key: 'CI_PIPELINE_ID', value: '99', masked: false },
+      { key: 'CI_COMMIT_SHA', value: 'a'.repeat(40), masked: false },
+      { key: 'CI_PROJECT_URL', value: 'https://secret.example/x', masked: true },
+      { key: 'CI_PROJECT_PATH', value: 'g/p', masked: false, public: false },
+    ]),
+  );
+  const jobCarrier = trace.carrier().traceparent;
+  trace.stageStarted('step_script');
+  const stageCarrier = trace.carrier().traceparent;
+  trace.event('retry', { attempt: 2 });
+  trace.stageEnded('step_script', true);
+  trace.finish(
+    result({ state: 'failed', failureReason: 'script_failure', exitCode: 3, resources: { cpuSeconds: 1.5, peakRssBytes: 1024, measuredBy: 'sampled' } }),
+  );
+  const [stage, job] = exporter.getFinishedSpans();
+  assert.equal(stage?.name, 'step_script');
+  assert.equal(job?.name, 'lint');
+  assert.equal(stage?.parentSpanContext?.spanId, job?.spanContext().spanId);
+  assert.equal(jobCarrier, `00-${job?.spanContext().traceId}-${job?.spanContext().spanId}-01`);
+  assert.equal(stageCarrier, `00-${job?.spanContext().traceId}-${stage?.spanContext().spanId}-01`);
+  assert.equal(stage?.status.code, 2);
+  assert.deepEqual(stage?.events.map((e) => e.name), ['retry']);
+  assert.equal(job?.attributes['cicd.pipeline.run.id'], '99');
+  assert.equal(job?.attributes['vcs.ref.head.revision'], 'a'.repeat(40));
+  assert.equal(job?.attributes['vcs.repository.url.full'], undefined, 'a masked variable stays out');
+  assert.equal(job?.attributes['cicd.pipeline.name'], undefined, 'a private variable stays out');
+  assert.equal(job?.attributes['cicd.pipeline.task.run.url.full'], 'https://gitlab.example/g/p/-/jobs/7');
+  assert.equal(job?.attributes['error.type'], 'script_failure');
+  assert.equal(job?.attributes['ci_runner.job.exit_code'], 3);
+  assert.equal(job?.attributes['ci_runner.job.cpu_seconds'], 1.5);
+});
+
+test('the script gets TRACEPARENT and TRACESTATE after its first line, quoted for the shell', () => {
+  const script = withTraceContext('#!/usr/bin/env bash\necho "$TRACEPARENT|$TRACESTATE"\n', {
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    tracestate: "vendor=it's",
+  });
+  assert.ok(script.startsWith('#!/usr/bin/env bash\nexport TRACEPARENT='));
+  const run = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
+  assert.equal(run.stdout, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01|vendor=it's\n");
+});
