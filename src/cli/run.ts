@@ -51,14 +51,20 @@ async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & {
   }
 }
 
-/** Job tracing over OTLP, where the [otel] table or the OTEL_* environment asks for it. */
+/**
+ * Job tracing over OTLP: where the [otel] table or the OTEL_* environment asks for it, and for
+ * GitLab runners, whose coordinator may ask for a job's trace (features.tracing).
+ */
 async function otlpTracingOf(config: Config, logger: Logger): Promise<(OtlpTracing & { describe: Record<string, string> }) | undefined> {
   try {
     const settings = otlpSettings('traces', config.otel, process.env);
-    if (settings === undefined) return undefined;
+    if (settings === undefined && !config.runners.some((runner) => runner.url !== undefined)) return undefined;
     const { otlpTracing } = await import('../telemetry/otlp-traces.ts');
     const tracing = otlpTracing(settings, { warn: (message, fields) => logger.warn(message, fields) });
-    return { ...tracing, describe: { endpoint: settings.url, protocol: settings.protocol } };
+    const describe: Record<string, string> = settings === undefined
+      ? { endpoint: 'the coordinator\'s, for the jobs it asks to trace' }
+      : { endpoint: settings.url, protocol: settings.protocol };
+    return { ...tracing, describe };
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }

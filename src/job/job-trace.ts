@@ -28,7 +28,8 @@ export interface JobTraceHandle extends JobTrace {
   finish(result: JobResult): void;
 }
 
-/** Starts a trace for each job (the agent's hook; undefined: no tracing). */
+/** Starts a trace for each job (the agent's hook). */
 export interface JobTracer {
-  startJob(runner: { readonly name: string; readonly systemId: string }, job: SourceJob): JobTraceHandle;
+  /** Undefined: this job is not traced (nothing to send its spans to). */
+  startJob(runner: { readonly name: string; readonly systemId: string }, job: SourceJob): JobTraceHandle | undefined;
 }

@@ -142,6 +142,16 @@ export interface JobFeatures {
   readonly tokenMaskPrefixes: readonly string[];
 }
 
+/** A trace the job's spans join, and where they go (GitLab's features.tracing; a local job's traceparent). */
+export interface JobTraceContext {
+  /** 32 lowercase hex digits. */
+  readonly traceId: string;
+  /** The span the job's span is a child of: 16 lowercase hex digits. */
+  readonly parentSpanId: string;
+  /** OTLP/HTTP trace URLs the coordinator wants the job's spans sent to, instead of the runner's own exporter. */
+  readonly endpoints: readonly string[];
+}
+
 /** Commands GitLab runs around get_sources (the job's `hooks:`). */
 export interface JobHooks {
   readonly preGetSources: readonly string[];
@@ -157,6 +167,8 @@ export interface Job extends JobDefinition {
   /** GIT_STRATEGY's default: fetch when the coordinator allows it (GitLab's allow_git_fetch), else clone. */
   readonly allowGitFetch?: boolean | undefined;
   readonly features?: JobFeatures | undefined;
+  /** The trace the job joins; undefined: a trace of its own. */
+  readonly traceContext?: JobTraceContext | undefined;
   readonly hooks?: JobHooks | undefined;
   /** The id of the request that brought the job (X-Request-Id), sent to git as Gitaly's correlation id. */
   readonly requestId?: string | undefined;

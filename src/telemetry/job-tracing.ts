@@ -1,7 +1,7 @@
 // Every job a trace: a span for the job (a CI/CD task run in the OpenTelemetry conventions) and a
 // child span for each build stage, sent over OTLP in batches. The processes of a stage join its
 // span through TRACEPARENT (see src/build/shell/trace-context.ts).
-import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   ATTR_CICD_PIPELINE_NAME,
@@ -76,7 +76,7 @@ function jobAttributes(runner: { readonly name: string; readonly systemId: strin
 class TracedJob implements JobTraceHandle {
   private stageSpan: { stage: BuildStage; span: Span } | undefined;
 
-  constructor(private readonly tracer: Tracer, private readonly span: Span) {}
+  constructor(private readonly tracer: Tracer, private readonly span: Span, private readonly finished?: () => void) {}
 
   stageStarted(stage: BuildStage): void {
     this.stageSpan?.span.end();
@@ -118,15 +118,31 @@ class TracedJob implements JobTraceHandle {
     this.span.setAttributes(attributes);
     if (result.state !== 'success') this.span.setStatus({ code: SpanStatusCode.ERROR, message: result.failureReason ?? result.state });
     this.span.end();
+    this.finished?.();
   }
 }
 
-/** A JobTracer on `tracer`: each job a trace of its own. */
-export function jobTracer(tracer: Tracer): JobTracer {
+/** Where a job's spans go: a tracer, and what to do once the job's span has ended. */
+export interface JobSpanTarget {
+  readonly tracer: Tracer;
+  readonly finished?: () => void;
+}
+
+/**
+ * A JobTracer: each job a trace of its own, or a part of the trace its coordinator names
+ * (the job span a child of its span_parent_id). `target` picks the tracer; none: not traced.
+ */
+export function jobTracer(target: (job: SourceJob) => JobSpanTarget | undefined): JobTracer {
   return {
     startJob(runner, job) {
-      const span = tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, ROOT_CONTEXT);
-      return new TracedJob(tracer, span);
+      const chosen = target(job);
+      if (chosen === undefined) return undefined;
+      const joined = job.job.traceContext;
+      const parent = joined === undefined
+        ? ROOT_CONTEXT
+        : trace.setSpanContext(ROOT_CONTEXT, { traceId: joined.traceId, spanId: joined.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+      const span = chosen.tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, parent);
+      return new TracedJob(chosen.tracer, span, chosen.finished);
     },
   };
 }

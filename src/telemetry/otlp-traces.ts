@@ -13,6 +13,8 @@ import { jobTracer } from './job-tracing.ts';
 import { CountedExporter, exportOptions, exportsCounter, type PushLog } from './otlp-push.ts';
 import type { OtlpMetricsSettings } from './otlp-settings.ts';
 
+/** The batch span processor's default delay between exports (OTEL_BSP_SCHEDULE_DELAY). */
+const DEFAULT_SPAN_DELAY_MS = 5_000;
 /** Spans waiting to be sent, at most (the SDK's default); past it they are dropped and counted. */
 const MAX_QUEUED_SPANS = 2048;
 const MAX_BATCH = 512;
@@ -25,22 +27,23 @@ export interface OtlpTracing {
   shutdown(): Promise<void>;
 }
 
-export function otlpTracing(settings: OtlpMetricsSettings, log: PushLog): OtlpTracing {
+type Counter = ReturnType<Meter['createCounter']>;
+
+/** The counters, once attached; the exports made before are not counted. */
+interface Counters {
+  exports?: Counter;
+  dropped?: Counter;
+}
+
+/** A batch span processor sending to `settings`' endpoint, its exports and drops counted. */
+function countedBatches(settings: OtlpMetricsSettings, counters: Counters, log: PushLog): SpanProcessor {
   const options = exportOptions(settings);
   const inner = settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
-  let exports: ReturnType<Meter['createCounter']> | undefined;
-  let dropped: ReturnType<Meter['createCounter']> | undefined;
   let queued = 0;
-  const exporter = new CountedExporter<ReadableSpan[]>(
-    inner,
-    'traces',
-    (result, spans) => {
-      exports?.add(1, { signal: 'traces', result });
-      if (result === 'failure') dropped?.add(spans.length, { reason: 'export_failed' });
-    },
-    settings.url,
-    log,
-  );
+  const exporter = new CountedExporter<ReadableSpan[]>(inner, 'traces', (result, spans) => {
+    counters.exports?.add(1, { signal: 'traces', result });
+    if (result === 'failure') counters.dropped?.add(spans.length, { reason: 'export_failed' });
+  }, settings.url, log);
   const batches = new BatchSpanProcessor({
     export: (spans, done) => {
       queued = Math.max(0, queued - spans.length);
@@ -55,30 +58,67 @@ export function otlpTracing(settings: OtlpMetricsSettings, log: PushLog): OtlpTr
     exportTimeoutMillis: settings.timeoutMs,
   });
   // Counts what the batch processor drops when its queue is full (it only says so to its diag log).
-  const counting: SpanProcessor = {
+  return {
     onStart: (span, context) => batches.onStart(span, context),
     onEnd: (span) => {
-      if (queued >= MAX_QUEUED_SPANS) dropped?.add(1, { reason: 'queue_full' });
+      if (queued >= MAX_QUEUED_SPANS) counters.dropped?.add(1, { reason: 'queue_full' });
       else queued++;
       batches.onEnd(span);
     },
     forceFlush: () => batches.forceFlush(),
     shutdown: () => batches.shutdown(),
   };
-  const provider = new BasicTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ ...settings.resourceAttributes, 'service.name': settings.serviceName })),
-    spanProcessors: [counting],
+}
+
+function providerOf(processors: SpanProcessor[], serviceName: string, attributes: Readonly<Record<string, string>>): BasicTracerProvider {
+  return new BasicTracerProvider({
+    resource: defaultResource().merge(resourceFromAttributes({ ...attributes, 'service.name': serviceName })),
+    spanProcessors: processors,
+  });
+}
+
+/** How long the spans of a job sent to its coordinator's endpoints may take to go, at the job's end. */
+const JOB_ENDPOINT_TIMEOUT_MS = 10_000;
+
+/**
+ * Job tracing: to the operator's exporter (`settings`, from [otel] or the environment), or, for a
+ * job whose coordinator names endpoints (GitLab's features.tracing), to those, with a provider of
+ * the job's own that is shut down (and so flushed) when the job ends, as GitLab Runner does.
+ */
+export function otlpTracing(settings: OtlpMetricsSettings | undefined, log: PushLog): OtlpTracing {
+  const counters: Counters = {};
+  const operator = settings === undefined ? undefined : providerOf([countedBatches(settings, counters, log)], settings.serviceName, settings.resourceAttributes);
+  const operatorTracer = operator?.getTracer('runner', versionInfo.version);
+  const tracer = jobTracer((job) => {
+    const endpoints = job.job.traceContext?.endpoints ?? [];
+    if (endpoints.length === 0) return operatorTracer === undefined ? undefined : { tracer: operatorTracer };
+    const processors = endpoints.map((url) =>
+      countedBatches({
+        url,
+        protocol: 'http/protobuf',
+        headers: {},
+        certificateFile: settings?.certificateFile,
+        timeoutMs: JOB_ENDPOINT_TIMEOUT_MS,
+        intervalMs: DEFAULT_SPAN_DELAY_MS,
+        serviceName: settings?.serviceName ?? 'runner',
+        resourceAttributes: settings?.resourceAttributes ?? {},
+      }, counters, log)
+    );
+    const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {});
+    return { tracer: provider.getTracer('runner', versionInfo.version), finished: () => void provider.shutdown().catch(() => undefined) };
   });
   return {
-    tracer: jobTracer(provider.getTracer('runner', versionInfo.version)),
+    tracer,
     attach(meter) {
-      exports = exportsCounter(meter);
+      const exports = exportsCounter(meter);
       for (const result of ['success', 'failure']) exports.add(0, { signal: 'traces', result });
-      dropped = meter.createCounter('ci_runner_otlp_dropped_spans_total', {
+      const dropped = meter.createCounter('ci_runner_otlp_dropped_spans_total', {
         description: 'Spans not sent: the queue was full, or their export failed.',
       });
       for (const reason of ['queue_full', 'export_failed']) dropped.add(0, { reason });
+      counters.exports = exports;
+      counters.dropped = dropped;
     },
-    shutdown: () => provider.shutdown(),
+    shutdown: () => operator?.shutdown() ?? Promise.resolve(),
   };
 }

@@ -126,3 +126,60 @@ test('a GitLab job through the coordinator: its trace has the pipeline, commit a
   const step = stages.find((s) => s.name === 'step_script')!;
   assert.ok(logText(job.trace).includes(`tp=00-${span.traceId}-${step.spanId}-01\n`), logText(job.trace));
 });
+
+test("GitLab's features.tracing: the job's spans join the coordinator's trace and go to its endpoints, with no [otel] of the runner's", async (t) => {
+  const receiver = await OtlpReceiver.start();
+  t.after(() => receiver.close());
+  const gitlab = await startGitLabRunner({ global: 'concurrent = 1\ncheck_interval = 0.2\n' });
+  t.after(() => gitlab.close());
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const parent = '00f067aa0ba902b7';
+  const job = await runJob(
+    gitlab.coordinator,
+    withoutSources({
+      name: 'joined',
+      script: ['echo "tp=$TRACEPARENT"'],
+      override: {
+        'features.tracing': {
+          trace_id: traceId,
+          span_parent_id: parent,
+          otel_endpoints: [
+            { url: `${receiver.endpoint}/v1/traces` },
+            { url: 'grpc://collector:4317' },
+          ],
+        },
+      },
+    }),
+  );
+  assert.equal(job.state, 'success');
+  const { job: span, stages } = await traceOf(receiver, String(job.id));
+  assert.equal(span.traceId, traceId);
+  assert.equal(span.parentSpanId, parent);
+  assert.ok(stages.length >= 3);
+  assert.ok(stages.every((s) => s.traceId === traceId));
+  const text = logText(job.trace);
+  assert.match(text, new RegExp(`tp=00-${traceId}-[0-9a-f]{16}-01\\n`));
+  assert.ok(text.includes('features.tracing: endpoint "grpc://collector:4317": only http:// and https:// OTLP endpoints are supported'), text);
+});
+
+test("a local job file's traceparent: the job's span joins that trace; a malformed one is refused at submit", async (t) => {
+  const receiver = await OtlpReceiver.start();
+  const { dir, cleanup } = workDir(`[otel]\nendpoint = "${receiver.endpoint}"\n`);
+  t.after(async () => {
+    await receiver.close();
+    cleanup();
+  });
+  const queue = join(dir, 'queue');
+  await assert.rejects(enqueue(queue, 'name = "x"\nscript = ["true"]\ntraceparent = "00-abc-01"\n', 'bad.toml'), /traceparent: expected a W3C traceparent/);
+  const runner = await startRunner([], { cwd: dir, env: { OTEL_BSP_SCHEDULE_DELAY: '100' } });
+  try {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const { id } = await enqueue(queue, `name = "child"\nscript = ["true"]\ntraceparent = "00-${traceId}-b7ad6b7169203331-01"\n`, 'child.toml');
+    assert.equal((await waitForResult(queue, id, { timeoutMs: 20_000 })).state, 'success');
+    const { job } = await traceOf(receiver, id);
+    assert.equal(job.traceId, traceId);
+    assert.equal(job.parentSpanId, 'b7ad6b7169203331');
+  } finally {
+    await runner.stop();
+  }
+});

@@ -2,7 +2,7 @@
 // runner's job model. Error messages name the field, never a value: a payload
 // is full of tokens.
 import type { ExecutorInfo } from '../../job/executor.ts';
-import type { Job, JobHooks, JobRepository, JobStep, JobVariable } from '../../job/model.ts';
+import type { Job, JobHooks, JobRepository, JobStep, JobTraceContext, JobVariable } from '../../job/model.ts';
 import type { QueueInfo } from '../../job/source.ts';
 import { parseGoBool } from '../../system/go-bool.ts';
 import { isTable, readArtifacts, readCache, readDependencies, readImage, readServices } from './payload-specs.ts';
@@ -203,6 +203,38 @@ function readHooks(value: unknown): JobHooks {
 
 const PROJECT_JOBS_RUNNING = /^(?:[0-9]{1,2}\+?|\+Inf)$/;
 
+/**
+ * features.tracing (GitLab Runner's spec.Tracing): the trace the job joins, and the OTLP endpoints
+ * its spans go to. What cannot be followed is warned of at the top of the log, as GitLab Runner
+ * logs it, and left out: bad ids (no trace joined), gRPC endpoints and authenticated ones (GitLab's
+ * only kind, http_bearer_gcp_oidc, needs Google Cloud credentials this runner does not read).
+ */
+function readTracing(value: unknown, warnings: string[]): JobTraceContext | undefined {
+  if (!isTable(value)) return undefined;
+  const traceId = typeof value['trace_id'] === 'string' ? value['trace_id'].toLowerCase() : '';
+  const parentSpanId = typeof value['span_parent_id'] === 'string' ? value['span_parent_id'].toLowerCase() : '';
+  if (!/^[0-9a-f]{32}$/.test(traceId) || /^0+$/.test(traceId) || !/^[0-9a-f]{16}$/.test(parentSpanId) || /^0+$/.test(parentSpanId)) {
+    warnings.push('job payload: features.tracing: trace_id or span_parent_id is not a valid W3C id; the job is traced on its own');
+    return undefined;
+  }
+  const endpoints: string[] = [];
+  for (const endpoint of Array.isArray(value['otel_endpoints']) ? value['otel_endpoints'] : []) {
+    const url = isTable(endpoint) && typeof endpoint['url'] === 'string' ? endpoint['url'] : '';
+    const auth = isTable(endpoint) && isTable(endpoint['auth']) ? endpoint['auth'] : undefined;
+    if (!/^https?:\/\/[^/]/.test(url)) {
+      warnings.push(`job payload: features.tracing: endpoint ${JSON.stringify(url.slice(0, 200))}: only http:// and https:// OTLP endpoints are supported; not sent there`);
+    } else if (auth !== undefined) {
+      warnings.push(`job payload: features.tracing: endpoint ${url}: authentication ${JSON.stringify(String(auth['type']))} is not supported; not sent there`);
+    } else if (endpoints.length < MAX_TRACE_ENDPOINTS) {
+      endpoints.push(url);
+    }
+  }
+  return { traceId, parentSpanId, endpoints };
+}
+
+/** Endpoints a payload may send a job's spans to, at most. */
+const MAX_TRACE_ENDPOINTS = 4;
+
 /** job_info's queue fields (GitLab Runner's spec.JobInfo); a field of the wrong type is left out. */
 function readQueueInfo(info: Table): QueueInfo | undefined {
   const waited = info['time_in_queue_seconds'];
@@ -271,6 +303,7 @@ export function parseJobPayload(text: string): CoordinatorJob {
         timestamps: true,
         tokenMaskPrefixes: strings(features['token_mask_prefixes']),
       },
+      traceContext: readTracing(features['tracing'], warnings),
       hooks: readHooks(payload['hooks']),
       id: String(id),
       name,

@@ -13,7 +13,8 @@ import { jobTracer, taskRunResult } from '../../../src/telemetry/job-tracing.ts'
 function tracing(): { exporter: InMemorySpanExporter; tracer: ReturnType<typeof jobTracer> } {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  return { exporter, tracer: jobTracer(provider.getTracer('test')) };
+  const tracer = provider.getTracer('test');
+  return { exporter, tracer: jobTracer(() => ({ tracer })) };
 }
 
 function sourceJob(variables: Job['variables']): SourceJob {
@@ -49,6 +50,7 @@ test('stage spans are children of the job span; the carrier names the stage unde
       { key: 'CI_PROJECT_PATH', value: 'g/p', masked: false, public: false },
     ]),
   );
+  assert.ok(trace !== undefined);
   const jobCarrier = trace.carrier().traceparent;
   trace.stageStarted('step_script');
   const stageCarrier = trace.carrier().traceparent;
