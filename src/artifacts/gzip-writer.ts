@@ -23,6 +23,13 @@ export interface GzipWriteOptions {
   readonly onWarning?: ((message: string) => void) | undefined;
 }
 
+/** The output went away (its error is the one told). */
+class OutputClosed extends Error {
+  constructor() {
+    super('the archive output was closed');
+  }
+}
+
 const FNAME = 0x08;
 const FCOMMENT = 0x10;
 const OS_UNKNOWN = 255;
@@ -75,8 +82,22 @@ export async function writeGzip(
   const sink = archiveSink(destination);
   const written = pipeline(out, sink.stream);
   written.catch(() => {}); // awaited below
+  // A failed output destroys `out`: no 'drain' comes then, but 'close' does.
   const write = async (chunk: Buffer): Promise<void> => {
-    if (!out.write(chunk)) await new Promise<void>((resolveDrain) => out.once('drain', resolveDrain));
+    if (out.destroyed) throw new OutputClosed();
+    if (out.write(chunk)) return;
+    await new Promise<void>((resolveDrain, rejectClosed) => {
+      const drained = (): void => {
+        out.off('close', closed);
+        resolveDrain();
+      };
+      const closed = (): void => {
+        out.off('drain', drained);
+        rejectClosed(new OutputClosed());
+      };
+      out.once('drain', drained);
+      out.once('close', closed);
+    });
   };
   try {
     for await (const entry of entries) {
@@ -112,9 +133,11 @@ export async function writeGzip(
     out.end();
   } catch (error) {
     out.destroy(error as Error);
-    await written.catch(() => {});
+    const outputError = await written.then(() => undefined, (failure: unknown) => failure);
     await sink.settle(true);
-    throw error;
+    // The output's own error says more than "closed".
+    const closed = error instanceof OutputClosed || (error instanceof Error && error.cause instanceof OutputClosed);
+    throw closed && outputError !== undefined ? outputError : error;
   }
   await written.catch(async (error: unknown) => {
     await sink.settle(true);

@@ -12,7 +12,7 @@ import { runtime } from '../runtime/runtime.ts';
 import { type RunningServer, startHttpServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
 import type { OtlpPush } from '../telemetry/otlp-push.ts';
-import { otlpMetricsSettings, otlpSettings } from '../telemetry/otlp-settings.ts';
+import { otlpMetricsSettings, otlpSettings, shownUrl } from '../telemetry/otlp-settings.ts';
 import type { OtlpTracing } from '../telemetry/otlp-traces.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
@@ -45,7 +45,7 @@ async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & {
     if (settings === undefined) return undefined;
     const { otlpPush } = await import('../telemetry/otlp-push.ts');
     const push = otlpPush(settings, { warn: (message, fields) => logger.warn(message, fields) });
-    return { ...push, describe: { endpoint: settings.url, protocol: settings.protocol, interval_s: String(settings.intervalMs / 1000) } };
+    return { ...push, describe: { endpoint: shownUrl(settings.url), protocol: settings.protocol, interval_s: String(settings.intervalMs / 1000) } };
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
@@ -62,8 +62,8 @@ async function otlpTracingOf(config: Config, logger: Logger): Promise<(OtlpTraci
     const { otlpTracing } = await import('../telemetry/otlp-traces.ts');
     const tracing = otlpTracing(settings, { warn: (message, fields) => logger.warn(message, fields) });
     const describe: Record<string, string> = settings === undefined
-      ? { endpoint: 'the coordinator\'s, for the jobs it asks to trace' }
-      : { endpoint: settings.url, protocol: settings.protocol };
+      ? { endpoint: "the coordinator's, for the jobs it asks to trace" }
+      : { endpoint: shownUrl(settings.url), protocol: settings.protocol };
     return { ...tracing, describe };
   } catch (error) {
     throw new ConfigError((error as Error).message);

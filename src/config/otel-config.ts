@@ -8,12 +8,13 @@ import { type OtelConfig, OTLP_PROTOCOLS, type OtlpProtocol } from './types.ts';
 const MAX_SECONDS = 3600;
 
 /** What an OTLP endpoint must be, as error messages say it. */
-export const HTTP_URL_EXPECTED = 'an http:// or https:// URL such as "http://collector:4318"';
+export const HTTP_URL_EXPECTED = 'an http:// or https:// URL without credentials (put them in headers) such as "http://collector:4318"';
 
+/** An http(s) URL without user or password (they would be sent as Basic auth, and logged): headers carry credentials. */
 export function isHttpUrl(value: string): boolean {
   try {
-    const { protocol } = new URL(value);
-    return protocol === 'http:' || protocol === 'https:';
+    const { protocol, username, password } = new URL(value);
+    return (protocol === 'http:' || protocol === 'https:') && username === '' && password === '';
   } catch {
     return false;
   }
@@ -21,7 +22,10 @@ export function isHttpUrl(value: string): boolean {
 
 function httpUrl(reader: TableReader, key: string): string | undefined {
   const value = reader.string(key);
-  if (value !== undefined && !isHttpUrl(value)) throw reader.error(key, `expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(value)}`);
+  // A URL with a password is not repeated in the error.
+  if (value !== undefined && !isHttpUrl(value)) {
+    throw reader.error(key, `expected ${HTTP_URL_EXPECTED}, got ${value.includes('@') ? 'one with credentials in it' : JSON.stringify(value)}`);
+  }
   return value;
 }
 

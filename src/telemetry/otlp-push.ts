@@ -8,7 +8,7 @@ import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { OtlpMetricsSettings } from './otlp-settings.ts';
+import { type OtlpMetricsSettings, shownUrl } from './otlp-settings.ts';
 
 export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;
@@ -65,7 +65,7 @@ export class CountedExporter<T> implements SignalExporter<T> {
       if (!ok && !this.warned) {
         this.warned = true;
         this.log.warn(`OTLP ${this.signal} export failed; later failures are only counted (ci_runner_otlp_exports_total)`, {
-          endpoint: this.url,
+          endpoint: shownUrl(this.url),
           error: result.error?.message ?? 'unknown error',
         });
       }
@@ -99,9 +99,15 @@ export interface OtlpPush {
 export function otlpPush(settings: OtlpMetricsSettings, log: PushLog): OtlpPush {
   let exports: ReturnType<Meter['createCounter']> | undefined;
   const counted = (result: 'success' | 'failure'): void => exports?.add(1, { signal: 'metrics', result });
+  const inner = exporterFor(settings);
+  // The reader asks its exporter for temporality and aggregation (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ...).
+  const exporter: PushMetricExporter = Object.assign(new CountedExporter<ResourceMetrics>(inner, 'metrics', counted, settings.url, log), {
+    selectAggregationTemporality: inner.selectAggregationTemporality?.bind(inner),
+    selectAggregation: inner.selectAggregation?.bind(inner),
+  });
   return {
     reader: new PeriodicExportingMetricReader({
-      exporter: new CountedExporter<ResourceMetrics>(exporterFor(settings), 'metrics', counted, settings.url, log),
+      exporter,
       exportIntervalMillis: settings.intervalMs,
       exportTimeoutMillis: settings.timeoutMs,
     }),

@@ -53,7 +53,9 @@ function signalUrlOf(base: string, signal: OtlpSignal): string {
 }
 
 function checkUrl(name: string, value: string): string {
-  if (!isHttpUrl(value)) throw new OtlpSettingsError(`${name}: expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(value)}`);
+  if (!isHttpUrl(value)) {
+    throw new OtlpSettingsError(`${name}: expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(value.includes('@') ? shownUrl(value) : value)}`);
+  }
   return value;
 }
 
@@ -74,13 +76,26 @@ export function parseKeyValueList(name: string, text: string): Record<string, st
   return out;
 }
 
+/** Longer than an hour is a mistake (and past 2^31 ms a timer fires at once). */
+const MAX_MS = 3_600_000;
+
 function milliseconds(found: { name: string; value: string } | undefined): number | undefined {
   if (found === undefined) return undefined;
   const ms = Number(found.value);
-  if (!/^\d+$/.test(found.value) || !Number.isSafeInteger(ms) || ms <= 0) {
-    throw new OtlpSettingsError(`${found.name}: expected a positive whole number of milliseconds, got ${JSON.stringify(found.value)}`);
+  if (!/^\d+$/.test(found.value) || ms < 1 || ms > MAX_MS) {
+    throw new OtlpSettingsError(`${found.name}: expected a whole number of milliseconds from 1 to ${MAX_MS}, got ${JSON.stringify(found.value)}`);
   }
   return ms;
+}
+
+/** An endpoint as logs may show it: no user, password or query (where credentials hide). */
+export function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return '(unreadable URL)';
+  }
 }
 
 function protocolOf(found: { name: string; value: string } | undefined): OtlpProtocol | undefined {
@@ -102,8 +117,10 @@ export function otlpMetricsSettings(config: OtelConfig | undefined, env: Environ
  */
 export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, env: Environment): OtlpMetricsSettings | undefined {
   const SIGNAL = kind.toUpperCase();
-  const exporters = (first(env, kind === 'metrics' ? 'OTEL_METRICS_EXPORTER' : 'OTEL_TRACES_EXPORTER')?.value ?? '').split(',').map((item) => item.trim());
-  const disabled = first(env, 'OTEL_SDK_DISABLED')?.value.toLowerCase() === 'true' || exporters.includes('none');
+  const selector = first(env, kind === 'metrics' ? 'OTEL_METRICS_EXPORTER' : 'OTEL_TRACES_EXPORTER');
+  const exporters = (selector?.value ?? '').split(',').map((item) => item.trim());
+  // The specification: a selector that does not name otlp (none, prometheus, console) leaves OTLP out.
+  const disabled = first(env, 'OTEL_SDK_DISABLED')?.value.toLowerCase() === 'true' || (selector !== undefined && !exporters.includes('otlp'));
   const signalEndpoint = kind === 'metrics' ? config?.metricsEndpoint : config?.tracesEndpoint;
   let url = signalEndpoint ?? (config?.endpoint === undefined ? undefined : signalUrlOf(config.endpoint, kind));
   if (url === undefined) {
@@ -143,7 +160,8 @@ export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, e
     // The SDK refuses a metrics export timeout longer than the interval: a push never outlives the next one.
     timeoutMs: kind === 'metrics' ? Math.min(timeoutMs, intervalMs) : timeoutMs,
     intervalMs,
-    serviceName: config?.serviceName ?? first(env, 'OTEL_SERVICE_NAME')?.value ?? resourceAttributes['service.name'] ?? DEFAULT_SERVICE_NAME,
+    serviceName: config?.serviceName ?? config?.resourceAttributes['service.name'] ?? first(env, 'OTEL_SERVICE_NAME')?.value ??
+      resourceAttributes['service.name'] ?? DEFAULT_SERVICE_NAME,
     resourceAttributes,
   };
 }

@@ -40,10 +40,16 @@ function countedBatches(settings: OtlpMetricsSettings, counters: Counters, log: 
   const options = exportOptions(settings);
   const inner = settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
   let queued = 0;
-  const exporter = new CountedExporter<ReadableSpan[]>(inner, 'traces', (result, spans) => {
-    counters.exports?.add(1, { signal: 'traces', result });
-    if (result === 'failure') counters.dropped?.add(spans.length, { reason: 'export_failed' });
-  }, settings.url, log);
+  const exporter = new CountedExporter<ReadableSpan[]>(
+    inner,
+    'traces',
+    (result, spans) => {
+      counters.exports?.add(1, { signal: 'traces', result });
+      if (result === 'failure') counters.dropped?.add(spans.length, { reason: 'export_failed' });
+    },
+    settings.url,
+    log,
+  );
   const batches = new BatchSpanProcessor({
     export: (spans, done) => {
       queued = Math.max(0, queued - spans.length);
@@ -87,22 +93,28 @@ const JOB_ENDPOINT_TIMEOUT_MS = 10_000;
  */
 export function otlpTracing(settings: OtlpMetricsSettings | undefined, log: PushLog): OtlpTracing {
   const counters: Counters = {};
-  const operator = settings === undefined ? undefined : providerOf([countedBatches(settings, counters, log)], settings.serviceName, settings.resourceAttributes);
+  const operator = settings === undefined
+    ? undefined
+    : providerOf([countedBatches(settings, counters, log)], settings.serviceName, settings.resourceAttributes);
   const operatorTracer = operator?.getTracer('runner', versionInfo.version);
   const tracer = jobTracer((job) => {
     const endpoints = job.job.traceContext?.endpoints ?? [];
     if (endpoints.length === 0) return operatorTracer === undefined ? undefined : { tracer: operatorTracer };
     const processors = endpoints.map((url) =>
-      countedBatches({
-        url,
-        protocol: 'http/protobuf',
-        headers: {},
-        certificateFile: settings?.certificateFile,
-        timeoutMs: JOB_ENDPOINT_TIMEOUT_MS,
-        intervalMs: DEFAULT_SPAN_DELAY_MS,
-        serviceName: settings?.serviceName ?? 'runner',
-        resourceAttributes: settings?.resourceAttributes ?? {},
-      }, counters, log)
+      countedBatches(
+        {
+          url,
+          protocol: 'http/protobuf',
+          headers: {},
+          certificateFile: settings?.certificateFile,
+          timeoutMs: JOB_ENDPOINT_TIMEOUT_MS,
+          intervalMs: DEFAULT_SPAN_DELAY_MS,
+          serviceName: settings?.serviceName ?? 'runner',
+          resourceAttributes: settings?.resourceAttributes ?? {},
+        },
+        counters,
+        log,
+      )
     );
     const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {});
     return { tracer: provider.getTracer('runner', versionInfo.version), finished: () => void provider.shutdown().catch(() => undefined) };

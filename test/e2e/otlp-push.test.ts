@@ -120,7 +120,7 @@ test('a bad OTLP setting stops the runner at start with one line naming it', asy
     assert.equal(url.code, 2);
     assert.match(
       url.stderr,
-      /^runner: \S*config\.toml: otel\.endpoint: expected an http:\/\/ or https:\/\/ URL such as "http:\/\/collector:4318", got "collector:4318"\n$/,
+      /^runner: \S*config\.toml: otel\.endpoint: expected an http:\/\/ or https:\/\/ URL without credentials \(put them in headers\) such as "http:\/\/collector:4318", got "collector:4318"\n$/,
     );
   } finally {
     cleanup();

@@ -222,7 +222,9 @@ function readTracing(value: unknown, warnings: string[]): JobTraceContext | unde
     const url = isTable(endpoint) && typeof endpoint['url'] === 'string' ? endpoint['url'] : '';
     const auth = isTable(endpoint) && isTable(endpoint['auth']) ? endpoint['auth'] : undefined;
     if (!/^https?:\/\/[^/]/.test(url)) {
-      warnings.push(`job payload: features.tracing: endpoint ${JSON.stringify(url.slice(0, 200))}: only http:// and https:// OTLP endpoints are supported; not sent there`);
+      warnings.push(
+        `job payload: features.tracing: endpoint ${JSON.stringify(url.slice(0, 200))}: only http:// and https:// OTLP endpoints are supported; not sent there`,
+      );
     } else if (auth !== undefined) {
       warnings.push(`job payload: features.tracing: endpoint ${url}: authentication ${JSON.stringify(String(auth['type']))} is not supported; not sent there`);
     } else if (endpoints.length < MAX_TRACE_ENDPOINTS) {

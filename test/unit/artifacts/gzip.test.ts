@@ -75,6 +75,16 @@ test('gzip format refuses what is not a regular file, as GitLab does', async (t)
   assert.equal(existsSync(join(dir.path, 'x.gz')), false, 'the partial output is removed');
 });
 
+test('an output that cannot be written fails the gzip with its error, never hangs', async (t) => {
+  const dir = tempDir('gzip-out');
+  t.after(dir.cleanup);
+  makeTree(dir.path, { 'a.xml': 'x'.repeat(200_000) });
+  await assert.rejects(
+    writeGzip([{ name: 'a.xml', kind: 'file' }], join(dir.path, 'missing-dir', 'x.gz'), { projectDir: dir.path }),
+    /ENOENT/,
+  );
+});
+
 test('sanitizeGzipHeaderText escapes like Go url.PathEscape only when needed', () => {
   assert.equal(sanitizeGzipHeaderText('plain/name-1_2.~$&+:=@.xml'), 'plain/name-1_2.~$&+:=@.xml');
   assert.equal(sanitizeGzipHeaderText('a;b,c?ü'), 'e:a%3Bb%2Cc%3F%C3%BC');

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OtelConfig } from '../../../src/config/types.ts';
-import { otlpMetricsSettings, OtlpSettingsError, parseKeyValueList } from '../../../src/telemetry/otlp-settings.ts';
+import { otlpMetricsSettings, otlpSettings, OtlpSettingsError, parseKeyValueList, shownUrl } from '../../../src/telemetry/otlp-settings.ts';
 
 const config = (fields: Partial<OtelConfig>): OtelConfig => ({
   endpoint: undefined,
@@ -102,6 +102,8 @@ test('OTEL_SDK_DISABLED and OTEL_METRICS_EXPORTER=none turn an environment push 
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318' };
   assert.equal(otlpMetricsSettings(undefined, { ...env, OTEL_SDK_DISABLED: 'true' }), undefined);
   assert.equal(otlpMetricsSettings(undefined, { ...env, OTEL_METRICS_EXPORTER: 'none' }), undefined);
+  assert.equal(otlpMetricsSettings(undefined, { ...env, OTEL_METRICS_EXPORTER: 'prometheus' }), undefined, 'a selector without otlp leaves OTLP out');
+  assert.equal(otlpMetricsSettings(undefined, { ...env, OTEL_METRICS_EXPORTER: 'prometheus,otlp' })?.url, 'http://env:4318/v1/metrics');
   assert.equal(otlpMetricsSettings(config({ endpoint: 'http://file' }), { ...env, OTEL_SDK_DISABLED: 'true' })?.url, 'http://file/v1/metrics');
 });
 
@@ -127,17 +129,46 @@ test('bad environment values are one-line errors naming the variable and what wa
   );
   assert.equal(
     error({ OTEL_EXPORTER_OTLP_ENDPOINT: 'c:4318' }),
-    'OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL such as "http://collector:4318", got "c:4318"',
+    'OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL without credentials (put them in headers) such as "http://collector:4318", got "c:4318"',
   );
   assert.equal(
     error({ ...base, OTEL_METRIC_EXPORT_INTERVAL: '10s' }),
-    'OTEL_METRIC_EXPORT_INTERVAL: expected a positive whole number of milliseconds, got "10s"',
+    'OTEL_METRIC_EXPORT_INTERVAL: expected a whole number of milliseconds from 1 to 3600000, got "10s"',
+  );
+  // Past 2^31 ms a timer would fire at once.
+  assert.equal(
+    error({ ...base, OTEL_EXPORTER_OTLP_TIMEOUT: '4294967296' }),
+    'OTEL_EXPORTER_OTLP_TIMEOUT: expected a whole number of milliseconds from 1 to 3600000, got "4294967296"',
+  );
+  assert.equal(
+    error({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://user:pw@c:4318' }),
+    'OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL without credentials (put them in headers) such as "http://collector:4318", got "https://c:4318/"',
   );
   assert.equal(
     error({ ...base, OTEL_EXPORTER_OTLP_HEADERS: '=x' }),
     'OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas, got an entry without a key',
   );
   assert.equal(error({ ...base, OTEL_RESOURCE_ATTRIBUTES: 'a=%zz' }), 'OTEL_RESOURCE_ATTRIBUTES: the value of "a" is not valid percent-encoding');
+});
+
+test('logs show an endpoint without its query or credentials', () => {
+  assert.equal(shownUrl('https://c.example:4318/v1/metrics?api_key=s3cret'), 'https://c.example:4318/v1/metrics');
+});
+
+test("the file's service.name wins over the environment's; traces have their own path and variables", () => {
+  assert.equal(
+    otlpMetricsSettings(config({ endpoint: 'http://c', resourceAttributes: { 'service.name': 'file' } }), { OTEL_SERVICE_NAME: 'env' })?.serviceName,
+    'file',
+  );
+  const traces = otlpSettings('traces', undefined, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+    OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'k=v',
+    OTEL_BSP_SCHEDULE_DELAY: '250',
+  });
+  assert.equal(traces?.url, 'http://c:4318/v1/traces');
+  assert.deepEqual(traces?.headers, { k: 'v' });
+  assert.equal(traces?.intervalMs, 250);
+  assert.equal(otlpSettings('traces', config({ endpoint: 'http://a', tracesEndpoint: 'http://b/t' }), {})?.url, 'http://b/t');
 });
 
 test('key=value lists: percent-decoded values, spaces around items trimmed, empty items skipped', () => {
