@@ -47,9 +47,10 @@ export function runnerCommand(spec: RuntimeSpec): string[] {
 }
 
 /** Starts the runner in workDir and waits (bounded) for its "Runner ready" line. */
-export async function startQueueRunner(spec: RuntimeSpec, workDir: string): Promise<QueueRunner> {
+export async function startQueueRunner(spec: RuntimeSpec, workDir: string, env?: Readonly<Record<string, string>>): Promise<QueueRunner> {
   const runner = await RunnerProcess.start(['run', '--metrics-server', '127.0.0.1:0'], READY, {
     cwd: workDir,
+    ...(env === undefined ? {} : { env }),
     command: [spec.bin, ...spec.runnerArgs],
     timeoutMs: WAIT_TIMEOUT_MS,
   });
