@@ -8,7 +8,7 @@ import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { type OtlpMetricsSettings, shownUrl } from './otlp-settings.ts';
+import { type OtlpSettings, shownUrl } from './otlp-settings.ts';
 
 export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;
@@ -16,7 +16,7 @@ export interface PushLog {
 
 /** The OTLP/HTTP exporter options of the settings; throws naming an unreadable certificate file. */
 export function exportOptions(
-  settings: OtlpMetricsSettings,
+  settings: OtlpSettings,
 ): { url: string; headers: Record<string, string>; timeoutMillis: number; httpAgentOptions?: { ca: Buffer } } {
   let ca: Buffer | undefined;
   if (settings.certificateFile !== undefined) {
@@ -34,7 +34,7 @@ export function exportOptions(
   };
 }
 
-function exporterFor(settings: OtlpMetricsSettings): PushMetricExporter {
+function exporterFor(settings: OtlpSettings): PushMetricExporter {
   const options = exportOptions(settings);
   return settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
 }
@@ -96,7 +96,7 @@ export interface OtlpPush {
 }
 
 /** The reader that pushes, per the settings. Throws naming an unreadable certificate file. */
-export function otlpPush(settings: OtlpMetricsSettings, log: PushLog): OtlpPush {
+export function otlpPush(settings: OtlpSettings, log: PushLog): OtlpPush {
   let exports: ReturnType<Meter['createCounter']> | undefined;
   const counted = (result: 'success' | 'failure'): void => exports?.add(1, { signal: 'metrics', result });
   const inner = exporterFor(settings);

@@ -6,7 +6,7 @@ import type { OtelConfig, OtlpProtocol } from '../config/types.ts';
 import { OTLP_PROTOCOLS } from '../config/types.ts';
 import { HTTP_URL_EXPECTED, isHttpUrl } from '../config/otel-config.ts';
 
-export interface OtlpMetricsSettings {
+export interface OtlpSettings {
   /** The full signal URL (…/v1/metrics, …/v1/traces). */
   readonly url: string;
   readonly protocol: OtlpProtocol;
@@ -33,7 +33,7 @@ const DEFAULT_ENDPOINT = 'http://localhost:4318';
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_INTERVAL_MS = 60_000;
 /** The batch span processor's default delay between exports (OTEL_BSP_SCHEDULE_DELAY). */
-const DEFAULT_SPAN_DELAY_MS = 5_000;
+export const DEFAULT_SPAN_DELAY_MS = 5_000;
 const DEFAULT_SERVICE_NAME = 'runner';
 
 /** The value of the first variable set (not empty), with its name. */
@@ -107,7 +107,7 @@ function protocolOf(found: { name: string; value: string } | undefined): OtlpPro
 }
 
 /** The metrics push settings, or undefined when nothing asks for a push. Throws OtlpSettingsError naming a bad value. */
-export function otlpMetricsSettings(config: OtelConfig | undefined, env: Environment): OtlpMetricsSettings | undefined {
+export function otlpMetricsSettings(config: OtelConfig | undefined, env: Environment): OtlpSettings | undefined {
   return otlpSettings('metrics', config, env);
 }
 
@@ -115,7 +115,7 @@ export function otlpMetricsSettings(config: OtelConfig | undefined, env: Environ
  * The settings of one signal's export, or undefined when nothing asks for it. Traces are sent in
  * batches every OTEL_BSP_SCHEDULE_DELAY (default 5 s) rather than on the metrics' interval.
  */
-export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, env: Environment): OtlpMetricsSettings | undefined {
+export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, env: Environment): OtlpSettings | undefined {
   const SIGNAL = kind.toUpperCase();
   const selector = first(env, kind === 'metrics' ? 'OTEL_METRICS_EXPORTER' : 'OTEL_TRACES_EXPORTER');
   const exporters = (selector?.value ?? '').split(',').map((item) => item.trim());

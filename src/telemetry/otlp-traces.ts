@@ -11,10 +11,8 @@ import type { JobTracer } from '../job/job-trace.ts';
 import { versionInfo } from '../version.ts';
 import { jobTracer } from './job-tracing.ts';
 import { CountedExporter, exportOptions, exportsCounter, type PushLog } from './otlp-push.ts';
-import type { OtlpMetricsSettings } from './otlp-settings.ts';
+import { DEFAULT_SPAN_DELAY_MS, type OtlpSettings } from './otlp-settings.ts';
 
-/** The batch span processor's default delay between exports (OTEL_BSP_SCHEDULE_DELAY). */
-const DEFAULT_SPAN_DELAY_MS = 5_000;
 /** Spans waiting to be sent, at most (the SDK's default); past it they are dropped and counted. */
 const MAX_QUEUED_SPANS = 2048;
 const MAX_BATCH = 512;
@@ -36,7 +34,7 @@ interface Counters {
 }
 
 /** A batch span processor sending to `settings`' endpoint, its exports and drops counted. */
-function countedBatches(settings: OtlpMetricsSettings, counters: Counters, log: PushLog): SpanProcessor {
+function countedBatches(settings: OtlpSettings, counters: Counters, log: PushLog): SpanProcessor {
   const options = exportOptions(settings);
   const inner = settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
   let queued = 0;
@@ -91,7 +89,7 @@ const JOB_ENDPOINT_TIMEOUT_MS = 10_000;
  * job whose coordinator names endpoints (GitLab's features.tracing), to those, with a provider of
  * the job's own that is shut down (and so flushed) when the job ends, as GitLab Runner does.
  */
-export function otlpTracing(settings: OtlpMetricsSettings | undefined, log: PushLog): OtlpTracing {
+export function otlpTracing(settings: OtlpSettings | undefined, log: PushLog): OtlpTracing {
   const counters: Counters = {};
   const operator = settings === undefined
     ? undefined
