@@ -184,10 +184,12 @@ test('the heap profile is the live heap, readable by go tool pprof', { skip: noG
   if (HAS_HEAP_SAMPLING) {
     assert.match(raw, /^PeriodType: space bytes$/m);
     assert.match(raw, /^Period: 524288$/m);
-    // Sampling ran from process start, so what module loading left live is there with its stack.
+    // Sampling ran from process start, so what module loading left live is there with its stack,
+    // into the runner's own modules or its dependencies' (which of them a 512 KiB sample lands in
+    // is chance: Deno sometimes samples none of the OpenTelemetry SDK's).
     assert.ok(
-      locations.some((l) => l.file.includes('/node_modules/@opentelemetry/')),
-      `allocation stacks into the OpenTelemetry SDK:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`,
+      locations.some((l) => l.file.includes('/node_modules/@opentelemetry/') || /\/src\/[\w/-]+\.[jt]s$/.test(l.file)),
+      `allocation stacks into the runner's modules:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`,
     );
   } else {
     assert.match(raw, /^Period: 1$/m);
