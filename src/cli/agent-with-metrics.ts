@@ -15,6 +15,7 @@ import { registerQueueMetrics } from '../telemetry/queue-metrics.ts';
 import { registerRunnerMetrics } from '../telemetry/runner-metrics.ts';
 import { registerRuntimeMetrics } from '../telemetry/runtime-metrics.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
+import { shortToken } from '../job/short-token.ts';
 
 /**
  * Registers every metric of the runner on `telemetry` and makes the agent
@@ -46,6 +47,10 @@ export function agentWithMetrics(
     onJobStarted: (started) => queueMetrics.jobStarted(started),
     onJobFinished: (finished) => jobMetrics.jobFinished(finished),
     systemId,
+  });
+  telemetry.nameWith(() => {
+    const tokens = new Map(agent.config.runners.map((runner) => [runner.name, shortToken(runner.token)]));
+    return { names: agent.config.metricNames, systemId, runnerLabel: (name) => tokens.get(name) || name };
   });
   jobMetrics.observe(agent);
   queueMetrics.observe(agent);

@@ -33,6 +33,7 @@ export const GLOBAL_KEYS: Readonly<Record<string, KeySpec>> = {
   pprof_max_seconds: { type: 'integer', default: DEFAULT_CONFIG.pprofMaxSeconds },
   runners: { type: 'array of tables', default: undefined },
   otel: { type: 'table', default: undefined },
+  metric_names: { type: 'string', default: DEFAULT_CONFIG.metricNames },
 };
 
 /** Each [[runners]] table. */

@@ -143,6 +143,10 @@ export interface OtelConfig {
   readonly resourceAttributes: Readonly<Record<string, string>>;
 }
 
+/** Which names /metrics serves: ours (`ci_runner_*`), GitLab Runner's current ones, or both. */
+export const METRIC_NAME_SETS = ['ci_runner', 'gitlab_runner', 'both'] as const;
+export type MetricNameSet = (typeof METRIC_NAME_SETS)[number];
+
 export interface Config {
   /** Jobs running at once across all runners (> 0). */
   readonly concurrent: number;
@@ -161,6 +165,8 @@ export interface Config {
   readonly pprofMaxSeconds: number;
   /** [otel]: OTLP push of the metrics; undefined when the table is absent (the environment may still ask for it). */
   readonly otel?: OtelConfig | undefined;
+  /** The names /metrics and its other renderings serve the runner's metrics under (process and runtime metrics keep theirs). */
+  readonly metricNames: MetricNameSet;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -175,6 +181,7 @@ export const DEFAULT_CONFIG: Config = {
   pprof: true,
   pprofMaxSeconds: 300,
   otel: undefined,
+  metricNames: 'ci_runner',
 };
 
 /** A configuration together with where it came from and what was odd about it. */

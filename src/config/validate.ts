@@ -14,6 +14,8 @@ import {
   type DockerConfig,
   type ExecutorName,
   EXECUTORS,
+  METRIC_NAME_SETS,
+  type MetricNameSet,
   type OtelConfig,
   type RunnerConfig,
   type RunnerScripts,
@@ -172,6 +174,7 @@ export function validateConfig(document: Table, origin: string): { config: Confi
     pprof: reader.boolean('pprof'),
     pprofMaxSeconds: reader.integer('pprof_max_seconds', 1, MAX_PROFILE_SECONDS),
     otel: readOtelTable(reader),
+    metricNames: reader.choice<MetricNameSet>('metric_names', METRIC_NAME_SETS),
   };
   warnings.unshift(...reader.unknownKeys());
 

@@ -11,6 +11,7 @@ import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
+import { applyMetricNames, type MetricNaming } from './metric-names.ts';
 
 /**
  * Series kept per metric before the SDK folds the rest into one
@@ -69,6 +70,7 @@ export class Telemetry implements MetricsSource {
   readonly meter: Meter;
   private readonly provider: MeterProvider;
   private readonly reader: PrometheusExporter;
+  private naming: (() => MetricNaming) | undefined;
 
   /** `push`: a reader that pushes the same metrics (OTLP), with the resource it reports under. */
   constructor(push?: OtlpPush) {
@@ -84,11 +86,16 @@ export class Telemetry implements MetricsSource {
     push?.attach(this.meter);
   }
 
+  /** The names scrapes serve the runner's metrics under (metric_names), read at each collection so a reload takes effect. */
+  nameWith(naming: () => MetricNaming): void {
+    this.naming = naming;
+  }
+
   async collect(): Promise<Scrape> {
     const timeMs = Date.now();
     const { resourceMetrics, errors } = await this.reader.collect();
     if (errors.length > 0) throw new CollectionError(errors);
-    return new Scrape(resourceMetrics, timeMs);
+    return new Scrape(this.naming === undefined ? resourceMetrics : applyMetricNames(resourceMetrics, this.naming()), timeMs);
   }
 
   /** The Prometheus text of a new collection; rejects with CollectionError. */
