@@ -77,17 +77,20 @@ test('deploy/prometheus/prometheus.yml, with the example target file in runners/
   }
 });
 
-test('deploy/prometheus/alerts.yml passes promtool check rules', { skip: skipUnless('promtool', 'prometheus') }, () => {
-  const result = run('promtool', ['check', 'rules', join(PROMETHEUS_DIR, 'alerts.yml')]);
-  assert.equal(result.status, 0, result.output);
-  assert.match(result.output, new RegExp(`SUCCESS: ${alertNames().length} rules found`));
-});
+// The alert rules on our names, and their twin on GitLab Runner's (metric_names = "gitlab_runner").
+for (const [rules, tests] of [['alerts.yml', 'alerts.test.yml'], ['alerts-gitlab-names.yml', 'alerts-gitlab-names.test.yml']] as const) {
+  test(`deploy/prometheus/${rules} passes promtool check rules`, { skip: skipUnless('promtool', 'prometheus') }, () => {
+    const result = run('promtool', ['check', 'rules', join(PROMETHEUS_DIR, rules)]);
+    assert.equal(result.status, 0, result.output);
+    assert.match(result.output, new RegExp(`SUCCESS: ${alertNames().length} rules found`));
+  });
 
-test('the alert rules pass their unit tests (promtool test rules alerts.test.yml)', { skip: skipUnless('promtool', 'prometheus') }, () => {
-  const result = run('promtool', ['test', 'rules', 'alerts.test.yml'], PROMETHEUS_DIR);
-  assert.equal(result.status, 0, result.output);
-  assert.match(result.output, /SUCCESS/);
-});
+  test(`the alert rules pass their unit tests (promtool test rules ${tests})`, { skip: skipUnless('promtool', 'prometheus') }, () => {
+    const result = run('promtool', ['test', 'rules', tests], PROMETHEUS_DIR);
+    assert.equal(result.status, 0, result.output);
+    assert.match(result.output, /SUCCESS/);
+  });
+}
 
 test('every alert has a unit test where it fires and one where it does not', () => {
   const names = alertNames();

@@ -21,7 +21,18 @@ import { CACHE_RESTORE_RESULTS, COUNTED_TRANSFER_FAILURES, TRANSFER_DIRECTIONS, 
 import { families } from '../support/exposition.ts';
 import { IMAGE_PULL_RESULTS, SERVICES_WAIT_RESULTS } from '../../src/telemetry/executor-metrics.ts';
 import { dockerAvailable, testDockerHost } from '../support/docker.ts';
-import { dashboard, dashboardMetrics, labelValues, queries, type Query, substitute, variableDefinition } from '../support/grafana-dashboard.ts';
+import {
+  type Dashboard,
+  dashboard,
+  dashboardMetrics,
+  labelValues,
+  loadDashboard,
+  queries,
+  type Query,
+  substitute,
+  variableDefinition,
+} from '../support/grafana-dashboard.ts';
+import { TWINS } from '../support/gitlab-names-twin.ts';
 
 // ---------------------------------------------------------------------------
 // The metric names, label names and label values against the real runner
@@ -41,7 +52,7 @@ const dockerSkip = await dockerAvailable(['runner-test/sh:1', 'runner-test/kv:1'
 
 /** Absent on this runtime by the runtime support table, or a docker executor metric with no daemon to run a docker job. */
 function absentHere(name: string): boolean {
-  if (dockerSkip !== undefined && name.startsWith('ci_runner_docker_')) return true;
+  if (dockerSkip !== undefined && /^(ci|gitlab)_runner_docker_/.test(name)) return true;
   const family = tableFamily(name);
   return family !== undefined && RUNTIME_METRIC_SUPPORT[family]![runtime.name] === false;
 }
@@ -59,21 +70,41 @@ function seriesLabels(body: string): Map<string, Map<string, Set<string>>> {
   return names;
 }
 
-const ALERTS = join(packageRoot(), 'deploy', 'prometheus', 'alerts.yml');
-
-/** The alert rules of deploy/prometheus/alerts.yml, as queries. */
-function alertQueries(): Query[] {
-  const file = parse(readFileSync(ALERTS, 'utf8')) as { groups: { rules: { alert?: string; record?: string; expr: string }[] }[] };
-  const rules = file.groups.flatMap((group) => group.rules);
-  assert.ok(rules.length > 0, 'alerts.yml has rules');
-  return rules.map((rule) => ({ record: rule.record ?? rule.alert ?? '', where: `alerts.yml ${rule.alert ?? rule.record}`, expr: rule.expr }));
+/**
+ * A dashboard and its alert rules: the monitoring kit on our names, and its
+ * twin on GitLab Runner's (metric_names = "gitlab_runner"), checked against
+ * one scrape of a runner serving both.
+ */
+interface Kit {
+  readonly name: string;
+  readonly dashboard: Dashboard;
+  readonly alerts: string;
 }
 
-/** Every metric name the alert rules of deploy/prometheus/alerts.yml query, sorted, once each. */
-function alertMetrics(): string[] {
+const twin = (original: string): string => TWINS.find((files) => files.original.endsWith(original))!.twin;
+const KITS: readonly Kit[] = [
+  { name: 'the dashboard and the alert rules', dashboard, alerts: join(packageRoot(), 'deploy', 'prometheus', 'alerts.yml') },
+  {
+    name: 'the GitLab-names twins of the dashboard and the alert rules',
+    dashboard: loadDashboard(twin('runner-dashboard.json')),
+    alerts: twin('alerts.yml'),
+  },
+];
+
+/** The alert rules of a kit's alerts file, as queries. */
+function alertQueries(kit: Kit): Query[] {
+  const file = parse(readFileSync(kit.alerts, 'utf8')) as { groups: { rules: { alert?: string; record?: string; expr: string }[] }[] };
+  const rules = file.groups.flatMap((group) => group.rules);
+  assert.ok(rules.length > 0, 'alerts.yml has rules');
+  const where = kit.alerts.slice(kit.alerts.lastIndexOf('/') + 1);
+  return rules.map((rule) => ({ record: rule.record ?? rule.alert ?? '', where: `${where} ${rule.alert ?? rule.record}`, expr: rule.expr }));
+}
+
+/** Every metric name a kit's alert rules query, sorted, once each. */
+function alertMetrics(kit: Kit): string[] {
   return [
     ...new Set(
-      alertQueries().flatMap(({ expr }) => {
+      alertQueries(kit).flatMap(({ expr }) => {
         const parsed = parsePromQL(expr);
         assert.deepEqual(parsed.errors, [], expr);
         return parsed.metrics;
@@ -116,13 +147,17 @@ const LABEL_VALUES: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Every query the label checks read: the panels', the alert rules', and each label_values(selector, label) as count by (label) (selector). */
-function labelCheckedQueries(): { where: string; expr: string }[] {
-  const panels = queries().filter((query) => !query.record.startsWith('dashboard:variable_')).map(({ where, expr }) => ({ where, expr: substitute(expr) }));
-  const variables = dashboard.templating.list.filter((v) => v.type === 'query').map((variable) => {
+function labelCheckedQueries(kit: Kit): { where: string; expr: string }[] {
+  const board = kit.dashboard;
+  const panels = queries(board).filter((query) => !query.record.startsWith('dashboard:variable_')).map(({ where, expr }) => ({
+    where,
+    expr: substitute(expr, board),
+  }));
+  const variables = board.templating.list.filter((v) => v.type === 'query').map((variable) => {
     const { selector, label } = labelValues(variableDefinition(variable));
-    return { where: `variable ${variable.name}`, expr: `count by (${label}) (${substitute(selector)})` };
+    return { where: `variable ${variable.name}`, expr: `count by (${label}) (${substitute(selector, board)})` };
   });
-  return [...panels, ...variables, ...alertQueries()];
+  return [...panels, ...variables, ...alertQueries(kit)];
 }
 
 /**
@@ -167,14 +202,14 @@ function labelProblems(checked: readonly { where: string; expr: string }[], body
 
 const RUNNER_TOKEN = 'glrt-dashboard-test-token-0123456789';
 
-/** The metric names of the dashboard and the alert rules, sorted, once each. */
-function queriedMetrics(): string[] {
-  return [...new Set([...dashboardMetrics(), ...alertMetrics()])].sort();
+/** The metric names of a kit's dashboard and alert rules, sorted, once each. */
+function queriedMetrics(kit: Kit): string[] {
+  return [...new Set([...dashboardMetrics(kit.dashboard), ...alertMetrics(kit)])].sort();
 }
 
-/** The names a scrape must show: all queried, but up and those the runtime support table says this runtime lacks. */
-function expectedMetrics(): string[] {
-  return queriedMetrics().filter((name) => !SYNTHETIC.includes(name) && !absentHere(name));
+/** The names a scrape must show: all the kits query, but up and those the runtime support table says this runtime lacks. */
+function expectedMetrics(kit?: Kit): string[] {
+  return (kit === undefined ? KITS.flatMap(queriedMetrics) : queriedMetrics(kit)).filter((name) => !SYNTHETIC.includes(name) && !absentHere(name));
 }
 
 let scrape: Promise<string> | undefined;
@@ -198,6 +233,8 @@ function scrapeAfterJobs(): Promise<string> {
       join(dir, 'config.toml'),
       [
         'concurrent = 2',
+        // Both name sets in one scrape: each kit is checked against the names it queries.
+        'metric_names = "both"',
         'check_interval = 0.2',
         '[[runners]]',
         'name = "local"',
@@ -267,28 +304,37 @@ function scrapeAfterJobs(): Promise<string> {
   return scrape;
 }
 
-test('every metric the dashboard and the alert rules query is on /metrics after jobs, but up and those the runtime support table says this runtime lacks', {
-  timeout: 120_000,
-}, async () => {
-  const body = await scrapeAfterJobs();
-  const shown = new Set(seriesLabels(body).keys());
-  const metrics = queriedMetrics();
-  assert.deepEqual(expectedMetrics().filter((name) => !shown.has(name)), [], `dashboard or alert metrics missing from /metrics on ${runtime.name}`);
-  // The runtime metrics the dashboard shows that this runtime does not
-  // measure: the runtime support table says so, and the scrape agrees.
-  const typed = families(body);
-  const absent = metrics.filter(absentHere);
-  assert.deepEqual(
-    absent.filter((name) => shown.has(name) || typed.has(tableFamily(name)!)),
-    [],
-    `absent on ${runtime.name} by the runtime support table, yet on /metrics`,
-  );
-  assert.deepEqual(SYNTHETIC.filter((name) => shown.has(name) || typed.has(name)), [], 'a synthetic name the runner serves itself');
-});
+for (const kit of KITS) {
+  test(`every metric ${kit.name} query is on /metrics after jobs, but up and those the runtime support table says this runtime lacks`, {
+    timeout: 120_000,
+  }, async () => {
+    const body = await scrapeAfterJobs();
+    const shown = new Set(seriesLabels(body).keys());
+    const metrics = queriedMetrics(kit);
+    assert.deepEqual(expectedMetrics(kit).filter((name) => !shown.has(name)), [], `${kit.name}: metrics missing from /metrics on ${runtime.name}`);
+    // The runtime metrics the dashboard shows that this runtime does not
+    // measure: the runtime support table says so, and the scrape agrees.
+    const typed = families(body);
+    const absent = metrics.filter(absentHere);
+    assert.deepEqual(
+      absent.filter((name) => shown.has(name) || typed.has(tableFamily(name)!)),
+      [],
+      `absent on ${runtime.name} by the runtime support table, yet on /metrics`,
+    );
+    assert.deepEqual(SYNTHETIC.filter((name) => shown.has(name) || typed.has(name)), [], 'a synthetic name the runner serves itself');
+  });
 
-test('every label the dashboard and the alert rules select or group by is on /metrics, and every value they match by equality is one the runner gives', {
-  timeout: 120_000,
-}, async () => {
-  const body = await scrapeAfterJobs();
-  assert.deepEqual(labelProblems(labelCheckedQueries(), body), [], `label names and values against /metrics on ${runtime.name}`);
+  test(`every label ${kit.name} select or group by is on /metrics, and every value they match by equality is one the runner gives`, {
+    timeout: 120_000,
+  }, async () => {
+    const body = await scrapeAfterJobs();
+    assert.deepEqual(labelProblems(labelCheckedQueries(kit), body), [], `${kit.name}: label names and values against /metrics on ${runtime.name}`);
+  });
+}
+
+test("the GitLab-names twins query none of our ci_runner_* names, and the originals none of GitLab's", () => {
+  const [ours, gitlabs] = KITS as [Kit, Kit];
+  assert.deepEqual(queriedMetrics(gitlabs).filter((name) => name.startsWith('ci_runner_')), []);
+  assert.deepEqual(queriedMetrics(ours).filter((name) => name.startsWith('gitlab_runner_')), []);
+  assert.ok(queriedMetrics(gitlabs).includes('gitlab_runner_jobs'), "the twin dashboard reads GitLab Runner's gitlab_runner_jobs");
 });

@@ -65,13 +65,15 @@ export interface Dashboard {
   templating: { list: Variable[] };
 }
 
-export const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
+export const loadDashboard = (path: string): Dashboard => JSON.parse(readFileSync(path, 'utf8')) as Dashboard;
+
+export const dashboard = loadDashboard(DASHBOARD);
 
 /** Every panel: the top-level ones, and those inside collapsed rows. */
-export const allPanels = (): Panel[] => dashboard.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
+export const allPanels = (board = dashboard): Panel[] => board.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
 
 /** The panels that query: every one but the rows. */
-export const queryPanels = (): Panel[] => allPanels().filter((panel) => panel.type !== 'row');
+export const queryPanels = (board = dashboard): Panel[] => allPanels(board).filter((panel) => panel.type !== 'row');
 
 /** The one datasource reference every panel, target and query variable uses. */
 export const PANEL_DATASOURCE: Datasource = { type: 'prometheus', uid: '${datasource}' };
@@ -164,8 +166,8 @@ export function valueOf(variable: Variable): string {
   throw new Error(`no test value for the dashboard variable ${variable.name}`);
 }
 
-export function substitute(expr: string): string {
-  const values = new Map(dashboard.templating.list.filter((v) => v.type === 'query').map((v) => [v.name, valueOf(v)]));
+export function substitute(expr: string, board = dashboard): string {
+  const values = new Map(board.templating.list.filter((v) => v.type === 'query').map((v) => [v.name, valueOf(v)]));
   return expr.replace(VARIABLE, (whole: string, braced: string | undefined, plain: string | undefined) => {
     const name = braced ?? plain!;
     const value = BUILT_INS[name] ?? values.get(name);
@@ -194,15 +196,15 @@ export function variableDefinition(variable: Variable): string {
 }
 
 /** Every query of the dashboard: panel targets, and the selectors of its query variables. */
-export function queries(): Query[] {
-  const fromPanels = queryPanels().flatMap((panel) =>
+export function queries(board = dashboard): Query[] {
+  const fromPanels = queryPanels(board).flatMap((panel) =>
     (panel.targets ?? []).map((target, n) => ({
       record: `dashboard:panel_${panel.id}_${n + 1}`,
       where: `panel ${panel.id} "${panel.title}" target ${target.refId ?? n + 1}`,
       expr: target.expr ?? '',
     }))
   );
-  const fromVariables = dashboard.templating.list.filter((v) => v.type === 'query').map((variable) => ({
+  const fromVariables = board.templating.list.filter((v) => v.type === 'query').map((variable) => ({
     record: `dashboard:variable_${variable.name}`,
     where: `variable ${variable.name}`,
     expr: labelValues(variableDefinition(variable)).selector,
@@ -211,6 +213,6 @@ export function queries(): Query[] {
 }
 
 /** Every metric name the dashboard queries, sorted, once each. */
-export function dashboardMetrics(): string[] {
-  return [...new Set(queries().flatMap((query) => parsePromQL(substitute(query.expr)).metrics))].sort();
+export function dashboardMetrics(board = dashboard): string[] {
+  return [...new Set(queries(board).flatMap((query) => parsePromQL(substitute(query.expr, board)).metrics))].sort();
 }
