@@ -221,15 +221,15 @@ const FAST_INTERVALS: readonly (readonly [string, string])[] = [
   ['    scrape_timeout: 5s\n', '    scrape_timeout: 1s\n'],
 ];
 
-/** deploy/prometheus/ copied into `dir` with 1 s intervals, and a target file listing `target`. */
-function shippedPrometheusConfig(dir: string, target: string): string {
+/** deploy/prometheus/ copied into `dir` with 1 s intervals, the alert rules of `alerts`, and a target file listing `target`. */
+function shippedPrometheusConfig(dir: string, target: string, alerts: string): string {
   let config = readFileSync(join(KIT, 'prometheus.yml'), 'utf8');
-  for (const [shipped, fast] of FAST_INTERVALS) {
+  for (const [shipped, fast] of [...FAST_INTERVALS, ['  - alerts.yml\n', `  - ${alerts}\n`] as const]) {
     assert.ok(config.includes(shipped), `deploy/prometheus/prometheus.yml has ${JSON.stringify(shipped)}`);
     config = config.replace(shipped, fast);
   }
   writeFileSync(join(dir, 'prometheus.yml'), config);
-  copyFileSync(join(KIT, 'alerts.yml'), join(dir, 'alerts.yml'));
+  copyFileSync(join(KIT, alerts), join(dir, alerts));
   mkdirSync(join(dir, 'runners'));
   writeFileSync(join(dir, 'runners', 'test.yml'), `- targets: ['${target}']\n  labels:\n    team: ci\n`);
   return join(dir, 'prometheus.yml');
@@ -237,149 +237,172 @@ function shippedPrometheusConfig(dir: string, target: string): string {
 
 const REJECTED_TOKEN = 'glrt-not-known-to-the-coordinator-0123';
 
-test('a real Prometheus server with the shipped configuration scrapes the runner and fires the alert for a rejected token', {
-  skip: skipUnless(PROMETHEUS, 'prometheus'),
-  timeout: 90_000,
-}, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-'));
-  // The coordinator knows no token: asking for jobs with any token is answered 403.
-  const coordinator = await TestCoordinator.start({ runnerTokens: [] });
-  let runner: RunningRunner | undefined;
-  let prometheus: ChildProcess | undefined;
-  let prometheusStderr = '';
-  try {
-    try {
-      // A local runner, and a GitLab runner whose token the coordinator refuses.
-      const work = join(dir, 'work');
-      mkdirSync(work);
-      writeFileSync(
-        join(work, 'config.toml'),
-        [
-          'concurrent = 1',
-          '[[runners]]',
-          'name = "local"',
-          '[[runners]]',
-          'name = "rejected"',
-          `url = "${coordinator.url}"`,
-          `token = "${REJECTED_TOKEN}"`,
-          '',
-        ].join('\n'),
-        { mode: 0o600 },
-      );
-      runner = await startRunner([], { cwd: work });
-      const target = new URL(runner.url).host;
-      const config = shippedPrometheusConfig(dir, target);
+/**
+ * The runner on our names with the shipped rules, and on GitLab Runner's
+ * (metric_names) with their twin: the `runner` label of GitLab's names is
+ * the short token, the name is in `runner_name`.
+ */
+const SETUPS = [
+  { names: 'ci_runner', alerts: 'alerts.yml', prefix: 'ci_runner_', rejected: { runner: 'rejected' } },
+  { names: 'gitlab_runner', alerts: 'alerts-gitlab-names.yml', prefix: 'gitlab_runner_', rejected: { runner: 'not-known', runner_name: 'rejected' } },
+] as const;
 
-      const port = await freePort();
-      const api = `http://127.0.0.1:${port}`;
-      prometheus = spawn(PROMETHEUS, [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--storage.tsdb.retention.time=1h',
-        '--query.max-concurrency=2',
-        '--log.level=warn',
-      ], { cwd: dir, env: { ...process.env, GOMAXPROCS: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
-      prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-        prometheusStderr += chunk;
-      });
-      let spawnError: Error | undefined;
-      prometheus.once('error', (error) => {
-        spawnError = error;
-      });
-      const child = prometheus;
-      const { pid } = runner;
-      const bothRunning = (): void => {
-        if (spawnError !== undefined) throw new Fatal(`cannot run prometheus: ${spawnError.message}`);
-        if (child.exitCode !== null || child.signalCode !== null) {
-          throw new Fatal(`prometheus exited (code ${child.exitCode}, signal ${child.signalCode})`);
+for (const setup of SETUPS) {
+  test(
+    `a real Prometheus server with the shipped configuration scrapes the runner and fires the alert for a rejected token (metric_names = ${setup.names}, ${setup.alerts})`,
+    {
+      skip: skipUnless(PROMETHEUS, 'prometheus'),
+      timeout: 90_000,
+    },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-'));
+      // The coordinator knows no token: asking for jobs with any token is answered 403.
+      const coordinator = await TestCoordinator.start({ runnerTokens: [] });
+      let runner: RunningRunner | undefined;
+      let prometheus: ChildProcess | undefined;
+      let prometheusStderr = '';
+      try {
+        try {
+          // A local runner, and a GitLab runner whose token the coordinator refuses.
+          const work = join(dir, 'work');
+          mkdirSync(work);
+          writeFileSync(
+            join(work, 'config.toml'),
+            [
+              'concurrent = 1',
+              `metric_names = "${setup.names}"`,
+              '[[runners]]',
+              'name = "local"',
+              '[[runners]]',
+              'name = "rejected"',
+              `url = "${coordinator.url}"`,
+              `token = "${REJECTED_TOKEN}"`,
+              '',
+            ].join('\n'),
+            { mode: 0o600 },
+          );
+          runner = await startRunner([], { cwd: work });
+          const target = new URL(runner.url).host;
+          const config = shippedPrometheusConfig(dir, target, setup.alerts);
+
+          const port = await freePort();
+          const api = `http://127.0.0.1:${port}`;
+          prometheus = spawn(PROMETHEUS, [
+            `--config.file=${config}`,
+            `--storage.tsdb.path=${join(dir, 'data')}`,
+            `--web.listen-address=127.0.0.1:${port}`,
+            '--storage.tsdb.retention.time=1h',
+            '--query.max-concurrency=2',
+            '--log.level=warn',
+          ], { cwd: dir, env: { ...process.env, GOMAXPROCS: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
+          prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+            prometheusStderr += chunk;
+          });
+          let spawnError: Error | undefined;
+          prometheus.once('error', (error) => {
+            spawnError = error;
+          });
+          const child = prometheus;
+          const { pid } = runner;
+          const bothRunning = (): void => {
+            if (spawnError !== undefined) throw new Fatal(`cannot run prometheus: ${spawnError.message}`);
+            if (child.exitCode !== null || child.signalCode !== null) {
+              throw new Fatal(`prometheus exited (code ${child.exitCode}, signal ${child.signalCode})`);
+            }
+            if (!isAlive(pid)) throw new Fatal(`the runner (pid ${pid}) exited`);
+          };
+
+          const deadline = Date.now() + DEADLINE_MS;
+          const up = await until(`target ${target} of job "runner" to be up`, deadline, async () => {
+            bothRunning();
+            const targets = activeTargets(await apiData(api, '/api/v1/targets?state=active'));
+            const ours = targets.find((t) => t.job === 'runner');
+            if (ours === undefined) throw new Error(`no "runner" target among ${JSON.stringify(targets)}`);
+            if (ours.health !== 'up') throw new Error(`target is ${JSON.stringify(ours)}`);
+            return ours;
+          });
+          assert.equal(up.scrapeUrl, `${runner.url}/metrics`);
+          assert.equal(up.lastError, '', `the scrape reported an error: ${up.lastError}`);
+
+          const query = (promql: string): Promise<Sample[]> =>
+            until(`a result for ${promql}`, deadline, async () => {
+              bothRunning();
+              const samples = vector(await apiData(api, `/api/v1/query?query=${encodeURIComponent(promql)}`));
+              return samples.length > 0 ? samples : undefined;
+            });
+
+          const info = await query(`${setup.prefix}version_info`);
+          assert.equal(info.length, 1, `one version series: ${JSON.stringify(info)}`);
+          const [version] = info;
+          assert.ok(version !== undefined);
+          assert.equal(version.value, '1');
+          assert.equal(version.labels['name'], 'runner');
+          assert.equal(version.labels['runtime'], runtime.name);
+          assert.equal(version.labels['job'], 'runner');
+          assert.equal(version.labels['instance'], target);
+          assert.equal(version.labels['team'], 'ci', "the target file's label");
+
+          const rss = await query('process_resident_memory_bytes{job="runner"}');
+          assert.equal(rss.length, 1, `one RSS series: ${JSON.stringify(rss)}`);
+          assert.ok(Number(rss[0]?.value) > 0, `process_resident_memory_bytes is ${rss[0]?.value}`);
+
+          const concurrent = await query(`${setup.prefix}concurrent{job="runner"}`);
+          // One name set only: the other is not served.
+          const others = await apiData(
+            api,
+            `/api/v1/query?query=${encodeURIComponent('count({job="runner", __name__=~"(ci|gitlab)_runner_.+"}) by (__name__)')}`,
+          );
+          assert.deepEqual(vector(others).filter((sample) => !sample.labels['__name__']!.startsWith(setup.prefix)), [], 'series of the other name set');
+          assert.deepEqual(concurrent.map((sample) => sample.value), ['1']);
+
+          // The runtime metrics every runtime has, as Prometheus stored them.
+          const runtimeInfo = await query('nodejs_version_info{job="runner"}');
+          assert.deepEqual(runtimeInfo.map((sample) => sample.labels['runtime']), [runtime.name]);
+          const stored = await query('count by (__name__) ({job="runner", __name__=~"process_.+|nodejs_.+"})');
+          const names = new Set(stored.map((sample) => sample.labels['__name__']));
+          for (const name of RUNTIME_METRICS_EVERYWHERE) assert.ok(names.has(name), `Prometheus has ${name}; it has ${[...names].sort().join(', ')}`);
+          const cpu = await query('process_cpu_seconds_total{job="runner"}');
+          assert.ok(Number(cpu[0]?.value) > 0, `process_cpu_seconds_total is ${cpu[0]?.value}`);
+
+          // The refused token fires RunnerTokenRejected for that runner, with the target's labels for routing.
+          const rejected = await query('ALERTS{alertname="RunnerTokenRejected", alertstate="firing"}');
+          assert.equal(rejected.length, 1, JSON.stringify(rejected));
+          for (const [label, value] of Object.entries(setup.rejected)) assert.equal(rejected[0]?.labels[label], value, label);
+          assert.equal(rejected[0]?.labels['severity'], 'critical');
+          assert.equal(rejected[0]?.labels['instance'], target);
+          assert.equal(rejected[0]?.labels['team'], 'ci');
+
+          // Every shipped rule loads and evaluates without an error; none but that one is pending or firing.
+          const rules = await until('every alert rule evaluated', deadline, async () => {
+            bothRunning();
+            const all = alertRules(await apiData(api, '/api/v1/rules?type=alert'));
+            return all.length > 0 && all.every((rule) => rule.evaluated) ? all : undefined;
+          });
+          assert.deepEqual(rules.filter((rule) => rule.health !== 'ok' || rule.lastError !== ''), [], 'rules that failed to evaluate');
+          assert.ok(rules.some((rule) => rule.name === 'RunnerDown'), `RunnerDown is among ${rules.map((rule) => rule.name).join(', ')}`);
+          assert.deepEqual(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name), ['RunnerTokenRejected'], 'alerts pending or firing');
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          throw new Error(
+            [
+              reason,
+              runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
+              '--- prometheus stderr ---',
+              prometheusStderr.trimEnd() || '(empty)',
+              '--- runner logs ---',
+              runner?.logs().trimEnd() || '(not started)',
+            ].join('\n'),
+            { cause: error },
+          );
         }
-        if (!isAlive(pid)) throw new Fatal(`the runner (pid ${pid}) exited`);
-      };
-
-      const deadline = Date.now() + DEADLINE_MS;
-      const up = await until(`target ${target} of job "runner" to be up`, deadline, async () => {
-        bothRunning();
-        const targets = activeTargets(await apiData(api, '/api/v1/targets?state=active'));
-        const ours = targets.find((t) => t.job === 'runner');
-        if (ours === undefined) throw new Error(`no "runner" target among ${JSON.stringify(targets)}`);
-        if (ours.health !== 'up') throw new Error(`target is ${JSON.stringify(ours)}`);
-        return ours;
-      });
-      assert.equal(up.scrapeUrl, `${runner.url}/metrics`);
-      assert.equal(up.lastError, '', `the scrape reported an error: ${up.lastError}`);
-
-      const query = (promql: string): Promise<Sample[]> =>
-        until(`a result for ${promql}`, deadline, async () => {
-          bothRunning();
-          const samples = vector(await apiData(api, `/api/v1/query?query=${encodeURIComponent(promql)}`));
-          return samples.length > 0 ? samples : undefined;
-        });
-
-      const info = await query('ci_runner_version_info');
-      assert.equal(info.length, 1, `one version series: ${JSON.stringify(info)}`);
-      const [version] = info;
-      assert.ok(version !== undefined);
-      assert.equal(version.value, '1');
-      assert.equal(version.labels['name'], 'runner');
-      assert.equal(version.labels['runtime'], runtime.name);
-      assert.equal(version.labels['job'], 'runner');
-      assert.equal(version.labels['instance'], target);
-      assert.equal(version.labels['team'], 'ci', "the target file's label");
-
-      const rss = await query('process_resident_memory_bytes{job="runner"}');
-      assert.equal(rss.length, 1, `one RSS series: ${JSON.stringify(rss)}`);
-      assert.ok(Number(rss[0]?.value) > 0, `process_resident_memory_bytes is ${rss[0]?.value}`);
-
-      const concurrent = await query('ci_runner_concurrent{job="runner"}');
-      assert.deepEqual(concurrent.map((sample) => sample.value), ['1']);
-
-      // The runtime metrics every runtime has, as Prometheus stored them.
-      const runtimeInfo = await query('nodejs_version_info{job="runner"}');
-      assert.deepEqual(runtimeInfo.map((sample) => sample.labels['runtime']), [runtime.name]);
-      const stored = await query('count by (__name__) ({job="runner", __name__=~"process_.+|nodejs_.+"})');
-      const names = new Set(stored.map((sample) => sample.labels['__name__']));
-      for (const name of RUNTIME_METRICS_EVERYWHERE) assert.ok(names.has(name), `Prometheus has ${name}; it has ${[...names].sort().join(', ')}`);
-      const cpu = await query('process_cpu_seconds_total{job="runner"}');
-      assert.ok(Number(cpu[0]?.value) > 0, `process_cpu_seconds_total is ${cpu[0]?.value}`);
-
-      // The refused token fires RunnerTokenRejected for that runner, with the target's labels for routing.
-      const rejected = await query('ALERTS{alertname="RunnerTokenRejected", alertstate="firing"}');
-      assert.equal(rejected.length, 1, JSON.stringify(rejected));
-      assert.equal(rejected[0]?.labels['runner'], 'rejected');
-      assert.equal(rejected[0]?.labels['severity'], 'critical');
-      assert.equal(rejected[0]?.labels['instance'], target);
-      assert.equal(rejected[0]?.labels['team'], 'ci');
-
-      // Every shipped rule loads and evaluates without an error; none but that one is pending or firing.
-      const rules = await until('every alert rule evaluated', deadline, async () => {
-        bothRunning();
-        const all = alertRules(await apiData(api, '/api/v1/rules?type=alert'));
-        return all.length > 0 && all.every((rule) => rule.evaluated) ? all : undefined;
-      });
-      assert.deepEqual(rules.filter((rule) => rule.health !== 'ok' || rule.lastError !== ''), [], 'rules that failed to evaluate');
-      assert.ok(rules.some((rule) => rule.name === 'RunnerDown'), `RunnerDown is among ${rules.map((rule) => rule.name).join(', ')}`);
-      assert.deepEqual(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name), ['RunnerTokenRejected'], 'alerts pending or firing');
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(
-        [
-          reason,
-          runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
-          '--- prometheus stderr ---',
-          prometheusStderr.trimEnd() || '(empty)',
-          '--- runner logs ---',
-          runner?.logs().trimEnd() || '(not started)',
-        ].join('\n'),
-        { cause: error },
-      );
-    }
-  } finally {
-    await Promise.all([
-      prometheus === undefined ? undefined : terminate(prometheus),
-      runner === undefined ? undefined : stopRunner(runner),
-    ]);
-    await coordinator.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+      } finally {
+        await Promise.all([
+          prometheus === undefined ? undefined : terminate(prometheus),
+          runner === undefined ? undefined : stopRunner(runner),
+        ]);
+        await coordinator.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+}
