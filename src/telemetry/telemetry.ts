@@ -6,6 +6,7 @@ import type { Meter } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { Exemplars } from './exemplars.ts';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
@@ -67,6 +68,8 @@ export interface MetricsSource {
 
 export class Telemetry implements MetricsSource {
   readonly meter: Meter;
+  /** The exemplars of the meter's histograms, linked to each collection's data points. */
+  readonly exemplars = new Exemplars(SERIES_LIMIT_PER_METRIC);
   private readonly provider: MeterProvider;
   private readonly reader: PrometheusExporter;
 
@@ -86,8 +89,10 @@ export class Telemetry implements MetricsSource {
 
   async collect(): Promise<Scrape> {
     const timeMs = Date.now();
+    const mark = this.exemplars.mark();
     const { resourceMetrics, errors } = await this.reader.collect();
     if (errors.length > 0) throw new CollectionError(errors);
+    this.exemplars.attach(resourceMetrics, mark);
     return new Scrape(resourceMetrics, timeMs);
   }
 
