@@ -1,7 +1,7 @@
 // The OpenTelemetry meter provider and the scrapes of its metrics. The
 // exporter's own HTTP server is never started: our server calls collect() on
-// each request, and every rendering of a scrape (Prometheus text, line
-// protocol, JSON) is made from that one collection, so they always agree.
+// each request, and every rendering of a scrape (Prometheus text, OpenMetrics,
+// line protocol, JSON) is made from that one collection, so they always agree.
 import type { Meter } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -10,6 +10,7 @@ import { Exemplars } from './exemplars.ts';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
+import { renderOpenMetrics } from './renderings/openmetrics.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 
@@ -43,6 +44,11 @@ export class Scrape {
   /** The Prometheus text exposition (format 0.0.4). */
   prometheus(): string {
     return renderPrometheus(this.resourceMetrics);
+  }
+
+  /** The OpenMetrics 1.0 text exposition: the same series, and the histograms' exemplars. */
+  openMetrics(): string {
+    return renderOpenMetrics(this.all());
   }
 
   /** InfluxDB line protocol as Telegraf's prometheus input writes it with metric_version = 2. */
