@@ -312,7 +312,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
           system_error: result.systemError,
           ...transferLogFields(result.transfers),
         });
-        this.onJobFinished({ runner: runner.name, result });
+        this.onJobFinished({ runner: runner.name, result, span: trace?.jobSpan });
       },
       (error: unknown) => {
         trace?.finish(systemFailureResult(error instanceof Error ? error.message : String(error)));

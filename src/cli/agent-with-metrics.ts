@@ -31,7 +31,7 @@ export function agentWithMetrics(
   tracer?: JobTracer,
 ): Agent {
   logger.countWith(registerErrorMetrics(telemetry.meter));
-  const jobMetrics = registerJobMetrics(telemetry.meter);
+  const jobMetrics = registerJobMetrics(telemetry.meter, telemetry.exemplars);
   const queueMetrics = registerQueueMetrics(telemetry.meter);
   const sources = sourceFactory(workingDirectory, logger, systemId, registerApiMetrics(telemetry.meter));
   const agent = new Agent(config, {

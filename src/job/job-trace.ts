@@ -22,8 +22,18 @@ export interface JobTrace {
   event(name: string, attributes?: Readonly<Record<string, string | number>>): void;
 }
 
+/** A span's place in its trace, in W3C Trace Context's lowercase hex. */
+export interface SpanIds {
+  /** 32 hex digits. */
+  readonly traceId: string;
+  /** 16 hex digits. */
+  readonly spanId: string;
+}
+
 /** A job's trace from its start to its result. */
 export interface JobTraceHandle extends JobTrace {
+  /** The job's span when it is sampled (its spans are sent); undefined: nothing outside could link to it. */
+  readonly jobSpan: SpanIds | undefined;
   /** The job ended: its span gets the result and ends. */
   finish(result: JobResult): void;
 }

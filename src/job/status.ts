@@ -2,6 +2,7 @@
 // routes read, what the agent keeps. Readers depend on these types, never on
 // the agent itself.
 import type { Config } from '../config/types.ts';
+import type { SpanIds } from './job-trace.ts';
 import type { JobResult } from './result.ts';
 import type { QueueInfo } from './source.ts';
 
@@ -34,6 +35,8 @@ export interface StartedJob {
 export interface FinishedJob {
   readonly runner: string;
   readonly result: JobResult;
+  /** The job's span, when the job was traced and its span sampled: the job duration's exemplar links to it. */
+  readonly span?: SpanIds | undefined;
 }
 
 /** The runner's state, read-only. */

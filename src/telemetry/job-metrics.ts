@@ -3,6 +3,7 @@
 import type { Meter } from '@opentelemetry/api';
 import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../job/result.ts';
 import type { FinishedJob, RunnerStatus } from '../job/status.ts';
+import type { Exemplars } from './exemplars.ts';
 import { registerTransferMetrics } from './transfer-metrics.ts';
 
 /** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
@@ -10,6 +11,7 @@ const MAX_NAMED_STEPS = 32;
 /** Runner names remembered across reloads for ci_runner_builds. */
 const MAX_RUNNERS_REMEMBERED = 256;
 
+const JOB_DURATION = 'ci_runner_job_duration_seconds';
 /** GitLab Runner's job duration buckets. */
 const JOB_DURATION_BUCKETS = [30, 60, 300, 600, 1800, 3600, 7200, 10800, 18000, 36000];
 const STAGE_DURATION_BUCKETS = [0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600];
@@ -20,13 +22,16 @@ export interface JobMetrics {
   observe(agent: RunnerStatus): void;
 }
 
-export function registerJobMetrics(meter: Meter): JobMetrics {
+/** `exemplars`: where the job duration histogram keeps the traced jobs' exemplars; none, no exemplars. */
+export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetrics {
   const jobs = meter.createCounter('ci_runner_jobs_total', { description: 'Jobs this runner has finished, by runner.' });
   const failed = meter.createCounter('ci_runner_failed_jobs_total', { description: 'Jobs that failed, by runner and failure reason.' });
-  const duration = meter.createHistogram('ci_runner_job_duration_seconds', {
+  const duration = meter.createHistogram(JOB_DURATION, {
     description: 'Job durations in seconds.',
     advice: { explicitBucketBoundaries: JOB_DURATION_BUCKETS },
   });
+  // A slow bucket links to the trace of its latest job: the trace id of the job's span.
+  const durationExemplars = exemplars?.histogram(JOB_DURATION, JOB_DURATION_BUCKETS);
   const stageDuration = meter.createHistogram('ci_runner_job_stage_duration_seconds', {
     description: 'Durations of the job stages in seconds.',
     advice: { explicitBucketBoundaries: STAGE_DURATION_BUCKETS },
@@ -43,7 +48,7 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
   const transfers = registerTransferMetrics(meter);
 
   return {
-    jobFinished({ runner, result }) {
+    jobFinished({ runner, result, span }) {
       // Absent where the executor could not measure them: never a made-up zero.
       if (result.resources !== undefined) {
         cpu.record(result.resources.cpuSeconds, { runner });
@@ -52,6 +57,7 @@ export function registerJobMetrics(meter: Meter): JobMetrics {
       jobs.add(1, { runner });
       if (result.state === 'failed') failed.add(1, { runner, failure_reason: result.failureReason ?? 'unknown_failure' });
       duration.record(result.durationSeconds, { runner });
+      if (span !== undefined) durationExemplars?.record(result.durationSeconds, { runner }, span, result.finishedAt.getTime());
       for (const { stage, durationSeconds } of result.stages) stageDuration.record(durationSeconds, { runner, stage });
       transfers.jobFinished({ runner, result });
     },

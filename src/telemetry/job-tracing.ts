@@ -22,7 +22,7 @@ import {
   CICD_PIPELINE_TASK_RUN_RESULT_VALUE_SUCCESS,
   CICD_PIPELINE_TASK_RUN_RESULT_VALUE_TIMEOUT,
 } from '@opentelemetry/semantic-conventions/incubating';
-import type { JobTraceHandle, JobTracer, TraceCarrier } from '../job/job-trace.ts';
+import type { JobTraceHandle, JobTracer, SpanIds, TraceCarrier } from '../job/job-trace.ts';
 import type { JobVariable } from '../job/model.ts';
 import type { BuildStage, JobResult } from '../job/result.ts';
 import type { SourceJob } from '../job/source.ts';
@@ -75,8 +75,13 @@ function jobAttributes(runner: { readonly name: string; readonly systemId: strin
 
 class TracedJob implements JobTraceHandle {
   private stageSpan: { stage: BuildStage; span: Span } | undefined;
+  readonly jobSpan: SpanIds | undefined;
 
-  constructor(private readonly tracer: Tracer, private readonly span: Span, private readonly finished?: () => void) {}
+  constructor(private readonly tracer: Tracer, private readonly span: Span, private readonly finished?: () => void) {
+    // A span the sampler dropped is never sent: a link to it would lead nowhere.
+    const { traceId, spanId, traceFlags } = span.spanContext();
+    this.jobSpan = (traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? { traceId, spanId } : undefined;
+  }
 
   stageStarted(stage: BuildStage): void {
     this.stageSpan?.span.end();

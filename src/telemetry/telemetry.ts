@@ -1,14 +1,16 @@
 // The OpenTelemetry meter provider and the scrapes of its metrics. The
 // exporter's own HTTP server is never started: our server calls collect() on
-// each request, and every rendering of a scrape (Prometheus text, line
-// protocol, JSON) is made from that one collection, so they always agree.
+// each request, and every rendering of a scrape (Prometheus text, OpenMetrics,
+// line protocol, JSON) is made from that one collection, so they always agree.
 import type { Meter } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { carryExemplars, Exemplars } from './exemplars.ts';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
+import { renderOpenMetrics } from './renderings/openmetrics.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
@@ -45,6 +47,11 @@ export class Scrape {
     return renderPrometheus(this.resourceMetrics);
   }
 
+  /** The OpenMetrics 1.0 text exposition: the same series, and the histograms' exemplars. */
+  openMetrics(): string {
+    return renderOpenMetrics(this.all());
+  }
+
   /** InfluxDB line protocol as Telegraf's prometheus input writes it with metric_version = 2. */
   influx(): string {
     return renderInflux(this.all(), this.timeMs);
@@ -68,6 +75,8 @@ export interface MetricsSource {
 
 export class Telemetry implements MetricsSource {
   readonly meter: Meter;
+  /** The exemplars of the meter's histograms, linked to each collection's data points. */
+  readonly exemplars = new Exemplars(SERIES_LIMIT_PER_METRIC);
   private readonly provider: MeterProvider;
   private readonly reader: PrometheusExporter;
   private naming: (() => MetricNaming) | undefined;
@@ -93,9 +102,12 @@ export class Telemetry implements MetricsSource {
 
   async collect(): Promise<Scrape> {
     const timeMs = Date.now();
+    const mark = this.exemplars.mark();
     const { resourceMetrics, errors } = await this.reader.collect();
     if (errors.length > 0) throw new CollectionError(errors);
-    return new Scrape(this.naming === undefined ? resourceMetrics : applyMetricNames(resourceMetrics, this.naming()), timeMs);
+    this.exemplars.attach(resourceMetrics, mark);
+    const named = this.naming === undefined ? resourceMetrics : applyMetricNames(resourceMetrics, this.naming(), carryExemplars);
+    return new Scrape(named, timeMs);
   }
 
   /** The Prometheus text of a new collection; rejects with CollectionError. */

@@ -5,78 +5,26 @@
 // operator sees them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
 import { packageRoot } from '../../src/version.ts';
 import { TestCoordinator } from '../support/coordinator/coordinator.ts';
-import { type RunningRunner, startRunner } from '../support/runner-process.ts';
+import {
+  apiData,
+  DEADLINE_MS,
+  isRecord,
+  PROMETHEUS,
+  queryUntil,
+  RunnerAndPrometheus,
+  type Sample,
+  targetUp,
+  until,
+  vector,
+} from '../support/prometheus-server.ts';
+import { startRunner } from '../support/runner-process.ts';
 import { skipUnless } from '../support/tools.ts';
-
-const PROMETHEUS = 'prometheus';
-const DEADLINE_MS = 30_000;
-const POLL_MS = 250;
-const REQUEST_TIMEOUT_MS = 2_000;
-const KILL_AFTER_MS = 5_000;
-
-/** A port that was free a moment ago: bind 127.0.0.1:0, read it back, close. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no port from ${String(address)}`))));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** GET a Prometheus API path; resolves with `data` of a successful answer, throws otherwise. */
-async function apiData(base: string, path: string): Promise<unknown> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  try {
-    const response = await fetch(`${base}${path}`, { signal: controller.signal });
-    const text = await response.text();
-    const body: unknown = JSON.parse(text);
-    if (!response.ok || !isRecord(body) || body['status'] !== 'success') {
-      throw new Error(`GET ${path}: HTTP ${response.status}: ${text}`);
-    }
-    return body['data'];
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-interface Target {
-  readonly job: string;
-  readonly scrapeUrl: string;
-  readonly health: string;
-  readonly lastError: string;
-}
-
-function activeTargets(data: unknown): Target[] {
-  if (!isRecord(data) || !Array.isArray(data['activeTargets'])) return [];
-  return data['activeTargets'].filter(isRecord).map((target) => {
-    const labels = isRecord(target['labels']) ? target['labels'] : {};
-    return {
-      job: String(labels['job'] ?? ''),
-      scrapeUrl: String(target['scrapeUrl'] ?? ''),
-      health: String(target['health'] ?? ''),
-      lastError: String(target['lastError'] ?? ''),
-    };
-  });
-}
 
 /** Process and runtime metrics that the runtime support table (src/telemetry/runtime-support.ts) marks as measured on all three runtimes. */
 const RUNTIME_METRICS_EVERYWHERE: readonly string[] = [
@@ -116,101 +64,6 @@ function alertRules(data: unknown): AlertRule[] {
       // Before its first evaluation a rule reports health "unknown" and Go's zero time.
       evaluated: rule['health'] !== 'unknown' && !String(rule['lastEvaluation']).startsWith('0001-'),
     }));
-}
-
-interface Sample {
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: string;
-}
-
-/** The samples of an instant-vector query result. */
-function vector(data: unknown): Sample[] {
-  if (!isRecord(data) || data['resultType'] !== 'vector' || !Array.isArray(data['result'])) {
-    throw new Error(`not an instant vector: ${JSON.stringify(data)}`);
-  }
-  return data['result'].filter(isRecord).map((sample) => {
-    const labels: Record<string, string> = {};
-    if (isRecord(sample['metric'])) {
-      for (const [name, value] of Object.entries(sample['metric'])) labels[name] = String(value);
-    }
-    const pair = sample['value'];
-    return { labels, value: Array.isArray(pair) ? String(pair[1]) : '' };
-  });
-}
-
-/** A failure that waiting longer cannot fix: `until` gives up at once. */
-class Fatal extends Error {}
-
-/**
- * Polls until `probe` returns a value (not undefined) or the deadline passes;
- * then throws with the last state. A Fatal error from the probe ends it at once.
- */
-async function until<T>(what: string, deadline: number, probe: () => Promise<T | undefined>): Promise<T> {
-  let last = 'never polled';
-  while (Date.now() < deadline) {
-    try {
-      const result = await probe();
-      if (result !== undefined) return result;
-      last = 'not yet';
-    } catch (error) {
-      if (error instanceof Fatal) throw error;
-      last = error instanceof Error ? error.message : String(error);
-    }
-    await sleep(POLL_MS);
-  }
-  throw new Error(`timed out after ${DEADLINE_MS} ms waiting for ${what}; last: ${last}`);
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('close', () => resolve());
-    child.once('error', () => resolve());
-  });
-}
-
-/** SIGTERM, then SIGKILL if it is still there after a few seconds; resolves once it is gone. */
-async function terminate(child: ChildProcess): Promise<void> {
-  const done = exited(child);
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), KILL_AFTER_MS);
-  await done;
-  clearTimeout(timer);
-}
-
-async function stopRunner(runner: RunningRunner): Promise<void> {
-  const timer = setTimeout(() => runner.kill(), KILL_AFTER_MS);
-  try {
-    await runner.stop('SIGTERM');
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** For failure messages: is the runner process still there, and does it answer /metrics itself? */
-async function probeRunner(runner: RunningRunner): Promise<string> {
-  const alive = `pid ${runner.pid} ${isAlive(runner.pid) ? 'alive' : 'gone'}`;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
-  try {
-    const response = await fetch(`${runner.url}/metrics`, { signal: controller.signal });
-    await response.text();
-    return `${alive}, GET ${runner.url}/metrics from the test: HTTP ${response.status}`;
-  } catch (error) {
-    return `${alive}, GET ${runner.url}/metrics from the test failed: ${error instanceof Error ? error.message : String(error)}`;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const KIT = join(packageRoot(), 'deploy', 'prometheus');
@@ -258,11 +111,9 @@ for (const setup of SETUPS) {
       const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-'));
       // The coordinator knows no token: asking for jobs with any token is answered 403.
       const coordinator = await TestCoordinator.start({ runnerTokens: [] });
-      let runner: RunningRunner | undefined;
-      let prometheus: ChildProcess | undefined;
-      let prometheusStderr = '';
+      const session = new RunnerAndPrometheus();
       try {
-        try {
+        await session.run(async () => {
           // A local runner, and a GitLab runner whose token the coordinator refuses.
           const work = join(dir, 'work');
           mkdirSync(work);
@@ -281,55 +132,18 @@ for (const setup of SETUPS) {
             ].join('\n'),
             { mode: 0o600 },
           );
-          runner = await startRunner([], { cwd: work });
+          const runner = session.runner = await startRunner([], { cwd: work });
           const target = new URL(runner.url).host;
           const config = shippedPrometheusConfig(dir, target, setup.alerts);
 
-          const port = await freePort();
-          const api = `http://127.0.0.1:${port}`;
-          prometheus = spawn(PROMETHEUS, [
-            `--config.file=${config}`,
-            `--storage.tsdb.path=${join(dir, 'data')}`,
-            `--web.listen-address=127.0.0.1:${port}`,
-            '--storage.tsdb.retention.time=1h',
-            '--query.max-concurrency=2',
-            '--log.level=warn',
-          ], { cwd: dir, env: { ...process.env, GOMAXPROCS: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
-          prometheus.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-            prometheusStderr += chunk;
-          });
-          let spawnError: Error | undefined;
-          prometheus.once('error', (error) => {
-            spawnError = error;
-          });
-          const child = prometheus;
-          const { pid } = runner;
-          const bothRunning = (): void => {
-            if (spawnError !== undefined) throw new Fatal(`cannot run prometheus: ${spawnError.message}`);
-            if (child.exitCode !== null || child.signalCode !== null) {
-              throw new Fatal(`prometheus exited (code ${child.exitCode}, signal ${child.signalCode})`);
-            }
-            if (!isAlive(pid)) throw new Fatal(`the runner (pid ${pid}) exited`);
-          };
+          const { api, check: bothRunning } = await session.startPrometheus(dir, config);
 
           const deadline = Date.now() + DEADLINE_MS;
-          const up = await until(`target ${target} of job "runner" to be up`, deadline, async () => {
-            bothRunning();
-            const targets = activeTargets(await apiData(api, '/api/v1/targets?state=active'));
-            const ours = targets.find((t) => t.job === 'runner');
-            if (ours === undefined) throw new Error(`no "runner" target among ${JSON.stringify(targets)}`);
-            if (ours.health !== 'up') throw new Error(`target is ${JSON.stringify(ours)}`);
-            return ours;
-          });
+          const up = await targetUp(api, 'runner', deadline, bothRunning);
           assert.equal(up.scrapeUrl, `${runner.url}/metrics`);
           assert.equal(up.lastError, '', `the scrape reported an error: ${up.lastError}`);
 
-          const query = (promql: string): Promise<Sample[]> =>
-            until(`a result for ${promql}`, deadline, async () => {
-              bothRunning();
-              const samples = vector(await apiData(api, `/api/v1/query?query=${encodeURIComponent(promql)}`));
-              return samples.length > 0 ? samples : undefined;
-            });
+          const query = (promql: string): Promise<Sample[]> => queryUntil(api, promql, deadline, bothRunning);
 
           const info = await query(`${setup.prefix}version_info`);
           assert.equal(info.length, 1, `one version series: ${JSON.stringify(info)}`);
@@ -381,25 +195,8 @@ for (const setup of SETUPS) {
           assert.deepEqual(rules.filter((rule) => rule.health !== 'ok' || rule.lastError !== ''), [], 'rules that failed to evaluate');
           assert.ok(rules.some((rule) => rule.name === 'RunnerDown'), `RunnerDown is among ${rules.map((rule) => rule.name).join(', ')}`);
           assert.deepEqual(rules.filter((rule) => rule.state !== 'inactive').map((rule) => rule.name), ['RunnerTokenRejected'], 'alerts pending or firing');
-        } catch (error) {
-          const reason = error instanceof Error ? error.message : String(error);
-          throw new Error(
-            [
-              reason,
-              runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
-              '--- prometheus stderr ---',
-              prometheusStderr.trimEnd() || '(empty)',
-              '--- runner logs ---',
-              runner?.logs().trimEnd() || '(not started)',
-            ].join('\n'),
-            { cause: error },
-          );
-        }
+        });
       } finally {
-        await Promise.all([
-          prometheus === undefined ? undefined : terminate(prometheus),
-          runner === undefined ? undefined : stopRunner(runner),
-        ]);
         await coordinator.close();
         rmSync(dir, { recursive: true, force: true });
       }

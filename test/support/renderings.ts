@@ -2,6 +2,18 @@
 // the /debug/vars document) back into samples, and checking that they agree.
 import assert from 'node:assert/strict';
 import type { VarsDocument } from '../../src/telemetry/renderings/json.ts';
+import { type Scrape, Telemetry } from '../../src/telemetry/telemetry.ts';
+
+/** A fresh meter, the scrape of whatever `record` makes with it, and the Telemetry shut down. */
+export async function scrapeOf(record: (telemetry: Telemetry) => void): Promise<Scrape> {
+  const telemetry = new Telemetry();
+  try {
+    record(telemetry);
+    return await telemetry.collect();
+  } finally {
+    await telemetry.shutdown();
+  }
+}
 
 export interface Sample {
   readonly name: string;

@@ -1,13 +1,15 @@
-// GET|HEAD /metrics: the Prometheus text exposition, or InfluxDB line protocol
-// with ?format=influx or an Accept header that prefers it. A failed
-// collection is a 500 that says why, so Prometheus marks the target down
-// instead of storing a partial scrape.
+// GET|HEAD /metrics: the Prometheus text exposition; OpenMetrics (with the
+// histograms' exemplars) or InfluxDB line protocol with ?format= or an Accept
+// header that prefers it. A failed collection is a 500 that says why, so
+// Prometheus marks the target down instead of storing a partial scrape.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CollectionError, type MetricsSource, type Scrape } from '../../telemetry/telemetry.ts';
 import { send, sendText, TEXT_PLAIN } from '../respond.ts';
 import type { Route } from '../router.ts';
 
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_MEDIA_TYPE = 'application/openmetrics-text';
+export const OPENMETRICS_CONTENT_TYPE = `${OPENMETRICS_MEDIA_TYPE}; version=1.0.0; charset=utf-8`;
 /** Telegraf's inputs.http reads any Content-Type; InfluxDB's own write API is fed text/plain. */
 export const LINE_PROTOCOL_CONTENT_TYPE = TEXT_PLAIN;
 export const LINE_PROTOCOL_MEDIA_TYPE = 'application/x-influx-line-protocol';
@@ -15,33 +17,50 @@ export const LINE_PROTOCOL_MEDIA_TYPE = 'application/x-influx-line-protocol';
 const FORMATS = {
   prometheus: { contentType: EXPOSITION_CONTENT_TYPE, render: (scrape: Scrape) => scrape.prometheus() },
   influx: { contentType: LINE_PROTOCOL_CONTENT_TYPE, render: (scrape: Scrape) => scrape.influx() },
+  openmetrics: { contentType: OPENMETRICS_CONTENT_TYPE, render: (scrape: Scrape) => scrape.openMetrics() },
 } as const;
-type Format = keyof typeof FORMATS;
+export type Format = keyof typeof FORMATS;
 const FORMAT_NAMES = Object.keys(FORMATS) as Format[];
 
 function isFormat(name: string): name is Format {
   return Object.hasOwn(FORMATS, name);
 }
 
+/** The format a media range of an Accept header asks for; the text format stands for every type but the other two. */
+function formatOf(type: string, params: ReadonlyMap<string, string>): Format {
+  if (type === LINE_PROTOCOL_MEDIA_TYPE) return 'influx';
+  // Only the version we write: 0.0.1 (which Prometheus also offers) and later ones count as other types.
+  const version = params.get('version');
+  if (type === OPENMETRICS_MEDIA_TYPE && (version === undefined || version === '1.0.0')) return 'openmetrics';
+  return 'prometheus';
+}
+
 /**
- * True when the Accept header names the line protocol type with a higher
- * weight than any other type it names. Prometheus's own Accept header never
- * names it, so its scrapes always get the text format.
+ * The format an Accept header asks for: OpenMetrics or line protocol when it
+ * names that type with a higher weight than any other type it names (a tie
+ * keeps the text format), else the text format. Prometheus names OpenMetrics
+ * 1.0.0 first, so its scrapes get OpenMetrics; curl's default (any type)
+ * and a missing header get the text format.
  */
-export function prefersLineProtocol(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
-  let lineProtocol = 0;
-  let others = 0;
+export function negotiatedFormat(accept: string | undefined): Format {
+  if (accept === undefined) return 'prometheus';
+  const weights: Record<Format, number> = { prometheus: 0, influx: 0, openmetrics: 0 };
   for (const range of accept.split(',')) {
-    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    const [type = '', ...parts] = range.split(';').map((part) => part.trim().toLowerCase());
     if (type === '') continue;
-    const weight = params.find((param) => /^q\s*=/.test(param));
-    const q = weight === undefined ? 1 : Number(weight.slice(weight.indexOf('=') + 1).trim());
+    const params = new Map<string, string>();
+    for (const part of parts) {
+      const equals = part.indexOf('=');
+      if (equals > 0) params.set(part.slice(0, equals).trim(), part.slice(equals + 1).trim().replace(/^"(.*)"$/, '$1'));
+    }
+    const q = params.has('q') ? Number(params.get('q')) : 1;
     if (!Number.isFinite(q)) continue;
-    if (type === LINE_PROTOCOL_MEDIA_TYPE) lineProtocol = Math.max(lineProtocol, q);
-    else others = Math.max(others, q);
+    const format = formatOf(type, params);
+    weights[format] = Math.max(weights[format], q);
   }
-  return lineProtocol > 0 && lineProtocol > others;
+  const best = Math.max(...Object.values(weights));
+  const preferred = FORMAT_NAMES.filter((format) => weights[format] === best);
+  return best > 0 && preferred.length === 1 ? preferred[0]! : 'prometheus';
 }
 
 /** The format the request asks for, or the reason it is a bad request. */
@@ -51,7 +70,7 @@ function requestedFormat(req: IncomingMessage, url: URL): Format | { error: stri
   if (named.length > 1) return { error: `format given ${named.length} times; ${accepted}` };
   const [name] = named;
   if (name !== undefined) return isFormat(name) ? name : { error: `unknown format ${JSON.stringify(name)}; ${accepted}` };
-  return prefersLineProtocol(req.headers.accept) ? 'influx' : 'prometheus';
+  return negotiatedFormat(req.headers.accept);
 }
 
 /**

@@ -5,6 +5,7 @@
 // checks that every sample of /metrics comes out the same here.
 import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { AttributeValue } from '@opentelemetry/api';
+import { type BucketExemplars, type Exemplar, exemplarsOf } from '../exemplars.ts';
 
 export type FamilyType = 'counter' | 'gauge' | 'histogram' | 'untyped';
 
@@ -16,6 +17,8 @@ export interface Bucket {
   readonly le: number;
   /** Cumulative: observations at or below `le`. */
   readonly count: number;
+  /** The latest traced observation in this bucket (above the previous bound), if one was kept. */
+  readonly exemplar?: Exemplar | undefined;
 }
 
 export interface ValueSeries {
@@ -76,7 +79,7 @@ export function prometheusBound(le: number): string {
   return le === Infinity ? '+Inf' : String(le);
 }
 
-function cumulativeBuckets(boundaries: readonly number[], counts: readonly number[]): Bucket[] {
+function cumulativeBuckets(boundaries: readonly number[], counts: readonly number[], exemplars: BucketExemplars | undefined): Bucket[] {
   const buckets: Bucket[] = [];
   let total = 0;
   for (const [index, count] of counts.entries()) {
@@ -84,7 +87,8 @@ function cumulativeBuckets(boundaries: readonly number[], counts: readonly numbe
     // Boundaries may or may not end with Infinity; either way one +Inf bucket ends the list.
     if (bound === undefined && buckets.at(-1)?.le === Infinity) break;
     total += count;
-    buckets.push({ le: bound ?? Infinity, count: total });
+    const exemplar = exemplars?.[index];
+    buckets.push(exemplar === undefined ? { le: bound ?? Infinity, count: total } : { le: bound ?? Infinity, count: total, exemplar });
   }
   return buckets;
 }
@@ -104,12 +108,12 @@ function familyOf(metric: MetricData, name: string): Family {
       return {
         ...base,
         type: 'histogram',
-        series: metric.dataPoints.map(({ attributes, value }) => ({
+        series: metric.dataPoints.map((point) => ({
           kind: 'histogram',
-          labels: labelsOf(attributes),
-          buckets: cumulativeBuckets(value.buckets.boundaries, value.buckets.counts),
-          sum: value.sum,
-          count: value.count,
+          labels: labelsOf(point.attributes),
+          buckets: cumulativeBuckets(point.value.buckets.boundaries, point.value.buckets.counts, exemplarsOf(point)),
+          sum: point.value.sum,
+          count: point.value.count,
         })),
       };
     default:

@@ -89,3 +89,23 @@ test("gitlabName: GitLab Runner's names of ours, none for names that are not the
   assert.equal(gitlabName('process_resident_memory_bytes'), undefined);
   assert.equal(gitlabName('cicd.worker.count'), undefined);
 });
+
+test("a job duration's exemplar follows the series into GitLab's name in the OpenMetrics exposition", async () => {
+  const telemetry = new Telemetry();
+  try {
+    telemetry.nameWith(() => naming('both'));
+    const histogram = telemetry.meter.createHistogram('ci_runner_job_duration_seconds', { advice: { explicitBucketBoundaries: [30, 60] } });
+    histogram.record(42, { runner: 'gl' });
+    const span = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
+    telemetry.exemplars.histogram('ci_runner_job_duration_seconds', [30, 60]).record(42, { runner: 'gl' }, span, 1_700_000_000_000);
+    const body = (await telemetry.collect()).openMetrics();
+    const exemplar = ` # {trace_id="${span.traceId}",span_id="${span.spanId}"} 42 1700000000`;
+    assert.ok(body.includes(`ci_runner_job_duration_seconds_bucket{runner="gl",le="60"} 1${exemplar}`), body);
+    assert.ok(
+      body.includes(`gitlab_runner_job_duration_seconds_bucket{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",le="60"} 1${exemplar}`),
+      body,
+    );
+  } finally {
+    await telemetry.shutdown();
+  }
+});

@@ -9,21 +9,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBound, formatFloatField } from '../../../src/telemetry/renderings/influx.ts';
-import { type Scrape, Telemetry } from '../../../src/telemetry/telemetry.ts';
+import type { Scrape } from '../../../src/telemetry/telemetry.ts';
 import { packageRoot } from '../../../src/version.ts';
-import { assertAgree, parseInflux } from '../../support/renderings.ts';
+import { assertAgree, parseInflux, scrapeOf } from '../../support/renderings.ts';
 import { hasCommand } from '../../support/tools.ts';
-
-/** A fresh meter, the scrape of whatever `record` makes with it, and the Telemetry shut down. */
-async function scrapeOf(record: (telemetry: Telemetry) => void): Promise<Scrape> {
-  const telemetry = new Telemetry();
-  try {
-    record(telemetry);
-    return await telemetry.collect();
-  } finally {
-    await telemetry.shutdown();
-  }
-}
 
 /** The scrape's line protocol with its one timestamp checked and taken off every line. */
 function influxLines(scrape: Scrape): string[] {

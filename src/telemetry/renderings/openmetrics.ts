@@ -1,0 +1,91 @@
+// The OpenMetrics 1.0 text exposition, with the exemplars of the histogram buckets. Prometheus
+// asks for it before the text format, so every Prometheus scrape reads this rendering: it must
+// give Prometheus exactly the series of the text format (same sample names, labels and values),
+// which is why the families come from families.ts, the mirror of the text format's naming.
+//
+// What differs from the text format, by the specification: a counter family is named without
+// `_total` (its sample keeps it), the type of a family with no samples it can carry is `unknown`
+// rather than `untyped`, `# UNIT` is given only where the name ends with the unit (Prometheus
+// refuses the whole scrape otherwise), HELP escapes double quotes too, the exposition ends with
+// `# EOF`, and there are no comments. Bucket bounds (`le`) are written as the text format writes
+// them (`30`, not the specification's canonical `30.0`): Prometheus 2 stores `le` as written, and
+// a different spelling would make every bucket a new series the day a scrape switches format.
+import type { Exemplar } from '../exemplars.ts';
+import { type Family, type Labels, prometheusBound } from './families.ts';
+
+/** The text format's HELP for an instrument without a description (the exporter's serializer writes it). */
+const NO_DESCRIPTION = 'description missing';
+
+/** The specification's limit on an exemplar's label names and values together, in code points. */
+export const MAX_EXEMPLAR_LABEL_CHARACTERS = 128;
+
+/** The escapes of label values and HELP: backslash, newline and double quote. */
+function escape(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+/** A value as the text format writes it (the exporter's serializer): JavaScript's shortest form, +Inf, -Inf, NaN. */
+function number(value: number): string {
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  return `${value}`;
+}
+
+function labelSet(labels: Labels): string {
+  return labels.length === 0 ? '' : `{${labels.map(([name, value]) => `${name}="${escape(value)}"`).join(',')}}`;
+}
+
+function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+/** ` # {labels} value timestamp` after a sample; '' for none, or one whose labels are over the limit. */
+function exemplarText(exemplar: Exemplar | undefined): string {
+  if (exemplar === undefined) return '';
+  const labels = Object.entries(exemplar.labels);
+  const size = labels.reduce((sum, [name, value]) => sum + codePoints(name) + codePoints(value), 0);
+  if (size > MAX_EXEMPLAR_LABEL_CHARACTERS) return '';
+  // OpenMetrics timestamps are in seconds; milliseconds are what Prometheus keeps.
+  return ` # ${labelSet(labels)} ${number(exemplar.value)} ${exemplar.timeMs / 1000}`;
+}
+
+/** The family name OpenMetrics gives: a counter's without `_total`. */
+function familyName(family: Family): string {
+  return family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
+}
+
+function metadata(family: Family, name: string): string {
+  const type = family.type === 'untyped' ? 'unknown' : family.type;
+  // A unit that is not the name's suffix makes Prometheus refuse the scrape: left out then.
+  const unit = /^[a-zA-Z0-9_:]+$/.test(family.unit) && name.endsWith(`_${family.unit}`) ? `# UNIT ${name} ${family.unit}\n` : '';
+  return `# TYPE ${name} ${type}\n${unit}# HELP ${name} ${escape(family.help || NO_DESCRIPTION)}\n`;
+}
+
+function samples(family: Family): string {
+  let text = '';
+  for (const series of family.series) {
+    if (series.kind === 'value') {
+      text += `${family.name}${labelSet(series.labels)} ${number(series.value)}\n`;
+      continue;
+    }
+    for (const bucket of series.buckets) {
+      const labels = labelSet([...series.labels, ['le', prometheusBound(bucket.le)]]);
+      text += `${family.name}_bucket${labels} ${number(bucket.count)}${exemplarText(bucket.exemplar)}\n`;
+    }
+    text += `${family.name}_count${labelSet(series.labels)} ${number(series.count)}\n`;
+    if (series.sum !== undefined) text += `${family.name}_sum${labelSet(series.labels)} ${number(series.sum)}\n`;
+  }
+  return text;
+}
+
+/** The exposition, `application/openmetrics-text; version=1.0.0`. */
+export function renderOpenMetrics(collection: readonly Family[]): string {
+  let text = '';
+  for (const family of collection) {
+    const name = familyName(family);
+    text += metadata(family, name) + samples(family);
+  }
+  return `${text}# EOF\n`;
+}
