@@ -63,14 +63,14 @@ export function negotiatedFormat(accept: string | undefined): Format {
   return best > 0 && preferred.length === 1 ? preferred[0]! : 'prometheus';
 }
 
-/** The format the request asks for, or the reason it is a bad request. */
-function requestedFormat(req: IncomingMessage, url: URL): Format | { error: string } {
+/** The format the request asks for, and whether by name (?format=) rather than by Accept; or the reason it is a bad request. */
+function requestedFormat(req: IncomingMessage, url: URL): { format: Format; named: boolean } | { error: string } {
   const accepted = `accepted: ${FORMAT_NAMES.join(', ')}`;
   const named = url.searchParams.getAll('format');
   if (named.length > 1) return { error: `format given ${named.length} times; ${accepted}` };
   const [name] = named;
-  if (name !== undefined) return isFormat(name) ? name : { error: `unknown format ${JSON.stringify(name)}; ${accepted}` };
-  return negotiatedFormat(req.headers.accept);
+  if (name !== undefined) return isFormat(name) ? { format: name, named: true } : { error: `unknown format ${JSON.stringify(name)}; ${accepted}` };
+  return { format: negotiatedFormat(req.headers.accept), named: false };
 }
 
 /**
@@ -98,13 +98,24 @@ export function metricsRoute(source: MetricsSource, onCollectionError: (error: C
     path: '/metrics',
     methods: ['GET', 'HEAD'],
     handler: async (req, res, url) => {
-      const format = requestedFormat(req, url);
-      if (typeof format !== 'string') {
-        sendText(req, res, 400, `bad request: ${format.error}`);
+      const requested = requestedFormat(req, url);
+      if ('error' in requested) {
+        sendText(req, res, 400, `bad request: ${requested.error}`);
         return;
       }
       const scrape = await collectForRequest(source, req, res, onCollectionError);
       if (scrape === undefined) return;
+      let { format } = requested;
+      // Metric names OpenMetrics cannot carry (metric_names with GitLab's): a scraper that merely
+      // prefers OpenMetrics gets the text format, which has no such rule; one that named it, why not.
+      const clash = format === 'openmetrics' ? scrape.openMetricsClash() : undefined;
+      if (clash !== undefined) {
+        if (requested.named) {
+          sendText(req, res, 406, `not acceptable: ${clash}; ask for format=prometheus`);
+          return;
+        }
+        format = 'prometheus';
+      }
       const { contentType, render } = FORMATS[format];
       send(req, res, 200, render(scrape), { 'Content-Type': contentType, Vary: 'Accept' });
     },

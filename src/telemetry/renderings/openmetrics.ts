@@ -81,6 +81,26 @@ function samples(family: Family): string {
 }
 
 /** The exposition, `application/openmetrics-text; version=1.0.0`. */
+/**
+ * Why the collection has no valid OpenMetrics exposition, or undefined when it
+ * has one: a counter `X_total` is the family `X`, and OpenMetrics allows one
+ * family of a name. GitLab Runner's names have such a pair
+ * (gitlab_runner_jobs_total and the gauge gitlab_runner_jobs); Prometheus 2.42
+ * takes both, but a stricter reader need not.
+ */
+export function openMetricsClash(collection: readonly Family[]): string | undefined {
+  const seen = new Map<string, Family>();
+  for (const family of collection) {
+    const name = familyName(family);
+    const other = seen.get(name);
+    if (other !== undefined) {
+      return `OpenMetrics has one family named ${name}, and both ${other.name} (${other.type}) and ${family.name} (${family.type}) would be it`;
+    }
+    seen.set(name, family);
+  }
+  return undefined;
+}
+
 export function renderOpenMetrics(collection: readonly Family[]): string {
   let text = '';
   for (const family of collection) {
