@@ -29,6 +29,8 @@ export interface AgentParts {
   readonly onJobStarted?: (job: StartedJob) => void;
   /** Told of every job that ends (the job metrics). */
   readonly onJobFinished?: (job: FinishedJob) => void;
+  /** Told of every configuration reload that failed (the CI/CD system-error metric). */
+  readonly onConfigurationFailed?: () => void;
   /** GitLab's system_id of this runner process (its job logs' header shows it). */
   readonly systemId: string;
 }
@@ -64,6 +66,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
   private readonly executors: ExecutorFactory;
   private readonly onJobFinished: (job: FinishedJob) => void;
   private readonly onJobStarted: (job: StartedJob) => void;
+  private readonly onConfigurationFailed: () => void;
   private readonly systemId: string;
   private readonly tracer: JobTracer | undefined;
 
@@ -74,6 +77,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
     this.executors = parts.executors;
     this.onJobFinished = parts.onJobFinished ?? (() => undefined);
     this.onJobStarted = parts.onJobStarted ?? (() => undefined);
+    this.onConfigurationFailed = parts.onConfigurationFailed ?? (() => undefined);
     this.systemId = parts.systemId;
   }
 
@@ -123,6 +127,11 @@ export class Agent implements RunnerStatus, SlotKeeper {
     return new Map([...this.loops.values()].map(({ loop }) => [loop.runner.name, loop.requestsInFlight]));
   }
 
+  runnersTakingJobs(): ReadonlySet<string> {
+    if (this.currentState !== 'running') return new Set();
+    return new Set([...this.loops.values()].filter(({ loop }) => loop.takingJobs).map(({ loop }) => loop.runner.name));
+  }
+
   pendingJobs(): ReadonlyMap<string, number> {
     const pending = new Map<string, number>();
     for (const { loop } of this.loops.values()) {
@@ -150,6 +159,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
   configurationFailed(): void {
     this.loadErrors++;
     this.lastLoadSucceeded = false;
+    this.onConfigurationFailed();
   }
 
   /** Cancels every running job (after_script still runs), and any job a request in flight still brings. */
@@ -285,7 +295,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
     // deno-lint-ignore prefer-const -- the hooks above its assignment refer to it
     let job: RunningJob;
     this.logger.info('Job started', fields);
-    this.onJobStarted({ runner: runner.name, queue: sourceJob.queue });
+    this.onJobStarted({ runner: runner.name, queue: sourceJob.queue, job: sourceJob });
     const trace = this.tracer?.startJob({ name: runner.name, systemId: this.systemId }, sourceJob);
     const projectId = sourceJob.job.project?.id;
     const slot = this.slotFor(runner.name, projectId);
@@ -312,7 +322,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
           system_error: result.systemError,
           ...transferLogFields(result.transfers),
         });
-        this.onJobFinished({ runner: runner.name, result, span: trace?.jobSpan });
+        this.onJobFinished({ runner: runner.name, result, span: trace?.jobSpan, job: sourceJob });
       },
       (error: unknown) => {
         trace?.finish(systemFailureResult(error instanceof Error ? error.message : String(error)));

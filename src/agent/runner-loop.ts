@@ -58,6 +58,11 @@ export class RunnerLoop {
     return this.inFlight;
   }
 
+  /** Whether the loop still asks for jobs: not stopped, and its source did not refuse it for good (a rejected token). */
+  get takingJobs(): boolean {
+    return !this.disabled && !this.stopper.signal.aborted;
+  }
+
   /** New settings of the same runner (SIGHUP): used from the next request; request_concurrency adds or retires workers. */
   update(runner: RunnerConfig, checkIntervalMs: number): void {
     this.runnerConfig = runner;

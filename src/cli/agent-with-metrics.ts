@@ -8,6 +8,7 @@ import { executorFactory } from '../executors/executors.ts';
 import type { Logger } from '../log/logger.ts';
 import { sourceFactory } from '../sources/sources.ts';
 import { registerApiMetrics, registerErrorMetrics, registerRequestConcurrency } from '../telemetry/api-metrics.ts';
+import { registerCicdMetrics } from '../telemetry/cicd-metrics.ts';
 import { registerExecutorMetrics } from '../telemetry/executor-metrics.ts';
 import { registerJobMetrics } from '../telemetry/job-metrics.ts';
 import { registerProcessMetrics } from '../telemetry/process-metrics.ts';
@@ -33,7 +34,16 @@ export function agentWithMetrics(
   logger.countWith(registerErrorMetrics(telemetry.meter));
   const jobMetrics = registerJobMetrics(telemetry.meter, telemetry.exemplars);
   const queueMetrics = registerQueueMetrics(telemetry.meter);
-  const sources = sourceFactory(workingDirectory, logger, systemId, registerApiMetrics(telemetry.meter));
+  const cicdMetrics = registerCicdMetrics(telemetry.meter);
+  const apiMetrics = registerApiMetrics(telemetry.meter);
+  const sources = sourceFactory(workingDirectory, logger, systemId, (runner) => {
+    const api = apiMetrics(runner);
+    const cicd = cicdMetrics.coordinatorObserver();
+    return (call) => {
+      api(call);
+      cicd(call);
+    };
+  });
   const agent = new Agent(config, {
     logger,
     sources,
@@ -44,8 +54,15 @@ export function agentWithMetrics(
       onLeftoverError: (runner, error) => logger.warn('Could not remove the docker leftovers of an earlier run', { runner, error: error.message }),
     }),
     tracer,
-    onJobStarted: (started) => queueMetrics.jobStarted(started),
-    onJobFinished: (finished) => jobMetrics.jobFinished(finished),
+    onJobStarted: (started) => {
+      queueMetrics.jobStarted(started);
+      cicdMetrics.jobStarted(started);
+    },
+    onJobFinished: (finished) => {
+      jobMetrics.jobFinished(finished);
+      cicdMetrics.jobFinished(finished);
+    },
+    onConfigurationFailed: () => cicdMetrics.configurationFailed(),
     systemId,
   });
   telemetry.nameWith(() => {
@@ -54,6 +71,7 @@ export function agentWithMetrics(
   });
   jobMetrics.observe(agent);
   queueMetrics.observe(agent);
+  cicdMetrics.observe(agent);
   registerRequestConcurrency(telemetry.meter, agent);
   registerRunnerMetrics(telemetry.meter, agent, systemId);
   registerProcessMetrics(telemetry.meter);

@@ -4,7 +4,7 @@
 import type { Config } from '../config/types.ts';
 import type { SpanIds } from './job-trace.ts';
 import type { JobResult } from './result.ts';
-import type { QueueInfo } from './source.ts';
+import type { QueueInfo, SourceJob } from './source.ts';
 
 export type AgentState = 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -25,10 +25,15 @@ export interface JobView {
   readonly pid: number | undefined;
 }
 
+/** A job as its source handed it out, without its begin and finish: what readers such as the metrics may know of it. */
+export type HandedOutJob = Pick<SourceJob, 'id' | 'name' | 'url' | 'job' | 'queue'>;
+
 /** A job as it starts, for the queue-time metrics. */
 export interface StartedJob {
   readonly runner: string;
   readonly queue: QueueInfo | undefined;
+  /** The job itself (the agent always names it); readers that need it record what they can without. */
+  readonly job?: HandedOutJob | undefined;
 }
 
 /** A finished job, for counters and histograms. */
@@ -37,6 +42,8 @@ export interface FinishedJob {
   readonly result: JobResult;
   /** The job's span, when the job was traced and its span sampled: the job duration's exemplar links to it. */
   readonly span?: SpanIds | undefined;
+  /** As StartedJob's. */
+  readonly job?: HandedOutJob | undefined;
 }
 
 /** The runner's state, read-only. */
@@ -48,6 +55,8 @@ export interface RunnerStatus {
   runningJobs(): readonly JobView[];
   /** Requests for jobs in flight now, per runner name. */
   requestsInFlight(): ReadonlyMap<string, number>;
+  /** The runners asking for jobs now: none unless the agent runs, and never one its source gave up on (a rejected token). */
+  runnersTakingJobs(): ReadonlySet<string>;
   /** Jobs waiting in each runner's own queue (the local queue) at its last look; runners whose source cannot see its queue are absent. */
   pendingJobs(): ReadonlyMap<string, number>;
   /** Successful configuration loads, the first included. */

@@ -16,16 +16,11 @@ import {
   ATTR_VCS_REF_HEAD_NAME,
   ATTR_VCS_REF_HEAD_REVISION,
   ATTR_VCS_REPOSITORY_URL_FULL,
-  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_CANCELLATION,
-  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_ERROR,
-  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_FAILURE,
-  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_SUCCESS,
-  CICD_PIPELINE_TASK_RUN_RESULT_VALUE_TIMEOUT,
 } from '@opentelemetry/semantic-conventions/incubating';
 import type { JobTraceHandle, JobTracer, SpanIds, TraceCarrier } from '../job/job-trace.ts';
-import type { JobVariable } from '../job/model.ts';
 import type { BuildStage, JobResult } from '../job/result.ts';
 import type { SourceJob } from '../job/source.ts';
+import { pipelineName, publicValue, taskRunResult } from './cicd-attributes.ts';
 
 /** The runner's own span attributes (no convention has them). */
 export const ATTR_STAGE = 'ci_runner.job.stage';
@@ -35,22 +30,6 @@ export const ATTR_LOG_BYTES = 'ci_runner.job.log_bytes';
 export const ATTR_EXIT_CODE = 'ci_runner.job.exit_code';
 
 const propagator = new W3CTraceContextPropagator();
-
-/** A job variable that may go into a trace: present, and neither masked nor one the coordinator keeps private. */
-function publicValue(variables: readonly JobVariable[], key: string): string | undefined {
-  const variable = variables.findLast((v) => v.key === key);
-  if (variable === undefined || variable.masked || variable.public === false || variable.file === true || variable.value === '') return undefined;
-  return variable.value;
-}
-
-/** The conventions' task run result for a job's end. */
-export function taskRunResult(result: JobResult): string {
-  if (result.state === 'success') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_SUCCESS;
-  if (result.state === 'canceled') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_CANCELLATION;
-  if (result.failureReason === 'job_execution_timeout') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_TIMEOUT;
-  if (result.failureReason === 'script_failure') return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_FAILURE;
-  return CICD_PIPELINE_TASK_RUN_RESULT_VALUE_ERROR;
-}
 
 function jobAttributes(runner: { readonly name: string; readonly systemId: string }, job: SourceJob): Attributes {
   const variables = job.job.variables;
@@ -63,7 +42,7 @@ function jobAttributes(runner: { readonly name: string; readonly systemId: strin
   const put = (key: string, value: string | undefined): void => {
     if (value !== undefined) attributes[key] = value;
   };
-  put(ATTR_CICD_PIPELINE_NAME, publicValue(variables, 'CI_PIPELINE_NAME') ?? publicValue(variables, 'CI_PROJECT_PATH'));
+  put(ATTR_CICD_PIPELINE_NAME, pipelineName(job.job));
   put(ATTR_CICD_PIPELINE_RUN_ID, publicValue(variables, 'CI_PIPELINE_ID'));
   if (/^https?:\/\//.test(job.url)) put(ATTR_CICD_PIPELINE_TASK_RUN_URL_FULL, job.url);
   put(ATTR_VCS_REF_HEAD_NAME, publicValue(variables, 'CI_COMMIT_REF_NAME'));

@@ -59,6 +59,54 @@ test('[otel] pushes the metrics /metrics serves as OTLP protobuf on its interval
   }
 });
 
+test("the CI/CD conventions' metrics after real jobs: pushed under their semconv names and attributes, and on /metrics", async (t) => {
+  const receiver = await OtlpReceiver.start();
+  const { dir, cleanup } = workDir(`[otel]\nendpoint = "${receiver.endpoint}"\nmetrics_interval = 0.5\n`);
+  t.after(async () => {
+    await receiver.close();
+    cleanup();
+  });
+  const runner = await startRunner([], { cwd: dir });
+  try {
+    const pipeline = '[variables]\nCI_PIPELINE_NAME = "nightly build"\n';
+    const passed = await enqueue(join(dir, 'queue'), `name = "passes"\nscript = ["echo ok"]\n${pipeline}`, 'passes.toml');
+    assert.equal((await waitForResult(join(dir, 'queue'), passed.id, { timeoutMs: 20_000 })).state, 'success');
+    const failed = await enqueue(join(dir, 'queue'), `name = "fails"\nscript = ["exit 3"]\n${pipeline}`, 'fails.toml');
+    assert.equal((await waitForResult(join(dir, 'queue'), failed.id, { timeoutMs: 20_000 })).state, 'failed');
+
+    const name = { 'cicd.pipeline.name': 'nightly build' };
+    const push = await receiver.until((p) =>
+      pointValue(p, 'cicd.pipeline.run.errors', { ...name, 'error.type': 'script_failure' }) === 1 &&
+      pointValue(p, 'cicd.worker.count', { 'cicd.worker.state': 'available' }) === 1
+    );
+    // One slot (concurrent = 1), free again and taken by nobody.
+    assert.equal(pointValue(push, 'cicd.worker.count', { 'cicd.worker.state': 'busy' }), 0);
+    assert.equal(pointValue(push, 'cicd.worker.count', { 'cicd.worker.state': 'offline' }), 0);
+    assert.equal(pointValue(push, 'cicd.pipeline.run.errors', { ...name, 'error.type': 'runner_system_failure' }), 0, 'every failure reason from 0');
+    // Each job's phases: its queue time and preparing, its commands, its cleanup with the result.
+    const phases = push.points.filter((p) => p.metric === 'cicd.pipeline.run.duration');
+    assert.deepEqual(phases.map((p) => [p.attributes, p.value]), [
+      [{ ...name, 'cicd.pipeline.run.state': 'pending' }, 2],
+      [{ ...name, 'cicd.pipeline.run.state': 'executing' }, 2],
+      [{ ...name, 'cicd.pipeline.run.state': 'finalizing', 'cicd.pipeline.result': 'success' }, 1],
+      [{ ...name, 'cicd.pipeline.run.state': 'finalizing', 'cicd.pipeline.result': 'failure', 'error.type': 'script_failure' }, 1],
+    ]);
+    // A local runner has no coordinator: only the configuration's and the executor's errors, at 0.
+    assert.deepEqual(push.points.filter((p) => p.metric === 'cicd.system.errors').map((p) => [p.attributes, p.value]), [
+      [{ 'cicd.system.component': 'configuration', 'error.type': 'reload_failed' }, 0],
+      [{ 'cicd.system.component': 'executor', 'error.type': 'runner_system_failure' }, 0],
+    ]);
+
+    const scraped = await (await fetch(`${runner.url}/metrics`)).text();
+    assert.match(scraped, /^cicd_worker_count\{cicd_worker_state="available"\} 1$/m);
+    assert.match(scraped, /^cicd_pipeline_run_errors_total\{cicd_pipeline_name="nightly build",error_type="script_failure"\} 1$/m);
+    assert.match(scraped, /^cicd_pipeline_run_duration_count\{cicd_pipeline_name="nightly build",cicd_pipeline_run_state="executing"\} 2$/m);
+    assert.match(scraped, /^cicd_system_errors_total\{cicd_system_component="executor",error_type="runner_system_failure"\} 0$/m);
+  } finally {
+    await runner.stop();
+  }
+});
+
 test('a runner stopped before its first interval pushes once at shutdown (OTEL_* environment, http/json)', async (t) => {
   const receiver = await OtlpReceiver.start();
   const { dir, cleanup } = workDir('');

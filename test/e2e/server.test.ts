@@ -95,7 +95,7 @@ test('process_cpu_seconds_total grows while the runner works', async () => {
 });
 
 test(
-  "promtool check metrics accepts the exposition, but for the _total lint of prom-client's gauges",
+  'promtool check metrics accepts the exposition, but for the lints test/support/promtool.ts accepts',
   { skip: skipUnless('promtool', 'prometheus') },
   async () => {
     const body = await scrape();

@@ -208,9 +208,11 @@ test('a graceful stop takes no new job, lets the running one finish, then resolv
   source.add(fakeJob('1'), fakeJob('2'));
   agent.start();
   await until('job 1 running', () => executor.running.length === 1);
+  assert.deepEqual([...agent.runnersTakingJobs()], ['a']);
   const stopped = agent.stop('graceful');
   assert.equal(agent.state, 'stopping');
   assert.equal(agent.isReady(), false);
+  assert.deepEqual([...agent.runnersTakingJobs()], [], 'draining: no runner takes jobs');
   let resolved = false;
   void stopped.then(() => {
     resolved = true;
@@ -277,6 +279,7 @@ test("a fatal SourceError stops only that runner's requests, with one error line
   agent.start();
   try {
     await until('the bad runner gave up', () => logs.some((line) => line.includes('Runner stops asking for jobs')));
+    assert.deepEqual([...agent.runnersTakingJobs()], ['good']);
     const asked = sources.of('bad').requestTimes.length;
     sources.of('good').add(fakeJob('1'));
     await until('the good runner runs its job', () => executor.running.length === 1);
@@ -286,6 +289,32 @@ test("a fatal SourceError stops only that runner's requests, with one error line
     assert.equal(sources.of('bad').requestTimes.length, asked, 'the bad runner asks no more');
     assert.equal(logs.filter((line) => line.includes('Runner stops asking for jobs')).length, 1);
     assert.equal(finished[0]!.runner, 'good');
+  } finally {
+    await agent.stop('cancel');
+  }
+});
+
+test("the metrics' hooks: a job's start and end name the job as its source handed it out; a failed reload is told", async () => {
+  const sources = new FakeSources();
+  const executor = new FakeExecutor();
+  const told: string[] = [];
+  const agent = new Agent(config([runner('a')]), {
+    logger: new Logger('info', 'text', { write: () => undefined }),
+    sources,
+    executors: executor,
+    systemId: 's_0123456789ab',
+    onJobStarted: ({ job }) => told.push(`started ${job?.id} ${job?.job.name}`),
+    onJobFinished: ({ job, result }) => told.push(`finished ${job?.id} ${result.state}`),
+    onConfigurationFailed: () => told.push('reload failed'),
+  });
+  sources.of('a').add(fakeJob('1'));
+  agent.start();
+  try {
+    await until('job 1 running', () => executor.running.length === 1);
+    executor.running[0]!.exit(0);
+    await until('job 1 finished', () => told.length === 2);
+    agent.configurationFailed();
+    assert.deepEqual(told, ['started 1 job 1', 'finished 1 success', 'reload failed']);
   } finally {
     await agent.stop('cancel');
   }

@@ -8,7 +8,8 @@ import { withTraceContext } from '../../../src/build/shell/trace-context.ts';
 import type { Job } from '../../../src/job/model.ts';
 import { type JobResult, systemFailureResult } from '../../../src/job/result.ts';
 import type { SourceJob } from '../../../src/job/source.ts';
-import { jobTracer, taskRunResult } from '../../../src/telemetry/job-tracing.ts';
+import { taskRunResult } from '../../../src/telemetry/cicd-attributes.ts';
+import { jobTracer } from '../../../src/telemetry/job-tracing.ts';
 
 function tracing(): { exporter: InMemorySpanExporter; tracer: ReturnType<typeof jobTracer> } {
   const exporter = new InMemorySpanExporter();
