@@ -195,6 +195,12 @@ test('panels that take rates of per-job counters and histograms have a minimum i
   assert.deepEqual(problems, []);
 });
 
+test("the job duration quantiles ask for exemplars, so a slow bucket leads to its jobs' traces; no other query does", () => {
+  const withExemplars = queryPanels().flatMap((panel) => (panel.targets ?? []).filter((target) => target.exemplar === true).map((target) => target.expr ?? ''));
+  assert.equal(withExemplars.length, 3, withExemplars.join('\n'));
+  for (const expr of withExemplars) assert.match(expr, /^histogram_quantile\(0\.\d+, sum by \(le\) \(rate\(ci_runner_job_duration_seconds_bucket\{/);
+});
+
 test('a breakdown by runner is by instance and runner: runner names repeat across hosts', () => {
   // The default runner name is `local` on every host: by (runner) alone would add those up.
   const problems = queries().flatMap((query) =>

@@ -26,6 +26,8 @@ export interface Target {
   refId?: string;
   expr?: string;
   datasource?: Datasource;
+  /** Grafana asks Prometheus for the exemplars of the query's series too. */
+  exemplar?: boolean;
 }
 export interface Panel {
   id: number;
