@@ -66,8 +66,13 @@ export function agentWithMetrics(
     systemId,
   });
   telemetry.nameWith(() => {
-    const tokens = new Map(agent.config.runners.map((runner) => [runner.name, shortToken(runner.token)]));
-    return { names: agent.config.metricNames, systemId, runnerLabel: (name) => tokens.get(name) || name };
+    const runners = new Map(agent.config.runners.map((runner) => [runner.name, runner]));
+    return {
+      names: agent.config.metricNames,
+      systemId,
+      runnerLabel: (name) => shortToken(runners.get(name)?.token) || name,
+      executorOf: (name) => runners.get(name)?.executor,
+    };
   });
   jobMetrics.observe(agent);
   queueMetrics.observe(agent);

@@ -7,7 +7,7 @@ import type { CoordinatorObserver } from '../job/source.ts';
 import type { RunnerStatus } from '../job/status.ts';
 
 /** GitLab Runner's buckets for API request durations. */
-const API_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60];
+const API_DURATION_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /** Log levels as GitLab Runner's ci_runner_errors_total names them (logrus). */
 const ERROR_LEVELS: Partial<Record<LogLevel, string>> = { warn: 'warning', error: 'error', fatal: 'fatal', panic: 'panic' };

@@ -10,7 +10,7 @@ import { carryExemplars, Exemplars } from './exemplars.ts';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
-import { openMetricsClash, renderOpenMetrics } from './renderings/openmetrics.ts';
+import { renderOpenMetrics } from './renderings/openmetrics.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
@@ -50,11 +50,6 @@ export class Scrape {
   /** The OpenMetrics 1.0 text exposition: the same series, and the histograms' exemplars. */
   openMetrics(): string {
     return renderOpenMetrics(this.all());
-  }
-
-  /** Why openMetrics() would not be valid OpenMetrics (two families of one name), or undefined. */
-  openMetricsClash(): string | undefined {
-    return openMetricsClash(this.all());
   }
 
   /** InfluxDB line protocol as Telegraf's prometheus input writes it with metric_version = 2. */

@@ -63,14 +63,14 @@ export function negotiatedFormat(accept: string | undefined): Format {
   return best > 0 && preferred.length === 1 ? preferred[0]! : 'prometheus';
 }
 
-/** The format the request asks for, and whether by name (?format=) rather than by Accept; or the reason it is a bad request. */
-function requestedFormat(req: IncomingMessage, url: URL): { format: Format; named: boolean } | { error: string } {
+/** The format the request asks for, or the reason it is a bad request. */
+function requestedFormat(req: IncomingMessage, url: URL): { format: Format } | { error: string } {
   const accepted = `accepted: ${FORMAT_NAMES.join(', ')}`;
   const named = url.searchParams.getAll('format');
   if (named.length > 1) return { error: `format given ${named.length} times; ${accepted}` };
   const [name] = named;
-  if (name !== undefined) return isFormat(name) ? { format: name, named: true } : { error: `unknown format ${JSON.stringify(name)}; ${accepted}` };
-  return { format: negotiatedFormat(req.headers.accept), named: false };
+  if (name !== undefined) return isFormat(name) ? { format: name } : { error: `unknown format ${JSON.stringify(name)}; ${accepted}` };
+  return { format: negotiatedFormat(req.headers.accept) };
 }
 
 /**
@@ -105,18 +105,7 @@ export function metricsRoute(source: MetricsSource, onCollectionError: (error: C
       }
       const scrape = await collectForRequest(source, req, res, onCollectionError);
       if (scrape === undefined) return;
-      let { format } = requested;
-      // Metric names OpenMetrics cannot carry (metric_names with GitLab's): a scraper that merely
-      // prefers OpenMetrics gets the text format, which has no such rule; one that named it, why not.
-      const clash = format === 'openmetrics' ? scrape.openMetricsClash() : undefined;
-      if (clash !== undefined) {
-        if (requested.named) {
-          sendText(req, res, 406, `not acceptable: ${clash}; ask for format=prometheus`);
-          return;
-        }
-        format = 'prometheus';
-      }
-      const { contentType, render } = FORMATS[format];
+      const { contentType, render } = FORMATS[requested.format];
       send(req, res, 200, render(scrape), { 'Content-Type': contentType, Vary: 'Accept' });
     },
   };

@@ -52,12 +52,10 @@ function exemplarText(exemplar: Exemplar | undefined): string {
 }
 
 /** The family name OpenMetrics gives: a counter's without `_total`. */
-function familyName(family: Family): string {
-  return family.type === 'counter' ? family.name.replace(/_total$/, '') : family.name;
-}
+/** OpenMetrics' type of a family: `untyped` is `unknown` there. */
+type OpenMetricsType = 'counter' | 'gauge' | 'histogram' | 'unknown';
 
-function metadata(family: Family, name: string): string {
-  const type = family.type === 'untyped' ? 'unknown' : family.type;
+function metadata(family: Family, name: string, type: OpenMetricsType): string {
   // A unit that is not the name's suffix makes Prometheus refuse the scrape: left out then.
   const unit = /^[a-zA-Z0-9_:]+$/.test(family.unit) && name.endsWith(`_${family.unit}`) ? `# UNIT ${name} ${family.unit}\n` : '';
   return `# TYPE ${name} ${type}\n${unit}# HELP ${name} ${escape(family.help || NO_DESCRIPTION)}\n`;
@@ -80,32 +78,25 @@ function samples(family: Family): string {
   return text;
 }
 
-/** The exposition, `application/openmetrics-text; version=1.0.0`. */
 /**
- * Why the collection has no valid OpenMetrics exposition, or undefined when it
- * has one: a counter `X_total` is the family `X`, and OpenMetrics allows one
- * family of a name. GitLab Runner's names have such a pair
- * (gitlab_runner_jobs_total and the gauge gitlab_runner_jobs); Prometheus 2.42
- * takes both, but a stricter reader need not.
+ * The exposition, `application/openmetrics-text; version=1.0.0`. A counter
+ * `X_total` is the family `X`; where another family already has that name
+ * (GitLab Runner's names have the counter gitlab_runner_jobs_total beside the
+ * gauge gitlab_runner_jobs) there would be two families of one name, which
+ * OpenMetrics forbids, so that counter is the `unknown` family `X_total`
+ * instead: the same sample, and a valid exposition.
  */
-export function openMetricsClash(collection: readonly Family[]): string | undefined {
-  const seen = new Map<string, Family>();
-  for (const family of collection) {
-    const name = familyName(family);
-    const other = seen.get(name);
-    if (other !== undefined) {
-      return `OpenMetrics has one family named ${name}, and both ${other.name} (${other.type}) and ${family.name} (${family.type}) would be it`;
-    }
-    seen.set(name, family);
-  }
-  return undefined;
-}
-
 export function renderOpenMetrics(collection: readonly Family[]): string {
+  const otherNames = new Set(collection.filter((family) => family.type !== 'counter').map((family) => family.name));
   let text = '';
   for (const family of collection) {
-    const name = familyName(family);
-    text += metadata(family, name) + samples(family);
+    if (family.type === 'counter') {
+      const name = family.name.replace(/_total$/, '');
+      const clashes = otherNames.has(name);
+      text += metadata(family, clashes ? family.name : name, clashes ? 'unknown' : 'counter') + samples(family);
+      continue;
+    }
+    text += metadata(family, family.name, family.type === 'untyped' ? 'unknown' : family.type) + samples(family);
   }
   return `${text}# EOF\n`;
 }

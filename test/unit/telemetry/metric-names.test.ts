@@ -3,13 +3,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MetricNameSet } from '../../../src/config/types.ts';
-import { gitlabName, type MetricNaming } from '../../../src/telemetry/metric-names.ts';
+import { gitlabExecutorStage, gitlabName, type MetricNaming } from '../../../src/telemetry/metric-names.ts';
 import { type Scrape, Telemetry } from '../../../src/telemetry/telemetry.ts';
 
 const TOKENS: Readonly<Record<string, string>> = { gl: 'abcdefghi' };
 
 function naming(names: MetricNameSet): MetricNaming {
-  return { names, systemId: 's_0123456789ab', runnerLabel: (name) => TOKENS[name] ?? name };
+  return {
+    names,
+    systemId: 's_0123456789ab',
+    runnerLabel: (name) => TOKENS[name] ?? name,
+    executorOf: (name) => (name === 'gl' ? 'docker' : name === 'local' ? 'shell' : undefined),
+  };
 }
 
 /** A scrape of a few instruments shaped like the runner's, named as `names` asks (none: no renaming set up). */
@@ -48,8 +53,14 @@ test("gitlab_runner serves GitLab Runner's names instead, with runner = the shor
   assert.match(body, /^gitlab_runner_jobs_total\{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab"\} 2$/m);
   // A runner without a token (a local queue) is its name in `runner`.
   assert.match(body, /^gitlab_runner_jobs_total\{runner="local",runner_name="local",system_id="s_0123456789ab"\} 1$/m);
-  assert.match(body, /^gitlab_runner_jobs\{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",stage="step_script",state="running"\} 1$/m);
-  assert.match(body, /^gitlab_runner_job_duration_seconds_bucket\{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",le="60"\} 1$/m);
+  assert.match(
+    body,
+    /^gitlab_runner_jobs\{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",stage="step_script",state="running",executor_stage="docker_run"\} 1$/m,
+  );
+  assert.match(
+    body,
+    /^gitlab_runner_job_duration_seconds_bucket\{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",mode="traditional",le="60"\} 1$/m,
+  );
   assert.match(body, /^# TYPE gitlab_runner_jobs gauge$/m);
   assert.match(body, /^gitlab_runner_concurrent 4$/m);
 });
@@ -102,9 +113,41 @@ test("a job duration's exemplar follows the series into GitLab's name in the Ope
     const exemplar = ` # {trace_id="${span.traceId}",span_id="${span.spanId}"} 42 1700000000`;
     assert.ok(body.includes(`ci_runner_job_duration_seconds_bucket{runner="gl",le="60"} 1${exemplar}`), body);
     assert.ok(
-      body.includes(`gitlab_runner_job_duration_seconds_bucket{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",le="60"} 1${exemplar}`),
+      body.includes(
+        `gitlab_runner_job_duration_seconds_bucket{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",mode="traditional",le="60"} 1${exemplar}`,
+      ),
       body,
     );
+  } finally {
+    await telemetry.shutdown();
+  }
+});
+
+test("GitLab's executor stages, API methods in lower case: the twins' labels as GitLab Runner writes them", async () => {
+  assert.equal(gitlabExecutorStage('docker', 'prepare_executor'), 'docker_prepare');
+  assert.equal(gitlabExecutorStage('docker', 'step_script'), 'docker_run');
+  assert.equal(gitlabExecutorStage('docker', 'upload_artifacts_on_success'), 'docker_run');
+  assert.equal(gitlabExecutorStage('shell', 'prepare_executor'), 'prepare');
+  assert.equal(gitlabExecutorStage('shell', 'after_script'), 'prepare');
+  const telemetry = new Telemetry();
+  try {
+    telemetry.nameWith(() => naming('gitlab_runner'));
+    telemetry.meter.createCounter('ci_runner_api_request_statuses_total').add(1, { runner: 'gl', endpoint: 'request_job', status: '201', method: 'POST' });
+    telemetry.meter.createObservableGauge('ci_runner_builds').addCallback((result) => {
+      result.observe(1, { runner: 'local', stage: 'prepare_executor', state: 'running' });
+      result.observe(0, { runner: 'gone', stage: 'step_script', state: 'running' });
+    });
+    const body = (await telemetry.collect()).prometheus();
+    assert.match(
+      body,
+      /^gitlab_runner_api_request_statuses_total\{runner="abcdefghi",runner_name="gl",system_id="s_0123456789ab",endpoint="request_job",status="201",method="post"\} 1$/m,
+    );
+    assert.match(
+      body,
+      /^gitlab_runner_jobs\{runner="local",runner_name="local",system_id="s_0123456789ab",stage="prepare_executor",state="running",executor_stage="prepare"\} 1$/m,
+    );
+    // A runner no longer configured: no executor to tell its stage by.
+    assert.match(body, /^gitlab_runner_jobs\{runner="gone",runner_name="gone",system_id="s_0123456789ab",stage="step_script",state="running"\} 0$/m);
   } finally {
     await telemetry.shutdown();
   }
