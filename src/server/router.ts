@@ -21,6 +21,22 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
+/**
+ * The request target as a URL on a fixed origin. Origin form (`/metrics`) is
+ * prefixed with the origin, which keeps "//metrics" a path instead of a host
+ * name; absolute form (`http://host:9252/metrics`), which RFC 9112 section
+ * 3.2.2 says a server must accept, keeps its path and query. Anything else
+ * throws.
+ */
+export function requestUrl(target: string): URL {
+  if (/^https?:\/\//i.test(target)) {
+    const absolute = new URL(target);
+    return new URL(`http://runner.invalid${absolute.pathname}${absolute.search}`);
+  }
+  if (!target.startsWith('/')) throw new TypeError('not an origin-form or absolute-form request target');
+  return new URL(`http://runner.invalid${target}`);
+}
+
 export function createRouter(routes: readonly Route[], onError: (error: unknown, req: IncomingMessage) => void): RequestListener {
   const byPath = new Map(routes.map((route) => {
     const methods = route.methods.includes('GET') && !route.methods.includes('HEAD') ? [...route.methods, 'HEAD'] : [...route.methods];
@@ -29,12 +45,9 @@ export function createRouter(routes: readonly Route[], onError: (error: unknown,
   const prefixes = [...byPath.values()].filter((route) => route.prefix);
 
   return (req, res) => {
-    // Prefixing the origin keeps "//metrics" a path instead of a host name.
-    const target = req.url ?? '/';
     let url: URL;
     try {
-      if (!target.startsWith('/')) throw new TypeError('not an origin-form path');
-      url = new URL(`http://runner.invalid${target}`);
+      url = requestUrl(req.url ?? '/');
     } catch {
       sendText(req, res, 400, 'bad request: malformed URL');
       return;

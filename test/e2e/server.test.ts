@@ -182,6 +182,17 @@ test('an idle keep-alive connection is closed by the server', async () => {
   assert.ok(closed, 'closed after the keep-alive timeout (5 s)');
 });
 
+test('an absolute-form request target (RFC 9112 section 3.2.2) is served as its path; other forms are a 400', async () => {
+  const base = (await runner()).url;
+  const { response } = await rawRequest(base, `GET ${base}/metrics?format=prometheus HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`, 5_000);
+  assert.match(response, /^HTTP\/1\.1 200 /);
+  assert.match(response, /\n# TYPE ci_runner_version_info gauge\n/);
+  const health = await rawRequest(base, 'GET HTTP://elsewhere.example/health/ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 5_000);
+  assert.match(health.response, /^HTTP\/1\.1 200 /);
+  const odd = await rawRequest(base, 'GET ftp://x/metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 5_000);
+  assert.match(odd.response, /^HTTP\/1\.1 400 /);
+});
+
 test('a path that starts with // is a path, not a host', async () => {
   const { response } = await rawRequest((await runner()).url, 'GET //metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', 5_000);
   assert.match(response, /^HTTP\/1\.1 404 /);
