@@ -1,6 +1,7 @@
 // Dispatches the command line to a subcommand and turns known errors into one
 // line on stderr and an exit code.
 import { ConfigError } from '../config/load.ts';
+import { oneLine } from '../config/describe-value.ts';
 import { ListenAddressError } from '../config/listen-address.ts';
 import { Logger } from '../log/logger.ts';
 import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
@@ -112,15 +113,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await dispatch(argv, logger);
   } catch (error) {
     if (error instanceof UsageError || error instanceof ConfigError || error instanceof ListenAddressError) {
-      process.stderr.write(`runner: ${error.message}\n`);
+      process.stderr.write(`runner: ${oneLine(error.message)}\n`);
       return EXIT_USAGE;
     }
     if (error instanceof ServerStartError) {
-      process.stderr.write(`runner: ${error.message}\n`);
+      process.stderr.write(`runner: ${oneLine(error.message)}\n`);
       return EXIT_FAILURE;
     }
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`runner: internal error: ${message}\n`);
+    process.stderr.write(`runner: internal error: ${oneLine(message)}\n`);
     if (process.env['RUNNER_DEBUG'] && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
     return EXIT_FAILURE;
   }

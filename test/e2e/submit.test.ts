@@ -187,6 +187,11 @@ test('one bad file among good ones queues nothing: exit 2 with file:line:column'
     const absent = await runCli(['submit', 'good.toml', 'absent.toml'], { cwd: ws.dir });
     assert.equal(absent.code, 2);
     assertOneLineError(absent.stderr, 'absent.toml', 'no such file');
+    // A value holding a line or paragraph separator (or NEL) is shown escaped, on the error's one line.
+    ws.write('separated.toml', 'name = "separated"\nscript = ["true"]\ntimeout = "1 h\u2028\u2029\u0085later"\n');
+    const separated = await runCli(['submit', 'separated.toml'], { cwd: ws.dir });
+    assert.equal(separated.code, 2);
+    assertOneLineError(separated.stderr, 'separated.toml', 'timeout', String.raw`"1 h\u2028\u2029\u0085later"`);
     assert.deepEqual(pending(ws.queue), []);
   } finally {
     ws.cleanup();
