@@ -24,8 +24,16 @@ function runner(): Promise<RunningRunner> {
 }
 after(async () => (await shared)?.kill());
 
+/** A request as a polite client makes it: a heap profile refused for another one just taken is asked again after Retry-After. */
 async function get(path: string, init?: RequestInit): Promise<Response> {
-  return fetch(`${(await runner()).url}${path}`, init);
+  const url = `${(await runner()).url}${path}`;
+  for (let attempt = 1;; attempt++) {
+    const res = await fetch(url, init);
+    const retryAfter = Number(res.headers.get('retry-after'));
+    if (res.status !== 503 || !path.startsWith('/debug/pprof/heap') || !(retryAfter > 0) || attempt === 5) return res;
+    await res.arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000));
+  }
 }
 
 /**
@@ -196,6 +204,30 @@ test('the heap profile is the live heap, readable by go tool pprof', { skip: noG
     const locationLines = (raw.split(/^Locations$/m)[1] ?? '').split('\n').filter((line) => /^\s+\d+: /.test(line));
     assert.ok(locationLines.every((line) => line.includes(' bun-heap-snapshot:')), 'object types, not stacks');
   }
+});
+
+test('concurrent heap profiles: one is taken, the others are a 503 with Retry-After rather than a queue of them', async () => {
+  const url = `${(await runner()).url}/debug/pprof/heap?gc=1`;
+  // An earlier test's profile may still hold the gate: a burst that is refused whole waits as told.
+  let answers: Response[] = [];
+  for (let burst = 1; burst <= 5; burst++) {
+    answers = await Promise.all(Array.from({ length: 8 }, () => fetch(url)));
+    if (answers.some((res) => res.status !== 503)) break;
+    await Promise.all(answers.map((res) => res.arrayBuffer()));
+    await new Promise((resolve) => setTimeout(resolve, Number(answers[0]!.headers.get('retry-after')) * 1000));
+  }
+  const statuses = answers.map((res) => res.status);
+  assert.ok(statuses.includes(200), `one profile is taken: ${statuses.join(', ')}`);
+  assert.ok(statuses.includes(503), `the others are refused, not queued: ${statuses.join(', ')}`);
+  assert.deepEqual(statuses.filter((status) => status !== 200 && status !== 503), []);
+  for (const res of answers) {
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 503) continue;
+    assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    assert.equal(new TextDecoder().decode(body), 'a heap profile is being taken or was just taken: retry later\n');
+  }
+  // After Retry-After, the next one is taken.
+  assert.equal((await get('/debug/pprof/heap')).status, 200);
 });
 
 test('heap?debug=1 is a legible text form', async () => {

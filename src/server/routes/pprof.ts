@@ -6,6 +6,7 @@ import { cpuProfileToPprof } from '../../profiling/cpu-pprof.ts';
 import { ProfilerBusyError } from '../../profiling/cpu-profiler.ts';
 import { heapProfileText, heapProfileToPprof } from '../../profiling/heap-pprof.ts';
 import type { Profilers } from '../../profiling/profilers.ts';
+import { ProfileGate } from '../profile-gate.ts';
 import { send } from '../respond.ts';
 import type { Route } from '../router.ts';
 import { pprofIndexHtml } from './pprof-index.ts';
@@ -71,14 +72,34 @@ export function pprofRoutes(profilers: Profilers): Route[] {
     }
   }
 
+  const heapGate = new ProfileGate();
+
   async function heap(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const debug = intParam(url, 'debug') !== 0;
-    const gc = intParam(url, 'gc') > 0;
     if (url.searchParams.get('seconds')) {
       return pprofError(req, res, 400, 'heap profiles have no time window here: use /debug/pprof/allocs?seconds=N for allocations over a window');
     }
     const source = profilers.heap;
     if (source.kind === 'none') return pprofError(req, res, 404, `Unknown profile: ${source.reason}`);
+    const gate = heapGate.enter();
+    if (!gate.open) {
+      send(req, res, 503, 'a heap profile is being taken or was just taken: retry later\n', {
+        'X-Go-Pprof': '1',
+        'Retry-After': String(gate.retryAfterSeconds),
+      });
+      return;
+    }
+    try {
+      await heapProfile(req, res, url);
+    } finally {
+      gate.release();
+    }
+  }
+
+  async function heapProfile(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const debug = intParam(url, 'debug') !== 0;
+    const gc = intParam(url, 'gc') > 0;
+    const source = profilers.heap;
+    if (source.kind === 'none') return;
     if (source.kind === 'snapshot') {
       if (gc) source.collectGarbage?.();
       const summary = summarizeHeapSnapshot(source.snapshot());
