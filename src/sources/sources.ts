@@ -35,14 +35,22 @@ export function sourceFactory(
           return brokenSource(error instanceof Error ? error.message : String(error));
         }
       }
-      return new LocalQueueSource(resolve(workingDirectory, runner.queueDir), (job) => {
-        logger.warn('Job of a runner that died finished as failed', {
-          job: job.id,
-          name: job.name,
-          owner: job.owner,
-          failure_reason: 'runner_system_failure',
-          runner: runner.name,
-        });
+      return new LocalQueueSource(resolve(workingDirectory, runner.queueDir), {
+        recovered: (job) =>
+          logger.warn('Job of a runner that died finished as failed', {
+            job: job.id,
+            name: job.name,
+            owner: job.owner,
+            failure_reason: 'runner_system_failure',
+            runner: runner.name,
+          }),
+        resultNotWritten: (job, error, retryInMs) =>
+          logger.error('Cannot write the result of a job; it stays claimed and is tried again', {
+            job,
+            runner: runner.name,
+            error: error.message,
+            retry_in_seconds: retryInMs / 1000,
+          }),
       });
     },
   };

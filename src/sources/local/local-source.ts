@@ -24,6 +24,17 @@ export const SWEEP_INTERVAL_MS = 60_000;
 /** GitLab's words for missing_dependency_failure. */
 const MISSING_DEPENDENCY = 'This job could not start because it could not retrieve the needed artifacts';
 
+/** The first retry of a result that could not be written, then twice as long each time up to the last. */
+export const RESULT_RETRY_FIRST_MS = 250;
+export const RESULT_RETRY_MAX_MS = 30_000;
+
+/** What the source tells its owner of the queue: a dead runner's job finished, a result that could not be written yet. */
+export interface LocalQueueEvents {
+  recovered(job: RecoveredJob): void;
+  /** The job's result could not be written (a full disk); it is tried again in `retryInMs`, until it is written. */
+  resultNotWritten(id: string, error: Error, retryInMs: number): void;
+}
+
 export interface RecoveredJob {
   readonly id: string;
   readonly name: string | undefined;
@@ -39,7 +50,7 @@ export class LocalQueueSource implements JobSource {
 
   constructor(
     private readonly queueDir: string,
-    private readonly onRecovered: (job: RecoveredJob) => void,
+    private readonly events: LocalQueueEvents,
   ) {}
 
   async maintain(): Promise<void> {
@@ -47,7 +58,7 @@ export class LocalQueueSource implements JobSource {
     if (now - this.lastRecovery >= RECOVERY_INTERVAL_MS) {
       this.lastRecovery = now;
       for (const result of await recoverDeadClaims(this.queueDir)) {
-        this.onRecovered({ id: result.id, name: result.name ?? undefined, owner: result.owner ?? undefined });
+        this.events.recovered({ id: result.id, name: result.name ?? undefined, owner: result.owner ?? undefined });
       }
     }
     if (now - this.lastSweep >= SWEEP_INTERVAL_MS) {
@@ -68,7 +79,7 @@ export class LocalQueueSource implements JobSource {
       if (!claimed) return undefined;
       this.pending = Math.max(0, (this.pending ?? 1) - 1);
       const resolution = await resolveDependencies(this.queueDir, claimed.spec);
-      if (resolution.ok) return new LocalJob(this.queueDir, claimed, resolution.dependencies);
+      if (resolution.ok) return new LocalJob(this.queueDir, claimed, resolution.dependencies, this.events);
       await appendLog(this.queueDir, claimed.id, `[runner] ${MISSING_DEPENDENCY}: ${resolution.reason}\n`);
       await finish(this.queueDir, claimed, { state: 'failed', failureReason: 'missing_dependency_failure', startedAt: claimed.claimedAt });
     }
@@ -85,7 +96,12 @@ export class LocalJob implements SourceJob {
   readonly artifacts: LocalArtifactStore;
   private log: FileHandle | undefined;
 
-  constructor(private readonly queueDir: string, private readonly claimed: ClaimedJob, dependencies: readonly DependencySpec[]) {
+  constructor(
+    private readonly queueDir: string,
+    private readonly claimed: ClaimedJob,
+    dependencies: readonly DependencySpec[],
+    private readonly events: Pick<LocalQueueEvents, 'resultNotWritten'>,
+  ) {
     // needs/dependsOn as written stay out of the job: `dependencies` is what they resolved to.
     const { needs: _needs, dependsOn: _dependsOn, ...definition } = claimed.spec;
     this.job = { ...definition, id: claimed.id, dependencies };
@@ -115,15 +131,30 @@ export class LocalJob implements SourceJob {
     };
   }
 
+  /**
+   * Writes the result and leaves claimed/. A result that cannot be written (a
+   * full disk) is tried again with backoff until it is: the job stays claimed
+   * and its slot busy meanwhile, and `runner submit --wait` gets the result
+   * once there is room, instead of a job that stays claimed until a restart.
+   */
   async finish(result: JobResult): Promise<void> {
-    await this.log?.close();
-    await finish(this.queueDir, this.claimed, {
+    await this.log?.close().catch(() => undefined);
+    const outcome = {
       state: result.state,
       failureReason: result.failureReason ?? null,
       exitCode: result.exitCode ?? null,
       startedAt: result.startedAt,
       finishedAt: result.finishedAt,
       artifacts: this.artifacts.artifacts,
-    });
+    };
+    for (let delay = RESULT_RETRY_FIRST_MS;; delay = Math.min(delay * 2, RESULT_RETRY_MAX_MS)) {
+      try {
+        await finish(this.queueDir, this.claimed, outcome);
+        return;
+      } catch (error) {
+        this.events.resultNotWritten(this.claimed.id, error instanceof Error ? error : new Error(String(error)), delay);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 }

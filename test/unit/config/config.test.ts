@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfigText } from '../../../src/config/load.ts';
@@ -230,18 +230,26 @@ test('unknown keys are warnings naming the key, not errors', () => {
 
 test('without --config, ./config.toml is read when present, else the defaults', () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-config-'));
-  const none = loadConfig(undefined, dir);
-  assert.equal(none.path, undefined);
-  assert.deepEqual(none.config, DEFAULT_CONFIG);
-  writeFileSync(join(dir, 'config.toml'), 'concurrent = 7\n');
-  const found = loadConfig(undefined, dir);
-  assert.equal(found.path, join(dir, 'config.toml'));
-  assert.equal(found.config.concurrent, 7);
+  try {
+    const none = loadConfig(undefined, dir);
+    assert.equal(none.path, undefined);
+    assert.deepEqual(none.config, DEFAULT_CONFIG);
+    writeFileSync(join(dir, 'config.toml'), 'concurrent = 7\n');
+    const found = loadConfig(undefined, dir);
+    assert.equal(found.path, join(dir, 'config.toml'));
+    assert.equal(found.config.concurrent, 7);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('an explicit config file that does not exist is an error naming it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-config-'));
-  assert.throws(() => loadConfig('missing.toml', dir), new RegExp(`cannot read config file ${join(dir, 'missing.toml')}: no such file`));
+  try {
+    assert.throws(() => loadConfig('missing.toml', dir), new RegExp(`cannot read config file ${join(dir, 'missing.toml')}: no such file`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('config.toml.example is valid, warns about nothing and documents every key with a comment', () => {

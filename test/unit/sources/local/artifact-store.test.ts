@@ -237,7 +237,7 @@ test('a job needing an earlier one waits while it is pending or running', async 
 test('needs resolve to DependencySpecs at claim; a missing dependency fails the job unrun', async () => {
   const { root, queue, cleanup } = tempDir();
   try {
-    const source = new LocalQueueSource(queue, () => {});
+    const source = new LocalQueueSource(queue, { recovered: () => {}, resultNotWritten: () => {} });
     await enqueue(queue, 'name = "build"\nscript = ["make"]\nartifacts = { paths = ["dist/"] }\n', 'build.toml');
     const build = (await source.request()) as LocalJob;
     assert.ok(build.artifacts instanceof LocalArtifactStore);

@@ -3,13 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { moduleExtension, scriptCommand } from '../../../../src/runtime/runtime.ts';
 import { collectOutput } from '../../../support/child-output.ts';
 import { ConfigError } from '../../../../src/config/validate.ts';
+import { systemFailureResult } from '../../../../src/job/result.ts';
 import { parseJobFile } from '../../../../src/sources/local/job-file.ts';
 import { LocalQueueSource } from '../../../../src/sources/local/local-source.ts';
 import { isJobId, jobIdTime, newJobId } from '../../../../src/sources/local/job-id.ts';
@@ -421,7 +422,7 @@ test('finish refuses results that make no sense', async () => {
 
 test('the local source tells the jobs left pending at its latest look, and each job its queue time from submission', async () => {
   const { queue, cleanup } = tempQueue();
-  const source = new LocalQueueSource(queue, () => undefined);
+  const source = new LocalQueueSource(queue, { recovered: () => undefined, resultNotWritten: () => undefined });
   try {
     assert.equal(source.pendingJobs(), undefined, 'before its first look it cannot tell');
     assert.equal(await source.request(), undefined);
@@ -433,6 +434,44 @@ test('the local source tells the jobs left pending at its latest look, and each 
     assert.equal(source.pendingJobs(), 2);
     const waited = first?.queue?.waitedSeconds ?? -1;
     assert.ok(waited >= 0.04 && waited <= (Date.now() - submitted) / 1000 + 0.01, `waited ${waited}`);
+  } finally {
+    await source.close();
+    cleanup();
+  }
+});
+
+test('a result that cannot be written (a full disk) is tried again with backoff until it is: the job stays claimed, never lost', async () => {
+  const { queue, cleanup } = tempQueue();
+  const refused: { id: string; error: string; retryInMs: number }[] = [];
+  const source = new LocalQueueSource(queue, {
+    recovered: () => undefined,
+    resultNotWritten: (id, error, retryInMs) => refused.push({ id, error: error.message, retryInMs }),
+  });
+  try {
+    await enqueue(queue, job('stuck'), 'stuck.toml');
+    const claimed = (await source.request())!;
+    await claimed.begin({ cancel: () => undefined, abort: () => undefined });
+    // What stands in for the full disk: a directory where done/ID.json goes makes every write of it fail.
+    const blocker = join(queue, 'done', `${claimed.id}.json`);
+    mkdirSync(blocker);
+    let finished = false;
+    const finishing = claimed.finish(systemFailureResult('the log could not be written: no space left on device'))
+      .then(() => {
+        finished = true;
+      });
+    const deadline = Date.now() + 10_000;
+    while (refused.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(refused.length >= 2, `tried again: ${JSON.stringify(refused)}`);
+    assert.equal(refused[0]!.id, claimed.id);
+    assert.equal(refused[0]!.retryInMs, 250);
+    assert.equal(refused[1]!.retryInMs, 500, 'backing off');
+    assert.equal(finished, false);
+    assert.equal(await jobState(queue, claimed.id), 'claimed', 'still claimed, not lost');
+    // Room again: the next try writes the result and the claim goes.
+    rmSync(blocker, { recursive: true });
+    await finishing;
+    assert.equal(await jobState(queue, claimed.id), 'done');
+    assert.equal((await waitForResult(queue, claimed.id, { timeoutMs: 1_000 })).failure_reason, 'runner_system_failure');
   } finally {
     await source.close();
     cleanup();
