@@ -14,6 +14,7 @@
 // whatever a job printed. Results and job files are written to tmp/ first,
 // synced, and renamed into place, so a reader sees a whole file or none.
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { makeDirectories } from '../../system/make-directories.ts';
 import { join } from 'node:path';
 import { JOB_STATES, type JobState } from '../../job/result.ts';
 import { isJobId } from './job-id.ts';
@@ -77,7 +78,7 @@ const ready = new Set<string>();
 export async function ensureQueue(queueDir: string): Promise<void> {
   if (ready.has(queueDir)) return;
   try {
-    await mkdir(queueDir, { recursive: true, mode: DIR_MODE });
+    await makeDirectories(queueDir, DIR_MODE);
   } catch (error) {
     if (errorCode(error) === 'EEXIST') throw new QueueError(`queue directory ${queueDir}: expected a directory, got a file`);
     throw new QueueError(`cannot create queue directory ${queueDir}: ${describeCode(error)}`);

@@ -14,7 +14,8 @@
 // The job's log goes to done/ID.log (ClaimedJob.logPath, mode 0600 through
 // openJobLog) while it runs, so a waiter can follow it; done/ID.json appears
 // only when the job has ended.
-import { appendFile, type FileHandle, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
+import { appendFile, type FileHandle, open, readdir, readFile, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
+import { makeDirectories } from '../../system/make-directories.ts';
 import { join } from 'node:path';
 import { stringify } from 'smol-toml';
 import { ConfigError } from '../../config/validate.ts';
@@ -159,7 +160,7 @@ export async function claimNext(
   await ensureQueue(queueDir);
   const ownerDir = join(claimedDir(queueDir), owner);
   try {
-    await mkdir(ownerDir, { recursive: true, mode: DIR_MODE });
+    await makeDirectories(ownerDir, DIR_MODE);
   } catch (error) {
     throw new QueueError(`cannot create claim directory ${ownerDir}: ${describeCode(error)}`);
   }

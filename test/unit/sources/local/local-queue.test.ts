@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -177,6 +177,15 @@ test('bad queue paths and owners are one-line errors naming them', async () => {
     writeFileSync(file, '');
     assert.equal(await rejection(enqueue(file, job('x'), 'x.toml'), QueueError), `queue directory ${file}: expected a directory, got a file`);
     assert.match(await rejection(claimNext(join(file, 'queue')), QueueError), new RegExp(`^cannot create queue directory ${file}/queue: `));
+    // Under /proc Node's own recursive mkdir never returns; the same prompt error on every runtime.
+    assert.equal(
+      await rejection(claimNext('/proc/self/runner-queue/q'), QueueError),
+      'cannot create queue directory /proc/self/runner-queue/q: no such file or directory',
+    );
+    // A dangling symlink: the same words on every runtime.
+    const dangling = join(root, 'dangling');
+    symlinkSync(join(root, 'nowhere', 'deeper'), dangling);
+    assert.equal(await rejection(enqueue(dangling, job('x'), 'x.toml'), QueueError), `cannot create queue directory ${dangling}: no such file or directory`);
     assert.equal(await rejection(claimNext(queue, 'me'), QueueError), 'queue owner "me": expected PID-STARTTIME such as 1234-567890');
     assert.equal(
       await rejection(waitForResult(queue, '0mwrea97y-h22-00002a-9c41e07fd2'), QueueError),
