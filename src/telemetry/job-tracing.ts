@@ -115,18 +115,25 @@ export interface JobSpanTarget {
 /**
  * A JobTracer: each job a trace of its own, or a part of the trace its coordinator names
  * (the job span a child of its span_parent_id). `target` picks the tracer; none: not traced.
+ * Telemetry never fails a job: whatever goes wrong in starting its trace (an exporter refusing
+ * an endpoint, a certificate file gone) goes to `failed`, and the job runs untraced.
  */
-export function jobTracer(target: (job: SourceJob) => JobSpanTarget | undefined): JobTracer {
+export function jobTracer(target: (job: SourceJob) => JobSpanTarget | undefined, failed: (error: unknown, job: SourceJob) => void): JobTracer {
   return {
     startJob(runner, job) {
-      const chosen = target(job);
-      if (chosen === undefined) return undefined;
-      const joined = job.job.traceContext;
-      const parent = joined === undefined
-        ? ROOT_CONTEXT
-        : trace.setSpanContext(ROOT_CONTEXT, { traceId: joined.traceId, spanId: joined.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
-      const span = chosen.tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, parent);
-      return new TracedJob(chosen.tracer, span, chosen.finished);
+      try {
+        const chosen = target(job);
+        if (chosen === undefined) return undefined;
+        const joined = job.job.traceContext;
+        const parent = joined === undefined
+          ? ROOT_CONTEXT
+          : trace.setSpanContext(ROOT_CONTEXT, { traceId: joined.traceId, spanId: joined.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+        const span = chosen.tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, parent);
+        return new TracedJob(chosen.tracer, span, chosen.finished);
+      } catch (error) {
+        failed(error, job);
+        return undefined;
+      }
     },
   };
 }

@@ -8,7 +8,8 @@ import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { type OtlpSettings, shownUrl } from './otlp-settings.ts';
+import { shownUrl } from '../config/otel-config.ts';
+import type { OtlpSettings } from './otlp-settings.ts';
 
 export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;

@@ -4,7 +4,7 @@
 // Push is off unless an endpoint is given (or OTEL_METRICS_EXPORTER asks for otlp).
 import type { OtelConfig, OtlpProtocol } from '../config/types.ts';
 import { OTLP_PROTOCOLS } from '../config/types.ts';
-import { HTTP_URL_EXPECTED, isHttpUrl } from '../config/otel-config.ts';
+import { HTTP_URL_EXPECTED, isHttpUrl, shownUrl } from '../config/otel-config.ts';
 
 export interface OtlpSettings {
   /** The full signal URL (…/v1/metrics, …/v1/traces). */
@@ -54,7 +54,7 @@ function signalUrlOf(base: string, signal: OtlpSignal): string {
 
 function checkUrl(name: string, value: string): string {
   if (!isHttpUrl(value)) {
-    throw new OtlpSettingsError(`${name}: expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(value.includes('@') ? shownUrl(value) : value)}`);
+    throw new OtlpSettingsError(`${name}: expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(shownUrl(value))}`);
   }
   return value;
 }
@@ -86,16 +86,6 @@ function milliseconds(found: { name: string; value: string } | undefined): numbe
     throw new OtlpSettingsError(`${found.name}: expected a whole number of milliseconds from 1 to ${MAX_MS}, got ${JSON.stringify(found.value)}`);
   }
   return ms;
-}
-
-/** An endpoint as logs may show it: no user, password or query (where credentials hide). */
-export function shownUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '(unreadable URL)';
-  }
 }
 
 function protocolOf(found: { name: string; value: string } | undefined): OtlpProtocol | undefined {

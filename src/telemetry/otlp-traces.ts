@@ -95,6 +95,7 @@ export function otlpTracing(settings: OtlpSettings | undefined, log: PushLog): O
     ? undefined
     : providerOf([countedBatches(settings, counters, log)], settings.serviceName, settings.resourceAttributes);
   const operatorTracer = operator?.getTracer('runner', versionInfo.version);
+  let startFailed = false;
   const tracer = jobTracer((job) => {
     const endpoints = job.job.traceContext?.endpoints ?? [];
     if (endpoints.length === 0) return operatorTracer === undefined ? undefined : { tracer: operatorTracer };
@@ -116,6 +117,14 @@ export function otlpTracing(settings: OtlpSettings | undefined, log: PushLog): O
     );
     const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {});
     return { tracer: provider.getTracer('runner', versionInfo.version), finished: () => void provider.shutdown().catch(() => undefined) };
+  }, (error, job) => {
+    // Once: a cause that fails one job's trace (a certificate file gone) would fail every job's.
+    if (startFailed) return;
+    startFailed = true;
+    log.warn("A job's trace could not be started: the job runs untraced; later such failures are not logged", {
+      job: job.id,
+      error: error instanceof Error ? error.message : String(error),
+    });
   });
   return {
     tracer,

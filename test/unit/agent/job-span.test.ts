@@ -35,7 +35,7 @@ function tracing(sampler?: Sampler): { exporter: InMemorySpanExporter; tracer: J
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)], ...(sampler === undefined ? {} : { sampler }) });
   const tracer = provider.getTracer('test');
-  return { exporter, tracer: jobTracer(() => ({ tracer })) };
+  return { exporter, tracer: jobTracer(() => ({ tracer }), (error) => assert.fail(String(error))) };
 }
 
 test("a traced job's end carries its job span's trace and span ids", async () => {

@@ -15,7 +15,7 @@ function tracing(): { exporter: InMemorySpanExporter; tracer: ReturnType<typeof 
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const tracer = provider.getTracer('test');
-  return { exporter, tracer: jobTracer(() => ({ tracer })) };
+  return { exporter, tracer: jobTracer(() => ({ tracer }), (error) => assert.fail(String(error))) };
 }
 
 function sourceJob(variables: Job['variables']): SourceJob {
@@ -86,4 +86,13 @@ test('the script gets TRACEPARENT and TRACESTATE after its first line, quoted fo
   assert.ok(script.startsWith('#!/usr/bin/env bash\nexport TRACEPARENT='));
   const run = spawnSync('bash', ['-c', script], { encoding: 'utf8' });
   assert.equal(run.stdout, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01|vendor=it's\n");
+});
+
+test('a trace that cannot be started never fails the job: the error is handed on and the job runs untraced', () => {
+  const failures: string[] = [];
+  const tracer = jobTracer(() => {
+    throw new Error("Configuration: Could not parse user-provided export URL: 'http://exa mple'");
+  }, (error, job) => failures.push(`${job.id}: ${(error as Error).message}`));
+  assert.equal(tracer.startJob({ name: 'r1', systemId: 's_0123456789ab' }, sourceJob([])), undefined);
+  assert.deepEqual(failures, ["7: Configuration: Could not parse user-provided export URL: 'http://exa mple'"]);
 });

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OtelConfig } from '../../../src/config/types.ts';
-import { otlpMetricsSettings, otlpSettings, OtlpSettingsError, parseKeyValueList, shownUrl } from '../../../src/telemetry/otlp-settings.ts';
+import { shownUrl } from '../../../src/config/otel-config.ts';
+import { otlpMetricsSettings, otlpSettings, OtlpSettingsError, parseKeyValueList } from '../../../src/telemetry/otlp-settings.ts';
 
 const config = (fields: Partial<OtelConfig>): OtelConfig => ({
   endpoint: undefined,
@@ -173,4 +174,20 @@ test("the file's service.name wins over the environment's; traces have their own
 
 test('key=value lists: percent-decoded values, spaces around items trimmed, empty items skipped', () => {
   assert.deepEqual(parseKeyValueList('X', ' api-key = a%20b , ,trace=on=off'), { 'api-key': 'a b', trace: 'on=off' });
+});
+
+test('a rejected endpoint is named without its query or credentials, even one that does not parse', () => {
+  const error = (value: string): string => {
+    try {
+      otlpMetricsSettings(undefined, { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: value });
+    } catch (caught) {
+      return (caught as Error).message;
+    }
+    return assert.fail('no error');
+  };
+  assert.match(error('ftp://collector:4318/v1/metrics?api_key=s3cret'), /got "ftp:\/\/collector:4318\/v1\/metrics"$/);
+  assert.match(error('http://exa mple:4318/v1/metrics?api_key=s3cret'), /got "http:\/\/exa mple:4318\/v1\/metrics"$/);
+  assert.match(error('http://user:s3cret@exa mple/v1/metrics'), /got "http:\/\/exa mple\/v1\/metrics"$/);
+  assert.equal(shownUrl('user:s3cret@collector:4318'), 'collector:4318');
+  assert.equal(shownUrl(`http://c/${'x'.repeat(300)}`).length, 203);
 });
