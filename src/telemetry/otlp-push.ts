@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Meter } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
@@ -15,23 +16,50 @@ export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;
 }
 
-/** The OTLP/HTTP exporter options of the settings; throws naming an unreadable certificate file. */
-export function exportOptions(
-  settings: OtlpSettings,
-): { url: string; headers: Record<string, string>; timeoutMillis: number; httpAgentOptions?: { ca: Buffer } } {
-  let ca: Buffer | undefined;
-  if (settings.certificateFile !== undefined) {
+/** The TLS material of an export, as the HTTPS agent takes it; empty: the system's CAs, no client certificate. */
+export interface TlsMaterial {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+/** The settings' CA and client certificate files, read now; throws naming a file that cannot be read. */
+export function tlsOf(settings: OtlpSettings): TlsMaterial {
+  const material: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  const files: ReadonlyArray<readonly [keyof TlsMaterial, string, string | undefined]> = [
+    ['ca', 'certificate', settings.certificateFile],
+    ['cert', 'client certificate', settings.clientCertificateFile],
+    ['key', 'client key', settings.clientKeyFile],
+  ];
+  for (const [field, what, path] of files) {
+    if (path === undefined) continue;
     try {
-      ca = readFileSync(settings.certificateFile);
+      material[field] = readFileSync(path);
     } catch (error) {
-      throw new Error(`OTLP certificate ${settings.certificateFile}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`OTLP ${what} ${path}: ${(error as Error).message}`, { cause: error });
     }
   }
+  return material;
+}
+
+/**
+ * The OTLP/HTTP exporter options of the settings, every one given: the exporter packages fall
+ * back to the OTEL_EXPORTER_OTLP_* variables for what is left out, and the settings have already
+ * read those (with the file's [otel] first). Throws naming a TLS file that cannot be read.
+ */
+export function exportOptions(settings: OtlpSettings): {
+  url: string;
+  headers: Record<string, string>;
+  timeoutMillis: number;
+  compression: CompressionAlgorithm;
+  httpAgentOptions: { keepAlive: boolean } & TlsMaterial;
+} {
   return {
     url: settings.url,
     headers: { ...settings.headers },
     timeoutMillis: settings.timeoutMs,
-    ...(ca === undefined ? {} : { httpAgentOptions: { ca } }),
+    compression: settings.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
+    httpAgentOptions: { keepAlive: true, ...tlsOf(settings) },
   };
 }
 

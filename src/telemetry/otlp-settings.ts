@@ -14,11 +14,17 @@ export interface OtlpSettings {
   readonly headers: Readonly<Record<string, string>>;
   /** A PEM file of CA certificates, or undefined for the system's. */
   readonly certificateFile: string | undefined;
+  /** PEM files of the client's certificate and key (mutual TLS): both or neither. */
+  readonly clientCertificateFile: string | undefined;
+  readonly clientKeyFile: string | undefined;
+  readonly compression: OtlpCompression;
   readonly timeoutMs: number;
   readonly intervalMs: number;
   readonly serviceName: string;
   readonly resourceAttributes: Readonly<Record<string, string>>;
 }
+
+export type OtlpCompression = 'gzip' | 'none';
 
 export class OtlpSettingsError extends Error {
   constructor(message: string) {
@@ -88,6 +94,25 @@ function milliseconds(found: { name: string; value: string } | undefined): numbe
   return ms;
 }
 
+function compressionOf(found: { name: string; value: string } | undefined): OtlpCompression {
+  if (found === undefined) return 'none';
+  if (found.value !== 'gzip' && found.value !== 'none') throw new OtlpSettingsError(`${found.name}: expected gzip or none, got ${JSON.stringify(found.value)}`);
+  return found.value;
+}
+
+/** The client certificate and key files (mutual TLS); one without the other is an error, as no TLS connection could use it. */
+function clientFiles(env: Environment, SIGNAL: string): { clientCertificateFile: string | undefined; clientKeyFile: string | undefined } {
+  const certificate = first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_CLIENT_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE');
+  const key = first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_CLIENT_KEY`, 'OTEL_EXPORTER_OTLP_CLIENT_KEY');
+  if ((certificate === undefined) !== (key === undefined)) {
+    const [given, missing] = certificate === undefined ? [key!.name, 'CLIENT_CERTIFICATE'] : [certificate.name, 'CLIENT_KEY'];
+    throw new OtlpSettingsError(
+      `${given}: expected OTEL_EXPORTER_OTLP_${missing} (or OTEL_EXPORTER_OTLP_${SIGNAL}_${missing}) to be set too: mutual TLS needs the certificate and its key`,
+    );
+  }
+  return { clientCertificateFile: certificate?.value, clientKeyFile: key?.value };
+}
+
 function protocolOf(found: { name: string; value: string } | undefined): OtlpProtocol | undefined {
   if (found === undefined) return undefined;
   if (!(OTLP_PROTOCOLS as readonly string[]).includes(found.value)) {
@@ -147,6 +172,8 @@ export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, e
     protocol: config?.protocol ?? protocolOf(first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`, 'OTEL_EXPORTER_OTLP_PROTOCOL')) ?? 'http/protobuf',
     headers,
     certificateFile: config?.certificate ?? first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CERTIFICATE')?.value,
+    ...clientFiles(env, SIGNAL),
+    compression: compressionOf(first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_COMPRESSION`, 'OTEL_EXPORTER_OTLP_COMPRESSION')),
     // The SDK refuses a metrics export timeout longer than the interval: a push never outlives the next one.
     timeoutMs: kind === 'metrics' ? Math.min(timeoutMs, intervalMs) : timeoutMs,
     intervalMs,

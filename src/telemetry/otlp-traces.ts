@@ -3,15 +3,14 @@
 // exports counted like the metrics'. A collector that cannot be reached costs a job nothing: spans
 // wait in the queue, past it they are dropped and counted.
 import type { Meter } from '@opentelemetry/api';
-import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { JobTracer } from '../job/job-trace.ts';
 import { versionInfo } from '../version.ts';
 import { jobTracer } from './job-tracing.ts';
-import { CountedExporter, exportOptions, exportsCounter, type PushLog } from './otlp-push.ts';
+import { CountedExporter, exportsCounter, type PushLog, tlsOf } from './otlp-push.ts';
 import { DEFAULT_SPAN_DELAY_MS, type OtlpSettings } from './otlp-settings.ts';
+import { spanExporter, type SpanExportTarget } from './otlp-span-exporter.ts';
 
 /** Spans waiting to be sent, at most (the SDK's default); past it they are dropped and counted. */
 const MAX_QUEUED_SPANS = 2048;
@@ -33,10 +32,9 @@ interface Counters {
   dropped?: Counter;
 }
 
-/** A batch span processor sending to `settings`' endpoint, its exports and drops counted. */
-function countedBatches(settings: OtlpSettings, counters: Counters, log: PushLog): SpanProcessor {
-  const options = exportOptions(settings);
-  const inner = settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
+/** A batch span processor sending to `target`, its exports and drops counted. */
+function countedBatches(target: SpanExportTarget, intervalMs: number, exportTimeoutMs: number, counters: Counters, log: PushLog): SpanProcessor {
+  const inner = spanExporter(target);
   let queued = 0;
   const exporter = new CountedExporter<ReadableSpan[]>(
     inner,
@@ -45,7 +43,7 @@ function countedBatches(settings: OtlpSettings, counters: Counters, log: PushLog
       counters.exports?.add(1, { signal: 'traces', result });
       if (result === 'failure') counters.dropped?.add(spans.length, { reason: 'export_failed' });
     },
-    settings.url,
+    target.url,
     log,
   );
   const batches = new BatchSpanProcessor({
@@ -58,8 +56,8 @@ function countedBatches(settings: OtlpSettings, counters: Counters, log: PushLog
   }, {
     maxQueueSize: MAX_QUEUED_SPANS,
     maxExportBatchSize: MAX_BATCH,
-    scheduledDelayMillis: settings.intervalMs,
-    exportTimeoutMillis: settings.timeoutMs,
+    scheduledDelayMillis: intervalMs,
+    exportTimeoutMillis: exportTimeoutMs,
   });
   // Counts what the batch processor drops when its queue is full (it only says so to its diag log).
   return {
@@ -91,26 +89,22 @@ const JOB_ENDPOINT_TIMEOUT_MS = 10_000;
  */
 export function otlpTracing(settings: OtlpSettings | undefined, log: PushLog): OtlpTracing {
   const counters: Counters = {};
-  const operator = settings === undefined
-    ? undefined
-    : providerOf([countedBatches(settings, counters, log)], settings.serviceName, settings.resourceAttributes);
+  const operator = settings === undefined ? undefined : providerOf(
+    [countedBatches({ ...settings, tls: tlsOf(settings) }, settings.intervalMs, settings.timeoutMs, counters, log)],
+    settings.serviceName,
+    settings.resourceAttributes,
+  );
   const operatorTracer = operator?.getTracer('runner', versionInfo.version);
   let startFailed = false;
   const tracer = jobTracer((job) => {
     const endpoints = job.job.traceContext?.endpoints ?? [];
     if (endpoints.length === 0) return operatorTracer === undefined ? undefined : { tracer: operatorTracer };
+    // Only what the payload gives (as GitLab Runner's exporterForEndpoint): none of the operator's headers, certificates or compression.
     const processors = endpoints.map((url) =>
       countedBatches(
-        {
-          url,
-          protocol: 'http/protobuf',
-          headers: {},
-          certificateFile: settings?.certificateFile,
-          timeoutMs: JOB_ENDPOINT_TIMEOUT_MS,
-          intervalMs: DEFAULT_SPAN_DELAY_MS,
-          serviceName: settings?.serviceName ?? 'runner',
-          resourceAttributes: settings?.resourceAttributes ?? {},
-        },
+        { url, protocol: 'http/protobuf', headers: {}, compression: 'none', tls: {}, timeoutMs: JOB_ENDPOINT_TIMEOUT_MS },
+        DEFAULT_SPAN_DELAY_MS,
+        JOB_ENDPOINT_TIMEOUT_MS,
         counters,
         log,
       )

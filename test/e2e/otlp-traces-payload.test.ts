@@ -2,7 +2,11 @@
 // coordinator: what a payload's endpoints get, and that nothing in a payload can stop the runner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { OtlpReceiver } from '../support/otlp-receiver.ts';
+import { selfSignedCertificate } from '../support/tls.ts';
 import { logText, runJob, startGitLabRunner, withoutSources } from './gitlab/harness.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -32,4 +36,48 @@ test('a payload endpoint an exporter cannot take: the job succeeds untraced ther
   await receiver.waitFor(() => receiver.spans.find((s) => s.attributes['cicd.pipeline.task.run.id'] === String(next.id)));
   assert.ok(!gitlab.runner.exited, gitlab.runner.tail());
   assert.doesNotMatch(gitlab.runner.logs(), /Unhandled|uncaught/i);
+});
+
+test("nothing of the operator's OTLP environment reaches a payload endpoint; the operator's own endpoint gets all of it", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-otlp-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const certificate = selfSignedCertificate(dir);
+  const payload = await OtlpReceiver.start({ tls: certificate });
+  t.after(() => payload.close());
+  const operator = await OtlpReceiver.start({ tls: certificate });
+  t.after(() => operator.close());
+  const gitlab = await startGitLabRunner({
+    global: 'concurrent = 1\ncheck_interval = 0.2\n',
+    env: {
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${operator.endpoint}/v1/traces`,
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20OPERATOR-SECRET',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-operator=traces',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: certificate.certFile,
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: certificate.certFile,
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: certificate.keyFile,
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
+      // How a runner trusts a private CA for every https call of its own, a payload's endpoints included.
+      NODE_EXTRA_CA_CERTS: certificate.certFile,
+    },
+  });
+  t.after(() => gitlab.close());
+  const joined = await runJob(gitlab.coordinator, withoutSources({ name: 'joined', script: ['true'], override: tracing(`${payload.endpoint}/v1/traces`) }));
+  const own = await runJob(gitlab.coordinator, withoutSources({ name: 'own', script: ['true'] }));
+  assert.equal(joined.state, 'success');
+  assert.equal(own.state, 'success');
+  await payload.waitFor(() => payload.spans.find((s) => s.attributes['cicd.pipeline.task.run.id'] === String(joined.id)));
+  await operator.waitFor(() => operator.spans.find((s) => s.attributes['cicd.pipeline.task.run.id'] === String(own.id)));
+  assert.ok(!operator.spans.some((s) => s.traceId === TRACE_ID), "a payload's trace goes only to its endpoints");
+  for (const { headers, clientCertificate } of payload.traceExports) {
+    assert.equal(headers['authorization'], undefined);
+    assert.equal(headers['x-operator'], undefined);
+    assert.equal(headers['content-encoding'], undefined);
+    assert.equal(clientCertificate, false, "the operator's client certificate");
+  }
+  const sent = operator.traceExports[0]!;
+  assert.equal(sent.headers['authorization'], 'Bearer OPERATOR-SECRET');
+  assert.equal(sent.headers['x-operator'], 'traces');
+  assert.equal(sent.headers['content-encoding'], 'gzip');
+  assert.equal(sent.clientCertificate, true);
 });

@@ -31,6 +31,9 @@ test("the environment alone: the base endpoint gets the signal's path, the signa
     protocol: 'http/protobuf',
     headers: {},
     certificateFile: undefined,
+    clientCertificateFile: undefined,
+    clientKeyFile: undefined,
+    compression: 'none',
     timeoutMs: 10_000,
     intervalMs: 60_000,
     serviceName: 'runner',
@@ -54,6 +57,11 @@ test('per-signal variables win over the general ones; the file wins over both', 
     OTEL_EXPORTER_OTLP_TIMEOUT: '5000',
     OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '7000',
     OTEL_EXPORTER_OTLP_CERTIFICATE: '/env/ca.pem',
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/env/client.pem',
+    OTEL_EXPORTER_OTLP_CLIENT_KEY: '/env/client-key.pem',
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: '/env/metrics-key.pem',
+    OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'gzip',
     OTEL_METRIC_EXPORT_INTERVAL: '30000',
     OTEL_SERVICE_NAME: 'env-name',
     OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-name,region=eu%2Dwest',
@@ -66,6 +74,9 @@ test('per-signal variables win over the general ones; the file wins over both', 
       protocol: 'http/json',
       headers: { a: '1', b: '3' },
       certificateFile: '/env/ca.pem',
+      clientCertificateFile: '/env/client.pem',
+      clientKeyFile: '/env/metrics-key.pem',
+      compression: 'gzip',
       timeoutMs: 7000,
       intervalMs: 30_000,
       serviceName: 'env-name',
@@ -91,6 +102,9 @@ test('per-signal variables win over the general ones; the file wins over both', 
     protocol: 'http/protobuf',
     headers: { a: '1', b: 'file' },
     certificateFile: '/file/ca.pem',
+    clientCertificateFile: '/env/client.pem',
+    clientKeyFile: '/env/metrics-key.pem',
+    compression: 'gzip',
     timeoutMs: 2000,
     intervalMs: 15_000,
     serviceName: 'file-name',
@@ -150,6 +164,11 @@ test('bad environment values are one-line errors naming the variable and what wa
     'OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas, got an entry without a key',
   );
   assert.equal(error({ ...base, OTEL_RESOURCE_ATTRIBUTES: 'a=%zz' }), 'OTEL_RESOURCE_ATTRIBUTES: the value of "a" is not valid percent-encoding');
+  assert.equal(error({ ...base, OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'zstd' }), 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: expected gzip or none, got "zstd"');
+  assert.equal(
+    error({ ...base, OTEL_EXPORTER_OTLP_CLIENT_KEY: '/k.pem' }),
+    'OTEL_EXPORTER_OTLP_CLIENT_KEY: expected OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE) to be set too: mutual TLS needs the certificate and its key',
+  );
 });
 
 test('logs show an endpoint without its query or credentials', () => {
