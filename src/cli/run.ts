@@ -13,7 +13,7 @@ import { type RunningServer, startHttpServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
 import type { OtlpPush } from '../telemetry/otlp-push.ts';
 import { shownUrl } from '../config/otel-config.ts';
-import { otlpMetricsSettings, otlpSettings } from '../telemetry/otlp-settings.ts';
+import { otlpMetricsSettings, otlpSettings, spanBatchSettings } from '../telemetry/otlp-settings.ts';
 import type { OtlpTracing } from '../telemetry/otlp-traces.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
@@ -61,7 +61,7 @@ async function otlpTracingOf(config: Config, logger: Logger): Promise<(OtlpTraci
     const settings = otlpSettings('traces', config.otel, process.env);
     if (settings === undefined && !config.runners.some((runner) => runner.url !== undefined)) return undefined;
     const { otlpTracing } = await import('../telemetry/otlp-traces.ts');
-    const tracing = otlpTracing(settings, { warn: (message, fields) => logger.warn(message, fields) });
+    const tracing = otlpTracing(settings, spanBatchSettings(process.env), { warn: (message, fields) => logger.warn(message, fields) });
     const describe: Record<string, string> = settings === undefined
       ? { endpoint: "the coordinator's, for the jobs it asks to trace" }
       : { endpoint: shownUrl(settings.url), protocol: settings.protocol };

@@ -75,28 +75,48 @@ export interface SignalExporter<T> {
   shutdown(): Promise<void>;
 }
 
-/** Counts each export by result and logs the first failure (never the headers: they hold credentials). */
-export class CountedExporter<T> implements SignalExporter<T> {
-  private warned = false;
+/** Endpoints whose trouble is remembered, at most: past them a new endpoint's first failure is not logged either (only counted). */
+const MAX_WARNED = 64;
 
+/**
+ * Warnings logged once per process for each key (what went wrong where): a coordinator's endpoint
+ * gets an exporter per job, and one that cannot be reached would otherwise be logged for every job.
+ */
+export class WarnOnce {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly log: PushLog) {}
+
+  warn(key: string, message: string, fields: Record<string, string>): void {
+    if (this.seen.has(key) || this.seen.size >= MAX_WARNED) return;
+    this.seen.add(key);
+    this.log.warn(message, fields);
+  }
+}
+
+/** Counts each export by result and logs the first failure at its endpoint (never the headers: they hold credentials). */
+export class CountedExporter<T> implements SignalExporter<T> {
   constructor(
     private readonly inner: SignalExporter<T>,
     private readonly signal: string,
     private readonly counted: (result: 'success' | 'failure', items: T) => void,
     private readonly url: string,
-    private readonly log: PushLog,
+    private readonly warnings: WarnOnce,
   ) {}
 
   export(items: T, done: (result: ExportResult) => void): void {
     this.inner.export(items, (result) => {
       const ok = result.code === ExportResultCode.SUCCESS;
       this.counted(ok ? 'success' : 'failure', items);
-      if (!ok && !this.warned) {
-        this.warned = true;
-        this.log.warn(`OTLP ${this.signal} export failed; later failures are only counted (ci_runner_otlp_exports_total)`, {
-          endpoint: shownUrl(this.url),
-          error: result.error?.message ?? 'unknown error',
-        });
+      if (!ok) {
+        this.warnings.warn(
+          `${this.signal} export ${this.url}`,
+          `OTLP ${this.signal} export failed; later failures there are only counted (ci_runner_otlp_exports_total)`,
+          {
+            endpoint: shownUrl(this.url),
+            error: result.error?.message ?? 'unknown error',
+          },
+        );
       }
       done(result);
     });
@@ -130,7 +150,7 @@ export function otlpPush(settings: OtlpSettings, log: PushLog): OtlpPush {
   const counted = (result: 'success' | 'failure'): void => exports?.add(1, { signal: 'metrics', result });
   const inner = exporterFor(settings);
   // The reader asks its exporter for temporality and aggregation (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ...).
-  const exporter: PushMetricExporter = Object.assign(new CountedExporter<ResourceMetrics>(inner, 'metrics', counted, settings.url, log), {
+  const exporter: PushMetricExporter = Object.assign(new CountedExporter<ResourceMetrics>(inner, 'metrics', counted, settings.url, new WarnOnce(log)), {
     selectAggregationTemporality: inner.selectAggregationTemporality?.bind(inner),
     selectAggregation: inner.selectAggregation?.bind(inner),
   });

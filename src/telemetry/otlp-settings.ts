@@ -38,8 +38,6 @@ type Environment = Readonly<Record<string, string | undefined>>;
 const DEFAULT_ENDPOINT = 'http://localhost:4318';
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_INTERVAL_MS = 60_000;
-/** The batch span processor's default delay between exports (OTEL_BSP_SCHEDULE_DELAY). */
-export const DEFAULT_SPAN_DELAY_MS = 5_000;
 const DEFAULT_SERVICE_NAME = 'runner';
 
 /** The value of the first variable set (not empty), with its name. */
@@ -85,13 +83,18 @@ export function parseKeyValueList(name: string, text: string): Record<string, st
 /** Longer than an hour is a mistake (and past 2^31 ms a timer fires at once). */
 const MAX_MS = 3_600_000;
 
-function milliseconds(found: { name: string; value: string } | undefined): number | undefined {
+/** A whole number of `unit` from 1 to `max`, or undefined when not given. */
+function wholeNumber(found: { name: string; value: string } | undefined, unit: string, max: number): number | undefined {
   if (found === undefined) return undefined;
-  const ms = Number(found.value);
-  if (!/^\d+$/.test(found.value) || ms < 1 || ms > MAX_MS) {
-    throw new OtlpSettingsError(`${found.name}: expected a whole number of milliseconds from 1 to ${MAX_MS}, got ${JSON.stringify(found.value)}`);
+  const value = Number(found.value);
+  if (!/^\d+$/.test(found.value) || value < 1 || value > max) {
+    throw new OtlpSettingsError(`${found.name}: expected a whole number of ${unit} from 1 to ${max}, got ${JSON.stringify(found.value)}`);
   }
-  return ms;
+  return value;
+}
+
+function milliseconds(found: { name: string; value: string } | undefined): number | undefined {
+  return wholeNumber(found, 'milliseconds', MAX_MS);
 }
 
 function compressionOf(found: { name: string; value: string } | undefined): OtlpCompression {
@@ -111,6 +114,50 @@ function clientFiles(env: Environment, SIGNAL: string): { clientCertificateFile:
     );
   }
   return { clientCertificateFile: certificate?.value, clientKeyFile: key?.value };
+}
+
+/** How the batch span processor queues and sends spans: the SDK's OTEL_BSP_* variables. */
+export interface SpanBatchSettings {
+  /** Between two exports (OTEL_BSP_SCHEDULE_DELAY). */
+  readonly scheduledDelayMs: number;
+  /** How long one export may take before the processor moves on (OTEL_BSP_EXPORT_TIMEOUT). */
+  readonly exportTimeoutMs: number;
+  /** Spans waiting at most; past it they are dropped and counted (OTEL_BSP_MAX_QUEUE_SIZE). */
+  readonly maxQueueSize: number;
+  /** Spans in one export at most, never more than the queue holds (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
+  readonly maxExportBatchSize: number;
+}
+
+/** The specification's defaults. */
+const DEFAULT_SPAN_BATCHES: SpanBatchSettings = { scheduledDelayMs: 5_000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 };
+/** The queue stays bounded: a larger one would hold hundreds of MiB of spans while a collector is down. */
+const MAX_QUEUE_SIZE = 100_000;
+
+function spanCount(found: { name: string; value: string } | undefined): number | undefined {
+  return wholeNumber(found, 'spans', MAX_QUEUE_SIZE);
+}
+
+/**
+ * The batch span processor's settings, from the environment (the processor's own fallback to it
+ * never applies: the runner gives it every option). Throws OtlpSettingsError naming a bad value, and
+ * a batch larger than the queue (the specification: at most the queue size).
+ */
+export function spanBatchSettings(env: Environment): SpanBatchSettings {
+  const maxQueueSize = spanCount(first(env, 'OTEL_BSP_MAX_QUEUE_SIZE')) ?? DEFAULT_SPAN_BATCHES.maxQueueSize;
+  const batch = first(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
+  // Unset, the batch follows a queue set below its default.
+  const maxExportBatchSize = spanCount(batch) ?? Math.min(DEFAULT_SPAN_BATCHES.maxExportBatchSize, maxQueueSize);
+  if (maxExportBatchSize > maxQueueSize) {
+    throw new OtlpSettingsError(
+      `${batch!.name}: expected at most the queue size (OTEL_BSP_MAX_QUEUE_SIZE, ${maxQueueSize}), got ${JSON.stringify(batch!.value)}`,
+    );
+  }
+  return {
+    scheduledDelayMs: milliseconds(first(env, 'OTEL_BSP_SCHEDULE_DELAY')) ?? DEFAULT_SPAN_BATCHES.scheduledDelayMs,
+    exportTimeoutMs: milliseconds(first(env, 'OTEL_BSP_EXPORT_TIMEOUT')) ?? DEFAULT_SPAN_BATCHES.exportTimeoutMs,
+    maxQueueSize,
+    maxExportBatchSize,
+  };
 }
 
 function protocolOf(found: { name: string; value: string } | undefined): OtlpProtocol | undefined {
@@ -160,7 +207,7 @@ export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, e
     ...config?.headers,
   };
   const intervalMs = kind === 'traces'
-    ? milliseconds(first(env, 'OTEL_BSP_SCHEDULE_DELAY')) ?? DEFAULT_SPAN_DELAY_MS
+    ? spanBatchSettings(env).scheduledDelayMs
     : config?.metricsIntervalSeconds !== undefined
     ? Math.round(config.metricsIntervalSeconds * 1000)
     : milliseconds(first(env, 'OTEL_METRIC_EXPORT_INTERVAL')) ?? DEFAULT_INTERVAL_MS;

@@ -81,3 +81,25 @@ test("nothing of the operator's OTLP environment reaches a payload endpoint; the
   assert.equal(sent.headers['content-encoding'], 'gzip');
   assert.equal(sent.clientCertificate, true);
 });
+
+test("a payload endpoint that refuses the spans: each job's failure is counted, the first logged once for the runner's life", async (t) => {
+  const receiver = await OtlpReceiver.start();
+  t.after(() => receiver.close());
+  const gitlab = await startGitLabRunner({ global: 'concurrent = 1\ncheck_interval = 0.2\nmetrics_server = "127.0.0.1:0"\n' });
+  t.after(() => gitlab.close());
+  // The receiver answers 400 (not retried) to any path but /v1/traces and /v1/metrics.
+  for (const name of ['first', 'second']) {
+    const job = await runJob(gitlab.coordinator, withoutSources({ name, script: ['true'], override: tracing(`${receiver.endpoint}/v1/refused`) }));
+    assert.equal(job.state, 'success');
+  }
+  const failures = async (): Promise<number> => {
+    const metrics = await (await fetch(`${gitlab.runner.url}/metrics`)).text();
+    return Number(/^ci_runner_otlp_exports_total\{signal="traces",result="failure"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+  };
+  const deadline = Date.now() + 20_000;
+  while ((await failures()) < 2) {
+    assert.ok(Date.now() < deadline, `fewer than 2 failed exports counted:\n${gitlab.runner.tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(gitlab.runner.logs().match(/OTLP traces export failed/g)?.length, 1, gitlab.runner.logs());
+});

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enqueue, waitForResult } from '../../src/sources/local/queue.ts';
@@ -100,6 +101,41 @@ test('spans that cannot be sent cost the job nothing: it succeeds, the failure i
     assert.match(metrics, /^ci_runner_otlp_dropped_spans_total\{reason="export_failed"\} [1-9]\d*$/m);
   } finally {
     await runner.stop();
+  }
+});
+
+test('a full span queue (OTEL_BSP_MAX_QUEUE_SIZE) behind a collector that never answers: the jobs succeed, drops are counted and logged once', async (t) => {
+  // Takes connections and never answers: the first export waits (its timeout is long), the queue fills behind it.
+  const sockets = new Set<Socket>();
+  const stalled = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    stalled.close();
+  });
+  const port = (stalled.address() as { port: number }).port;
+  const { dir, cleanup } = workDir(`[otel]\ntraces_endpoint = "http://127.0.0.1:${port}/v1/traces"\n`);
+  t.after(cleanup);
+  const runner = await startRunner([], {
+    cwd: dir,
+    env: { OTEL_BSP_MAX_QUEUE_SIZE: '2', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1', OTEL_BSP_EXPORT_TIMEOUT: '600000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '600000' },
+  });
+  try {
+    const queue = join(dir, 'queue');
+    const ids = [];
+    for (let i = 0; i < 2; i++) ids.push((await enqueue(queue, `name = "q${i}"\nscript = ["true"]\n`, `${i}.toml`)).id);
+    for (const id of ids) assert.equal((await waitForResult(queue, id, { timeoutMs: 20_000 })).state, 'success');
+    const metrics = await (await fetch(`${runner.url}/metrics`)).text();
+    // Each job makes at least five spans; one is in the stalled export, two wait: the others are dropped.
+    const dropped = Number(/^ci_runner_otlp_dropped_spans_total\{reason="queue_full"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(dropped >= 2, metrics);
+    assert.equal(runner.logs().match(/OTLP traces queue full/g)?.length, 1, runner.logs());
+  } finally {
+    // The stalled export would hold a graceful stop for its whole timeout.
+    runner.kill();
   }
 });
 

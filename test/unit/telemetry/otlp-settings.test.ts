@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OtelConfig } from '../../../src/config/types.ts';
 import { shownUrl } from '../../../src/config/otel-config.ts';
-import { otlpMetricsSettings, otlpSettings, OtlpSettingsError, parseKeyValueList } from '../../../src/telemetry/otlp-settings.ts';
+import { otlpMetricsSettings, otlpSettings, OtlpSettingsError, parseKeyValueList, spanBatchSettings } from '../../../src/telemetry/otlp-settings.ts';
 
 const config = (fields: Partial<OtelConfig>): OtelConfig => ({
   endpoint: undefined,
@@ -209,4 +209,39 @@ test('a rejected endpoint is named without its query or credentials, even one th
   assert.match(error('http://user:s3cret@exa mple/v1/metrics'), /got "http:\/\/exa mple\/v1\/metrics"$/);
   assert.equal(shownUrl('user:s3cret@collector:4318'), 'collector:4318');
   assert.equal(shownUrl(`http://c/${'x'.repeat(300)}`).length, 203);
+});
+
+test("the batch span processor's OTEL_BSP_* variables, with the specification's defaults; a batch never larger than the queue", () => {
+  assert.deepEqual(spanBatchSettings({}), { scheduledDelayMs: 5000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 });
+  assert.deepEqual(
+    spanBatchSettings({
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_BSP_EXPORT_TIMEOUT: '1500',
+      OTEL_BSP_MAX_QUEUE_SIZE: '64',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '16',
+      // The exporter's request timeout is another setting.
+      OTEL_EXPORTER_OTLP_TIMEOUT: '9000',
+    }),
+    { scheduledDelayMs: 200, exportTimeoutMs: 1500, maxQueueSize: 64, maxExportBatchSize: 16 },
+  );
+  assert.equal(spanBatchSettings({ OTEL_BSP_MAX_QUEUE_SIZE: '100' }).maxExportBatchSize, 100, 'an unset batch follows a smaller queue');
+  const error = (env: Record<string, string>): string => {
+    try {
+      spanBatchSettings(env);
+    } catch (caught) {
+      assert.ok(caught instanceof OtlpSettingsError);
+      return caught.message;
+    }
+    return assert.fail('no error');
+  };
+  assert.equal(
+    error({ OTEL_BSP_MAX_QUEUE_SIZE: '10', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '20' }),
+    'OTEL_BSP_MAX_EXPORT_BATCH_SIZE: expected at most the queue size (OTEL_BSP_MAX_QUEUE_SIZE, 10), got "20"',
+  );
+  assert.equal(error({ OTEL_BSP_MAX_QUEUE_SIZE: '0' }), 'OTEL_BSP_MAX_QUEUE_SIZE: expected a whole number of spans from 1 to 100000, got "0"');
+  assert.equal(
+    error({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1e3' }),
+    'OTEL_BSP_MAX_EXPORT_BATCH_SIZE: expected a whole number of spans from 1 to 100000, got "1e3"',
+  );
+  assert.equal(error({ OTEL_BSP_EXPORT_TIMEOUT: '30s' }), 'OTEL_BSP_EXPORT_TIMEOUT: expected a whole number of milliseconds from 1 to 3600000, got "30s"');
 });
