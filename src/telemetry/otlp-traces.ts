@@ -16,7 +16,7 @@ export interface OtlpTracing {
   readonly tracer: JobTracer;
   /** Registers the export and drop counters on the provider's meter. */
   attach(meter: Meter): void;
-  /** Sends what is queued (within the export timeout) and stops. */
+  /** Sends what is queued (within the export timeout), waits for the ended jobs' spans still going to their coordinator's endpoints (JOB_FLUSH_MS at most), and stops. */
   shutdown(): Promise<void>;
 }
 
@@ -29,6 +29,17 @@ function providerOf(processors: SpanProcessor[], serviceName: string, attributes
 
 /** How long one export of a job's spans to its coordinator's endpoints may take (the exporters' default). */
 const JOB_ENDPOINT_TIMEOUT_MS = 10_000;
+/** How long a job's spans may take to reach its coordinator's endpoints once it ended (GitLab Runner's wait). */
+const JOB_FLUSH_MS = 5_000;
+
+/** Resolves when `promise` has, or when `ms` have passed: whichever comes first. */
+function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise, waited]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Job tracing: to the operator's exporter (`settings`, from [otel] or the environment), or, for a
@@ -43,6 +54,8 @@ export function otlpTracing(settings: OtlpSettings | undefined, batches: SpanBat
     ? undefined
     : providerOf([countedBatches({ ...settings, tls: tlsOf(settings) }, context)], settings.serviceName, settings.resourceAttributes);
   const operatorTracer = operator?.getTracer('runner', versionInfo.version);
+  // The job providers still sending (shutting down) after their job ended: the runner's exit waits for them.
+  const flushing = new Set<Promise<void>>();
   let startFailed = false;
   const tracer = jobTracer((job) => {
     const endpoints = job.job.traceContext?.endpoints ?? [];
@@ -52,7 +65,11 @@ export function otlpTracing(settings: OtlpSettings | undefined, batches: SpanBat
       countedBatches({ url, protocol: 'http/protobuf', headers: {}, compression: 'none', tls: {}, timeoutMs: JOB_ENDPOINT_TIMEOUT_MS }, context)
     );
     const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {});
-    return { tracer: provider.getTracer('runner', versionInfo.version), finished: () => void provider.shutdown().catch(() => undefined) };
+    const finished = (): void => {
+      const flushed: Promise<void> = within(provider.shutdown().catch(() => undefined), JOB_FLUSH_MS).finally(() => flushing.delete(flushed));
+      flushing.add(flushed);
+    };
+    return { tracer: provider.getTracer('runner', versionInfo.version), finished };
   }, (error, job) => {
     // Once: a cause that fails one job's trace would fail every job's.
     if (startFailed) return;
@@ -74,6 +91,8 @@ export function otlpTracing(settings: OtlpSettings | undefined, batches: SpanBat
       context.counters.exports = exports;
       context.counters.dropped = dropped;
     },
-    shutdown: () => operator?.shutdown() ?? Promise.resolve(),
+    shutdown: async () => {
+      await Promise.all([operator?.shutdown(), ...flushing]);
+    },
   };
 }

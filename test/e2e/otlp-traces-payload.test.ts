@@ -103,3 +103,16 @@ test("a payload endpoint that refuses the spans: each job's failure is counted, 
   }
   assert.equal(gitlab.runner.logs().match(/OTLP traces export failed/g)?.length, 1, gitlab.runner.logs());
 });
+
+test("a job that ends just before SIGTERM: the runner's exit waits for its spans to reach the payload's endpoint", async (t) => {
+  // The first export is answered "busy, retry in 1 s": the spans arrive only if the runner is still there a second later.
+  const receiver = await OtlpReceiver.start({ busyFirst: 1 });
+  t.after(() => receiver.close());
+  const gitlab = await startGitLabRunner({ global: 'concurrent = 1\ncheck_interval = 0.2\n' });
+  t.after(() => gitlab.close());
+  const job = await runJob(gitlab.coordinator, withoutSources({ name: 'last', script: ['true'], override: tracing(`${receiver.endpoint}/v1/traces`) }));
+  assert.equal(job.state, 'success');
+  const stopped = await gitlab.runner.stop('SIGTERM', 20_000);
+  assert.equal(stopped.code, 0, gitlab.runner.tail());
+  assert.ok(receiver.spans.some((s) => s.attributes['cicd.pipeline.task.run.id'] === String(job.id)), gitlab.runner.tail());
+});
