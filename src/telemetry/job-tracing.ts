@@ -1,7 +1,18 @@
 // Every job a trace: a span for the job (a CI/CD task run in the OpenTelemetry conventions) and a
 // child span for each build stage, sent over OTLP in batches. The processes of a stage join its
 // span through TRACEPARENT (see src/build/shell/trace-context.ts).
-import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  createTraceState,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Tracer,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   ATTR_CICD_PIPELINE_NAME,
@@ -19,6 +30,7 @@ import {
 } from '@opentelemetry/semantic-conventions/incubating';
 import type { JobTraceHandle, JobTracer, SpanIds, TraceCarrier } from '../job/job-trace.ts';
 import type { BuildStage, JobResult } from '../job/result.ts';
+import type { JobTraceContext } from '../job/model.ts';
 import type { SourceJob } from '../job/source.ts';
 import { pipelineName, publicValue, taskRunResult } from './cicd-attributes.ts';
 
@@ -113,6 +125,21 @@ export interface JobSpanTarget {
 }
 
 /**
+ * The remote span a joined job's span is a child of, with its flags: the provider's sampler decides
+ * from them (the default, parent-based, sends nothing of a job whose parent is not sampled).
+ */
+function parentOf(joined: JobTraceContext | undefined): Context {
+  if (joined === undefined) return ROOT_CONTEXT;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: joined.traceId,
+    spanId: joined.parentSpanId,
+    traceFlags: joined.traceFlags,
+    isRemote: true,
+    ...(joined.traceState === undefined ? {} : { traceState: createTraceState(joined.traceState) }),
+  });
+}
+
+/**
  * A JobTracer: each job a trace of its own, or a part of the trace its coordinator names
  * (the job span a child of its span_parent_id). `target` picks the tracer; none: not traced.
  * Telemetry never fails a job: whatever goes wrong in starting its trace (an exporter refusing
@@ -124,11 +151,7 @@ export function jobTracer(target: (job: SourceJob) => JobSpanTarget | undefined,
       try {
         const chosen = target(job);
         if (chosen === undefined) return undefined;
-        const joined = job.job.traceContext;
-        const parent = joined === undefined
-          ? ROOT_CONTEXT
-          : trace.setSpanContext(ROOT_CONTEXT, { traceId: joined.traceId, spanId: joined.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
-        const span = chosen.tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, parent);
+        const span = chosen.tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, parentOf(job.job.traceContext));
         return new TracedJob(chosen.tracer, span, chosen.finished);
       } catch (error) {
         failed(error, job);

@@ -4,7 +4,7 @@
 // costs a job nothing: spans wait in the queue, past it they are dropped and counted.
 import type { Meter } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { JobTracer } from '../job/job-trace.ts';
 import { versionInfo } from '../version.ts';
 import { jobTracer } from './job-tracing.ts';
@@ -20,10 +20,17 @@ export interface OtlpTracing {
   shutdown(): Promise<void>;
 }
 
-function providerOf(processors: SpanProcessor[], serviceName: string, attributes: Readonly<Record<string, string>>): BasicTracerProvider {
+/** `sampler` undefined: the SDK's, from OTEL_TRACES_SAMPLER (default parentbased_always_on). */
+function providerOf(
+  processors: SpanProcessor[],
+  serviceName: string,
+  attributes: Readonly<Record<string, string>>,
+  sampler?: Sampler,
+): BasicTracerProvider {
   return new BasicTracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ ...attributes, 'service.name': serviceName })),
     spanProcessors: processors,
+    ...(sampler === undefined ? {} : { sampler }),
   });
 }
 
@@ -64,7 +71,8 @@ export function otlpTracing(settings: OtlpSettings | undefined, batches: SpanBat
     const processors = endpoints.map((url) =>
       countedBatches({ url, protocol: 'http/protobuf', headers: {}, compression: 'none', tls: {}, timeoutMs: JOB_ENDPOINT_TIMEOUT_MS }, context)
     );
-    const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {});
+    // Always sampled, whatever OTEL_TRACES_SAMPLER says of the operator's traces: the coordinator asked for this one (GitLab Runner's AlwaysSample).
+    const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {}, new AlwaysOnSampler());
     const finished = (): void => {
       const flushed: Promise<void> = within(provider.shutdown().catch(() => undefined), JOB_FLUSH_MS).finally(() => flushing.delete(flushed));
       flushing.add(flushed);

@@ -163,10 +163,11 @@ test('a GitLab job through the coordinator: its trace has the pipeline, commit a
   assert.ok(logText(job.trace).includes(`tp=00-${span.traceId}-${step.spanId}-01\n`), logText(job.trace));
 });
 
-test("GitLab's features.tracing: the job's spans join the coordinator's trace and go to its endpoints, with no [otel] of the runner's", async (t) => {
+test("GitLab's features.tracing: the job's spans join the coordinator's trace and go to its endpoints, with no [otel] of the runner's and whatever its sampler", async (t) => {
   const receiver = await OtlpReceiver.start();
   t.after(() => receiver.close());
-  const gitlab = await startGitLabRunner({ global: 'concurrent = 1\ncheck_interval = 0.2\n' });
+  // The operator's sampler is for the operator's traces: the coordinator asked for this one.
+  const gitlab = await startGitLabRunner({ global: 'concurrent = 1\ncheck_interval = 0.2\n', env: { OTEL_TRACES_SAMPLER: 'always_off' } });
   t.after(() => gitlab.close());
   const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
   const parent = '00f067aa0ba902b7';
@@ -198,7 +199,7 @@ test("GitLab's features.tracing: the job's spans join the coordinator's trace an
   assert.ok(text.includes('features.tracing: endpoint "grpc://collector:4317": only http:// and https:// OTLP endpoints are supported'), text);
 });
 
-test("a local job file's traceparent: the job's span joins that trace; a malformed one is refused at submit", async (t) => {
+test("a local job file's traceparent and tracestate: the job's span joins that trace, its flags decide, the script sees both; a malformed one is refused at submit", async (t) => {
   const receiver = await OtlpReceiver.start();
   const { dir, cleanup } = workDir(`[otel]\nendpoint = "${receiver.endpoint}"\n`);
   t.after(async () => {
@@ -210,11 +211,25 @@ test("a local job file's traceparent: the job's span joins that trace; a malform
   const runner = await startRunner([], { cwd: dir, env: { OTEL_BSP_SCHEDULE_DELAY: '100' } });
   try {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
-    const { id } = await enqueue(queue, `name = "child"\nscript = ["true"]\ntraceparent = "00-${traceId}-b7ad6b7169203331-01"\n`, 'child.toml');
+    const script = 'script = [\'echo "tp=$TRACEPARENT ts=${TRACESTATE-unset}"\']';
+    // Not sampled: the job runs, its processes get flags 00, and no span of it is sent.
+    const unsampled = await enqueue(queue, `name = "quiet"\n${script}\ntraceparent = "00-${traceId}-b7ad6b7169203331-00"\n`, 'quiet.toml');
+    assert.equal((await waitForResult(queue, unsampled.id, { timeoutMs: 20_000 })).state, 'success');
+    const { id } = await enqueue(
+      queue,
+      `name = "child"\n${script}\ntraceparent = "00-${traceId}-b7ad6b7169203331-01"\ntracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"\n`,
+      'child.toml',
+    );
     assert.equal((await waitForResult(queue, id, { timeoutMs: 20_000 })).state, 'success');
-    const { job } = await traceOf(receiver, id);
+    const { job, stages } = await traceOf(receiver, id);
     assert.equal(job.traceId, traceId);
     assert.equal(job.parentSpanId, 'b7ad6b7169203331');
+    const step = stages.find((s) => s.name === 'step_script')!;
+    const log = readFileSync(join(queue, 'done', `${id}.log`), 'utf8');
+    assert.ok(log.includes(`tp=00-${traceId}-${step.spanId}-01 ts=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7\n`), log);
+    const quiet = readFileSync(join(queue, 'done', `${unsampled.id}.log`), 'utf8');
+    assert.match(quiet, new RegExp(`tp=00-${traceId}-[0-9a-f]{16}-00 ts=unset\n`));
+    assert.ok(!receiver.spans.some((s) => s.attributes['cicd.pipeline.task.run.id'] === unsampled.id), 'an unsampled job sends no span');
   } finally {
     await runner.stop();
   }

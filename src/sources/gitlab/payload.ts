@@ -240,7 +240,8 @@ function readTracing(value: unknown, warnings: string[]): JobTraceContext | unde
       endpoints.push(url);
     }
   }
-  return { traceId, parentSpanId, endpoints };
+  // Sampled: the coordinator asked for the job's trace (GitLab Runner sets the flag for the same reason).
+  return { traceId, parentSpanId, traceFlags: 0x01, endpoints };
 }
 
 /** The scheme of a URL with a host (`http:`), or undefined when it does not parse as one (as the OTLP exporter parses it). */
