@@ -2,12 +2,14 @@
 // coordinator: what a payload's endpoints get, and that nothing in a payload can stop the runner.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TestCoordinator } from '../support/coordinator/coordinator.ts';
 import { OtlpReceiver } from '../support/otlp-receiver.ts';
+import { startRunner } from '../support/runner-process.ts';
 import { selfSignedCertificate } from '../support/tls.ts';
-import { logText, runJob, startGitLabRunner, withoutSources } from './gitlab/harness.ts';
+import { gitlabConfig, logText, runJob, RUNNER_TOKEN, startGitLabRunner, withoutSources } from './gitlab/harness.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_SPAN_ID = '00f067aa0ba902b7';
@@ -115,4 +117,27 @@ test("a job that ends just before SIGTERM: the runner's exit waits for its spans
   const stopped = await gitlab.runner.stop('SIGTERM', 20_000);
   assert.equal(stopped.code, 0, gitlab.runner.tail());
   assert.ok(receiver.spans.some((s) => s.attributes['cicd.pipeline.task.run.id'] === String(job.id)), gitlab.runner.tail());
+});
+
+test("a GitLab runner added by a reload (SIGHUP) to a runner that traced nothing: its coordinator's traces are sent", async (t) => {
+  const receiver = await OtlpReceiver.start();
+  t.after(() => receiver.close());
+  const coordinator = await TestCoordinator.start({ runnerTokens: [RUNNER_TOKEN], traceUpdateIntervalSeconds: 1 });
+  t.after(() => coordinator.close());
+  const dir = mkdtempSync(join(tmpdir(), 'runner-otlp-reload-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const global = 'concurrent = 1\ncheck_interval = 0.2\n';
+  writeFileSync(join(dir, 'config.toml'), global, { mode: 0o600 });
+  const runner = await startRunner([], { cwd: dir });
+  t.after(async () => {
+    await runner.stop('SIGTERM', 10_000);
+  });
+  assert.doesNotMatch(runner.logs(), /OTLP job tracing enabled/);
+  writeFileSync(join(dir, 'config.toml'), gitlabConfig(coordinator.url, { global }), { mode: 0o600 });
+  process.kill(runner.pid, 'SIGHUP');
+  await runner.waitForLog(/OTLP job tracing enabled/);
+  const job = await runJob(coordinator, withoutSources({ name: 'after-reload', script: ['true'], override: tracing(`${receiver.endpoint}/v1/traces`) }));
+  assert.equal(job.state, 'success');
+  const span = await receiver.waitFor(() => receiver.spans.find((s) => s.attributes['cicd.pipeline.task.run.id'] === String(job.id)));
+  assert.equal(span.traceId, TRACE_ID);
 });
