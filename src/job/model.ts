@@ -171,6 +171,8 @@ export interface Job extends JobDefinition {
   /** GIT_STRATEGY's default: fetch when the coordinator allows it (GitLab's allow_git_fetch), else clone. */
   readonly allowGitFetch?: boolean | undefined;
   readonly features?: JobFeatures | undefined;
+  /** The forge the job's project lives on, where the source knows it (a GitLab coordinator's jobs: `gitlab`). */
+  readonly forge?: 'gitlab' | undefined;
   /** The trace the job joins; undefined: a trace of its own. */
   readonly traceContext?: JobTraceContext | undefined;
   readonly hooks?: JobHooks | undefined;

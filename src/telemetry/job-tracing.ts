@@ -24,15 +24,12 @@ import {
   ATTR_CICD_WORKER_ID,
   ATTR_CICD_WORKER_NAME,
   ATTR_ERROR_TYPE,
-  ATTR_VCS_REF_HEAD_NAME,
-  ATTR_VCS_REF_HEAD_REVISION,
-  ATTR_VCS_REPOSITORY_URL_FULL,
 } from '@opentelemetry/semantic-conventions/incubating';
 import type { JobTraceHandle, JobTracer, SpanIds, TraceCarrier } from '../job/job-trace.ts';
 import type { BuildStage, JobResult } from '../job/result.ts';
 import type { JobTraceContext } from '../job/model.ts';
 import type { SourceJob } from '../job/source.ts';
-import { pipelineName, publicValue, taskRunResult } from './cicd-attributes.ts';
+import { pipelineName, publicValue, taskRunResult, vcsAttributes } from './cicd-attributes.ts';
 
 /** The runner's own span attributes (no convention has them). */
 export const ATTR_STAGE = 'ci_runner.job.stage';
@@ -50,6 +47,7 @@ function jobAttributes(runner: { readonly name: string; readonly systemId: strin
     [ATTR_CICD_PIPELINE_TASK_RUN_ID]: job.id,
     [ATTR_CICD_WORKER_NAME]: runner.name,
     [ATTR_CICD_WORKER_ID]: runner.systemId,
+    ...vcsAttributes(job.job),
   };
   const put = (key: string, value: string | undefined): void => {
     if (value !== undefined) attributes[key] = value;
@@ -57,10 +55,6 @@ function jobAttributes(runner: { readonly name: string; readonly systemId: strin
   put(ATTR_CICD_PIPELINE_NAME, pipelineName(job.job));
   put(ATTR_CICD_PIPELINE_RUN_ID, publicValue(variables, 'CI_PIPELINE_ID'));
   if (/^https?:\/\//.test(job.url)) put(ATTR_CICD_PIPELINE_TASK_RUN_URL_FULL, job.url);
-  put(ATTR_VCS_REF_HEAD_NAME, publicValue(variables, 'CI_COMMIT_REF_NAME'));
-  put(ATTR_VCS_REF_HEAD_REVISION, publicValue(variables, 'CI_COMMIT_SHA'));
-  // CI_PROJECT_URL, never CI_REPOSITORY_URL: that one carries the job token.
-  put(ATTR_VCS_REPOSITORY_URL_FULL, publicValue(variables, 'CI_PROJECT_URL'));
   return attributes;
 }
 

@@ -155,6 +155,9 @@ test('a GitLab job through the coordinator: its trace has the pipeline, commit a
   assert.match(span.attributes['cicd.pipeline.run.id'] ?? '', /^\d+$/);
   assert.match(span.attributes['cicd.pipeline.task.run.url.full'] ?? '', /^https?:\/\/.+\/-\/jobs\/\d+$/);
   assert.match(span.attributes['vcs.ref.head.revision'] ?? '', /^[0-9a-f]{40}$/);
+  assert.equal(span.attributes['vcs.provider.name'], 'gitlab');
+  assert.equal(span.attributes['vcs.ref.head.type'], 'branch');
+  assert.ok(span.attributes['vcs.repository.name'] !== undefined);
   assert.ok(span.attributes['cicd.pipeline.name'] !== undefined);
   assert.ok(stages.some((s) => s.name === 'step_script'));
   const text = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));

@@ -325,6 +325,7 @@ export function parseJobPayload(text: string): CoordinatorJob {
         timestamps: true,
         tokenMaskPrefixes: strings(features['token_mask_prefixes']),
       },
+      forge: 'gitlab',
       traceContext: readTracing(features['tracing'], warnings),
       hooks: readHooks(payload['hooks']),
       id: String(id),

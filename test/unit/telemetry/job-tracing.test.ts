@@ -130,3 +130,38 @@ test("a joined trace's tracestate goes on to the job's processes with every stag
   assert.equal(job?.parentSpanContext?.spanId, 'b7ad6b7169203331');
   assert.equal(step?.spanContext().traceState?.serialize(), traceState);
 });
+
+test("vcs.* attributes from the job's public predefined variables, and the forge of a GitLab coordinator's job", () => {
+  const { exporter, tracer } = tracing();
+  const variable = (key: string, value: string, more: Partial<Job['variables'][number]> = {}): Job['variables'][number] => ({
+    key,
+    value,
+    masked: false,
+    ...more,
+  });
+  const run = (variables: Job['variables'], forge?: 'gitlab'): Record<string, unknown> => {
+    const job = sourceJob(variables);
+    const trace = tracer.startJob(RUNNER, { ...job, job: { ...job.job, forge } });
+    trace?.finish(result({ state: 'success', failureReason: undefined }));
+    return { ...exporter.getFinishedSpans().at(-1)?.attributes };
+  };
+  const mergeRequest = run([
+    variable('CI_PROJECT_NAME', 'p'),
+    variable('CI_COMMIT_REF_NAME', 'feature'),
+    variable('CI_MERGE_REQUEST_IID', '17'),
+    variable('CI_MERGE_REQUEST_TARGET_BRANCH_NAME', 'main'),
+  ], 'gitlab');
+  assert.equal(mergeRequest['vcs.provider.name'], 'gitlab');
+  assert.equal(mergeRequest['vcs.repository.name'], 'p');
+  assert.equal(mergeRequest['vcs.change.id'], '17');
+  assert.equal(mergeRequest['vcs.ref.base.name'], 'main');
+  assert.equal(mergeRequest['vcs.ref.head.type'], undefined, 'a merge request pipeline names neither a branch nor a tag');
+  assert.equal(run([variable('CI_COMMIT_BRANCH', 'main')], 'gitlab')['vcs.ref.head.type'], 'branch');
+  assert.equal(run([variable('CI_COMMIT_TAG', 'v1.2.0')], 'gitlab')['vcs.ref.head.type'], 'tag');
+  const local = run([
+    variable('CI_PROJECT_NAME', 'hidden', { masked: true }),
+    variable('CI_MERGE_REQUEST_IID', '9', { public: false }),
+    variable('CI_COMMIT_BRANCH', ''),
+  ]);
+  for (const key of ['vcs.provider.name', 'vcs.repository.name', 'vcs.change.id', 'vcs.ref.head.type']) assert.equal(local[key], undefined, key);
+});
