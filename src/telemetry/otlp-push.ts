@@ -10,7 +10,7 @@ import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metr
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { shownUrl } from '../config/otel-config.ts';
-import type { OtlpSettings } from './otlp-settings.ts';
+import { type OtlpSettings, serviceResource } from './otlp-settings.ts';
 
 export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;
@@ -138,7 +138,7 @@ export function exportsCounter(meter: Meter): ReturnType<Meter['createCounter']>
 
 export interface OtlpPush {
   readonly reader: MetricReader;
-  /** The resource the pushes report under (service.name and the configured attributes). */
+  /** The resource the pushes report under (service.name, service.version and the configured attributes). */
   readonly resource: Readonly<Record<string, string>>;
   /** Registers the push counter on the provider's meter (at 0 for both results, so the first failure shows in rate()). */
   attach(meter: Meter): void;
@@ -160,7 +160,7 @@ export function otlpPush(settings: OtlpSettings, log: PushLog): OtlpPush {
       exportIntervalMillis: settings.intervalMs,
       exportTimeoutMillis: settings.timeoutMs,
     }),
-    resource: { ...settings.resourceAttributes, 'service.name': settings.serviceName },
+    resource: serviceResource(settings.serviceName, settings.resourceAttributes),
     attach(meter) {
       exports = exportsCounter(meter);
       for (const result of ['success', 'failure']) exports.add(0, { signal: 'metrics', result });

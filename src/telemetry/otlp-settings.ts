@@ -2,9 +2,11 @@
 // OpenTelemetry SDK environment variables as the specification defines them (the per-signal
 // OTEL_EXPORTER_OTLP_METRICS_* before the general OTEL_EXPORTER_OTLP_*), then the defaults.
 // Push is off unless an endpoint is given (or OTEL_METRICS_EXPORTER asks for otlp).
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { OtelConfig, OtlpProtocol } from '../config/types.ts';
 import { OTLP_PROTOCOLS } from '../config/types.ts';
 import { HTTP_URL_EXPECTED, isHttpUrl, shownUrl } from '../config/otel-config.ts';
+import { versionInfo } from '../version.ts';
 
 export interface OtlpSettings {
   /** The full signal URL (…/v1/metrics, …/v1/traces). */
@@ -224,8 +226,16 @@ export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, e
     // The SDK refuses a metrics export timeout longer than the interval: a push never outlives the next one.
     timeoutMs: kind === 'metrics' ? Math.min(timeoutMs, intervalMs) : timeoutMs,
     intervalMs,
-    serviceName: config?.serviceName ?? config?.resourceAttributes['service.name'] ?? first(env, 'OTEL_SERVICE_NAME')?.value ??
-      resourceAttributes['service.name'] ?? DEFAULT_SERVICE_NAME,
+    serviceName: config?.serviceName ?? config?.resourceAttributes[ATTR_SERVICE_NAME] ?? first(env, 'OTEL_SERVICE_NAME')?.value ??
+      resourceAttributes[ATTR_SERVICE_NAME] ?? DEFAULT_SERVICE_NAME,
     resourceAttributes,
   };
+}
+
+/**
+ * The resource attributes an export reports under: the configured ones, service.name as the
+ * settings resolved it, and service.version the runner's own unless they set one.
+ */
+export function serviceResource(serviceName: string, attributes: Readonly<Record<string, string>>): Record<string, string> {
+  return { [ATTR_SERVICE_VERSION]: versionInfo.version, ...attributes, [ATTR_SERVICE_NAME]: serviceName };
 }

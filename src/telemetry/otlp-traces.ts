@@ -9,7 +9,7 @@ import type { JobTracer } from '../job/job-trace.ts';
 import { versionInfo } from '../version.ts';
 import { jobTracer } from './job-tracing.ts';
 import { exportsCounter, type PushLog, tlsOf, WarnOnce } from './otlp-push.ts';
-import type { OtlpSettings, SpanBatchSettings } from './otlp-settings.ts';
+import { type OtlpSettings, serviceResource, type SpanBatchSettings } from './otlp-settings.ts';
 import { countedBatches, type SpanBatchContext } from './span-batches.ts';
 
 export interface OtlpTracing {
@@ -28,7 +28,7 @@ function providerOf(
   sampler?: Sampler,
 ): BasicTracerProvider {
   return new BasicTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ ...attributes, 'service.name': serviceName })),
+    resource: defaultResource().merge(resourceFromAttributes(serviceResource(serviceName, attributes))),
     spanProcessors: processors,
     ...(sampler === undefined ? {} : { sampler }),
   });

@@ -9,6 +9,7 @@ import { TestCoordinator } from '../support/coordinator/coordinator.ts';
 import { OtlpReceiver } from '../support/otlp-receiver.ts';
 import { startRunner } from '../support/runner-process.ts';
 import { selfSignedCertificate } from '../support/tls.ts';
+import { versionInfo } from '../../src/version.ts';
 import { gitlabConfig, logText, runJob, RUNNER_TOKEN, startGitLabRunner, withoutSources } from './gitlab/harness.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -140,4 +141,7 @@ test("a GitLab runner added by a reload (SIGHUP) to a runner that traced nothing
   assert.equal(job.state, 'success');
   const span = await receiver.waitFor(() => receiver.spans.find((s) => s.attributes['cicd.pipeline.task.run.id'] === String(job.id)));
   assert.equal(span.traceId, TRACE_ID);
+  // GitLab Runner's resource for these: service.name runner, service.version its own.
+  assert.equal(span.resource['service.name'], 'runner');
+  assert.equal(span.resource['service.version'], versionInfo.version);
 });

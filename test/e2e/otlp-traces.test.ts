@@ -8,6 +8,7 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enqueue, waitForResult } from '../../src/sources/local/queue.ts';
+import { versionInfo } from '../../src/version.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { startRunner } from '../support/runner-process.ts';
 import { logText, runJob, startGitLabRunner, withoutSources } from './gitlab/harness.ts';
@@ -43,6 +44,7 @@ test('a job is a trace: its span with the CI/CD attributes and resources, a chil
     assert.equal(job.name, 'traced');
     assert.equal(job.parentSpanId, '');
     assert.equal(job.resource['service.name'], 'traced-runner');
+    assert.equal(job.resource['service.version'], versionInfo.version);
     assert.equal(job.attributes['cicd.pipeline.task.name'], 'traced');
     assert.equal(job.attributes['cicd.pipeline.task.run.result'], 'success');
     assert.equal(job.attributes['cicd.worker.name'], 'local');

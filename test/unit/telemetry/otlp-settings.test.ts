@@ -4,7 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OtelConfig } from '../../../src/config/types.ts';
 import { shownUrl } from '../../../src/config/otel-config.ts';
-import { otlpMetricsSettings, otlpSettings, OtlpSettingsError, parseKeyValueList, spanBatchSettings } from '../../../src/telemetry/otlp-settings.ts';
+import {
+  otlpMetricsSettings,
+  otlpSettings,
+  OtlpSettingsError,
+  parseKeyValueList,
+  serviceResource,
+  spanBatchSettings,
+} from '../../../src/telemetry/otlp-settings.ts';
+import { versionInfo } from '../../../src/version.ts';
 
 const config = (fields: Partial<OtelConfig>): OtelConfig => ({
   endpoint: undefined,
@@ -244,4 +252,18 @@ test("the batch span processor's OTEL_BSP_* variables, with the specification's 
     'OTEL_BSP_MAX_EXPORT_BATCH_SIZE: expected a whole number of spans from 1 to 100000, got "1e3"',
   );
   assert.equal(error({ OTEL_BSP_EXPORT_TIMEOUT: '30s' }), 'OTEL_BSP_EXPORT_TIMEOUT: expected a whole number of milliseconds from 1 to 3600000, got "30s"');
+});
+
+test("the resource: service.name as resolved, service.version the runner's unless the configured attributes set one", () => {
+  const settings = otlpMetricsSettings(undefined, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c',
+    OTEL_SERVICE_NAME: 'env-name',
+    OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-name,region=eu',
+  })!;
+  assert.deepEqual(serviceResource(settings.serviceName, settings.resourceAttributes), {
+    'service.name': 'env-name',
+    'service.version': versionInfo.version,
+    region: 'eu',
+  });
+  assert.equal(serviceResource('r', { 'service.version': '9.9.9' })['service.version'], '9.9.9');
 });
