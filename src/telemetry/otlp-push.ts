@@ -47,7 +47,7 @@ export function tlsOf(settings: OtlpSettings): TlsMaterial {
  * back to the OTEL_EXPORTER_OTLP_* variables for what is left out, and the settings have already
  * read those (with the file's [otel] first). Throws naming a TLS file that cannot be read.
  */
-export function exportOptions(settings: OtlpSettings): {
+function exportOptions(settings: OtlpSettings): {
   url: string;
   headers: Record<string, string>;
   timeoutMillis: number;
