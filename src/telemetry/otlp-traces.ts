@@ -67,7 +67,8 @@ export function otlpTracing(settings: OtlpSettings | undefined, batches: SpanBat
   const tracer = jobTracer((job) => {
     const endpoints = job.job.traceContext?.endpoints ?? [];
     if (endpoints.length === 0) return operatorTracer === undefined ? undefined : { tracer: operatorTracer };
-    // Only what the payload gives (as GitLab Runner's exporterForEndpoint): none of the operator's headers, certificates or compression.
+    // Only what the payload gives: none of the operator's headers, certificates or compression (stricter than GitLab
+    // Runner, whose Go exporter would apply OTEL_EXPORTER_OTLP_* here too): a server that names an endpoint gets no credentials.
     const processors = endpoints.map((url) =>
       countedBatches({ url, protocol: 'http/protobuf', headers: {}, compression: 'none', tls: {}, timeoutMs: JOB_ENDPOINT_TIMEOUT_MS }, context)
     );
