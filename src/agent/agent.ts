@@ -8,7 +8,7 @@
 import type { Config, RunnerConfig } from '../config/types.ts';
 import type { JobSlot } from '../build/build.ts';
 import type { ExecutorFactory } from '../job/executor.ts';
-import type { JobTracer } from '../job/job-trace.ts';
+import type { JobTraceHandle, JobTracer } from '../job/job-trace.ts';
 import { systemFailureResult } from '../job/result.ts';
 import type { SourceFactory, SourceJob } from '../job/source.ts';
 import type { AgentState, FinishedJob, JobView, RunnerStatus, StartedJob } from '../job/status.ts';
@@ -281,6 +281,16 @@ export class Agent implements RunnerStatus, SlotKeeper {
     for (const wake of waiting) wake();
   }
 
+  /** The job's trace; undefined when it is not traced, or when the tracer failed: telemetry never fails a job. */
+  private startTrace(runner: RunnerConfig, sourceJob: SourceJob, fields: Fields): JobTraceHandle | undefined {
+    try {
+      return this.tracer?.startJob({ name: runner.name, systemId: this.systemId }, sourceJob);
+    } catch (error) {
+      this.logger.warn('The job could not be traced; it runs untraced', { ...fields, error: error instanceof Error ? error.message : String(error) });
+      return undefined;
+    }
+  }
+
   /** Runs a job in the slot its request reserved. */
   run(runner: RunnerConfig, sourceJob: SourceJob): void {
     this.reservedTotal--;
@@ -296,7 +306,7 @@ export class Agent implements RunnerStatus, SlotKeeper {
     let job: RunningJob;
     this.logger.info('Job started', fields);
     this.onJobStarted({ runner: runner.name, queue: sourceJob.queue, job: sourceJob });
-    const trace = this.tracer?.startJob({ name: runner.name, systemId: this.systemId }, sourceJob);
+    const trace = this.startTrace(runner, sourceJob, fields);
     const projectId = sourceJob.job.project?.id;
     const slot = this.slotFor(runner.name, projectId);
     const done = runSourceJob(runner, sourceJob, this.executors.create(runner), { systemId: this.systemId, slot }, {

@@ -12,8 +12,8 @@ import { runtime } from '../runtime/runtime.ts';
 import { type RunningServer, startHttpServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
 import type { OtlpPush } from '../telemetry/otlp-push.ts';
-import { otlpMetricsSettings, otlpSettings, shownUrl } from '../telemetry/otlp-settings.ts';
-import type { OtlpTracing } from '../telemetry/otlp-traces.ts';
+import { shownUrl } from '../config/otel-config.ts';
+import { otlpMetricsSettings } from '../telemetry/otlp-settings.ts';
 import { Telemetry } from '../telemetry/telemetry.ts';
 import { discardEarlyProfiling, startProfilers, stopProfilers } from '../profiling/profilers.ts';
 import { versionInfo } from '../version.ts';
@@ -21,6 +21,7 @@ import { checkWorkingDirectory } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
 import { agentWithMetrics } from './agent-with-metrics.ts';
+import { runnerTracing } from './job-tracing.ts';
 
 /** How long a forced exit waits for coordinators to hear that their jobs failed. */
 const ABANDON_REPORT_MS = 3_000;
@@ -47,26 +48,7 @@ async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & {
     const push = otlpPush(settings, { warn: (message, fields) => logger.warn(message, fields) });
     return { ...push, describe: { endpoint: shownUrl(settings.url), protocol: settings.protocol, interval_s: String(settings.intervalMs / 1000) } };
   } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
-}
-
-/**
- * Job tracing over OTLP: where the [otel] table or the OTEL_* environment asks for it, and for
- * GitLab runners, whose coordinator may ask for a job's trace (features.tracing).
- */
-async function otlpTracingOf(config: Config, logger: Logger): Promise<(OtlpTracing & { describe: Record<string, string> }) | undefined> {
-  try {
-    const settings = otlpSettings('traces', config.otel, process.env);
-    if (settings === undefined && !config.runners.some((runner) => runner.url !== undefined)) return undefined;
-    const { otlpTracing } = await import('../telemetry/otlp-traces.ts');
-    const tracing = otlpTracing(settings, { warn: (message, fields) => logger.warn(message, fields) });
-    const describe: Record<string, string> = settings === undefined
-      ? { endpoint: "the coordinator's, for the jobs it asks to trace" }
-      : { endpoint: shownUrl(settings.url), protocol: settings.protocol };
-    return { ...tracing, describe };
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
+    throw new ConfigError((error as Error).message, { cause: error });
   }
 }
 
@@ -79,7 +61,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   // With the configuration, before anything starts: a state file that cannot be read is as fatal as a bad config.toml (GitLab Runner's).
   const systemId = loadSystemId(loaded.path ?? options.configPath, cwd);
   const push = await otlpPushOf(config, logger);
-  const tracing = await otlpTracingOf(config, logger);
+  const tracing = runnerTracing(config, process.env, logger);
+  await tracing.load(config);
   logger.configure(config.logLevel, config.logFormat);
   for (const warning of loaded.warnings) logger.warn(warning);
   const exposed = tokenFileWarning(loaded.path, config);
@@ -135,6 +118,11 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
     reload: () => {
       // The file found at startup must stay: a missing one is an error, not a switch to the defaults.
       configuration = reloadConfig(loaded.path ?? options.configPath, cwd, configuration, agent, logger);
+      // A GitLab runner added now may be asked for its jobs' traces.
+      tracing.load(configuration).then(
+        (now) => now && logger.info('OTLP job tracing enabled', tracing.describe),
+        (error: unknown) => logger.error('Loading the job tracing failed', { error: error instanceof Error ? error.message : String(error) }),
+      );
     },
   });
   const profilers = config.pprof && !options.noPprof ? await startProfilers(config.pprofMaxSeconds) : undefined;
@@ -144,11 +132,9 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   });
   const telemetry = new Telemetry(push);
   if (push !== undefined) logger.info('OTLP metrics push enabled', push.describe);
-  if (tracing !== undefined) {
-    tracing.attach(telemetry.meter);
-    logger.info('OTLP job tracing enabled', tracing.describe);
-  }
-  agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id, tracing?.tracer);
+  tracing.attach(telemetry.meter);
+  if (tracing.describe !== undefined) logger.info('OTLP job tracing enabled', tracing.describe);
+  agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id, tracing.tracer);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   let server: RunningServer | undefined;
@@ -174,7 +160,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   await agent.stop(mode);
   await server?.close();
   // The last spans first: the metrics' last push then counts what they cost.
-  await tracing?.shutdown();
+  await tracing.shutdown();
   await telemetry.shutdown();
   if (profilers) await stopProfilers(profilers);
   clearTimeout(forceTimer);

@@ -20,12 +20,33 @@ export function isHttpUrl(value: string): boolean {
   }
 }
 
+/** Longest URL text a log line or an error message shows. */
+const MAX_SHOWN_URL = 200;
+
+/**
+ * A URL as logs and error messages may show it: without user, password, query and fragment, where
+ * credentials hide (`?api_key=`). The text is cut too, for what does not parse or parses as
+ * something else (`user:pw@host` is a URL of scheme `user:`), so a message can still name the value.
+ */
+export function shownUrl(url: string): string {
+  let text = url;
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    parsed.search = '';
+    parsed.hash = '';
+    text = parsed.href;
+  } catch {
+    // Cut by its text below.
+  }
+  const shown = text.replace(/[?#].*$/s, '').replace(/^((?:[^:/?#]*:)?\/\/)?[^/]*@/, '$1');
+  return shown.length > MAX_SHOWN_URL ? `${shown.slice(0, MAX_SHOWN_URL)}...` : shown;
+}
+
 function httpUrl(reader: TableReader, key: string): string | undefined {
   const value = reader.string(key);
-  // A URL with a password is not repeated in the error.
-  if (value !== undefined && !isHttpUrl(value)) {
-    throw reader.error(key, `expected ${HTTP_URL_EXPECTED}, got ${value.includes('@') ? 'one with credentials in it' : JSON.stringify(value)}`);
-  }
+  if (value !== undefined && !isHttpUrl(value)) throw reader.error(key, `expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(shownUrl(value))}`);
   return value;
 }
 

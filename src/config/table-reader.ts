@@ -7,8 +7,8 @@ import type { KeySpec, KeyType } from './schema.ts';
 import type { ListenAddress } from './listen-address.ts';
 
 export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'ConfigError';
   }
 }

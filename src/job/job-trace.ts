@@ -40,6 +40,6 @@ export interface JobTraceHandle extends JobTrace {
 
 /** Starts a trace for each job (the agent's hook). */
 export interface JobTracer {
-  /** Undefined: this job is not traced (nothing to send its spans to). */
+  /** Undefined: this job is not traced (nothing to send its spans to, or its trace could not be started). Never throws. */
   startJob(runner: { readonly name: string; readonly systemId: string }, job: SourceJob): JobTraceHandle | undefined;
 }

@@ -148,6 +148,10 @@ export interface JobTraceContext {
   readonly traceId: string;
   /** The span the job's span is a child of: 16 lowercase hex digits. */
   readonly parentSpanId: string;
+  /** That span's W3C trace flags (0x01: sampled): whether the job's spans are sent follows them. */
+  readonly traceFlags: number;
+  /** The W3C tracestate the trace carries (vendors' entries), passed on to the job's processes in TRACESTATE. */
+  readonly traceState?: string | undefined;
   /** OTLP/HTTP trace URLs the coordinator wants the job's spans sent to, instead of the runner's own exporter. */
   readonly endpoints: readonly string[];
 }
@@ -167,6 +171,8 @@ export interface Job extends JobDefinition {
   /** GIT_STRATEGY's default: fetch when the coordinator allows it (GitLab's allow_git_fetch), else clone. */
   readonly allowGitFetch?: boolean | undefined;
   readonly features?: JobFeatures | undefined;
+  /** The forge the job's project lives on, where the source knows it (a GitLab coordinator's jobs: `gitlab`). */
+  readonly forge?: 'gitlab' | undefined;
   /** The trace the job joins; undefined: a trace of its own. */
   readonly traceContext?: JobTraceContext | undefined;
   readonly hooks?: JobHooks | undefined;

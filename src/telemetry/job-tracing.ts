@@ -1,7 +1,18 @@
 // Every job a trace: a span for the job (a CI/CD task run in the OpenTelemetry conventions) and a
 // child span for each build stage, sent over OTLP in batches. The processes of a stage join its
 // span through TRACEPARENT (see src/build/shell/trace-context.ts).
-import { type Attributes, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, TraceFlags, type Tracer } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  createTraceState,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Tracer,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
   ATTR_CICD_PIPELINE_NAME,
@@ -13,14 +24,12 @@ import {
   ATTR_CICD_WORKER_ID,
   ATTR_CICD_WORKER_NAME,
   ATTR_ERROR_TYPE,
-  ATTR_VCS_REF_HEAD_NAME,
-  ATTR_VCS_REF_HEAD_REVISION,
-  ATTR_VCS_REPOSITORY_URL_FULL,
 } from '@opentelemetry/semantic-conventions/incubating';
 import type { JobTraceHandle, JobTracer, SpanIds, TraceCarrier } from '../job/job-trace.ts';
 import type { BuildStage, JobResult } from '../job/result.ts';
+import type { JobTraceContext } from '../job/model.ts';
 import type { SourceJob } from '../job/source.ts';
-import { pipelineName, publicValue, taskRunResult } from './cicd-attributes.ts';
+import { pipelineName, publicValue, taskRunResult, vcsAttributes } from './cicd-attributes.ts';
 
 /** The runner's own span attributes (no convention has them). */
 export const ATTR_STAGE = 'ci_runner.job.stage';
@@ -38,6 +47,7 @@ function jobAttributes(runner: { readonly name: string; readonly systemId: strin
     [ATTR_CICD_PIPELINE_TASK_RUN_ID]: job.id,
     [ATTR_CICD_WORKER_NAME]: runner.name,
     [ATTR_CICD_WORKER_ID]: runner.systemId,
+    ...vcsAttributes(job.job),
   };
   const put = (key: string, value: string | undefined): void => {
     if (value !== undefined) attributes[key] = value;
@@ -45,10 +55,6 @@ function jobAttributes(runner: { readonly name: string; readonly systemId: strin
   put(ATTR_CICD_PIPELINE_NAME, pipelineName(job.job));
   put(ATTR_CICD_PIPELINE_RUN_ID, publicValue(variables, 'CI_PIPELINE_ID'));
   if (/^https?:\/\//.test(job.url)) put(ATTR_CICD_PIPELINE_TASK_RUN_URL_FULL, job.url);
-  put(ATTR_VCS_REF_HEAD_NAME, publicValue(variables, 'CI_COMMIT_REF_NAME'));
-  put(ATTR_VCS_REF_HEAD_REVISION, publicValue(variables, 'CI_COMMIT_SHA'));
-  // CI_PROJECT_URL, never CI_REPOSITORY_URL: that one carries the job token.
-  put(ATTR_VCS_REPOSITORY_URL_FULL, publicValue(variables, 'CI_PROJECT_URL'));
   return attributes;
 }
 
@@ -113,20 +119,38 @@ export interface JobSpanTarget {
 }
 
 /**
+ * The remote span a joined job's span is a child of, with its flags: the provider's sampler decides
+ * from them (the default, parent-based, sends nothing of a job whose parent is not sampled).
+ */
+function parentOf(joined: JobTraceContext | undefined): Context {
+  if (joined === undefined) return ROOT_CONTEXT;
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: joined.traceId,
+    spanId: joined.parentSpanId,
+    traceFlags: joined.traceFlags,
+    isRemote: true,
+    ...(joined.traceState === undefined ? {} : { traceState: createTraceState(joined.traceState) }),
+  });
+}
+
+/**
  * A JobTracer: each job a trace of its own, or a part of the trace its coordinator names
  * (the job span a child of its span_parent_id). `target` picks the tracer; none: not traced.
+ * Telemetry never fails a job: whatever goes wrong in starting its trace (an exporter refusing
+ * an endpoint, a certificate file gone) goes to `failed`, and the job runs untraced.
  */
-export function jobTracer(target: (job: SourceJob) => JobSpanTarget | undefined): JobTracer {
+export function jobTracer(target: (job: SourceJob) => JobSpanTarget | undefined, failed: (error: unknown, job: SourceJob) => void): JobTracer {
   return {
     startJob(runner, job) {
-      const chosen = target(job);
-      if (chosen === undefined) return undefined;
-      const joined = job.job.traceContext;
-      const parent = joined === undefined
-        ? ROOT_CONTEXT
-        : trace.setSpanContext(ROOT_CONTEXT, { traceId: joined.traceId, spanId: joined.parentSpanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
-      const span = chosen.tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, parent);
-      return new TracedJob(chosen.tracer, span, chosen.finished);
+      try {
+        const chosen = target(job);
+        if (chosen === undefined) return undefined;
+        const span = chosen.tracer.startSpan(job.name, { kind: SpanKind.INTERNAL, attributes: jobAttributes(runner, job) }, parentOf(job.job.traceContext));
+        return new TracedJob(chosen.tracer, span, chosen.finished);
+      } catch (error) {
+        failed(error, job);
+        return undefined;
+      }
     },
   };
 }

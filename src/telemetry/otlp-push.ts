@@ -5,32 +5,61 @@
 import { readFileSync } from 'node:fs';
 import type { Meter } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { type OtlpSettings, shownUrl } from './otlp-settings.ts';
+import { shownUrl } from '../config/otel-config.ts';
+import { type OtlpSettings, serviceResource } from './otlp-settings.ts';
 
 export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;
 }
 
-/** The OTLP/HTTP exporter options of the settings; throws naming an unreadable certificate file. */
-export function exportOptions(
-  settings: OtlpSettings,
-): { url: string; headers: Record<string, string>; timeoutMillis: number; httpAgentOptions?: { ca: Buffer } } {
-  let ca: Buffer | undefined;
-  if (settings.certificateFile !== undefined) {
+/** The TLS material of an export, as the HTTPS agent takes it; empty: the system's CAs, no client certificate. */
+export interface TlsMaterial {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+/** The settings' CA and client certificate files, read now; throws naming a file that cannot be read. */
+export function tlsOf(settings: OtlpSettings): TlsMaterial {
+  const material: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {};
+  const files: ReadonlyArray<readonly [keyof TlsMaterial, string, string | undefined]> = [
+    ['ca', 'certificate', settings.certificateFile],
+    ['cert', 'client certificate', settings.clientCertificateFile],
+    ['key', 'client key', settings.clientKeyFile],
+  ];
+  for (const [field, what, path] of files) {
+    if (path === undefined) continue;
     try {
-      ca = readFileSync(settings.certificateFile);
+      material[field] = readFileSync(path);
     } catch (error) {
-      throw new Error(`OTLP certificate ${settings.certificateFile}: ${(error as Error).message}`, { cause: error });
+      throw new Error(`OTLP ${what} ${path}: ${(error as Error).message}`, { cause: error });
     }
   }
+  return material;
+}
+
+/**
+ * The OTLP/HTTP exporter options of the settings, every one given: the exporter packages fall
+ * back to the OTEL_EXPORTER_OTLP_* variables for what is left out, and the settings have already
+ * read those (with the file's [otel] first). Throws naming a TLS file that cannot be read.
+ */
+function exportOptions(settings: OtlpSettings): {
+  url: string;
+  headers: Record<string, string>;
+  timeoutMillis: number;
+  compression: CompressionAlgorithm;
+  httpAgentOptions: { keepAlive: boolean } & TlsMaterial;
+} {
   return {
     url: settings.url,
     headers: { ...settings.headers },
     timeoutMillis: settings.timeoutMs,
-    ...(ca === undefined ? {} : { httpAgentOptions: { ca } }),
+    compression: settings.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
+    httpAgentOptions: { keepAlive: true, ...tlsOf(settings) },
   };
 }
 
@@ -46,28 +75,48 @@ export interface SignalExporter<T> {
   shutdown(): Promise<void>;
 }
 
-/** Counts each export by result and logs the first failure (never the headers: they hold credentials). */
-export class CountedExporter<T> implements SignalExporter<T> {
-  private warned = false;
+/** Endpoints whose trouble is remembered, at most: past them a new endpoint's first failure is not logged either (only counted). */
+const MAX_WARNED = 64;
 
+/**
+ * Warnings logged once per process for each key (what went wrong where): a coordinator's endpoint
+ * gets an exporter per job, and one that cannot be reached would otherwise be logged for every job.
+ */
+export class WarnOnce {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly log: PushLog) {}
+
+  warn(key: string, message: string, fields: Record<string, string>): void {
+    if (this.seen.has(key) || this.seen.size >= MAX_WARNED) return;
+    this.seen.add(key);
+    this.log.warn(message, fields);
+  }
+}
+
+/** Counts each export by result and logs the first failure at its endpoint (never the headers: they hold credentials). */
+export class CountedExporter<T> implements SignalExporter<T> {
   constructor(
     private readonly inner: SignalExporter<T>,
     private readonly signal: string,
     private readonly counted: (result: 'success' | 'failure', items: T) => void,
     private readonly url: string,
-    private readonly log: PushLog,
+    private readonly warnings: WarnOnce,
   ) {}
 
   export(items: T, done: (result: ExportResult) => void): void {
     this.inner.export(items, (result) => {
       const ok = result.code === ExportResultCode.SUCCESS;
       this.counted(ok ? 'success' : 'failure', items);
-      if (!ok && !this.warned) {
-        this.warned = true;
-        this.log.warn(`OTLP ${this.signal} export failed; later failures are only counted (ci_runner_otlp_exports_total)`, {
-          endpoint: shownUrl(this.url),
-          error: result.error?.message ?? 'unknown error',
-        });
+      if (!ok) {
+        this.warnings.warn(
+          `${this.signal} export ${this.url}`,
+          `OTLP ${this.signal} export failed; later failures there are only counted (ci_runner_otlp_exports_total)`,
+          {
+            endpoint: shownUrl(this.url),
+            error: result.error?.message ?? 'unknown error',
+          },
+        );
       }
       done(result);
     });
@@ -89,7 +138,7 @@ export function exportsCounter(meter: Meter): ReturnType<Meter['createCounter']>
 
 export interface OtlpPush {
   readonly reader: MetricReader;
-  /** The resource the pushes report under (service.name and the configured attributes). */
+  /** The resource the pushes report under (service.name, service.version and the configured attributes). */
   readonly resource: Readonly<Record<string, string>>;
   /** Registers the push counter on the provider's meter (at 0 for both results, so the first failure shows in rate()). */
   attach(meter: Meter): void;
@@ -101,7 +150,7 @@ export function otlpPush(settings: OtlpSettings, log: PushLog): OtlpPush {
   const counted = (result: 'success' | 'failure'): void => exports?.add(1, { signal: 'metrics', result });
   const inner = exporterFor(settings);
   // The reader asks its exporter for temporality and aggregation (OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE ...).
-  const exporter: PushMetricExporter = Object.assign(new CountedExporter<ResourceMetrics>(inner, 'metrics', counted, settings.url, log), {
+  const exporter: PushMetricExporter = Object.assign(new CountedExporter<ResourceMetrics>(inner, 'metrics', counted, settings.url, new WarnOnce(log)), {
     selectAggregationTemporality: inner.selectAggregationTemporality?.bind(inner),
     selectAggregation: inner.selectAggregation?.bind(inner),
   });
@@ -111,7 +160,7 @@ export function otlpPush(settings: OtlpSettings, log: PushLog): OtlpPush {
       exportIntervalMillis: settings.intervalMs,
       exportTimeoutMillis: settings.timeoutMs,
     }),
-    resource: { ...settings.resourceAttributes, 'service.name': settings.serviceName },
+    resource: serviceResource(settings.serviceName, settings.resourceAttributes),
     attach(meter) {
       exports = exportsCounter(meter);
       for (const result of ['success', 'failure']) exports.add(0, { signal: 'metrics', result });

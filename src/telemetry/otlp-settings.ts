@@ -2,9 +2,11 @@
 // OpenTelemetry SDK environment variables as the specification defines them (the per-signal
 // OTEL_EXPORTER_OTLP_METRICS_* before the general OTEL_EXPORTER_OTLP_*), then the defaults.
 // Push is off unless an endpoint is given (or OTEL_METRICS_EXPORTER asks for otlp).
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import type { OtelConfig, OtlpProtocol } from '../config/types.ts';
 import { OTLP_PROTOCOLS } from '../config/types.ts';
-import { HTTP_URL_EXPECTED, isHttpUrl } from '../config/otel-config.ts';
+import { HTTP_URL_EXPECTED, isHttpUrl, shownUrl } from '../config/otel-config.ts';
+import { versionInfo } from '../version.ts';
 
 export interface OtlpSettings {
   /** The full signal URL (…/v1/metrics, …/v1/traces). */
@@ -14,11 +16,17 @@ export interface OtlpSettings {
   readonly headers: Readonly<Record<string, string>>;
   /** A PEM file of CA certificates, or undefined for the system's. */
   readonly certificateFile: string | undefined;
+  /** PEM files of the client's certificate and key (mutual TLS): both or neither. */
+  readonly clientCertificateFile: string | undefined;
+  readonly clientKeyFile: string | undefined;
+  readonly compression: OtlpCompression;
   readonly timeoutMs: number;
   readonly intervalMs: number;
   readonly serviceName: string;
   readonly resourceAttributes: Readonly<Record<string, string>>;
 }
+
+export type OtlpCompression = 'gzip' | 'none';
 
 export class OtlpSettingsError extends Error {
   constructor(message: string) {
@@ -32,8 +40,6 @@ type Environment = Readonly<Record<string, string | undefined>>;
 const DEFAULT_ENDPOINT = 'http://localhost:4318';
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_INTERVAL_MS = 60_000;
-/** The batch span processor's default delay between exports (OTEL_BSP_SCHEDULE_DELAY). */
-export const DEFAULT_SPAN_DELAY_MS = 5_000;
 const DEFAULT_SERVICE_NAME = 'runner';
 
 /** The value of the first variable set (not empty), with its name. */
@@ -54,7 +60,7 @@ function signalUrlOf(base: string, signal: OtlpSignal): string {
 
 function checkUrl(name: string, value: string): string {
   if (!isHttpUrl(value)) {
-    throw new OtlpSettingsError(`${name}: expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(value.includes('@') ? shownUrl(value) : value)}`);
+    throw new OtlpSettingsError(`${name}: expected ${HTTP_URL_EXPECTED}, got ${JSON.stringify(shownUrl(value))}`);
   }
   return value;
 }
@@ -79,23 +85,81 @@ export function parseKeyValueList(name: string, text: string): Record<string, st
 /** Longer than an hour is a mistake (and past 2^31 ms a timer fires at once). */
 const MAX_MS = 3_600_000;
 
-function milliseconds(found: { name: string; value: string } | undefined): number | undefined {
+/** A whole number of `unit` from 1 to `max`, or undefined when not given. */
+function wholeNumber(found: { name: string; value: string } | undefined, unit: string, max: number): number | undefined {
   if (found === undefined) return undefined;
-  const ms = Number(found.value);
-  if (!/^\d+$/.test(found.value) || ms < 1 || ms > MAX_MS) {
-    throw new OtlpSettingsError(`${found.name}: expected a whole number of milliseconds from 1 to ${MAX_MS}, got ${JSON.stringify(found.value)}`);
+  const value = Number(found.value);
+  if (!/^\d+$/.test(found.value) || value < 1 || value > max) {
+    throw new OtlpSettingsError(`${found.name}: expected a whole number of ${unit} from 1 to ${max}, got ${JSON.stringify(found.value)}`);
   }
-  return ms;
+  return value;
 }
 
-/** An endpoint as logs may show it: no user, password or query (where credentials hide). */
-export function shownUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return '(unreadable URL)';
+function milliseconds(found: { name: string; value: string } | undefined): number | undefined {
+  return wholeNumber(found, 'milliseconds', MAX_MS);
+}
+
+function compressionOf(found: { name: string; value: string } | undefined): OtlpCompression {
+  if (found === undefined) return 'none';
+  if (found.value !== 'gzip' && found.value !== 'none') throw new OtlpSettingsError(`${found.name}: expected gzip or none, got ${JSON.stringify(found.value)}`);
+  return found.value;
+}
+
+/** The client certificate and key files (mutual TLS); one without the other is an error, as no TLS connection could use it. */
+function clientFiles(env: Environment, SIGNAL: string): { clientCertificateFile: string | undefined; clientKeyFile: string | undefined } {
+  const certificate = first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_CLIENT_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE');
+  const key = first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_CLIENT_KEY`, 'OTEL_EXPORTER_OTLP_CLIENT_KEY');
+  if ((certificate === undefined) !== (key === undefined)) {
+    const [given, missing] = certificate === undefined ? [key!.name, 'CLIENT_CERTIFICATE'] : [certificate.name, 'CLIENT_KEY'];
+    throw new OtlpSettingsError(
+      `${given}: expected OTEL_EXPORTER_OTLP_${missing} (or OTEL_EXPORTER_OTLP_${SIGNAL}_${missing}) to be set too: mutual TLS needs the certificate and its key`,
+    );
   }
+  return { clientCertificateFile: certificate?.value, clientKeyFile: key?.value };
+}
+
+/** How the batch span processor queues and sends spans: the SDK's OTEL_BSP_* variables. */
+export interface SpanBatchSettings {
+  /** Between two exports (OTEL_BSP_SCHEDULE_DELAY). */
+  readonly scheduledDelayMs: number;
+  /** How long one export may take before the processor moves on (OTEL_BSP_EXPORT_TIMEOUT). */
+  readonly exportTimeoutMs: number;
+  /** Spans waiting at most; past it they are dropped and counted (OTEL_BSP_MAX_QUEUE_SIZE). */
+  readonly maxQueueSize: number;
+  /** Spans in one export at most, never more than the queue holds (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
+  readonly maxExportBatchSize: number;
+}
+
+/** The specification's defaults. */
+const DEFAULT_SPAN_BATCHES: SpanBatchSettings = { scheduledDelayMs: 5_000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 };
+/** The queue stays bounded: a larger one would hold hundreds of MiB of spans while a collector is down. */
+const MAX_QUEUE_SIZE = 100_000;
+
+function spanCount(found: { name: string; value: string } | undefined): number | undefined {
+  return wholeNumber(found, 'spans', MAX_QUEUE_SIZE);
+}
+
+/**
+ * The batch span processor's settings, from the environment (the processor's own fallback to it
+ * never applies: the runner gives it every option). Throws OtlpSettingsError naming a bad value, and
+ * a batch larger than the queue (the specification: at most the queue size).
+ */
+export function spanBatchSettings(env: Environment): SpanBatchSettings {
+  const maxQueueSize = spanCount(first(env, 'OTEL_BSP_MAX_QUEUE_SIZE')) ?? DEFAULT_SPAN_BATCHES.maxQueueSize;
+  const batch = first(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE');
+  // Unset, the batch follows a queue set below its default.
+  const maxExportBatchSize = spanCount(batch) ?? Math.min(DEFAULT_SPAN_BATCHES.maxExportBatchSize, maxQueueSize);
+  if (maxExportBatchSize > maxQueueSize) {
+    throw new OtlpSettingsError(
+      `${batch!.name}: expected at most the queue size (OTEL_BSP_MAX_QUEUE_SIZE, ${maxQueueSize}), got ${JSON.stringify(batch!.value)}`,
+    );
+  }
+  return {
+    scheduledDelayMs: milliseconds(first(env, 'OTEL_BSP_SCHEDULE_DELAY')) ?? DEFAULT_SPAN_BATCHES.scheduledDelayMs,
+    exportTimeoutMs: milliseconds(first(env, 'OTEL_BSP_EXPORT_TIMEOUT')) ?? DEFAULT_SPAN_BATCHES.exportTimeoutMs,
+    maxQueueSize,
+    maxExportBatchSize,
+  };
 }
 
 function protocolOf(found: { name: string; value: string } | undefined): OtlpProtocol | undefined {
@@ -145,7 +209,7 @@ export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, e
     ...config?.headers,
   };
   const intervalMs = kind === 'traces'
-    ? milliseconds(first(env, 'OTEL_BSP_SCHEDULE_DELAY')) ?? DEFAULT_SPAN_DELAY_MS
+    ? spanBatchSettings(env).scheduledDelayMs
     : config?.metricsIntervalSeconds !== undefined
     ? Math.round(config.metricsIntervalSeconds * 1000)
     : milliseconds(first(env, 'OTEL_METRIC_EXPORT_INTERVAL')) ?? DEFAULT_INTERVAL_MS;
@@ -157,11 +221,21 @@ export function otlpSettings(kind: OtlpSignal, config: OtelConfig | undefined, e
     protocol: config?.protocol ?? protocolOf(first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_PROTOCOL`, 'OTEL_EXPORTER_OTLP_PROTOCOL')) ?? 'http/protobuf',
     headers,
     certificateFile: config?.certificate ?? first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_CERTIFICATE`, 'OTEL_EXPORTER_OTLP_CERTIFICATE')?.value,
+    ...clientFiles(env, SIGNAL),
+    compression: compressionOf(first(env, `OTEL_EXPORTER_OTLP_${SIGNAL}_COMPRESSION`, 'OTEL_EXPORTER_OTLP_COMPRESSION')),
     // The SDK refuses a metrics export timeout longer than the interval: a push never outlives the next one.
     timeoutMs: kind === 'metrics' ? Math.min(timeoutMs, intervalMs) : timeoutMs,
     intervalMs,
-    serviceName: config?.serviceName ?? config?.resourceAttributes['service.name'] ?? first(env, 'OTEL_SERVICE_NAME')?.value ??
-      resourceAttributes['service.name'] ?? DEFAULT_SERVICE_NAME,
+    serviceName: config?.serviceName ?? config?.resourceAttributes[ATTR_SERVICE_NAME] ?? first(env, 'OTEL_SERVICE_NAME')?.value ??
+      resourceAttributes[ATTR_SERVICE_NAME] ?? DEFAULT_SERVICE_NAME,
     resourceAttributes,
   };
+}
+
+/**
+ * The resource attributes an export reports under: the configured ones, service.name as the
+ * settings resolved it, and service.version the runner's own unless they set one.
+ */
+export function serviceResource(serviceName: string, attributes: Readonly<Record<string, string>>): Record<string, string> {
+  return { [ATTR_SERVICE_VERSION]: versionInfo.version, ...attributes, [ATTR_SERVICE_NAME]: serviceName };
 }

@@ -1,121 +1,92 @@
 // The jobs' traces over OTLP: a tracer provider of the runner's own (never the global one, so a
-// job's spans cannot mix with a library's), a batch span processor with a bounded queue, and the
-// exports counted like the metrics'. A collector that cannot be reached costs a job nothing: spans
-// wait in the queue, past it they are dropped and counted.
+// job's spans cannot mix with a library's), batch span processors with bounded queues
+// (span-batches.ts), and the exports counted like the metrics'. A collector that cannot be reached
+// costs a job nothing: spans wait in the queue, past it they are dropped and counted.
 import type { Meter } from '@opentelemetry/api';
-import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, type Sampler, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { JobTracer } from '../job/job-trace.ts';
 import { versionInfo } from '../version.ts';
 import { jobTracer } from './job-tracing.ts';
-import { CountedExporter, exportOptions, exportsCounter, type PushLog } from './otlp-push.ts';
-import { DEFAULT_SPAN_DELAY_MS, type OtlpSettings } from './otlp-settings.ts';
-
-/** Spans waiting to be sent, at most (the SDK's default); past it they are dropped and counted. */
-const MAX_QUEUED_SPANS = 2048;
-const MAX_BATCH = 512;
+import { exportsCounter, type PushLog, tlsOf, WarnOnce } from './otlp-push.ts';
+import { type OtlpSettings, serviceResource, type SpanBatchSettings } from './otlp-settings.ts';
+import { countedBatches, type SpanBatchContext } from './span-batches.ts';
 
 export interface OtlpTracing {
   readonly tracer: JobTracer;
   /** Registers the export and drop counters on the provider's meter. */
   attach(meter: Meter): void;
-  /** Sends what is queued (within the export timeout) and stops. */
+  /** Sends what is queued (within the export timeout), waits for the ended jobs' spans still going to their coordinator's endpoints (JOB_FLUSH_MS at most), and stops. */
   shutdown(): Promise<void>;
 }
 
-type Counter = ReturnType<Meter['createCounter']>;
-
-/** The counters, once attached; the exports made before are not counted. */
-interface Counters {
-  exports?: Counter;
-  dropped?: Counter;
-}
-
-/** A batch span processor sending to `settings`' endpoint, its exports and drops counted. */
-function countedBatches(settings: OtlpSettings, counters: Counters, log: PushLog): SpanProcessor {
-  const options = exportOptions(settings);
-  const inner = settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtobufExporter(options);
-  let queued = 0;
-  const exporter = new CountedExporter<ReadableSpan[]>(
-    inner,
-    'traces',
-    (result, spans) => {
-      counters.exports?.add(1, { signal: 'traces', result });
-      if (result === 'failure') counters.dropped?.add(spans.length, { reason: 'export_failed' });
-    },
-    settings.url,
-    log,
-  );
-  const batches = new BatchSpanProcessor({
-    export: (spans, done) => {
-      queued = Math.max(0, queued - spans.length);
-      exporter.export(spans, done);
-    },
-    shutdown: () => exporter.shutdown(),
-    forceFlush: () => exporter.forceFlush(),
-  }, {
-    maxQueueSize: MAX_QUEUED_SPANS,
-    maxExportBatchSize: MAX_BATCH,
-    scheduledDelayMillis: settings.intervalMs,
-    exportTimeoutMillis: settings.timeoutMs,
-  });
-  // Counts what the batch processor drops when its queue is full (it only says so to its diag log).
-  return {
-    onStart: (span, context) => batches.onStart(span, context),
-    onEnd: (span) => {
-      if (queued >= MAX_QUEUED_SPANS) counters.dropped?.add(1, { reason: 'queue_full' });
-      else queued++;
-      batches.onEnd(span);
-    },
-    forceFlush: () => batches.forceFlush(),
-    shutdown: () => batches.shutdown(),
-  };
-}
-
-function providerOf(processors: SpanProcessor[], serviceName: string, attributes: Readonly<Record<string, string>>): BasicTracerProvider {
+/** `sampler` undefined: the SDK's, from OTEL_TRACES_SAMPLER (default parentbased_always_on). */
+function providerOf(
+  processors: SpanProcessor[],
+  serviceName: string,
+  attributes: Readonly<Record<string, string>>,
+  sampler?: Sampler,
+): BasicTracerProvider {
   return new BasicTracerProvider({
-    resource: defaultResource().merge(resourceFromAttributes({ ...attributes, 'service.name': serviceName })),
+    resource: defaultResource().merge(resourceFromAttributes(serviceResource(serviceName, attributes))),
     spanProcessors: processors,
+    ...(sampler === undefined ? {} : { sampler }),
   });
 }
 
-/** How long the spans of a job sent to its coordinator's endpoints may take to go, at the job's end. */
+/** How long one export of a job's spans to its coordinator's endpoints may take (the exporters' default). */
 const JOB_ENDPOINT_TIMEOUT_MS = 10_000;
+/** How long a job's spans may take to reach its coordinator's endpoints once it ended (GitLab Runner's wait). */
+const JOB_FLUSH_MS = 5_000;
+
+/** Resolves when `promise` has, or when `ms` have passed: whichever comes first. */
+function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([promise, waited]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Job tracing: to the operator's exporter (`settings`, from [otel] or the environment), or, for a
  * job whose coordinator names endpoints (GitLab's features.tracing), to those, with a provider of
  * the job's own that is shut down (and so flushed) when the job ends, as GitLab Runner does.
+ * `batches`: how every processor queues and sends. Throws naming a TLS file of `settings` that
+ * cannot be read.
  */
-export function otlpTracing(settings: OtlpSettings | undefined, log: PushLog): OtlpTracing {
-  const counters: Counters = {};
+export function otlpTracing(settings: OtlpSettings | undefined, batches: SpanBatchSettings, log: PushLog): OtlpTracing {
+  const context: SpanBatchContext = { counters: {}, batches, warnings: new WarnOnce(log) };
   const operator = settings === undefined
     ? undefined
-    : providerOf([countedBatches(settings, counters, log)], settings.serviceName, settings.resourceAttributes);
+    : providerOf([countedBatches({ ...settings, tls: tlsOf(settings) }, context)], settings.serviceName, settings.resourceAttributes);
   const operatorTracer = operator?.getTracer('runner', versionInfo.version);
+  // The job providers still sending (shutting down) after their job ended: the runner's exit waits for them.
+  const flushing = new Set<Promise<void>>();
+  let startFailed = false;
   const tracer = jobTracer((job) => {
     const endpoints = job.job.traceContext?.endpoints ?? [];
     if (endpoints.length === 0) return operatorTracer === undefined ? undefined : { tracer: operatorTracer };
+    // Only what the payload gives: none of the operator's headers, certificates or compression (stricter than GitLab
+    // Runner, whose Go exporter would apply OTEL_EXPORTER_OTLP_* here too): a server that names an endpoint gets no credentials.
     const processors = endpoints.map((url) =>
-      countedBatches(
-        {
-          url,
-          protocol: 'http/protobuf',
-          headers: {},
-          certificateFile: settings?.certificateFile,
-          timeoutMs: JOB_ENDPOINT_TIMEOUT_MS,
-          intervalMs: DEFAULT_SPAN_DELAY_MS,
-          serviceName: settings?.serviceName ?? 'runner',
-          resourceAttributes: settings?.resourceAttributes ?? {},
-        },
-        counters,
-        log,
-      )
+      countedBatches({ url, protocol: 'http/protobuf', headers: {}, compression: 'none', tls: {}, timeoutMs: JOB_ENDPOINT_TIMEOUT_MS }, context)
     );
-    const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {});
-    return { tracer: provider.getTracer('runner', versionInfo.version), finished: () => void provider.shutdown().catch(() => undefined) };
+    // Always sampled, whatever OTEL_TRACES_SAMPLER says of the operator's traces: the coordinator asked for this one (GitLab Runner's AlwaysSample).
+    const provider = providerOf(processors, settings?.serviceName ?? 'runner', settings?.resourceAttributes ?? {}, new AlwaysOnSampler());
+    const finished = (): void => {
+      const flushed: Promise<void> = within(provider.shutdown().catch(() => undefined), JOB_FLUSH_MS).finally(() => flushing.delete(flushed));
+      flushing.add(flushed);
+    };
+    return { tracer: provider.getTracer('runner', versionInfo.version), finished };
+  }, (error, job) => {
+    // Once: a cause that fails one job's trace would fail every job's.
+    if (startFailed) return;
+    startFailed = true;
+    log.warn("A job's trace could not be started: the job runs untraced; later such failures are not logged", {
+      job: job.id,
+      error: error instanceof Error ? error.message : String(error),
+    });
   });
   return {
     tracer,
@@ -126,9 +97,11 @@ export function otlpTracing(settings: OtlpSettings | undefined, log: PushLog): O
         description: 'Spans not sent: the queue was full, or their export failed.',
       });
       for (const reason of ['queue_full', 'export_failed']) dropped.add(0, { reason });
-      counters.exports = exports;
-      counters.dropped = dropped;
+      context.counters.exports = exports;
+      context.counters.dropped = dropped;
     },
-    shutdown: () => operator?.shutdown() ?? Promise.resolve(),
+    shutdown: async () => {
+      await Promise.all([operator?.shutdown(), ...flushing]);
+    },
   };
 }

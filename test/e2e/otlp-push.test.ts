@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enqueue, waitForResult } from '../../src/sources/local/queue.ts';
+import { versionInfo } from '../../src/version.ts';
 import { OtlpReceiver, pointValue } from '../support/otlp-receiver.ts';
 import { runCli, startRunner } from '../support/runner-process.ts';
 
@@ -44,6 +45,7 @@ test('[otel] pushes the metrics /metrics serves as OTLP protobuf on its interval
     assert.equal(push.contentType, 'application/x-protobuf');
     assert.equal(push.headers['authorization'], 'Bearer s3cret-push-token');
     assert.equal(push.resource['service.name'], 'ci-runner-a');
+    assert.equal(push.resource['service.version'], versionInfo.version);
     assert.equal(push.resource['deployment.environment'], 'test');
     // The same instruments as /metrics: a histogram (its count), an observed gauge, the process metrics.
     assert.equal(pointValue(push, 'ci_runner_job_duration_seconds', { runner: 'local' }), 1);

@@ -4,9 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { enqueue, waitForResult } from '../../src/sources/local/queue.ts';
+import { versionInfo } from '../../src/version.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
 import { startRunner } from '../support/runner-process.ts';
 import { logText, runJob, startGitLabRunner, withoutSources } from './gitlab/harness.ts';
@@ -42,6 +44,7 @@ test('a job is a trace: its span with the CI/CD attributes and resources, a chil
     assert.equal(job.name, 'traced');
     assert.equal(job.parentSpanId, '');
     assert.equal(job.resource['service.name'], 'traced-runner');
+    assert.equal(job.resource['service.version'], versionInfo.version);
     assert.equal(job.attributes['cicd.pipeline.task.name'], 'traced');
     assert.equal(job.attributes['cicd.pipeline.task.run.result'], 'success');
     assert.equal(job.attributes['cicd.worker.name'], 'local');
@@ -103,6 +106,41 @@ test('spans that cannot be sent cost the job nothing: it succeeds, the failure i
   }
 });
 
+test('a full span queue (OTEL_BSP_MAX_QUEUE_SIZE) behind a collector that never answers: the jobs succeed, drops are counted and logged once', async (t) => {
+  // Takes connections and never answers: the first export waits (its timeout is long), the queue fills behind it.
+  const sockets = new Set<Socket>();
+  const stalled = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    stalled.close();
+  });
+  const port = (stalled.address() as { port: number }).port;
+  const { dir, cleanup } = workDir(`[otel]\ntraces_endpoint = "http://127.0.0.1:${port}/v1/traces"\n`);
+  t.after(cleanup);
+  const runner = await startRunner([], {
+    cwd: dir,
+    env: { OTEL_BSP_MAX_QUEUE_SIZE: '2', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1', OTEL_BSP_EXPORT_TIMEOUT: '600000', OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '600000' },
+  });
+  try {
+    const queue = join(dir, 'queue');
+    const ids = [];
+    for (let i = 0; i < 2; i++) ids.push((await enqueue(queue, `name = "q${i}"\nscript = ["true"]\n`, `${i}.toml`)).id);
+    for (const id of ids) assert.equal((await waitForResult(queue, id, { timeoutMs: 20_000 })).state, 'success');
+    const metrics = await (await fetch(`${runner.url}/metrics`)).text();
+    // Each job makes at least five spans; one is in the stalled export, two wait: the others are dropped.
+    const dropped = Number(/^ci_runner_otlp_dropped_spans_total\{reason="queue_full"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(dropped >= 2, metrics);
+    assert.equal(runner.logs().match(/OTLP traces queue full/g)?.length, 1, runner.logs());
+  } finally {
+    // The stalled export would hold a graceful stop for its whole timeout.
+    runner.kill();
+  }
+});
+
 test('a GitLab job through the coordinator: its trace has the pipeline, commit and job URL, never the job token', async (t) => {
   const receiver = await OtlpReceiver.start();
   t.after(() => receiver.close());
@@ -119,6 +157,9 @@ test('a GitLab job through the coordinator: its trace has the pipeline, commit a
   assert.match(span.attributes['cicd.pipeline.run.id'] ?? '', /^\d+$/);
   assert.match(span.attributes['cicd.pipeline.task.run.url.full'] ?? '', /^https?:\/\/.+\/-\/jobs\/\d+$/);
   assert.match(span.attributes['vcs.ref.head.revision'] ?? '', /^[0-9a-f]{40}$/);
+  assert.equal(span.attributes['vcs.provider.name'], 'gitlab');
+  assert.equal(span.attributes['vcs.ref.head.type'], 'branch');
+  assert.ok(span.attributes['vcs.repository.name'] !== undefined);
   assert.ok(span.attributes['cicd.pipeline.name'] !== undefined);
   assert.ok(stages.some((s) => s.name === 'step_script'));
   const text = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
@@ -127,10 +168,11 @@ test('a GitLab job through the coordinator: its trace has the pipeline, commit a
   assert.ok(logText(job.trace).includes(`tp=00-${span.traceId}-${step.spanId}-01\n`), logText(job.trace));
 });
 
-test("GitLab's features.tracing: the job's spans join the coordinator's trace and go to its endpoints, with no [otel] of the runner's", async (t) => {
+test("GitLab's features.tracing: the job's spans join the coordinator's trace and go to its endpoints, with no [otel] of the runner's and whatever its sampler", async (t) => {
   const receiver = await OtlpReceiver.start();
   t.after(() => receiver.close());
-  const gitlab = await startGitLabRunner({ global: 'concurrent = 1\ncheck_interval = 0.2\n' });
+  // The operator's sampler is for the operator's traces: the coordinator asked for this one.
+  const gitlab = await startGitLabRunner({ global: 'concurrent = 1\ncheck_interval = 0.2\n', env: { OTEL_TRACES_SAMPLER: 'always_off' } });
   t.after(() => gitlab.close());
   const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
   const parent = '00f067aa0ba902b7';
@@ -162,7 +204,7 @@ test("GitLab's features.tracing: the job's spans join the coordinator's trace an
   assert.ok(text.includes('features.tracing: endpoint "grpc://collector:4317": only http:// and https:// OTLP endpoints are supported'), text);
 });
 
-test("a local job file's traceparent: the job's span joins that trace; a malformed one is refused at submit", async (t) => {
+test("a local job file's traceparent and tracestate: the job's span joins that trace, its flags decide, the script sees both; a malformed one is refused at submit", async (t) => {
   const receiver = await OtlpReceiver.start();
   const { dir, cleanup } = workDir(`[otel]\nendpoint = "${receiver.endpoint}"\n`);
   t.after(async () => {
@@ -174,11 +216,25 @@ test("a local job file's traceparent: the job's span joins that trace; a malform
   const runner = await startRunner([], { cwd: dir, env: { OTEL_BSP_SCHEDULE_DELAY: '100' } });
   try {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
-    const { id } = await enqueue(queue, `name = "child"\nscript = ["true"]\ntraceparent = "00-${traceId}-b7ad6b7169203331-01"\n`, 'child.toml');
+    const script = 'script = [\'echo "tp=$TRACEPARENT ts=${TRACESTATE-unset}"\']';
+    // Not sampled: the job runs, its processes get flags 00, and no span of it is sent.
+    const unsampled = await enqueue(queue, `name = "quiet"\n${script}\ntraceparent = "00-${traceId}-b7ad6b7169203331-00"\n`, 'quiet.toml');
+    assert.equal((await waitForResult(queue, unsampled.id, { timeoutMs: 20_000 })).state, 'success');
+    const { id } = await enqueue(
+      queue,
+      `name = "child"\n${script}\ntraceparent = "00-${traceId}-b7ad6b7169203331-01"\ntracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"\n`,
+      'child.toml',
+    );
     assert.equal((await waitForResult(queue, id, { timeoutMs: 20_000 })).state, 'success');
-    const { job } = await traceOf(receiver, id);
+    const { job, stages } = await traceOf(receiver, id);
     assert.equal(job.traceId, traceId);
     assert.equal(job.parentSpanId, 'b7ad6b7169203331');
+    const step = stages.find((s) => s.name === 'step_script')!;
+    const log = readFileSync(join(queue, 'done', `${id}.log`), 'utf8');
+    assert.ok(log.includes(`tp=00-${traceId}-${step.spanId}-01 ts=congo=t61rcWkgMzE,rojo=00f067aa0ba902b7\n`), log);
+    const quiet = readFileSync(join(queue, 'done', `${unsampled.id}.log`), 'utf8');
+    assert.match(quiet, new RegExp(`tp=00-${traceId}-[0-9a-f]{16}-00 ts=unset\n`));
+    assert.ok(!receiver.spans.some((s) => s.attributes['cicd.pipeline.task.run.id'] === unsampled.id), 'an unsampled job sends no span');
   } finally {
     await runner.stop();
   }

@@ -3,9 +3,12 @@
 // published in @opentelemetry/otlp-transformer 0.57, installed as otlp-proto-definitions), never
 // with a decoder of ours; JSON bodies are OTLP's JSON mapping of the same messages.
 import { Buffer } from 'node:buffer';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { gunzipSync } from 'node:zlib';
 
 interface ProtoMessageType {
   decode(bytes: Uint8Array): unknown;
@@ -157,23 +160,47 @@ function pushOf(request: ExportRequest, contentType: string, headers: IncomingMe
   return { contentType, headers, resource, points };
 }
 
+/** How a trace export arrived (what the sender added to it). */
+export interface TraceExport {
+  readonly headers: IncomingMessage['headers'];
+  /** Whether the sender presented a client certificate (an https receiver asks for one). */
+  readonly clientCertificate: boolean;
+}
+
+export interface ReceiverOptions {
+  /** Serve https with this certificate, asking senders for a client certificate: one it signed counts as presented, none is refused. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** Answer the first N trace exports 503 with Retry-After: 1, as a collector under load does; their spans are not kept. */
+  readonly busyFirst?: number;
+}
+
 export class OtlpReceiver {
   readonly pushes: Push[] = [];
   readonly spans: ReceivedSpan[] = [];
+  readonly traceExports: TraceExport[] = [];
   private waiters: (() => void)[] = [];
 
-  private constructor(private readonly server: Server) {}
+  private constructor(private readonly server: Server, private readonly scheme: 'http' | 'https') {}
 
-  static async start(): Promise<OtlpReceiver> {
-    const receiver: OtlpReceiver = new OtlpReceiver(createServer((req, res) => {
+  static async start(options: ReceiverOptions = {}): Promise<OtlpReceiver> {
+    let busy = options.busyFirst ?? 0;
+    const listener: RequestListener = (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
-        const body = Buffer.concat(chunks);
+        const raw = Buffer.concat(chunks);
         const type = req.headers['content-type'] ?? '';
         try {
+          const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
           const json = type.startsWith('application/json');
+          if (req.method === 'POST' && req.url === '/v1/traces' && busy > 0) {
+            busy--;
+            res.writeHead(503, { 'retry-after': '1' }).end();
+            return;
+          }
           if (req.method === 'POST' && req.url === '/v1/traces') {
+            // `authorized` rather than getPeerCertificate(), which Bun's server sockets lack.
+            receiver.traceExports.push({ headers: req.headers, clientCertificate: (req.socket as Partial<TLSSocket>).authorized === true });
             const request = json
               ? JSON.parse(body.toString('utf8')) as TraceRequest
               : ExportTraceServiceRequest.toObject(ExportTraceServiceRequest.decode(body), { longs: String, enums: String, bytes: String }) as TraceRequest;
@@ -195,13 +222,17 @@ export class OtlpReceiver {
         }
         for (const wake of receiver.waiters.splice(0)) wake();
       });
-    }));
+    };
+    const server = options.tls === undefined
+      ? createServer(listener)
+      : createHttpsServer({ ...options.tls, ca: options.tls.cert, requestCert: true, rejectUnauthorized: false }, listener);
+    const receiver: OtlpReceiver = new OtlpReceiver(server, options.tls === undefined ? 'http' : 'https');
     await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
     return receiver;
   }
 
   get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.scheme}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   /** The first push that has a point `match` accepts. */
@@ -228,7 +259,10 @@ export class OtlpReceiver {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // A sender's keep-alive connections would hold the close until the sender exits.
+    this.server.closeAllConnections();
+    return closed;
   }
 }
 

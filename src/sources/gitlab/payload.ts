@@ -4,6 +4,7 @@
 import type { ExecutorInfo } from '../../job/executor.ts';
 import type { Job, JobHooks, JobRepository, JobStep, JobTraceContext, JobVariable } from '../../job/model.ts';
 import type { QueueInfo } from '../../job/source.ts';
+import { shownUrl } from '../../config/otel-config.ts';
 import { parseGoBool } from '../../system/go-bool.ts';
 import { isTable, readArtifacts, readCache, readDependencies, readImage, readServices } from './payload-specs.ts';
 
@@ -206,8 +207,10 @@ const PROJECT_JOBS_RUNNING = /^(?:[0-9]{1,2}\+?|\+Inf)$/;
 /**
  * features.tracing (GitLab Runner's spec.Tracing): the trace the job joins, and the OTLP endpoints
  * its spans go to. What cannot be followed is warned of at the top of the log, as GitLab Runner
- * logs it, and left out: bad ids (no trace joined), gRPC endpoints and authenticated ones (GitLab's
- * only kind, http_bearer_gcp_oidc, needs Google Cloud credentials this runner does not read).
+ * logs it, and left out: bad ids (no trace joined), URLs that do not parse (an exporter would throw
+ * on them), gRPC endpoints and authenticated ones (GitLab's only kind, http_bearer_gcp_oidc, needs
+ * Google Cloud credentials this runner does not read). A URL is shown without its credentials or
+ * query.
  */
 function readTracing(value: unknown, warnings: string[]): JobTraceContext | undefined {
   if (!isTable(value)) return undefined;
@@ -221,17 +224,34 @@ function readTracing(value: unknown, warnings: string[]): JobTraceContext | unde
   for (const endpoint of Array.isArray(value['otel_endpoints']) ? value['otel_endpoints'] : []) {
     const url = isTable(endpoint) && typeof endpoint['url'] === 'string' ? endpoint['url'] : '';
     const auth = isTable(endpoint) && isTable(endpoint['auth']) ? endpoint['auth'] : undefined;
-    if (!/^https?:\/\/[^/]/.test(url)) {
+    const scheme = schemeOf(url);
+    const shown = JSON.stringify(shownUrl(url));
+    if (scheme === undefined) {
       warnings.push(
-        `job payload: features.tracing: endpoint ${JSON.stringify(url.slice(0, 200))}: only http:// and https:// OTLP endpoints are supported; not sent there`,
+        `job payload: features.tracing: endpoint ${shown}: not a valid URL (expected one such as "https://collector:4318/v1/traces"); not sent there`,
       );
+    } else if (scheme !== 'http:' && scheme !== 'https:') {
+      warnings.push(`job payload: features.tracing: endpoint ${shown}: only http:// and https:// OTLP endpoints are supported; not sent there`);
     } else if (auth !== undefined) {
-      warnings.push(`job payload: features.tracing: endpoint ${url}: authentication ${JSON.stringify(String(auth['type']))} is not supported; not sent there`);
+      warnings.push(
+        `job payload: features.tracing: endpoint ${shown}: authentication ${JSON.stringify(String(auth['type']))} is not supported; not sent there`,
+      );
     } else if (endpoints.length < MAX_TRACE_ENDPOINTS) {
       endpoints.push(url);
     }
   }
-  return { traceId, parentSpanId, endpoints };
+  // Sampled: the coordinator asked for the job's trace (GitLab Runner sets the flag for the same reason).
+  return { traceId, parentSpanId, traceFlags: 0x01, endpoints };
+}
+
+/** The scheme of a URL with a host (`http:`), or undefined when it does not parse as one (as the OTLP exporter parses it). */
+function schemeOf(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    return parsed.host === '' ? undefined : parsed.protocol;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Endpoints a payload may send a job's spans to, at most. */
@@ -305,6 +325,7 @@ export function parseJobPayload(text: string): CoordinatorJob {
         timestamps: true,
         tokenMaskPrefixes: strings(features['token_mask_prefixes']),
       },
+      forge: 'gitlab',
       traceContext: readTracing(features['tracing'], warnings),
       hooks: readHooks(payload['hooks']),
       id: String(id),

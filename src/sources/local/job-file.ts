@@ -11,6 +11,7 @@
 //   artifacts, cache, needs, dependencies: see job-file-transfer.ts
 //   image, services: see job-file-images.ts
 //   traceparent = "00-<trace id>-<span id>-01"   # optional: the trace the job's spans join
+//   tracestate = "vendor=value"                  # optional, with traceparent: see job-file-trace.ts
 //
 // Every mistake is a one-line ConfigError naming the file and the key, and a
 // TOML syntax error names FILE:LINE:COLUMN. Unknown keys are errors: a job
@@ -23,6 +24,7 @@ import { parseDuration } from '../../config/duration.ts';
 import { ConfigError } from '../../config/validate.ts';
 import type { JobDefinition, JobTraceContext, JobVariable } from '../../job/model.ts';
 import { parseImage, parseServices } from './job-file-images.ts';
+import { parseTraceContext } from './job-file-trace.ts';
 import { parseArtifacts, parseCache, parseJobRefs } from './job-file-transfer.ts';
 
 /**
@@ -35,20 +37,8 @@ export interface LocalJobDefinition extends JobDefinition {
   readonly needs?: readonly string[] | undefined;
   /** `dependencies`: the jobs whose artifacts it downloads (with needs: a subset of them; [] downloads none). */
   readonly dependsOn?: readonly string[] | undefined;
-  /** `traceparent`: the W3C trace context the job's trace joins. */
+  /** `traceparent` and `tracestate`: the W3C trace context the job's trace joins. */
   readonly traceContext?: JobTraceContext | undefined;
-}
-
-/** A W3C traceparent: version 00 (or a later one, read as 00), trace id, parent span id, flags. */
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-function parseTraceparent(value: unknown, fail: (key: string, message: string) => never): JobTraceContext | undefined {
-  if (value === undefined) return undefined;
-  const match = typeof value === 'string' ? TRACEPARENT.exec(value.trim()) : null;
-  if (match === null || match[1] === 'ff' || /^0+$/.test(match[2]!) || /^0+$/.test(match[3]!)) {
-    return fail('traceparent', `expected a W3C traceparent such as "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", got ${describeValue(value)}`);
-  }
-  return { traceId: match[2]!, parentSpanId: match[3]!, endpoints: [] };
 }
 
 /** GitLab's limit on job names. */
@@ -73,6 +63,7 @@ const TOP_LEVEL_KEYS = [
   'image',
   'services',
   'traceparent',
+  'tracestate',
   'variables',
 ] as const;
 const VARIABLE_TABLE_KEYS = ['value', 'masked'] as const;
@@ -200,7 +191,7 @@ export function parseJobFile(text: string, origin: string): LocalJobDefinition {
   const cache = document['cache'] === undefined ? undefined : parseCache(document['cache'], fail);
   const needs = document['needs'] === undefined ? undefined : parseJobRefs(document['needs'], 'needs', fail);
   const dependsOn = document['dependencies'] === undefined ? undefined : parseJobRefs(document['dependencies'], 'dependencies', fail);
-  const traceContext = parseTraceparent(document['traceparent'], fail);
+  const traceContext = parseTraceContext(document['traceparent'], document['tracestate'], fail);
   // GitLab's rule: with needs, dependencies may only name needed jobs.
   const unneeded = needs && dependsOn?.findIndex((ref) => !needs.includes(ref));
   if (unneeded !== undefined && unneeded >= 0) {

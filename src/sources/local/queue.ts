@@ -92,7 +92,11 @@ export function jobFileText(spec: LocalJobDefinition): string {
   }
   if (spec.needs !== undefined) document['needs'] = spec.needs;
   if (spec.dependsOn !== undefined) document['dependencies'] = spec.dependsOn;
-  if (spec.traceContext !== undefined) document['traceparent'] = `00-${spec.traceContext.traceId}-${spec.traceContext.parentSpanId}-01`;
+  if (spec.traceContext !== undefined) {
+    const { traceId, parentSpanId, traceFlags, traceState } = spec.traceContext;
+    document['traceparent'] = `00-${traceId}-${parentSpanId}-${traceFlags.toString(16).padStart(2, '0')}`;
+    if (traceState !== undefined) document['tracestate'] = traceState;
+  }
   if (spec.artifacts !== undefined && spec.artifacts.length > 0) {
     const [artifacts, ...more] = spec.artifacts;
     if (more.length > 0 || artifacts!.type !== 'archive' || artifacts!.format !== 'zip') {

@@ -14,11 +14,11 @@ import { FakeExecutor, fakeJob, FakeSources, until } from '../../support/fakes.t
 const CONFIG: Config = { ...DEFAULT_CONFIG, checkInterval: 0.05, runners: [{ ...DEFAULT_RUNNER, name: 'a' }] };
 
 /** Runs one job that succeeds through an agent with `tracer`; resolves with what the agent told of its end. */
-async function finishedJob(tracer: JobTracer | undefined): Promise<FinishedJob> {
+async function finishedJob(tracer: JobTracer | undefined, logged: string[] = []): Promise<FinishedJob> {
   const sources = new FakeSources();
   const executor = new FakeExecutor();
   const finished: FinishedJob[] = [];
-  const logger = new Logger('info', 'text', { write: () => undefined });
+  const logger = new Logger('info', 'text', { write: (line: string) => void logged.push(line) });
   const agent = new Agent(CONFIG, { logger, sources, executors: executor, tracer, systemId: 's_0123456789ab', onJobFinished: (job) => finished.push(job) });
   executor.onRun = (run) => run.exit(0);
   sources.of('a').add(fakeJob('1'));
@@ -35,7 +35,7 @@ function tracing(sampler?: Sampler): { exporter: InMemorySpanExporter; tracer: J
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)], ...(sampler === undefined ? {} : { sampler }) });
   const tracer = provider.getTracer('test');
-  return { exporter, tracer: jobTracer(() => ({ tracer })) };
+  return { exporter, tracer: jobTracer(() => ({ tracer }), (error) => assert.fail(String(error))) };
 }
 
 test("a traced job's end carries its job span's trace and span ids", async () => {
@@ -54,4 +54,17 @@ test('a job not traced, or whose span the sampler dropped, carries no span', asy
   const { exporter, tracer } = tracing(new AlwaysOffSampler());
   assert.equal((await finishedJob(tracer)).span, undefined);
   assert.deepEqual(exporter.getFinishedSpans(), [], 'nothing was sent that a link could lead to');
+});
+
+test('a tracer that throws never fails the job: it runs untraced, and the agent says why', async () => {
+  const logged: string[] = [];
+  const broken: JobTracer = {
+    startJob: () => {
+      throw new Error('OTLP certificate /etc/gone.pem: ENOENT');
+    },
+  };
+  const job = await finishedJob(broken, logged);
+  assert.equal(job.result.state, 'success');
+  assert.equal(job.span, undefined);
+  assert.ok(logged.some((line) => line.includes('The job could not be traced') && line.includes('/etc/gone.pem')), logged.join(''));
 });

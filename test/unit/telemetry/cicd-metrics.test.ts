@@ -293,7 +293,10 @@ test('cicd.system.errors: failed coordinator requests by status class, failed re
 
 test('cicd.pipeline.name: the job span names the same pipeline; a private variable or none gives _OTHER, and so do names past the cap', async () => {
   const exporter = new InMemorySpanExporter();
-  const tracer = jobTracer(() => ({ tracer: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('t') }));
+  const tracer = jobTracer(
+    () => ({ tracer: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).getTracer('t') }),
+    (error) => assert.fail(String(error)),
+  );
   const spanName = (job: HandedOutJob): unknown => {
     tracer.startJob({ name: 'r', systemId: 's_0123456789ab' }, { ...job, begin: () => Promise.reject(new Error('unused')), finish: () => Promise.resolve() })
       ?.finish(finished({}, []));

@@ -3,7 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OtelConfig } from '../../../src/config/types.ts';
-import { otlpMetricsSettings, otlpSettings, OtlpSettingsError, parseKeyValueList, shownUrl } from '../../../src/telemetry/otlp-settings.ts';
+import { shownUrl } from '../../../src/config/otel-config.ts';
+import {
+  otlpMetricsSettings,
+  otlpSettings,
+  OtlpSettingsError,
+  parseKeyValueList,
+  serviceResource,
+  spanBatchSettings,
+} from '../../../src/telemetry/otlp-settings.ts';
+import { versionInfo } from '../../../src/version.ts';
 
 const config = (fields: Partial<OtelConfig>): OtelConfig => ({
   endpoint: undefined,
@@ -30,6 +39,9 @@ test("the environment alone: the base endpoint gets the signal's path, the signa
     protocol: 'http/protobuf',
     headers: {},
     certificateFile: undefined,
+    clientCertificateFile: undefined,
+    clientKeyFile: undefined,
+    compression: 'none',
     timeoutMs: 10_000,
     intervalMs: 60_000,
     serviceName: 'runner',
@@ -53,6 +65,11 @@ test('per-signal variables win over the general ones; the file wins over both', 
     OTEL_EXPORTER_OTLP_TIMEOUT: '5000',
     OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '7000',
     OTEL_EXPORTER_OTLP_CERTIFICATE: '/env/ca.pem',
+    OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/env/client.pem',
+    OTEL_EXPORTER_OTLP_CLIENT_KEY: '/env/client-key.pem',
+    OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: '/env/metrics-key.pem',
+    OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+    OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'gzip',
     OTEL_METRIC_EXPORT_INTERVAL: '30000',
     OTEL_SERVICE_NAME: 'env-name',
     OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-name,region=eu%2Dwest',
@@ -65,6 +82,9 @@ test('per-signal variables win over the general ones; the file wins over both', 
       protocol: 'http/json',
       headers: { a: '1', b: '3' },
       certificateFile: '/env/ca.pem',
+      clientCertificateFile: '/env/client.pem',
+      clientKeyFile: '/env/metrics-key.pem',
+      compression: 'gzip',
       timeoutMs: 7000,
       intervalMs: 30_000,
       serviceName: 'env-name',
@@ -90,6 +110,9 @@ test('per-signal variables win over the general ones; the file wins over both', 
     protocol: 'http/protobuf',
     headers: { a: '1', b: 'file' },
     certificateFile: '/file/ca.pem',
+    clientCertificateFile: '/env/client.pem',
+    clientKeyFile: '/env/metrics-key.pem',
+    compression: 'gzip',
     timeoutMs: 2000,
     intervalMs: 15_000,
     serviceName: 'file-name',
@@ -149,6 +172,11 @@ test('bad environment values are one-line errors naming the variable and what wa
     'OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs separated by commas, got an entry without a key',
   );
   assert.equal(error({ ...base, OTEL_RESOURCE_ATTRIBUTES: 'a=%zz' }), 'OTEL_RESOURCE_ATTRIBUTES: the value of "a" is not valid percent-encoding');
+  assert.equal(error({ ...base, OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'zstd' }), 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: expected gzip or none, got "zstd"');
+  assert.equal(
+    error({ ...base, OTEL_EXPORTER_OTLP_CLIENT_KEY: '/k.pem' }),
+    'OTEL_EXPORTER_OTLP_CLIENT_KEY: expected OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE (or OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE) to be set too: mutual TLS needs the certificate and its key',
+  );
 });
 
 test('logs show an endpoint without its query or credentials', () => {
@@ -173,4 +201,69 @@ test("the file's service.name wins over the environment's; traces have their own
 
 test('key=value lists: percent-decoded values, spaces around items trimmed, empty items skipped', () => {
   assert.deepEqual(parseKeyValueList('X', ' api-key = a%20b , ,trace=on=off'), { 'api-key': 'a b', trace: 'on=off' });
+});
+
+test('a rejected endpoint is named without its query or credentials, even one that does not parse', () => {
+  const error = (value: string): string => {
+    try {
+      otlpMetricsSettings(undefined, { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: value });
+    } catch (caught) {
+      return (caught as Error).message;
+    }
+    return assert.fail('no error');
+  };
+  assert.match(error('ftp://collector:4318/v1/metrics?api_key=s3cret'), /got "ftp:\/\/collector:4318\/v1\/metrics"$/);
+  assert.match(error('http://exa mple:4318/v1/metrics?api_key=s3cret'), /got "http:\/\/exa mple:4318\/v1\/metrics"$/);
+  assert.match(error('http://user:s3cret@exa mple/v1/metrics'), /got "http:\/\/exa mple\/v1\/metrics"$/);
+  assert.equal(shownUrl('user:s3cret@collector:4318'), 'collector:4318');
+  assert.equal(shownUrl(`http://c/${'x'.repeat(300)}`).length, 203);
+});
+
+test("the batch span processor's OTEL_BSP_* variables, with the specification's defaults; a batch never larger than the queue", () => {
+  assert.deepEqual(spanBatchSettings({}), { scheduledDelayMs: 5000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 });
+  assert.deepEqual(
+    spanBatchSettings({
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_BSP_EXPORT_TIMEOUT: '1500',
+      OTEL_BSP_MAX_QUEUE_SIZE: '64',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '16',
+      // The exporter's request timeout is another setting.
+      OTEL_EXPORTER_OTLP_TIMEOUT: '9000',
+    }),
+    { scheduledDelayMs: 200, exportTimeoutMs: 1500, maxQueueSize: 64, maxExportBatchSize: 16 },
+  );
+  assert.equal(spanBatchSettings({ OTEL_BSP_MAX_QUEUE_SIZE: '100' }).maxExportBatchSize, 100, 'an unset batch follows a smaller queue');
+  const error = (env: Record<string, string>): string => {
+    try {
+      spanBatchSettings(env);
+    } catch (caught) {
+      assert.ok(caught instanceof OtlpSettingsError);
+      return caught.message;
+    }
+    return assert.fail('no error');
+  };
+  assert.equal(
+    error({ OTEL_BSP_MAX_QUEUE_SIZE: '10', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '20' }),
+    'OTEL_BSP_MAX_EXPORT_BATCH_SIZE: expected at most the queue size (OTEL_BSP_MAX_QUEUE_SIZE, 10), got "20"',
+  );
+  assert.equal(error({ OTEL_BSP_MAX_QUEUE_SIZE: '0' }), 'OTEL_BSP_MAX_QUEUE_SIZE: expected a whole number of spans from 1 to 100000, got "0"');
+  assert.equal(
+    error({ OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1e3' }),
+    'OTEL_BSP_MAX_EXPORT_BATCH_SIZE: expected a whole number of spans from 1 to 100000, got "1e3"',
+  );
+  assert.equal(error({ OTEL_BSP_EXPORT_TIMEOUT: '30s' }), 'OTEL_BSP_EXPORT_TIMEOUT: expected a whole number of milliseconds from 1 to 3600000, got "30s"');
+});
+
+test("the resource: service.name as resolved, service.version the runner's unless the configured attributes set one", () => {
+  const settings = otlpMetricsSettings(undefined, {
+    OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c',
+    OTEL_SERVICE_NAME: 'env-name',
+    OTEL_RESOURCE_ATTRIBUTES: 'service.name=attr-name,region=eu',
+  })!;
+  assert.deepEqual(serviceResource(settings.serviceName, settings.resourceAttributes), {
+    'service.name': 'env-name',
+    'service.version': versionInfo.version,
+    region: 'eu',
+  });
+  assert.equal(serviceResource('r', { 'service.version': '9.9.9' })['service.version'], '9.9.9');
 });

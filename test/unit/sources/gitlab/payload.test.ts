@@ -329,3 +329,27 @@ test("payload: job_info's queue time, size, depth and project jobs running reach
   assert.equal(info({ time_in_queue_seconds: '9' }), undefined);
   assert.equal(info({ time_in_queue_seconds: -3 }), undefined);
 });
+
+test('payload: features.tracing keeps the endpoints an exporter can take; the others are warned of without credentials or query', () => {
+  const tracing = (endpoints: unknown[]): Job =>
+    parseJobPayload(
+      JSON.stringify(
+        payload({ features: { tracing: { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_parent_id: '00f067aa0ba902b7', otel_endpoints: endpoints } } }),
+      ),
+    ).job;
+  const job = tracing([
+    { url: 'http://exa mple:4318/v1/traces?api_key=s3cret' },
+    { url: 'https://user:pw@bad host/v1/traces' },
+    { url: 'grpc://collector:4317?token=s3cret' },
+    { url: 'https://collector.example/v1/traces?api_key=s3cret', auth: { type: 'http_bearer_gcp_oidc' } },
+    { url: 'https://collector.example:4318/v1/traces' },
+  ]);
+  assert.deepEqual(job.traceContext?.endpoints, ['https://collector.example:4318/v1/traces']);
+  assert.deepEqual(job.warnings, [
+    'job payload: features.tracing: endpoint "http://exa mple:4318/v1/traces": not a valid URL (expected one such as "https://collector:4318/v1/traces"); not sent there',
+    'job payload: features.tracing: endpoint "https://bad host/v1/traces": not a valid URL (expected one such as "https://collector:4318/v1/traces"); not sent there',
+    'job payload: features.tracing: endpoint "grpc://collector:4317": only http:// and https:// OTLP endpoints are supported; not sent there',
+    'job payload: features.tracing: endpoint "https://collector.example/v1/traces": authentication "http_bearer_gcp_oidc" is not supported; not sent there',
+  ]);
+  assert.ok(!JSON.stringify(job.warnings).includes('s3cret'));
+});

@@ -104,17 +104,17 @@ const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]>
   [
     'unknown key',
     `${MINIMAL}tags = ["node"]\n`,
-    'job.toml: unknown key tags: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent and [variables]',
+    'job.toml: unknown key tags: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent, tracestate and [variables]',
   ],
   [
     'unknown keys, a table among them',
     `stage = "test"\n${MINIMAL}[rules]\nif = "x"\n`,
-    'job.toml: unknown keys stage, rules: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent and [variables]',
+    'job.toml: unknown keys stage, rules: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent, tracestate and [variables]',
   ],
   [
     'a misspelt key is unknown, not a missing one',
     'name = "x"\nscripts = ["make"]\n',
-    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent and [variables]',
+    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent, tracestate and [variables]',
   ],
   ['missing name', 'script = ["make"]\n', 'job.toml: name: required, a non-empty string'],
   ['empty name', 'name = ""\nscript = ["make"]\n', 'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string ""'],
