@@ -1,5 +1,5 @@
 // The CLI as users run it: a child process on the same runtime as the test.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,16 @@ import { packageRoot, versionInfo } from '../../src/version.ts';
 import { runCli, startProcess, startRunner } from '../support/runner-process.ts';
 import { assertOneLineError } from '../support/assertions.ts';
 
-const tempDir = (): string => mkdtempSync(join(tmpdir(), 'runner-cli-'));
+/** Every directory the tests made, removed when they are done. */
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+});
+const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-cli-'));
+  made.push(dir);
+  return dir;
+};
 
 /** The checkout's revision when git can tell (it can in CI), else undefined. */
 function gitRevision(): string | undefined {

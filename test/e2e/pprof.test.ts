@@ -1,7 +1,7 @@
 // /debug/pprof against the real CLI, read by `go tool pprof` as operators do.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSamplingIntervalMicros, runtime } from '../../src/runtime/runtime.ts';
@@ -14,15 +14,19 @@ const noGo = skipUnless('go', 'golang-go', 'version');
 
 // pprof_max_seconds = 20 lets the tests check Go's "default 30" rule without waiting 30 s.
 let shared: Promise<RunningRunner> | undefined;
+let sharedDir: string | undefined;
 function runner(): Promise<RunningRunner> {
   if (!shared) {
-    const dir = mkdtempSync(join(tmpdir(), 'runner-pprof-'));
+    const dir = sharedDir = mkdtempSync(join(tmpdir(), 'runner-pprof-'));
     writeFileSync(join(dir, 'config.toml'), 'pprof_max_seconds = 20\n');
     shared = startRunner([], { cwd: dir });
   }
   return shared;
 }
-after(async () => (await shared)?.kill());
+after(async () => {
+  (await shared)?.kill();
+  if (sharedDir !== undefined) rmSync(sharedDir, { recursive: true, force: true, maxRetries: 5 });
+});
 
 /** A request as a polite client makes it: a heap profile refused for another one just taken is asked again after Retry-After. */
 async function get(path: string, init?: RequestInit): Promise<Response> {
@@ -300,6 +304,7 @@ for (const [how, args, config] of [['--no-pprof', ['--no-pprof'], ''], ['pprof =
       }
     } finally {
       off.kill();
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     }
   });
 }
