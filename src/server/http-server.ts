@@ -1,7 +1,7 @@
 // The embedded node:http server: bound to the configured address, with limits
 // that really fire so one slow or oversized client cannot hold it.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { formatListenAddress, type ListenAddress } from '../config/listen-address.ts';
 import type { RequestListener } from './router.ts';
 
@@ -16,7 +16,36 @@ export const SERVER_LIMITS = {
   keepAliveTimeoutMs: 5_000,
   /** Request headers larger than this are answered 431. */
   maxHeaderSize: 16 * 1024,
+  /**
+   * Requests one connection may have unanswered at once: HTTP/1.1 lets a
+   * client send many before reading an answer (pipelining), and each would
+   * cost a scrape. Past it, the connection is closed.
+   */
+  maxUnansweredPerConnection: 8,
+  /** Answer bytes a connection may leave unread; a client that reads nothing is closed past it. */
+  maxUnreadBytesPerConnection: 8 * 1024 * 1024,
 } as const;
+
+/**
+ * The listener behind limits per connection: a connection with too many
+ * requests unanswered, or too many answer bytes unread, is closed instead of
+ * served, and the requests it had queued are dropped rather than worked on
+ * for a client that is not reading.
+ */
+export function perConnectionLimits(listener: RequestListener): RequestListener {
+  const unanswered = new WeakMap<Socket, number>();
+  return (req, res) => {
+    const socket = req.socket;
+    const count = (unanswered.get(socket) ?? 0) + 1;
+    if (socket.destroyed || count > SERVER_LIMITS.maxUnansweredPerConnection || socket.writableLength > SERVER_LIMITS.maxUnreadBytesPerConnection) {
+      socket.destroy();
+      return;
+    }
+    unanswered.set(socket, count);
+    res.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
+    listener(req, res);
+  };
+}
 
 export class ServerStartError extends Error {
   constructor(message: string) {
@@ -70,7 +99,7 @@ export function startHttpServer(address: ListenAddress, listener: RequestListene
       keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
       maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
     },
-    listener,
+    perConnectionLimits(listener),
   );
   return new Promise((resolve, reject) => {
     const onStartError = (error: NodeJS.ErrnoException): void => reject(new ServerStartError(describeListenError(address, error)));

@@ -31,9 +31,10 @@ export class CollectionError extends Error {
   }
 }
 
-/** One collection of every metric, and its renderings. */
+/** One collection of every metric, and its renderings, each made once however many requests share the collection. */
 export class Scrape {
   private families: Family[] | undefined;
+  private readonly texts = new Map<'prometheus' | 'openmetrics' | 'influx' | 'json', string>();
 
   /** `timeMs`: when the collection was made, Unix milliseconds. */
   constructor(readonly resourceMetrics: ResourceMetrics, readonly timeMs: number) {}
@@ -44,17 +45,23 @@ export class Scrape {
 
   /** The Prometheus text exposition (format 0.0.4). */
   prometheus(): string {
-    return renderPrometheus(this.resourceMetrics);
+    return this.text('prometheus', () => renderPrometheus(this.resourceMetrics));
+  }
+
+  private text(format: 'prometheus' | 'openmetrics' | 'influx' | 'json', render: () => string): string {
+    let text = this.texts.get(format);
+    if (text === undefined) this.texts.set(format, text = render());
+    return text;
   }
 
   /** The OpenMetrics 1.0 text exposition: the same series, and the histograms' exemplars. */
   openMetrics(): string {
-    return renderOpenMetrics(this.all());
+    return this.text('openmetrics', () => renderOpenMetrics(this.all()));
   }
 
   /** InfluxDB line protocol as Telegraf's prometheus input writes it with metric_version = 2. */
   influx(): string {
-    return renderInflux(this.all(), this.timeMs);
+    return this.text('influx', () => renderInflux(this.all(), this.timeMs));
   }
 
   /** The /debug/vars document. */
@@ -64,7 +71,7 @@ export class Scrape {
 
   /** The /debug/vars document as sent. */
   json(): string {
-    return renderJson(this.all(), this.timeMs);
+    return this.text('json', () => renderJson(this.all(), this.timeMs));
   }
 }
 
@@ -80,6 +87,7 @@ export class Telemetry implements MetricsSource {
   private readonly provider: MeterProvider;
   private readonly reader: PrometheusExporter;
   private naming: (() => MetricNaming) | undefined;
+  private collecting: Promise<Scrape> | undefined;
 
   /** `push`: a reader that pushes the same metrics (OTLP), with the resource it reports under. */
   constructor(push?: OtlpPush) {
@@ -100,7 +108,18 @@ export class Telemetry implements MetricsSource {
     this.naming = naming;
   }
 
-  async collect(): Promise<Scrape> {
+  /**
+   * Collects every metric once. Requests that come while a collection runs
+   * share it: a burst of scrapes costs one collection, not one each.
+   */
+  collect(): Promise<Scrape> {
+    this.collecting ??= this.collectOnce().finally(() => {
+      this.collecting = undefined;
+    });
+    return this.collecting;
+  }
+
+  private async collectOnce(): Promise<Scrape> {
     const timeMs = Date.now();
     const mark = this.exemplars.mark();
     const { resourceMetrics, errors } = await this.reader.collect();

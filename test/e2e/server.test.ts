@@ -198,3 +198,31 @@ test('a path that starts with // is a path, not a host', async () => {
   assert.match(response, /^HTTP\/1\.1 404 /);
   assert.match(response, /not found: \/\/metrics/);
 });
+
+test(
+  'connections that pipeline many scrapes and read no answer: another client is answered meanwhile, and the runner stays up',
+  { timeout: 120_000 },
+  async () => {
+    const { url, pid } = await runner();
+    const { hostname, port } = new URL(url);
+    const requests = 'GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n'.repeat(400);
+    const attackers = Array.from({ length: 4 }, () => {
+      const socket = connect(Number(port), hostname);
+      socket.on('error', () => undefined);
+      // Never read an answer.
+      socket.pause();
+      const written = new Promise<void>((resolve) => socket.once('connect', () => socket.write(requests, () => resolve())));
+      return { socket, written };
+    });
+    try {
+      await Promise.all(attackers.map(({ written }) => written));
+      const during = await fetch(`${url}/metrics`);
+      assert.equal(during.status, 200);
+      assert.match(await during.text(), /^# HELP /m);
+    } finally {
+      for (const { socket } of attackers) socket.destroy();
+    }
+    assert.doesNotThrow(() => process.kill(pid, 0), 'the runner is still running');
+    assert.equal((await fetch(`${url}/health/ready`)).status, 200);
+  },
+);

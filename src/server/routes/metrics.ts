@@ -105,6 +105,8 @@ export function metricsRoute(source: MetricsSource, onCollectionError: (error: C
       }
       const scrape = await collectForRequest(source, req, res, onCollectionError);
       if (scrape === undefined) return;
+      // A client that left meanwhile gets no rendering made for it.
+      if (req.socket.destroyed) return;
       const { contentType, render } = FORMATS[requested.format];
       send(req, res, 200, render(scrape), { 'Content-Type': contentType, Vary: 'Accept' });
     },
