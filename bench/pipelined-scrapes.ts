@@ -16,7 +16,7 @@
 import { connect, type Socket } from 'node:net';
 import { packageRoot } from '../src/version.ts';
 import { parseBenchArgs } from './lib/args.ts';
-import { makeWorkDir, removeWorkDir, startQueueRunner, stopQueueRunner } from './lib/jobs-runner.ts';
+import { withQueueRunner } from './lib/jobs-runner.ts';
 import { killSpawnedOnExit, runBench } from './lib/processes.ts';
 import { ALL_RUNTIMES, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
@@ -54,33 +54,25 @@ function attack(url: string): Socket[] {
   });
 }
 
-async function measure(spec: RuntimeSpec): Promise<Measure> {
-  const dir = makeWorkDir('runners = []\n');
-  try {
-    const runner = await startQueueRunner(spec, dir);
+function measure(spec: RuntimeSpec): Promise<Measure> {
+  return withQueueRunner(spec, 'runners = []\n', {}, async (runner) => {
+    const quiet: number[] = [];
+    for (let i = 0; i < QUIET_SCRAPES; i++) quiet.push(await scrapeMs(runner.url));
+    const sockets = attack(runner.url);
+    const during: number[] = [];
     try {
-      const quiet: number[] = [];
-      for (let i = 0; i < QUIET_SCRAPES; i++) quiet.push(await scrapeMs(runner.url));
-      const sockets = attack(runner.url);
-      const during: number[] = [];
-      try {
-        const end = performance.now() + ATTACK_WINDOW_MS;
-        while (performance.now() < end) {
-          during.push(await scrapeMs(runner.url));
-          await new Promise((resolve) => setTimeout(resolve, SCRAPE_EVERY_MS));
-        }
-      } finally {
-        for (const socket of sockets) socket.destroy();
+      const end = performance.now() + ATTACK_WINDOW_MS;
+      while (performance.now() < end) {
+        during.push(await scrapeMs(runner.url));
+        await new Promise((resolve) => setTimeout(resolve, SCRAPE_EVERY_MS));
       }
-      const peak = runner.memory()?.peakResidentBytes;
-      if (peak === undefined) throw new Error('the runner memory is not readable from /proc');
-      return { quietMs: median(quiet), worstMs: Math.max(...during), medianMs: median(during), peakRssMiB: peak / 1024 / 1024 };
     } finally {
-      await stopQueueRunner(runner);
+      for (const socket of sockets) socket.destroy();
     }
-  } finally {
-    removeWorkDir(dir);
-  }
+    const peak = runner.memory()?.peakResidentBytes;
+    if (peak === undefined) throw new Error('the runner memory is not readable from /proc');
+    return { quietMs: median(quiet), worstMs: Math.max(...during), medianMs: median(during), peakRssMiB: peak / 1024 / 1024 };
+  });
 }
 
 async function main(): Promise<number> {

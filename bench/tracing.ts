@@ -23,7 +23,7 @@ import { enqueue, waitForResult } from '../src/sources/local/queue.ts';
 import { packageRoot } from '../src/version.ts';
 import { parseBenchArgs } from './lib/args.ts';
 import { TRIVIAL_JOB_TOML } from './lib/jobs-payload.ts';
-import { makeWorkDir, removeWorkDir, startQueueRunner, stopQueueRunner } from './lib/jobs-runner.ts';
+import { withQueueRunner } from './lib/jobs-runner.ts';
 import { killSpawnedOnExit, runBench } from './lib/processes.ts';
 import { ALL_RUNTIMES, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
@@ -52,32 +52,26 @@ async function sink(): Promise<{ server: Server; url: string; requests: () => nu
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
 }
 
-async function measure(spec: RuntimeSpec, endpoint: string | undefined): Promise<Measure> {
+function measure(spec: RuntimeSpec, endpoint: string | undefined): Promise<Measure> {
   const otel = endpoint === undefined ? '' : `[otel]\nendpoint = "${endpoint}"\n`;
-  const dir = makeWorkDir(`concurrent = 2\ncheck_interval = 1\n${otel}`);
-  try {
-    const queue = join(dir, 'queue');
-    const ids: string[] = [];
-    for (let i = 0; i < JOBS; i++) ids.push((await enqueue(queue, TRIVIAL_JOB_TOML, `bench job ${i}`)).id);
-    // Spans leave every 200 ms rather than the default 5 s, so their sending falls inside the
-    // measured window instead of at the stop, where its CPU would go uncounted.
-    const runner = await startQueueRunner(spec, dir, { OTEL_BSP_SCHEDULE_DELAY: '200' });
-    try {
-      const before = runner.cpuTicks();
-      const results = [];
-      for (const id of ids) results.push(await waitForResult(queue, id, { timeoutMs: 120_000, intervalMs: 10 }));
-      const after = runner.cpuTicks();
-      if (before === undefined || after === undefined) throw new Error('the runner CPU is not readable from /proc');
-      if (results.some((r) => r.state !== 'success')) throw new Error(`a job did not succeed\n${runner.tail()}`);
-      const first = Math.min(...results.map((r) => Date.parse(r.started_at)));
-      const last = Math.max(...results.map((r) => Date.parse(r.finished_at)));
-      return { jobsPerSecond: JOBS / ((last - first) / 1000), cpuMsPerJob: ((after - before) / CLOCK_TICKS_PER_SECOND) * 1000 / JOBS };
-    } finally {
-      await stopQueueRunner(runner);
-    }
-  } finally {
-    removeWorkDir(dir);
-  }
+  const ids: string[] = [];
+  const queue = (dir: string): string => join(dir, 'queue');
+  const before = async (dir: string): Promise<void> => {
+    for (let i = 0; i < JOBS; i++) ids.push((await enqueue(queue(dir), TRIVIAL_JOB_TOML, `bench job ${i}`)).id);
+  };
+  // Spans leave every 200 ms rather than the default 5 s, so their sending falls inside the
+  // measured window instead of at the stop, where its CPU would go uncounted.
+  return withQueueRunner(spec, `concurrent = 2\ncheck_interval = 1\n${otel}`, { env: { OTEL_BSP_SCHEDULE_DELAY: '200' }, before }, async (runner, dir) => {
+    const cpuBefore = runner.cpuTicks();
+    const results = [];
+    for (const id of ids) results.push(await waitForResult(queue(dir), id, { timeoutMs: 120_000, intervalMs: 10 }));
+    const cpuAfter = runner.cpuTicks();
+    if (cpuBefore === undefined || cpuAfter === undefined) throw new Error('the runner CPU is not readable from /proc');
+    if (results.some((r) => r.state !== 'success')) throw new Error(`a job did not succeed\n${runner.tail()}`);
+    const first = Math.min(...results.map((r) => Date.parse(r.started_at)));
+    const last = Math.max(...results.map((r) => Date.parse(r.finished_at)));
+    return { jobsPerSecond: JOBS / ((last - first) / 1000), cpuMsPerJob: ((cpuAfter - cpuBefore) / CLOCK_TICKS_PER_SECOND) * 1000 / JOBS };
+  });
 }
 
 async function main(): Promise<number> {

@@ -71,6 +71,31 @@ export async function stopQueueRunner(runner: QueueRunner): Promise<string> {
   return describeExit(await runner.stop('SIGTERM', WAIT_TIMEOUT_MS));
 }
 
+/**
+ * A runner in a fresh work directory holding `configToml`, for `use`; stopped and the directory
+ * removed afterwards, whatever `use` did. `before` runs in the directory before the runner starts
+ * (to queue jobs for it).
+ */
+export async function withQueueRunner<T>(
+  spec: RuntimeSpec,
+  configToml: string,
+  options: { readonly env?: Readonly<Record<string, string>>; readonly before?: (dir: string) => Promise<void> },
+  use: (runner: QueueRunner, dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = makeWorkDir(configToml);
+  try {
+    await options.before?.(dir);
+    const runner = await startQueueRunner(spec, dir, options.env);
+    try {
+      return await use(runner, dir);
+    } finally {
+      await stopQueueRunner(runner);
+    }
+  } finally {
+    removeWorkDir(dir);
+  }
+}
+
 /** Error paths: SIGKILL the runner and every process it started, now. */
 export async function killQueueRunner(runner: QueueRunner): Promise<void> {
   runner.kill();
