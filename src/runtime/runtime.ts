@@ -230,3 +230,33 @@ export const observeGarbageCollection: ((onGc: (kind: GcKind, seconds: number) =
     return () => observer.disconnect();
   }
   : undefined;
+
+/**
+ * What the runtime's node:https server can do beyond serving TLS with a
+ * certificate, requiring a client certificate from a CA and choosing the
+ * TLS versions (which all three do). Measured with curl and openssl against
+ * each: Bun's TLS sockets cannot show the peer's certificate (no
+ * getPeerCertificate) and its server has no setSecureContext; Deno's TLS is
+ * rustls, which ignores the cipher list and the curve list (it offered
+ * ciphers not listed, and never P-521) and speaks TLS 1.2 and 1.3 only.
+ */
+export interface TlsServerAbilities {
+  /** The client certificate can be read after the handshake (its SANs; whether one was sent at all). */
+  readonly peerCertificate: boolean;
+  /** The `ciphers` option limits the TLS 1.2 cipher suites. */
+  readonly cipherSuites: boolean;
+  /** The `ecdhCurve` option limits the key exchange groups. */
+  readonly curvePreferences: boolean;
+  /** TLS 1.0 and 1.1 can be served at all. */
+  readonly legacyVersions: boolean;
+  /** A listening server can take a new certificate for new connections (setSecureContext). */
+  readonly swapCertificate: boolean;
+}
+
+export const tlsServerAbilities: TlsServerAbilities = {
+  peerCertificate: runtime.name !== 'bun',
+  cipherSuites: runtime.name !== 'deno',
+  curvePreferences: runtime.name !== 'deno',
+  legacyVersions: runtime.name !== 'deno',
+  swapCertificate: runtime.name !== 'bun',
+};

@@ -1,6 +1,6 @@
 // A self-signed certificate for 127.0.0.1, made with the openssl command line.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Certificate {
@@ -20,4 +20,52 @@ export function selfSignedCertificate(dir: string): Certificate {
     stdio: 'ignore',
   });
   return { keyFile, certFile, key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
+}
+
+function openssl(args: readonly string[]): void {
+  execFileSync('openssl', args, { stdio: 'ignore' });
+}
+
+/** A private CA with the certificates it signed: a server one for localhost and 127.0.0.1, and client ones. */
+export interface PrivateCa {
+  readonly dir: string;
+  /** The CA's certificate (PEM file), to trust. */
+  readonly caFile: string;
+  readonly server: Certificate;
+  /** A client certificate with these subject alternative names (`DNS:x`, `URI:y`, `email:z`), made on first use. */
+  client(name: string, sans?: readonly string[]): Certificate;
+}
+
+function signed(dir: string, name: string, ca: { keyFile: string; certFile: string }, extensions: readonly string[]): Certificate {
+  const keyFile = join(dir, `${name}.key`);
+  const certFile = join(dir, `${name}.pem`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  writeFileSync(ext, extensions.join('\n') + '\n');
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${name}`]);
+  openssl(['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
+  return { keyFile, certFile, key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
+}
+
+/** Makes a CA in `dir` and a server certificate signed by it; client certificates on demand. */
+export function privateCa(dir: string): PrivateCa {
+  const caKey = join(dir, 'ca.key');
+  const caFile = join(dir, 'ca.pem');
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', '/CN=runner test CA']);
+  const ca = { keyFile: caKey, certFile: caFile };
+  const server = signed(dir, 'server', ca, ['subjectAltName=DNS:localhost,IP:127.0.0.1', 'extendedKeyUsage=serverAuth']);
+  const clients = new Map<string, Certificate>();
+  return {
+    dir,
+    caFile,
+    server,
+    client(name, sans = [`DNS:${name}`]) {
+      let made = clients.get(name);
+      if (made === undefined) {
+        made = signed(dir, name, ca, [`subjectAltName=${sans.join(',')}`, 'extendedKeyUsage=clientAuth']);
+        clients.set(name, made);
+      }
+      return made;
+    },
+  };
 }
