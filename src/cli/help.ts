@@ -32,6 +32,11 @@ Flags:
       --no-pprof
         no /debug/pprof profiles and no always-on heap sampling
         (the same as pprof = false in the config file)
+      --web-config-file FILE
+        the exporter toolkit's web config (Prometheus' --web.config.file):
+        TLS, client certificates and basic auth for the metrics server;
+        overrides web_config_file in the config file. Re-read on SIGHUP
+        and when it or a file it names changes
   -h, --help
         show this help
 `;

@@ -1,6 +1,7 @@
 // Dispatches the command line to a subcommand and turns known errors into one
 // line on stderr and an exit code.
 import { ConfigError } from '../config/load.ts';
+import { WebConfigError } from '../server/web-config/web-config.ts';
 import { oneLine } from '../config/describe-value.ts';
 import { ListenAddressError } from '../config/listen-address.ts';
 import { Logger } from '../log/logger.ts';
@@ -46,6 +47,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
       'listen-address': { type: 'string' },
       'working-directory': { type: 'string', short: 'd' },
       'no-pprof': { type: 'boolean' },
+      'web-config-file': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     }, 'runner run');
     if (values['help']) {
@@ -66,6 +68,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
       metricsServer: metrics ?? listen,
       workingDirectory: values['working-directory'] as string | undefined,
       noPprof: values['no-pprof'] === true,
+      webConfigFile: values['web-config-file'] as string | undefined,
     }, logger);
   }
   if (command === 'submit') {
@@ -112,7 +115,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await dispatch(argv, logger);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ListenAddressError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ListenAddressError || error instanceof WebConfigError) {
       process.stderr.write(`runner: ${oneLine(error.message)}\n`);
       return EXIT_USAGE;
     }

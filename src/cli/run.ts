@@ -6,10 +6,9 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
 import { loadSystemId } from '../config/system-id.ts';
 import { tokenFileWarning } from '../config/file-permissions.ts';
-import { formatListenAddress, type ListenAddress, parseListenAddress } from '../config/listen-address.ts';
+import { type ListenAddress, parseListenAddress } from '../config/listen-address.ts';
 import type { Logger } from '../log/logger.ts';
 import { runtime } from '../runtime/runtime.ts';
-import { type RunningServer, startHttpServer } from '../server/http-server.ts';
 import { createRequestListener } from '../server/routes.ts';
 import type { OtlpPush } from '../telemetry/otlp-push.ts';
 import { shownUrl } from '../config/otel-config.ts';
@@ -22,6 +21,7 @@ import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
 import { agentWithMetrics } from './agent-with-metrics.ts';
 import { runnerTracing } from './job-tracing.ts';
+import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 
 /** How long a forced exit waits for coordinators to hear that their jobs failed. */
 const ABANDON_REPORT_MS = 3_000;
@@ -33,6 +33,8 @@ export interface RunOptions {
   readonly workingDirectory: string | undefined;
   /** --no-pprof: no /debug/pprof routes and no heap sampling, whatever the file says. */
   readonly noPprof: boolean;
+  /** --web-config-file: wins over web_config_file. */
+  readonly webConfigFile?: string | undefined;
 }
 
 /** Runs the agent; resolves with the process exit code. */
@@ -87,6 +89,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   // Made after the signal handlers, which must be in place first; they see undefined until then.
   // deno-lint-ignore prefer-const -- the signal handlers refer to it before its assignment
   let agent: Agent | undefined;
+  let server: MetricsServer | undefined;
   let configuration = config;
   // A graceful stop waits for the jobs however long they take; a cancel, even one during a drain, is bounded by shutdown_timeout.
   let forceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -118,6 +121,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
     reload: () => {
       // The file found at startup must stay: a missing one is an error, not a switch to the defaults.
       configuration = reloadConfig(loaded.path ?? options.configPath, cwd, configuration, agent, logger);
+      server?.reload(configuration);
       // A GitLab runner added now may be asked for its jobs' traces.
       tracing.load(configuration).then(
         (now) => now && logger.info('OTLP job tracing enabled', tracing.describe),
@@ -137,14 +141,9 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id, tracing.tracer);
 
   const address = flagAddress === null ? config.metricsServer : flagAddress;
-  let server: RunningServer | undefined;
   if (address) {
-    server = await startHttpServer(
-      address,
-      createRequestListener(agent, telemetry, logger, profilers),
-      (error) => logger.error('Metrics server error', { error: error.message }),
-    );
-    logger.info('Metrics server listening', { address: formatListenAddress(server.address) });
+    const routes = createRequestListener(agent, telemetry, logger, profilers);
+    server = await startMetricsServer(config, routes, { address, webConfigFlag: options.webConfigFile, cwd, meter: telemetry.meter }, logger);
   } else {
     logger.info('metrics server disabled');
   }

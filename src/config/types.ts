@@ -147,6 +147,10 @@ export interface OtelConfig {
 export const METRIC_NAME_SETS = ['ci_runner', 'gitlab_runner', 'both'] as const;
 export type MetricNameSet = (typeof METRIC_NAME_SETS)[number];
 
+/** Who may fetch /debug/pprof beyond what /metrics asks: clients on this machine only, or any client the web config lets in. */
+export const PPROF_ACCESS = ['loopback', 'any'] as const;
+export type PprofAccess = (typeof PPROF_ACCESS)[number];
+
 export interface Config {
   /** Jobs running at once across all runners (> 0). */
   readonly concurrent: number;
@@ -163,6 +167,12 @@ export interface Config {
   readonly pprof: boolean;
   /** The longest CPU or allocs profile window a request may ask for, in seconds. */
   readonly pprofMaxSeconds: number;
+  /** Who may fetch profiles, on top of the web config's checks. */
+  readonly pprofAccess: PprofAccess;
+  /** Basic auth users who may fetch profiles; empty: any user the web config lets in. */
+  readonly pprofUsers: readonly string[];
+  /** The exporter toolkit's web config file (TLS, client certificates, basic auth); undefined: plain HTTP, no authentication. */
+  readonly webConfigFile: string | undefined;
   /** [otel]: OTLP push of the metrics; undefined when the table is absent (the environment may still ask for it). */
   readonly otel?: OtelConfig | undefined;
   /** The names /metrics and its other renderings serve the runner's metrics under (process and runtime metrics keep theirs). */
@@ -180,6 +190,9 @@ export const DEFAULT_CONFIG: Config = {
   runners: [{ name: 'local', ...DEFAULT_RUNNER }],
   pprof: true,
   pprofMaxSeconds: 300,
+  pprofAccess: 'loopback',
+  pprofUsers: [],
+  webConfigFile: undefined,
   otel: undefined,
   metricNames: 'ci_runner',
 };

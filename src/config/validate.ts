@@ -17,6 +17,8 @@ import {
   METRIC_NAME_SETS,
   type MetricNameSet,
   type OtelConfig,
+  PPROF_ACCESS,
+  type PprofAccess,
   type RunnerConfig,
   type RunnerScripts,
   SHELLS,
@@ -173,6 +175,10 @@ export function validateConfig(document: Table, origin: string): { config: Confi
     runners: document['runners'] === undefined ? DEFAULT_CONFIG.runners : reader.tables('runners').map((table, i) => readRunner(table, i, origin, warnings)),
     pprof: reader.boolean('pprof'),
     pprofMaxSeconds: reader.integer('pprof_max_seconds', 1, MAX_PROFILE_SECONDS),
+    pprofAccess: reader.choice<PprofAccess>('pprof_access', PPROF_ACCESS),
+    pprofUsers: reader.strings('pprof_users'),
+    // '' is no web config file, as the exporter toolkit's flag default.
+    webConfigFile: reader.string('web_config_file') || undefined,
     otel: readOtelTable(reader),
     metricNames: reader.choice<MetricNameSet>('metric_names', METRIC_NAME_SETS),
   };

@@ -1,9 +1,17 @@
-// The embedded node:http server: bound to the configured address, with limits
-// that really fire so one slow or oversized client cannot hold it.
-import { createServer, type Server } from 'node:http';
+// The embedded server: node:http, or node:https with the web config's TLS,
+// bound to the configured address, with limits that really fire so one slow
+// or oversized client cannot hold it. TLS settings change without a restart:
+// a new certificate is swapped into the listening server where the runtime
+// can (setSecureContext); otherwise, and for a new client policy, a new
+// server takes the port over (a few milliseconds with no listener).
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { formatListenAddress, type ListenAddress } from '../config/listen-address.ts';
+import { tlsServerAbilities } from '../runtime/runtime.ts';
 import type { RequestListener } from './router.ts';
+import { clientCertificateRefusal, clientPolicyOptions, HANDSHAKE_TIMEOUT_MS, secureContextOptions, type ServerTls } from './web-config/tls-options.ts';
 
 export const SERVER_LIMITS = {
   /** Whole request headers must arrive within this time. */
@@ -57,7 +65,18 @@ export class ServerStartError extends Error {
 export interface RunningServer {
   /** The address actually bound (port 0 resolved to the chosen port). */
   readonly address: ListenAddress;
+  /** Whether it serves HTTPS now. */
+  readonly tls: boolean;
+  /** Serves new connections with these TLS settings (undefined: plain HTTP); connections already open keep theirs. */
+  reconfigure(tls: ServerTls | undefined): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ServerEvents {
+  /** Errors after it listens (they must not crash the agent). */
+  readonly onError?: (error: Error) => void;
+  /** A client certificate refused after the handshake (wrong SAN, not verified). */
+  readonly onClientRefused?: (reason: string, address: string | undefined) => void;
 }
 
 function describeListenError(address: ListenAddress, error: NodeJS.ErrnoException): string {
@@ -89,36 +108,102 @@ function boundAddress(server: Server, requested: ListenAddress): ListenAddress {
   return { host: requested.host === '' ? '' : info.address, port: info.port };
 }
 
-/** Starts the server; `onError` hears errors after it listens (they must not crash the agent). */
-export function startHttpServer(address: ListenAddress, listener: RequestListener, onError: (error: Error) => void = () => undefined): Promise<RunningServer> {
-  const server = createServer(
-    {
-      headersTimeout: SERVER_LIMITS.headersTimeoutMs,
-      requestTimeout: SERVER_LIMITS.requestTimeoutMs,
-      connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingIntervalMs,
-      keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
-      maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
-    },
+const HTTP_OPTIONS = {
+  headersTimeout: SERVER_LIMITS.headersTimeoutMs,
+  requestTimeout: SERVER_LIMITS.requestTimeoutMs,
+  connectionsCheckingInterval: SERVER_LIMITS.connectionsCheckingIntervalMs,
+  keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
+  maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
+};
+
+/** A server for these settings; `current` gives the TLS settings in force, which the certificate checks read. */
+function createServerFor(tls: ServerTls | undefined, listener: RequestListener, current: () => ServerTls | undefined, events: ServerEvents): Server {
+  if (tls === undefined) return createHttpServer(HTTP_OPTIONS, perConnectionLimits(listener));
+  const server = createHttpsServer(
+    { ...HTTP_OPTIONS, ...secureContextOptions(tls), ...clientPolicyOptions(tls.config), handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
     perConnectionLimits(listener),
-  );
+  ) as unknown as Server;
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const settings = current();
+    const refusal = settings === undefined ? undefined : clientCertificateRefusal(socket, settings.config);
+    if (refusal === undefined) return;
+    events.onClientRefused?.(refusal, socket.remoteAddress);
+    socket.destroy();
+  });
+  // A failed handshake is the client's problem, not the server's: it is not an error of ours.
+  server.on('tlsClientError', () => undefined);
+  return server;
+}
+
+function listen(server: Server, address: ListenAddress): Promise<void> {
   return new Promise((resolve, reject) => {
     const onStartError = (error: NodeJS.ErrnoException): void => reject(new ServerStartError(describeListenError(address, error)));
     server.once('error', onStartError);
     const ready = (): void => {
       server.off('error', onStartError);
-      server.on('error', onError);
-      resolve({
-        address: boundAddress(server, address),
-        close: () => closeServer(server),
-      });
+      resolve();
     };
     if (address.host === '') server.listen(address.port, ready);
     else server.listen(address.port, address.host, ready);
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Whether going from `before` to `after` needs a new server rather than a new certificate in the one listening. */
+function needsNewServer(before: ServerTls | undefined, after: ServerTls | undefined): boolean {
+  if (before === undefined || after === undefined) return before !== after;
+  const policy = (tls: ServerTls): string => JSON.stringify(clientPolicyOptions(tls.config));
+  return !tlsServerAbilities.swapCertificate || policy(before) !== policy(after);
+}
+
+/** Starts the server, with TLS when `tls` is given. */
+export async function startHttpServer(
+  address: ListenAddress,
+  listener: RequestListener,
+  events: ServerEvents = {},
+  tls?: ServerTls,
+): Promise<RunningServer> {
+  let settings = tls;
+  const current = (): ServerTls | undefined => settings;
+  const onError = (error: Error): void => events.onError?.(error);
+  let server = createServerFor(settings, listener, current, events);
+  await listen(server, address);
+  server.on('error', onError);
+  // The port chosen for port 0 is kept, so a new server takes over the same one.
+  const bound = boundAddress(server, address);
+  const retained: ListenAddress = { host: address.host, port: bound.port };
+  return {
+    address: bound,
+    get tls() {
+      return settings !== undefined;
+    },
+    async reconfigure(next) {
+      const before = settings;
+      if (!needsNewServer(before, next)) {
+        settings = next;
+        (server as unknown as { setSecureContext(options: object): void }).setSecureContext(secureContextOptions(next!));
+        return;
+      }
+      const replacement = createServerFor(next, listener, current, events);
+      await closeServer(server, false);
+      await listen(replacement, retained);
+      replacement.on('error', onError);
+      server = replacement;
+      settings = next;
+    },
+    close: () => closeServer(server, true),
+  };
+}
+
+/** Stops listening; `all` also ends the connections (idle ones at once, the rest after a second). */
+function closeServer(server: Server, all: boolean): Promise<void> {
   return new Promise((resolve) => {
+    if (!all) {
+      // The port is free once the listener is closed; open connections finish on their own.
+      server.close();
+      server.closeIdleConnections?.();
+      resolve();
+      return;
+    }
     server.close(() => resolve());
     // Idle keep-alive sockets would otherwise hold close() open until they time out.
     server.closeIdleConnections?.();
