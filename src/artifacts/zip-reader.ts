@@ -6,10 +6,13 @@
 // target: names with `..` or an absolute path, and a name whose parent leads out through a symlink
 // (one from the archive itself or already on disk). A filesystem error on one entry is a warning
 // and the next entry goes on, as GitLab's; a damaged archive or an escape is an error.
+// With an `owner` (a job that runs as another user than the runner), every file, directory and
+// link made belongs to it: a file is given to it before its mode is set, so a setuid bit from
+// the archive is never one of the runner's.
 
 import { Buffer } from 'node:buffer';
-import { close, createWriteStream, fchmod, futimes, open as fsOpen } from 'node:fs';
-import { chmod, lstat, mkdir, realpath, symlink, unlink, utimes } from 'node:fs/promises';
+import { close, createWriteStream, fchmod, fchown, futimes, open as fsOpen } from 'node:fs';
+import { chmod, lchown, lstat, mkdir, realpath, symlink, unlink, utimes } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -19,7 +22,11 @@ import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
 export interface ExtractOptions {
   /** Told of what GitLab logs as a warning and goes on: a failed entry, a `.git` path, an ignored type. */
   readonly onWarning?: ((message: string) => void) | undefined;
+  /** Who what is made belongs to; undefined: the runner. */
+  readonly owner?: { readonly uid: number; readonly gid: number } | undefined;
 }
+
+type Owner = ExtractOptions['owner'];
 
 export interface ExtractResult {
   readonly entries: number;
@@ -91,6 +98,7 @@ function openEntry(zip: ZipFile, entry: Entry): Promise<Readable> {
 const openFd = promisify(fsOpen);
 const fchmodFd = promisify(fchmod);
 const futimesFd = promisify(futimes);
+const fchownFd = promisify(fchown);
 const closeFd = promisify(close);
 
 /**
@@ -124,7 +132,7 @@ function copy(data: Readable, out: Writable, nudge: GarbageNudge): Promise<void>
  * Writes one file as GitLab does (an existing file or link is removed first, never written
  * through), then sets its exact mode (no umask) and mtime on the descriptor.
  */
-async function writeFile(path: string, mode: number, mtime: Date, data: Readable, nudge: GarbageNudge): Promise<void> {
+async function writeFile(path: string, mode: number, mtime: Date, data: Readable, nudge: GarbageNudge, owner: Owner): Promise<void> {
   let fd: number;
   try {
     fd = await openFd(path, 'wx', mode & 0o777);
@@ -140,6 +148,7 @@ async function writeFile(path: string, mode: number, mtime: Date, data: Readable
     });
   }
   try {
+    if (owner !== undefined) await fchownFd(fd, owner.uid, owner.gid);
     await copy(data, createWriteStream(path, { fd, autoClose: false }), nudge);
     await fchmodFd(fd, mode & 0o7777);
     await futimesFd(fd, new Date(), mtime);
@@ -171,6 +180,11 @@ async function extract(zipPath: string, targetDir: string, options: ExtractOptio
     warn(`${message} (suppressing repeats)`);
   };
   const directories: { path: string; mode: number; mtime: Date }[] = [];
+  const owner = options.owner;
+  /** What the runner made becomes the owner's (lchown: a link itself, never its target). */
+  const giveAway = async (path: string): Promise<void> => {
+    if (owner !== undefined) await lchown(path, owner.uid, owner.gid);
+  };
   const nudge = new GarbageNudge({ onNode: false });
   let checkedParent = '';
   let entries = 0;
@@ -187,9 +201,11 @@ async function extract(zipPath: string, targetDir: string, options: ExtractOptio
       try {
         stats = await lstat(current);
       } catch {
-        await mkdir(current, { mode: 0o777 }).catch((error: NodeJS.ErrnoException) => {
+        const made = await mkdir(current, { mode: 0o777 }).then(() => true, (error: NodeJS.ErrnoException) => {
           if (error.code !== 'EEXIST') throw error;
+          return false;
         });
+        if (made) await giveAway(current);
         continue;
       }
       if (stats.isSymbolicLink()) {
@@ -212,9 +228,11 @@ async function extract(zipPath: string, targetDir: string, options: ExtractOptio
       const type = mode & S_IFMT;
       if (type === S_IFDIR) {
         // Writable until the end, when its own mode is set: its children come first.
-        await mkdir(path, { mode: (mode & 0o777) | 0o700 }).catch((error: NodeJS.ErrnoException) => {
+        const made = await mkdir(path, { mode: (mode & 0o777) | 0o700 }).then(() => true, (error: NodeJS.ErrnoException) => {
           if (error.code !== 'EEXIST') throw error;
+          return false;
         });
+        if (made) await giveAway(path);
         directories.push({ path, mode: mode & 0o7777, mtime: entry.getLastModDate() });
       } else if (type === S_IFLNK) {
         if (entry.uncompressedSize > MAX_LINK_TARGET) throw new Error(`symlink target of ${entry.uncompressedSize} bytes is too long`);
@@ -222,9 +240,10 @@ async function extract(zipPath: string, targetDir: string, options: ExtractOptio
         for await (const chunk of await openEntry(zip, entry)) chunks.push(chunk as Buffer);
         await unlink(path).catch(() => {});
         await symlink(Buffer.concat(chunks).toString('utf8'), path);
+        await giveAway(path);
         checkedParent = ''; // a link may now stand where a checked directory was
       } else if (type === S_IFREG) {
-        await writeFile(path, mode, entry.getLastModDate(), await openEntry(zip, entry), nudge);
+        await writeFile(path, mode, entry.getLastModDate(), await openEntry(zip, entry), nudge, options.owner);
         bytes += entry.uncompressedSize;
       } else {
         warn(`File ignored: "${name}"`);

@@ -18,7 +18,8 @@ export class ArchiveError extends Error {
 }
 
 /** The cache stages' archiver: one per stage, remembering the kinds of what it collected for the zip. */
-export function cacheArchiver(): CacheArchiver {
+/** `owner`: who extracted files belong to (the job's user); undefined: the runner. */
+export function cacheArchiver(owner?: { readonly uid: number; readonly gid: number }): CacheArchiver {
   const kinds = new Map<string, ArchiveEntry['kind']>();
   return {
     async collect(entry, projectDir): Promise<CollectedFiles> {
@@ -39,7 +40,7 @@ export function cacheArchiver(): CacheArchiver {
     },
     async extractZip(zipPath, projectDir) {
       const lines: HelperLine[] = [];
-      await extractZip(zipPath, projectDir, { onWarning: (message) => lines.push(helper('warning', message)) });
+      await extractZip(zipPath, projectDir, { onWarning: (message) => lines.push(helper('warning', message)), owner });
       return { lines };
     },
   };

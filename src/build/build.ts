@@ -171,6 +171,7 @@ class Build {
       output: (text) => this.log.write(Buffer.from(text)),
       records: this.stages.transfers,
       signal: this.transferStop.signal,
+      fileOwner: this.environment.fileOwner,
     });
     return this.transfersMemo;
   }

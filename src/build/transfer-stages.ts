@@ -49,6 +49,8 @@ export interface TransferFrame {
   readonly records: TransferRecord[];
   /** Aborts when the job must stop transferring (a forced stop, the runner's exit, the job's timeout). */
   readonly signal: AbortSignal;
+  /** Who what the stages extract into the project belongs to (the job's user); undefined: the runner. */
+  readonly fileOwner?: { readonly uid: number; readonly gid: number } | undefined;
 }
 
 /** How a stage ended: done (or skipped), or failed with GitLab's closing-line text. */
@@ -137,7 +139,7 @@ export class TransferStages {
     if (refused !== undefined) return { ok: false, failure: refused.message, system: true };
     return this.inStage('restore_cache', async () => {
       const started = performance.now();
-      const report = await restoreCaches(this.cacheEntries, this.cacheContext(), cacheArchiver());
+      const report = await restoreCaches(this.cacheEntries, this.cacheContext(), cacheArchiver(this.frame.fileOwner));
       this.cacheLines(report.lines);
       const seconds = (performance.now() - started) / 1000 / Math.max(1, report.entries.length);
       for (const entry of report.entries) {
@@ -209,7 +211,10 @@ export class TransferStages {
         return false;
       }
       try {
-        await extractZip(file, this.projectDir, { onWarning: (text) => this.helperLine({ level: 'warning', message: text }) });
+        await extractZip(file, this.projectDir, {
+          onWarning: (text) => this.helperLine({ level: 'warning', message: text }),
+          owner: this.frame.fileOwner,
+        });
       } catch (error) {
         this.helperLine({ level: 'fatal', message: message(error) });
         this.record('download', started, report.bytes, 'archive');

@@ -5,11 +5,13 @@ import type { Config } from '../config/types.ts';
 import { loadConfig } from '../config/load.ts';
 import { formatListenAddress } from '../config/listen-address.ts';
 import type { Logger } from '../log/logger.ts';
+import { checkJobUsersOnHost } from '../executors/shell/job-user.ts';
 
 export function reloadConfig(path: string | undefined, cwd: string, current: Config, agent: Agent | undefined, logger: Logger): Config {
   let next: Config;
   try {
     const loaded = loadConfig(path, cwd);
+    checkJobUsersOnHost(loaded.config, loaded.path ?? 'config');
     for (const warning of loaded.warnings) logger.warn(warning);
     next = loaded.config;
   } catch (error) {

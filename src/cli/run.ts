@@ -19,6 +19,7 @@ import { versionInfo } from '../version.ts';
 import { checkWorkingDirectory } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
+import { checkJobUsersOnHost } from '../executors/shell/job-user.ts';
 import { agentWithMetrics } from './agent-with-metrics.ts';
 import { runnerTracing } from './job-tracing.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
@@ -60,6 +61,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const flagAddress: ListenAddress | undefined | null = options.metricsServer === undefined ? null : parseListenAddress(options.metricsServer);
   const loaded = loadConfig(options.configPath, cwd);
   const { config } = loaded;
+  // Jobs to run as users this runner cannot switch to, or that do not exist, would all fail: refuse to start instead.
+  checkJobUsersOnHost(config, loaded.path ?? 'config');
   // With the configuration, before anything starts: a state file that cannot be read is as fatal as a bad config.toml (GitLab Runner's).
   const systemId = loadSystemId(loaded.path ?? options.configPath, cwd);
   const push = await otlpPushOf(config, logger);

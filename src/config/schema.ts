@@ -54,6 +54,7 @@ export const RUNNER_KEYS: Readonly<Record<string, KeySpec>> = {
   'tls-ca-file': { type: 'string', default: undefined },
   request_concurrency: { type: 'integer', default: DEFAULT_RUNNER.requestConcurrency },
   shell: { type: 'string', default: undefined },
+  user: { type: 'string or array of strings', default: undefined },
   environment: { type: 'array of strings', default: undefined },
   pre_get_sources_script: { type: 'string', default: undefined },
   post_get_sources_script: { type: 'string', default: undefined },

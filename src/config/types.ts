@@ -91,6 +91,8 @@ export interface RunnerConfig {
   readonly requestConcurrency: number;
   /** The shell stages run in; undefined: bash where it is on PATH, else sh. */
   readonly shell: ShellName | undefined;
+  /** The users the shell executor runs jobs as, one for each job running at once; empty: the runner's own user. */
+  readonly user: readonly string[];
   /** `KEY=value` variables every job of this runner gets (before the job's own, which win). */
   readonly environment: readonly string[];
   readonly scripts: RunnerScripts;
@@ -115,6 +117,7 @@ export const DEFAULT_RUNNER: Omit<RunnerConfig, 'name'> = {
   tlsCaFile: undefined,
   requestConcurrency: 1,
   shell: undefined,
+  user: [],
   environment: [],
   scripts: { preGetSources: undefined, postGetSources: undefined, preBuild: undefined, postBuild: undefined },
   customBuildDir: false,

@@ -4,6 +4,7 @@
 import { describeValue } from './describe-value.ts';
 import { CUSTOM_BUILD_DIR_KEYS, DOCKER_KEYS, GLOBAL_KEYS, OTEL_KEYS, RUNNER_KEYS } from './schema.ts';
 import { readDockerConfig } from './docker-config.ts';
+import { checkJobUsers, readJobUsers } from './job-users.ts';
 import { readOtelConfig } from './otel-config.ts';
 import { ConfigError, type Table, TableReader } from './table-reader.ts';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger.ts';
@@ -89,9 +90,10 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
   if (name.length > MAX_RUNNER_NAME || /[\u0000-\u001f\u007f]/.test(name)) {
     throw new ConfigError(`${origin}: ${where}name: expected at most ${MAX_RUNNER_NAME} printable characters, got ${JSON.stringify(name)}`);
   }
+  const executor = reader.choice<ExecutorName>('executor', EXECUTORS);
   const runner: RunnerConfig = {
     name,
-    executor: reader.choice<ExecutorName>('executor', EXECUTORS),
+    executor,
     limit: reader.integer('limit', 0, MAX_JOBS),
     queueDir: reader.path('queue_dir'),
     buildsDir: reader.path('builds_dir'),
@@ -102,6 +104,7 @@ function readRunner(table: Table, index: number, origin: string, warnings: strin
     ...readCoordinator(reader, where, origin),
     requestConcurrency: reader.integer('request_concurrency', 1, MAX_REQUEST_CONCURRENCY),
     shell: reader.optionalChoice('shell', SHELLS),
+    user: readJobUsers(reader, executor),
     environment: readEnvironment(reader, where, origin),
     scripts: readScripts(reader),
     debugTraceDisabled: reader.boolean('debug_trace_disabled'),
@@ -191,5 +194,6 @@ export function validateConfig(document: Table, origin: string): { config: Confi
     }
     seen.add(runner.name);
   }
+  checkJobUsers(config, origin);
   return { config, warnings };
 }

@@ -7,6 +7,7 @@ import type { ExecutorEvents, ExecutorFactory } from '../job/executor.ts';
 import { shortToken } from '../job/short-token.ts';
 import { DockerExecutor } from './docker/docker-executor.ts';
 import { dockerHost, DockerRunner } from './docker/docker-runner.ts';
+import { UserLeases } from './shell/job-user.ts';
 import { ShellExecutor } from './shell/shell-executor.ts';
 
 export interface ExecutorFactoryOptions {
@@ -27,6 +28,8 @@ export interface ExecutorFactoryOptions {
 export function executorFactory(workingDirectory: string, options: ExecutorFactoryOptions = {}): ExecutorFactory {
   const dockerRunners = new Map<string, DockerRunner>();
   const swept = new Set<string>();
+  // The shell runners' job users: one job a user, whichever runner it is of.
+  const leases = new UserLeases();
   const dockerRunner = (runner: RunnerConfig): DockerRunner => {
     const identity = { shortToken: shortToken(runner.token), systemId: options.systemId ?? '', runnerName: runner.name };
     const host = dockerHost(runner.docker?.host);
@@ -55,6 +58,8 @@ export function executorFactory(workingDirectory: string, options: ExecutorFacto
             workingDirectory,
             keepBuildDir: runner.keepBuildsDir,
             shell: runner.shell,
+            users: runner.user,
+            leases,
           });
         case 'docker':
           return new DockerExecutor({

@@ -107,6 +107,11 @@ export interface JobEnvironment {
   readonly sharedWithJob?: boolean | undefined;
   /** The shell of the stages that run on the host, where it differs from the job's. */
   readonly hostShell?: ShellKind | undefined;
+  /**
+   * Who the files the runner itself writes into the job's directories (restored caches, downloaded
+   * artifacts) must belong to, where the job runs as a user other than the runner's; undefined: the runner.
+   */
+  readonly fileOwner?: { readonly uid: number; readonly gid: number } | undefined;
   /** Where `stage` runs; undefined: everything in the job's environment. */
   placeOf?(stage: BuildStage): StagePlace;
   /** Runs one stage's script to its end. Rejects only when it cannot be started. */

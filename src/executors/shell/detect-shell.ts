@@ -7,7 +7,7 @@ import type { ShellKind } from '../../job/executor.ts';
 export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 /** Finds an executable on PATH. */
-function which(name: string, path: string): string | undefined {
+export function which(name: string, path: string): string | undefined {
   for (const dir of path.split(delimiter)) {
     if (dir === '') continue;
     const candidate = join(dir, name);

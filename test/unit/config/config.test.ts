@@ -25,6 +25,7 @@ keep_builds_dir = true
 cache_dir = "/var/lib/runner/cache"
 output_limit = 8192
 shell = "sh"
+user = ["ci-1", "ci-2"]
 environment = ["GREETING=hello", "EMPTY=", "JOINED=a=b"]
 pre_get_sources_script = "echo pre-get"
 post_get_sources_script = "echo post-get"
@@ -64,6 +65,7 @@ test('a full config.toml is read with every key', () => {
       tlsCaFile: undefined,
       requestConcurrency: 1,
       shell: 'sh',
+      user: ['ci-1', 'ci-2'],
       // As written: split at the first '=' only when the job's variables are made.
       environment: ['GREETING=hello', 'EMPTY=', 'JOINED=a=b'],
       // TOML drops the newline right after ''' (the script starts with its first command).
@@ -87,6 +89,7 @@ test('a full config.toml is read with every key', () => {
       requestConcurrency: 1,
       // GitLab Runner's defaults: the shell found on the machine, nothing around the jobs, CI_DEBUG_TRACE allowed, no GIT_CLONE_PATH.
       shell: undefined,
+      user: [],
       environment: [],
       scripts: { preGetSources: undefined, postGetSources: undefined, preBuild: undefined, postBuild: undefined },
       debugTraceDisabled: false,
