@@ -19,6 +19,7 @@ import { versionInfo } from '../version.ts';
 import { checkWorkingDirectory } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
+import { loadWebConfig } from '../server/web-config/load-web-config.ts';
 import { checkJobUsersOnHost } from '../executors/shell/job-user.ts';
 import { agentWithMetrics } from './agent-with-metrics.ts';
 import { runnerTracing } from './job-tracing.ts';
@@ -65,6 +66,10 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   checkJobUsersOnHost(config, loaded.path ?? 'config');
   // With the configuration, before anything starts: a state file that cannot be read is as fatal as a bad config.toml (GitLab Runner's).
   const systemId = loadSystemId(loaded.path ?? options.configPath, cwd);
+  const address = flagAddress === null ? config.metricsServer : flagAddress;
+  // A web config that cannot be used stops the start as a bad config.toml does, before anything starts.
+  const webConfigFile = options.webConfigFile ?? config.webConfigFile;
+  if (address && webConfigFile !== undefined) loadWebConfig(webConfigFile, cwd);
   const push = await otlpPushOf(config, logger);
   const tracing = runnerTracing(config, process.env, logger);
   await tracing.load(config);
@@ -143,7 +148,6 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   if (tracing.describe !== undefined) logger.info('OTLP job tracing enabled', tracing.describe);
   agent = agentWithMetrics(telemetry, configuration, workingDirectory, logger, systemId.id, tracing.tracer);
 
-  const address = flagAddress === null ? config.metricsServer : flagAddress;
   if (address) {
     const routes = createRequestListener(agent, telemetry, logger, profilers);
     server = await startMetricsServer(config, routes, { address, webConfigFlag: options.webConfigFile, cwd, meter: telemetry.meter }, logger);

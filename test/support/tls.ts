@@ -34,6 +34,8 @@ export interface PrivateCa {
   readonly server: Certificate;
   /** A client certificate with these subject alternative names (`DNS:x`, `URI:y`, `email:z`), made on first use. */
   client(name: string, sans?: readonly string[]): Certificate;
+  /** Another server certificate for localhost and 127.0.0.1 (a rotation's), named `name`. */
+  serverAlso(name: string): Certificate;
 }
 
 function signed(dir: string, name: string, ca: { keyFile: string; certFile: string }, extensions: readonly string[]): Certificate {
@@ -53,7 +55,8 @@ export function privateCa(dir: string): PrivateCa {
   const caFile = join(dir, 'ca.pem');
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', '/CN=runner test CA']);
   const ca = { keyFile: caKey, certFile: caFile };
-  const server = signed(dir, 'server', ca, ['subjectAltName=DNS:localhost,IP:127.0.0.1', 'extendedKeyUsage=serverAuth']);
+  const serverExtensions = ['subjectAltName=DNS:localhost,IP:127.0.0.1', 'extendedKeyUsage=serverAuth'];
+  const server = signed(dir, 'server', ca, serverExtensions);
   const clients = new Map<string, Certificate>();
   return {
     dir,
@@ -67,5 +70,6 @@ export function privateCa(dir: string): PrivateCa {
       }
       return made;
     },
+    serverAlso: (name) => signed(dir, name, ca, serverExtensions),
   };
 }
