@@ -23,10 +23,10 @@
 // (no `mkfifo`), the runtime's pipes are used (outputPipe 'runtime').
 import { openNamedPipe, type PipeEnds } from '../system/named-pipe.ts';
 import { PipeReader } from '../system/pipe-reader.ts';
-import { readProcStat } from '../system/proc-stat.ts';
+import { groupMembers, readProcStat } from '../system/proc-stat.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { closeSync, readdirSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 
 export interface GroupCommand {
   readonly command: string;
@@ -100,18 +100,8 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
  */
 export function groupAlive(pgid: number): boolean {
   if (!signalGroup(pgid, 0)) return false;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
-  }
-  return false;
+  const members = groupMembers(pgid);
+  return members === undefined || members.length > 0;
 }
 
 /** State and process group of a process; undefined when it is gone (or there is no /proc). */
