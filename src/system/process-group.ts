@@ -13,6 +13,9 @@
 // child_process reports a child signalled through child.kill() as killed by
 // that signal even when it exited 0.
 //
+// The runner's death: a watchdog per group (system/group-watchdog.ts) ends
+// the group when the runner is gone.
+//
 // Output: stdout and stderr are both the write end of one named pipe
 // (system/named-pipe.ts), whose read end is read into one reused buffer
 // (system/pipe-reader.ts), so the runner's memory does not grow with the
@@ -21,9 +24,10 @@
 // about 100 MiB more than a 100 MiB one). Output is seen within 200 ms of
 // being written (sooner while it flows). Where no named pipe can be made
 // (no `mkfifo`), the runtime's pipes are used (outputPipe 'runtime').
-import { openNamedPipe, type PipeEnds } from '../system/named-pipe.ts';
-import { PipeReader } from '../system/pipe-reader.ts';
-import { groupMembers, readProcStat } from '../system/proc-stat.ts';
+import { openNamedPipe, type PipeEnds } from './named-pipe.ts';
+import { PipeReader } from './pipe-reader.ts';
+import { watchGroup } from './group-watchdog.ts';
+import { groupMembers, readProcStat } from './proc-stat.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { closeSync } from 'node:fs';
@@ -198,6 +202,9 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
     if (pipe) closeSync(pipe.readFd);
     throw new Error(`${options.command}: started without a pid`);
   }
+  // Watched before its script arrives on stdin: should the runner die from here on, the group ends with it.
+  const leaderStart = readProcStat(pgid)?.startTime;
+  const watchdog = watchGroup(pgid, leaderStart, options.graceMs);
 
   output = pipe ? readNamedPipe(pipe, options.onOutput) : readStreams(child, options.onOutput);
   if (exitInfo !== undefined) output.wake();
@@ -262,6 +269,7 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
     if (timer !== undefined) clearTimeout(timer);
     if (killTimer !== undefined) clearTimeout(killTimer);
     for (const signal of options.cancelSignals) signal.removeEventListener('abort', onAbort);
+    watchdog.release();
   }
 
   const info = exitInfo ?? { code: null, signal: null };
