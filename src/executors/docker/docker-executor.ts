@@ -213,6 +213,8 @@ export class DockerExecutor implements Executor {
     const containerTempDir = map(directories.tempDir);
     // Only the runner's user reaches builds_dir/docker on the host; under the job's root, whatever user the container runs as may write.
     await mkdir(base, { recursive: true, mode: 0o700 });
+    // Also when an older runner made it: the stage scripts below it hold the job's masked variables, and stay after a crash.
+    await chmod(base, 0o700);
     await mkdir(privateDir, { mode: 0o700 });
     await mkdir(root, { mode: 0o700 });
     for (const dir of [dirname(projectDir), projectDir, containerTempDir]) await mkdir(dir, { recursive: true });
