@@ -14,7 +14,9 @@
 // that signal even when it exited 0.
 //
 // The runner's death: a watchdog per group (system/group-watchdog.ts) ends
-// the group when the runner is gone.
+// the group when the runner is gone, and the group is listed in the
+// process's record (system/process-record.ts) for the next start to end
+// what the watchdog could not.
 //
 // Output: stdout and stderr are both the write end of one named pipe
 // (system/named-pipe.ts), whose read end is read into one reused buffer
@@ -28,6 +30,7 @@ import { openNamedPipe, type PipeEnds } from './named-pipe.ts';
 import { PipeReader } from './pipe-reader.ts';
 import { watchGroup } from './group-watchdog.ts';
 import { groupMembers, readProcStat } from './proc-stat.ts';
+import { trackGroup } from './process-record.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { closeSync } from 'node:fs';
@@ -202,9 +205,11 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
     if (pipe) closeSync(pipe.readFd);
     throw new Error(`${options.command}: started without a pid`);
   }
-  // Watched before its script arrives on stdin: should the runner die from here on, the group ends with it.
+  // Watched and recorded before its script arrives on stdin: should the runner die from here on, the group
+  // ends with it (group-watchdog.ts), and what the watchdog missed the next start ends (dead-runners.ts).
   const leaderStart = readProcStat(pgid)?.startTime;
   const watchdog = watchGroup(pgid, leaderStart, options.graceMs);
+  const untrack = leaderStart === undefined ? () => {} : trackGroup({ pgid, startTime: leaderStart, graceMs: options.graceMs });
 
   output = pipe ? readNamedPipe(pipe, options.onOutput) : readStreams(child, options.onOutput);
   if (exitInfo !== undefined) output.wake();
@@ -270,6 +275,7 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
     if (killTimer !== undefined) clearTimeout(killTimer);
     for (const signal of options.cancelSignals) signal.removeEventListener('abort', onAbort);
     watchdog.release();
+    untrack();
   }
 
   const info = exitInfo ?? { code: null, signal: null };
