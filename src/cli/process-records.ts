@@ -11,7 +11,7 @@
 // are acted on, so runners sharing the directory never touch each other's.
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log/logger.ts';
-import { reapDeadRunners } from '../system/dead-runners.ts';
+import { reapDeadRunners, type ReapReport } from '../system/dead-runners.ts';
 import { openProcessRecord } from '../system/process-record.ts';
 
 export const PROCESS_RECORDS_DIR = '.runner_processes';
@@ -29,7 +29,13 @@ export function processRecordsDir(statePath: string): string {
  * after this process's death, not the start: it is logged.
  */
 export async function startProcessRecord(dir: string, logger: Logger): Promise<void> {
-  const report = await reapDeadRunners(dir);
+  let report: ReapReport;
+  try {
+    report = await reapDeadRunners(dir);
+  } catch (error) {
+    // Never a reason not to start: the dead runners' jobs are failed either way.
+    report = { owners: [], groups: [], removed: [], problems: [`${dir}: ${error instanceof Error ? error.message : String(error)}`] };
+  }
   if (report.groups.length > 0 || report.removed.length > 0) {
     logger.warn('Cleaned up after runner processes that died', {
       processes: report.owners.join(','),
