@@ -29,6 +29,7 @@ import type { LogSink } from '../job/log.ts';
 import type { Job } from '../job/model.ts';
 import { type BuildStage, type JobResult, systemFailureResult } from '../job/result.ts';
 import type { ArtifactTransport } from '../job/transfer.ts';
+import { trackPath } from '../system/process-record.ts';
 import { sleep } from '../system/sleep.ts';
 import { JobLog, outputLimitBytes } from '../trace/job-log.ts';
 import { type BuildPlan, DEFAULT_AFTER_SCRIPT_TIMEOUT_MS, hostPlanOf, type JobSlot, planBuild, type RunnerSettings } from './plan.ts';
@@ -113,6 +114,8 @@ class Build {
   private deadlinePassed = false;
   private readonly plan: ReturnType<typeof planBuild>;
   private environment: JobEnvironment | undefined;
+  /** Ends the recording of the job's directories on the runner's side (system/process-record.ts). */
+  private untrackDirectories: () => void = () => {};
 
   constructor(private readonly job: Job, private readonly options: BuildOptions) {
     this.timeoutSeconds = job.timeoutSeconds ?? options.defaultTimeoutSeconds ?? DEFAULT_JOB_TIMEOUT_SECONDS;
@@ -311,6 +314,11 @@ class Build {
         log: (entry) => this.stages.executorLine(entry),
         signal: this.transferStop.signal,
       });
+      // Recorded from here until the cleanup removed them: should the runner die, its next start removes the job's
+      // token and file variables (the temporary directory) and a disposable checkout.
+      const host = this.environment.hostDirectories ?? directories;
+      const untrack = [host.tempDir, ...(host.disposable ? [host.projectDir] : [])].map((dir) => trackPath(resolve(dir)));
+      this.untrackDirectories = () => untrack.forEach((done) => done());
     } catch (error) {
       if (error instanceof PrepareError && error.reason !== 'runner_system_failure') this.outcome.fail(error.reason, error.message);
       else this.outcome.systemFailure('prepare_executor', error, error instanceof PrepareError ? error.message : undefined);
@@ -329,6 +337,7 @@ class Build {
     try {
       if (!quiet) await this.stages.cleanupScript();
       await this.environment?.cleanup();
+      this.untrackDirectories();
     } catch (error) {
       this.outcome.note(`cleanup_file_variables: ${message(error)}`);
     } finally {

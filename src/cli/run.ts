@@ -24,6 +24,8 @@ import { checkJobUsersOnHost } from '../executors/shell/job-user.ts';
 import { agentWithMetrics } from './agent-with-metrics.ts';
 import { runnerTracing } from './job-tracing.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
+import { processRecordsDir, startProcessRecord } from './process-records.ts';
+import { closeProcessRecord } from '../system/process-record.ts';
 
 /** How long a forced exit waits for coordinators to hear that their jobs failed. */
 const ABANDON_REPORT_MS = 3_000;
@@ -89,6 +91,8 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   logger.info('Working directory', { dir: workingDirectory });
   if (systemId.warning !== undefined) logger.warn(systemId.warning);
   logger.info('Runner system ID', { system_id: systemId.id });
+  // Before anything of this process runs: the job groups a killed predecessor left are ended and its temporary files removed.
+  await startProcessRecord(processRecordsDir(systemId.path), logger);
 
   let requestStop: (request: { mode: StopMode; signal: string }) => void = () => undefined;
   const stopRequested = new Promise<{ mode: StopMode; signal: string }>((resolve) => {
@@ -106,7 +110,10 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const exitNow = (): void => {
     forced = true;
     agent?.forceStop();
-    void (agent?.abandonAll(ABANDON_REPORT_MS) ?? Promise.resolve()).finally(() => process.exit(1));
+    void (agent?.abandonAll(ABANDON_REPORT_MS) ?? Promise.resolve()).finally(() => {
+      closeProcessRecord();
+      process.exit(1);
+    });
   };
   const armShutdownTimeout = (): void => {
     if (forceTimer !== undefined) return;
@@ -170,6 +177,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   await telemetry.shutdown();
   if (profilers) await stopProfilers(profilers);
   clearTimeout(forceTimer);
+  closeProcessRecord();
   logger.info('Runner stopped');
   // A forced stop exits 1 even when the jobs, killed, let the normal shutdown finish first.
   return forced ? 1 : 0;

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, constants, fstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trackPath } from './process-record.ts';
 
 export interface PipeEnds {
   /** Opened with O_NONBLOCK, for PipeReader. */
@@ -41,12 +42,15 @@ function mkfifo(paths: readonly string[]): Promise<void> {
 
 async function makeBatch(): Promise<void> {
   const directory = mkdtempSync(join(tmpdir(), 'runner-pipes-'));
+  // For the milliseconds it exists: should the runner die meanwhile, the next start removes it.
+  const untrack = trackPath(directory);
   try {
     const paths = Array.from({ length: BATCH }, (_, i) => join(directory, `${i}`));
     await mkfifo(paths);
     for (const path of paths) spare.push(openBoth(path));
   } finally {
     rmSync(directory, { recursive: true, force: true });
+    untrack();
   }
 }
 

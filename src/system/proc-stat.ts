@@ -151,7 +151,57 @@ export function descendants(pid: number): ProcessId[] {
   return found;
 }
 
+/**
+ * The live members of a process group (zombies left out: they have ended and
+ * only wait to be reaped, which a container's pid 1 may never do), from
+ * /proc; undefined where there is no /proc.
+ */
+export function groupMembers(pgid: number): ProcessId[] | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const members: ProcessId[] = [];
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') members.push({ pid: Number(entry), startTime: stat.startTime });
+  }
+  return members;
+}
+
 /** Whether the process seen as `id` still runs (a new process with its pid is another one). */
 export function isSameProcess(id: ProcessId): boolean {
   return readProcStat(id.pid)?.startTime === id.startTime;
+}
+
+/** This boot's id (/proc/sys/kernel/random/boot_id): pids and start times of another boot name nothing now. Undefined without /proc. */
+export function bootId(): string | undefined {
+  return readProcText('/proc/sys/kernel/random/boot_id')?.trim() || undefined;
+}
+
+/** Whether a pid exists, asked with signal 0 (for systems without /proc). */
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether the process seen as pid + start time still runs: the pid exists,
+ * is no zombie, and has that start time (`unknown`: recorded where /proc
+ * could not tell, then the pid's existence is all that is checked; likewise
+ * where there is no /proc now).
+ */
+export function isProcessAlive(pid: number, startTime: string): boolean {
+  const stat = readProcStat(pid);
+  if (stat === undefined) return false;
+  if (stat === null) return pidExists(pid);
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return startTime === 'unknown' || stat.startTime === startTime;
 }

@@ -13,6 +13,11 @@
 // child_process reports a child signalled through child.kill() as killed by
 // that signal even when it exited 0.
 //
+// The runner's death: a watchdog per group (system/group-watchdog.ts) ends
+// the group when the runner is gone, and the group is listed in the
+// process's record (system/process-record.ts) for the next start to end
+// what the watchdog could not.
+//
 // Output: stdout and stderr are both the write end of one named pipe
 // (system/named-pipe.ts), whose read end is read into one reused buffer
 // (system/pipe-reader.ts), so the runner's memory does not grow with the
@@ -21,12 +26,14 @@
 // about 100 MiB more than a 100 MiB one). Output is seen within 200 ms of
 // being written (sooner while it flows). Where no named pipe can be made
 // (no `mkfifo`), the runtime's pipes are used (outputPipe 'runtime').
-import { openNamedPipe, type PipeEnds } from '../system/named-pipe.ts';
-import { PipeReader } from '../system/pipe-reader.ts';
-import { readProcStat } from '../system/proc-stat.ts';
+import { openNamedPipe, type PipeEnds } from './named-pipe.ts';
+import { PipeReader } from './pipe-reader.ts';
+import { watchGroup } from './group-watchdog.ts';
+import { groupMembers, readProcStat } from './proc-stat.ts';
+import { trackGroup } from './process-record.ts';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { closeSync, readdirSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 
 export interface GroupCommand {
   readonly command: string;
@@ -100,18 +107,8 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
  */
 export function groupAlive(pgid: number): boolean {
   if (!signalGroup(pgid, 0)) return false;
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = procStat(Number(entry));
-    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
-  }
-  return false;
+  const members = groupMembers(pgid);
+  return members === undefined || members.length > 0;
 }
 
 /** State and process group of a process; undefined when it is gone (or there is no /proc). */
@@ -208,6 +205,11 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
     if (pipe) closeSync(pipe.readFd);
     throw new Error(`${options.command}: started without a pid`);
   }
+  // Watched and recorded before its script arrives on stdin: should the runner die from here on, the group
+  // ends with it (group-watchdog.ts), and what the watchdog missed the next start ends (dead-runners.ts).
+  const leaderStart = readProcStat(pgid)?.startTime;
+  const watchdog = watchGroup(pgid, leaderStart, options.graceMs);
+  const untrack = leaderStart === undefined ? () => {} : trackGroup({ pgid, startTime: leaderStart, graceMs: options.graceMs });
 
   output = pipe ? readNamedPipe(pipe, options.onOutput) : readStreams(child, options.onOutput);
   if (exitInfo !== undefined) output.wake();
@@ -272,6 +274,8 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
     if (timer !== undefined) clearTimeout(timer);
     if (killTimer !== undefined) clearTimeout(killTimer);
     for (const signal of options.cancelSignals) signal.removeEventListener('abort', onAbort);
+    watchdog.release();
+    untrack();
   }
 
   const info = exitInfo ?? { code: null, signal: null };

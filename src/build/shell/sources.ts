@@ -126,7 +126,9 @@ function fetchSources(body: ScriptBody, plan: SourcesPlan, remote: string, rewri
   ) {
     body.command('git', 'config', '-f', `${template}/config`, key!, value!);
   }
-  body.command('rm', '-f', ext);
+  // Made empty and private before anything goes in (git config keeps a file's mode): the job token lands in it, and a
+  // runner killed mid-job leaves it behind until its next start.
+  body.line(`(umask 077 && : > ${q(ext)})`);
   if (plan.correlationId !== undefined) {
     body.command('git', 'config', '-f', ext, 'http.extraHeader', `X-Gitaly-Correlation-ID: ${plan.correlationId}`);
     body.notice(`Gitaly correlation ID: ${plan.correlationId}`);

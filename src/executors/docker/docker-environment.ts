@@ -37,6 +37,8 @@ export interface DockerEnvironmentParts {
   readonly containerTempDir: string;
   /** What is removed on the host after the job (its directories). */
   readonly hostRemoved: readonly string[];
+  /** Told of each of those once it is removed. */
+  readonly untrack: (dir: string) => void;
   readonly host: { readonly shell: { readonly kind: ShellKind; readonly path: string }; readonly workingDirectory: string };
   readonly graceMs: number;
   readonly events: ExecutorEvents | undefined;
@@ -173,7 +175,9 @@ export class DockerEnvironment implements JobEnvironment {
     if (this.parts.network !== undefined) await engine.networkRemove(this.parts.network).catch((error: Error) => failures.push(error.message));
     this.finalUse = this.parts.cgroup?.read();
     this.parts.cgroup?.remove();
-    for (const dir of this.parts.hostRemoved) await rm(dir, { recursive: true, force: true }).catch((error: Error) => failures.push(error.message));
+    for (const dir of this.parts.hostRemoved) {
+      await rm(dir, { recursive: true, force: true }).then(() => this.parts.untrack(dir), (error: Error) => failures.push(error.message));
+    }
     if (failures.length > 0) throw new Error(failures.join('; '));
   }
 }

@@ -25,6 +25,7 @@ import { effectivePolicies, fetchImage, isAllowed, type PrepareLog, refuseImage 
 import { JobCgroup } from './job-cgroup.ts';
 import { containerName, type JobIdentity, jobLabels, LABEL_PREFIX, networkName, projectUniqueName } from './naming.ts';
 import { DockerRunner } from './docker-runner.ts';
+import { trackPath } from '../../system/process-record.ts';
 import {
   configService,
   healthPorts,
@@ -124,6 +125,8 @@ export class DockerExecutor implements Executor {
     try {
       const host = await this.hostDirectories(directories, identity);
       made.hostDirs.push(host.root, host.privateDir);
+      // Recorded until removed: the next start removes the job's stage scripts and the token's git settings should the runner die.
+      for (const dir of made.hostDirs) made.untrack.set(dir, trackPath(dir));
       const hostCache = await this.projectCacheDir(directories);
       const network = await this.network(identity, made);
       const cgroup = await this.cgroup(identity);
@@ -171,6 +174,7 @@ export class DockerExecutor implements Executor {
         hostBuildsDir: host.root,
         containerTempDir: host.containerTempDir,
         hostRemoved: made.hostDirs,
+        untrack: (dir) => made.untrack.get(dir)?.(),
         host: { shell: detectShell(this.options.runner.shell), workingDirectory: this.options.workingDirectory },
         graceMs: GRACE_MS,
         events: this.options.events,
@@ -213,6 +217,8 @@ export class DockerExecutor implements Executor {
     const containerTempDir = map(directories.tempDir);
     // Only the runner's user reaches builds_dir/docker on the host; under the job's root, whatever user the container runs as may write.
     await mkdir(base, { recursive: true, mode: 0o700 });
+    // Also when an older runner made it: the stage scripts below it hold the job's masked variables, and stay after a crash.
+    await chmod(base, 0o700);
     await mkdir(privateDir, { mode: 0o700 });
     await mkdir(root, { mode: 0o700 });
     for (const dir of [dirname(projectDir), projectDir, containerTempDir]) await mkdir(dir, { recursive: true });
@@ -346,6 +352,8 @@ interface HostLayout {
 class Made {
   readonly containers: string[] = [];
   readonly hostDirs: string[] = [];
+  /** Ends the recording of a host directory (system/process-record.ts). */
+  readonly untrack = new Map<string, () => void>();
   network: string | undefined;
   cgroup: JobCgroup | undefined;
   runningServices = 0;
@@ -361,7 +369,7 @@ class Made {
     for (let i = 0; i < this.runningServices; i++) this.events?.containersRunning({ type: 'service', change: -1 });
     if (this.network !== undefined) await this.engine.networkRemove(this.network).catch(() => undefined);
     this.cgroup?.remove();
-    for (const dir of this.hostDirs) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    for (const dir of this.hostDirs) await rm(dir, { recursive: true, force: true }).then(() => this.untrack.get(dir)?.(), () => undefined);
   }
 }
 

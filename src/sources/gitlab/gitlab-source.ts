@@ -9,6 +9,7 @@ import type { ExecutorInfo } from '../../job/executor.ts';
 import { type JobSource, SourceError, type SourceJob } from '../../job/source.ts';
 import type { Logger } from '../../log/logger.ts';
 import { architecture, goArch, operatingSystem } from '../../runtime/runtime.ts';
+import { trackPath } from '../../system/process-record.ts';
 import { versionInfo } from '../../version.ts';
 import { type ApiObserver, bodyExcerpt, GitLabApi, retryAfterMs } from './api.ts';
 import { GitLabJob, type GitLabJobOptions } from './gitlab-job.ts';
@@ -33,6 +34,7 @@ export function runnerInfo(executor: ExecutorInfo): Record<string, unknown> {
 export class GitLabSource implements JobSource {
   private lastUpdate = '';
   private readonly traceDir: string;
+  private readonly untrackTraceDir: () => void;
   private readonly caPem: string | undefined;
   readonly api: GitLabApi;
 
@@ -50,6 +52,8 @@ export class GitLabSource implements JobSource {
     this.caPem = runner.tlsCaFile === undefined ? undefined : readFileSync(runner.tlsCaFile, 'utf8');
     // 0700: the logs of running jobs wait here until the coordinator has them.
     this.traceDir = mkdtempSync(join(tmpdir(), 'runner-trace-'));
+    // Left by a runner that was killed, the next start removes it (system/process-record.ts).
+    this.untrackTraceDir = trackPath(this.traceDir);
   }
 
   async request(): Promise<SourceJob | undefined> {
@@ -128,5 +132,6 @@ export class GitLabSource implements JobSource {
   async close(): Promise<void> {
     this.api.close();
     rmSync(this.traceDir, { recursive: true, force: true });
+    this.untrackTraceDir();
   }
 }

@@ -7,7 +7,7 @@
 // `unknown` and only the pid's existence is checked (signal 0). Pids are per
 // pid namespace: runners in different containers must not share a queue
 // directory unless they share the pid namespace too.
-import { readProcStat } from '../../system/proc-stat.ts';
+import { isProcessAlive, readProcStat } from '../../system/proc-stat.ts';
 
 /** Matches an owner: PID-STARTTIME with STARTTIME digits or `unknown`. */
 export const OWNER_PATTERN = /^([1-9][0-9]*)-([0-9]+|unknown)$/;
@@ -30,16 +30,6 @@ export function parseOwner(name: string): { pid: number; startTime: string } | u
   return Number.isSafeInteger(pid) ? { pid, startTime: match[2]! } : undefined;
 }
 
-/** Whether a pid exists, asked with signal 0 (for systems without /proc). */
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Whether the process an owner names still runs: its pid exists, is no
  * zombie, and has the owner's start time. A name that is not an owner name is
@@ -47,10 +37,5 @@ function pidExists(pid: number): boolean {
  */
 export function isOwnerAlive(owner: string): boolean {
   const parsed = parseOwner(owner);
-  if (!parsed) return true;
-  const stat = readProcStat(parsed.pid);
-  if (stat === undefined) return false;
-  if (stat === null) return pidExists(parsed.pid);
-  if (stat.state === 'Z' || stat.state === 'X') return false;
-  return parsed.startTime === 'unknown' || stat.startTime === parsed.startTime;
+  return parsed === undefined || isProcessAlive(parsed.pid, parsed.startTime);
 }
