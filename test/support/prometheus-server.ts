@@ -209,32 +209,42 @@ export async function startPrometheus(dir: string, config: string, flags: readon
   };
 }
 
-/** `error` with the runner's state, Prometheus's stderr and the runner's logs appended, for a failed test. */
-export async function withDiagnostics(error: unknown, runner: RunningRunner | undefined, prometheus: PrometheusServer | undefined): Promise<Error> {
+/** `error` with the runners' state, Prometheus's stderr and the runners' logs appended, for a failed test. */
+export async function withDiagnostics(error: unknown, runners: readonly RunningRunner[], prometheus: PrometheusServer | undefined): Promise<Error> {
   const reason = error instanceof Error ? error.message : String(error);
+  const states = await Promise.all(runners.map(async (runner) => `runner: ${await probeRunner(runner)}`));
+  const logs = runners.flatMap((runner) => [`--- runner logs (pid ${runner.pid}) ---`, runner.logs().trimEnd() || '(empty)']);
   return new Error(
     [
       reason,
-      runner === undefined ? 'runner: not started' : `runner: ${await probeRunner(runner)}`,
+      ...(runners.length === 0 ? ['runner: not started'] : states),
       '--- prometheus stderr ---',
       prometheus?.stderr().trimEnd() || '(empty)',
-      '--- runner logs ---',
-      runner?.logs().trimEnd() || '(not started)',
+      ...logs,
     ].join('\n'),
     { cause: error },
   );
 }
 
-/** Waits until Prometheus's target of `job` is up; `check` runs before each look (throw Fatal to stop at once). */
-export function targetUp(api: string, job: string, deadline: number, check: () => void): Promise<Target> {
-  return until(`the target of job "${job}" to be up`, deadline, async () => {
+function targetHealth(api: string, job: string, health: 'up' | 'down', deadline: number, check: () => void): Promise<Target> {
+  return until(`the target of job "${job}" to be ${health}`, deadline, async () => {
     check();
     const targets = activeTargets(await apiData(api, '/api/v1/targets?state=active'));
     const ours = targets.find((t) => t.job === job);
     if (ours === undefined) throw new Error(`no "${job}" target among ${JSON.stringify(targets)}`);
-    if (ours.health !== 'up') throw new Error(`target is ${JSON.stringify(ours)}`);
+    if (ours.health !== health) throw new Error(`target is ${JSON.stringify(ours)}`);
     return ours;
   });
+}
+
+/** Waits until Prometheus's target of `job` is up; `check` runs before each look (throw Fatal to stop at once). */
+export function targetUp(api: string, job: string, deadline: number, check: () => void): Promise<Target> {
+  return targetHealth(api, job, 'up', deadline, check);
+}
+
+/** Waits until Prometheus's target of `job` has been scraped and failed (its lastError says why); `check` as for targetUp. */
+export function targetDown(api: string, job: string, deadline: number, check: () => void): Promise<Target> {
+  return targetHealth(api, job, 'down', deadline, check);
 }
 
 /** Polls an instant query until it has a result; `check` as for targetUp. */
@@ -252,35 +262,54 @@ export function queryUntil(api: string, promql: string, deadline: number, check:
  */
 export class RunnerAndPrometheus {
   runner: RunningRunner | undefined;
+  /** More runners the same Prometheus scrapes: checked, reported and stopped as `runner` is. */
+  readonly moreRunners: RunningRunner[] = [];
   prometheus: PrometheusServer | undefined;
+
+  private get runners(): RunningRunner[] {
+    return this.runner === undefined ? [...this.moreRunners] : [this.runner, ...this.moreRunners];
+  }
 
   /**
    * Starts Prometheus (after the runner); resolves with its API address and a check that both
    * still run (a Fatal error otherwise), for until()'s probes.
    */
   async startPrometheus(dir: string, config: string, flags: readonly string[] = []): Promise<{ api: string; check: () => void }> {
-    const { runner } = this;
-    if (runner === undefined) throw new Error('start the runner first');
+    const { runners } = this;
+    if (this.runner === undefined) throw new Error('start the runner first');
     const server = this.prometheus = await startPrometheus(dir, config, flags);
     return {
       api: server.api,
       check: () => {
         server.check();
-        if (!isAlive(runner.pid)) throw new Fatal(`the runner (pid ${runner.pid}) exited`);
+        for (const runner of runners) if (!isAlive(runner.pid)) throw new Fatal(`the runner (pid ${runner.pid}) exited`);
       },
     };
   }
 
-  async run(body: () => Promise<void>): Promise<void> {
+  /** Runs `body`; a failure is reported with what Prometheus and the runners said. */
+  async diagnosed(body: () => Promise<void>): Promise<void> {
     try {
       await body();
     } catch (error) {
-      throw await withDiagnostics(error, this.runner, this.prometheus);
+      throw await withDiagnostics(error, this.runners, this.prometheus);
+    }
+  }
+
+  /** Stops Prometheus and the runners, whatever state they are in. */
+  async stop(): Promise<void> {
+    await Promise.all([
+      this.prometheus === undefined ? undefined : terminate(this.prometheus.child),
+      ...this.runners.map((runner) => stopRunner(runner)),
+    ]);
+  }
+
+  /** Runs `body` as diagnosed() does, then stops both, whatever happened. */
+  async run(body: () => Promise<void>): Promise<void> {
+    try {
+      await this.diagnosed(body);
     } finally {
-      await Promise.all([
-        this.prometheus === undefined ? undefined : terminate(this.prometheus.child),
-        this.runner === undefined ? undefined : stopRunner(this.runner),
-      ]);
+      await this.stop();
     }
   }
 }

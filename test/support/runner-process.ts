@@ -32,6 +32,7 @@ const STOP_GRACE_MS = 15_000;
 const KEEP_CHARS = 4 * 1024 * 1024;
 
 export const LISTENING = /Metrics server listening\s+address=(\S+)/;
+const LISTENING_SCHEME = /Metrics server listening\s+address=(\S+)(?:\s+scheme=(https?)\b)?/;
 export const READY = /Runner ready/;
 
 export interface SpawnOptions {
@@ -158,10 +159,10 @@ export class RunnerProcess {
     return this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
-  /** http://HOST:PORT of the metrics server, from its log; '' when it has none. */
+  /** http://HOST:PORT of the metrics server (https:// when it logged scheme=https: a web config with TLS), from its log; '' when it has none. */
   get url(): string {
-    const address = this.logs().match(LISTENING)?.[1];
-    return address === undefined ? '' : `http://${address}`;
+    const found = this.logs().match(LISTENING_SCHEME);
+    return found === null ? '' : `${found[2] ?? 'http'}://${found[1]}`;
   }
 
   /** What the runner logged (stderr) so far. */

@@ -1,7 +1,11 @@
-// A self-signed certificate for 127.0.0.1, made with the openssl command line.
+// A self-signed certificate for 127.0.0.1, or a private CA and what it signed,
+// made with the openssl command line; and the exporter toolkit's web config
+// (web_config_file) that serves them.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { runtime } from '../../src/runtime/runtime.ts';
 
 export interface Certificate {
   /** Where the key and the certificate were written (PEM). */
@@ -73,3 +77,33 @@ export function privateCa(dir: string): PrivateCa {
     serverAlso: (name) => signed(dir, name, ca, serverExtensions),
   };
 }
+
+export interface WebConfigOptions {
+  /** RequireAndVerifyClientCert against the CA (client_ca_file); default: no client certificates. */
+  readonly clientCertificates?: boolean;
+  /** basic_auth_users: user name to password, hashed here at bcrypt cost 5 (Go's minimum is 4), cheap for a test. */
+  readonly users?: Readonly<Record<string, string>>;
+}
+
+/** Writes `name` in the CA's directory: a web config serving the CA's server certificate; returns its path. */
+export function writeWebConfig(ca: PrivateCa, name: string, options: WebConfigOptions = {}): string {
+  const lines = ['tls_server_config:', `  cert_file: ${JSON.stringify(ca.server.certFile)}`, `  key_file: ${JSON.stringify(ca.server.keyFile)}`];
+  if (options.clientCertificates === true) lines.push('  client_auth_type: RequireAndVerifyClientCert', `  client_ca_file: ${JSON.stringify(ca.caFile)}`);
+  const users = Object.entries(options.users ?? {});
+  if (users.length > 0) lines.push('basic_auth_users:', ...users.map(([user, password]) => `  ${user}: ${JSON.stringify(bcrypt.hashSync(password, 5))}`));
+  const file = join(ca.dir, name);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/**
+ * What a Go client (Prometheus, pprof) reports when a runner on this runtime
+ * refuses its handshake for want of a client certificate: TLS 1.3's
+ * certificate_required alert. Deno's node:tls server closes the connection
+ * without it now and then (about one refusal in six, a bare node:https server
+ * as much as the runner; curl then says "Empty reply from server"), and Go
+ * reports the reset or the end of the stream instead.
+ */
+export const GO_CLIENT_REFUSED_WITHOUT_CERTIFICATE: RegExp = runtime.name === 'deno'
+  ? /remote error: tls: certificate required|read: connection reset by peer|": EOF$/m
+  : /remote error: tls: certificate required/;
