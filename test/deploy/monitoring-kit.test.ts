@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { packageRoot } from '../../src/version.ts';
+import { privateCa } from '../support/tls.ts';
 import { skipUnless } from '../support/tools.ts';
+import { withHttpsScrape } from '../support/web-config-example.ts';
 
 const PROMETHEUS_DIR = join(packageRoot(), 'deploy', 'prometheus');
 const UNIT = join(packageRoot(), 'deploy', 'systemd', 'runner.service');
@@ -83,6 +85,52 @@ test('deploy/prometheus/prometheus.yml, with the example target file in runners/
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  "deploy/prometheus/prometheus.yml with its HTTPS block uncommented (the scrape side of deploy/web-config.yml) is valid, with and without Prometheus' client certificate",
+  {
+    skip: skipUnless('promtool', 'prometheus') || skipUnless('openssl', 'openssl', 'version'),
+  },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-kit-https-'));
+    try {
+      for (const file of ['prometheus.yml', 'alerts.yml']) copyFileSync(join(PROMETHEUS_DIR, file), join(dir, file));
+      mkdirSync(join(dir, 'runners'));
+      copyFileSync(join(PROMETHEUS_DIR, 'runners.example.yml'), join(dir, 'runners', 'fleet.yml'));
+      mkdirSync(join(dir, 'ca'));
+      const ca = privateCa(join(dir, 'ca'));
+      const shipped = readFileSync(join(PROMETHEUS_DIR, 'prometheus.yml'), 'utf8');
+      const check = (config: string): { status: number | null; output: string } => {
+        writeFileSync(join(dir, 'prometheus.yml'), config);
+        return run('promtool', ['check', 'config', join(dir, 'prometheus.yml')]);
+      };
+      for (const clientCertificate of [false, true]) {
+        const config = withHttpsScrape(shipped, dir, { caFile: ca.caFile, password: 'secret', clientCertificate, client: ca.client('prometheus') });
+        const parsed = parse(config) as unknown;
+        const job = list(field(parsed, 'scrape_configs', 'prometheus.yml'), 'scrape_configs')[0];
+        assert.equal(field(job, 'scheme', 'the runner job'), 'https');
+        assert.deepEqual(field(job, 'basic_auth', 'the runner job'), { username: 'prometheus', password_file: 'runner-tls/password' });
+        const tls = field(job, 'tls_config', 'the runner job');
+        assert.deepEqual(
+          tls,
+          clientCertificate
+            ? { ca_file: 'runner-tls/ca.pem', cert_file: 'runner-tls/prometheus.pem', key_file: 'runner-tls/prometheus.key' }
+            : { ca_file: 'runner-tls/ca.pem' },
+        );
+        const result = check(config);
+        assert.equal(result.status, 0, result.output);
+        assert.doesNotMatch(result.output, /WARNING/, result.output);
+      }
+      // promtool does look at the client certificate's files (it reads neither ca_file nor password_file).
+      rmSync(join(dir, 'runner-tls', 'prometheus.key'));
+      const missing = check(withHttpsScrape(shipped, dir, { caFile: ca.caFile, password: 'secret', clientCertificate: true }));
+      assert.notEqual(missing.status, 0, missing.output);
+      assert.match(missing.output, /client key file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 // The alert rules on our names, and their twin on GitLab Runner's (metric_names = "gitlab_runner").
 for (const [rules, tests] of [['alerts.yml', 'alerts.test.yml'], ['alerts-gitlab-names.yml', 'alerts-gitlab-names.test.yml']] as const) {

@@ -5,6 +5,8 @@
 // operator sees them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import bcrypt from 'bcryptjs';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +26,9 @@ import {
   vector,
 } from '../support/prometheus-server.ts';
 import { startRunner } from '../support/runner-process.ts';
+import { privateCa } from '../support/tls.ts';
 import { skipUnless } from '../support/tools.ts';
+import { exampleWebConfig, withHttpsScrape } from '../support/web-config-example.ts';
 
 /** Process and runtime metrics that the runtime support table (src/telemetry/runtime-support.ts) marks as measured on all three runtimes. */
 const RUNTIME_METRICS_EVERYWHERE: readonly string[] = [
@@ -74,14 +78,17 @@ const FAST_INTERVALS: readonly (readonly [string, string])[] = [
   ['    scrape_timeout: 5s\n', '    scrape_timeout: 1s\n'],
 ];
 
-/** deploy/prometheus/ copied into `dir` with 1 s intervals, the alert rules of `alerts`, and a target file listing `target`. */
-function shippedPrometheusConfig(dir: string, target: string, alerts: string): string {
+/**
+ * deploy/prometheus/ copied into `dir` with 1 s intervals, the alert rules of `alerts`, and a target file listing `target`;
+ * `edit` changes the configuration further.
+ */
+function shippedPrometheusConfig(dir: string, target: string, alerts: string, edit: (config: string) => string = (config) => config): string {
   let config = readFileSync(join(KIT, 'prometheus.yml'), 'utf8');
   for (const [shipped, fast] of [...FAST_INTERVALS, ['  - alerts.yml\n', `  - ${alerts}\n`] as const]) {
     assert.ok(config.includes(shipped), `deploy/prometheus/prometheus.yml has ${JSON.stringify(shipped)}`);
     config = config.replace(shipped, fast);
   }
-  writeFileSync(join(dir, 'prometheus.yml'), config);
+  writeFileSync(join(dir, 'prometheus.yml'), edit(config));
   copyFileSync(join(KIT, alerts), join(dir, alerts));
   mkdirSync(join(dir, 'runners'));
   writeFileSync(join(dir, 'runners', 'test.yml'), `- targets: ['${target}']\n  labels:\n    team: ci\n`);
@@ -203,3 +210,46 @@ for (const setup of SETUPS) {
     },
   );
 }
+
+test(
+  "a real Prometheus server with the shipped configuration's HTTPS block scrapes a runner with the shipped web config: client certificate, basic auth, TLS 1.3",
+  {
+    skip: skipUnless(PROMETHEUS, 'prometheus') || skipUnless('openssl', 'openssl', 'version'),
+    timeout: 90_000,
+  },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-prometheus-https-'));
+    const session = new RunnerAndPrometheus();
+    try {
+      await session.run(async () => {
+        mkdirSync(join(dir, 'ca'));
+        const ca = privateCa(join(dir, 'ca'));
+        const password = randomBytes(18).toString('base64url');
+        // deploy/web-config.yml with its client certificate lines uncommented, and a password the test knows for the user Prometheus scrapes as.
+        const work = join(dir, 'work');
+        mkdirSync(work);
+        const webConfig = exampleWebConfig(work, ca, { clientCertificates: true, hashes: { prometheus: bcrypt.hashSync(password, 10) } });
+        writeFileSync(join(work, 'config.toml'), `web_config_file = "${webConfig}"\n`, { mode: 0o600 });
+        const runner = session.runner = await startRunner([], { cwd: work });
+        assert.match(runner.logs(), /Metrics server listening\s.*scheme=https/, 'the runner serves HTTPS');
+        const target = new URL(runner.url).host;
+        const config = shippedPrometheusConfig(
+          dir,
+          target,
+          'alerts.yml',
+          (shipped) => withHttpsScrape(shipped, dir, { caFile: ca.caFile, password, clientCertificate: true, client: ca.client('prometheus') }),
+        );
+
+        const { api, check: bothRunning } = await session.startPrometheus(dir, config);
+        const deadline = Date.now() + DEADLINE_MS;
+        const up = await targetUp(api, 'runner', deadline, bothRunning);
+        assert.equal(up.scrapeUrl, `https://${target}/metrics`);
+        assert.equal(up.lastError, '', `the scrape reported an error: ${up.lastError}`);
+        const info = await queryUntil(api, 'ci_runner_version_info{job="runner"}', deadline, bothRunning);
+        assert.deepEqual(info.map((sample) => [sample.labels['runtime'], sample.labels['instance'], sample.value]), [[runtime.name, target, '1']]);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
