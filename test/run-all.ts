@@ -7,7 +7,8 @@
 //   npm test -- config cli        only test files whose path under test/ contains a word
 // Words combine: `npm test -- unit node` runs the unit tests on Node.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { packageRoot } from '../src/version.ts';
@@ -88,6 +89,26 @@ function countTestcases(node: unknown, counts: Counts): void {
   }
 }
 
+/**
+ * One directory for everything the tests and the runners they start leave in
+ * the temporary directory (their TMPDIR) and the empty HOME their runners
+ * get, removed when the run ends: what a killed runner or a failed test left
+ * behind goes with it. Its tmp is world-writable and sticky, as /tmp, for the
+ * jobs the tests run as other users.
+ */
+function makeScratch(): { root: string; tmp: string; home: string } {
+  const scratchRoot = mkdtempSync(join(tmpdir(), 'runner-test-run-'));
+  chmodSync(scratchRoot, 0o755);
+  const tmp = join(scratchRoot, 'tmp');
+  const home = join(scratchRoot, 'home');
+  mkdirSync(tmp);
+  chmodSync(tmp, 0o1777);
+  mkdirSync(home);
+  return { root: scratchRoot, tmp, home };
+}
+
+const scratch = makeScratch();
+
 function runOne(runtime: Runtime): Counts {
   const report = join(resultsDir, `${runtime}.xml`);
   const [cmd, args] = command(runtime, report);
@@ -97,7 +118,11 @@ function runOne(runtime: Runtime): Counts {
     return { passed: 0, failed: 0, skipped: 0 };
   }
   process.stdout.write(`\n=== ${runtime}: ${[cmd, ...args].map((a) => a.replace(root + '/', '')).join(' ')}\n`);
-  const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, NO_COLOR: '1' } });
+  const result = spawnSync(cmd, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, NO_COLOR: '1', TMPDIR: scratch.tmp, RUNNER_TEST_HOME: scratch.home },
+  });
   const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
   if (existsSync(report)) {
     const parser = new XMLParser({ ignoreAttributes: true });
@@ -117,11 +142,15 @@ function runOne(runtime: Runtime): Counts {
 rmSync(resultsDir, { recursive: true, force: true });
 mkdirSync(resultsDir, { recursive: true });
 const total: Counts = { passed: 0, failed: 0, skipped: 0 };
-for (const runtime of runtimes.length > 0 ? runtimes : RUNTIMES) {
-  const counts = runOne(runtime);
-  total.passed += counts.passed;
-  total.failed += counts.failed;
-  total.skipped += counts.skipped;
+try {
+  for (const runtime of runtimes.length > 0 ? runtimes : RUNTIMES) {
+    const counts = runOne(runtime);
+    total.passed += counts.passed;
+    total.failed += counts.failed;
+    total.skipped += counts.skipped;
+  }
+} finally {
+  rmSync(scratch.root, { recursive: true, force: true });
 }
 process.stdout.write(`\n${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped\n`);
 process.exitCode = total.failed > 0 ? 1 : 0;

@@ -70,6 +70,9 @@ let emptyHome: string | undefined;
  * loading give a HOME of their own. Deno keeps its cache where it was.
  */
 export function testHome(): string {
+  // Under run-all, one for the whole run, which removes it at the end.
+  const shared = process.env['RUNNER_TEST_HOME'];
+  if (shared !== undefined && shared !== '') return shared;
   if (emptyHome === undefined) {
     const home = mkdtempSync(join(tmpdir(), 'runner-test-home-'));
     process.once('exit', () => rmSync(home, { recursive: true, force: true }));
