@@ -66,6 +66,7 @@ const warmupSamples = (args: SoakArgs): number => Math.ceil((args.warmupMinutes 
 /** The samples after the warm-up: those the trends are taken over. */
 const measured = (samples: readonly Sample[], args: SoakArgs): readonly Sample[] => samples.slice(warmupSamples(args));
 
+const together = (args: SoakArgs): string => (args.runtimes.length < 2 ? '' : args.sequential ? ', one after another' : ', all at once');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const log = (text: string): void => void process.stderr.write(`${text}\n`);
 
@@ -167,7 +168,7 @@ const mib = (bytes: number | undefined): string => (bytes === undefined || !Numb
 const perMinute = (x: number): string => (Number.isFinite(x) ? (x >= 0 ? '+' : '') + x.toFixed(2) : 'n/a');
 const trendText = (tr: Trend): string => `${perMinute(tr.slope)} (${perMinute(tr.firstHalf)} / ${perMinute(tr.secondHalf)})`;
 
-function trendOf(window: readonly Sample[], key: 'vmRss' | 'metricsRss' | 'heapUsed' | 'external'): Trend {
+function trendOf(window: readonly Sample[], key: 'vmRss' | 'metricsRss' | 'heapUsed' | 'heapTotal' | 'external'): Trend {
   const points: Point[] = window.filter((s) => Number.isFinite(s[key])).map((s) => ({ t: s.t, y: s[key] / MiB }));
   return trend(points);
 }
@@ -186,6 +187,7 @@ function report(results: readonly Soaked[], args: SoakArgs): string {
     'RSS slope MiB/min (1st / 2nd half)',
     'heap used start-end MiB',
     'heap used slope',
+    'heap total slope',
     'external slope',
   ]];
   const load: string[][] = [[
@@ -214,6 +216,7 @@ function report(results: readonly Soaked[], args: SoakArgs): string {
       trendText(trendOf(window, 'vmRss')),
       `${mib(first?.heapUsed)}-${mib(last?.heapUsed)}`,
       trendText(trendOf(window, 'heapUsed')),
+      trendText(trendOf(window, 'heapTotal')),
       trendText(trendOf(window, 'external')),
     ]);
     const cpu = first === undefined || last === undefined || last.t === first.t
@@ -235,11 +238,12 @@ function report(results: readonly Soaked[], args: SoakArgs): string {
     ]);
   }
   const lines = [
-    `soak: ${args.minutes} min per runtime${args.sequential ? ', one after another' : ', all at once'}; the first ${args.warmupMinutes} min discarded; ` +
+    `soak: ${args.minutes} min per runtime${together(args)}; the first ${args.warmupMinutes} min discarded; ` +
     `samples every ${args.sampleSeconds} s; load: GET /metrics ${SCRAPES_PER_SECOND}/s (every ${Scrapes.FRESH_EVERY}th on a new connection), ` +
     `/debug/jobs/list every ${LIST_EVERY_SECONDS} s, a trivial job every ${JOB_EVERY_MS} ms; runner config: ${CONFIG.trim().replace('\n', ', ')}`,
     '',
-    'memory over the measured window (slopes: least squares over the window, then over its first and second halves):',
+    'memory over the measured window (slopes in MiB/min: least squares over the window, then over its first and second halves;',
+    "heap used, heap total and external are the runner's nodejs_heap_size_used_bytes, nodejs_heap_size_total_bytes and nodejs_external_memory_bytes):",
     table(memory),
     '',
     'load (whole run; scrape latency and CPU over the window; backlog = submitted - finished at a sample):',
@@ -265,7 +269,7 @@ async function main(): Promise<number> {
   if (args.out !== undefined) mkdirSync(args.out, { recursive: true });
   const specs = args.runtimes.map((name) => specFor(name, root));
   const versions = await Promise.all(specs.map((spec) => versionOf(spec, root)));
-  log(`bench: soak of ${specs.map((s, i) => `${s.name} ${versions[i]}`).join(', ')} for ${args.minutes} min${args.sequential ? ' each' : ', at once'}`);
+  log(`bench: soak of ${specs.map((s, i) => `${s.name} ${versions[i]}`).join(', ')} for ${args.minutes} min${together(args)}`);
   const failures: string[] = [];
   const one = (spec: RuntimeSpec, i: number): Promise<Soaked | undefined> =>
     soak(spec, versions[i]!, args).catch((error: unknown) => {
