@@ -189,6 +189,8 @@ describe('web config', { skip }, () => {
     const forbidden = curl(['-u', 'prom:p', `${local}/debug/pprof/`]);
     assert.equal(forbidden.status, 403);
     assert.match(forbidden.body, /pprof_users/);
+    // The rule sees the path the router routes: dot segments cannot walk around it.
+    assert.equal(curl(['--path-as-is', '-u', 'prom:p', `${local}/debug/x/../pprof/`]).status, 403);
     assert.equal(curl(['-u', 'ops:o', `${local}/debug/pprof/`]).status, 200);
     assert.equal(curl(['-u', 'ops:o', `${local}/debug/pprof/cmdline`]).status, 200);
     const address = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && i.family === 'IPv4' && !i.internal)?.address;

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendText } from '../respond.ts';
 import type { PprofAccess } from '../../config/types.ts';
-import type { RequestListener } from '../router.ts';
+import { type RequestListener, requestUrl } from '../router.ts';
 import { BasicAuthChecker, basicCredentials } from './basic-auth.ts';
 import { RateLimiter } from './rate-limiter.ts';
 import type { RateLimit, WebConfig } from './web-config.ts';
@@ -28,14 +28,13 @@ export function isLoopbackAddress(address: string | undefined): boolean {
   return v4.startsWith('127.') || address === '::1';
 }
 
-function pathOf(req: IncomingMessage): string {
-  const target = req.url ?? '/';
-  const path = /^https?:\/\//i.test(target) ? target.replace(/^https?:\/\/[^/]*/i, '') : target;
-  return path.split('?')[0]!;
-}
-
 function isProfileRequest(req: IncomingMessage): boolean {
-  const path = pathOf(req);
+  let path: string;
+  try {
+    path = requestUrl(req.url ?? '/').pathname;
+  } catch {
+    return false; // the router answers it 400
+  }
   return path === PPROF_PATH || path.startsWith(`${PPROF_PATH}/`);
 }
 
