@@ -1,6 +1,8 @@
 // Name, version and build information of this runner, read once at start.
 // `npm ci`/`npm run build` records git revision, branch and build time in
 // build-info.json at the package root; without it the fields read "unknown".
+// The release bundles have no package root: `npm run package` writes the same
+// facts into the bundle as the constant RUNNER_BUILD_INFO.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,4 +51,7 @@ function load(): VersionInfo {
   };
 }
 
-export const versionInfo: VersionInfo = load();
+/** Replaced by the release build (esbuild's and Bun's `define`) with the build's VersionInfo as a literal. */
+declare const RUNNER_BUILD_INFO: VersionInfo | undefined;
+
+export const versionInfo: VersionInfo = typeof RUNNER_BUILD_INFO === 'object' ? RUNNER_BUILD_INFO : load();

@@ -13,12 +13,12 @@ import { resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { Readable, Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import zlib from 'node:zlib';
 import { ZipFile } from 'yazl';
 import type { ArchiveEntry } from './paths.ts';
 import { archiveSink } from './archive-sink.ts';
 import { GarbageNudge, holdYoungGeneration } from '../runtime/gc.ts';
 import { WrittenEntries } from './yazl-written-entries.ts';
+import { nativeUnsignedCrc32 } from './native-crc32.ts';
 
 useNativeCrc32();
 
@@ -26,22 +26,18 @@ useNativeCrc32();
  * yazl computes every entry's CRC-32 with buffer-crc32, a byte-at-a-time loop in JavaScript: a
  * profile of a 256 MiB archive spent 1.4 s of the main thread there, a seventh of the whole, while
  * zlib's own crc32 (node:zlib, on Node >= 20.15, Bun and Deno) does the same bytes in 0.06 s. The
- * module yazl loaded is given zlib's function under the same name and contract (unsigned result,
- * a previous CRC to continue from); where zlib has none, or yazl no longer loads it, nothing changes.
+ * module yazl loaded is given zlib's function under the same name and contract; where zlib has
+ * none, or yazl no longer loads it, nothing changes. The release bundles have no node_modules to
+ * reach yazl's copy through: their build hands yazl the same function (deploy/package/bundle.ts).
  */
 function useNativeCrc32(): void {
-  const native = (zlib as { crc32?: (data: Uint8Array | string, value?: number) => number }).crc32;
-  if (typeof native !== 'function') return;
+  if (nativeUnsignedCrc32 === undefined) return;
   try {
     const fromYazl = createRequire(createRequire(import.meta.url).resolve('yazl'));
     const crc32 = fromYazl('buffer-crc32') as { unsigned?: unknown };
-    if (typeof crc32.unsigned !== 'function') return;
-    crc32.unsigned = (data: Uint8Array | string, previous?: number | Uint8Array): number => {
-      const start = previous === undefined ? 0 : typeof previous === 'number' ? previous >>> 0 : Buffer.from(previous).readUInt32BE(0);
-      return native(typeof data === 'string' ? Buffer.from(data) : data, start);
-    };
+    if (typeof crc32.unsigned === 'function') crc32.unsigned = nativeUnsignedCrc32;
   } catch {
-    // yazl keeps its own.
+    // yazl keeps its own, or (in a release bundle) already has the native one.
   }
 }
 

@@ -1,18 +1,13 @@
 // Dispatches the command line to a subcommand and turns known errors into one
-// line on stderr and an exit code.
-import { ConfigError } from '../config/load.ts';
-import { WebConfigError } from '../server/web-config/web-config.ts';
+// line on stderr and an exit code. Each subcommand is loaded when it is chosen,
+// so `--version` and `--help` load only this file, the flags and the help text
+// (not the server, the OpenTelemetry SDK or the job engine).
 import { oneLine } from '../config/describe-value.ts';
-import { ListenAddressError } from '../config/listen-address.ts';
 import { Logger } from '../log/logger.ts';
 import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
-import { ServerStartError } from '../server/http-server.ts';
 import { versionInfo } from '../version.ts';
 import { parseFlags, UsageError } from './args.ts';
 import { MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
-import { runCommand } from './run.ts';
-import { submitCommand } from './submit.ts';
-import { verifyCommand } from './verify.ts';
 
 /** Exit codes: 0 ok, 1 the runner failed, 2 bad usage or bad input. */
 export const EXIT_FAILURE = 1;
@@ -63,6 +58,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     if (metrics !== undefined && listen !== undefined && metrics !== listen) {
       throw new UsageError(`--metrics-server ${JSON.stringify(metrics)} and --listen-address ${JSON.stringify(listen)} differ: give only one`);
     }
+    const { runCommand } = await import('./run.ts');
     return runCommand({
       configPath: values['config'] as string | undefined,
       metricsServer: metrics ?? listen,
@@ -86,6 +82,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     for (const [flag, expected] of [['config', 'file path'], ['runner', 'runner name'], ['working-directory', 'directory path']] as const) {
       if (values[flag] === '') throw new UsageError(`--${flag} is empty (expected a ${expected})`);
     }
+    const { submitCommand } = await import('./submit.ts');
     return submitCommand({
       configPath: values['config'] as string | undefined,
       runnerName: values['runner'] as string | undefined,
@@ -105,9 +102,28 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} for 'runner verify' (see 'runner verify --help')`);
     if (values['config'] === '') throw new UsageError('--config is empty (expected a file path)');
+    const { verifyCommand } = await import('./verify.ts');
     return verifyCommand({ configPath: values['config'] as string | undefined });
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, verify, --version or --help)`);
+}
+
+/**
+ * The exit code of an error the runner explains in one line (bad input: 2, a server that cannot
+ * start: 1), or undefined for an internal error. The error classes are loaded only here, after
+ * something failed, so that a successful `--version` does not load their modules.
+ */
+async function knownErrorExitCode(error: unknown): Promise<number | undefined> {
+  if (error instanceof UsageError) return EXIT_USAGE;
+  const [{ ConfigError }, { ListenAddressError }, { WebConfigError }, { ServerStartError }] = await Promise.all([
+    import('../config/load.ts'),
+    import('../config/listen-address.ts'),
+    import('../server/web-config/web-config.ts'),
+    import('../server/http-server.ts'),
+  ]);
+  if (error instanceof ConfigError || error instanceof ListenAddressError || error instanceof WebConfigError) return EXIT_USAGE;
+  if (error instanceof ServerStartError) return EXIT_FAILURE;
+  return undefined;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -115,13 +131,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await dispatch(argv, logger);
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof ListenAddressError || error instanceof WebConfigError) {
+    const known = await knownErrorExitCode(error);
+    if (known !== undefined && error instanceof Error) {
       process.stderr.write(`runner: ${oneLine(error.message)}\n`);
-      return EXIT_USAGE;
-    }
-    if (error instanceof ServerStartError) {
-      process.stderr.write(`runner: ${oneLine(error.message)}\n`);
-      return EXIT_FAILURE;
+      return known;
     }
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`runner: internal error: ${oneLine(message)}\n`);
