@@ -1,0 +1,96 @@
+// `npm run package`: builds every release artefact into release/ (docs/install.md):
+//   node dist/deploy/package/build-release.js [npm] [node] [bun] [deno] [deb]   (default: all)
+// The Debian package holds the Node executable, so `deb` builds `node` too.
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { packageRoot, versionInfo } from '../../src/version.ts';
+import { bundle } from './bundle.ts';
+import { buildBunExecutable } from './bun-executable.ts';
+import { buildDebianPackage } from './debian-package.ts';
+import { bundledPackageDirs, thirdPartyLicenses } from './licenses.ts';
+import { buildNodeExecutable } from './node-executable.ts';
+import { buildNpmPackage } from './npm-package.ts';
+import { releaseFiles } from './release-files.ts';
+import { runCommand } from './run-command.ts';
+
+const ARTEFACTS = ['npm', 'node', 'bun', 'deno', 'deb'] as const;
+type Artefact = (typeof ARTEFACTS)[number];
+
+function chosen(argv: readonly string[]): Set<Artefact> {
+  for (const word of argv) {
+    if (!(ARTEFACTS as readonly string[]).includes(word)) throw new Error(`unknown artefact ${JSON.stringify(word)} (expected ${ARTEFACTS.join(', ')})`);
+  }
+  const set = new Set((argv.length === 0 ? ARTEFACTS : argv) as readonly Artefact[]);
+  if (set.has('deb')) set.add('node');
+  return set;
+}
+
+function step<T>(what: string, work: () => T): T {
+  const started = Date.now();
+  const result = work();
+  if (result instanceof Promise) return result.then((value: unknown) => (console.log(`package: ${what} (${Date.now() - started} ms)`), value)) as T;
+  console.log(`package: ${what} (${Date.now() - started} ms)`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const artefacts = chosen(process.argv.slice(2));
+  const root = packageRoot();
+  const info = versionInfo;
+  const files = releaseFiles(root, info.version);
+  const description = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { description: string }).description;
+  const work = mkdtempSync(join(tmpdir(), 'runner-release-'));
+  try {
+    rmSync(files.dir, { recursive: true, force: true });
+    mkdirSync(files.dir, { recursive: true });
+    const cjs = join(work, 'runner.cjs');
+    const esm = join(work, 'runner.mjs');
+    const built = await step('bundles (esbuild)', async () => [await bundle(root, 'cjs', cjs, info), await bundle(root, 'esm', esm, info)]);
+    const inputs = built.flatMap((result) => result.inputs);
+    const licenses = thirdPartyLicenses(bundledPackageDirs(root, inputs));
+    copyFileSync(join(root, 'deploy', 'package', 'LICENSE'), join(files.dir, 'LICENSE'));
+    writeFileSync(join(files.dir, 'THIRD-PARTY-LICENSES'), licenses);
+    const made: string[] = [];
+    if (artefacts.has('npm')) {
+      await step(
+        'npm package',
+        () => buildNpmPackage({ root, info, description, bundle: cjs, licenses, workDir: join(work, 'npm'), tarball: files.npmTarball }),
+      );
+      made.push(files.npmTarball);
+    }
+    if (artefacts.has('node')) {
+      step('Node single executable', () => buildNodeExecutable(root, cjs, work, files.nodeExecutable));
+      made.push(files.nodeExecutable);
+    }
+    if (artefacts.has('bun')) {
+      step('Bun executable', () => buildBunExecutable(root, esm, files.bunExecutable));
+      made.push(files.bunExecutable);
+    }
+    if (artefacts.has('deno')) {
+      // The bundle's own #! line (cmd/runner.ts's, for Node) becomes Deno's.
+      writeFileSync(files.denoBundle, readFileSync(esm, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env -S deno run -A\n'));
+      chmodSync(files.denoBundle, 0o755);
+      made.push(files.denoBundle);
+    }
+    if (artefacts.has('deb')) {
+      const help = runCommand(files.nodeExecutable, ['--help']);
+      step(
+        'Debian package',
+        () => buildDebianPackage({ root, info, executable: files.nodeExecutable, licenses, help, workDir: work, output: files.debianPackage }),
+      );
+      made.push(files.debianPackage);
+    }
+    const sums = made.map((path) => `${createHash('sha256').update(readFileSync(path)).digest('hex')}  ${basename(path)}`);
+    writeFileSync(files.checksums, sums.join('\n') + '\n');
+    for (const path of made) console.log(`package: ${basename(path)}  ${(statSync(path).size / 1024 / 1024).toFixed(1)} MiB`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`package: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+// The release bundles: the runner and everything it needs from node_modules in one JavaScript
+// file, built with esbuild from cmd/runner.ts. CommonJS for Node (its single executable and the
+// V8 code cache need a classic script), an ES module for Deno and for Bun's compiler.
+import { build, type Plugin } from 'esbuild';
+import { join } from 'node:path';
+import type { VersionInfo } from '../../src/version.ts';
+
+export type BundleFormat = 'cjs' | 'esm';
+
+export interface BundleResult {
+  /** The files the bundle was built from, relative to the root (esbuild's metafile). */
+  readonly inputs: readonly string[];
+}
+
+/** yazl's require('buffer-crc32') gets buffer-crc32 with zlib's native crc32 (see native-crc32-for-yazl.cjs). */
+function nativeCrc32ForYazl(root: string): Plugin {
+  return {
+    name: 'native-crc32-for-yazl',
+    setup(build) {
+      build.onResolve({ filter: /^buffer-crc32$/ }, (args) => {
+        if (!/[\\/]node_modules[\\/]yazl[\\/]/.test(args.importer)) return undefined;
+        return { path: join(root, 'deploy', 'package', 'native-crc32-for-yazl.cjs') };
+      });
+    },
+  };
+}
+
+// An ES module bundle of CommonJS packages needs a real `require` for Node's built-in modules.
+const ESM_REQUIRE_BANNER = "import { createRequire as __runnerCreateRequire } from 'node:module'; const require = __runnerCreateRequire(import.meta.url);";
+
+/**
+ * Writes one bundle to `outfile`. Whitespace and syntax are minified, identifiers are not: the
+ * runner's own CPU and heap profiles name its functions, and a profile of a release must read as
+ * one of the sources does.
+ */
+export async function bundle(root: string, format: BundleFormat, outfile: string, info: VersionInfo): Promise<BundleResult> {
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [join(root, 'cmd', 'runner.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    keepNames: true,
+    // The licenses go into THIRD-PARTY-LICENSES, whole (licenses.ts).
+    legalComments: 'none',
+    metafile: true,
+    define: { RUNNER_BUILD_INFO: JSON.stringify(info) },
+    // Node's single executable and a vm.Script cannot import() (OpenTelemetry's exporter imports
+    // node:http that way): the CommonJS bundle requires instead.
+    supported: format === 'cjs' ? { 'dynamic-import': false } : {},
+    banner: format === 'esm' ? { js: ESM_REQUIRE_BANNER } : {},
+    // import.meta.url is only read where a bundle never goes (an unbundled install's package root).
+    logOverride: { 'empty-import-meta': 'silent' },
+    plugins: [nativeCrc32ForYazl(root)],
+    logLevel: 'warning',
+  });
+  if (result.errors.length > 0) throw new Error(`esbuild failed for ${outfile}: ${result.errors.map((e) => e.text).join('; ')}`);
+  return { inputs: Object.keys(result.metafile?.inputs ?? {}) };
+}

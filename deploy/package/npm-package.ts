@@ -1,0 +1,62 @@
+// The npm package: `npm install -g` puts `runner` on PATH and needs no dev tools, no build and no
+// dependencies - bin/runner.js runs lib/runner.cjs, the bundle of the runner and every runtime
+// dependency, through the V8 code cache made here.
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { VersionInfo } from '../../src/version.ts';
+import { writeCodeCache } from './code-cache.ts';
+import { NPM_PACKAGE_NAME } from './release-files.ts';
+import { runCommand } from './run-command.ts';
+
+export interface NpmPackageInput {
+  readonly root: string;
+  readonly info: VersionInfo;
+  readonly description: string;
+  /** The CommonJS bundle. */
+  readonly bundle: string;
+  readonly licenses: string;
+  /** Where npm pack works. */
+  readonly workDir: string;
+  readonly tarball: string;
+}
+
+function packageReadme(info: VersionInfo): string {
+  return `# ${NPM_PACKAGE_NAME}
+
+The \`runner\` CI job agent ${info.version} for Node.js 20 or later: a GitLab Runner compatible
+job agent with an embedded Prometheus metrics and Go pprof server.
+
+    npm install -g ${NPM_PACKAGE_NAME}
+    runner --help
+    runner run --metrics-server 127.0.0.1:9252
+
+The package is one bundled file with no dependencies. config.toml.example lists every setting.
+`;
+}
+
+export async function buildNpmPackage(input: NpmPackageInput): Promise<void> {
+  const dir = join(input.workDir, 'package');
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  copyFileSync(join(input.root, 'deploy', 'package', 'npm-bin.cjs'), join(dir, 'bin', 'runner.js'));
+  chmodSync(join(dir, 'bin', 'runner.js'), 0o755);
+  copyFileSync(input.bundle, join(dir, 'lib', 'runner.cjs'));
+  copyFileSync(join(input.root, 'config.toml.example'), join(dir, 'config.toml.example'));
+  copyFileSync(join(input.root, 'deploy', 'package', 'LICENSE'), join(dir, 'LICENSE'));
+  writeFileSync(join(dir, 'THIRD-PARTY-LICENSES'), input.licenses);
+  writeFileSync(join(dir, 'README.md'), packageReadme(input.info));
+  const manifest = {
+    name: NPM_PACKAGE_NAME,
+    version: input.info.version,
+    description: input.description,
+    license: 'MIT',
+    bin: { runner: 'bin/runner.js' },
+    engines: { node: '>=20' },
+    files: ['bin/', 'lib/', 'config.toml.example', 'THIRD-PARTY-LICENSES'],
+    keywords: ['ci', 'gitlab-runner', 'prometheus', 'pprof', 'opentelemetry'],
+  };
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
+  await writeCodeCache(join(dir, 'bin', 'runner.js'), join(dir, 'lib', 'runner.cjs.cache'));
+  runCommand('npm', ['pack', '--silent', '--pack-destination', input.workDir], { cwd: dir });
+  copyFileSync(join(input.workDir, `${NPM_PACKAGE_NAME}-${input.info.version}.tgz`), input.tarball);
+}

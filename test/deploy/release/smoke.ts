@@ -1,0 +1,69 @@
+// The smoke test every release artefact passes (issue 17): it starts, /metrics is scraped, a CPU
+// and a heap profile are read by `go tool pprof`, a local job runs to success through `runner
+// submit --wait`, and SIGTERM stops it with exit 0 - all through the installed command alone.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { goPprof } from '../../support/pprof.ts';
+import { RunnerProcess, runCli } from '../../support/runner-process.ts';
+
+export interface SmokeTarget {
+  /** The installed command and the arguments before the runner's own (e.g. [deno, run, -A, file]). */
+  readonly command: readonly [string, ...string[]];
+  /** Where the runner works (its queue and builds). */
+  readonly workDir: string;
+  /** Arguments `run` and `submit` both take (a config file, say). */
+  readonly commonArgs?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** The user the job must run as, when the artefact sets one. */
+  readonly jobUser?: string;
+}
+
+async function get(url: string): Promise<{ status: number; body: Uint8Array; text: string }> {
+  const response = await fetch(url);
+  const body = new Uint8Array(await response.arrayBuffer());
+  return { status: response.status, body, text: new TextDecoder().decode(body) };
+}
+
+export async function smokeTest(target: SmokeTarget, version: string): Promise<void> {
+  const common = [...(target.commonArgs ?? []), '--working-directory', target.workDir];
+  const options = { command: target.command, cwd: target.workDir, env: target.env ?? {} };
+
+  const versionRun = await runCli(['--version'], options);
+  assert.equal(versionRun.code, 0, versionRun.stderr);
+  assert.match(versionRun.stdout, new RegExp(`^runner ${version.replaceAll('.', '\\.')}\\n`));
+  assert.doesNotMatch(versionRun.stdout, /unknown/, 'the build information is in the artefact');
+
+  const runner = await RunnerProcess.start(['run', ...common, '--metrics-server', '127.0.0.1:0'], /Runner ready/, options);
+  try {
+    const metrics = await get(`${runner.url}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, new RegExp(`^ci_runner_version_info\\{[^}]*version="${version.replaceAll('.', '\\.')}"`, 'm'));
+    assert.match(metrics.text, /^process_start_time_seconds /m);
+
+    const cpu = await get(`${runner.url}/debug/pprof/profile?seconds=1`);
+    assert.equal(cpu.status, 200, cpu.text);
+    assert.match(goPprof(cpu.body, '-top'), /Type: cpu/);
+    const heap = await get(`${runner.url}/debug/pprof/heap`);
+    assert.equal(heap.status, 200, heap.text);
+    assert.match(goPprof(heap.body, '-top'), /Type: inuse_space/);
+
+    const jobFile = join(target.workDir, 'smoke-job.toml');
+    writeFileSync(jobFile, 'name = "smoke"\nscript = ["echo smoke-$GREETING from $(id -un)"]\n[variables]\nGREETING = "ok"\n');
+    const submitted = await runCli(['submit', ...common, '--wait', jobFile], { ...options, timeoutMs: 60_000 });
+    assert.equal(submitted.code, 0, `${submitted.stdout}\n${submitted.stderr}`);
+    assert.match(submitted.stdout, new RegExp(`smoke-ok from ${target.jobUser ?? '\\S+'}`));
+  } finally {
+    const stopped = await runner.stop('SIGTERM');
+    assert.equal(stopped.code, 0, runner.tail());
+    assert.match(runner.logs(), /Runner stopped/);
+  }
+}
+
+/** Runs a setup command (npm, dpkg) and fails with its output. */
+export function setup(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): string {
+  const result = spawnSync(command, args, { encoding: 'utf8', env: env ?? process.env, maxBuffer: 16 * 1024 * 1024 });
+  assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${result.error?.message ?? ''}${result.stdout}${result.stderr}`);
+  return result.stdout;
+}
