@@ -1,6 +1,8 @@
-// Startup benchmark for the runner on Node, Bun and Deno.
+// Startup benchmark for the runner on Node, Bun and Deno: the runner as the repository runs it
+// today, each release artefact of the runtime (npm run package), and the floor - a bare node:http
+// server answering one request - all measured interleaved in one run.
 //
-// For each runtime it measures:
+// For each subject it measures:
 //   1. startup-to-first-scrape: wall time from spawn() of
 //      `runner run --metrics-server 127.0.0.1:0` to the first 200 answer of GET /metrics.
 //      The port is chosen by the OS, so the bench waits for the runner's
@@ -9,13 +11,15 @@
 //      SIGTERM and awaited before the next run. Reported as median [min-max].
 //   2. idle RSS: in every run, 3 s after the first scrape (no traffic meanwhile), VmRSS of the
 //      spawned process from /proc/PID/status (the spawned PID is checked via /proc/PID/exe and
-//      /proc/PID/cmdline to be the runtime binary itself, not a wrapper). Median, in MiB.
-//   3. bare runtime: wall time for the runtime to start and exit doing nothing
-//      (`node -e 0`, `bun -e 0`, `deno eval 0`), median, measured interleaved with the runner
-//      runs, so startup can be read as overhead (ms) and ratio over the bare runtime.
+//      /proc/PID/cmdline to be the runtime binary or the executable itself, not a wrapper).
+//   3. `--version` and `--help`: wall time to exit, against the bare runtime.
+//   4. bare runtime: wall time for the runtime to start and exit doing nothing
+//      (`node -e 0`, `bun -e 0`, `deno eval 0`), interleaved with the runs.
+// Ratios: each subject against today's runner and the floor, in the same run.
 //
-// Run it from the repository root:
-//   npm run build:bench && node dist/bench/startup.js
+// Run it from the repository root (Node's startup depends on NODE_EXTRA_CA_CERTS, which this
+// machine sets: measure with `env -u NODE_EXTRA_CA_CERTS ...` too):
+//   npm run package && npm run build:bench && node dist/bench/startup.js
 //   node dist/bench/startup.js bun deno --runs 10     # restrict runtimes, change run count
 //   node dist/bench/startup.js --verbose              # also print every single run
 //
@@ -23,69 +27,71 @@
 // start (the reason is printed). Every spawned process is killed on every error path, and every
 // wait is bounded by a 30 s timeout.
 //
-// This file is the benchmark itself (arguments, runs, report); the helpers live in bench/lib/:
-// processes.ts (spawn tracking, bounded waits, /proc), run-once.ts (one measured runner run),
-// runtimes.ts (how each runtime is invoked) and stats.ts (median [min-max], table).
+// Helpers in bench/lib/: startup-subjects.ts (what is started), floor-server.ts, run-once.ts (one
+// measured run), processes.ts (spawn tracking, bounded waits, /proc), runtimes.ts, stats.ts.
 
 import { packageRoot } from '../src/version.ts';
-import { existsSync } from 'node:fs';
-import { relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseBenchArgs } from './lib/args.ts';
 import { killSpawnedOnExit, runBench, runToExit } from './lib/processes.ts';
 import { IDLE_BEFORE_RSS_MS, runOnce, type RunResult } from './lib/run-once.ts';
 import { type RuntimeName, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
-import { fmtMiB, fmtMs, median, spread, spreadMiB, table } from './lib/stats.ts';
+import { type StartupSubject, startupSubjects } from './lib/startup-subjects.ts';
+import { fmtMs, median, spread, spreadMiB, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a runner behind.
 killSpawnedOnExit();
 
 const DEFAULT_RUNS = 5;
 
+interface SubjectResult {
+  readonly subject: StartupSubject;
+  readonly runs: RunResult[];
+  readonly versionMs: number[];
+  readonly helpMs: number[];
+}
+
 interface RuntimeResult {
   spec: RuntimeSpec;
   version: string;
-  runs: RunResult[];
+  subjects: SubjectResult[];
   bareMs: number[];
   error?: string;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Main
 
 function usage(): string {
   return 'usage: node dist/bench/startup.js [node] [bun] [deno] [--runs N] [--verbose]';
 }
 
-function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number; verbose: boolean } {
-  const { runtimes, runs, switches } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, [['--verbose', '-v']]);
-  return { runtimes, runs, verbose: switches.has('--verbose') };
+async function timedExit(command: readonly [string, ...string[]], args: string[], cwd: string): Promise<number> {
+  const [bin, ...prefix] = command;
+  const result = await runToExit(bin, [...prefix, ...args], cwd);
+  if (result.code !== 0) throw new Error(`\`${[...command, ...args].join(' ')}\` failed (${result.signal ?? `code ${String(result.code)}`}): ${result.stderr.trim()}`);
+  return result.ms;
 }
 
-async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, verbose: boolean): Promise<RuntimeResult> {
-  const result: RuntimeResult = { spec, version: '?', runs: [], bareMs: [] };
+async function benchRuntime(spec: RuntimeSpec, root: string, packageVersion: string, runs: number, verbose: boolean): Promise<RuntimeResult> {
+  const result: RuntimeResult = { spec, version: '?', subjects: [], bareMs: [] };
   try {
-    if (spec.name === 'node' && !existsSync(spec.runnerArgs[0] ?? '')) {
-      throw new Error(`${relative(root, spec.runnerArgs[0] ?? '')} is missing: run \`npm run build\` first`);
-    }
     result.version = await versionOf(spec, root);
+    const subjects = await startupSubjects(spec, root, packageVersion);
+    result.subjects = subjects.map((subject) => ({ subject, runs: [], versionMs: [], helpMs: [] }));
     for (let i = 1; i <= runs; i++) {
-      // Interleave bare and runner runs so drift on the machine affects both alike.
-      const bare = await runToExit(spec.bin, spec.bareArgs, root);
-      if (bare.code !== 0) {
-        throw new Error(`bare \`${spec.bin} ${spec.bareArgs.join(' ')}\` failed (${bare.signal ?? `code ${String(bare.code)}`}): ${bare.stderr.trim()}`);
+      // Interleaved, so drift on the machine affects every subject alike.
+      result.bareMs.push(await timedExit([spec.bin], spec.bareArgs, root));
+      for (const measured of result.subjects) {
+        const run = await runOnce(measured.subject.command, measured.subject.processBin, root);
+        measured.runs.push(run);
+        if (measured.subject.cli) {
+          measured.versionMs.push(await timedExit(measured.subject.command, ['--version'], root));
+          measured.helpMs.push(await timedExit(measured.subject.command, ['--help'], root));
+        }
+        if (verbose) {
+          console.error(`  ${spec.name} ${measured.subject.label} run ${i}/${runs}: first 200 ${fmtMs(run.scrapeMs)} ms, exit ${run.exit}`);
+        }
       }
-      result.bareMs.push(bare.ms);
-      const run = await runOnce(spec, root);
-      result.runs.push(run);
-      if (verbose) {
-        console.error(
-          `  ${spec.name} run ${i}/${runs}: address logged ${fmtMs(run.logMs)} ms, first 200 ${fmtMs(run.scrapeMs)} ms ` +
-            `(${run.attempts} GET), idle RSS ${run.rssKiB === undefined ? 'n/a' : fmtMiB(run.rssKiB)} MiB, exit ${run.exit}; bare ${fmtMs(bare.ms)} ms`,
-        );
-      } else {
-        process.stderr.write('.');
-      }
+      if (!verbose) process.stderr.write('.');
     }
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
@@ -93,85 +99,54 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, verbo
   return result;
 }
 
-async function main(): Promise<number> {
-  const { runtimes, runs, verbose } = parseArgs(process.argv.slice(2));
-  const root = packageRoot();
-  const specs = runtimes.map((r) => specFor(r, root));
-
-  process.stderr.write(
-    `bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * (IDLE_BEFORE_RSS_MS + 700) / 1000)} s) `,
-  );
-  if (verbose) process.stderr.write('\n');
-  const results: RuntimeResult[] = [];
-  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, verbose));
-  process.stderr.write('\n');
-
-  const shown = (p: string): string => (p.startsWith(root) ? relative(root, p) : p);
-  const lines: string[] = [];
-  lines.push(
-    `command: ${shown(process.execPath)} ${shown(fileURLToPath(import.meta.url))}${
-      process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''
-    }  (cwd ${root}, ${runs} run(s) per runtime)`,
-  );
-  for (const r of results) {
-    lines.push(
-      `  ${r.spec.name.padEnd(4)} runner: ${[shown(r.spec.bin), ...r.spec.runnerArgs.map(shown), 'run', '--metrics-server', '127.0.0.1:0'].join(' ')}   bare: ${
-        [shown(r.spec.bin), ...r.spec.bareArgs].join(' ')
-      }`,
-    );
-  }
-  lines.push('');
-
-  const rows: string[][] = [[
-    'runtime',
-    'version',
-    'startup-to-first-scrape ms (median [min-max])',
-    'bare runtime ms (median [min-max])',
-    'overhead ms',
-    'ratio',
-    'idle RSS MiB (median [min-max])',
-  ]];
-  for (const r of results) {
-    if (r.error !== undefined) {
-      rows.push([r.spec.name, r.version, 'FAILED', r.bareMs.length > 0 ? spread(r.bareMs) : 'n/a', 'n/a', 'n/a', 'n/a']);
-      continue;
-    }
-    const scrape = r.runs.map((x) => x.scrapeMs);
-    const rss = r.runs.map((x) => x.rssKiB).filter((x): x is number => x !== undefined);
-    const s = median(scrape);
-    const b = median(r.bareMs);
+function report(r: RuntimeResult): string[] {
+  const lines = [`${r.spec.name} ${r.version}: bare runtime ${spread(r.bareMs)} ms`];
+  const today = r.subjects.find((s) => s.subject.label === 'today');
+  const floor = r.subjects.find((s) => !s.subject.cli);
+  const scrape = (s: SubjectResult): number => median(s.runs.map((x) => x.scrapeMs));
+  const bare = median(r.bareMs);
+  const rows: string[][] = [['subject', 'start to first scrape ms', 'x today', 'above floor ms', 'idle RSS MiB', '--version ms (x bare)', '--help ms (x bare)']];
+  for (const s of r.subjects) {
+    const ms = scrape(s);
+    const rss = s.runs.map((x) => x.rssKiB).filter((x): x is number => x !== undefined);
     rows.push([
-      r.spec.name,
-      r.version,
-      spread(scrape),
-      spread(r.bareMs),
-      fmtMs(s - b),
-      `${(s / b).toFixed(1)}x`,
+      s.subject.label,
+      spread(s.runs.map((x) => x.scrapeMs)),
+      today ? `${(ms / scrape(today)).toFixed(2)}x` : 'n/a',
+      floor ? fmtMs(ms - scrape(floor)) : 'n/a',
       spreadMiB(rss),
+      s.subject.cli ? `${fmtMs(median(s.versionMs))} (${(median(s.versionMs) / bare).toFixed(2)}x)` : '-',
+      s.subject.cli ? `${fmtMs(median(s.helpMs))} (${(median(s.helpMs) / bare).toFixed(2)}x)` : '-',
     ]);
   }
   lines.push(table(rows));
+  for (const s of r.subjects) {
+    lines.push(`  ${s.subject.label}: ${s.subject.command.map((p) => relative(process.cwd(), p) || p).join(' ')}`);
+    for (const check of new Set(s.runs.map((x) => x.processCheck.replace(/\bpid \d+\b/, 'pid')))) lines.push(`    note: ${check}`);
+    const unclean = s.runs.filter((x) => x.exit !== 'code 0');
+    if (unclean.length > 0) lines.push(`    note: ${unclean.length} run(s) did not exit cleanly on SIGTERM: ${unclean.map((x) => x.exit).join(', ')}`);
+  }
+  return lines;
+}
 
-  // Notes: process checks (deduplicated), unclean exits, failures.
-  const notes: string[] = [];
+async function main(): Promise<number> {
+  const { runtimes, runs, switches } = parseBenchArgs(process.argv.slice(2), usage(), DEFAULT_RUNS, [['--verbose', '-v']]);
+  const root = packageRoot();
+  const packageVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  process.stderr.write(`bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * 3 * (IDLE_BEFORE_RSS_MS + 1500) / 1000)} s) `);
+  const results: RuntimeResult[] = [];
+  for (const name of runtimes as RuntimeName[]) results.push(await benchRuntime(specFor(name, root), root, packageVersion, runs, switches.has('--verbose')));
+  process.stderr.write('\n');
+  const lines = [
+    `command: ${process.argv.slice(0, 2).map((p) => relative(root, p) || p).join(' ')} ${process.argv.slice(2).join(' ')}  (${runs} run(s) per runtime; NODE_EXTRA_CA_CERTS ${process.env['NODE_EXTRA_CA_CERTS'] ? 'set' : 'unset'})`,
+  ];
   for (const r of results) {
-    for (const check of new Set(r.runs.map((x) => x.processCheck.replace(/\bpid \d+\b/, 'pid')))) {
-      notes.push(`${r.spec.name}: ${check}`);
-    }
-    const unclean = r.runs.filter((x) => x.exit !== 'code 0');
-    if (unclean.length > 0) notes.push(`${r.spec.name}: ${unclean.length} run(s) did not exit cleanly on SIGTERM: ${unclean.map((x) => x.exit).join(', ')}`);
-  }
-  if (notes.length > 0) {
     lines.push('');
-    lines.push(...notes.map((n) => `note: ${n}`));
-  }
-  const failed = results.filter((r) => r.error !== undefined);
-  for (const r of failed) {
-    lines.push('');
-    lines.push(`FAILED: ${r.spec.name} (run ${r.runs.length + 1} of ${runs}, after ${r.runs.length} successful): ${r.error ?? ''}`);
+    if (r.error !== undefined) lines.push(`FAILED: ${r.spec.name}: ${r.error}`);
+    else lines.push(...report(r));
   }
   console.log(lines.join('\n'));
-  return failed.length > 0 ? 1 : 0;
+  return results.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
 await runBench(main);

@@ -8,7 +8,6 @@
 // to be read from the runner's log.
 import { LISTENING, RunnerProcess } from '../../test/support/runner-process.ts';
 import { checkProcess, describeExit, WAIT_TIMEOUT_MS } from './processes.ts';
-import type { RuntimeSpec } from './runtimes.ts';
 
 const POLL_INTERVAL_MS = 5;
 export const IDLE_BEFORE_RSS_MS = 3_000;
@@ -27,10 +26,11 @@ export interface RunResult {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runOnce(spec: RuntimeSpec, cwd: string): Promise<RunResult> {
+/** Starts `command run --metrics-server 127.0.0.1:0` (processBin: the binary the process must be). */
+export async function runOnce(command: readonly [string, ...string[]], processBin: string, cwd: string): Promise<RunResult> {
   const runner = await RunnerProcess.start(['run', '--metrics-server', '127.0.0.1:0'], LISTENING, {
     cwd,
-    command: [spec.bin, ...spec.runnerArgs],
+    command,
     timeoutMs: WAIT_TIMEOUT_MS,
   });
   try {
@@ -44,7 +44,7 @@ export async function runOnce(spec: RuntimeSpec, cwd: string): Promise<RunResult
       throw new Error(`runner exited during the ${IDLE_BEFORE_RSS_MS} ms idle period after its first scrape (the bench sends no signal before then)`);
     }
     const resident = runner.memory()?.residentBytes;
-    const processCheck = checkProcess(runner.pid, spec.bin);
+    const processCheck = checkProcess(runner.pid, processBin);
     const exit = describeExit(await runner.stop('SIGTERM', WAIT_TIMEOUT_MS));
     return {
       logMs,
