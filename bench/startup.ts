@@ -67,7 +67,9 @@ function usage(): string {
 async function timedExit(command: readonly [string, ...string[]], args: string[], cwd: string): Promise<number> {
   const [bin, ...prefix] = command;
   const result = await runToExit(bin, [...prefix, ...args], cwd);
-  if (result.code !== 0) throw new Error(`\`${[...command, ...args].join(' ')}\` failed (${result.signal ?? `code ${String(result.code)}`}): ${result.stderr.trim()}`);
+  if (result.code !== 0) {
+    throw new Error(`\`${[...command, ...args].join(' ')}\` failed (${result.signal ?? `code ${String(result.code)}`}): ${result.stderr.trim()}`);
+  }
   return result.ms;
 }
 
@@ -105,7 +107,15 @@ function report(r: RuntimeResult): string[] {
   const floor = r.subjects.find((s) => !s.subject.cli);
   const scrape = (s: SubjectResult): number => median(s.runs.map((x) => x.scrapeMs));
   const bare = median(r.bareMs);
-  const rows: string[][] = [['subject', 'start to first scrape ms', 'x today', 'above floor ms', 'idle RSS MiB', '--version ms (x bare)', '--help ms (x bare)']];
+  const rows: string[][] = [[
+    'subject',
+    'start to first scrape ms',
+    'x today',
+    'above floor ms',
+    'idle RSS MiB',
+    '--version ms (x bare)',
+    '--help ms (x bare)',
+  ]];
   for (const s of r.subjects) {
     const ms = scrape(s);
     const rss = s.runs.map((x) => x.rssKiB).filter((x): x is number => x !== undefined);
@@ -133,12 +143,16 @@ async function main(): Promise<number> {
   const { runtimes, runs, switches } = parseBenchArgs(process.argv.slice(2), usage(), DEFAULT_RUNS, [['--verbose', '-v']]);
   const root = packageRoot();
   const packageVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-  process.stderr.write(`bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * 3 * (IDLE_BEFORE_RSS_MS + 1500) / 1000)} s) `);
+  process.stderr.write(
+    `bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * 3 * (IDLE_BEFORE_RSS_MS + 1500) / 1000)} s) `,
+  );
   const results: RuntimeResult[] = [];
   for (const name of runtimes as RuntimeName[]) results.push(await benchRuntime(specFor(name, root), root, packageVersion, runs, switches.has('--verbose')));
   process.stderr.write('\n');
   const lines = [
-    `command: ${process.argv.slice(0, 2).map((p) => relative(root, p) || p).join(' ')} ${process.argv.slice(2).join(' ')}  (${runs} run(s) per runtime; NODE_EXTRA_CA_CERTS ${process.env['NODE_EXTRA_CA_CERTS'] ? 'set' : 'unset'})`,
+    `command: ${process.argv.slice(0, 2).map((p) => relative(root, p) || p).join(' ')} ${
+      process.argv.slice(2).join(' ')
+    }  (${runs} run(s) per runtime; NODE_EXTRA_CA_CERTS ${process.env['NODE_EXTRA_CA_CERTS'] ? 'set' : 'unset'})`,
   ];
   for (const r of results) {
     lines.push('');

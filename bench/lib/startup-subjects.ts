@@ -37,19 +37,37 @@ export async function startupSubjects(spec: RuntimeSpec, root: string, version: 
   };
   switch (spec.name) {
     case 'node':
-      await release('npm', files.npmTarball, async () => ({ label: 'npm package', command: [spec.bin, await unpackedNpmPackage(files.npmTarball)], processBin: spec.bin, cli: true }));
-      await release('sea', files.nodeExecutable, () =>
-        Promise.resolve({ label: 'single executable', command: [files.nodeExecutable], processBin: files.nodeExecutable, cli: true }));
+      await release(
+        'npm',
+        files.npmTarball,
+        async () => ({ label: 'npm package', command: [spec.bin, await unpackedNpmPackage(files.npmTarball)], processBin: spec.bin, cli: true }),
+      );
+      await release(
+        'sea',
+        files.nodeExecutable,
+        () => Promise.resolve({ label: 'single executable', command: [files.nodeExecutable], processBin: files.nodeExecutable, cli: true }),
+      );
       break;
     case 'bun':
-      await release('bun', files.bunExecutable, () =>
-        Promise.resolve({ label: 'compiled executable', command: [files.bunExecutable], processBin: files.bunExecutable, cli: true }));
+      await release(
+        'bun',
+        files.bunExecutable,
+        () => Promise.resolve({ label: 'compiled executable', command: [files.bunExecutable], processBin: files.bunExecutable, cli: true }),
+      );
       break;
     case 'deno':
-      await release('deno', files.denoBundle, () =>
-        Promise.resolve({ label: 'bundle', command: [spec.bin, 'run', '-A', files.denoBundle], processBin: spec.bin, cli: true }));
+      await release(
+        'deno',
+        files.denoBundle,
+        () => Promise.resolve({ label: 'bundle', command: [spec.bin, 'run', '-A', files.denoBundle], processBin: spec.bin, cli: true }),
+      );
       break;
   }
-  subjects.push({ label: 'floor (bare node:http)', command: [spec.bin, ...scriptArgs(spec, root, 'bench/lib/floor-server.ts')], processBin: spec.bin, cli: false });
+  subjects.push({
+    label: 'floor (bare node:http)',
+    command: [spec.bin, ...scriptArgs(spec, root, 'bench/lib/floor-server.ts')],
+    processBin: spec.bin,
+    cli: false,
+  });
   return subjects;
 }
