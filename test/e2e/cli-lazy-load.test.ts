@@ -1,0 +1,37 @@
+// `runner --version` and `--help` answer without loading the server, the OpenTelemetry SDK or the
+// job engine (issue 17): the modules Node loads for them, traced by a module hook, hold none of
+// those. Node only: Bun and Deno have no module hooks to trace loads with.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { runtime } from '../../src/runtime/runtime.ts';
+import { runCli, RUNNER_ENTRY } from '../support/runner-process.ts';
+
+const TRACE = fileURLToPath(new URL('../support/module-load-trace.js', import.meta.url));
+const NOT_NODE = runtime.name === 'node' ? false : "module hooks are Node's (no counterpart on Bun and Deno)";
+
+async function loadedModules(args: readonly string[]): Promise<string[]> {
+  const result = await runCli(args, { command: [process.execPath, '--import', TRACE, RUNNER_ENTRY] });
+  assert.equal(result.code, 0, result.stderr);
+  return result.stderr.split('\n').filter((line) => line.startsWith('LOADED ')).map((line) => line.slice('LOADED '.length));
+}
+
+const HEAVY = /\/src\/(server|telemetry|agent|build|executors|sources|profiling\/(cpu|heap)-pprof|artifacts|cache)\/|@opentelemetry|yazl|yauzl|bcryptjs/;
+
+for (const args of [['--version'], ['--help'], ['run', '--help'], ['submit', '--help']]) {
+  test(`runner ${args.join(' ')} loads only the command line's own modules`, { skip: NOT_NODE }, async () => {
+    const loaded = await loadedModules(args);
+    // The trace works: it saw the entry and the command line.
+    assert.ok(loaded.some((url) => url.endsWith('/src/cli/main.js')), loaded.join('\n'));
+    assert.deepEqual(loaded.filter((url) => HEAVY.test(url)), []);
+  });
+}
+
+test('the trace sees the heavy modules where the run command loads them (the checks above could fail)', { skip: NOT_NODE }, async () => {
+  // A config file that is not there fails after `run` was chosen: its modules, the server's among them, are loaded by then.
+  const result = await runCli(['run', '--config', '/nonexistent/config.toml'], { command: [process.execPath, '--import', TRACE, RUNNER_ENTRY] });
+  assert.equal(result.code, 2, result.stderr);
+  const loaded = result.stderr.split('\n').filter((line) => line.startsWith('LOADED ')).map((line) => line.slice('LOADED '.length));
+  assert.ok(loaded.some((url) => /\/src\/server\//.test(url) && HEAVY.test(url)), loaded.join('\n'));
+  assert.ok(loaded.some((url) => url.includes('@opentelemetry')), loaded.join('\n'));
+});
