@@ -52,7 +52,7 @@ export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetr
       // Absent where the executor could not measure them: never a made-up zero.
       if (result.resources !== undefined) {
         cpu.record(result.resources.cpuSeconds, { runner });
-        peakRss.record(result.resources.peakRssBytes, { runner });
+        if (result.resources.peakRssBytes !== undefined) peakRss.record(result.resources.peakRssBytes, { runner });
       }
       jobs.add(1, { runner });
       if (result.state === 'failed') failed.add(1, { runner, failure_reason: result.failureReason ?? 'unknown_failure' });
