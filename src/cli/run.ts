@@ -58,6 +58,15 @@ async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & {
   }
 }
 
+/** One line per [[runners]] entry: where its jobs come from (the queue directory `runner submit` writes to, or the coordinator). */
+function logServedRunners(config: Config, workingDirectory: string, logger: Logger): void {
+  if (config.runners.length === 0) logger.warn('No [[runners]] in the configuration: this runner takes no jobs');
+  for (const runner of config.runners) {
+    const from = runner.url === undefined ? { queue_dir: resolve(workingDirectory, runner.queueDir) } : { url: shownUrl(runner.url) };
+    logger.info('Serving runner', { runner: runner.name, executor: runner.executor, ...from });
+  }
+}
+
 export async function runCommand(options: RunOptions, logger: Logger): Promise<number> {
   const cwd = process.cwd();
   const workingDirectory = checkWorkingDirectory(options.workingDirectory ?? cwd);
@@ -144,11 +153,17 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
       );
     },
   });
-  const profilers = config.pprof && !options.noPprof ? await startProfilers(config.pprofMaxSeconds) : undefined;
+  // Profiles are only ever read through the server's /debug/pprof: without the server, sampling would cost and serve nobody.
+  const profilingOff = !address ? 'metrics server disabled' : options.noPprof ? '--no-pprof' : !config.pprof ? 'pprof = false' : undefined;
+  const profilers = profilingOff === undefined ? await startProfilers(config.pprofMaxSeconds) : undefined;
   if (!profilers) await discardEarlyProfiling();
-  logger.info(profilers ? 'Profiling enabled' : 'Profiling disabled', {
-    heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
-  });
+  if (profilers) {
+    logger.info('Profiling enabled', {
+      heap: profilers.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers.heap.kind,
+    });
+  } else {
+    logger.info('Profiling disabled', { reason: profilingOff });
+  }
   const telemetry = new Telemetry(push);
   if (push !== undefined) logger.info('OTLP metrics push enabled', push.describe);
   tracing.attach(telemetry.meter);
@@ -161,6 +176,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   } else {
     logger.info('metrics server disabled');
   }
+  logServedRunners(config, workingDirectory, logger);
   agent.start();
   logger.info('Runner ready', { concurrent: config.concurrent });
 
