@@ -9,7 +9,9 @@ import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
 import { ServerStartError } from '../server/http-server.ts';
 import { versionInfo } from '../version.ts';
 import { parseFlags, UsageError } from './args.ts';
-import { MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
+import { CANCEL_HELP, LIST_HELP, MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
+import { cancelCommand, listCommand } from './queue-commands.ts';
+import { QUEUE_FLAG_SPECS, queueFlags } from './queue-of.ts';
 import { runCommand } from './run.ts';
 import { submitCommand } from './submit.ts';
 import { verifyCommand } from './verify.ts';
@@ -72,27 +74,29 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     }, logger);
   }
   if (command === 'submit') {
-    const { values, positionals } = parseFlags(rest, {
-      config: { type: 'string', short: 'c' },
-      runner: { type: 'string', short: 'r' },
-      'working-directory': { type: 'string', short: 'd' },
-      wait: { type: 'boolean', short: 'w' },
-      help: { type: 'boolean', short: 'h' },
-    }, 'runner submit');
+    const { values, positionals } = parseFlags(rest, { ...QUEUE_FLAG_SPECS, wait: { type: 'boolean', short: 'w' } }, 'runner submit');
     if (values['help']) {
       process.stdout.write(SUBMIT_HELP);
       return 0;
     }
-    for (const [flag, expected] of [['config', 'file path'], ['runner', 'runner name'], ['working-directory', 'directory path']] as const) {
-      if (values[flag] === '') throw new UsageError(`--${flag} is empty (expected a ${expected})`);
+    return submitCommand({ ...queueFlags(values), wait: values['wait'] === true, jobFiles: positionals });
+  }
+  if (command === 'list') {
+    const { values, positionals } = parseFlags(rest, QUEUE_FLAG_SPECS, 'runner list');
+    if (values['help']) {
+      process.stdout.write(LIST_HELP);
+      return 0;
     }
-    return submitCommand({
-      configPath: values['config'] as string | undefined,
-      runnerName: values['runner'] as string | undefined,
-      workingDirectory: values['working-directory'] as string | undefined,
-      wait: values['wait'] === true,
-      jobFiles: positionals,
-    });
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} for 'runner list' (see 'runner list --help')`);
+    return listCommand(queueFlags(values));
+  }
+  if (command === 'cancel') {
+    const { values, positionals } = parseFlags(rest, QUEUE_FLAG_SPECS, 'runner cancel');
+    if (values['help']) {
+      process.stdout.write(CANCEL_HELP);
+      return 0;
+    }
+    return cancelCommand(queueFlags(values), positionals);
   }
   if (command === 'verify') {
     const { values, positionals } = parseFlags(rest, {
@@ -107,7 +111,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     if (values['config'] === '') throw new UsageError('--config is empty (expected a file path)');
     return verifyCommand({ configPath: values['config'] as string | undefined });
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, verify, --version or --help)`);
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, list, cancel, verify, --version or --help)`);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
