@@ -73,8 +73,8 @@ async function jobFiles(dir: string): Promise<{ id: string; path: string }[]> {
 }
 
 /**
- * Every job of the queue that has not ended, running ones first, each group
- * oldest first. A job moving meanwhile may be missed or seen twice (the
+ * Every job of the queue that has not ended, running (and recovering) ones
+ * first, each group oldest first. A job moving meanwhile may be missed or seen twice (the
  * places are read one after the other); a second id is dropped.
  */
 export async function listJobs(queueDir: string): Promise<QueuedJob[]> {
@@ -96,7 +96,8 @@ export async function listJobs(queueDir: string): Promise<QueuedJob[]> {
     for (const { id, path } of await jobFiles(join(recoveringDir(queueDir), dir))) await add('recovering', path, id, dead);
   }
   for (const { id, path } of await jobFiles(pendingDir(queueDir))) await add('pending', path, id, undefined);
-  return jobs;
+  const rank = (job: QueuedJob): number => (job.state === 'pending' ? 1 : 0);
+  return jobs.sort((a, b) => rank(a) - rank(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /**
