@@ -58,10 +58,17 @@ async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & {
   }
 }
 
-/** One line per [[runners]] entry: where its jobs come from (the queue directory `runner submit` writes to, or the coordinator). */
-function logServedRunners(config: Config, workingDirectory: string, logger: Logger): void {
+/**
+ * One line per [[runners]] entry: where its jobs come from (the queue
+ * directory `runner submit` writes to, or the coordinator); after a reload,
+ * only for the runners it added or whose source changed (`before`).
+ */
+function logServedRunners(config: Config, workingDirectory: string, logger: Logger, before?: Config): void {
   if (config.runners.length === 0) logger.warn('No [[runners]] in the configuration: this runner takes no jobs');
+  const source = (runner: Config['runners'][number]): string => `${runner.name}\n${runner.url ?? ''}\n${runner.queueDir}\n${runner.executor}`;
+  const known = new Set(before?.runners.map(source));
   for (const runner of config.runners) {
+    if (known.has(source(runner))) continue;
     const from = runner.url === undefined ? { queue_dir: resolve(workingDirectory, runner.queueDir) } : { url: shownUrl(runner.url) };
     logger.info('Serving runner', { runner: runner.name, executor: runner.executor, ...from });
   }
@@ -144,7 +151,9 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
     force: () => exitNow(),
     reload: () => {
       // The file found at startup must stay: a missing one is an error, not a switch to the defaults.
+      const before = configuration;
       configuration = reloadConfig(loaded.path ?? options.configPath, cwd, configuration, agent, logger);
+      if (configuration !== before) logServedRunners(configuration, workingDirectory, logger, before);
       server?.reload(configuration);
       // A GitLab runner added now may be asked for its jobs' traces.
       tracing.load(configuration).then(

@@ -323,3 +323,19 @@ test("runner submit --wait shows a local job's log framed as GitLab Runner frame
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a runner added by a reload (SIGHUP) gets its own start line naming its queue; the unchanged ones are not repeated', async () => {
+  const dir = realpathSync(tempDir());
+  writeFileSync(join(dir, 'config.toml'), '[[runners]]\nname = "first"\n');
+  const runner = await startProcess(['run'], /Runner ready/, { cwd: dir });
+  try {
+    writeFileSync(join(dir, 'config.toml'), '[[runners]]\nname = "first"\n[[runners]]\nname = "added"\nqueue_dir = "other-queue"\n');
+    process.kill(runner.pid, 'SIGHUP');
+    await runner.waitForLog(/Serving runner\s+runner=added executor=shell queue_dir=\S+/);
+    const logs = runner.logs();
+    assert.ok(logs.includes(`Serving runner  runner=added executor=shell queue_dir=${join(dir, 'other-queue')}`), logs);
+    assert.equal(logs.match(/Serving runner\s+runner=first /g)?.length, 1, logs);
+  } finally {
+    runner.kill();
+  }
+});
