@@ -393,12 +393,15 @@ export class StageRunner {
   closingLines(resources: ResourceUse | undefined): void {
     const { log, outcome } = this.parts;
     if (resources !== undefined) {
-      const mib = (resources.peakRssBytes / 1024 / 1024).toFixed(1);
+      const mib = resources.peakRssBytes === undefined ? undefined : (resources.peakRssBytes / 1024 / 1024).toFixed(1);
+      const cpu = `Job used ${resources.cpuSeconds.toFixed(2)} s of CPU`;
       this.write(
         line(
-          resources.measuredBy === 'cgroup'
-            ? `Job used ${resources.cpuSeconds.toFixed(2)} s of CPU, peak memory ${mib} MiB (the job's containers' cgroup, services included)`
-            : `Job used ${resources.cpuSeconds.toFixed(2)} s of CPU, peak RSS ${mib} MiB (approximate: sampled every second from /proc)`,
+          mib === undefined
+            ? `${cpu}, peak RSS not sampled (the job's processes ended before the first sample)`
+            : resources.measuredBy === 'cgroup'
+            ? `${cpu}, peak memory ${mib} MiB (the job's containers' cgroup, services included)`
+            : `${cpu}, peak RSS ${mib} MiB (approximate: sampled every second from /proc)`,
         ),
       );
     }

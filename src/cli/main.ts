@@ -7,7 +7,8 @@ import { Logger } from '../log/logger.ts';
 import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
 import { versionInfo } from '../version.ts';
 import { parseFlags, UsageError } from './args.ts';
-import { MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
+import { CANCEL_HELP, LIST_HELP, MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
+import { QUEUE_FLAG_SPECS, queueFlags } from './queue-of.ts';
 
 /** Exit codes: 0 ok, 1 the runner failed, 2 bad usage or bad input. */
 export const EXIT_FAILURE = 1;
@@ -68,28 +69,32 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     }, logger);
   }
   if (command === 'submit') {
-    const { values, positionals } = parseFlags(rest, {
-      config: { type: 'string', short: 'c' },
-      runner: { type: 'string', short: 'r' },
-      'working-directory': { type: 'string', short: 'd' },
-      wait: { type: 'boolean', short: 'w' },
-      help: { type: 'boolean', short: 'h' },
-    }, 'runner submit');
+    const { values, positionals } = parseFlags(rest, { ...QUEUE_FLAG_SPECS, wait: { type: 'boolean', short: 'w' } }, 'runner submit');
     if (values['help']) {
       process.stdout.write(SUBMIT_HELP);
       return 0;
     }
-    for (const [flag, expected] of [['config', 'file path'], ['runner', 'runner name'], ['working-directory', 'directory path']] as const) {
-      if (values[flag] === '') throw new UsageError(`--${flag} is empty (expected a ${expected})`);
-    }
     const { submitCommand } = await import('./submit.ts');
-    return submitCommand({
-      configPath: values['config'] as string | undefined,
-      runnerName: values['runner'] as string | undefined,
-      workingDirectory: values['working-directory'] as string | undefined,
-      wait: values['wait'] === true,
-      jobFiles: positionals,
-    });
+    return submitCommand({ ...queueFlags(values), wait: values['wait'] === true, jobFiles: positionals });
+  }
+  if (command === 'list') {
+    const { values, positionals } = parseFlags(rest, QUEUE_FLAG_SPECS, 'runner list');
+    if (values['help']) {
+      process.stdout.write(LIST_HELP);
+      return 0;
+    }
+    if (positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])} for 'runner list' (see 'runner list --help')`);
+    const { listCommand } = await import('./queue-commands.ts');
+    return listCommand(queueFlags(values));
+  }
+  if (command === 'cancel') {
+    const { values, positionals } = parseFlags(rest, QUEUE_FLAG_SPECS, 'runner cancel');
+    if (values['help']) {
+      process.stdout.write(CANCEL_HELP);
+      return 0;
+    }
+    const { cancelCommand } = await import('./queue-commands.ts');
+    return cancelCommand(queueFlags(values), positionals);
   }
   if (command === 'verify') {
     const { values, positionals } = parseFlags(rest, {
@@ -105,7 +110,7 @@ async function dispatch(argv: readonly string[], logger: Logger): Promise<number
     const { verifyCommand } = await import('./verify.ts');
     return verifyCommand({ configPath: values['config'] as string | undefined });
   }
-  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, verify, --version or --help)`);
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (expected run, submit, list, cancel, verify, --version or --help)`);
 }
 
 /**

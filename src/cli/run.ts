@@ -58,6 +58,22 @@ async function otlpPushOf(config: Config, logger: Logger): Promise<(OtlpPush & {
   }
 }
 
+/**
+ * One line per [[runners]] entry: where its jobs come from (the queue
+ * directory `runner submit` writes to, or the coordinator); after a reload,
+ * only for the runners it added or whose source changed (`before`).
+ */
+function logServedRunners(config: Config, workingDirectory: string, logger: Logger, before?: Config): void {
+  if (config.runners.length === 0) logger.warn('No [[runners]] in the configuration: this runner takes no jobs');
+  const source = (runner: Config['runners'][number]): string => `${runner.name}\n${runner.url ?? ''}\n${runner.queueDir}\n${runner.executor}`;
+  const known = new Set(before?.runners.map(source));
+  for (const runner of config.runners) {
+    if (known.has(source(runner))) continue;
+    const from = runner.url === undefined ? { queue_dir: resolve(workingDirectory, runner.queueDir) } : { url: shownUrl(runner.url) };
+    logger.info('Serving runner', { runner: runner.name, executor: runner.executor, ...from });
+  }
+}
+
 export async function runCommand(options: RunOptions, logger: Logger): Promise<number> {
   const cwd = process.cwd();
   const workingDirectory = checkWorkingDirectory(options.workingDirectory ?? cwd);
@@ -135,7 +151,9 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
     force: () => exitNow(),
     reload: () => {
       // The file found at startup must stay: a missing one is an error, not a switch to the defaults.
+      const before = configuration;
       configuration = reloadConfig(loaded.path ?? options.configPath, cwd, configuration, agent, logger);
+      if (configuration !== before) logServedRunners(configuration, workingDirectory, logger, before);
       server?.reload(configuration);
       // A GitLab runner added now may be asked for its jobs' traces.
       tracing.load(configuration).then(
@@ -144,11 +162,17 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
       );
     },
   });
-  const profilers = config.pprof && !options.noPprof ? await startProfilers(config.pprofMaxSeconds) : undefined;
+  // Profiles are only ever read through the server's /debug/pprof: without the server, sampling would cost and serve nobody.
+  const profilingOff = !address ? 'metrics server disabled' : options.noPprof ? '--no-pprof' : !config.pprof ? 'pprof = false' : undefined;
+  const profilers = profilingOff === undefined ? await startProfilers(config.pprofMaxSeconds) : undefined;
   if (!profilers) await discardEarlyProfiling();
-  logger.info(profilers ? 'Profiling enabled' : 'Profiling disabled', {
-    heap: profilers?.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers?.heap.kind,
-  });
+  if (profilers) {
+    logger.info('Profiling enabled', {
+      heap: profilers.heap.kind === 'sampling' ? `sampling every ${profilers.heap.sampler.intervalBytes} bytes` : profilers.heap.kind,
+    });
+  } else {
+    logger.info('Profiling disabled', { reason: profilingOff });
+  }
   const telemetry = new Telemetry(push);
   if (push !== undefined) logger.info('OTLP metrics push enabled', push.describe);
   tracing.attach(telemetry.meter);
@@ -161,6 +185,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   } else {
     logger.info('metrics server disabled');
   }
+  logServedRunners(config, workingDirectory, logger);
   agent.start();
   logger.info('Runner ready', { concurrent: config.concurrent });
 

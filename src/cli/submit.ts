@@ -9,19 +9,15 @@
 // drained; then a one-line summary goes to stderr, saying where the job's
 // artifacts archive is kept and until when, if it has one.
 import { type FileHandle, open } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.ts';
 import { readTextFile } from '../config/toml-file.ts';
-import type { RunnerConfig } from '../config/types.ts';
 import { parseJobFile } from '../sources/local/job-file.ts';
 import { type DoneRecord, enqueue, jobState, logPath, QueueError, readResult } from '../sources/local/queue.ts';
-import { checkWorkingDirectory, UsageError } from './args.ts';
+import { liveClaimers, ownerPid } from '../sources/local/queue-jobs.ts';
+import { UsageError } from './args.ts';
+import { type QueueFlags, queueOf } from './queue-of.ts';
 import { sleep } from '../system/sleep.ts';
 
-export interface SubmitOptions {
-  readonly configPath: string | undefined;
-  readonly runnerName: string | undefined;
-  readonly workingDirectory: string | undefined;
+export interface SubmitOptions extends QueueFlags {
   readonly wait: boolean;
   readonly jobFiles: readonly string[];
 }
@@ -33,22 +29,10 @@ const EXIT_INTERRUPTED = 130;
 
 /** Between looks at a job's result and log while waiting. */
 const POLL_INTERVAL_MS = 150;
+/** How long a job may stay pending before --wait says where it waits and whether any runner serves that queue. */
+export const PENDING_NOTICE_MS = 2_000;
 /** The most of a log held in memory at once. */
 const READ_CHUNK_BYTES = 64 * 1024;
-
-function pickRunner(runners: readonly RunnerConfig[], name: string | undefined, configOrigin: string): RunnerConfig {
-  if (name === undefined) {
-    const first = runners[0];
-    if (!first) throw new UsageError(`${configOrigin} has no [[runners]]: there is no queue to submit to`);
-    return first;
-  }
-  const runner = runners.find((r) => r.name === name);
-  if (!runner) {
-    const names = runners.map((r) => JSON.stringify(r.name)).join(', ');
-    throw new UsageError(`no runner named ${JSON.stringify(name)} in ${configOrigin} (${runners.length > 0 ? `runners: ${names}` : 'it has no [[runners]]'})`);
-  }
-  return runner;
-}
 
 /** Writes to stdout and resolves once the chunk is handed off, so at most one chunk is buffered. */
 function writeStdout(chunk: Uint8Array | string): Promise<void> {
@@ -66,7 +50,7 @@ interface QueuedJob {
  * Copies done/ID.log to stdout as it grows until done/ID.json exists and the
  * log is drained; resolves with the result, or undefined if `signal` aborted.
  */
-async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal): Promise<DoneRecord | undefined> {
+async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal, notice: PendingNotice): Promise<DoneRecord | undefined> {
   const path = logPath(queueDir, job.id);
   let log: FileHandle | undefined;
   let offset = 0;
@@ -98,11 +82,42 @@ async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal):
       // Twice, as waitForResult does: a job moving between places can hide from one look.
       const state = await jobState(queueDir, job.id);
       missing = state === undefined ? missing + 1 : 0;
+      if (state === 'pending') await notice.pending(job.id);
       if (missing >= 2) throw new QueueError(`queue ${queueDir}: no job ${job.id} (not pending, claimed or done)`);
       if (state !== 'done') await sleep(POLL_INTERVAL_MS, signal);
     }
   } finally {
     await log?.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Once per command, when a job has been pending for PENDING_NOTICE_MS: which
+ * queue it waits in, and a warning if no live runner serves that queue (the
+ * job would wait forever), or which runner processes do (they are busy).
+ */
+class PendingNotice {
+  private readonly since = Date.now();
+  private given = false;
+
+  constructor(private readonly queueDir: string) {}
+
+  async pending(id: string): Promise<void> {
+    if (this.given || Date.now() - this.since < PENDING_NOTICE_MS) return;
+    this.given = true;
+    const claimers = await liveClaimers(this.queueDir);
+    if (claimers.length === 0) {
+      process.stderr.write(
+        `runner: warning: job ${id} is pending in queue ${this.queueDir}, which no live runner serves: ` +
+          `start 'runner run' with this queue_dir; Ctrl-C stops waiting, 'runner cancel ${id}' removes the job\n`,
+      );
+    } else {
+      const pids = claimers.map(ownerPid).join(', ');
+      process.stderr.write(
+        `runner: job ${id} is pending in queue ${this.queueDir}, served by runner process${claimers.length > 1 ? 'es' : ''} ${pids} ` +
+          `(busy with other jobs, at their limit, or the job's needs have not ended; 'runner list' shows the queue)\n`,
+      );
+    }
   }
 }
 
@@ -121,13 +136,16 @@ async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promis
   const onInterrupt = (): void => controller.abort();
   process.on('SIGINT', onInterrupt);
   let failed = false;
+  const notice = new PendingNotice(queueDir);
   try {
     for (const [index, job] of jobs.entries()) {
-      const result = await followJob(queueDir, job, controller.signal);
+      const result = await followJob(queueDir, job, controller.signal, notice);
       if (!result) {
-        const left = jobs.slice(index).map((j) => j.id).join(', ');
+        const left = jobs.slice(index).map((j) => j.id);
+        const several = left.length > 1;
         process.stderr.write(
-          `runner: interrupted: stopped waiting; job${jobs.length - index > 1 ? 's' : ''} ${left} stay${jobs.length - index > 1 ? '' : 's'} in the queue\n`,
+          `runner: interrupted: stopped waiting; job${several ? 's' : ''} ${left.join(', ')} stay${several ? '' : 's'} in queue ${queueDir} ` +
+            `('runner list' shows ${several ? 'them' : 'it'}; 'runner cancel ${left.join(' ')}' removes ${several ? 'those' : 'it'} if still pending)\n`,
         );
         return EXIT_INTERRUPTED;
       }
@@ -143,12 +161,7 @@ async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promis
 /** Runs `runner submit`; resolves with the exit code. */
 export async function submitCommand(options: SubmitOptions): Promise<number> {
   if (options.jobFiles.length === 0) throw new UsageError(`no job file given (usage: runner submit [flags] JOB.toml...; see 'runner submit --help')`);
-  const cwd = process.cwd();
-  const workingDirectory = checkWorkingDirectory(options.workingDirectory ?? cwd);
-  const loaded = loadConfig(options.configPath, cwd);
-  for (const warning of loaded.warnings) process.stderr.write(`runner: warning: ${warning}\n`);
-  const runner = pickRunner(loaded.config.runners, options.runnerName, loaded.path ?? 'the built-in default config');
-  const queueDir = resolve(workingDirectory, runner.queueDir);
+  const queueDir = queueOf(options);
 
   // Every file first: one bad file queues nothing (a ConfigError, exit 2).
   const jobs = options.jobFiles.map((file) => {

@@ -2,6 +2,7 @@
 // values are one-line errors naming the key and what was expected, defaults
 // from the schema, and the keys the schema does not declare as warnings.
 import { describeValue } from './describe-value.ts';
+import { closestName } from './did-you-mean.ts';
 import { ListenAddressError, parseListenAddress } from './listen-address.ts';
 import type { KeySpec, KeyType } from './schema.ts';
 import type { ListenAddress } from './listen-address.ts';
@@ -186,7 +187,11 @@ export class TableReader {
   unknownKeys(): string[] {
     return Object.keys(this.table)
       .filter((key) => !Object.hasOwn(this.schema, key))
-      .map((key) => `${this.origin}: unknown key ${this.where}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)} (ignored)`)
+      .map((key) => {
+        const near = closestName(key, Object.keys(this.schema));
+        const hint = near === undefined ? '' : `; did you mean ${this.where}${near}?`;
+        return `${this.origin}: unknown key ${this.where}${/^[\w-]+$/.test(key) ? key : JSON.stringify(key)} (ignored${hint})`;
+      })
       .concat(this.nested.flatMap((reader) => reader.unknownKeys()));
   }
 }

@@ -52,8 +52,11 @@ export interface StageTiming {
 /** What a job's processes used, as the executor measures it. */
 export interface ResourceUse {
   readonly cpuSeconds: number;
-  /** The peak resident memory: summed over the processes (sampled), or the cgroup's peak usage (page cache included). */
-  readonly peakRssBytes: number;
+  /**
+   * The peak resident memory: summed over the processes (sampled), or the cgroup's peak usage (page cache included);
+   * undefined when no sample saw a process's memory (its processes ended before the first sample).
+   */
+  readonly peakRssBytes: number | undefined;
   /**
    * sampled: /proc read about once a second (approximate: the last interval of a stage is not seen);
    * cgroup: the kernel's own totals for the job's containers, services included (exact).

@@ -52,7 +52,7 @@ export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetr
       // Absent where the executor could not measure them: never a made-up zero.
       if (result.resources !== undefined) {
         cpu.record(result.resources.cpuSeconds, { runner });
-        peakRss.record(result.resources.peakRssBytes, { runner });
+        if (result.resources.peakRssBytes !== undefined) peakRss.record(result.resources.peakRssBytes, { runner });
       }
       jobs.add(1, { runner });
       if (result.state === 'failed') failed.add(1, { runner, failure_reason: result.failureReason ?? 'unknown_failure' });
@@ -77,7 +77,7 @@ export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetr
       });
       // Named steps (step_release, ...) seen so far: once observed their series must go on reading 0.
       const namedSteps = new Set<string>();
-      // Runners seen so far, so a runner removed by a reload reads 0 instead of its last count.
+      // Runners whose job counters were started at 0 (see remember).
       const runnersSeen = new Set<string>();
       // The job counters of a runner start at 0 rather than appearing with
       // their first event: rate() and increase() cannot see the event that
@@ -95,15 +95,22 @@ export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetr
         for (const job of running) {
           if (!(BUILD_STAGES as readonly string[]).includes(job.stage) && namedSteps.size < MAX_NAMED_STEPS) namedSteps.add(job.stage);
         }
-        // Every runner x stage series is observed each time, 0 included: a
-        // series once seen never disappears in OpenTelemetry, so it must read
-        // 0 rather than keep a stale count.
+        // Every runner x stage series of the runners there are now is observed
+        // each time, 0 included, so a stage's series does not come and go with
+        // its jobs. A runner removed by a reload is there as long as a job of
+        // its own runs; then its gauges go (gauge-series.ts), while its job
+        // counters stay, as Prometheus expects of counters.
+        const present = new Set<string>();
         for (const runner of agent.config.runners) {
           remember(runner.name);
+          present.add(runner.name);
           result.observe(limit, runner.limit, { runner: runner.name });
         }
-        for (const job of running) remember(job.runner);
-        for (const name of runnersSeen) {
+        for (const job of running) {
+          remember(job.runner);
+          present.add(job.runner);
+        }
+        for (const name of present) {
           for (const stage of [...BUILD_STAGES, ...namedSteps]) {
             let count = 0;
             let oldest = 0;

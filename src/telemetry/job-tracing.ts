@@ -103,7 +103,7 @@ class TracedJob implements JobTraceHandle {
     // Absent where the executor could not measure them: never a made-up zero.
     if (result.resources !== undefined) {
       attributes[ATTR_CPU_SECONDS] = result.resources.cpuSeconds;
-      attributes[ATTR_PEAK_MEMORY_BYTES] = result.resources.peakRssBytes;
+      if (result.resources.peakRssBytes !== undefined) attributes[ATTR_PEAK_MEMORY_BYTES] = result.resources.peakRssBytes;
     }
     this.span.setAttributes(attributes);
     if (result.state !== 'success') this.span.setStatus({ code: SpanStatusCode.ERROR, message: result.failureReason ?? result.state });

@@ -6,7 +6,7 @@ import type { RunnerStatus, StartedJob } from '../job/status.ts';
 
 /** GitLab Runner's gitlab_runner_job_queue_duration_seconds buckets. */
 const QUEUE_DURATION_BUCKETS = [1, 3, 10, 30, 60, 120, 300, 900, 1800, 3600];
-/** Runners whose last queue size/depth is kept (the configured ones, and those reloaded away). */
+/** Runners whose last queue size/depth is kept (the configured ones; a runner reloaded away is forgotten at the next collection). */
 const MAX_RUNNERS = 256;
 
 export interface QueueMetrics {
@@ -27,7 +27,13 @@ export function registerQueueMetrics(meter: Meter): QueueMetrics {
     description: "How deep the coordinator searched its queue for the runner's latest job (GitLab's job_info.queue_depth).",
   });
   const latest = new Map<string, { size?: number | undefined; depth?: number | undefined }>();
+  let agentOf: RunnerStatus | undefined;
   meter.addBatchObservableCallback((result) => {
+    if (agentOf !== undefined) {
+      // A runner removed by a reload: its series go with it (gauge-series.ts).
+      const configured = new Set(agentOf.config.runners.map((runner) => runner.name));
+      for (const runner of latest.keys()) if (!configured.has(runner)) latest.delete(runner);
+    }
     for (const [runner, sent] of latest) {
       if (sent.size !== undefined) result.observe(size, sent.size, { runner });
       if (sent.depth !== undefined) result.observe(depth, sent.depth, { runner });
@@ -45,6 +51,7 @@ export function registerQueueMetrics(meter: Meter): QueueMetrics {
     },
 
     observe(agent) {
+      agentOf = agent;
       const pending = meter.createObservableGauge('ci_runner_local_queue_pending_jobs', {
         description: "Jobs waiting in each local-queue runner's pending/ directory at its latest poll.",
       });

@@ -14,6 +14,7 @@ import { renderOpenMetrics } from './renderings/openmetrics.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
+import { reportObservedGaugesOnly } from './gauge-series.ts';
 
 /**
  * Series kept per metric before the SDK folds the rest into one
@@ -94,6 +95,8 @@ export class Telemetry implements MetricsSource {
     this.reader = new PrometheusExporter({ preventServerStart: true });
     const readers: MetricReader[] = [this.reader];
     if (push !== undefined) readers.push(push.reader);
+    // A runner removed by a reload must not leave its gauges behind.
+    for (const reader of readers) reportObservedGaugesOnly(reader);
     this.provider = new MeterProvider({
       readers,
       views: [{ instrumentName: '*', aggregationCardinalityLimit: SERIES_LIMIT_PER_METRIC }],

@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -59,6 +59,12 @@ test('--help lists the commands and run --help describes every flag', async () =
   for (const flag of ['--config', '--metrics-server', '--listen-address', '--working-directory', '--help', '9252']) {
     assert.ok(run.stdout.includes(flag), `${flag} in run --help`);
   }
+  // The defaults, the signals and the exit codes, as submit --help gives its own.
+  assert.match(run.stdout, /metrics server is\s+off unless --metrics-server or metrics_server sets its address/);
+  assert.match(run.stdout, /queue \.\/queue/);
+  for (const signal of ['SIGINT, SIGTERM', 'SIGQUIT', 'SIGHUP']) assert.match(run.stdout, new RegExp(`^  ${signal}\\s`, 'm'), signal);
+  assert.match(run.stdout, /^Exit codes: 0 stopped by a signal, 1 the runner failed .*\n.*, 2 bad usage/m);
+  for (const command of ['runner list', 'runner cancel']) assert.ok(main.stdout.includes(command), command);
 });
 
 test('an unknown flag is a one-line usage error with exit code 2', async () => {
@@ -158,6 +164,8 @@ test('without config.toml the runner starts on built-in defaults with the server
     const logs = runner.logs();
     assert.match(logs, /No config\.toml found: using built-in defaults/);
     assert.match(logs, /metrics server disabled/);
+    // Where `runner submit` must put jobs for this runner to take them.
+    assert.ok(logs.includes(`Serving runner  runner=local executor=shell queue_dir=${join(realpathSync(dir), 'queue')}`), logs);
     assert.equal((await runner.stop()).code, 0);
   } finally {
     runner.kill();
@@ -313,5 +321,21 @@ test("runner submit --wait shows a local job's log framed as GitLab Runner frame
   } finally {
     runner.kill();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a runner added by a reload (SIGHUP) gets its own start line naming its queue; the unchanged ones are not repeated', async () => {
+  const dir = realpathSync(tempDir());
+  writeFileSync(join(dir, 'config.toml'), '[[runners]]\nname = "first"\n');
+  const runner = await startProcess(['run'], /Runner ready/, { cwd: dir });
+  try {
+    writeFileSync(join(dir, 'config.toml'), '[[runners]]\nname = "first"\n[[runners]]\nname = "added"\nqueue_dir = "other-queue"\n');
+    process.kill(runner.pid, 'SIGHUP');
+    await runner.waitForLog(/Serving runner\s+runner=added executor=shell queue_dir=\S+/);
+    const logs = runner.logs();
+    assert.ok(logs.includes(`Serving runner  runner=added executor=shell queue_dir=${join(dir, 'other-queue')}`), logs);
+    assert.equal(logs.match(/Serving runner\s+runner=first /g)?.length, 1, logs);
+  } finally {
+    runner.kill();
   }
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSamplingIntervalMicros, runtime } from '../../src/runtime/runtime.ts';
 import { goPprof, rawLocations, rawSampleTypes } from '../support/pprof.ts';
-import { type RunningRunner, startRunner } from '../support/runner-process.ts';
+import { READY, RunnerProcess, type RunningRunner, startRunner } from '../support/runner-process.ts';
 import { skipUnless } from '../support/tools.ts';
 
 const HAS_HEAP_SAMPLING = runtime.name !== 'bun';
@@ -297,6 +297,9 @@ for (const [how, args, config] of [['--no-pprof', ['--no-pprof'], ''], ['pprof =
     const off = await startRunner([...args], { cwd: dir });
     try {
       assert.match(off.logs(), /Profiling disabled/);
+      const index = await (await fetch(`${off.url}/`)).text();
+      assert.match(index, /^\/metrics/m);
+      assert.doesNotMatch(index, /pprof/, 'the index lists only the enabled endpoints');
       for (const path of ['/debug/pprof/', '/debug/pprof/profile?seconds=1', '/debug/pprof/heap']) {
         const res = await fetch(`${off.url}${path}`);
         assert.equal(res.status, 404, path);
@@ -308,3 +311,15 @@ for (const [how, args, config] of [['--no-pprof', ['--no-pprof'], ''], ['pprof =
     }
   });
 }
+
+test('with the metrics server off nothing could fetch a profile, so heap sampling does not start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-noserver-'));
+  const off = await RunnerProcess.start(['run', '--metrics-server', ''], READY, { cwd: dir });
+  try {
+    assert.match(off.logs(), /Profiling disabled\s+reason="?metrics server disabled/);
+    assert.doesNotMatch(off.logs(), /Profiling enabled/);
+  } finally {
+    off.kill();
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  }
+});

@@ -130,8 +130,26 @@ for (const path of ['/metrics', '/health/ready', '/debug/jobs/list']) {
   });
 }
 
+test('/ is an index of the endpoints: HTML links for a browser, plain text otherwise', async () => {
+  const base = (await runner()).url;
+  const page = await fetch(`${base}/`, { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+  assert.equal(page.status, 200);
+  assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+  const html = await page.text();
+  for (const path of ['/metrics', '/health/ready', '/debug/jobs/list', '/debug/vars', '/debug/pprof/']) {
+    assert.ok(html.includes(`<a href="${path}">`), `${path} in:\n${html}`);
+  }
+  const plain = await fetch(`${base}/`);
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get('content-type'), 'text/plain; charset=utf-8');
+  const text = await plain.text();
+  assert.match(text, /^\/metrics\s+Prometheus metrics/m);
+  assert.match(text, /^\/debug\/pprof\/\s/m);
+  assert.doesNotMatch(text, /^\/debug\/pprof\s/m, 'the bare /debug/pprof redirect is not listed twice');
+});
+
 test('unknown paths answer 404', async () => {
-  for (const path of ['/', '/metric', '/debug/pprofile', '/health']) {
+  for (const path of ['/index.html', '/metric', '/debug/pprofile', '/health']) {
     const res = await fetch(`${(await runner()).url}${path}`);
     assert.equal(res.status, 404, path);
     await res.text();

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseJobFile } from '../../src/sources/local/job-file.ts';
 import { isJobId } from '../../src/sources/local/job-id.ts';
-import { type ClaimedJob, claimNext, finish, type JobOutcome, jobState, openJobLog } from '../../src/sources/local/queue.ts';
+import { type ClaimedJob, claimNext, finish, type JobOutcome, jobState, openJobLog, ownerOf, readResult } from '../../src/sources/local/queue.ts';
 import { collectOutput } from '../support/child-output.ts';
 import { type CliResult, runCli, runnerArgv } from '../support/runner-process.ts';
 import { assertOneLineError } from '../support/assertions.ts';
@@ -71,8 +71,20 @@ interface Submitter {
   stdout(): string;
   /** Resolves once stdout includes `text`. */
   waitForStdout(text: string): Promise<void>;
+  /** Resolves once stderr includes `text`. */
+  waitForStderr(text: string): Promise<void>;
   interrupt(): void;
   done: Promise<CliResult>;
+}
+
+async function waitForOutput(stream: () => string, text: string, output: { stdout(): string; stderr(): string }): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!stream().includes(text)) {
+    if (Date.now() > deadline) {
+      throw new Error(`submit did not print ${JSON.stringify(text)} within 30 s; stdout:\n${output.stdout()}\nstderr:\n${output.stderr()}`);
+    }
+    await sleep(10);
+  }
 }
 
 function startSubmit(args: readonly string[], cwd: string): Submitter {
@@ -81,15 +93,8 @@ function startSubmit(args: readonly string[], cwd: string): Submitter {
   const output = collectOutput(child);
   return {
     stdout: output.stdout,
-    async waitForStdout(text) {
-      const deadline = Date.now() + 30_000;
-      while (!output.stdout().includes(text)) {
-        if (Date.now() > deadline) {
-          throw new Error(`submit did not print ${JSON.stringify(text)} within 30 s; stdout:\n${output.stdout()}\nstderr:\n${output.stderr()}`);
-        }
-        await sleep(10);
-      }
-    },
+    waitForStdout: (text) => waitForOutput(output.stdout, text, output),
+    waitForStderr: (text) => waitForOutput(output.stderr, text, output),
     // process.kill, not child.kill: Deno reports a child signalled through
     // child.kill() as killed by the signal even when it handled it.
     interrupt: () => {
@@ -342,8 +347,140 @@ test('SIGINT while waiting stops waiting with exit 130 and leaves the job queued
     const { code, stdout, stderr } = await submit.done;
     assert.equal(code, 130, stderr);
     assert.equal(stdout, `${id}\n`);
-    assertOneLineError(stderr, 'stopped waiting', id);
+    assertOneLineError(stderr, 'stopped waiting', id, `'runner cancel ${id}'`);
     assert.equal(await jobState(ws.queue, id), 'pending');
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--wait on a queue no live runner serves warns, naming the queue; Ctrl-C then says how to remove the job', async () => {
+  const ws = workspace();
+  try {
+    ws.write('job.toml', jobText('unserved'));
+    // A claim directory of a process that cannot exist (its pid is above pid_max): a dead runner serves nobody.
+    mkdirSync(join(ws.queue, 'claimed', '4194305-12345'), { recursive: true });
+    const submit = startSubmit(['--wait', 'job.toml'], ws.dir);
+    await submit.waitForStdout('\n');
+    const id = submit.stdout().trim();
+    await submit.waitForStderr('no live runner serves');
+    submit.interrupt();
+    const { code, stderr } = await submit.done;
+    assert.equal(code, 130, stderr);
+    const [warning, interrupted, ...rest] = stderr.trimEnd().split('\n');
+    assert.deepEqual(rest, []);
+    assert.equal(
+      warning,
+      `runner: warning: job ${id} is pending in queue ${ws.queue}, which no live runner serves: ` +
+        `start 'runner run' with this queue_dir; Ctrl-C stops waiting, 'runner cancel ${id}' removes the job`,
+    );
+    assert.equal(
+      interrupted,
+      `runner: interrupted: stopped waiting; job ${id} stays in queue ${ws.queue} ('runner list' shows it; 'runner cancel ${id}' removes it if still pending)`,
+    );
+    assert.equal(await jobState(ws.queue, id), 'pending');
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--wait on a queue a live but busy runner serves names that runner instead of warning', async () => {
+  const ws = workspace();
+  try {
+    ws.write('job.toml', jobText('busy'));
+    // This test process is the live runner: its claim directory, as claimNext makes it, but no claim.
+    mkdirSync(join(ws.queue, 'claimed', ownerOf()), { recursive: true });
+    const submit = startSubmit(['--wait', 'job.toml'], ws.dir);
+    await submit.waitForStdout('\n');
+    const id = submit.stdout().trim();
+    await submit.waitForStderr('served by');
+    submit.interrupt();
+    const { stderr } = await submit.done;
+    assert.match(stderr, new RegExp(`^runner: job ${id} is pending in queue ${ws.queue}, served by runner process ${process.pid} \\(busy`, 'm'));
+    assert.doesNotMatch(stderr, /warning/);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test("runner list shows the queue's running and pending jobs, who runs them, and who serves the queue", async () => {
+  const ws = workspace();
+  try {
+    ws.write('a.toml', jobText('first-job'));
+    ws.write('b.toml', jobText('second-job'));
+    const submitted = await runCli(['submit', 'a.toml', 'b.toml'], { cwd: ws.dir });
+    assert.equal(submitted.code, 0, submitted.stderr);
+    const [first, second] = submitted.stdout.trim().split('\n');
+    const running = await claimNext(ws.queue);
+    assert.equal(running?.id, first);
+    const { code, stdout, stderr } = await runCli(['list'], { cwd: ws.dir });
+    assert.equal(code, 0, stderr);
+    const lines = stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
+    assert.deepEqual(lines[0], ['ID', 'STATE', 'CLAIMED BY', 'AGE', 'NAME']);
+    assert.deepEqual(lines.slice(1).map(([id, state, by, , name]) => [id, state, by, name]), [
+      [first, 'running', `pid ${process.pid}`, 'first-job'],
+      [second, 'pending', '-', 'second-job'],
+    ]);
+    for (const [, , , age] of lines.slice(1)) assert.match(age!, /^\d+s$/);
+    assert.equal(stderr, `queue ${ws.queue}: 2 jobs; served by runner process ${process.pid}\n`);
+    await finish(ws.queue, running!, { state: 'success', exitCode: 0, startedAt: running!.claimedAt });
+    await runCli(['cancel', second!], { cwd: ws.dir });
+    rmSync(join(ws.queue, 'claimed'), { recursive: true });
+    const empty = await runCli(['list'], { cwd: ws.dir });
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.equal(empty.stdout, '');
+    assert.equal(empty.stderr, `queue ${ws.queue}: no job pending or running; no live runner serves it\n`);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('runner cancel removes a pending job and records it canceled; a running, ended, unknown or malformed id is refused', async () => {
+  const ws = workspace();
+  try {
+    ws.write('a.toml', jobText('runs'));
+    ws.write('b.toml', jobText('waits'));
+    const [runningId, pendingId] = (await runCli(['submit', 'a.toml', 'b.toml'], { cwd: ws.dir })).stdout.trim().split('\n');
+    // A follower of the pending job, as a user's other terminal would be.
+    const follower = startSubmit(['--wait', 'b.toml'], ws.dir);
+    await follower.waitForStdout('\n');
+    const running = await claimNext(ws.queue);
+    assert.equal(running?.id, runningId);
+
+    const canceled = await runCli(['cancel', pendingId!], { cwd: ws.dir });
+    assert.equal(canceled.code, 0, canceled.stderr);
+    assert.equal(canceled.stdout, `job ${pendingId} waits: canceled (removed from the queue)\n`);
+    assert.equal(await jobState(ws.queue, pendingId!), 'done');
+    assert.equal((await readResult(ws.queue, pendingId!))?.state, 'canceled');
+    assert.ok(!pending(ws.queue).includes(`${pendingId}.toml`));
+    assert.ok(!readdirSync(join(ws.queue, 'tmp')).some((name) => name.includes(pendingId!)), 'the job file (it may hold masked values) is gone');
+
+    const again = await runCli(['cancel', pendingId!], { cwd: ws.dir });
+    assert.equal(again.code, 1);
+    assertOneLineError(again.stderr, `job ${pendingId} has already ended (canceled)`);
+    const started = await runCli(['cancel', runningId!], { cwd: ws.dir });
+    assert.equal(started.code, 1);
+    assertOneLineError(started.stderr, `job ${runningId} is running in runner process ${process.pid}`, 'cannot cancel a job that has started', 'SIGINT');
+    assert.equal(await jobState(ws.queue, runningId!), 'claimed', 'a running job is left alone');
+    const unknown = await runCli(['cancel', '0mwrea97y-h22-00002a-9c41e07fd2'], { cwd: ws.dir });
+    assert.equal(unknown.code, 1);
+    assertOneLineError(unknown.stderr, 'no job 0mwrea97y-h22-00002a-9c41e07fd2 in queue', "'runner list'");
+    const malformed = await runCli(['cancel', '../pending/x'], { cwd: ws.dir });
+    assert.equal(malformed.code, 2);
+    assertOneLineError(malformed.stderr, '"../pending/x" is not a job id');
+    const none = await runCli(['cancel'], { cwd: ws.dir });
+    assert.equal(none.code, 2);
+    assertOneLineError(none.stderr, 'no job id given');
+
+    // The second submission of b.toml is still pending; cancel it too, and the follower of the first ends.
+    const { code: followerCode, stderr: followerErr } = await (async () => {
+      const second = follower.stdout().trim();
+      await runCli(['cancel', second], { cwd: ws.dir });
+      return follower.done;
+    })();
+    assert.equal(followerCode, 1, followerErr);
+    assert.match(followerErr, /: canceled\n$/);
+    await finish(ws.queue, running!, { state: 'success', exitCode: 0, startedAt: running!.claimedAt });
   } finally {
     ws.cleanup();
   }

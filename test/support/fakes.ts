@@ -184,6 +184,8 @@ export class FakeExecutor implements Executor, ExecutorFactory {
   constructor(options: { buildsDir?: string } = {}) {
     this.buildsDir = options.buildsDir ?? '/builds';
   }
+  /** What the job's processes used, as resources() reports it. */
+  resourceUse: ResourceUse = { cpuSeconds: 1.5, peakRssBytes: 1024, measuredBy: 'sampled' };
   /** Every stage run so far, in order. */
   readonly runs: FakeRun[] = [];
   readonly prepared: Job[] = [];
@@ -238,7 +240,7 @@ export class FakeExecutor implements Executor, ExecutorFactory {
         this.killed.push(job);
         for (const run of this.live.filter((r) => r.job === job)) run.end({ outcome: 'exited', exitCode: 137 });
       },
-      resources: (): ResourceUse => ({ cpuSeconds: 1.5, peakRssBytes: 1024, measuredBy: 'sampled' }),
+      resources: (): ResourceUse => this.resourceUse,
       cleanup: async () => {
         this.cleanedUp.push(job);
       },

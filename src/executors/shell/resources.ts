@@ -13,6 +13,8 @@ export class ResourceSampler {
   private finishedTicks = 0;
   private currentTicks = 0;
   private peakRss = 0;
+  /** Whether any sample read a process's memory: a job too short for that has no peak, not a peak of 0. */
+  private rssSampled = false;
   private leader: number | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -35,7 +37,11 @@ export class ResourceSampler {
   }
 
   get use(): ResourceUse {
-    return { cpuSeconds: (this.finishedTicks + this.currentTicks) / CLOCK_TICKS_PER_SECOND, peakRssBytes: this.peakRss, measuredBy: 'sampled' };
+    return {
+      cpuSeconds: (this.finishedTicks + this.currentTicks) / CLOCK_TICKS_PER_SECOND,
+      peakRssBytes: this.rssSampled ? this.peakRss : undefined,
+      measuredBy: 'sampled',
+    };
   }
 
   private sample(): void {
@@ -49,7 +55,12 @@ export class ResourceSampler {
       if (!stat) continue;
       // Each process's own CPU plus that of the children it reaped: every CPU second is counted once.
       ticks += stat.cpuTicks;
-      rss += readRssBytes(pid) ?? 0;
+      const resident = readRssBytes(pid);
+      // A zombie (exited, not yet reaped) has a stat but no memory.
+      if (resident !== undefined && resident > 0) {
+        rss += resident;
+        this.rssSampled = true;
+      }
       pending.push(...readChildren(pid));
     }
     // CPU only grows; a sample taken while a process was being reaped may miss it for a moment.

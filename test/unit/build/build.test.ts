@@ -433,3 +433,14 @@ test("each stage's process is reported as it starts and ends", async () => {
   await build(fakeJob('1', { afterScript: ['x'] }), succeed, { onProcess: (pid) => pids.push(pid) });
   assert.deepEqual(pids, [4242, undefined, 4242, undefined, 4242, undefined], 'prepare_script, step_script, after_script');
 });
+
+test('the resource line: the peak memory as measured, or "not sampled" when no sample saw a process, never a made-up 0.0 MiB', async () => {
+  const measured = await build(fakeJob('21'), succeed);
+  assert.ok(measured.log.includes(printed('Job used 1.50 s of CPU, peak RSS 0.0 MiB (approximate: sampled every second from /proc)')), measured.log);
+  const executor = new FakeExecutor();
+  executor.resourceUse = { cpuSeconds: 0, peakRssBytes: undefined, measuredBy: 'sampled' };
+  const short = await build(fakeJob('22'), succeed, {}, executor);
+  assert.ok(short.log.includes(printed("Job used 0.00 s of CPU, peak RSS not sampled (the job's processes ended before the first sample)")), short.log);
+  assert.doesNotMatch(short.log, /MiB/);
+  assert.equal(short.result.resources?.peakRssBytes, undefined);
+});

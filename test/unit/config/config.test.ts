@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closestName, editDistance } from '../../../src/config/did-you-mean.ts';
 import { ConfigError, loadConfig, parseConfigText } from '../../../src/config/load.ts';
 import { DEFAULT_CONFIG } from '../../../src/config/types.ts';
 import { packageRoot } from '../../../src/version.ts';
@@ -222,13 +223,23 @@ test('an unknown key with odd characters is quoted in its warning', () => {
   assert.deepEqual(warnings, ['c.toml: unknown key "evil\\n2026-01-01 ERROR fake" (ignored)']);
 });
 
-test('unknown keys are warnings naming the key, not errors', () => {
-  const { config, warnings } = parseConfigText('concurent = 3\n[[runners]]\nname = "a"\ntokn = "x"', 'c.toml');
+test('unknown keys are warnings naming the key, not errors, with the closest known key when one is close', () => {
+  const { config, warnings } = parseConfigText('concurent = 3\nfrobnicate = 1\n[[runners]]\nname = "a"\ntokn = "x"\nexcutor = "shell"', 'c.toml');
   assert.equal(config.concurrent, 1);
   assert.deepEqual(warnings, [
-    'c.toml: unknown key concurent (ignored)',
-    'c.toml: unknown key runners[0].tokn (ignored)',
+    'c.toml: unknown key concurent (ignored; did you mean concurrent?)',
+    'c.toml: unknown key frobnicate (ignored)',
+    'c.toml: unknown key runners[0].tokn (ignored; did you mean runners[0].token?)',
+    'c.toml: unknown key runners[0].excutor (ignored; did you mean runners[0].executor?)',
   ]);
+});
+
+test('did-you-mean: a swap of two letters is one edit; a far or ambiguous name gets no suggestion', () => {
+  assert.equal(editDistance('lsiten_address', 'listen_address'), 1);
+  assert.equal(editDistance('kitten', 'sitting'), 3);
+  assert.equal(closestName('lsiten_address', ['listen_address', 'metrics_server']), 'listen_address');
+  assert.equal(closestName('log', ['log_level', 'log_format']), undefined);
+  assert.equal(closestName('ab', ['ac', 'ad']), undefined, 'two equally close names: no guess');
 });
 
 test('without --config, ./config.toml is read when present, else the defaults', () => {

@@ -114,7 +114,7 @@ test('an unknown key in [runners.custom_build_dir] is a warning naming its full 
   );
   assert.deepEqual(config.runners.map((r) => r.customBuildDir), [true, false]);
   assert.deepEqual(warnings, [
-    'c.toml: unknown key runners[0].custom_build_dir.enable (ignored)',
+    'c.toml: unknown key runners[0].custom_build_dir.enable (ignored; did you mean runners[0].custom_build_dir.enabled?)',
     'c.toml: unknown key runners[1].custom_build_dir."odd key" (ignored)',
   ]);
 });

@@ -258,7 +258,7 @@ test("a job's CPU and peak memory are measured across its stages' process trees,
   assert.equal(result.state, 'success', plain(log));
   assert.ok(result.resources !== undefined && result.resources.measuredBy === 'sampled');
   assert.ok(result.resources.cpuSeconds >= 0.5 && result.resources.cpuSeconds < 10, `cpu ${result.resources.cpuSeconds} s`);
-  assert.ok(result.resources.peakRssBytes > 0);
+  assert.ok(result.resources.peakRssBytes !== undefined && result.resources.peakRssBytes > 0);
   const summary = /^Job used (\d+\.\d\d) s of CPU, peak RSS (\d+\.\d) MiB \(approximate: sampled every second from \/proc\)$/m.exec(plain(log));
   assert.ok(summary, plain(log));
   assert.equal(Number(summary[1]), Number(result.resources.cpuSeconds.toFixed(2)));

@@ -25,7 +25,8 @@ export interface Normalised {
 
 const TS_PREFIX = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z (0[01][OE][ +])/;
 const IGNORED_WARNING = "\x1b\\[0;33mWARNING: this runner's shell executor does not support (image|services|image, services): ignored\x1b\\[0;m\\n";
-const RESOURCE_LINE = '\x1b\\[0KJob used \\d+\\.\\d\\d s of CPU, peak RSS \\d+\\.\\d MiB \\(approximate: sampled every second from /proc\\)\x1b\\[0;m\\n';
+const RESOURCE_LINE =
+  "\x1b\\[0KJob used \\d+\\.\\d\\d s of CPU, peak RSS (\\d+\\.\\d MiB \\(approximate: sampled every second from /proc\\)|not sampled \\(the job's processes ended before the first sample\\))\x1b\\[0;m\\n";
 
 /** Splits after every newline (the last piece may have none). */
 export function splitLines(text: string): string[] {
