@@ -16,9 +16,12 @@
 //
 // Printed per runtime: the median over runs of each run's median and p90 per mode, and the median of
 // the per-run ratios HTTPS+auth / HTTP. The issue's goal is within 1.3x with connection reuse.
+// With --front: the connection front's cost instead (src/server/connection-front.ts): four runners,
+// HTTP and HTTPS+auth each with the front and without it (RUNNER_CONNECTION_FRONT=off), all scraped
+// alternately, and the ratios front / front off. Bun never has the front and is skipped.
 // Nothing passes or fails on a figure: exit 0 after printing, 1 if a measurement could not be made.
 //
-//   npm run build:bench && node dist/bench/scrape-tls.js [node|bun|deno ...] [--runs N]
+//   npm run build:bench && node dist/bench/scrape-tls.js [node|bun|deno ...] [--runs N] [--front]
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,13 +54,24 @@ interface Latencies {
 }
 
 interface Measure {
-  http: Record<Mode, Latencies>;
-  https: Record<Mode, Latencies>;
+  /** Latencies per runner, in the order of the runners measured. */
+  runners: Record<Mode, Latencies>[];
   /** The first HTTPS+auth scrape: TLS handshake and the bcrypt compare. */
   firstMs: number;
-  /** Connections the keep-alive agents opened, HTTP and HTTPS together (2 when every scrape reused its connection). */
+  /** Connections the keep-alive agents opened, all runners together (one per runner when every scrape reused its connection). */
   keepAliveConnections: number;
 }
+
+/** One runner measured: with a web config (HTTPS + basic auth) or not, with the connection front or not (RUNNER_CONNECTION_FRONT=off). */
+interface RunnerKind {
+  readonly tls: boolean;
+  readonly front: boolean;
+}
+
+/** The default comparison: HTTPS+auth against HTTP. */
+const TLS_KINDS: readonly RunnerKind[] = [{ tls: false, front: true }, { tls: true, front: true }];
+/** With --front: each protocol with the front against the same without it. */
+const FRONT_KINDS: readonly RunnerKind[] = [{ tls: false, front: false }, { tls: false, front: true }, { tls: true, front: false }, { tls: true, front: true }];
 
 /** What the HTTPS runner is given: its web config and what a client needs to pass it. */
 interface Secured {
@@ -133,42 +147,75 @@ function addressOf(url: string): string {
   return new URL(url).host;
 }
 
-async function measure(spec: RuntimeSpec, tls: Secured, httpsFirst: boolean): Promise<Measure> {
+/** Starts a fresh runner of each kind, side by side, and hands over their scrape targets in the same order. */
+async function withRunners<T>(spec: RuntimeSpec, tls: Secured, kinds: readonly RunnerKind[], use: (targets: Target[]) => Promise<T>): Promise<T> {
+  const [kind, ...rest] = kinds;
+  if (kind === undefined) return await use([]);
   const before = async (dir: string): Promise<void> => writeFileSync(join(dir, 'web-config.yml'), tls.webConfig);
-  return await withQueueRunner(
-    spec,
-    'runners = []\n',
-    {},
-    (plainRunner) =>
-      withQueueRunner(spec, 'web_config_file = "web-config.yml"\nrunners = []\n', { before }, async (tlsRunner) => {
-        if (!/scheme=https/.test(tlsRunner.logs())) throw new Error(`the runner with a web config does not serve HTTPS\n${tlsRunner.tail()}`);
-        const plain = target(addressOf(plainRunner.url), undefined);
-        const secure = target(addressOf(tlsRunner.url), tls);
-        try {
-          // The runner does ask for the password: without it, 401.
-          const refused = await scrape({ ...secure, options: { ca: tls.caPem } }, 'fresh');
-          if (refused.status !== 401) throw new Error(`a scrape without credentials was answered ${refused.status}, not 401`);
-          const firstMs = await scrapeMs(secure, 'reuse');
-          const order = httpsFirst ? [secure, plain] : [plain, secure];
-          const times = new Map<Target, Record<Mode, number[]>>([[plain, { reuse: [], fresh: [] }], [secure, { reuse: [], fresh: [] }]]);
-          for (const mode of MODES) {
-            for (let i = 0; i < WARMUP; i++) for (const to of order) await scrapeMs(to, mode);
-            for (let i = 0; i < SCRAPES; i++) for (const to of order) times.get(to)![mode].push(await scrapeMs(to, mode));
-          }
-          const of = (to: Target): Record<Mode, Latencies> => ({ reuse: latencies(times.get(to)!.reuse), fresh: latencies(times.get(to)!.fresh) });
-          return { http: of(plain), https: of(secure), firstMs, keepAliveConnections: (opened.get(plain) ?? 0) + (opened.get(secure) ?? 0) };
-        } finally {
-          plain.keepAlive.destroy();
-          secure.keepAlive.destroy();
-        }
-      }),
-  );
+  const config = kind.tls ? 'web_config_file = "web-config.yml"\nrunners = []\n' : 'runners = []\n';
+  const options = { ...(kind.tls ? { before } : {}), ...(kind.front ? {} : { env: { RUNNER_CONNECTION_FRONT: 'off' } }) };
+  return await withQueueRunner(spec, config, options, async (runner) => {
+    if (kind.tls && !/scheme=https/.test(runner.logs())) throw new Error(`the runner with a web config does not serve HTTPS\n${runner.tail()}`);
+    const to = target(addressOf(runner.url), kind.tls ? tls : undefined);
+    try {
+      return await withRunners(spec, tls, rest, (targets) => use([to, ...targets]));
+    } finally {
+      to.keepAlive.destroy();
+    }
+  });
+}
+
+async function measure(spec: RuntimeSpec, tls: Secured, kinds: readonly RunnerKind[], reversed: boolean): Promise<Measure> {
+  return await withRunners(spec, tls, kinds, async (targets) => {
+    const secure = targets[kinds.findIndex((kind) => kind.tls)]!;
+    // The runner does ask for the password: without it, 401.
+    const refused = await scrape({ ...secure, options: { ca: tls.caPem } }, 'fresh');
+    if (refused.status !== 401) throw new Error(`a scrape without credentials was answered ${refused.status}, not 401`);
+    const firstMs = await scrapeMs(secure, 'reuse');
+    const order = reversed ? [...targets].reverse() : targets;
+    const times = new Map<Target, Record<Mode, number[]>>(targets.map((to) => [to, { reuse: [], fresh: [] }]));
+    for (const mode of MODES) {
+      for (let i = 0; i < WARMUP; i++) for (const to of order) await scrapeMs(to, mode);
+      for (let i = 0; i < SCRAPES; i++) for (const to of order) times.get(to)![mode].push(await scrapeMs(to, mode));
+    }
+    const of = (to: Target): Record<Mode, Latencies> => ({ reuse: latencies(times.get(to)!.reuse), fresh: latencies(times.get(to)!.fresh) });
+    return { runners: targets.map(of), firstMs, keepAliveConnections: targets.reduce((sum, to) => sum + (opened.get(to) ?? 0), 0) };
+  });
+}
+
+/** The table of one comparison: runner `subject` against runner `reference`, per mode. */
+function comparison(measures: readonly Measure[], reference: number, subject: number, names: readonly [string, string]): string[][] {
+  const m = (pick: (x: Measure) => number): number => median(measures.map(pick));
+  const rows: string[][] = [[
+    'mode',
+    `${names[0]} median ms`,
+    `${names[0]} p90 ms`,
+    `${names[1]} median ms`,
+    `${names[1]} p90 ms`,
+    'ratio median',
+    'ratio p90',
+  ]];
+  for (const mode of MODES) {
+    const ref = (x: Measure): Record<Mode, Latencies> => x.runners[reference]!;
+    const sub = (x: Measure): Record<Mode, Latencies> => x.runners[subject]!;
+    rows.push([
+      MODE_NAMES[mode],
+      m((x) => ref(x)[mode].medianMs).toFixed(2),
+      m((x) => ref(x)[mode].p90Ms).toFixed(2),
+      m((x) => sub(x)[mode].medianMs).toFixed(2),
+      m((x) => sub(x)[mode].p90Ms).toFixed(2),
+      `${m((x) => sub(x)[mode].medianMs / ref(x)[mode].medianMs).toFixed(2)}x`,
+      `${m((x) => sub(x)[mode].p90Ms / ref(x)[mode].p90Ms).toFixed(2)}x`,
+    ]);
+  }
+  return rows;
 }
 
 async function main(): Promise<number> {
   killSpawnedOnExit();
-  const usage = `usage: node dist/bench/scrape-tls.js [${ALL_RUNTIMES.join('|')} ...] [--runs N]`;
-  const { runtimes, runs } = parseBenchArgs(process.argv.slice(2), usage, DEFAULT_RUNS, []);
+  const usage = `usage: node dist/bench/scrape-tls.js [${ALL_RUNTIMES.join('|')} ...] [--runs N] [--front]`;
+  const { runtimes, runs, switches } = parseBenchArgs(process.argv.slice(2), usage, DEFAULT_RUNS, [['--front']]);
+  const frontCost = switches.has('--front');
   const root = packageRoot();
   const dir = mkdtempSync(join(tmpdir(), 'runner-bench-tls-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -179,33 +226,35 @@ async function main(): Promise<number> {
     const version = await versionOf(spec, root);
     // The machine may be shared: its load is printed with the figures.
     console.log(`bench: ${name} ${version}, load average ${loadavg()[0]!.toFixed(1)}`);
-    const measures: Measure[] = [];
-    for (let run = 0; run < runs; run++) measures.push(await measure(spec, tls, run % 2 === 1));
-    const m = (pick: (x: Measure) => number): number => median(measures.map(pick));
-    const rows: string[][] = [['mode', 'HTTP median ms', 'HTTP p90 ms', 'HTTPS+auth median ms', 'HTTPS+auth p90 ms', 'ratio median', 'ratio p90']];
-    for (const mode of MODES) {
-      rows.push([
-        MODE_NAMES[mode],
-        m((x) => x.http[mode].medianMs).toFixed(2),
-        m((x) => x.http[mode].p90Ms).toFixed(2),
-        m((x) => x.https[mode].medianMs).toFixed(2),
-        m((x) => x.https[mode].p90Ms).toFixed(2),
-        `${m((x) => x.https[mode].medianMs / x.http[mode].medianMs).toFixed(2)}x`,
-        `${m((x) => x.https[mode].p90Ms / x.http[mode].p90Ms).toFixed(2)}x`,
-      ]);
+    if (frontCost && name === 'bun') {
+      reports.push(`${name} ${version}: runs without the connection front (runtime.ts httpConnectionFront): nothing to compare`);
+      continue;
     }
+    const kinds = frontCost ? FRONT_KINDS : TLS_KINDS;
+    const measures: Measure[] = [];
+    for (let run = 0; run < runs; run++) measures.push(await measure(spec, tls, kinds, run % 2 === 1));
+    const tables = frontCost
+      ? [`HTTP\n${table(comparison(measures, 0, 1, ['front off', 'front']))}`, `HTTPS+auth\n${table(comparison(measures, 2, 3, ['front off', 'front']))}`]
+      : [table(comparison(measures, 0, 1, ['HTTP', 'HTTPS+auth']))];
     const connections = measures.map((x) => x.keepAliveConnections).join(', ');
     reports.push(
       `${name} ${version} (load average at the end ${loadavg()[0]!.toFixed(1)}): first HTTPS+auth scrape (handshake and bcrypt compare) ${
-        m((x) => x.firstMs).toFixed(1)
-      } ms; connections the keep-alive agents opened per run (2 = all reused): ${connections}\n${table(rows)}`,
+        median(measures.map((x) => x.firstMs)).toFixed(1)
+      } ms; connections the keep-alive agents opened per run (${kinds.length} = all reused): ${connections}\n${tables.join('\n')}`,
     );
   }
+  const compared = frontCost
+    ? 'each of HTTP and HTTPS+basic auth with the connection front and without it (RUNNER_CONNECTION_FRONT=off)'
+    : 'HTTP and HTTPS+basic auth';
   console.log(
-    `GET /metrics, ${SCRAPES} sequential scrapes per mode after ${WARMUP} of warm-up, HTTP and HTTPS+basic auth (bcrypt cost ${BCRYPT_COST}, private CA) alternating; medians of ${runs} run(s)`,
+    `GET /metrics, ${SCRAPES} sequential scrapes per mode after ${WARMUP} of warm-up, ${compared} (bcrypt cost ${BCRYPT_COST}, private CA) alternating; medians of ${runs} run(s)`,
   );
   console.log(reports.join('\n\n'));
-  console.log('goal: HTTPS+auth within 1.3x of HTTP with connection reuse; measured, never asserted.');
+  console.log(
+    frontCost
+      ? 'the front should cost normal scrapes nothing that matters (ratio near 1.00x); measured, never asserted.'
+      : 'goal: HTTPS+auth within 1.3x of HTTP with connection reuse; measured, never asserted.',
+  );
   return 0;
 }
 

@@ -260,3 +260,18 @@ export const tlsServerAbilities: TlsServerAbilities = {
   legacyVersions: runtime.name !== 'deno',
   swapCertificate: runtime.name !== 'bun',
 };
+
+/**
+ * Whether the runtime's node:http server needs a front that counts each
+ * connection's requests before its parser (src/server/connection-front.ts).
+ * Node and Deno parse every request a connection has already sent and call
+ * the handler for each before they serve any other connection, and hand a
+ * new connection to their HTTP layer through a `connection` listener
+ * (`secureConnection` for HTTPS) that the front can sit before. Bun's
+ * node:http is its own server, with no such listener for HTTPS, and under 10
+ * connections x 2000 pipelined requests it answered another client within
+ * tens of milliseconds without one (docs/benchmarks.md, "Pipelined scrapes
+ * nobody reads"). RUNNER_CONNECTION_FRONT=off leaves it out, for the
+ * benchmarks that measure its cost.
+ */
+export const httpConnectionFront: boolean = runtime.name !== 'bun' && process.env['RUNNER_CONNECTION_FRONT'] !== 'off';

@@ -9,7 +9,8 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { formatListenAddress, type ListenAddress } from '../config/listen-address.ts';
-import { tlsServerAbilities } from '../runtime/runtime.ts';
+import { httpConnectionFront, tlsServerAbilities } from '../runtime/runtime.ts';
+import { installConnectionFront } from './connection-front.ts';
 import type { RequestListener } from './router.ts';
 import { clientCertificateRefusal, clientPolicyOptions, HANDSHAKE_TIMEOUT_MS, secureContextOptions, type ServerTls } from './web-config/tls-options.ts';
 
@@ -27,7 +28,9 @@ export const SERVER_LIMITS = {
   /**
    * Requests one connection may have unanswered at once: HTTP/1.1 lets a
    * client send many before reading an answer (pipelining), and each would
-   * cost a scrape. Past it, the connection is closed.
+   * cost a scrape. Past it, the connection is closed: by the connection
+   * front (connection-front.ts) before the runtime's parser sees the batch
+   * where the runtime needs one, else by perConnectionLimits.
    */
   maxUnansweredPerConnection: 8,
   /** Answer bytes a connection may leave unread; a client that reads nothing is closed past it. */
@@ -35,7 +38,9 @@ export const SERVER_LIMITS = {
 } as const;
 
 /**
- * The listener behind limits per connection: a connection with too many
+ * The listener behind limits per connection (on Node and Deno the connection
+ * front has closed most such connections before the parser dispatched their
+ * requests; this catches the rest, and Bun's): a connection with too many
  * requests unanswered, or too many answer bytes unread, is closed instead of
  * served, and the requests it had queued are dropped rather than worked on
  * for a client that is not reading.
@@ -116,13 +121,21 @@ const HTTP_OPTIONS = {
   maxHeaderSize: SERVER_LIMITS.maxHeaderSize,
 };
 
+const FRONT_LIMITS = { maxUnanswered: SERVER_LIMITS.maxUnansweredPerConnection, maxHeadBytes: SERVER_LIMITS.maxHeaderSize };
+
 /** A server for these settings; `current` gives the TLS settings in force, which the certificate checks read. */
 function createServerFor(tls: ServerTls | undefined, listener: RequestListener, current: () => ServerTls | undefined, events: ServerEvents): Server {
-  if (tls === undefined) return createHttpServer(HTTP_OPTIONS, perConnectionLimits(listener));
+  if (tls === undefined) {
+    const server = createHttpServer(HTTP_OPTIONS, perConnectionLimits(listener));
+    if (httpConnectionFront) installConnectionFront(server, 'connection', FRONT_LIMITS);
+    return server;
+  }
   const server = createHttpsServer(
     { ...HTTP_OPTIONS, ...secureContextOptions(tls), ...clientPolicyOptions(tls.config), handshakeTimeout: HANDSHAKE_TIMEOUT_MS },
     perConnectionLimits(listener),
   ) as unknown as Server;
+  // Before the certificate check below, so that it still sees the TLS socket itself.
+  if (httpConnectionFront) installConnectionFront(server, 'secureConnection', FRONT_LIMITS);
   server.on('secureConnection', (socket: TLSSocket) => {
     const settings = current();
     const refusal = settings === undefined ? undefined : clientCertificateRefusal(socket, settings.config);
