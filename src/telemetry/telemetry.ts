@@ -1,11 +1,10 @@
-// The OpenTelemetry meter provider and the scrapes of its metrics. The
-// exporter's own HTTP server is never started: our server calls collect() on
-// each request, and every rendering of a scrape (Prometheus text, OpenMetrics,
-// line protocol, JSON) is made from that one collection, so they always agree.
+// The OpenTelemetry meter provider and the scrapes of its metrics. Our server
+// calls collect() on each request (there is no exporter's HTTP server), and
+// every rendering of a scrape (Prometheus text, OpenMetrics, line protocol,
+// JSON) is made from that one collection, so they always agree.
 import type { Meter } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { carryExemplars, Exemplars } from './exemplars.ts';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
@@ -14,15 +13,31 @@ import { renderOpenMetrics } from './renderings/openmetrics.ts';
 import { renderPrometheus } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
+import { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
+
+export { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
 
 /**
- * Series kept per metric before the SDK folds the rest into one
- * `otel_metric_overflow="true"` series. Our widest metric is a per-runner,
- * per-stage one (runners x about 12 stages x a few states): 4000 leaves room
- * for some 100 runners while a runaway label still costs at most a few MiB
- * and a scrape of tens of milliseconds.
+ * The reader /metrics collects through: cumulative, the default aggregations
+ * (the exporter's PrometheusExporter reads the same, but it takes no series
+ * limit), and the series limit. The limit is the reader's rather than a view
+ * matching every instrument: a view gives each storage an attributes
+ * processor, and then every observation of an observable instrument is hashed
+ * into a new map again on each collection.
  */
-export const SERIES_LIMIT_PER_METRIC = 4000;
+class ScrapeReader extends MetricReader {
+  constructor() {
+    super({ cardinalitySelector: () => SERIES_LIMIT_PER_METRIC });
+  }
+
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 export class CollectionError extends Error {
   constructor(reasons: readonly unknown[]) {
@@ -85,18 +100,16 @@ export class Telemetry implements MetricsSource {
   /** The exemplars of the meter's histograms, linked to each collection's data points. */
   readonly exemplars = new Exemplars(SERIES_LIMIT_PER_METRIC);
   private readonly provider: MeterProvider;
-  private readonly reader: PrometheusExporter;
+  private readonly reader = new ScrapeReader();
   private naming: (() => MetricNaming) | undefined;
   private collecting: Promise<Scrape> | undefined;
 
   /** `push`: a reader that pushes the same metrics (OTLP), with the resource it reports under. */
   constructor(push?: OtlpPush) {
-    this.reader = new PrometheusExporter({ preventServerStart: true });
     const readers: MetricReader[] = [this.reader];
     if (push !== undefined) readers.push(push.reader);
     this.provider = new MeterProvider({
       readers,
-      views: [{ instrumentName: '*', aggregationCardinalityLimit: SERIES_LIMIT_PER_METRIC }],
       ...(push === undefined ? {} : { resource: defaultResource().merge(resourceFromAttributes(push.resource)) }),
     });
     this.meter = this.provider.getMeter('runner');
