@@ -10,7 +10,7 @@ import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
 import { renderOpenMetrics } from './renderings/openmetrics.ts';
-import { renderPrometheus } from './renderings/prometheus.ts';
+import { PrometheusText } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
 import { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
@@ -51,8 +51,11 @@ export class Scrape {
   private families: Family[] | undefined;
   private readonly texts = new Map<'prometheus' | 'openmetrics' | 'influx' | 'json', string>();
 
-  /** `timeMs`: when the collection was made, Unix milliseconds. */
-  constructor(readonly resourceMetrics: ResourceMetrics, readonly timeMs: number) {}
+  /**
+   * `timeMs`: when the collection was made, Unix milliseconds. `prometheusText`: the renderer of
+   * the text format, which keeps the text that repeats from one collection to the next.
+   */
+  constructor(readonly resourceMetrics: ResourceMetrics, readonly timeMs: number, private readonly prometheusText = new PrometheusText()) {}
 
   private all(): Family[] {
     return (this.families ??= families(this.resourceMetrics));
@@ -60,7 +63,7 @@ export class Scrape {
 
   /** The Prometheus text exposition (format 0.0.4). */
   prometheus(): string {
-    return this.text('prometheus', () => renderPrometheus(this.resourceMetrics));
+    return this.text('prometheus', () => this.prometheusText.render(this.resourceMetrics));
   }
 
   private text(format: 'prometheus' | 'openmetrics' | 'influx' | 'json', render: () => string): string {
@@ -101,6 +104,8 @@ export class Telemetry implements MetricsSource {
   readonly exemplars = new Exemplars(SERIES_LIMIT_PER_METRIC);
   private readonly provider: MeterProvider;
   private readonly reader = new ScrapeReader();
+  /** Kept across collections: the text of a series is made once, not on every scrape. */
+  private readonly prometheusText = new PrometheusText();
   private naming: (() => MetricNaming) | undefined;
   private collecting: Promise<Scrape> | undefined;
 
@@ -139,7 +144,7 @@ export class Telemetry implements MetricsSource {
     if (errors.length > 0) throw new CollectionError(errors);
     this.exemplars.attach(resourceMetrics, mark);
     const named = this.naming === undefined ? resourceMetrics : applyMetricNames(resourceMetrics, this.naming(), carryExemplars);
-    return new Scrape(named, timeMs);
+    return new Scrape(named, timeMs, this.prometheusText);
   }
 
   /** The Prometheus text of a new collection; rejects with CollectionError. */
