@@ -2,7 +2,7 @@
 // PrometheusSerializer: the same collections rendered by both, byte for byte, collection after
 // collection (the second and later ones read the kept text), with the edge cases of escaping,
 // values, histograms, units, overflow and names; and the bound on what it keeps while series come
-// and go.
+// and go. The runner's own scrapes, overflow included: series-limit.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
@@ -18,7 +18,6 @@ import {
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { PrometheusText } from '../../../src/telemetry/renderings/prometheus.ts';
-import { SERIES_LIMIT_PER_METRIC, Telemetry } from '../../../src/telemetry/telemetry.ts';
 
 const serializer = new PrometheusSerializer('', false, undefined, true, true);
 
@@ -181,20 +180,4 @@ test('a metric whose description, type or buckets change, and one series object 
   assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, -0]])), '-0');
   assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, 0]])), '0');
   assertSame(text, collectionOf(sum('', [[shared, 1]]), sum('...', [[shared, 1]]), sum('9lives', [[shared, 1]])), 'names the exporter leaves out or fixes');
-});
-
-test("the runner's scrapes: the reader's series limit folds the rest into the overflow series, rendered as the exporter does", async () => {
-  const telemetry = new Telemetry();
-  try {
-    const counter = telemetry.meter.createCounter('ci_runner_test_requests');
-    for (let i = 0; i < SERIES_LIMIT_PER_METRIC + 10; i++) counter.add(1, { runner: `r${i}` });
-    for (let round = 0; round < 3; round++) {
-      counter.add(1, { runner: 'r0' });
-      const scrape = await telemetry.collect();
-      assert.equal(scrape.prometheus(), serializer.serialize(scrape.resourceMetrics), `round ${round}`);
-      assert.match(scrape.prometheus(), /^ci_runner_test_requests_total\{otel_metric_overflow="true"\} 11$/m);
-    }
-  } finally {
-    await telemetry.shutdown();
-  }
 });
