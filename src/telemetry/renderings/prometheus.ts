@@ -119,6 +119,9 @@ interface MetricText {
   readonly series: Map<Attributes, SeriesText>;
   /** Series of `series` the current rendering has seen. */
   seenSeries: number;
+  /** The series of the last rendering in its order, and their lines together: reused while none changed. */
+  readonly order: SeriesText[];
+  samples: string;
 }
 
 const isMonotonic = (metric: MetricData): boolean => metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
@@ -172,6 +175,8 @@ function madeMetric(metric: MetricData): MetricText {
     header: name === undefined ? '' : header(metric, name),
     series: new Map(),
     seenSeries: 0,
+    order: [],
+    samples: '',
   };
 }
 
@@ -194,6 +199,12 @@ function madeSeries(name: string, attributes: Attributes, histogram: Histogram |
 /** The kept text of a series of `kept`, made if it has none or its buckets changed. */
 function seriesOf(kept: MetricText, name: string, attributes: Attributes, histogram: Histogram | undefined, pass: number): SeriesText {
   let series = kept.series.get(attributes);
+  if (series !== undefined && series.seen === pass) {
+    // One attributes object for two points of a metric (the SDK never hands out one twice): a series of its own, not kept.
+    const twin = madeSeries(name, attributes, histogram);
+    twin.seen = pass;
+    return twin;
+  }
   if (
     series === undefined ||
     (histogram !== undefined && (series.countsLength !== histogram.buckets.counts.length || !sameNumbers(series.bounds, histogram.buckets.boundaries)))
@@ -225,7 +236,9 @@ function metricText(kept: MetricText, metric: MetricData, pass: number): string 
   const name = kept.name;
   if (name === undefined) return '';
   kept.seenSeries = 0;
-  let text = kept.header;
+  const order = kept.order;
+  // Whether every series' lines and their order are those of the last rendering.
+  let same = metric.dataPoints.length === order.length;
   switch (metric.dataPointType) {
     case DataPointType.SUM:
     case DataPointType.GAUGE: {
@@ -236,8 +249,12 @@ function metricText(kept: MetricText, metric: MetricData, pass: number): string 
         if (series.lines === undefined || !Object.is(series.value, point.value)) {
           series.lines = `${series.first}${valueString(point.value)}\n`;
           series.value = point.value;
+          same = false;
         }
-        text += series.lines;
+        if (order[p] !== series) {
+          order[p] = series;
+          same = false;
+        }
       }
       break;
     }
@@ -256,15 +273,27 @@ function metricText(kept: MetricText, metric: MetricData, pass: number): string 
           series.value = histogram.count;
           series.sumValue = histogram.sum;
           series.counts = counts.slice();
+          same = false;
         }
-        text += series.lines;
+        if (order[p] !== series) {
+          order[p] = series;
+          same = false;
+        }
       }
       break;
     }
     default:
       // Exponential histograms: the exporter writes their HELP and TYPE (untyped) and no samples.
-      break;
+      order.length = 0;
+      return kept.header;
   }
+  if (!same) {
+    order.length = metric.dataPoints.length;
+    let samples = '';
+    for (let i = 0; i < order.length; i++) samples += order[i]!.lines!;
+    kept.samples = samples;
+  }
+  const text = kept.header + kept.samples;
   if (kept.series.size > kept.seenSeries) forgetUnseen(kept.series, pass);
   return text;
 }

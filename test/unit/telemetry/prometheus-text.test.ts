@@ -175,6 +175,11 @@ test('a metric whose description, type or buckets change, and one series object 
   point.value.buckets.counts[0] = 2; // in place, as the SDK updates them
   point.value.buckets.counts[1] = 1;
   assert.notEqual(assertSame(text, collectionOf(moving), 'counts moved in place'), before);
+  assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, 1], [shared, 2]])), 'one attributes object for two points');
+  assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, 1], [shared, 2]])), 'again');
+  assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, 1], [{ runner: 'b' }, 2]])), 'two objects');
+  assertSame(text, collectionOf(sum('ci_runner_test_x', [[{ runner: 'b' }, 2], [shared, 1]])), 'the other order');
+  assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, 1]])), 'one fewer');
   assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, NaN]])), 'NaN');
   assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, NaN]])), 'NaN again');
   assertSame(text, collectionOf(sum('ci_runner_test_x', [[shared, -0]])), '-0');
