@@ -11,6 +11,7 @@ import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-
 import { type MetricReader, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { shownUrl } from '../config/otel-config.ts';
 import { type OtlpSettings, serviceResource } from './otlp-settings.ts';
+import { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
 
 export interface PushLog {
   warn(message: string, fields: Record<string, string>): void;
@@ -159,6 +160,7 @@ export function otlpPush(settings: OtlpSettings, log: PushLog): OtlpPush {
       exporter,
       exportIntervalMillis: settings.intervalMs,
       exportTimeoutMillis: settings.timeoutMs,
+      cardinalityLimits: { default: SERIES_LIMIT_PER_METRIC },
     }),
     resource: serviceResource(settings.serviceName, settings.resourceAttributes),
     attach(meter) {

@@ -1,29 +1,44 @@
-// The OpenTelemetry meter provider and the scrapes of its metrics. The
-// exporter's own HTTP server is never started: our server calls collect() on
-// each request, and every rendering of a scrape (Prometheus text, OpenMetrics,
-// line protocol, JSON) is made from that one collection, so they always agree.
+// The OpenTelemetry meter provider and the scrapes of its metrics. Our server
+// calls collect() on each request (there is no exporter's HTTP server), and
+// every rendering of a scrape (Prometheus text, OpenMetrics, line protocol,
+// JSON) is made from that one collection, so they always agree.
 import type { Meter } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, type MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { carryExemplars, Exemplars } from './exemplars.ts';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
 import { renderOpenMetrics } from './renderings/openmetrics.ts';
-import { renderPrometheus } from './renderings/prometheus.ts';
+import { PrometheusText } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
 import { reportObservedGaugesOnly } from './gauge-series.ts';
+import { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
+
+export { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
 
 /**
- * Series kept per metric before the SDK folds the rest into one
- * `otel_metric_overflow="true"` series. Our widest metric is a per-runner,
- * per-stage one (runners x about 12 stages x a few states): 4000 leaves room
- * for some 100 runners while a runaway label still costs at most a few MiB
- * and a scrape of tens of milliseconds.
+ * The reader /metrics collects through: cumulative, the default aggregations
+ * (the exporter's PrometheusExporter reads the same, but it takes no series
+ * limit), and the series limit. The limit is the reader's rather than a view
+ * matching every instrument: a view gives each storage an attributes
+ * processor, and then every observation of an observable instrument is hashed
+ * into a new map again on each collection.
  */
-export const SERIES_LIMIT_PER_METRIC = 4000;
+class ScrapeReader extends MetricReader {
+  constructor() {
+    super({ cardinalitySelector: () => SERIES_LIMIT_PER_METRIC });
+  }
+
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 export class CollectionError extends Error {
   constructor(reasons: readonly unknown[]) {
@@ -37,8 +52,11 @@ export class Scrape {
   private families: Family[] | undefined;
   private readonly texts = new Map<'prometheus' | 'openmetrics' | 'influx' | 'json', string>();
 
-  /** `timeMs`: when the collection was made, Unix milliseconds. */
-  constructor(readonly resourceMetrics: ResourceMetrics, readonly timeMs: number) {}
+  /**
+   * `timeMs`: when the collection was made, Unix milliseconds. `prometheusText`: the renderer of
+   * the text format, which keeps the text that repeats from one collection to the next.
+   */
+  constructor(readonly resourceMetrics: ResourceMetrics, readonly timeMs: number, private readonly prometheusText = new PrometheusText()) {}
 
   private all(): Family[] {
     return (this.families ??= families(this.resourceMetrics));
@@ -46,7 +64,7 @@ export class Scrape {
 
   /** The Prometheus text exposition (format 0.0.4). */
   prometheus(): string {
-    return this.text('prometheus', () => renderPrometheus(this.resourceMetrics));
+    return this.text('prometheus', () => this.prometheusText.render(this.resourceMetrics));
   }
 
   private text(format: 'prometheus' | 'openmetrics' | 'influx' | 'json', render: () => string): string {
@@ -86,20 +104,20 @@ export class Telemetry implements MetricsSource {
   /** The exemplars of the meter's histograms, linked to each collection's data points. */
   readonly exemplars = new Exemplars(SERIES_LIMIT_PER_METRIC);
   private readonly provider: MeterProvider;
-  private readonly reader: PrometheusExporter;
+  private readonly reader = new ScrapeReader();
+  /** Kept across collections: the text of a series is made once, not on every scrape. */
+  private readonly prometheusText = new PrometheusText();
   private naming: (() => MetricNaming) | undefined;
   private collecting: Promise<Scrape> | undefined;
 
   /** `push`: a reader that pushes the same metrics (OTLP), with the resource it reports under. */
   constructor(push?: OtlpPush) {
-    this.reader = new PrometheusExporter({ preventServerStart: true });
     const readers: MetricReader[] = [this.reader];
     if (push !== undefined) readers.push(push.reader);
     // A runner removed by a reload must not leave its gauges behind.
     for (const reader of readers) reportObservedGaugesOnly(reader);
     this.provider = new MeterProvider({
       readers,
-      views: [{ instrumentName: '*', aggregationCardinalityLimit: SERIES_LIMIT_PER_METRIC }],
       ...(push === undefined ? {} : { resource: defaultResource().merge(resourceFromAttributes(push.resource)) }),
     });
     this.meter = this.provider.getMeter('runner');
@@ -129,7 +147,7 @@ export class Telemetry implements MetricsSource {
     if (errors.length > 0) throw new CollectionError(errors);
     this.exemplars.attach(resourceMetrics, mark);
     const named = this.naming === undefined ? resourceMetrics : applyMetricNames(resourceMetrics, this.naming(), carryExemplars);
-    return new Scrape(named, timeMs);
+    return new Scrape(named, timeMs, this.prometheusText);
   }
 
   /** The Prometheus text of a new collection; rejects with CollectionError. */

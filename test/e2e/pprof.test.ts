@@ -118,7 +118,8 @@ test('a CPU profile taken during a scrape flood shows collection and serializati
   const duration = Number(raw.match(/^Duration: ([\d.]+)/m)?.[1]);
   assert.ok(duration >= 2.9 && duration < 10, `duration ${duration} s is the wall-clock window, not the sampled span`);
   const locations = rawLocations(raw);
-  const serializer = locations.filter((l) => l.file.endsWith('exporter-prometheus/build/src/PrometheusSerializer.js'));
+  // The text format's serializer: src/telemetry/renderings/prometheus.ts (dist/.../prometheus.js on node).
+  const serializer = locations.filter((l) => /telemetry\/renderings\/prometheus\.[jt]s$/.test(l.file));
   assert.ok(serializer.length > 0, `serialization in the profile:\n${raw.slice(0, 4000)}`);
   assert.ok(serializer.every((l) => l.line > 0));
   assert.ok(
@@ -256,7 +257,7 @@ test('an allocs profile during a scrape flood shows serialization allocating', {
   assert.equal(rawSampleTypes(raw), 'samples/count alloc_space/bytes[dflt]');
   const locations = rawLocations(raw);
   assert.ok(
-    locations.some((l) => l.file.endsWith('PrometheusSerializer.js')) || locations.some((l) => l.file.includes('@opentelemetry/sdk-metrics/')),
+    locations.some((l) => /telemetry\/renderings\/prometheus\.[jt]s$/.test(l.file)) || locations.some((l) => l.file.includes('@opentelemetry/sdk-metrics/')),
     `allocations in collection or serialization:\n${locations.map((l) => `${l.functionName} ${l.file}`).join('\n')}`,
   );
   // The in-use sampler is back after the window.
