@@ -102,3 +102,29 @@ test('repeated CPU profiles keep a hot, already optimised function as its own', 
   }
   assert.notEqual(sink, 0.5);
 });
+
+test("a leaf's samples keep the source lines the profiler gives (in code inlined into a caller, V8's only pointer to the callee)", () => {
+  const frame = (functionName: string, lineNumber: number) => ({ functionName, url: 'file:///app/hot.js', lineNumber, columnNumber: 0 });
+  const run = {
+    profile: {
+      nodes: [
+        { id: 1, callFrame: { functionName: '(root)', url: '', lineNumber: -1, columnNumber: -1 }, children: [2] },
+        { id: 2, callFrame: frame('outer', 0), children: [3] },
+        // Line 3 is the caller's, lines 12 and 13 the inlined callee's.
+        { id: 3, callFrame: frame('caller', 2), positionTicks: [{ line: 3, ticks: 1 }, { line: 12, ticks: 5 }, { line: 13, ticks: 2 }] },
+      ],
+      startTime: 0,
+      endTime: 80_000,
+      samples: [3, 3, 3, 3, 3, 3, 3, 3, 2],
+    },
+    startedAtMs: 0,
+    durationMs: 80,
+    intervalMicros: 10_000,
+  };
+  const profile = Profile.decode(gunzipSync(cpuProfileToPprof(run)));
+  const strings = profile.stringTable.strings;
+  const names = new Map(profile.function.map((f) => [Number(f.id), strings[Number(f.name)]]));
+  const where = new Map(profile.location.map((l) => [Number(l.id), `${names.get(Number(l.line[0]!.functionId))}:${Number(l.line[0]!.line)}`]));
+  const samples = profile.sample.map((s) => `${s.locationId.map((id) => where.get(Number(id))).join('<')} ${Number(s.value[0])}`).sort();
+  assert.deepEqual(samples, ['caller:12<outer:1 5', 'caller:13<outer:1 2', 'caller:3<outer:1 1', 'outer:1 1']);
+});
