@@ -26,10 +26,10 @@ function detect(): RuntimeInfo {
 export const runtime: RuntimeInfo = detect();
 
 /**
- * CPU profile sampling interval. V8 (Node, Deno) samples at Go's 100 Hz:
- * 1 kHz cost 7-22% more CPU per request while a profile ran (bench/profiler-overhead).
+ * CPU profile sampling interval. V8 (Node, Deno) samples at Go's 100 Hz;
  * JavaScriptCore (Bun) takes far fewer samples than asked at 100 Hz (4 in a
- * busy second, measured), so it keeps 1 kHz and its higher cost.
+ * busy second, measured), so it keeps 1 kHz and its higher cost. What each
+ * rate costs: docs/profiling.md#what-a-running-profile-costs.
  */
 const DEFAULT_CPU_SAMPLING_INTERVAL_MICROS = runtime.name === 'bun' ? 1_000 : 10_000;
 
