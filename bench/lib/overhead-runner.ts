@@ -44,12 +44,12 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /**
  * Starts the runner, waits for its address on stderr, then polls GET /metrics until it answers
- * 200. Throws RunnerStartError (after killing the child) if any of that fails within 30 s.
+ * 200. `env` is added to the runner's environment. Throws RunnerStartError (after killing the child) if any of that fails within 30 s.
  */
-export async function startRunner(spec: RuntimeSpec, cwd: string, noPprof: boolean): Promise<StartedRunner> {
+export async function startRunner(spec: RuntimeSpec, cwd: string, noPprof: boolean, env: Readonly<Record<string, string>> = {}): Promise<StartedRunner> {
   let runner: RunnerProcess;
   try {
-    runner = await RunnerProcess.start(runArgs(noPprof), LISTENING, { cwd, command: [spec.bin, ...spec.runnerArgs], timeoutMs: WAIT_TIMEOUT_MS });
+    runner = await RunnerProcess.start(runArgs(noPprof), LISTENING, { cwd, env, command: [spec.bin, ...spec.runnerArgs], timeoutMs: WAIT_TIMEOUT_MS });
   } catch (error) {
     throw new RunnerStartError(error instanceof Error ? error.message : String(error), { cause: error });
   }

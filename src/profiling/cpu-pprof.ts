@@ -28,12 +28,29 @@ export function cpuProfileToPprof(run: CpuProfileRun): Uint8Array {
   for (const [id, count] of hits) {
     const leaf = nodes.get(id);
     if (!leaf || NOT_CPU.has(leaf.callFrame.functionName)) continue;
-    const stack: number[] = [];
-    for (let node: CpuProfileNode | undefined = leaf; node; node = nodes.get(parents.get(node.id) ?? -1)) {
+    const callers: number[] = [];
+    for (let node = nodes.get(parents.get(leaf.id) ?? -1); node; node = nodes.get(parents.get(node.id) ?? -1)) {
       if (node.callFrame.functionName === '(root)' && !parents.has(node.id)) break;
-      stack.push(builder.locationId(node.callFrame));
+      callers.push(builder.locationId(node.callFrame));
     }
-    builder.addSample(stack, [count, count * periodNanos]);
+    // The leaf at the lines its samples were taken on, where the profiler says (V8 and
+    // JavaScriptCore do): in code inlined into its caller, V8 names the caller but gives the
+    // callee's line, so `-lines` still points at the right place.
+    if (leaf.callFrame.functionName === '(root)' && !parents.has(leaf.id)) {
+      builder.addSample([], [count, count * periodNanos]);
+      continue;
+    }
+    for (const { line, samples } of leafLines(leaf, count)) {
+      builder.addSample([builder.locationId(leaf.callFrame, line), ...callers], [samples, samples * periodNanos]);
+    }
   }
   return builder.encode();
+}
+
+/** A leaf's samples by line: its positionTicks when they account for every sample, else all on the function's own line. */
+function leafLines(leaf: CpuProfileNode, count: number): Array<{ line: number; samples: number }> {
+  const ticks = leaf.positionTicks ?? [];
+  const total = ticks.reduce((sum, t) => sum + t.ticks, 0);
+  if (total !== count || ticks.some((t) => !(t.line > 0))) return [{ line: leaf.callFrame.lineNumber + 1, samples: count }];
+  return ticks.map((t) => ({ line: t.line, samples: t.ticks }));
 }

@@ -6,6 +6,10 @@ import type { HeapSample } from './heap-sampler.ts';
 
 export type HeapKind = 'inuse' | 'alloc';
 
+/** What the profile cannot show, in its comment and at the top of the text form. */
+export const V8_HEAP_COMMENT =
+  'V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen; object counts are not known, so the profile counts samples instead';
+
 interface StackTotals {
   readonly stack: readonly SamplingHeapProfileNode[];
   samples: number;
@@ -52,7 +56,7 @@ export function heapProfileToPprof(sample: HeapSample, kind: HeapKind): Uint8Arr
     defaultSampleType: 1,
     startedAtMs: sample.startedAtMs,
     durationMs: sample.durationMs,
-    comments: ['V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen; object counts are not known, samples are'],
+    comments: [V8_HEAP_COMMENT],
   });
   for (const { stack, samples, bytes } of totalsByStack(sample)) {
     builder.addSample(stack.map((node) => builder.locationId(node.callFrame)), [samples, bytes]);
@@ -68,7 +72,7 @@ export function heapProfileText(sample: HeapSample, kind: HeapKind): string {
   const over = kind === 'inuse' ? `sampled since ${new Date(sample.sampledSinceMs).toISOString()}` : `over ${(sample.durationMs / 1000).toFixed(1)} s`;
   const lines = [
     `# ${what}: ${bytes} bytes estimated from ${samples} samples (one per ${sample.intervalBytes} bytes allocated on average, ${over})`,
-    '# V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen; object counts are not known',
+    `# ${V8_HEAP_COMMENT}`,
     `# samples ${kind}_space, then the allocation stack, innermost first`,
   ];
   for (const { stack, samples: n, bytes: b } of totals) {

@@ -14,6 +14,8 @@ export interface CpuProfileNode {
   readonly id: number;
   readonly callFrame: CallFrame;
   readonly children?: readonly number[];
+  /** This node's own samples by source line (1-based), where the profiler reports them. */
+  readonly positionTicks?: ReadonlyArray<{ readonly line: number; readonly ticks: number }>;
 }
 
 export interface CpuProfile {

@@ -26,12 +26,30 @@ function detect(): RuntimeInfo {
 export const runtime: RuntimeInfo = detect();
 
 /**
- * CPU profile sampling interval. V8 (Node, Deno) samples at Go's 100 Hz:
- * 1 kHz cost 7-22% more CPU per request while a profile ran (bench/profiler-overhead).
+ * CPU profile sampling interval. V8 (Node, Deno) samples at Go's 100 Hz;
  * JavaScriptCore (Bun) takes far fewer samples than asked at 100 Hz (4 in a
- * busy second, measured), so it keeps 1 kHz and its higher cost.
+ * busy second, measured), so it keeps 1 kHz and its higher cost. What each
+ * rate costs: docs/profiling.md#what-a-running-profile-costs.
  */
-export const cpuSamplingIntervalMicros: number = runtime.name === 'bun' ? 1_000 : 10_000;
+const DEFAULT_CPU_SAMPLING_INTERVAL_MICROS = runtime.name === 'bun' ? 1_000 : 10_000;
+
+/**
+ * RUNNER_PPROF_CPU_HZ overrides the rate, so bench/profiler-overhead can
+ * measure what each rate costs; a bad value is reported and the default kept.
+ */
+function cpuSamplingInterval(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return DEFAULT_CPU_SAMPLING_INTERVAL_MICROS;
+  const hz = Number(raw);
+  if (/^\d+$/.test(raw) && hz >= 1 && hz <= 10_000) return Math.round(1e6 / hz);
+  process.stderr.write(
+    `RUNNER_PPROF_CPU_HZ=${JSON.stringify(raw)} is not a whole number of samples per second from 1 to 10000: CPU profiles sample at the default ${
+      1e6 / DEFAULT_CPU_SAMPLING_INTERVAL_MICROS
+    } Hz\n`,
+  );
+  return DEFAULT_CPU_SAMPLING_INTERVAL_MICROS;
+}
+
+export const cpuSamplingIntervalMicros: number = cpuSamplingInterval(process.env['RUNNER_PPROF_CPU_HZ']);
 
 /**
  * The fastest search for one byte, measured on 64 KiB: Node's Buffer method

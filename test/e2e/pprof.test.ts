@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Profile } from 'pprof-format';
 import { cpuSamplingIntervalMicros, runtime } from '../../src/runtime/runtime.ts';
 import { goPprof, rawLocations, rawSampleTypes } from '../support/pprof.ts';
 import { READY, RunnerProcess, type RunningRunner, startRunner } from '../support/runner-process.ts';
@@ -322,5 +324,25 @@ test('with the metrics server off nothing could fetch a profile, so heap samplin
   } finally {
     off.kill();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  }
+});
+
+test('RUNNER_PPROF_CPU_HZ sets the CPU sampling rate; a bad value is reported and the default kept', async () => {
+  for (const [value, periodNanos, warning] of [['50', 20_000_000, false], ['fast', cpuSamplingIntervalMicros * 1000, true]] as const) {
+    const dir = mkdtempSync(join(tmpdir(), 'runner-hz-'));
+    const rated = await startRunner([], { cwd: dir, env: { RUNNER_PPROF_CPU_HZ: value } });
+    try {
+      const res = await fetch(`${rated.url}/debug/pprof/profile?seconds=1`);
+      const profile = Profile.decode(gunzipSync(await profileBytes(res, 'profile')));
+      assert.equal(Number(profile.period), periodNanos, `RUNNER_PPROF_CPU_HZ=${value}`);
+      assert.equal(
+        /RUNNER_PPROF_CPU_HZ="fast" is not a whole number of samples per second from 1 to 10000/.test(rated.logs()),
+        warning,
+        rated.logs(),
+      );
+    } finally {
+      rated.kill();
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    }
   }
 });

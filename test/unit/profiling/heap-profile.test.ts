@@ -53,6 +53,10 @@ test('in-use space matches a known live allocation, as V8 scales it', { skip: no
     const expectedSamples = liveBytes / sampler.intervalBytes;
     assert.ok(samples > expectedSamples * 0.5 && samples < expectedSamples * 1.5, `${samples} samples for ${liveBytes} bytes`);
     assert.equal(kept.length, count);
+    // The comment says what the profile carries instead of object counts, in a whole sentence.
+    assert.deepEqual(pprof.comment.map((index) => strings[Number(index)]), [
+      'V8 sampling heap profiler: Buffer and ArrayBuffer backing stores are not seen; object counts are not known, so the profile counts samples instead',
+    ]);
   } finally {
     await sampler.stop();
   }
