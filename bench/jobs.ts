@@ -69,6 +69,7 @@ killSpawnedOnExit();
 
 const DEFAULT_RUNS = 3;
 const CONCURRENCY = [1, 2, 8] as const;
+const C8_ONLY_SKIPPED = 'skipped (--c8-only)';
 const TRIVIAL_JOBS = 100;
 const LOG_BYTES = 100 * MiB;
 const BIG_LOG_BYTES = GiB;
@@ -387,7 +388,7 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
   }
 
   if (c8Only) {
-    result.rssSkipped = 'skipped (--c8-only)';
+    result.rssSkipped = C8_ONLY_SKIPPED;
     return result;
   }
 
@@ -448,6 +449,7 @@ function runtimeTable(r: RuntimeResult, runs: number): string {
     rows.push([`1. queue, concurrent=${c}: start→finish`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.startToFinishMs * 1000), 1), 'jobs/s', note]);
     rows.push([`1. queue, concurrent=${c}: ready→seen`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.readyToSeenMs * 1000), 1), 'jobs/s', note]);
   }
+  if (r.rssSkipped === C8_ONLY_SKIPPED) return table(rows);
   const l = r.log;
   rows.push(['2. log 100 MiB: runner job', spreadOf(l.map((x) => x.jobMBps), 0), 'MB/s', `job wall time ${spreadOf(l.map((x) => x.jobSeconds), 3)} s`]);
   rows.push([
