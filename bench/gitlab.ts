@@ -55,6 +55,7 @@
 // Run it from the repository root (with the defaults about 40 s per runtime on a 2-core machine):
 //   npm run build:bench && node dist/bench/gitlab.js
 //   node dist/bench/gitlab.js bun deno --runs 10      # restrict runtimes, change the run count
+//   node dist/bench/gitlab.js --upload-only           # section 2 only (issue 17's figure)
 //
 // It never passes or fails on time: it exits 0 after printing, or 1 if a measurement could not
 // be made (the reason is printed). Every spawned process (runners and their jobs) is killed on
@@ -390,7 +391,7 @@ interface RuntimeResult {
   errors: string[];
 }
 
-async function benchRuntime(spec: RuntimeSpec, root: string, runs: number): Promise<RuntimeResult> {
+async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, uploadOnly: boolean): Promise<RuntimeResult> {
   const result: RuntimeResult = { spec, version: '?', pickup: new Map(), upload: [], problems: [], errors: [] };
   const name = spec.name;
   try {
@@ -401,7 +402,7 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number): Prom
   }
   log(`== ${name} ${result.version} (load average ${loadText()})`);
 
-  for (const checkIntervalS of CHECK_INTERVALS_S) {
+  for (const checkIntervalS of uploadOnly ? [] : CHECK_INTERVALS_S) {
     const pickup: PickupResult = { warmup: undefined, runs: [] };
     result.pickup.set(checkIntervalS, pickup);
     try {
@@ -439,6 +440,7 @@ function loadText(): string {
 function runtimeTable(r: RuntimeResult, runs: number): string {
   const rows: string[][] = [['measurement', 'median [min-max]', 'unit', 'notes']];
   for (const checkIntervalS of CHECK_INTERVALS_S) {
+    if (!r.pickup.has(checkIntervalS)) continue;
     const p = r.pickup.get(checkIntervalS)?.runs ?? [];
     const head = `1. pick-up, check_interval=${checkIntervalS} s`;
     rows.push([
@@ -518,7 +520,7 @@ function notes(r: RuntimeResult): string[] {
 }
 
 function usage(): string {
-  return 'usage: node dist/bench/gitlab.js [node] [bun] [deno] [--runs N]';
+  return 'usage: node dist/bench/gitlab.js [node] [bun] [deno] [--runs N] [--upload-only]';
 }
 
 function commandsText(root: string, specs: RuntimeSpec[], runs: number): string {
@@ -546,19 +548,19 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number): string 
   return lines.join('\n');
 }
 
-function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number } {
-  const { runtimes, runs } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, []);
-  return { runtimes, runs };
+function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number; uploadOnly: boolean } {
+  const { runtimes, runs, switches } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, [['--upload-only']]);
+  return { runtimes, runs, uploadOnly: switches.has('--upload-only') };
 }
 
 async function main(): Promise<number> {
-  const { runtimes, runs } = parseArgs(process.argv.slice(2));
+  const { runtimes, runs, uploadOnly } = parseArgs(process.argv.slice(2));
   const root = packageRoot();
   const specs = runtimes.map((r) => specFor(r, root));
   const loadBefore = loadText();
   log(`bench: ${runs} run(s) per measurement for ${runtimes.join(', ')}`);
   const results: RuntimeResult[] = [];
-  for (const spec of specs) results.push(await benchRuntime(spec, root, runs));
+  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, uploadOnly));
 
   const out: string[] = [commandsText(root, specs, runs), `load average (1, 5, 15 min): ${loadBefore} at the start, ${loadText()} at the end`, ''];
   for (const r of results) {

@@ -38,6 +38,7 @@
 //   npm run build:bench && node dist/bench/jobs.js
 //   node dist/bench/jobs.js bun deno --runs 5        # restrict runtimes, change the run count
 //   node dist/bench/jobs.js node --no-rss            # skip section 3 (writes 1.1 GiB per run)
+//   node dist/bench/jobs.js --c8-only --runs 5       # section 1 at concurrent = 8 only (issue 17's figure)
 //
 // It never passes or fails on time or memory: it exits 0 after printing, or 1 if a measurement
 // could not be made (the reason is printed). Every spawned process (runners, their jobs, the
@@ -68,6 +69,7 @@ killSpawnedOnExit();
 
 const DEFAULT_RUNS = 3;
 const CONCURRENCY = [1, 2, 8] as const;
+const C8_ONLY_SKIPPED = 'skipped (--c8-only)';
 const TRIVIAL_JOBS = 100;
 const LOG_BYTES = 100 * MiB;
 const BIG_LOG_BYTES = GiB;
@@ -351,7 +353,8 @@ const log = (text: string): void => {
   process.stderr.write(`${text}\n`);
 };
 
-async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withRss: boolean): Promise<RuntimeResult> {
+async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withRss: boolean, c8Only: boolean): Promise<RuntimeResult> {
+  const levels = c8Only ? [8] : CONCURRENCY;
   const result: RuntimeResult = { spec, version: '?', queue: new Map(), log: [], rss: [], errors: [], rssSkipped: undefined };
   const name = spec.name;
   try {
@@ -368,7 +371,7 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
   // 1.
   try {
     for (let i = 1; i <= runs; i++) {
-      for (const c of CONCURRENCY) {
+      for (const c of levels) {
         const run = await queueRun(spec, c);
         const list = result.queue.get(c) ?? [];
         list.push(run);
@@ -382,6 +385,11 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
     }
   } catch (err) {
     result.errors.push(`1. queue throughput: ${message(err)}`);
+  }
+
+  if (c8Only) {
+    result.rssSkipped = C8_ONLY_SKIPPED;
+    return result;
   }
 
   // 2.
@@ -435,11 +443,13 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
 function runtimeTable(r: RuntimeResult, runs: number): string {
   const rows: string[][] = [['measurement', 'median [min-max]', 'unit', 'notes']];
   for (const c of CONCURRENCY) {
+    if (!r.queue.has(c)) continue;
     const list = r.queue.get(c) ?? [];
     const note = `${list.length}/${runs} runs of ${TRIVIAL_JOBS} jobs`;
     rows.push([`1. queue, concurrent=${c}: start→finish`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.startToFinishMs * 1000), 1), 'jobs/s', note]);
     rows.push([`1. queue, concurrent=${c}: ready→seen`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.readyToSeenMs * 1000), 1), 'jobs/s', note]);
   }
+  if (r.rssSkipped === C8_ONLY_SKIPPED) return table(rows);
   const l = r.log;
   rows.push(['2. log 100 MiB: runner job', spreadOf(l.map((x) => x.jobMBps), 0), 'MB/s', `job wall time ${spreadOf(l.map((x) => x.jobSeconds), 3)} s`]);
   rows.push([
@@ -467,12 +477,12 @@ function runtimeTable(r: RuntimeResult, runs: number): string {
 }
 
 function usage(): string {
-  return 'usage: node dist/bench/jobs.js [node] [bun] [deno] [--runs N] [--no-rss]';
+  return 'usage: node dist/bench/jobs.js [node] [bun] [deno] [--runs N] [--no-rss] [--c8-only]';
 }
 
-function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number; withRss: boolean } {
-  const { runtimes, runs, switches } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, [['--no-rss']]);
-  return { runtimes, runs, withRss: !switches.has('--no-rss') };
+function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number; withRss: boolean; c8Only: boolean } {
+  const { runtimes, runs, switches } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, [['--no-rss'], ['--c8-only']]);
+  return { runtimes, runs, withRss: !switches.has('--no-rss'), c8Only: switches.has('--c8-only') };
 }
 
 function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss: boolean): string {
@@ -513,12 +523,12 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss:
 }
 
 async function main(): Promise<number> {
-  const { runtimes, runs, withRss } = parseArgs(process.argv.slice(2));
+  const { runtimes, runs, withRss, c8Only } = parseArgs(process.argv.slice(2));
   const root = packageRoot();
   const specs = runtimes.map((r) => specFor(r, root));
   log(`bench: ${runs} run(s) per measurement for ${runtimes.join(', ')}${withRss ? ' (section 3 writes 1.1 GiB of logs per run under ' + tmpdir() + ')' : ''}`);
   const results: RuntimeResult[] = [];
-  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, withRss));
+  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, withRss, c8Only));
 
   const out: string[] = [commandsText(root, specs, runs, withRss), ''];
   for (const r of results) {

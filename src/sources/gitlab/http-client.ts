@@ -59,6 +59,8 @@ export interface StreamResponse {
 
 /** A job payload is rarely more than a few hundred KiB; more is refused rather than held. */
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** Origins whose proxy is remembered. */
+const MAX_CACHED_ORIGINS = 64;
 
 export class HttpError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -71,6 +73,8 @@ export class HttpError extends Error {
 export class HttpClient {
   private readonly ca: string | undefined;
   private readonly agents = new Map<string, http.Agent>();
+  /** The proxy of each origin (scheme and host): proxy-from-env reads and parses the environment on every call, and a job's log goes up in a PATCH per MiB. */
+  private readonly proxies = new Map<string, string>();
 
   /** `caFile`: PEM CAs trusted besides the system's (GitLab's tls-ca-file); read now, so a bad path fails at once. */
   constructor(caFile: string | undefined) {
@@ -81,8 +85,20 @@ export class HttpClient {
     }
   }
 
+  private proxyFor(url: URL): string {
+    const origin = `${url.protocol}//${url.host}`;
+    let proxy = this.proxies.get(origin);
+    if (proxy === undefined) {
+      // Bounded: redirects to object storage could name many hosts.
+      if (this.proxies.size >= MAX_CACHED_ORIGINS) this.proxies.clear();
+      proxy = getProxyForUrl(url.href);
+      this.proxies.set(origin, proxy);
+    }
+    return proxy;
+  }
+
   private agentFor(url: URL): http.Agent {
-    const proxy = getProxyForUrl(url.href);
+    const proxy = this.proxyFor(url);
     const key = `${url.protocol}|${url.host}|${proxy}`;
     let agent = this.agents.get(key);
     if (agent === undefined) {
