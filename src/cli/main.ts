@@ -8,7 +8,7 @@ import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
 import { versionInfo } from '../version.ts';
 import { parseFlags, UsageError } from './args.ts';
 import { CANCEL_HELP, LIST_HELP, MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
-import { QUEUE_FLAG_SPECS, queueFlags } from './queue-of.ts';
+import { QUEUE_FLAG_SPECS, queueFlags } from './queue-flags.ts';
 
 /** Exit codes: 0 ok, 1 the runner failed, 2 bad usage or bad input. */
 export const EXIT_FAILURE = 1;

@@ -4,7 +4,8 @@ import { isJobId } from '../sources/local/job-id.ts';
 import { QueueError } from '../sources/local/queue.ts';
 import { cancelPendingJob, listJobs, liveClaimers, ownerPid, type QueuedJob } from '../sources/local/queue-jobs.ts';
 import { UsageError } from './args.ts';
-import { type QueueFlags, queueOf } from './queue-of.ts';
+import type { QueueFlags } from './queue-flags.ts';
+import { queueOf } from './queue-of.ts';
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;

@@ -14,7 +14,8 @@ import { parseJobFile } from '../sources/local/job-file.ts';
 import { type DoneRecord, enqueue, jobState, logPath, QueueError, readResult } from '../sources/local/queue.ts';
 import { liveClaimers, ownerPid } from '../sources/local/queue-jobs.ts';
 import { UsageError } from './args.ts';
-import { type QueueFlags, queueOf } from './queue-of.ts';
+import type { QueueFlags } from './queue-flags.ts';
+import { queueOf } from './queue-of.ts';
 import { sleep } from '../system/sleep.ts';
 
 export interface SubmitOptions extends QueueFlags {
