@@ -31,33 +31,29 @@ export async function startupSubjects(spec: RuntimeSpec, root: string, version: 
   const files = releaseFiles(root, version);
   const missing = (path: string): boolean => !existsSync(path);
   const subjects: StartupSubject[] = [{ label: 'today', command: [spec.bin, ...spec.runnerArgs], processBin: spec.bin, cli: true }];
-  const release = (label: string, path: string, make: () => Promise<StartupSubject>): Promise<void> => {
+  const release = (path: string, make: () => Promise<StartupSubject>): Promise<void> => {
     if (missing(path)) throw new Error(`${path} is missing: run \`npm run package\` first (or name the runtimes to measure)`);
     return make().then((subject) => void subjects.push(subject));
   };
   switch (spec.name) {
     case 'node':
       await release(
-        'npm',
         files.npmTarball,
         async () => ({ label: 'npm package', command: [spec.bin, await unpackedNpmPackage(files.npmTarball)], processBin: spec.bin, cli: true }),
       );
       await release(
-        'sea',
         files.nodeExecutable,
         () => Promise.resolve({ label: 'single executable', command: [files.nodeExecutable], processBin: files.nodeExecutable, cli: true }),
       );
       break;
     case 'bun':
       await release(
-        'bun',
         files.bunExecutable,
         () => Promise.resolve({ label: 'compiled executable', command: [files.bunExecutable], processBin: files.bunExecutable, cli: true }),
       );
       break;
     case 'deno':
       await release(
-        'deno',
         files.denoBundle,
         () => Promise.resolve({ label: 'bundle', command: [spec.bin, 'run', '-A', files.denoBundle], processBin: spec.bin, cli: true }),
       );

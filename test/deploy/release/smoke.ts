@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { goPprof } from '../../support/pprof.ts';
-import { RunnerProcess, runCli } from '../../support/runner-process.ts';
+import { runCli, RunnerProcess } from '../../support/runner-process.ts';
 
 export interface SmokeTarget {
   /** The installed command and the arguments before the runner's own (e.g. [deno, run, -A, file]). */
