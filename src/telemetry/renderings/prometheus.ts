@@ -7,7 +7,7 @@
 // value and the series' lines of the last rendering, which it reuses while the series' numbers
 // are the same (and a metric's samples together while none of its series changed). That costs
 // about 450 bytes a series for as long as the series exists (the SDK keeps about 400 of its own
-// per series). test/unit/telemetry/prometheus-text.test.ts renders the same collections with both
+// per series), and for a gauge the attributes object of the point its text was made for. test/unit/telemetry/prometheus-text.test.ts renders the same collections with both
 // and compares the bytes.
 //
 // What is kept is bounded by what the SDK itself keeps: a series is found by its attributes
