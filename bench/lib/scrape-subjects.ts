@@ -9,7 +9,7 @@
 // Both get the same extra series: counters bench_extra_<m>_total, each with one label `series`
 // taking EXTRA_SERIES_PER_METRIC values s0, s1, ..., the value of series sJ being J % 10 + 1.
 
-import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry, type RegistryContentType } from 'prom-client';
 import { tmpdir } from 'node:os';
 import { agentWithMetrics } from '../../src/cli/agent-with-metrics.ts';
 import { DEFAULT_CONFIG } from '../../src/config/types.ts';
@@ -56,8 +56,8 @@ function runnerSubject(format: ScrapeFormat): Subject {
 }
 
 function promClientSubject(format: ScrapeFormat): Subject {
-  const registry = new Registry();
-  if (format === 'openmetrics') registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+  const registry = new Registry<RegistryContentType>();
+  if (format === 'openmetrics') registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   collectDefaultMetrics({ register: registry });
   return {
     name: 'prom-client',
