@@ -5,8 +5,9 @@
 // JavaScript frame of their own (new Map(), Array.prototype.sort, ...) count for their caller.
 // Two cases: the default set, and +10k series (ten counters of 1000 series, as bench/scrape.ts).
 //
-//   npm run build:bench && node dist/bench/scrape-allocation-sites.js [--sdk-prototype]
+//   npm run build:bench && node dist/bench/scrape-allocation-sites.js [--sdk-prototype] [--openmetrics]
 //
+// --openmetrics: the scrapes write OpenMetrics (`openMetrics()`, what a Prometheus server asks for).
 // --sdk-prototype first applies bench/lib/sdk-collection-prototype.ts, the change to the SDK's
 // collection proposed upstream, to show what it would save. Node only: Bun has no allocation
 // sampling, and Deno's node:inspector has no heap profiler. Figures only, never pass or fail.
@@ -20,7 +21,8 @@ import { applySdkCollectionPrototype } from './lib/sdk-collection-prototype.ts';
 import { makeSubjects } from './lib/scrape-subjects.ts';
 import { table } from './lib/stats.ts';
 
-const USAGE = 'usage: node dist/bench/scrape-allocation-sites.js [--sdk-prototype]';
+const USAGE = 'usage: node dist/bench/scrape-allocation-sites.js [--sdk-prototype] [--openmetrics]';
+const SWITCHES = ['--sdk-prototype', '--openmetrics'];
 /** Bytes between samples: small enough that a 15 KiB text is sampled tens of times a scrape. */
 const SAMPLING_INTERVAL = 256;
 const WARM_UP_SCRAPES = 100;
@@ -93,12 +95,14 @@ function report(name: string, sites: Sites, scrapes: number): string[] {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  if (args.some((arg) => arg !== '--sdk-prototype')) throw new Error(`unknown argument ${args.find((a) => a !== '--sdk-prototype')}; ${USAGE}`);
+  const unknown = args.find((arg) => !SWITCHES.includes(arg));
+  if (unknown !== undefined) throw new Error(`unknown argument ${unknown}; ${USAGE}`);
   if (runtime.name !== 'node') throw new Error(`${runtime.name}: this bench needs Node's heap profiler (node:inspector)`);
   const prototype = args.includes('--sdk-prototype');
   if (prototype) applySdkCollectionPrototype();
   const root = packageRoot();
-  const { runner } = makeSubjects();
+  const format = args.includes('--openmetrics') ? 'openmetrics' : 'prometheus';
+  const { runner } = makeSubjects(format);
   await new Promise((resolve) => setTimeout(resolve, 100));
   const session = new Session();
   session.connect();
@@ -106,7 +110,7 @@ async function main(): Promise<void> {
   const lines = [
     `node ${process.version}, @opentelemetry/sdk-metrics ${
       prototype ? 'with the proposed collection change (bench/lib/sdk-collection-prototype.ts)' : 'as installed'
-    }`,
+    }, ${format === 'openmetrics' ? 'OpenMetrics' : 'Prometheus text'} scrapes`,
     `V8 sampling heap profiler, one sample per ${SAMPLING_INTERVAL} bytes on average, objects collected by GC included`,
   ];
   for (const [name, extraMetrics, scrapes] of [['default', 0, 200], ['+10k series', 10, 20]] as const) {

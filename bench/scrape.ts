@@ -32,6 +32,8 @@
 // Run it from the repository root (about 20 s per runtime on a 2-core machine):
 //   npm run build:bench && node dist/bench/scrape.js
 //   node dist/bench/scrape.js node --runs 15         # restrict runtimes, change the run count
+//   node dist/bench/scrape.js --openmetrics          # both sides write OpenMetrics, what Prometheus asks for
+//                                                    # (the runner's openMetrics(); prom-client's OpenMetrics registry)
 //   bun bench/scrape.ts    deno run -A bench/scrape.ts   # the same, driven from Bun or Deno
 // Node's measuring process runs from dist/, so `npm run build:bench` must have run in every case.
 //
@@ -79,11 +81,11 @@ interface RuntimeResult {
 }
 
 function usage(): string {
-  return 'usage: node dist/bench/scrape.js [node] [bun] [deno] [--runs N]';
+  return 'usage: node dist/bench/scrape.js [node] [bun] [deno] [--runs N] [--openmetrics]';
 }
 
-function measureArgs(spec: RuntimeSpec, root: string, alloc: boolean, runs: number): string[] {
-  const tail = [...(alloc ? ['--alloc'] : []), '--runs', String(runs)];
+function measureArgs(spec: RuntimeSpec, root: string, alloc: boolean, runs: number, openMetrics: boolean): string[] {
+  const tail = [...(alloc ? ['--alloc'] : []), ...(openMetrics ? ['--openmetrics'] : []), '--runs', String(runs)];
   return [...scriptArgs(spec, root, MEASURE_SCRIPT, alloc ? V8_FLAGS : []), ...tail];
 }
 
@@ -96,10 +98,10 @@ async function measure(spec: RuntimeSpec, root: string, args: string[]): Promise
   return JSON.parse(last) as MeasureResult;
 }
 
-async function benchRuntime(spec: RuntimeSpec, root: string, runs: number): Promise<RuntimeResult> {
+async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, openMetrics: boolean): Promise<RuntimeResult> {
   const shown = (p: string): string => (p.startsWith(root + '/') ? relative(root, p) : p);
-  const timeArgs = measureArgs(spec, root, false, runs);
-  const allocArgs = measureArgs(spec, root, true, runs);
+  const timeArgs = measureArgs(spec, root, false, runs, openMetrics);
+  const allocArgs = measureArgs(spec, root, true, runs, openMetrics);
   const result: RuntimeResult = { spec, version: '?', commands: [timeArgs, allocArgs].map((args) => [spec.bin, ...args].map(shown).join(' ')) };
   try {
     result.version = await checkedVersionOf(spec, root);
@@ -246,13 +248,14 @@ function targetLines(results: RuntimeResult[]): string[] {
 }
 
 async function main(): Promise<number> {
-  const { runtimes, runs } = parseBenchArgs(process.argv.slice(2), usage(), DEFAULT_RUNS, []);
+  const { runtimes, runs, switches } = parseBenchArgs(process.argv.slice(2), usage(), DEFAULT_RUNS, [['--openmetrics']]);
+  const openMetrics = switches.has('--openmetrics');
   const root = packageRoot();
   const specs = runtimes.map((name: RuntimeName) => specFor(name, root));
   process.stderr.write(`bench: ${runs} run(s) per case and side for ${runtimes.join(', ')} (about ${specs.length * 20} s)\n`);
   const loadBefore = loadavg();
   const results: RuntimeResult[] = [];
-  for (const spec of specs) results.push(await benchRuntime(spec, root, runs));
+  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, openMetrics));
 
   const shown = (p: string): string => (p.startsWith(root + '/') ? relative(root, p) : p);
   const lines: string[] = [];
@@ -264,9 +267,9 @@ async function main(): Promise<number> {
   for (const r of results) for (const command of r.commands) lines.push(`  ${r.spec.name.padEnd(4)} ${command}`);
   lines.push(
     'runner: every metric `runner run` registers, idle agent with the default configuration (one local runner, no jobs yet), no profilers; ' +
-      'scrape = (await telemetry.collect()).prometheus(), the /metrics route without the socket',
+      `scrape = (await telemetry.collect()).${openMetrics ? 'openMetrics' : 'prometheus'}(), the /metrics route without the socket`,
   );
-  lines.push('prom-client: collectDefaultMetrics() on a fresh Registry; scrape = await registry.metrics()');
+  lines.push(`prom-client: collectDefaultMetrics() on a fresh ${openMetrics ? 'OpenMetrics ' : ''}Registry; scrape = await registry.metrics()`);
   lines.push(
     'extra series, the same on both sides: counters bench_extra_<m>_total{series="s0".."s999"}, 1000 series each: +1k = 1 counter, +10k = 10 counters',
   );

@@ -148,8 +148,8 @@ function cpuMark(): { at: number; machineMs: number | undefined; ownMs: number }
 }
 
 async function main(): Promise<void> {
-  const usage = 'usage: scrape-measure [--alloc] [--runs N]  (started by bench/scrape.ts)';
-  const { runs, switches } = parseBenchArgs(process.argv.slice(2), usage, DEFAULT_RUNS, [['--alloc']]);
+  const usage = 'usage: scrape-measure [--alloc] [--openmetrics] [--runs N]  (started by bench/scrape.ts)';
+  const { runs, switches } = parseBenchArgs(process.argv.slice(2), usage, DEFAULT_RUNS, [['--alloc'], ['--openmetrics']]);
   const alloc = switches.has('--alloc');
   const result: MeasureResult = {
     runtime: runtime.name,
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     result.allocationUnavailable = meter.unavailable;
   } else {
     result.allocationMethod = meter?.method;
-    const subjects = makeSubjects();
+    const subjects = makeSubjects(switches.has('--openmetrics') ? 'openmetrics' : 'prometheus');
     // Let the samplers and observers of both sides start as they would in a running process.
     await sleep(100);
     let added = 0;

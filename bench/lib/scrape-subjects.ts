@@ -3,12 +3,13 @@
 //                CLI's own wiring) around an idle agent with the built-in default configuration
 //                (one local runner, no jobs run yet, not started: no polling); no profilers.
 //                A scrape is what GET /metrics does without the socket: collect(), then
-//                prometheus() of that collection.
-//   prom-client  collectDefaultMetrics() on a fresh Registry; a scrape is `await registry.metrics()`.
+//                prometheus() of that collection (openMetrics() with the OpenMetrics format).
+//   prom-client  collectDefaultMetrics() on a fresh Registry; a scrape is `await registry.metrics()`
+//                (a Registry of OpenMetrics' content type with the OpenMetrics format).
 // Both get the same extra series: counters bench_extra_<m>_total, each with one label `series`
 // taking EXTRA_SERIES_PER_METRIC values s0, s1, ..., the value of series sJ being J % 10 + 1.
 
-import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry, type RegistryContentType } from 'prom-client';
 import { tmpdir } from 'node:os';
 import { agentWithMetrics } from '../../src/cli/agent-with-metrics.ts';
 import { DEFAULT_CONFIG } from '../../src/config/types.ts';
@@ -19,6 +20,8 @@ import { Telemetry } from '../../src/telemetry/telemetry.ts';
 export const EXTRA_SERIES_PER_METRIC = 1000;
 
 export type SubjectName = 'runner' | 'prom-client';
+/** The exposition a scrape asks for: the text format, or OpenMetrics (what a Prometheus server asks for). */
+export type ScrapeFormat = 'prometheus' | 'openmetrics';
 export const SUBJECTS: readonly SubjectName[] = ['runner', 'prom-client'];
 
 export interface Subject {
@@ -33,14 +36,14 @@ const extraName = (index: number): string => `bench_extra_${index}`;
 const EXTRA_HELP = 'An extra counter of the scrape bench.';
 const extraSeries = (j: number): { label: string; value: number } => ({ label: `s${j}`, value: (j % 10) + 1 });
 
-function runnerSubject(): Subject {
+function runnerSubject(format: ScrapeFormat): Subject {
   const telemetry = new Telemetry();
   const quiet = new Logger('info', 'text', { write: () => undefined });
   agentWithMetrics(telemetry, DEFAULT_CONFIG, tmpdir(), quiet, 's_000000000000');
   return {
     name: 'runner',
     // As the /metrics route does it (src/server/routes/metrics.ts).
-    scrape: async () => (await telemetry.collect()).prometheus(),
+    scrape: format === 'prometheus' ? async () => (await telemetry.collect()).prometheus() : async () => (await telemetry.collect()).openMetrics(),
     addExtraMetric(index) {
       // The exporter adds `_total` to a counter's name.
       const counter = telemetry.meter.createCounter(extraName(index), { description: EXTRA_HELP });
@@ -52,8 +55,9 @@ function runnerSubject(): Subject {
   };
 }
 
-function promClientSubject(): Subject {
-  const registry = new Registry();
+function promClientSubject(format: ScrapeFormat): Subject {
+  const registry = new Registry<RegistryContentType>();
+  if (format === 'openmetrics') registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   collectDefaultMetrics({ register: registry });
   return {
     name: 'prom-client',
@@ -68,8 +72,8 @@ function promClientSubject(): Subject {
   };
 }
 
-export function makeSubjects(): Record<SubjectName, Subject> {
-  return { runner: runnerSubject(), 'prom-client': promClientSubject() };
+export function makeSubjects(format: ScrapeFormat = 'prometheus'): Record<SubjectName, Subject> {
+  return { runner: runnerSubject(format), 'prom-client': promClientSubject(format) };
 }
 
 export interface TextFacts {

@@ -2,9 +2,10 @@
 // docs/benchmarks.md#scrape), applied to the SDK's classes in the measuring process only, so that
 // bench/scrape-allocation-sites.ts can show what it would save. Nothing outside bench/ loads it.
 // It replaces, with the same results:
-//   - the HashMap.entries() generator (an array and an iterator result per entry, twice per series
-//     and collection) by loops over the maps: TemporalMetricProcessor.merge,
-//     DeltaMetricProcessor.batchCumulate, and the records buildMetrics hands to toMetricData;
+//   - the HashMap.entries() and keys() generators (an array and an iterator result per entry, twice
+//     per series and collection) by loops over the maps: TemporalMetricProcessor.merge and
+//     calibrateStartTime (delta temporality: the runner's gauges), DeltaMetricProcessor.batchCumulate,
+//     and the records buildMetrics hands to toMetricData;
 //   - the merge of the one unreported accumulation of a storage read by one reader into a fresh
 //     map, on every collection: that accumulation is used as it is;
 //   - MetricStorageRegistry.getStorages' concat per instrument (a new array each) by push.
@@ -32,6 +33,7 @@ interface Aggregator {
 
 interface Accumulation {
   record(value: number): void;
+  setStartTime(time: unknown): void;
 }
 
 interface Collector {
@@ -92,6 +94,11 @@ export function applySdkCollectionPrototype(): void {
       last.set(current._keyMap.get(hash)!, previous === undefined ? record : aggregator.merge(previous, record), hash);
     });
     return last;
+  };
+
+  TemporalMetricProcessor.calibrateStartTime = (last, current, lastTime) => {
+    last._keyMap.forEach((_key, hash) => current._valueMap.get(hash)?.setStartTime(lastTime));
+    return current;
   };
 
   Object.assign(DeltaMetricProcessor.prototype, {

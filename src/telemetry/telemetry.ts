@@ -9,7 +9,7 @@ import { carryExemplars, Exemplars } from './exemplars.ts';
 import { families, type Family } from './renderings/families.ts';
 import { renderInflux } from './renderings/influx.ts';
 import { renderJson, type VarsDocument, varsDocument } from './renderings/json.ts';
-import { renderOpenMetrics } from './renderings/openmetrics.ts';
+import { OpenMetricsText } from './renderings/openmetrics-text.ts';
 import { PrometheusText } from './renderings/prometheus.ts';
 import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
@@ -53,10 +53,15 @@ export class Scrape {
   private readonly texts = new Map<'prometheus' | 'openmetrics' | 'influx' | 'json', string>();
 
   /**
-   * `timeMs`: when the collection was made, Unix milliseconds. `prometheusText`: the renderer of
-   * the text format, which keeps the text that repeats from one collection to the next.
+   * `timeMs`: when the collection was made, Unix milliseconds. `prometheusText`, `openMetricsText`:
+   * the renderers of the text formats, which keep the text that repeats from one collection to the next.
    */
-  constructor(readonly resourceMetrics: ResourceMetrics, readonly timeMs: number, private readonly prometheusText = new PrometheusText()) {}
+  constructor(
+    readonly resourceMetrics: ResourceMetrics,
+    readonly timeMs: number,
+    private readonly prometheusText = new PrometheusText(),
+    private readonly openMetricsText = new OpenMetricsText(),
+  ) {}
 
   private all(): Family[] {
     return (this.families ??= families(this.resourceMetrics));
@@ -75,7 +80,7 @@ export class Scrape {
 
   /** The OpenMetrics 1.0 text exposition: the same series, and the histograms' exemplars. */
   openMetrics(): string {
-    return this.text('openmetrics', () => renderOpenMetrics(this.all()));
+    return this.text('openmetrics', () => this.openMetricsText.render(this.resourceMetrics));
   }
 
   /** InfluxDB line protocol as Telegraf's prometheus input writes it with metric_version = 2. */
@@ -107,6 +112,7 @@ export class Telemetry implements MetricsSource {
   private readonly reader = new ScrapeReader();
   /** Kept across collections: the text of a series is made once, not on every scrape. */
   private readonly prometheusText = new PrometheusText();
+  private readonly openMetricsText = new OpenMetricsText();
   private naming: (() => MetricNaming) | undefined;
   private collecting: Promise<Scrape> | undefined;
 
@@ -147,7 +153,7 @@ export class Telemetry implements MetricsSource {
     if (errors.length > 0) throw new CollectionError(errors);
     this.exemplars.attach(resourceMetrics, mark);
     const named = this.naming === undefined ? resourceMetrics : applyMetricNames(resourceMetrics, this.naming(), carryExemplars);
-    return new Scrape(named, timeMs, this.prometheusText);
+    return new Scrape(named, timeMs, this.prometheusText, this.openMetricsText);
   }
 
   /** The Prometheus text of a new collection; rejects with CollectionError. */

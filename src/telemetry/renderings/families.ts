@@ -61,12 +61,12 @@ function labelValue(value: AttributeValue | undefined): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function labelsOf(attributes: Readonly<Record<string, AttributeValue | undefined>>): Labels {
+export function labelsOf(attributes: Readonly<Record<string, AttributeValue | undefined>>): Labels {
   return Object.entries(attributes).map(([key, value]) => [sanitizeName(key), labelValue(value)] as const);
 }
 
 /** The metric name /metrics uses, or undefined for a name it leaves out. */
-function familyName(metric: MetricData): string | undefined {
+export function familyName(metric: MetricData): string | undefined {
   let name = sanitizeName(metric.descriptor.name);
   if (name === '' || name === '_') return undefined;
   if (name[0]! >= '0' && name[0]! <= '9') name = `_${name}`;

@@ -31,7 +31,8 @@ function number(value: number): string {
   return `${value}`;
 }
 
-function labelSet(labels: Labels): string {
+/** `{a="x",b="y"}`, or '' for no labels. */
+export function labelSet(labels: Labels): string {
   return labels.length === 0 ? '' : `{${labels.map(([name, value]) => `${name}="${escape(value)}"`).join(',')}}`;
 }
 
@@ -42,7 +43,7 @@ function codePoints(text: string): number {
 }
 
 /** ` # {labels} value timestamp` after a sample; '' for none, or one whose labels are over the limit. */
-function exemplarText(exemplar: Exemplar | undefined): string {
+export function exemplarText(exemplar: Exemplar | undefined): string {
   if (exemplar === undefined) return '';
   const labels = Object.entries(exemplar.labels);
   const size = labels.reduce((sum, [name, value]) => sum + codePoints(name) + codePoints(value), 0);
@@ -51,14 +52,20 @@ function exemplarText(exemplar: Exemplar | undefined): string {
   return ` # ${labelSet(labels)} ${number(exemplar.value)} ${exemplar.timeMs / 1000}`;
 }
 
-/** The family name OpenMetrics gives: a counter's without `_total`. */
 /** OpenMetrics' type of a family: `untyped` is `unknown` there. */
-type OpenMetricsType = 'counter' | 'gauge' | 'histogram' | 'unknown';
+export type OpenMetricsType = 'counter' | 'gauge' | 'histogram' | 'unknown';
 
-function metadata(family: Family, name: string, type: OpenMetricsType): string {
+/** A family's TYPE, UNIT and HELP lines, of its `help` and `unit` (the instrument's description and unit). */
+export function metadata({ help, unit }: { readonly help: string; readonly unit: string }, name: string, type: OpenMetricsType): string {
   // A unit that is not the name's suffix makes Prometheus refuse the scrape: left out then.
-  const unit = /^[a-zA-Z0-9_:]+$/.test(family.unit) && name.endsWith(`_${family.unit}`) ? `# UNIT ${name} ${family.unit}\n` : '';
-  return `# TYPE ${name} ${type}\n${unit}# HELP ${name} ${escape(family.help || NO_DESCRIPTION)}\n`;
+  const unitLine = /^[a-zA-Z0-9_:]+$/.test(unit) && name.endsWith(`_${unit}`) ? `# UNIT ${name} ${unit}\n` : '';
+  return `# TYPE ${name} ${type}\n${unitLine}# HELP ${name} ${escape(help || NO_DESCRIPTION)}\n`;
+}
+
+/** A counter family's name: without `_total`, unless a family of another type has that name (see renderOpenMetrics). */
+export function counterFamilyName(name: string, otherNames: ReadonlySet<string>): { readonly name: string; readonly type: OpenMetricsType } {
+  const plain = name.replace(/_total$/, '');
+  return otherNames.has(plain) ? { name, type: 'unknown' } : { name: plain, type: 'counter' };
 }
 
 function samples(family: Family): string {
@@ -91,9 +98,8 @@ export function renderOpenMetrics(collection: readonly Family[]): string {
   let text = '';
   for (const family of collection) {
     if (family.type === 'counter') {
-      const name = family.name.replace(/_total$/, '');
-      const clashes = otherNames.has(name);
-      text += metadata(family, clashes ? family.name : name, clashes ? 'unknown' : 'counter') + samples(family);
+      const { name, type } = counterFamilyName(family.name, otherNames);
+      text += metadata(family, name, type) + samples(family);
       continue;
     }
     text += metadata(family, family.name, family.type === 'untyped' ? 'unknown' : family.type) + samples(family);

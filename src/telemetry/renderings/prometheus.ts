@@ -7,15 +7,28 @@
 // value and the series' lines of the last rendering, which it reuses while the series' numbers
 // are the same (and a metric's samples together while none of its series changed). That costs
 // about 450 bytes a series for as long as the series exists (the SDK keeps about 400 of its own
-// per series). test/unit/telemetry/prometheus-text.test.ts renders the same collections with both
+// per series), and for a gauge the attributes object of the point its text was made for. test/unit/telemetry/prometheus-text.test.ts renders the same collections with both
 // and compares the bytes.
 //
 // What is kept is bounded by what the SDK itself keeps: a series is found by its attributes
-// object, which the SDK keeps as the key of its series for as long as the series exists (and
-// hands out with each of its data points; it never changes one), and each rendering drops the
-// series and metrics the collection it renders no longer has.
+// (kept-series.ts: the object, or for gauges, whose points carry new objects on each collection,
+// equal attributes at the same place), and each rendering drops the series and metrics the
+// collection it renders no longer has.
 import type { Attributes, AttributeValue } from '@opentelemetry/api';
 import { DataPointType, type Histogram, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  familyType,
+  forgetUnseen,
+  type KeptMetric,
+  keptMetric,
+  KeptTexts,
+  metricFor,
+  type SamplesFormat,
+  samplesText,
+  type SeriesText,
+  seriesText,
+  valueText,
+} from './kept-series.ts';
 
 /** What the exporter's serializer writes for a collection without metrics (no newline after it). */
 const NO_REGISTERED_METRICS = '# no registered metrics';
@@ -34,13 +47,6 @@ function escapeLabelValue(value: AttributeValue | undefined): string {
 /** Characters outside [a-zA-Z0-9_] become `_`, then runs of `_` shrink to one. */
 function sanitize(name: string): string {
   return name.replace(/[^a-z0-9_]/gi, '_').replace(/_{2,}/g, '_');
-}
-
-/** A value as the exporter writes it: JavaScript's shortest form, +Inf, -Inf, NaN. */
-function valueString(value: number): string {
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return `${value}`;
 }
 
 /** `a="x",b="y"` of the attributes, in their order; '' for none. */
@@ -64,74 +70,17 @@ function metricName(metric: MetricData): string | undefined {
   return name;
 }
 
-function typeOf(metric: MetricData): string {
-  switch (metric.dataPointType) {
-    case DataPointType.SUM:
-      return metric.isMonotonic ? 'counter' : 'gauge';
-    case DataPointType.GAUGE:
-      return 'gauge';
-    case DataPointType.HISTOGRAM:
-      return 'histogram';
-    default:
-      return 'untyped';
-  }
-}
-
 function header(metric: MetricData, name: string): string {
   const { description, unit } = metric.descriptor;
   const unitLine = unit ? `# UNIT ${name} ${escapeString(unit)}\n` : '';
-  return `# HELP ${name} ${escapeString(description || 'description missing')}\n${unitLine}# TYPE ${name} ${typeOf(metric)}\n`;
+  return `# HELP ${name} ${escapeString(description || 'description missing')}\n${unitLine}# TYPE ${name} ${familyType(metric)}\n`;
 }
 
-/** The kept text of one series. */
-interface SeriesText {
-  /** The rendering that last saw the series. */
-  seen: number;
-  /** A value's `name{labels} `; a histogram's `name_count{labels} `. */
-  readonly first: string;
-  /** A histogram's `name_sum{labels} `. */
-  readonly sum: string;
-  /** A histogram's `name_bucket{labels,le="bound"} `, one per bucket, the last `le="+Inf"`. */
-  readonly buckets: readonly string[];
-  /** The bounds and the number of counts `buckets` were made for. */
-  readonly bounds: readonly number[];
-  readonly countsLength: number;
-  /**
-   * The series' lines at the last rendering, reused while what they were made from is the same
-   * (most series of a scrape have not changed since the one before): the value, or a histogram's
-   * count, sum and bucket counts (a copy: the SDK updates its array in place).
-   */
-  lines: string | undefined;
-  value: number;
-  sumValue: number | undefined;
-  counts: readonly number[];
-}
-
-/** The kept text of one metric, and of its series by their attributes object. */
-interface MetricText {
-  seen: number;
-  /** What the text was made from: a metric that differs in any of them is made anew. */
-  readonly description: string;
-  readonly unit: string;
-  readonly dataPointType: DataPointType;
-  readonly isMonotonic: boolean;
+/** The kept text of one metric. */
+interface MetricText extends KeptMetric {
   /** undefined: a name the exporter leaves out. */
   readonly name: string | undefined;
   readonly header: string;
-  readonly series: Map<Attributes, SeriesText>;
-  /** Series of `series` the current rendering has seen. */
-  seenSeries: number;
-  /** The series of the last rendering in its order, and their lines together: reused while none changed. */
-  readonly order: SeriesText[];
-  samples: string;
-}
-
-const isMonotonic = (metric: MetricData): boolean => metric.dataPointType === DataPointType.SUM && metric.isMonotonic;
-
-function sameMetric(kept: MetricText, metric: MetricData): boolean {
-  const { description, unit } = metric.descriptor;
-  return kept.description === description && kept.unit === unit && kept.dataPointType === metric.dataPointType &&
-    kept.isMonotonic === isMonotonic(metric);
 }
 
 /**
@@ -152,170 +101,44 @@ function bucketBounds(histogram: Histogram): string[] {
   return bounds;
 }
 
-/** Same numbers in the same order (NaN the same as NaN, 0 not -0: as they are written). */
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
-  return true;
-}
-
-/** Drops the entries the rendering `pass` did not see. */
-function forgetUnseen<K>(map: Map<K, { seen: number }>, pass: number): void {
-  for (const [key, entry] of map) if (entry.seen !== pass) map.delete(key);
-}
-
 function madeMetric(metric: MetricData): MetricText {
   const name = metricName(metric);
-  return {
-    seen: 0,
-    description: metric.descriptor.description,
-    unit: metric.descriptor.unit,
-    dataPointType: metric.dataPointType,
-    isMonotonic: isMonotonic(metric),
-    name,
-    header: name === undefined ? '' : header(metric, name),
-    series: new Map(),
-    seenSeries: 0,
-    order: [],
-    samples: '',
-  };
+  return { ...keptMetric(metric), name, header: name === undefined ? '' : header(metric, name) };
 }
 
-/** The empty lists of every value series (one each would be 32 bytes a series for nothing). */
-const NO_NUMBERS: readonly number[] = [];
-const NO_TEXT: readonly string[] = [];
-
-function madeSeries(name: string, attributes: Attributes, histogram: Histogram | undefined): SeriesText {
-  const labels = labelText(attributes);
-  const unrendered = { lines: undefined, value: 0, sumValue: undefined, counts: NO_NUMBERS };
-  if (histogram === undefined) return { seen: 0, first: prefix(name, labels), sum: '', buckets: NO_TEXT, bounds: NO_NUMBERS, countsLength: 0, ...unrendered };
-  const comma = labels === '' ? '' : ',';
-  return {
-    seen: 0,
-    first: prefix(`${name}_count`, labels),
-    sum: prefix(`${name}_sum`, labels),
-    buckets: bucketBounds(histogram).map((le) => `${name}_bucket{${labels}${comma}le="${le}"} `),
-    bounds: histogram.buckets.boundaries,
-    countsLength: histogram.buckets.counts.length,
-    ...unrendered,
-  };
-}
-
-/** The kept text of a series of `kept`, made if it has none or its buckets changed. */
-function seriesOf(kept: MetricText, name: string, attributes: Attributes, histogram: Histogram | undefined, pass: number): SeriesText {
-  let series = kept.series.get(attributes);
-  if (series !== undefined && series.seen === pass) {
-    // One attributes object for two points of a metric (the SDK never hands out one twice): a series of its own, not kept.
-    const twin = madeSeries(name, attributes, histogram);
-    twin.seen = pass;
-    return twin;
-  }
-  if (
-    series === undefined ||
-    (histogram !== undefined && (series.countsLength !== histogram.buckets.counts.length || !sameNumbers(series.bounds, histogram.buckets.boundaries)))
-  ) {
-    kept.series.set(attributes, series = madeSeries(name, attributes, histogram));
-  }
-  if (series.seen !== pass) {
-    series.seen = pass;
-    kept.seenSeries++;
-  }
-  return series;
-}
-
-/** A histogram series' lines in the exporter's order: _count, _sum (when the SDK kept one), then the cumulative buckets. */
-function histogramLines(series: SeriesText, histogram: Histogram): string {
-  let lines = `${series.first}${valueString(histogram.count)}\n`;
-  if (histogram.sum !== undefined && histogram.sum !== null) lines += `${series.sum}${valueString(histogram.sum)}\n`;
-  const counts = histogram.buckets.counts;
-  let cumulative = 0;
-  for (let b = 0; b < series.buckets.length; b++) {
-    cumulative += counts[b]!;
-    lines += `${series.buckets[b]!}${valueString(cumulative)}\n`;
-  }
-  return lines;
-}
+/** The exporter's samples: the `name{labels} ` prefixes, and a histogram's lines in its order: _count, _sum (when the SDK kept one), then the cumulative buckets. */
+const PROMETHEUS: SamplesFormat = {
+  made(kept, name, attributes, histogram) {
+    const labels = labelText(attributes);
+    if (histogram === undefined) return seriesText(kept, attributes, prefix(name, labels));
+    const comma = labels === '' ? '' : ',';
+    return seriesText(kept, attributes, prefix(`${name}_count`, labels), {
+      of: histogram,
+      sum: prefix(`${name}_sum`, labels),
+      buckets: bucketBounds(histogram).map((le) => `${name}_bucket{${labels}${comma}le="${le}"} `),
+    });
+  },
+  extras: () => undefined,
+  histogramLines(series: SeriesText, histogram: Histogram): string {
+    let lines = `${series.first}${valueText(histogram.count)}\n`;
+    if (histogram.sum !== undefined && histogram.sum !== null) lines += `${series.sum}${valueText(histogram.sum)}\n`;
+    const counts = histogram.buckets.counts;
+    let cumulative = 0;
+    for (let b = 0; b < series.buckets.length; b++) {
+      cumulative += counts[b]!;
+      lines += `${series.buckets[b]!}${valueText(cumulative)}\n`;
+    }
+    return lines;
+  },
+};
 
 /** The text of one metric: HELP, UNIT and TYPE, then its samples as the exporter orders them. */
 function metricText(kept: MetricText, metric: MetricData, pass: number): string {
-  const name = kept.name;
-  if (name === undefined) return '';
-  kept.seenSeries = 0;
-  const order = kept.order;
-  // Whether every series' lines and their order are those of the last rendering.
-  let same = metric.dataPoints.length === order.length;
-  switch (metric.dataPointType) {
-    case DataPointType.SUM:
-    case DataPointType.GAUGE: {
-      const points = metric.dataPoints;
-      for (let p = 0; p < points.length; p++) {
-        const point = points[p]!;
-        const series = seriesOf(kept, name, point.attributes, undefined, pass);
-        if (series.lines === undefined || !Object.is(series.value, point.value)) {
-          series.lines = `${series.first}${valueString(point.value)}\n`;
-          series.value = point.value;
-          same = false;
-        }
-        if (order[p] !== series) {
-          order[p] = series;
-          same = false;
-        }
-      }
-      break;
-    }
-    case DataPointType.HISTOGRAM: {
-      const points = metric.dataPoints;
-      for (let p = 0; p < points.length; p++) {
-        const point = points[p]!;
-        const histogram = point.value;
-        const series = seriesOf(kept, name, point.attributes, histogram, pass);
-        const counts = histogram.buckets.counts;
-        if (
-          series.lines === undefined || !Object.is(series.value, histogram.count) || !Object.is(series.sumValue, histogram.sum) ||
-          !sameNumbers(series.counts, counts)
-        ) {
-          series.lines = histogramLines(series, histogram);
-          series.value = histogram.count;
-          series.sumValue = histogram.sum;
-          series.counts = counts.slice();
-          same = false;
-        }
-        if (order[p] !== series) {
-          order[p] = series;
-          same = false;
-        }
-      }
-      break;
-    }
-    default:
-      // Exponential histograms: the exporter writes their HELP and TYPE (untyped) and no samples.
-      order.length = 0;
-      return kept.header;
-  }
-  if (!same) {
-    order.length = metric.dataPoints.length;
-    let samples = '';
-    for (let i = 0; i < order.length; i++) samples += order[i]!.lines!;
-    kept.samples = samples;
-  }
-  const text = kept.header + kept.samples;
-  if (kept.series.size > kept.seenSeries) forgetUnseen(kept.series, pass);
-  return text;
+  return kept.name === undefined ? '' : kept.header + samplesText(kept, metric, kept.name, pass, PROMETHEUS);
 }
 
 /** Renders collections as the exporter's serializer does, keeping the text that repeats between them. */
-export class PrometheusText {
-  private readonly metrics = new Map<string, MetricText>();
-  private pass = 0;
-
-  /** Metrics and series whose text is kept: what the last rendering had (for tests of the bound). */
-  get kept(): { metrics: number; series: number } {
-    let series = 0;
-    for (const metric of this.metrics.values()) series += metric.series.size;
-    return { metrics: this.metrics.size, series };
-  }
-
+export class PrometheusText extends KeptTexts<MetricText> {
   render(resourceMetrics: ResourceMetrics): string {
     const pass = ++this.pass;
     let text = '';
@@ -325,17 +148,11 @@ export class PrometheusText {
       const metrics = scopes[s]!.metrics;
       for (let m = 0; m < metrics.length; m++) {
         const metric = metrics[m]!;
-        const key = metric.descriptor.name;
-        let kept = this.metrics.get(key);
-        if (kept !== undefined && kept.seen === pass) {
-          // A second metric of that name in one collection: rendered, nothing of it kept.
-          text += metricText(madeMetric(metric), metric, pass);
-          continue;
-        }
-        if (kept === undefined || !sameMetric(kept, metric)) this.metrics.set(key, kept = madeMetric(metric));
-        kept.seen = pass;
-        seenMetrics++;
+        // A second metric of one name in a collection: rendered, nothing of it kept.
+        const kept = metricFor(this.metrics, metric, pass, madeMetric);
+        if (kept.seen === pass) seenMetrics++;
         text += metricText(kept, metric, pass);
+        this.rendered(kept);
       }
     }
     if (this.metrics.size > seenMetrics) forgetUnseen(this.metrics, pass);
