@@ -4,7 +4,8 @@
 // dead-runners.ts), which also reads the version-1 records of earlier runners.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ReplayedRecord, replayRecord } from '../../../src/system/dead-runners.ts';
@@ -108,6 +109,25 @@ test('the journal is rewritten whole once it outgrows what it describes, and goe
       assert.ok(longest <= Math.max(COMPACT_MIN_LINES, COMPACT_FACTOR * live) + 1, `at most ${longest} lines`);
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.deepEqual(readdirSync(root), [file.slice(root.length + 1)], 'no temporary file left');
+    } finally {
+      closeProcessRecord();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("the journal's descriptor, kept open, is not inherited by the processes the runner starts (a job must not write the record)", {
+  skip: existsSync('/proc/self/fd') ? false : 'needs /proc',
+}, () => {
+  const root = scratch();
+  try {
+    const file = openProcessRecord(root, (error) => assert.fail(error));
+    try {
+      trackPath('/tmp/x.tmp');
+      const fds = execFileSync('/bin/sh', ['-c', 'ls -l /proc/$$/fd'], { encoding: 'utf8' });
+      assert.ok(fds.includes(' -> '), fds);
+      assert.ok(!fds.includes(file), fds);
     } finally {
       closeProcessRecord();
     }
