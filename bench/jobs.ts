@@ -10,8 +10,14 @@
 //                      (done/ID.json, the runner's own clock, ms resolution)
 //        ready→seen    100 / (bench saw the last result - bench saw the "Runner ready" line),
 //                      which adds the bench's result polling (every 10 ms) and claiming at start
+//      Next to them, the runner's CPU per job (utime + stime of /proc/PID/stat from "Runner
+//      ready" to the last result seen, / 100) and its job processes' (cutime + cstime: the
+//      stages' shells and what they ran, counted as the runner reaps them), in ms.
 //      A fresh runner and working directory per measurement; the concurrency levels are
-//      interleaved (1, 2, 8, 1, 2, 8, ...) so drift on the machine affects all alike.
+//      interleaved (1, 2, 8, 1, 2, 8, ...) so drift on the machine affects all alike. With
+//      --reference DIR (another checkout, built), each measurement of section 1 is also made
+//      with DIR's runner, interleaved with this tree's (which goes first alternates per run),
+//      and the ratio this / reference of each pair of runs is reported.
 //   2. log throughput: a job printing 100 MiB of 100-byte lines (`yes` | `head -c`), sized so its
 //      whole log (the runner's `$ command` echo line + output) is exactly 100 MiB, with
 //      output_limit = 200 MiB so all of it is kept (checked: done/ID.log holds at least that
@@ -39,6 +45,7 @@
 //   node dist/bench/jobs.js bun deno --runs 5        # restrict runtimes, change the run count
 //   node dist/bench/jobs.js node --no-rss            # skip section 3 (writes 1.1 GiB per run)
 //   node dist/bench/jobs.js --c8-only --runs 5       # section 1 at concurrent = 8 only (issue 17's figure)
+//   node dist/bench/jobs.js --c8-only --reference /tmp/before   # ... against another checkout, interleaved
 //
 // It never passes or fails on time or memory: it exits 0 after printing, or 1 if a measurement
 // could not be made (the reason is printed). Every spawned process (runners, their jobs, the
@@ -55,11 +62,20 @@ import { type DoneRecord, enqueue, logPath, waitForResult } from '../src/sources
 import { Buffer } from 'node:buffer';
 import { closeSync, existsSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { GiB, jobToml, KiB, MiB, printCommandForLog, referenceScript, TRIVIAL_JOB_TOML } from './lib/jobs-payload.ts';
-import { killQueueRunner, makeWorkDir, type QueueRunner, removeWorkDir, runnerCommand, startQueueRunner, stopQueueRunner } from './lib/jobs-runner.ts';
+import {
+  killQueueRunner,
+  makeWorkDir,
+  processCpu,
+  type QueueRunner,
+  removeWorkDir,
+  runnerCommand,
+  startQueueRunner,
+  stopQueueRunner,
+} from './lib/jobs-runner.ts';
 import { killAll, killSpawnedOnExit, runToExit } from './lib/processes.ts';
 import { type RuntimeName, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
 import { median, table } from './lib/stats.ts';
@@ -181,6 +197,10 @@ interface QueueRun {
   startToFinishMs: number;
   /** "Runner ready" seen to the last result seen, by the bench. */
   readyToSeenMs: number;
+  /** The runner's own CPU over that span, per job (NaN where /proc cannot tell). */
+  runnerCpuMsPerJob: number;
+  /** Its job processes' CPU (those it reaped over that span), per job. */
+  childrenCpuMsPerJob: number;
 }
 
 async function queueRun(spec: RuntimeSpec, concurrent: number): Promise<QueueRun> {
@@ -191,6 +211,7 @@ async function queueRun(spec: RuntimeSpec, concurrent: number): Promise<QueueRun
     for (let i = 0; i < TRIVIAL_JOBS; i++) ids.push((await enqueue(queueDir, TRIVIAL_JOB_TOML, `bench trivial job ${i}`)).id);
     const runner = await startQueueRunner(spec, dir);
     try {
+      const cpuAtReady = processCpu(runner.pid);
       const deadline = performance.now() + QUEUE_TIMEOUT_MS;
       const results: DoneRecord[] = [];
       for (const id of ids) {
@@ -201,12 +222,20 @@ async function queueRun(spec: RuntimeSpec, concurrent: number): Promise<QueueRun
         }
       }
       const seenAt = performance.now();
+      const cpuAtEnd = processCpu(runner.pid);
+      const perJobMs = (seconds: (cpu: NonNullable<typeof cpuAtEnd>) => number): number =>
+        cpuAtReady === undefined || cpuAtEnd === undefined ? NaN : (seconds(cpuAtEnd) - seconds(cpuAtReady)) * 1000 / TRIVIAL_JOBS;
       for (const result of results) checkSuccess(queueDir, result);
       const first = Math.min(...results.map((r) => Date.parse(r.started_at)));
       const last = Math.max(...results.map((r) => Date.parse(r.finished_at)));
       const exit = await stopQueueRunner(runner);
       if (exit !== 'code 0') throw new Error(`runner did not stop cleanly on SIGTERM: ${exit}\n${runner.tail()}`);
-      return { startToFinishMs: last - first, readyToSeenMs: seenAt - runner.readyAt };
+      return {
+        startToFinishMs: last - first,
+        readyToSeenMs: seenAt - runner.readyAt,
+        runnerCpuMsPerJob: perJobMs((cpu) => cpu.self),
+        childrenCpuMsPerJob: perJobMs((cpu) => cpu.children),
+      };
     } finally {
       await killQueueRunner(runner);
     }
@@ -338,6 +367,8 @@ interface RuntimeResult {
   spec: RuntimeSpec;
   version: string;
   queue: Map<number, QueueRun[]>;
+  /** Section 1 with the --reference checkout's runner; empty without one. */
+  referenceQueue: Map<number, QueueRun[]>;
   log: LogRun[];
   rss: RssRun[];
   errors: string[];
@@ -353,14 +384,25 @@ const log = (text: string): void => {
   process.stderr.write(`${text}\n`);
 };
 
-async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withRss: boolean, c8Only: boolean): Promise<RuntimeResult> {
+/** Throws unless the runner's entry file `spec` starts is there (Node's is built). */
+function checkBuilt(spec: RuntimeSpec, root: string): void {
+  const entry = spec.runnerArgs.find((arg) => arg.endsWith('runner.js') || arg.endsWith('runner.ts')) ?? '';
+  if (!existsSync(entry)) throw new Error(`${entry} is missing${spec.name === 'node' ? ` (run \`npm run build\` in ${root})` : ''}`);
+}
+
+async function benchRuntime(
+  spec: RuntimeSpec,
+  root: string,
+  options: { runs: number; withRss: boolean; c8Only: boolean; reference: string | undefined },
+): Promise<RuntimeResult> {
+  const { runs, withRss, c8Only } = options;
   const levels = c8Only ? [8] : CONCURRENCY;
-  const result: RuntimeResult = { spec, version: '?', queue: new Map(), log: [], rss: [], errors: [], rssSkipped: undefined };
+  const result: RuntimeResult = { spec, version: '?', queue: new Map(), referenceQueue: new Map(), log: [], rss: [], errors: [], rssSkipped: undefined };
   const name = spec.name;
+  const referenceSpec = options.reference === undefined ? undefined : specFor(spec.name, options.reference);
   try {
-    if (spec.name === 'node' && !existsSync(spec.runnerArgs[0] ?? '')) {
-      throw new Error(`${relative(root, spec.runnerArgs[0] ?? '')} is missing: run \`npm run build\` first`);
-    }
+    checkBuilt(spec, root);
+    if (referenceSpec !== undefined) checkBuilt(referenceSpec, options.reference!);
     result.version = await versionOf(spec, root);
   } catch (err) {
     result.errors.push(message(err));
@@ -369,18 +411,27 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
   log(`== ${name} ${result.version}`);
 
   // 1.
+  const subjects = [
+    { spec, queue: result.queue, label: '' },
+    ...(referenceSpec === undefined ? [] : [{ spec: referenceSpec, queue: result.referenceQueue, label: ' (reference)' }]),
+  ];
   try {
     for (let i = 1; i <= runs; i++) {
       for (const c of levels) {
-        const run = await queueRun(spec, c);
-        const list = result.queue.get(c) ?? [];
-        list.push(run);
-        result.queue.set(c, list);
-        log(
-          `  ${name} queue c=${c} run ${i}/${runs}: start→finish ${fmt(run.startToFinishMs, 0)} ms (${
-            fmt(TRIVIAL_JOBS / run.startToFinishMs * 1000, 1)
-          } jobs/s), ready→seen ${fmt(run.readyToSeenMs, 0)} ms (${fmt(TRIVIAL_JOBS / run.readyToSeenMs * 1000, 1)} jobs/s)`,
-        );
+        // Which tree goes first alternates, so a drift in the machine's load favours neither.
+        for (const subject of i % 2 === 1 ? subjects : [...subjects].reverse()) {
+          const run = await queueRun(subject.spec, c);
+          const list = subject.queue.get(c) ?? [];
+          list.push(run);
+          subject.queue.set(c, list);
+          log(
+            `  ${name}${subject.label} queue c=${c} run ${i}/${runs}: start→finish ${fmt(run.startToFinishMs, 0)} ms (${
+              fmt(TRIVIAL_JOBS / run.startToFinishMs * 1000, 1)
+            } jobs/s), ready→seen ${fmt(run.readyToSeenMs, 0)} ms (${fmt(TRIVIAL_JOBS / run.readyToSeenMs * 1000, 1)} jobs/s); CPU per job: runner ${
+              fmt(run.runnerCpuMsPerJob, 1)
+            } ms, job processes ${fmt(run.childrenCpuMsPerJob, 1)} ms`,
+          );
+        }
       }
     }
   } catch (err) {
@@ -440,14 +491,40 @@ async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, withR
 // ---------------------------------------------------------------------------------------------
 // Report
 
+/** Section 1's rows for one tree's runs at one concurrency. */
+function queueRows(label: string, list: readonly QueueRun[], note: string): string[][] {
+  return [
+    [`${label}: start→finish`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.startToFinishMs * 1000), 1), 'jobs/s', note],
+    [`${label}: ready→seen`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.readyToSeenMs * 1000), 1), 'jobs/s', note],
+    [`${label}: runner CPU per job`, spreadOf(list.map((x) => x.runnerCpuMsPerJob), 1), 'ms', 'utime + stime, ready → last result'],
+    [`${label}: job processes' CPU per job`, spreadOf(list.map((x) => x.childrenCpuMsPerJob), 1), 'ms', 'cutime + cstime (reaped by the runner)'],
+  ];
+}
+
 function runtimeTable(r: RuntimeResult, runs: number): string {
   const rows: string[][] = [['measurement', 'median [min-max]', 'unit', 'notes']];
   for (const c of CONCURRENCY) {
     if (!r.queue.has(c)) continue;
     const list = r.queue.get(c) ?? [];
     const note = `${list.length}/${runs} runs of ${TRIVIAL_JOBS} jobs`;
-    rows.push([`1. queue, concurrent=${c}: start→finish`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.startToFinishMs * 1000), 1), 'jobs/s', note]);
-    rows.push([`1. queue, concurrent=${c}: ready→seen`, spreadOf(list.map((x) => TRIVIAL_JOBS / x.readyToSeenMs * 1000), 1), 'jobs/s', note]);
+    rows.push(...queueRows(`1. queue, concurrent=${c}`, list, note));
+    const reference = r.referenceQueue.get(c);
+    if (reference === undefined) continue;
+    rows.push(...queueRows(`1. queue, concurrent=${c} (reference)`, reference, `${reference.length}/${runs} runs, interleaved`));
+    // Runs i of both trees were made back to back: their ratio is the fairest comparison.
+    const pairs = list.slice(0, reference.length).map((x, i) => [x, reference[i]!] as const);
+    rows.push([
+      `1. queue, concurrent=${c}: this / reference`,
+      spreadOf(pairs.map(([x, ref]) => ref.startToFinishMs / x.startToFinishMs), 2),
+      'ratio',
+      'start→finish jobs/s, median of per-run ratios',
+    ]);
+    rows.push([
+      `1. queue, concurrent=${c}: runner CPU this / reference`,
+      spreadOf(pairs.map(([x, ref]) => x.runnerCpuMsPerJob / ref.runnerCpuMsPerJob), 2),
+      'ratio',
+      'CPU per job, median of per-run ratios',
+    ]);
   }
   if (r.rssSkipped === C8_ONLY_SKIPPED) return table(rows);
   const l = r.log;
@@ -477,15 +554,41 @@ function runtimeTable(r: RuntimeResult, runs: number): string {
 }
 
 function usage(): string {
-  return 'usage: node dist/bench/jobs.js [node] [bun] [deno] [--runs N] [--no-rss] [--c8-only]';
+  return 'usage: node dist/bench/jobs.js [node] [bun] [deno] [--runs N] [--no-rss] [--c8-only] [--reference DIR]';
 }
 
-function parseArgs(argv: string[]): { runtimes: RuntimeName[]; runs: number; withRss: boolean; c8Only: boolean } {
-  const { runtimes, runs, switches } = parseBenchArgs(argv, usage(), DEFAULT_RUNS, [['--no-rss'], ['--c8-only']]);
-  return { runtimes, runs, withRss: !switches.has('--no-rss'), c8Only: switches.has('--c8-only') };
+interface Options {
+  runtimes: RuntimeName[];
+  runs: number;
+  withRss: boolean;
+  c8Only: boolean;
+  /** Another checkout whose runner section 1 also measures, interleaved. */
+  reference: string | undefined;
 }
 
-function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss: boolean): string {
+function parseArgs(argv: string[]): Options {
+  let reference: string | undefined;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--reference' || arg.startsWith('--reference=')) {
+      reference = arg === '--reference' ? argv[++i] : arg.slice('--reference='.length);
+      if (reference === undefined || reference === '' || !existsSync(join(reference, 'cmd', 'runner.ts'))) {
+        console.error(
+          `bench: --reference needs a checkout of the runner (a directory holding cmd/runner.ts), got ${JSON.stringify(reference ?? '')}\n${usage()}`,
+        );
+        process.exit(2);
+      }
+      reference = resolve(reference);
+    } else {
+      rest.push(arg);
+    }
+  }
+  const { runtimes, runs, switches } = parseBenchArgs(rest, usage(), DEFAULT_RUNS, [['--no-rss'], ['--c8-only']]);
+  return { runtimes, runs, withRss: !switches.has('--no-rss'), c8Only: switches.has('--c8-only'), reference };
+}
+
+function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss: boolean, reference: string | undefined): string {
   const shown = (p: string): string => (p.startsWith(root) ? relative(root, p) : p);
   const indent = (text: string): string => text.trimEnd().split('\n').map((line) => (line === '' ? '' : `      ${line}`)).join('\n');
   const tmp = join(tmpdir(), 'runner-bench-jobs-XXXXXX');
@@ -499,6 +602,13 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss:
   );
   lines.push(`runner, started with cwd = a fresh working directory ${tmp} (removed afterwards), queue in its queue/:`);
   for (const spec of specs) lines.push(`  ${spec.name.padEnd(4)} ${[spec.bin, ...runnerCommand(spec)].join(' ')}`);
+  if (reference !== undefined) {
+    lines.push(`reference runner (section 1, interleaved with the above):`);
+    for (const spec of specs) {
+      const other = specFor(spec.name, reference);
+      lines.push(`  ${spec.name.padEnd(4)} ${[other.bin, ...runnerCommand(other)].join(' ')}`);
+    }
+  }
   lines.push(`1. queue throughput: config.toml, for C = ${CONCURRENCY.join(', ')}:`);
   lines.push(indent(configToml(0).replace('concurrent = 0', 'concurrent = C')));
   lines.push(`   ${TRIVIAL_JOBS} x enqueue(queue, job, origin) before the runner starts, job:`);
@@ -523,14 +633,14 @@ function commandsText(root: string, specs: RuntimeSpec[], runs: number, withRss:
 }
 
 async function main(): Promise<number> {
-  const { runtimes, runs, withRss, c8Only } = parseArgs(process.argv.slice(2));
+  const { runtimes, runs, withRss, c8Only, reference } = parseArgs(process.argv.slice(2));
   const root = packageRoot();
   const specs = runtimes.map((r) => specFor(r, root));
   log(`bench: ${runs} run(s) per measurement for ${runtimes.join(', ')}${withRss ? ' (section 3 writes 1.1 GiB of logs per run under ' + tmpdir() + ')' : ''}`);
   const results: RuntimeResult[] = [];
-  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, withRss, c8Only));
+  for (const spec of specs) results.push(await benchRuntime(spec, root, { runs, withRss, c8Only, reference }));
 
-  const out: string[] = [commandsText(root, specs, runs, withRss), ''];
+  const out: string[] = [commandsText(root, specs, runs, withRss, reference), ''];
   for (const r of results) {
     out.push(`${r.spec.name} ${r.version}`);
     out.push(runtimeTable(r, runs).split('\n').map((line) => `  ${line}`).join('\n'));

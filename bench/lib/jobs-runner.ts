@@ -3,9 +3,10 @@
 // (config.toml and queue/ in /tmp, removed afterwards), `runner run
 // --metrics-server 127.0.0.1:0` started there until its "Runner ready" line,
 // and stopped together with every job process it started.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLOCK_TICKS_PER_SECOND } from '../../src/system/proc-stat.ts';
 import { READY, RunnerProcess } from '../../test/support/runner-process.ts';
 import { describeExit, WAIT_TIMEOUT_MS } from './processes.ts';
 import type { RuntimeSpec } from './runtimes.ts';
@@ -100,4 +101,25 @@ export async function withQueueRunner<T>(
 export async function killQueueRunner(runner: QueueRunner): Promise<void> {
   runner.kill();
   await runner.exit();
+}
+
+/** CPU time of a process, in seconds: its own, and that of the children it has waited for (and theirs, transitively). */
+export interface ProcessCpu {
+  readonly self: number;
+  readonly children: number;
+}
+
+/** A process's CPU from /proc/PID/stat (utime + stime, cutime + cstime); undefined when it is gone or there is no /proc. */
+export function processCpu(pid: number): ProcessCpu | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The fields after the command name (which may hold spaces) start after its last ')', at field 3.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const seconds = (field: number): number => Number(fields[field - 3]) / CLOCK_TICKS_PER_SECOND;
+  const cpu = { self: seconds(14) + seconds(15), children: seconds(16) + seconds(17) };
+  return Number.isFinite(cpu.self) && Number.isFinite(cpu.children) ? cpu : undefined;
 }

@@ -16,12 +16,19 @@
 // with members, so a leader pid showing another start time means the group
 // is empty). Without /proc nothing is signalled: the watchdogs
 // (group-watchdog.ts) had their chance.
+//
+// A record is a journal (PID-STARTTIME.jsonl), replayed line by line: a torn
+// last line (its owner died, or the machine lost power, in the middle of a
+// write) and a line that is no entry are ignored and named among the
+// problems, which the start logs. The records of runners from before the
+// journal (version 1: PID-STARTTIME.json, one JSON object) are read too, so
+// an upgrade leaves no dead runner's leftovers behind.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 import { bootId, groupMembers, isProcessAlive, readProcStat } from './proc-stat.ts';
-import { checkPrivateDirectory, RECORD_NAME, RECORD_VERSION, type RecordedGroup, selfOwner } from './process-record.ts';
+import { checkPrivateDirectory, RECORD_NAME, RECORD_VERSION, RECORD_VERSION_1, type RecordedGroup, type RecordEntry, selfOwner } from './process-record.ts';
 import { groupAlive, signalGroup } from './process-group.ts';
 
 export interface ReapReport {
@@ -31,7 +38,7 @@ export interface ReapReport {
   readonly groups: readonly number[];
   /** Paths of theirs that were removed (or were gone already). */
   readonly removed: readonly string[];
-  /** What could not be done, one line each, naming the file or path. */
+  /** What could not be done, or was ignored in a record, one line each, naming the file or path. */
   readonly problems: readonly string[];
 }
 
@@ -47,25 +54,95 @@ function describe(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
 }
 
-/** A record's contents as far as they can be trusted; undefined when it is not a record of this version. */
-function parseRecord(text: string): { bootId: string; groups: RecordedGroup[]; paths: string[] } | undefined {
-  let data: unknown;
+/** What a record says its dead owner left, as far as it can be trusted, and what in it was ignored. */
+export interface ReplayedRecord {
+  readonly bootId: string;
+  readonly groups: readonly RecordedGroup[];
+  readonly paths: readonly string[];
+  /** Lines ignored (a torn last line, a line that is not an entry), one sentence each. */
+  readonly notes: readonly string[];
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  let value: unknown;
   try {
-    data = JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     return undefined;
   }
-  if (typeof data !== 'object' || data === null) return undefined;
-  const { version, bootId, groups, paths } = data as Record<string, unknown>;
-  if (version !== RECORD_VERSION || typeof bootId !== 'string' || !Array.isArray(groups) || !Array.isArray(paths)) return undefined;
-  const isGroup = (g: unknown): g is RecordedGroup => {
-    const { pgid, startTime, graceMs } = (g ?? {}) as Record<string, unknown>;
-    return Number.isSafeInteger(pgid) && (pgid as number) > 1 && typeof startTime === 'string' && /^[0-9]+$/.test(startTime) &&
-      typeof graceMs === 'number' && graceMs >= 0;
-  };
-  // Only whole absolute paths: a record never makes the runner remove `/` or a path relative to wherever it started.
-  const isPath = (p: unknown): p is string => typeof p === 'string' && isAbsolute(p) && normalize(p) === p && p !== '/';
-  return { bootId, groups: groups.filter(isGroup), paths: paths.filter(isPath) };
+  return asObject(value);
+}
+
+function asObject(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+}
+
+/** A group's fields when they have the right types (whether they can be trusted is isGroup's question). */
+function groupOf(value: Record<string, unknown> | undefined): RecordedGroup | undefined {
+  const { pgid, startTime, graceMs } = value ?? {};
+  return typeof pgid === 'number' && typeof startTime === 'string' && typeof graceMs === 'number' ? { pgid, startTime, graceMs } : undefined;
+}
+
+/** A journal line's change, or undefined when the line is not one. */
+function parseEntry(line: string): RecordEntry | undefined {
+  const entry = parseObject(line);
+  const op = entry?.['op'];
+  if (op === '+group') {
+    const group = groupOf(entry);
+    return group && { op, ...group };
+  }
+  if (op === '-group') return typeof entry?.['pgid'] === 'number' ? { op, pgid: entry['pgid'] } : undefined;
+  if (op === '+path' || op === '-path') return typeof entry?.['path'] === 'string' ? { op, path: entry['path'] } : undefined;
+  return undefined;
+}
+
+function isGroup(group: RecordedGroup): boolean {
+  const { pgid, startTime, graceMs } = group;
+  return Number.isSafeInteger(pgid) && pgid > 1 && /^[0-9]+$/.test(startTime) && graceMs >= 0;
+}
+
+// Only whole absolute paths: a record never makes the runner remove `/` or a path relative to wherever it started.
+const isPath = (path: string): boolean => isAbsolute(path) && normalize(path) === path && path !== '/';
+
+/**
+ * What a record file's text says its owner left: a journal (version 2,
+ * process-record.ts) replayed line by line - a torn last line, or a line
+ * that is no entry, is ignored and named in `notes` - or a version-1 record
+ * (one JSON object). Undefined when the text has no header of either.
+ */
+export function replayRecord(text: string): ReplayedRecord | undefined {
+  const end = text.indexOf('\n');
+  const header = parseObject(end < 0 ? text : text.slice(0, end));
+  const bootId = header?.['bootId'];
+  if (header === undefined || typeof bootId !== 'string') return undefined;
+  let groups: RecordedGroup[];
+  let paths: string[];
+  const notes: string[] = [];
+  if (header['version'] === RECORD_VERSION_1) {
+    if (!Array.isArray(header['groups']) || !Array.isArray(header['paths'])) return undefined;
+    groups = header['groups'].flatMap((group: unknown) => groupOf(asObject(group)) ?? []);
+    paths = header['paths'].filter((path: unknown): path is string => typeof path === 'string');
+  } else if (header['version'] === RECORD_VERSION && end >= 0) {
+    const live = { groups: new Map<number, RecordedGroup>(), paths: new Set<string>() };
+    const lines = text.slice(end + 1).split('\n');
+    // After the last newline: '' when the last write was whole.
+    if (lines.pop() !== '') notes.push('its last line was cut short (the process died while writing it): ignored');
+    const bad: number[] = [];
+    lines.forEach((line, index) => {
+      const entry = parseEntry(line);
+      if (entry === undefined) bad.push(index + 2);
+      else if (entry.op === '+group') live.groups.set(entry.pgid, { pgid: entry.pgid, startTime: entry.startTime, graceMs: entry.graceMs });
+      else if (entry.op === '-group') live.groups.delete(entry.pgid);
+      else if (entry.op === '+path') live.paths.add(entry.path);
+      else live.paths.delete(entry.path);
+    });
+    if (bad.length > 0) notes.push(`${bad.length === 1 ? 'line' : `${bad.length} lines, the first`} ${bad[0]}, not a record entry: ignored`);
+    groups = [...live.groups.values()];
+    paths = [...live.paths];
+  } else {
+    return undefined;
+  }
+  return { bootId, groups: groups.filter(isGroup), paths: paths.filter(isPath), notes };
 }
 
 /** Whether the group can be shown to be the one recorded (see the top of the file). */
@@ -114,9 +191,9 @@ export async function reapDeadRunners(dir: string, options: ReapOptions = {}): P
     const startTime = match[2]!;
     if (pid === self.pid && startTime === self.startTime) continue;
     const file = join(dir, name);
-    let record: ReturnType<typeof parseRecord>;
+    let record: ReplayedRecord | undefined;
     try {
-      record = parseRecord(readFileSync(file, 'utf8'));
+      record = replayRecord(readFileSync(file, 'utf8'));
     } catch (error) {
       problems.push(`${file}: ${describe(error)}`);
       continue;
@@ -129,10 +206,12 @@ export async function reapDeadRunners(dir: string, options: ReapOptions = {}): P
     entry.files.push(file);
     if (record === undefined) {
       // A write cut short, or not a record: nothing in it can be acted on.
-      if (match[3] === undefined) problems.push(`${file}: not a runner process record; removed`);
+      if (match[4] === undefined) problems.push(`${file}: not a runner process record; removed`);
     } else {
       entry.groups.push(...record.groups);
       entry.paths.push(...record.paths);
+      // A temporary file is a whole rewrite cut short: its end is expected to be missing.
+      if (match[4] === undefined) { for (const note of record.notes) problems.push(`${file}: ${note}`); }
     }
     dead.set(owner, entry);
   }

@@ -25,7 +25,7 @@ import { artifactsPath, claimedDir, type DoneRecord, jobIdOfFile, readResult, re
 /** The most done results looked at to find a job by name (newest first). */
 export const NAME_SCAN_LIMIT = 2000;
 
-/** Reads a job file's needs; undefined when it cannot be read (claimNext deals with that). */
+/** A running job's definition (for its name); undefined when its file cannot be read. */
 async function specOf(path: string): Promise<LocalJobDefinition | undefined> {
   try {
     return parseJobFile(await readFile(path, 'utf8'), path);
@@ -44,9 +44,8 @@ export class NeedsGate {
 
   constructor(private readonly queueDir: string) {}
 
-  /** Whether the pending job `id` (file `path`) may start; a job that cannot be read may (claiming it fails it). */
-  async ready(id: string, path: string): Promise<boolean> {
-    const spec = await specOf(path);
+  /** Whether the pending job `id` (its file read as `spec`) may start; a job whose file is no job (undefined) may: claiming it fails it. */
+  async ready(id: string, spec: LocalJobDefinition | undefined): Promise<boolean> {
     if (!spec) return true;
     const refs = [...new Set([...(spec.needs ?? []), ...(spec.dependsOn ?? [])])];
     let ready = true;

@@ -151,8 +151,8 @@ function checkOwner(owner: string): void {
 /**
  * Claims the oldest pending job for `owner` (by default this process), or
  * returns undefined if none is pending. A pending file that is not a valid job
- * (put there by hand) is finished at once as failed (data_integrity_failure,
- * the reason in its log) and the next one is tried.
+ * (put there by hand), or cannot be read, is finished at once as failed
+ * (data_integrity_failure, the reason in its log) and the next one is tried.
  */
 export async function claimNext(
   queueDir: string,
@@ -173,13 +173,24 @@ export async function claimNext(
   const gate = new NeedsGate(queueDir);
   for (const name of names) {
     const id = jobIdOfFile(name)!;
+    const pending = join(pendingDir(queueDir), name);
     const path = join(ownerDir, name);
-    // A job whose needs have not ended stays pending (GitLab's needs: wait for them).
-    if (!(await gate.ready(id, join(pendingDir(queueDir), name)))) continue;
+    // Read once, before the claim: a pending file is put there whole (renamed in) and never
+    // changed, so what is read here is what is claimed.
+    let job: LocalJobDefinition | Error;
     try {
-      await rename(join(pendingDir(queueDir), name), path);
+      job = parseJobFile(await readFile(pending, 'utf8'), path);
     } catch (error) {
-      if (errorCode(error) !== 'ENOENT') throw new QueueError(`cannot claim ${join(pendingDir(queueDir), name)}: ${describeCode(error)}`);
+      if (errorCode(error) === 'ENOENT') continue; // another process took it
+      if (!(error instanceof ConfigError) && errorCode(error) === undefined) throw error;
+      job = error instanceof ConfigError ? error : new Error(`cannot read job file ${pending}: ${describeCode(error)}`, { cause: error });
+    }
+    // A job whose needs have not ended stays pending (GitLab's needs: wait for them).
+    if (!(await gate.ready(id, job instanceof Error ? undefined : job))) continue;
+    try {
+      await rename(pending, path);
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw new QueueError(`cannot claim ${pending}: ${describeCode(error)}`);
       // Another process took it, unless our own claim directory is gone.
       if (!(await stat(ownerDir).catch(() => undefined))?.isDirectory()) {
         throw new QueueError(`claim directory ${ownerDir}: expected a directory, but it disappeared`);
@@ -189,12 +200,8 @@ export async function claimNext(
     const claimedAt = new Date();
     // The claim time, for recovery to report when a dead claimer's job started.
     await utimes(path, claimedAt, claimedAt).catch(() => undefined);
-    let spec: LocalJobDefinition;
-    try {
-      spec = parseJobFile(await readFile(path, 'utf8'), path);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      await appendLog(queueDir, id, `[runner] invalid job file: ${error.message}\n`);
+    if (job instanceof Error) {
+      await appendLog(queueDir, id, `[runner] invalid job file: ${job.message}\n`);
       await writeResult(
         queueDir,
         makeResult({
@@ -208,10 +215,11 @@ export async function claimNext(
           finishedAt: new Date(),
         }),
       );
-      await rm(path, { force: true });
+      // Recursive: what cannot be read may be a directory by a job file's name.
+      await rm(path, { force: true, recursive: true });
       continue;
     }
-    return { id, spec, owner, path, logPath: logPath(queueDir, id), claimedAt };
+    return { id, spec: job, owner, path, logPath: logPath(queueDir, id), claimedAt };
   }
   return undefined;
 }

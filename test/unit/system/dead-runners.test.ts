@@ -2,20 +2,19 @@
 // next start does with the records of dead processes (dead-runners.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reapDeadRunners } from '../../../src/system/dead-runners.ts';
 import { bootId } from '../../../src/system/proc-stat.ts';
 import {
-  closeProcessRecord,
-  openProcessRecord,
-  type ProcessRecordData,
   RECORD_VERSION,
+  RECORD_VERSION_1,
   type RecordedGroup,
+  type RecordEntry,
+  recordLine,
+  type RecordV1,
   selfOwner,
-  trackGroup,
-  trackPath,
 } from '../../../src/system/process-record.ts';
 import { groupLiveAfter, killGroup, startGroup } from '../../support/process-groups.ts';
 
@@ -23,11 +22,30 @@ function scratch(): string {
   return mkdtempSync(join(tmpdir(), 'runner-records-'));
 }
 
-/** Writes a record as a process `owner` (PID-STARTTIME) would have. */
-function writeRecord(dir: string, owner: string, content: { groups?: RecordedGroup[]; paths?: string[]; bootId?: string }): string {
+interface RecordContent {
+  readonly groups?: RecordedGroup[];
+  readonly paths?: string[];
+  readonly bootId?: string;
+}
+
+/** Writes a journal as a process `owner` (PID-STARTTIME) would have: its header, each group and path added, then `more` as it is. */
+function writeRecord(dir: string, owner: string, content: RecordContent, more = ''): string {
   const [pid, startTime] = owner.split('-');
-  const data: ProcessRecordData = {
-    version: RECORD_VERSION,
+  const entries: RecordEntry[] = [
+    ...(content.groups ?? []).map((group): RecordEntry => ({ op: '+group', ...group })),
+    ...(content.paths ?? []).map((path): RecordEntry => ({ op: '+path', path })),
+  ];
+  const header = { version: RECORD_VERSION, pid: Number(pid), startTime: startTime!, bootId: content.bootId ?? bootId() ?? '' };
+  const file = join(dir, `${owner}.jsonl`);
+  writeFileSync(file, [recordLine(header), ...entries.map(recordLine)].join('') + more, { mode: 0o600 });
+  return file;
+}
+
+/** Writes a record as a runner before the journal did: PID-STARTTIME.json, one JSON object (version 1). */
+function writeRecordV1(dir: string, owner: string, content: RecordContent): string {
+  const [pid, startTime] = owner.split('-');
+  const data: RecordV1 = {
+    version: RECORD_VERSION_1,
     pid: Number(pid),
     startTime: startTime!,
     bootId: content.bootId ?? bootId() ?? '',
@@ -35,7 +53,7 @@ function writeRecord(dir: string, owner: string, content: { groups?: RecordedGro
     paths: content.paths ?? [],
   };
   const file = join(dir, `${owner}.json`);
-  writeFileSync(file, JSON.stringify(data), { mode: 0o600 });
+  writeFileSync(file, `${JSON.stringify(data)}\n`, { mode: 0o600 });
   return file;
 }
 
@@ -53,58 +71,50 @@ function jobTempDir(root: string, name: string): string {
   return dir;
 }
 
-test('the record lists what the process owns, 0600 in a 0700 directory, and goes once nothing is left in it', () => {
-  const root = scratch();
-  const dir = join(root, 'records');
-  try {
-    const file = openProcessRecord(dir, (error) => assert.fail(error));
+for (const [format, write] of [['journal', writeRecord], ['version-1 record', writeRecordV1]] as const) {
+  test(`a dead runner's ${format}: its group is ended, its paths removed, the record goes`, async () => {
+    const root = scratch();
+    const group = await startGroup('sleep 30 & sleep 30; wait');
     try {
-      assert.equal(statSync(dir).mode & 0o777, 0o700);
-      assert.equal(statSync(file).mode & 0o777, 0o600);
-      const read = (): ProcessRecordData => JSON.parse(readFileSync(file, 'utf8')) as ProcessRecordData;
-      assert.deepEqual({ pid: read().pid, startTime: read().startTime }, selfOwner());
-      const untrackGroup = trackGroup({ pgid: 1234, startTime: '99', graceMs: 500 });
-      const untrackPath = trackPath('/tmp/x.tmp');
-      const again = trackPath('/tmp/x.tmp');
-      assert.deepEqual(read().groups, [{ pgid: 1234, startTime: '99', graceMs: 500 }]);
-      assert.deepEqual(read().paths, ['/tmp/x.tmp']);
-      untrackGroup();
-      untrackPath();
-      untrackPath();
-      assert.deepEqual(read().groups, []);
-      assert.deepEqual(read().paths, ['/tmp/x.tmp'], 'tracked twice, it stays until both holders are done');
-      again();
-      assert.deepEqual(read().paths, []);
+      const temp = jobTempDir(root, 'job.tmp');
+      const owner = deadOwner();
+      const record = write(root, owner, { groups: [{ pgid: group.pgid, startTime: group.startTime, graceMs: 1_000 }], paths: [temp] });
+      const report = await reapDeadRunners(root);
+      assert.deepEqual(report, { owners: [owner], groups: [group.pgid], removed: [temp], problems: [] });
+      assert.equal(await groupLiveAfter(group.pgid, false, 2_000), false);
+      assert.equal(existsSync(temp), false);
+      assert.equal(existsSync(record), false);
     } finally {
-      closeProcessRecord();
+      killGroup(group.pgid);
+      rmSync(root, { recursive: true, force: true });
     }
-    assert.deepEqual(readdirSync(dir), [], 'an empty record is removed');
-    openProcessRecord(dir, (error) => assert.fail(error));
-    trackPath('/tmp/left.tmp');
-    closeProcessRecord();
-    assert.equal(readdirSync(dir).length, 1, 'a record still listing something stays for the next start');
-    const [left] = readdirSync(dir);
-    trackPath('/tmp/after-close');
-    assert.deepEqual((JSON.parse(readFileSync(join(dir, left!), 'utf8')) as ProcessRecordData).paths, ['/tmp/left.tmp'], 'closed, tracking does nothing');
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  });
+}
 
-test("a dead runner's record: its group is ended, its paths removed, the record goes", async () => {
+test('a journal is replayed: what was ended before the runner died is left alone; a torn last line is ignored and named', async () => {
   const root = scratch();
-  const group = await startGroup('sleep 30 & sleep 30; wait');
   try {
-    const temp = jobTempDir(root, 'job.tmp');
+    const [kept, ended, beingEnded, rewritten, cut] = ['kept.tmp', 'ended.tmp', 'being-ended.tmp', 'rewritten.tmp', 'cut.tmp'].map((name) =>
+      jobTempDir(root, name)
+    );
     const owner = deadOwner();
-    const record = writeRecord(root, owner, { groups: [{ pgid: group.pgid, startTime: group.startTime, graceMs: 1_000 }], paths: [temp] });
+    const ends = (path: string): string => recordLine({ op: '-path', path });
+    // The death cut short the write of the line that ended the third path.
+    const record = writeRecord(root, owner, { paths: [kept!, ended!, beingEnded!] }, ends(ended!) + ends(beingEnded!).slice(0, -5));
+    // A rewrite the death cut short: its whole lines are acted on too, its cut one is not, and its missing end is no problem.
+    const header = recordLine({ version: RECORD_VERSION, pid: 1, startTime: '1', bootId: bootId() ?? '' });
+    writeFileSync(`${record}.tmp`, header + recordLine({ op: '+path', path: rewritten! }) + recordLine({ op: '+path', path: cut! }).slice(0, 9), {
+      mode: 0o600,
+    });
     const report = await reapDeadRunners(root);
-    assert.deepEqual(report, { owners: [owner], groups: [group.pgid], removed: [temp], problems: [] });
-    assert.equal(await groupLiveAfter(group.pgid, false, 2_000), false);
-    assert.equal(existsSync(temp), false);
-    assert.equal(existsSync(record), false);
+    assert.deepEqual(report, {
+      owners: [owner],
+      groups: [],
+      removed: [kept, beingEnded, rewritten],
+      problems: [`${record}: its last line was cut short (the process died while writing it): ignored`],
+    });
+    assert.deepEqual(readdirSync(root).sort(), ['cut.tmp', 'ended.tmp'], 'a path whose tracking had ended, and one on a cut line, stay');
   } finally {
-    killGroup(group.pgid);
     rmSync(root, { recursive: true, force: true });
   }
 });
@@ -167,12 +177,12 @@ test('what a record cannot make the runner do: remove a relative path or /, read
     const owner = deadOwner();
     writeRecord(root, owner, { paths: ['relative/dir', '/', '/tmp/../etc'] });
     const other = `${selfOwner().pid}-${BigInt(selfOwner().startTime) + 2n}`;
-    writeFileSync(join(root, `${other}.json`), 'not json');
+    writeFileSync(join(root, `${other}.jsonl`), 'not json\n');
     writeFileSync(join(root, 'unrelated.txt'), 'kept');
     const report = await reapDeadRunners(root);
     assert.deepEqual(report.removed, []);
     assert.deepEqual([...report.owners].sort(), [owner, other].sort());
-    assert.deepEqual(report.problems, [`${join(root, `${other}.json`)}: not a runner process record; removed`]);
+    assert.deepEqual(report.problems, [`${join(root, `${other}.jsonl`)}: not a runner process record; removed`]);
     assert.deepEqual(readdirSync(root), ['unrelated.txt']);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -210,22 +210,30 @@ test('jobs are claimed oldest first', async () => {
   }
 });
 
-test('a pending file that is not a valid job is finished as failed and skipped', async () => {
+test('a pending file that is not a valid job, or cannot be read, is finished as failed and skipped', async () => {
   const { queue, cleanup } = tempQueue();
   try {
     const { id: good } = await enqueue(queue, job('good'), 'good.toml');
     const bad = newJobId(jobIdTime(good)! - 1000);
-    assert.ok(isJobId(bad) && bad < good, bad);
+    // One that cannot be read as a file at all: a directory by a job file's name.
+    const unreadable = newJobId(jobIdTime(good)! - 500);
+    assert.ok(isJobId(bad) && bad < unreadable && unreadable < good, bad);
     writeFileSync(join(queue, 'pending', `${bad}.toml`), 'name = 5\n');
+    mkdirSync(join(queue, 'pending', `${unreadable}.toml`));
     writeFileSync(join(queue, 'pending', 'notes.txt'), 'ignored');
     const claimed = await claimNext(queue);
     assert.equal(claimed?.id, good);
-    const result = await readResult(queue, bad);
-    assert.equal(result?.state, 'failed');
-    assert.equal(result.failure_reason, 'data_integrity_failure');
-    assert.equal(result.name, null);
+    assert.equal(claimed.spec.name, 'good');
+    for (const id of [bad, unreadable]) {
+      const result = await readResult(queue, id);
+      assert.equal(result?.state, 'failed');
+      assert.equal(result.failure_reason, 'data_integrity_failure');
+      assert.equal(result.name, null);
+    }
     assert.match(readFileSync(join(queue, 'done', `${bad}.log`), 'utf8'), /invalid job file: .*name: expected a non-empty string/);
+    assert.match(readFileSync(join(queue, 'done', `${unreadable}.log`), 'utf8'), /invalid job file: cannot read job file .*pending.*EISDIR/);
     assert.deepEqual(files(join(queue, 'pending')), ['notes.txt']);
+    assert.deepEqual(files(join(queue, 'claimed', claimed.owner)), [`${good}.toml`]);
   } finally {
     cleanup();
   }
