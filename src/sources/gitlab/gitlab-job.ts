@@ -220,7 +220,7 @@ export class GitLabJob implements SourceJob {
     const trace = this.trace!;
     let next = true;
     while (next && this.sent < trace.size) {
-      const chunk = trace.read(this.sent, MAX_PATCH_BYTES);
+      const chunk = await trace.read(this.sent, MAX_PATCH_BYTES);
       const response = await this.api.patchTrace(this.coordinatorJob.id, this.coordinatorJob.token, this.sent, chunk, this.coordinatorJob.debugTrace);
       this.onAnswer(response);
       if (response.status === 202 || response.status === 200) {
