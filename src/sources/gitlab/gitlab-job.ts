@@ -3,6 +3,15 @@
 // out every update interval in which no log was sent, `Job-Status` on any
 // answer cancels the job, and at the end the rest of the log and the final
 // state are sent, retried on 202 and on errors for a bounded time.
+//
+// When a PATCH goes while the job runs (docs/gitlab.md, "The log"): the first
+// output at once; then one PATCH each update interval with what is waiting,
+// as GitLab Runner does, so a chatty job sends one small PATCH per interval,
+// not one per line; and whenever a whole slice (MAX_PATCH_BYTES) or more is
+// waiting, that slice goes as soon as the PATCH before it is answered, so a
+// loud job's log goes up while it prints, not in one burst after an interval
+// or at its end. One PATCH in flight per job, never more than one slice per
+// PATCH. At the end, everything left goes back to back.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../log/logger.ts';
@@ -18,7 +27,7 @@ import { TraceBuffer } from './trace-buffer.ts';
 
 /** GitLab Runner sends its trace every few seconds; 3 s here unless the server asks otherwise. */
 export const DEFAULT_UPDATE_INTERVAL_MS = 3_000;
-/** The largest slice of log one PATCH carries; a backlog goes up in several at once. */
+/** The largest slice of log one PATCH carries (GitLab's limit); a backlog of whole slices goes up back to back. */
 export const MAX_PATCH_BYTES = 1024 * 1024;
 /** How long the end of a job (rest of the log, final state) is retried before it is given up. */
 export const FINAL_REPORT_LIMIT_MS = 5 * 60_000;
@@ -99,8 +108,8 @@ export class GitLabJob implements SourceJob {
     let first = true;
     return (chunk) => {
       trace.append(chunk);
-      // The first output goes up at once (the job has visibly started), a full patch's worth as soon as
-      // it is there (a loud job is not held back for an interval), the rest every interval.
+      // The first output goes up at once (the job has visibly started), a whole slice as soon as it is there
+      // and no PATCH is in flight (the one in flight sends the next whole slice itself when it is answered).
       if (first || (!this.sending && trace.size - this.sent >= MAX_PATCH_BYTES)) {
         first = false;
         this.wake();
@@ -187,7 +196,11 @@ export class GitLabJob implements SourceJob {
     if (!this.gone) await this.reportEnd();
   }
 
-  /** Sends the log from `sent` to its current end; 'gone' when the coordinator dropped the job. */
+  /**
+   * Sends the log from `sent`: while the job runs, one PATCH of what is
+   * waiting, then more only while a whole slice is waiting; once it has ended,
+   * everything. 'gone' when the coordinator dropped the job.
+   */
   private async sendTrace(): Promise<void | Gone> {
     this.sending = true;
     try {
@@ -197,15 +210,23 @@ export class GitLabJob implements SourceJob {
     }
   }
 
+  /** Whether another PATCH goes at once after one was answered (see the top of the file). */
+  private moreToSendNow(): boolean {
+    const waiting = this.trace!.size - this.sent;
+    return waiting > 0 && (this.result !== undefined || waiting >= MAX_PATCH_BYTES);
+  }
+
   private async sendTraceSlices(): Promise<void | Gone> {
     const trace = this.trace!;
-    while (this.sent < trace.size) {
-      const chunk = trace.read(this.sent, MAX_PATCH_BYTES);
+    let next = true;
+    while (next && this.sent < trace.size) {
+      const chunk = await trace.read(this.sent, MAX_PATCH_BYTES);
       const response = await this.api.patchTrace(this.coordinatorJob.id, this.coordinatorJob.token, this.sent, chunk, this.coordinatorJob.debugTrace);
       this.onAnswer(response);
       if (response.status === 202 || response.status === 200) {
         this.sent += chunk.length;
         this.traceFailures = 0;
+        next = this.moreToSendNow();
         continue;
       }
       if (response.status === 416) {
@@ -217,6 +238,8 @@ export class GitLabJob implements SourceJob {
         if (from === this.sent) throw new Error(`trace rejected with 416 at byte ${from}, where the coordinator says it is`);
         this.logger.info('Coordinator holds a different length of the log: resuming from there', { ...this.fields, from, had_sent: this.sent });
         this.sent = from;
+        // The PATCH from where the coordinator is goes at once, whatever its size: it repeats one that was due.
+        next = true;
         continue;
       }
       if (response.status === 403 || response.status === 404) return this.onGone(response, 'log');

@@ -10,9 +10,12 @@
 // memory then anyway), and whatever the PATCHes have not covered when a
 // checksum is asked for is read back for it. The slices are read into one
 // buffer, reused for every PATCH: a fresh 1 MiB per PATCH was 64 allocations
-// per 64 MiB left to the garbage collector.
+// per 64 MiB left to the garbage collector. They are read asynchronously (on
+// the runtime's I/O threads): a synchronous read of 1 MiB held the event loop
+// about 1 ms per PATCH, time taken from the job's output (docs/benchmarks.md,
+// issue 17).
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, read as readAt, readSync, rmSync, writeSync } from 'node:fs';
 // zlib's native CRC-32 (Node >= 20.15, Bun, Deno): a JavaScript loop cost ~180 ms per 64 MiB on the job's event loop.
 import { crc32 } from 'node:zlib';
 
@@ -27,6 +30,8 @@ export class TraceBuffer {
   private crcEnd = 0;
   private slice: Buffer | undefined;
   private closed = false;
+  /** A slice being read: the fd is closed only once it is done (a closed fd's number may be reused by then). */
+  private reading = false;
 
   /** Creates `path` (mode 0600: a log may hold what masking missed). */
   constructor(private readonly path: string) {
@@ -60,13 +65,27 @@ export class TraceBuffer {
   /**
    * Up to `max` bytes from `offset` (fewer at the end), in a buffer that the
    * next read() reuses: valid until then (until the PATCH that sends it is
-   * answered).
+   * answered). One read at a time.
    */
-  read(offset: number, max: number): Buffer {
+  async read(offset: number, max: number): Promise<Buffer> {
+    if (this.reading) throw new Error(`trace buffer ${this.path}: a slice is being read already`);
+    if (this.closed) throw new Error(`trace buffer ${this.path}: closed`);
     const want = Math.max(0, Math.min(max, this.length - offset));
     if (this.slice === undefined || this.slice.length < want) this.slice = Buffer.allocUnsafe(Math.max(want, Math.min(max, 1024 * 1024)));
-    const filled = this.readInto(this.slice, offset, want);
-    const chunk = this.slice.subarray(0, filled);
+    const slice = this.slice;
+    let filled = 0;
+    this.reading = true;
+    try {
+      while (filled < want) {
+        const n = await readPositioned(this.fd, slice, filled, want - filled, offset + filled);
+        if (n === 0) break;
+        filled += n;
+      }
+    } finally {
+      this.reading = false;
+      if (this.closed) closeSync(this.fd);
+    }
+    const chunk = slice.subarray(0, filled);
     // The slice extends the checksum when it reaches past what it covers (a 416 may have moved the offset back).
     if (offset <= this.crcEnd && offset + filled > this.crcEnd) {
       this.crc = crc32(chunk.subarray(this.crcEnd - offset), this.crc);
@@ -85,11 +104,15 @@ export class TraceBuffer {
     return filled;
   }
 
-  /** Closes and removes the file. */
+  /** Closes and removes the file (the fd once a slice being read is done). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
+    if (!this.reading) closeSync(this.fd);
     rmSync(this.path, { force: true });
   }
+}
+
+function readPositioned(fd: number, buffer: Buffer, at: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => readAt(fd, buffer, at, length, position, (error, n) => (error ? reject(error) : resolve(n))));
 }

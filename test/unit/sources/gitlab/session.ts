@@ -22,10 +22,11 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export async function session(options: GitLabJobOptions = {}): Promise<Session> {
-  // The coordinator sets the trace interval: 50 ms here, so the log goes out quickly; a keep-alive
+/** `traceUpdateIntervalSeconds`: the coordinator's X-GitLab-Trace-Update-Interval, which the job follows once answered. */
+export async function session(options: GitLabJobOptions = {}, traceUpdateIntervalSeconds = 0.05): Promise<Session> {
+  // The coordinator sets the trace interval: 50 ms by default, so the log goes out quickly; a keep-alive
   // follows 200 ms without contact (GitLab Runner's 30 s force-send interval, shortened).
-  const coordinator = await TestCoordinator.start({ runnerTokens: [TOKEN], traceUpdateIntervalSeconds: 0.05 });
+  const coordinator = await TestCoordinator.start({ runnerTokens: [TOKEN], traceUpdateIntervalSeconds });
   const logs: string[] = [];
   const logger = new Logger('info', 'text', { write: (line) => logs.push(line) });
   const runner = { ...DEFAULT_RUNNER, name: 'in-process', url: coordinator.url, token: TOKEN };
