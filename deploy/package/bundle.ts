@@ -48,6 +48,10 @@ export async function bundle(root: string, format: BundleFormat, outfile: string
     outfile,
     bundle: true,
     platform: 'node',
+    // The ES module build of a package that has one (OpenTelemetry's): esbuild drops what the
+    // runner does not use of it, where it keeps all of a CommonJS build (most of
+    // semantic-conventions' 180 KiB, which @opentelemetry/resources requires whole).
+    mainFields: ['module', 'main'],
     target: 'node20',
     format,
     minifyWhitespace: true,
