@@ -65,7 +65,7 @@ async function main(): Promise<void> {
       made.push(files.nodeExecutable);
     }
     if (artefacts.has('bun')) {
-      step('Bun executable', () => buildBunExecutable(root, esm, files.bunExecutable));
+      await step('Bun executable', () => buildBunExecutable(root, info, esm, work, files.bunExecutable));
       made.push(files.bunExecutable);
     }
     if (artefacts.has('deno')) {

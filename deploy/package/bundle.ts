@@ -28,18 +28,30 @@ function nativeCrc32ForYazl(root: string): Plugin {
 // An ES module bundle of CommonJS packages needs a real `require` for Node's built-in modules.
 const ESM_REQUIRE_BANNER = "import { createRequire as __runnerCreateRequire } from 'node:module'; const require = __runnerCreateRequire(import.meta.url);";
 
+export interface BundleOptions {
+  /** The entry point, relative to the root; default the runner's cmd/runner.ts. */
+  readonly entry?: string;
+  /** Imports left as they are, for a later step to resolve (the Bun executable's entry). */
+  readonly external?: readonly string[];
+}
+
 /**
  * Writes one bundle to `outfile`. Whitespace and syntax are minified, identifiers are not: the
  * runner's own CPU and heap profiles name its functions, and a profile of a release must read as
  * one of the sources does.
  */
-export async function bundle(root: string, format: BundleFormat, outfile: string, info: VersionInfo): Promise<BundleResult> {
+export async function bundle(root: string, format: BundleFormat, outfile: string, info: VersionInfo, options: BundleOptions = {}): Promise<BundleResult> {
   const result = await build({
     absWorkingDir: root,
-    entryPoints: [join(root, 'cmd', 'runner.ts')],
+    entryPoints: [join(root, options.entry ?? join('cmd', 'runner.ts'))],
+    external: [...(options.external ?? [])],
     outfile,
     bundle: true,
     platform: 'node',
+    // The ES module build of a package that has one (OpenTelemetry's): esbuild drops what the
+    // runner does not use of it, where it keeps all of a CommonJS build (most of
+    // semantic-conventions' 180 KiB, which @opentelemetry/resources requires whole).
+    mainFields: ['module', 'main'],
     target: 'node20',
     format,
     minifyWhitespace: true,
@@ -52,7 +64,8 @@ export async function bundle(root: string, format: BundleFormat, outfile: string
     // Node's single executable and a vm.Script cannot import() (OpenTelemetry's exporter imports
     // node:http that way): the CommonJS bundle requires instead.
     supported: format === 'cjs' ? { 'dynamic-import': false } : {},
-    banner: format === 'esm' ? { js: ESM_REQUIRE_BANNER } : {},
+    // Only the runner's bundle holds CommonJS packages; the small entries (npm-bin.ts, bun-entry.ts) need no require.
+    banner: format === 'esm' && options.entry === undefined ? { js: ESM_REQUIRE_BANNER } : {},
     // import.meta.url is only read where a bundle never goes (an unbundled install's package root).
     logOverride: { 'empty-import-meta': 'silent' },
     plugins: [nativeCrc32ForYazl(root)],

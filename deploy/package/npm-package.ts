@@ -1,10 +1,12 @@
 // The npm package: `npm install -g` puts `runner` on PATH and needs no dev tools, no build and no
-// dependencies - bin/runner.js runs lib/runner.cjs, the bundle of the runner and every runtime
-// dependency, through the V8 code cache made here.
+// dependencies - bin/runner.js (npm-bin.ts, bundled) answers --version and --help itself and runs
+// lib/runner.cjs, the bundle of the runner and every runtime dependency, through the V8 code cache
+// made here.
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VersionInfo } from '../../src/version.ts';
-import { writeCodeCache } from './code-cache.ts';
+import { bundle } from './bundle.ts';
+import { trainingRun } from './training-run.ts';
 import { NPM_PACKAGE_NAME } from './release-files.ts';
 import { runCommand } from './run-command.ts';
 
@@ -38,7 +40,7 @@ export async function buildNpmPackage(input: NpmPackageInput): Promise<void> {
   const dir = join(input.workDir, 'package');
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'lib'), { recursive: true });
-  copyFileSync(join(input.root, 'deploy', 'package', 'npm-bin.cjs'), join(dir, 'bin', 'runner.js'));
+  await bundle(input.root, 'cjs', join(dir, 'bin', 'runner.js'), input.info, { entry: join('deploy', 'package', 'npm-bin.ts') });
   chmodSync(join(dir, 'bin', 'runner.js'), 0o755);
   copyFileSync(input.bundle, join(dir, 'lib', 'runner.cjs'));
   copyFileSync(join(input.root, 'config.toml.example'), join(dir, 'config.toml.example'));
@@ -56,7 +58,7 @@ export async function buildNpmPackage(input: NpmPackageInput): Promise<void> {
     keywords: ['ci', 'gitlab-runner', 'prometheus', 'pprof', 'opentelemetry'],
   };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
-  await writeCodeCache(join(dir, 'bin', 'runner.js'), join(dir, 'lib', 'runner.cjs.cache'));
+  await trainingRun([process.execPath, join(dir, 'bin', 'runner.js')], 'RUNNER_WRITE_CODE_CACHE', join(dir, 'lib', 'runner.cjs.cache'));
   runCommand('npm', ['pack', '--silent', '--pack-destination', input.workDir], { cwd: dir });
   copyFileSync(join(input.workDir, `${NPM_PACKAGE_NAME}-${input.info.version}.tgz`), input.tarball);
 }

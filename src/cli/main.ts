@@ -4,37 +4,25 @@
 // (not the server, the OpenTelemetry SDK or the job engine).
 import { oneLine } from '../config/describe-value.ts';
 import { Logger } from '../log/logger.ts';
-import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
-import { versionInfo } from '../version.ts';
 import { parseFlags, UsageError } from './args.ts';
-import { CANCEL_HELP, LIST_HELP, MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
+import { CANCEL_HELP, LIST_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
+import { EXIT_USAGE, helpAnswer } from './help-answers.ts';
 import { QUEUE_FLAG_SPECS, queueFlags } from './queue-flags.ts';
 
 /** Exit codes: 0 ok, 1 the runner failed, 2 bad usage or bad input. */
 export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
-
-function versionText(): string {
-  return [
-    `${versionInfo.name} ${versionInfo.version}`,
-    `Git revision: ${versionInfo.revision}`,
-    `Git branch:   ${versionInfo.branch}`,
-    `Built:        ${versionInfo.builtAt}`,
-    `Runtime:      ${runtime.name} ${runtime.version}`,
-    `OS/Arch:      ${operatingSystem}/${architecture}`,
-  ].join('\n') + '\n';
-}
+export { EXIT_USAGE };
 
 async function dispatch(argv: readonly string[], logger: Logger): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(MAIN_HELP);
-    return command === undefined ? EXIT_USAGE : 0;
+  // The release artefacts' entry points answer these the same way before loading the runner.
+  const answer = helpAnswer(argv);
+  if (answer !== undefined) {
+    process.stdout.write(answer.text);
+    return answer.code;
   }
+  const [command, ...rest] = argv;
   if (command === '--version' || command === '-v' || command === 'version') {
-    if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} after ${command}`);
-    process.stdout.write(versionText());
-    return 0;
+    throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} after ${command}`);
   }
   if (command === 'run') {
     const { values, positionals } = parseFlags(rest, {

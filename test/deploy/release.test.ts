@@ -5,12 +5,13 @@
 // so; `npm test` packages first.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
 import { packageRoot } from '../../src/version.ts';
 import { releaseFiles } from '../../deploy/package/release-files.ts';
+import { runCli } from '../support/runner-process.ts';
 import { hasCommand, skipUnless } from '../support/tools.ts';
 import { setup, smokeTest } from './release/smoke.ts';
 
@@ -53,7 +54,27 @@ test('npm package: installs with npm alone, no dependencies, `runner` on PATH pa
   assert.ok(statSync(join(installed, 'lib', 'runner.cjs.cache')).size > 0, 'the V8 code cache is in the package');
   const bin = join(prefix, 'bin');
   assert.deepEqual(readdirSync(bin), ['runner']);
-  await smokeTest({ command: ['runner'], workDir: workDir('npm'), env: { PATH: `${bin}:${process.env['PATH'] ?? ''}` } }, version);
+  const env = { PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+  await smokeTest({ command: ['runner'], workDir: workDir('npm'), env }, version);
+
+  // --version and the help texts come from bin/runner.js alone (issue 17): they answer the same with the bundle gone, `run` does not.
+  const options = { command: ['runner'] as [string], env };
+  const answers = async (): Promise<string[]> => {
+    const results = await Promise.all([['--version'], ['--help'], ['run', '--help']].map((args) => runCli(args, options)));
+    for (const result of results) assert.equal(result.code, 0, result.stderr);
+    return results.map((result) => result.stdout);
+  };
+  const withBundle = await answers();
+  const bundle = join(installed, 'lib', 'runner.cjs');
+  renameSync(bundle, `${bundle}.away`);
+  try {
+    assert.deepEqual(await answers(), withBundle);
+    const run = await runCli(['run', '--metrics-server', ''], options);
+    assert.notEqual(run.code, 0, 'run needs the bundle');
+    assert.match(run.stderr, /runner\.cjs/);
+  } finally {
+    renameSync(`${bundle}.away`, bundle);
+  }
 });
 
 test('Node single executable passes the smoke test', { skip: onRuntime('node') || skipWithout(files.nodeExecutable) || NO_GO }, async () => {

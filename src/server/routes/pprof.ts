@@ -1,10 +1,9 @@
 // /debug/pprof/*: Go's net/http/pprof semantics (status codes, messages,
 // headers) over the runner's own profilers.
+// The encoders (pprof protobuf, the text forms) are loaded with the first profile that needs
+// them: a runner nobody profiles never loads them (issue 17, start time and memory).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { heapSummaryText, heapSummaryToPprof, summarizeHeapSnapshot } from '../../profiling/bun-heap.ts';
-import { cpuProfileToPprof } from '../../profiling/cpu-pprof.ts';
 import { ProfilerBusyError } from '../../profiling/cpu-profiler.ts';
-import { heapProfileText, heapProfileToPprof } from '../../profiling/heap-pprof.ts';
 import type { Profilers } from '../../profiling/profilers.ts';
 import { ProfileGate } from '../profile-gate.ts';
 import { send } from '../respond.ts';
@@ -65,6 +64,7 @@ export function pprofRoutes(profilers: Profilers): Route[] {
     try {
       const run = await profilers.cpu.profile(seconds, signal);
       if (signal.aborted) return;
+      const { cpuProfileToPprof } = await import('../../profiling/cpu-pprof.ts');
       sendProfile(req, res, cpuProfileToPprof(run), 'profile');
     } catch (e) {
       if (e instanceof ProfilerBusyError) return pprofError(req, res, 500, e.message);
@@ -102,12 +102,14 @@ export function pprofRoutes(profilers: Profilers): Route[] {
     if (source.kind === 'none') return;
     if (source.kind === 'snapshot') {
       if (gc) source.collectGarbage?.();
+      const { heapSummaryText, heapSummaryToPprof, summarizeHeapSnapshot } = await import('../../profiling/bun-heap.ts');
       const summary = summarizeHeapSnapshot(source.snapshot());
       if (debug) return send(req, res, 200, heapSummaryText(summary));
       return sendProfile(req, res, heapSummaryToPprof(summary, Date.now()), 'heap');
     }
     try {
       const sample = await source.sampler.inuse(gc);
+      const { heapProfileText, heapProfileToPprof } = await import('../../profiling/heap-pprof.ts');
       if (debug) return send(req, res, 200, heapProfileText(sample, 'inuse'));
       sendProfile(req, res, heapProfileToPprof(sample, 'inuse'), 'heap');
     } catch (e) {
@@ -136,6 +138,7 @@ export function pprofRoutes(profilers: Profilers): Route[] {
     try {
       const sample = await source.sampler.allocs(seconds, signal);
       if (signal.aborted) return;
+      const { heapProfileText, heapProfileToPprof } = await import('../../profiling/heap-pprof.ts');
       if (debug) return send(req, res, 200, heapProfileText(sample, 'alloc'));
       // Always a window, so named as Go names delta profiles.
       sendProfile(req, res, heapProfileToPprof(sample, 'alloc'), 'allocs-delta');

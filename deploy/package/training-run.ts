@@ -1,5 +1,7 @@
-// Makes the npm package's V8 code cache: the package's own `runner` is started once as a user
-// starts it (a metrics server, one scrape, SIGTERM) and keeps, at exit, what V8 compiled by then.
+// A training run of a release artefact: it is started once as a user starts it (a metrics server,
+// two scrapes and the job list, SIGTERM) with an environment variable that makes it write, at
+// exit, what that run used - the npm package's V8 code cache (RUNNER_WRITE_CODE_CACHE, see
+// npm-bin.ts), the order of the Bun executable's bytecode (BUN_BYTECODE_ORDER_OUT, Bun's own).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
@@ -17,15 +19,19 @@ function get(url: string): Promise<number> {
   });
 }
 
-/** Runs `node binScript run ...` with RUNNER_WRITE_CODE_CACHE=cacheFile and waits for the cache. */
-export async function writeCodeCache(binScript: string, cacheFile: string): Promise<void> {
-  const workDir = mkdtempSync(join(tmpdir(), 'runner-code-cache-'));
+/**
+ * Runs `command run ...` with `outputVariable`=`outputFile` in its environment, and checks that
+ * it wrote `outputFile` by the time it exited.
+ */
+export async function trainingRun(command: readonly [string, ...string[]], outputVariable: string, outputFile: string): Promise<void> {
+  const workDir = mkdtempSync(join(tmpdir(), 'runner-training-run-'));
+  const [bin, ...prefix] = command;
+  const child = spawn(bin, [...prefix, 'run', '--metrics-server', '127.0.0.1:0', '--working-directory', workDir], {
+    cwd: workDir,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: workDir, [outputVariable]: outputFile },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   try {
-    const child = spawn(process.execPath, [binScript, 'run', '--metrics-server', '127.0.0.1:0', '--working-directory', workDir], {
-      cwd: workDir,
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: workDir, RUNNER_WRITE_CODE_CACHE: cacheFile },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const address = await new Promise<string>((resolve, reject) => {
@@ -42,13 +48,15 @@ export async function writeCodeCache(binScript: string, cacheFile: string): Prom
     });
     for (const path of ['/metrics', '/metrics', '/debug/jobs/list']) {
       const status = await get(`http://${address}${path}`);
-      if (status !== 200) throw new Error(`GET ${path} answered ${status} while making the code cache`);
+      if (status !== 200) throw new Error(`GET ${path} answered ${status} in its training run`);
     }
     child.kill('SIGTERM');
     const code = await exited;
-    if (code !== 0) throw new Error(`the runner exited ${String(code)} while making the code cache:\n${stderr}`);
-    if (!existsSync(cacheFile) || statSync(cacheFile).size === 0) throw new Error(`no code cache written to ${cacheFile}`);
+    if (code !== 0) throw new Error(`the runner exited ${String(code)} in its training run:\n${stderr}`);
+    if (!existsSync(outputFile) || statSync(outputFile).size === 0) throw new Error(`${outputVariable}: nothing written to ${outputFile}`);
   } finally {
+    // A failed run leaves no runner behind.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(workDir, { recursive: true, force: true });
   }
 }
