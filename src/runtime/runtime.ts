@@ -26,12 +26,13 @@ function detect(): RuntimeInfo {
 export const runtime: RuntimeInfo = detect();
 
 /**
- * CPU profile sampling interval. V8 (Node, Deno) samples at Go's 100 Hz;
- * JavaScriptCore (Bun) takes far fewer samples than asked at 100 Hz (4 in a
- * busy second, measured), so it keeps 1 kHz and its higher cost. What each
- * rate costs: docs/profiling.md#what-a-running-profile-costs.
+ * CPU profile sampling interval: Go's 100 Hz on every runtime. Bun 1.4.5's
+ * JavaScriptCore takes about 55 samples in a busy second at 100 Hz (earlier
+ * Bun took almost none, and the runner sampled Bun at 1 kHz, which cost a
+ * fresh runner 1.39x CPU per scrape against 1.08x at 100 Hz). What each rate
+ * costs: docs/profiling.md#what-a-running-profile-costs.
  */
-const DEFAULT_CPU_SAMPLING_INTERVAL_MICROS = runtime.name === 'bun' ? 1_000 : 10_000;
+const DEFAULT_CPU_SAMPLING_INTERVAL_MICROS = 10_000;
 
 /**
  * RUNNER_PPROF_CPU_HZ overrides the rate, so bench/profiler-overhead can
