@@ -1,6 +1,7 @@
 // What the kernel tells about a process under /proc/PID (Linux): its one-line
 // stat, its memory from status, its open descriptors and their limit.
-import { readdirSync, readFileSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 
 export interface ProcStat {
   /** R, S, D, Z (zombie), T, ... */
@@ -15,6 +16,32 @@ export interface ProcStat {
   readonly cpuTicks: number;
 }
 
+/**
+ * One buffer for every /proc read. A /proc file reports size 0, so
+ * readFileSync reads it in 64 KiB chunks: a 64 KiB allocation (and a copy)
+ * for a 300-byte stat line, on every scrape and for every process a /proc
+ * walk visits. The files read here are a few KiB at most; reads are synchronous,
+ * so nothing else uses the buffer meanwhile.
+ */
+const procBuffer = Buffer.allocUnsafe(16 * 1024);
+
+/** A /proc file's text (latin1); throws as readFileSync does (ENOENT, ESRCH when the process is gone). */
+function readProcFile(path: string): string {
+  const fd = openSync(path, 'r');
+  try {
+    let length = 0;
+    for (;;) {
+      const read = readSync(fd, procBuffer, length, procBuffer.length - length, null);
+      if (read === 0) return procBuffer.toString('latin1', 0, length);
+      length += read;
+      // Larger than any file read here should be: read it whole the ordinary way.
+      if (length === procBuffer.length) return readFileSync(path, 'latin1');
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** USER_HZ: the unit of /proc's CPU times; 100 on every Linux architecture in use. */
 export const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -23,7 +50,7 @@ let procMounted: boolean | undefined;
 function hasProc(): boolean {
   if (procMounted === undefined) {
     try {
-      readFileSync('/proc/self/stat');
+      readProcFile('/proc/self/stat');
       procMounted = true;
     } catch {
       procMounted = false;
@@ -36,7 +63,7 @@ function hasProc(): boolean {
 export function readProcStat(pid: number): ProcStat | undefined | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    text = readProcFile(`/proc/${pid}/stat`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ESRCH') return hasProc() ? undefined : null;
@@ -58,7 +85,7 @@ export function readProcStat(pid: number): ProcStat | undefined | null {
 /** A small /proc file's text; undefined when it cannot be read (the process is gone, no /proc). */
 function readProcText(path: string): string | undefined {
   try {
-    return readFileSync(path, 'latin1');
+    return readProcFile(path);
   } catch {
     return undefined;
   }
@@ -109,13 +136,25 @@ export function readOpenFilesLimit(pid: number | 'self'): number | undefined {
   return soft === undefined ? undefined : Number(soft);
 }
 
-/** Child pids of a process (Linux's /proc/PID/task/PID/children), empty when unknown. */
+/**
+ * Child pids of a process, empty when unknown. Linux lists children per
+ * thread (/proc/PID/task/TID/children), under the thread that forked them,
+ * so every thread is read: Deno spawns from a thread other than its main one.
+ */
 export function readChildren(pid: number): number[] {
+  let tasks: string[];
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim().split(' ').filter(Boolean).map(Number);
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
+  const children: number[] = [];
+  for (const task of tasks) {
+    for (const child of (readProcText(`/proc/${pid}/task/${task}/children`) ?? '').split(/\s+/)) {
+      if (/^\d+$/.test(child)) children.push(Number(child));
+    }
+  }
+  return children;
 }
 
 /** A process as it was seen: its pid and start time, so a reused pid is never taken for it. */
