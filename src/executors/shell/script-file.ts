@@ -8,18 +8,33 @@
 // stdin still gets the rest of the script: GitLab Runner's stdin semantics, without the per-byte
 // reads.
 //
-// The file holds the job's variables (secrets too): it is made with mode 0600 in the job's own
-// temporary directory (private, removed with the job, and by the next start should the runner
-// die) and unlinked before the script is written to it, so its content never has a name.
+// The file holds the job's variables (secrets too). It is made in memory where the system has
+// a tmpfs for that (/dev/shm), else in the job's own temporary directory (mode 0700, removed
+// with the job); with mode 0600, a random name and O_EXCL (a planted file or link makes it fail,
+// and the script then goes through a pipe as before); and it is unlinked before the script is
+// written to it, so the script never has a name anyone could open.
 import { Buffer } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-let count = 0;
+/** Memory-backed on Linux: the script does not reach a disk (unless swapped). */
+const SHARED_MEMORY = '/dev/shm';
 
-/** An fd of an unlinked file holding `script`, read from its start; the caller closes it. */
-export function openScriptFile(dir: string, script: string): number {
-  const path = join(dir, `stage-script-${process.pid}-${++count}`);
+/**
+ * An fd of an unlinked file holding `script`, read from its start, made in /dev/shm or else in
+ * `jobTempDir`; the caller closes it. Throws when neither takes it.
+ */
+export function openScriptFile(jobTempDir: string, script: string): number {
+  try {
+    return openIn(SHARED_MEMORY, script);
+  } catch {
+    return openIn(jobTempDir, script);
+  }
+}
+
+function openIn(dir: string, script: string): number {
+  const path = join(dir, `runner-stage-script-${randomBytes(8).toString('hex')}`);
   const fd = openSync(path, 'wx+', 0o600);
   try {
     unlinkSync(path);

@@ -146,7 +146,7 @@ class ShellEnvironment implements JobEnvironment {
     private readonly shellFound: { kind: ShellKind; path: string },
     private readonly settings: {
       workingDirectory: string;
-      /** Where a stage's script file is made (the job's temporary directory; script-file.ts). */
+      /** The job's temporary directory: a stage's script file is made there where /dev/shm cannot take it (script-file.ts). */
       scriptDir: string;
       graceMs: number;
       removed: readonly string[];
