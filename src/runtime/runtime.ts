@@ -57,9 +57,13 @@ export const cpuSamplingIntervalMicros: number = cpuSamplingInterval(process.env
  * (memchr, ~60 GB/s against ~3 GB/s for the TypedArray one); on Bun and Deno
  * the TypedArray method is the faster (Deno's Buffer.indexOf is JavaScript).
  */
+const TYPED_INDEX_OF = Uint8Array.prototype.indexOf;
+
 export const indexOfByte: (buf: Uint8Array, byte: number, from: number) => number = runtime.name === 'node'
   ? (buf, byte, from) => (Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)).indexOf(byte, from)
-  : (buf, byte, from) => buf.indexOf(byte, from);
+  // The TypedArray method called as such: a Buffer's own indexOf (the maskers pass Buffers) is Deno's JavaScript one,
+  // 184 against 418 MB/s for the maskers' six searches of a 64 KiB chunk of log (issue 17).
+  : (buf, byte, from) => TYPED_INDEX_OF.call(buf, byte, from);
 
 /** Architecture as the runtime reports it (`x64`, `arm64`, ...). */
 export const architecture: string = process.arch;

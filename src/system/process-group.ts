@@ -46,6 +46,11 @@ export interface GroupCommand {
   readonly argv0?: string | undefined;
   /** Written to the command's stdin, which is then closed; default: no stdin. */
   readonly stdin?: string | undefined;
+  /**
+   * Instead of `stdin`: an open fd the command reads its stdin from (a regular file: a shell reads its script
+   * from one in blocks, from a pipe a byte at a time). The caller keeps and closes it.
+   */
+  readonly stdinFd?: number | undefined;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   /**
@@ -168,7 +173,7 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
       cwd: options.cwd,
       env: { ...options.env },
       detached: true,
-      stdio: [options.stdin === undefined ? 'ignore' : 'pipe', ...(pipe ? [pipe.writeFd, pipe.writeFd] : ['pipe', 'pipe'] as const)],
+      stdio: [options.stdinFd ?? (options.stdin === undefined ? 'ignore' : 'pipe'), ...(pipe ? [pipe.writeFd, pipe.writeFd] : ['pipe', 'pipe'] as const)],
     });
   } catch (error) {
     if (pipe) { for (const fd of [pipe.readFd, pipe.writeFd]) closeSync(fd); }
@@ -213,7 +218,7 @@ export async function runInProcessGroup(options: GroupCommand): Promise<GroupRes
 
   output = pipe ? readNamedPipe(pipe, options.onOutput) : readStreams(child, options.onOutput);
   if (exitInfo !== undefined) output.wake();
-  if (options.stdin !== undefined && child.stdin) {
+  if (options.stdinFd === undefined && options.stdin !== undefined && child.stdin) {
     // A command that ends before reading all of it closes the pipe: that is its business, not an error of ours.
     child.stdin.on('error', () => undefined);
     child.stdin.end(options.stdin);

@@ -20,6 +20,8 @@ import { DEFAULT_PATH, detectShell } from './detect-shell.ts';
 import { cannotSwitchUsers, endProcessesOf, type JobUser, lookupUser, setprivArgs, setprivPath, UserLeases, watchForEscapees } from './job-user.ts';
 import { ResourceSampler } from './resources.ts';
 import { makeSharedParent, userDirectory } from './user-directories.ts';
+import { openScriptFile } from './script-file.ts';
+import { closeSync } from 'node:fs';
 
 export interface ShellExecutorOptions {
   /** Root of the build directories (CI_BUILDS_DIR); created if missing. */
@@ -91,6 +93,7 @@ export class ShellExecutor implements Executor {
     const keepProject = !disposable || this.options.keepBuildDir === true;
     return new ShellEnvironment(shell, {
       workingDirectory: resolve(this.options.workingDirectory ?? process.cwd()),
+      scriptDir: tempDir,
       graceMs: (this.options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS) * 1000,
       removed: keepProject ? [tempDir] : [tempDir, projectDir],
     });
@@ -119,6 +122,7 @@ export class ShellExecutor implements Executor {
       const keepProject = !disposable || this.options.keepBuildDir === true;
       return new ShellEnvironment(shell, {
         workingDirectory: this.buildsDir,
+        scriptDir: tempDir,
         graceMs: (this.options.killGraceSeconds ?? DEFAULT_KILL_GRACE_SECONDS) * 1000,
         removed: keepProject ? [tempDir] : [tempDir, projectDir],
         asUser: { user, setpriv, release: () => leases.release(name) },
@@ -140,7 +144,14 @@ class ShellEnvironment implements JobEnvironment {
 
   constructor(
     private readonly shellFound: { kind: ShellKind; path: string },
-    private readonly settings: { workingDirectory: string; graceMs: number; removed: readonly string[]; asUser?: AsUser },
+    private readonly settings: {
+      workingDirectory: string;
+      /** The job's temporary directory: a stage's script file is made there where /dev/shm cannot take it (script-file.ts). */
+      scriptDir: string;
+      graceMs: number;
+      removed: readonly string[];
+      asUser?: AsUser;
+    },
   ) {}
 
   get shell(): ShellKind {
@@ -155,6 +166,13 @@ class ShellEnvironment implements JobEnvironment {
 
   async run(command: StageCommand): Promise<StageOutcome> {
     let stopWatching = (): void => {};
+    // The script from a file, not a pipe (script-file.ts); where no file can be made, from a pipe as before.
+    let scriptFd: number | undefined;
+    try {
+      scriptFd = openScriptFile(this.settings.scriptDir, command.script);
+    } catch {
+      scriptFd = undefined;
+    }
     try {
       // Named `bash` (or `sh`) in its argv[0], so it calls itself that in its messages (`bash: line 9: ...`), as
       // GitLab Runner's, which starts it by name; spawned by its path, as on Deno a command spawned by name gets
@@ -167,6 +185,7 @@ class ShellEnvironment implements JobEnvironment {
           ? { command: this.shellFound.path, argv0: this.shellFound.kind, args: ['-l'] }
           : { command: asUser.setpriv, args: [...setprivArgs(asUser.user, [this.shellFound.kind, '-l'])] }),
         stdin: command.script,
+        stdinFd: scriptFd,
         cwd: this.settings.workingDirectory,
         env: asUser === undefined ? runnerEnvironment(this.shellFound.path) : userEnvironment(asUser.user, this.shellFound.path),
         timeoutMs: command.timeoutMs,
@@ -184,6 +203,7 @@ class ShellEnvironment implements JobEnvironment {
       if (asUser !== undefined) await endUserProcesses();
       return { outcome: result.outcome, exitCode: result.exitCode, signal: result.signal };
     } finally {
+      if (scriptFd !== undefined) closeSync(scriptFd);
       stopWatching();
       this.group = undefined;
       this.sampler.untrack();
