@@ -9,18 +9,11 @@
 // JavaScript has no readiness notification for such an fd, so it is polled:
 // it is read until a read comes back short (the pipe is empty), then read
 // again on the next turn of the event loop. Where that finds nothing (EAGAIN)
-// it waits, first for up to SPIN_MS when the last read found data (a writer
-// that is printing refills the pipe within microseconds, far sooner than a
-// timer fires), reading again after 16, 32, 64 ... us, each wait a sleep of
-// the thread (Atomics.wait, at most SLEEP_MS at a time, the event loop turning
-// in between) so the writer gets the CPU the wait gives up; then on timers of
-// 1, 2, 4 ... up to MAX_POLL_MS. Without the spin a job printing 64 MiB
-// through `yes | head` was read at 45-85 MB/s instead of 300-500; with a spin
-// of 0.25 ms only after a full pipe, and busy (turning the event loop), at
-// 50-75 MB/s on a loaded 2-core machine, where the writer often waits longer
-// than that for a CPU, and each 1 ms timer then let at most one pipeful
-// (64 KiB) through; with sleeps for up to 2 ms, 200-350 MB/s (issue 17,
-// docs/benchmarks.md). Polls that find
+// it waits, first by turning the event loop for up to SPIN_MS when the writer
+// has just filled the pipe (a fast writer refills its 64 KiB within
+// microseconds, far sooner than a timer fires; without this a 100 MiB job ran
+// at 45-85 MB/s instead of 300-500), reading again after 16, 32, 64 and 128
+// us; then on timers of 1, 2, 4 ... up to MAX_POLL_MS. Polls that find
 // nothing are kept few: each throws an error object, and a stream of those
 // costs memory too (40,000 of them raised Bun's peak RSS by 55 MiB), and an
 // idle poll costs up to 0.5 ms of CPU (Deno).
@@ -31,12 +24,8 @@ import { setImmediate } from 'node:timers';
 export const PIPE_READ_BYTES = 64 * 1024;
 /** At most this much is read in one turn of the event loop, so other work goes on. */
 const TURN_BYTES = 1024 * 1024;
-/** How long a pipe whose last read found data is polled without timers. */
-const SPIN_MS = 2;
-/** The longest sleep between two of those polls: the event loop turns between them. */
-const SLEEP_MS = 0.25;
-/** What Atomics.wait sleeps on (no one ever notifies it). */
-const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+/** How long a pipe that a fast writer has just filled is polled without timers. */
+const SPIN_MS = 0.25;
 /** The first wait of that spin; each following one is twice as long. */
 const FIRST_SPIN_WAIT_MS = 0.016;
 /** The longest wait between polls of an idle pipe: how late output after a silence may be seen. */
@@ -132,7 +121,7 @@ export class PipeReader {
     const now = performance.now();
     if (this.emptySince === undefined) {
       this.emptySince = now;
-      this.spin = this.sinceEmpty > 0;
+      this.spin = this.sinceEmpty >= this.buffer.length;
       this.spinWaitMs = FIRST_SPIN_WAIT_MS;
       this.pollMs = 0;
       this.sinceEmpty = 0;
@@ -143,14 +132,8 @@ export class PipeReader {
       this.spinWaitMs *= 2;
       const spinning = (): void => {
         if (generation !== this.generation) return;
-        const left = this.spinUntil - performance.now();
-        if (left <= 0) {
-          this.read();
-          return;
-        }
-        // A sleep, not a busy turn of the event loop: the writer may be waiting for this CPU.
-        Atomics.wait(SLEEPER, 0, 0, Math.min(left, SLEEP_MS));
-        setImmediate(spinning);
+        if (performance.now() >= this.spinUntil) this.read();
+        else setImmediate(spinning);
       };
       setImmediate(spinning);
       return;
