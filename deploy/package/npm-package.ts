@@ -46,11 +46,17 @@ The package is one bundled file with no dependencies. config.toml.example lists 
  * literal's raw text would differ, and String.raw is not used on one holding such a character.
  */
 export function wrappedBundle(bundle: string): string {
-  const ascii = bundle.replace(/^#!/, '//').replace(/[^\x00-\x7f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const ascii = bundle.replace(/^#!/, '//').replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return Module.wrap(ascii);
 }
 
-export async function buildNpmPackage(input: NpmPackageInput): Promise<void> {
+/** The package's wrapped bundle and the code cache of its training run, which Node's single executable carries too. */
+export interface TrainedBundle {
+  readonly bundle: string;
+  readonly codeCache: string;
+}
+
+export async function buildNpmPackage(input: NpmPackageInput): Promise<TrainedBundle> {
   const dir = join(input.workDir, 'package');
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'lib'), { recursive: true });
@@ -75,4 +81,5 @@ export async function buildNpmPackage(input: NpmPackageInput): Promise<void> {
   await trainingRun([process.execPath, join(dir, 'bin', 'runner.js')], 'RUNNER_WRITE_CODE_CACHE', join(dir, 'lib', 'runner.cjs.cache'));
   runCommand('npm', ['pack', '--silent', '--pack-destination', input.workDir], { cwd: dir });
   copyFileSync(join(input.workDir, `${NPM_PACKAGE_NAME}-${input.info.version}.tgz`), input.tarball);
+  return { bundle: join(dir, 'lib', 'runner.cjs'), codeCache: join(dir, 'lib', 'runner.cjs.cache') };
 }
