@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { releaseFiles } from '../../deploy/package/release-files.ts';
+import { DENO_FILES, releaseFiles } from '../../deploy/package/release-files.ts';
 import { runToExit } from './processes.ts';
 import { type RuntimeSpec, scriptArgs } from './runtimes.ts';
 
@@ -54,8 +54,8 @@ export async function startupSubjects(spec: RuntimeSpec, root: string, version: 
       break;
     case 'deno':
       await release(
-        files.denoBundle,
-        () => Promise.resolve({ label: 'bundle', command: [spec.bin, 'run', '-A', files.denoBundle], processBin: spec.bin, cli: true }),
+        join(files.denoDir, DENO_FILES.entry),
+        () => Promise.resolve({ label: 'bundle', command: [spec.bin, 'run', '-A', join(files.denoDir, DENO_FILES.entry)], processBin: spec.bin, cli: true }),
       );
       break;
   }

@@ -1,17 +1,19 @@
 // `npm run package`: builds every release artefact into release/ (docs/install.md):
 //   node dist/deploy/package/build-release.js [npm] [node] [bun] [deno] [deb]   (default: all)
-// The Debian package holds the Node executable, so `deb` builds `node` too.
+// The Debian package holds the Node executable, so `deb` builds `node` too; the Node executable
+// carries the npm package's bundle and code cache, so `node` builds `npm` too.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join, relative } from 'node:path';
 import { packageRoot, versionInfo } from '../../src/version.ts';
 import { bundle } from './bundle.ts';
 import { buildBunExecutable } from './bun-executable.ts';
 import { buildDebianPackage } from './debian-package.ts';
+import { buildDenoBundle } from './deno-bundle.ts';
 import { bundledPackageDirs, thirdPartyLicenses } from './licenses.ts';
 import { buildNodeExecutable } from './node-executable.ts';
-import { buildNpmPackage } from './npm-package.ts';
+import { buildNpmPackage, type TrainedBundle } from './npm-package.ts';
 import { releaseFiles } from './release-files.ts';
 import { runCommand } from './run-command.ts';
 
@@ -24,6 +26,7 @@ function chosen(argv: readonly string[]): Set<Artefact> {
   }
   const set = new Set((argv.length === 0 ? ARTEFACTS : argv) as readonly Artefact[]);
   if (set.has('deb')) set.add('node');
+  if (set.has('node')) set.add('npm');
   return set;
 }
 
@@ -53,15 +56,17 @@ async function main(): Promise<void> {
     copyFileSync(join(root, 'deploy', 'package', 'LICENSE'), join(files.dir, 'LICENSE'));
     writeFileSync(join(files.dir, 'THIRD-PARTY-LICENSES'), licenses);
     const made: string[] = [];
+    let trained: TrainedBundle | undefined;
     if (artefacts.has('npm')) {
-      await step(
+      trained = await step(
         'npm package',
         () => buildNpmPackage({ root, info, description, bundle: cjs, licenses, workDir: join(work, 'npm'), tarball: files.npmTarball }),
       );
       made.push(files.npmTarball);
     }
-    if (artefacts.has('node')) {
-      step('Node single executable', () => buildNodeExecutable(root, cjs, work, files.nodeExecutable));
+    if (artefacts.has('node') && trained !== undefined) {
+      const from = trained;
+      await step('Node single executable', () => buildNodeExecutable(root, info, from, work, files.nodeExecutable));
       made.push(files.nodeExecutable);
     }
     if (artefacts.has('bun')) {
@@ -69,10 +74,7 @@ async function main(): Promise<void> {
       made.push(files.bunExecutable);
     }
     if (artefacts.has('deno')) {
-      // The bundle's own #! line (cmd/runner.ts's, for Node) becomes Deno's.
-      writeFileSync(files.denoBundle, readFileSync(esm, 'utf8').replace(/^#!.*\n/, '#!/usr/bin/env -S deno run -A\n'));
-      chmodSync(files.denoBundle, 0o755);
-      made.push(files.denoBundle);
+      made.push(...await step('Deno bundle', () => buildDenoBundle(root, info, esm, files.denoDir)));
     }
     if (artefacts.has('deb')) {
       const help = runCommand(files.nodeExecutable, ['--help']);
@@ -82,9 +84,10 @@ async function main(): Promise<void> {
       );
       made.push(files.debianPackage);
     }
-    const sums = made.map((path) => `${createHash('sha256').update(readFileSync(path)).digest('hex')}  ${basename(path)}`);
+    // Paths relative to release/ (the Deno artefact is a directory): `sha256sum -c SHA256SUMS` there checks them all.
+    const sums = made.map((path) => `${createHash('sha256').update(readFileSync(path)).digest('hex')}  ${relative(files.dir, path)}`);
     writeFileSync(files.checksums, sums.join('\n') + '\n');
-    for (const path of made) console.log(`package: ${basename(path)}  ${(statSync(path).size / 1024 / 1024).toFixed(1)} MiB`);
+    for (const path of made) console.log(`package: ${relative(files.dir, path)}  ${(statSync(path).size / 1024 / 1024).toFixed(1)} MiB`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

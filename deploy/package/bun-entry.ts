@@ -7,7 +7,7 @@ import { helpAnswer } from '../../src/cli/help-answers.ts';
 const answer = helpAnswer(process.argv.slice(2));
 if (answer === undefined) {
   // @ts-expect-error -- the runner's bundle, written beside this entry when the release is built (bun-executable.ts)
-  await import('./runner.mjs');
+  await import('./main.mjs');
 } else {
   process.stdout.write(answer.text);
   process.exitCode = answer.code;

@@ -21,8 +21,8 @@ export async function buildBunExecutable(root: string, info: VersionInfo, esmBun
   const dir = join(workDir, 'bun');
   mkdirSync(dir, { recursive: true });
   const entry = join(dir, 'bun-entry.mjs');
-  copyFileSync(esmBundle, join(dir, 'runner.mjs'));
-  await bundle(root, 'esm', entry, info, { entry: join('deploy', 'package', 'bun-entry.ts'), external: ['./runner.mjs'] });
+  copyFileSync(esmBundle, join(dir, 'main.mjs'));
+  await bundle(root, 'esm', entry, info, { entry: join('deploy', 'package', 'bun-entry.ts'), external: ['./main.mjs'] });
   const compile = (order?: string): void => {
     runCommand(join(root, 'node_modules', '.bin', 'bun'), [
       'build',

@@ -3,14 +3,16 @@
 // built, with the build information written in). `--version` and the help texts are answered from
 // this small file alone (src/cli/help-answers.ts). Anything else runs the CommonJS bundle of the
 // runner (../lib/runner.cjs) through V8's code cache (../lib/runner.cjs.cache, made when the
-// package was built), so Node compiles almost none of the bundle at start. A cache V8 refuses
-// (another Node version) costs nothing but the time it would have saved; the bundle then compiles
-// as any script does.
-import { readFileSync, writeFileSync } from 'node:fs';
-import Module from 'node:module';
-import { dirname, join } from 'node:path';
-import { Script } from 'node:vm';
+// package was built; wrapped-bundle.ts).
+//
+// lib/runner.cjs is written by the package build already in CommonJS's function wrapper, without
+// a #! line, and ASCII only (npm-package.ts): it is read as latin1, which Node hands to V8 as one
+// string outside the JavaScript heap, and compiled as it is - no UTF-8 decoding, no copies for
+// the #! line or the wrapper (each 1.2 MiB, and garbage the start's scavenges then had to walk).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { helpAnswer } from '../../src/cli/help-answers.ts';
+import { runWrappedBundle } from './wrapped-bundle.ts';
 
 function runBundle(): void {
   // This file is bin/runner.js of the package once bundled (CommonJS: __dirname is bin/).
@@ -21,20 +23,7 @@ function runBundle(): void {
   } catch {
     cachedData = undefined;
   }
-  // The bundle keeps cmd/runner.ts's #! line, which a script given to V8 directly may not start with.
-  const source = readFileSync(bundlePath, 'utf8').replace(/^#!/, '//');
-  const script = new Script(Module.wrap(source), { filename: bundlePath, cachedData });
-
-  // The package build runs the runner once with this set, and keeps what V8 compiled by the end.
-  const cacheOut = process.env['RUNNER_WRITE_CODE_CACHE'];
-  if (cacheOut) {
-    delete process.env['RUNNER_WRITE_CODE_CACHE'];
-    process.on('exit', () => writeFileSync(cacheOut, script.createCachedData()));
-  }
-
-  const module = { exports: {}, filename: bundlePath, id: bundlePath };
-  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
-  wrapper(module.exports, Module.createRequire(bundlePath), module, bundlePath, dirname(bundlePath));
+  runWrappedBundle(readFileSync(bundlePath, 'latin1'), cachedData, bundlePath);
 }
 
 const answer = helpAnswer(process.argv.slice(2));

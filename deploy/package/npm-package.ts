@@ -2,7 +2,8 @@
 // dependencies - bin/runner.js (npm-bin.ts, bundled) answers --version and --help itself and runs
 // lib/runner.cjs, the bundle of the runner and every runtime dependency, through the V8 code cache
 // made here.
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
 import { join } from 'node:path';
 import type { VersionInfo } from '../../src/version.ts';
 import { bundle } from './bundle.ts';
@@ -36,13 +37,32 @@ The package is one bundled file with no dependencies. config.toml.example lists 
 `;
 }
 
-export async function buildNpmPackage(input: NpmPackageInput): Promise<void> {
+/**
+ * lib/runner.cjs as bin/runner.js compiles it (npm-bin.ts): the CommonJS bundle inside Node's
+ * module wrapper, its #! line (cmd/runner.ts's) made a comment, and every character beyond ASCII
+ * written as a \u escape, so that reading the file as latin1 gives the same program. esbuild
+ * escapes them in strings but not in regular expression literals (go-duration.ts's `µs`); a
+ * `\uXXXX` means the same character there, in a string and in an identifier. Only a template
+ * literal's raw text would differ, and String.raw is not used on one holding such a character.
+ */
+export function wrappedBundle(bundle: string): string {
+  const ascii = bundle.replace(/^#!/, '//').replace(/[\u0080-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return Module.wrap(ascii);
+}
+
+/** The package's wrapped bundle and the code cache of its training run, which Node's single executable carries too. */
+export interface TrainedBundle {
+  readonly bundle: string;
+  readonly codeCache: string;
+}
+
+export async function buildNpmPackage(input: NpmPackageInput): Promise<TrainedBundle> {
   const dir = join(input.workDir, 'package');
   mkdirSync(join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'lib'), { recursive: true });
   await bundle(input.root, 'cjs', join(dir, 'bin', 'runner.js'), input.info, { entry: join('deploy', 'package', 'npm-bin.ts') });
   chmodSync(join(dir, 'bin', 'runner.js'), 0o755);
-  copyFileSync(input.bundle, join(dir, 'lib', 'runner.cjs'));
+  writeFileSync(join(dir, 'lib', 'runner.cjs'), wrappedBundle(readFileSync(input.bundle, 'utf8')));
   copyFileSync(join(input.root, 'config.toml.example'), join(dir, 'config.toml.example'));
   copyFileSync(join(input.root, 'deploy', 'package', 'LICENSE'), join(dir, 'LICENSE'));
   writeFileSync(join(dir, 'THIRD-PARTY-LICENSES'), input.licenses);
@@ -61,4 +81,5 @@ export async function buildNpmPackage(input: NpmPackageInput): Promise<void> {
   await trainingRun([process.execPath, join(dir, 'bin', 'runner.js')], 'RUNNER_WRITE_CODE_CACHE', join(dir, 'lib', 'runner.cjs.cache'));
   runCommand('npm', ['pack', '--silent', '--pack-destination', input.workDir], { cwd: dir });
   copyFileSync(join(input.workDir, `${NPM_PACKAGE_NAME}-${input.info.version}.tgz`), input.tarball);
+  return { bundle: join(dir, 'lib', 'runner.cjs'), codeCache: join(dir, 'lib', 'runner.cjs.cache') };
 }

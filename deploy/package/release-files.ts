@@ -6,6 +6,9 @@ export const NPM_PACKAGE_NAME = 'ci-runner-agent';
 /** The Debian package's name (the command it installs is still `runner`). */
 export const DEBIAN_PACKAGE_NAME = 'ci-runner-agent';
 
+/** The files in the Deno artefact's directory: the entry `deno run` starts, and the bundle it imports. */
+export const DENO_FILES = { entry: 'runner.mjs', main: 'main.mjs' } as const;
+
 export interface ReleaseFiles {
   readonly dir: string;
   /** `npm install -g` this: the runner for Node, one bundled file and its code cache. */
@@ -14,8 +17,11 @@ export interface ReleaseFiles {
   readonly nodeExecutable: string;
   /** Bun's compiled executable (bytecode): Bun and the runner in one file. */
   readonly bunExecutable: string;
-  /** The ES module bundle `deno run -A` runs (deno compile cannot be built here: docs/install.md). */
-  readonly denoBundle: string;
+  /**
+   * The directory `deno run -A DIR/runner.mjs` runs from: a small entry and the ES module bundle it
+   * imports (deno-bundle.ts; deno compile cannot be built here: docs/install.md).
+   */
+  readonly denoDir: string;
   /** The Debian package: the Node executable, the systemd unit, a commented config.toml. */
   readonly debianPackage: string;
   readonly checksums: string;
@@ -40,7 +46,7 @@ export function releaseFiles(root: string, version: string, arch: string = proce
     npmTarball: join(dir, `${NPM_PACKAGE_NAME}-${version}.tgz`),
     nodeExecutable: join(dir, `runner-${version}-linux-${arch}-node`),
     bunExecutable: join(dir, `runner-${version}-linux-${arch}-bun`),
-    denoBundle: join(dir, `runner-${version}-deno.mjs`),
+    denoDir: join(dir, `runner-${version}-deno`),
     debianPackage: join(dir, `${DEBIAN_PACKAGE_NAME}_${version}_${debianArchitecture(arch)}.deb`),
     checksums: join(dir, 'SHA256SUMS'),
   };

@@ -1,51 +1,21 @@
-// `--version` and the `--help` texts, answered from this module, help.ts and the build
-// information alone. main() answers through it, and so do the release artefacts' entry points
-// before they load the runner's bundle (issue 17: `runner --version` as fast as the bare runtime),
-// so every artefact prints the same text.
+// `--version` and the `--help` texts on the runtime the runner runs on, answered from this module,
+// help-answers-for.ts, help.ts and the build information alone. main() answers through it, and so
+// do the release artefacts' entry points before they load the runner's bundle (issue 17: `runner
+// --version` as fast as the bare runtime), so every artefact prints the same text.
 import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
-import { versionInfo } from '../version.ts';
-import { CANCEL_HELP, LIST_HELP, MAIN_HELP, RUN_HELP, SUBMIT_HELP, VERIFY_HELP } from './help.ts';
+import { EXIT_USAGE, type HelpAnswer, helpAnswerFor, type Platform, versionTextFor } from './help-answers-for.ts';
 
-/** Exit code of bad usage or bad input (main.ts's other codes: 0 ok, 1 the runner failed). */
-export const EXIT_USAGE = 2;
+export { EXIT_USAGE, type HelpAnswer };
 
-const COMMAND_HELP: Readonly<Record<string, string>> = {
-  run: RUN_HELP,
-  submit: SUBMIT_HELP,
-  list: LIST_HELP,
-  cancel: CANCEL_HELP,
-  verify: VERIFY_HELP,
-};
+function here(): Platform {
+  return { runtime: `${runtime.name} ${runtime.version}`, os: operatingSystem, arch: architecture };
+}
 
 export function versionText(): string {
-  return [
-    `${versionInfo.name} ${versionInfo.version}`,
-    `Git revision: ${versionInfo.revision}`,
-    `Git branch:   ${versionInfo.branch}`,
-    `Built:        ${versionInfo.builtAt}`,
-    `Runtime:      ${runtime.name} ${runtime.version}`,
-    `OS/Arch:      ${operatingSystem}/${architecture}`,
-  ].join('\n') + '\n';
+  return versionTextFor(here());
 }
 
-export interface HelpAnswer {
-  /** What goes to stdout. */
-  readonly text: string;
-  readonly code: number;
-}
-
-/**
- * The answer to a command line that asks for nothing but the version or a help text, or
- * undefined for every other one (which main() parses in full): no command (the main help, exit
- * 2), `--help`/`-h`/`help` with anything after it, `--version`/`-v`/`version` alone, and
- * `COMMAND --help` or `COMMAND -h` alone.
- */
+/** See helpAnswerFor: the answer to a command line that asks only for the version or a help text, else undefined. */
 export function helpAnswer(argv: readonly string[]): HelpAnswer | undefined {
-  const [command, ...rest] = argv;
-  if (command === undefined) return { text: MAIN_HELP, code: EXIT_USAGE };
-  if (command === '--help' || command === '-h' || command === 'help') return { text: MAIN_HELP, code: 0 };
-  if ((command === '--version' || command === '-v' || command === 'version') && rest.length === 0) return { text: versionText(), code: 0 };
-  const help = Object.hasOwn(COMMAND_HELP, command) ? COMMAND_HELP[command] : undefined;
-  if (help !== undefined && rest.length === 1 && (rest[0] === '--help' || rest[0] === '-h')) return { text: help, code: 0 };
-  return undefined;
+  return helpAnswerFor(argv, here);
 }

@@ -5,12 +5,12 @@
 // so; `npm test` packages first.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
 import { packageRoot } from '../../src/version.ts';
-import { releaseFiles } from '../../deploy/package/release-files.ts';
+import { DENO_FILES, releaseFiles } from '../../deploy/package/release-files.ts';
 import { runCli } from '../support/runner-process.ts';
 import { hasCommand, skipUnless } from '../support/tools.ts';
 import { setup, smokeTest } from './release/smoke.ts';
@@ -57,44 +57,83 @@ test('npm package: installs with npm alone, no dependencies, `runner` on PATH pa
   const env = { PATH: `${bin}:${process.env['PATH'] ?? ''}` };
   await smokeTest({ command: ['runner'], workDir: workDir('npm'), env }, version);
 
-  // --version and the help texts come from bin/runner.js alone (issue 17): they answer the same with the bundle gone, `run` does not.
+  // --version and the help texts come from bin/runner.js alone (issue 17).
   const options = { command: ['runner'] as [string], env };
+  const bundle = join(installed, 'lib', 'runner.cjs');
+  await answersWithout(bundle, options, /runner\.cjs/);
+
+  // V8 takes the code cache of the package's training run (RUNNER_DEBUG names a refused one), and says so when it does not.
+  const cache = `${bundle}.cache`;
+  assert.doesNotMatch((await loadOnly(options)).stderr, CACHE_REFUSED);
+  renameSync(cache, `${cache}.away`);
+  try {
+    writeFileSync(cache, readFileSync(`${cache}.away`).subarray(0, 4096));
+    assert.match((await loadOnly(options)).stderr, CACHE_REFUSED);
+  } finally {
+    renameSync(`${cache}.away`, cache);
+  }
+});
+
+/**
+ * `--version` and the help texts of an artefact answer the same with `bundle` (the runner's) gone,
+ * and `run` fails naming it: they come from the artefact's small entry alone. Returns the answers.
+ */
+async function answersWithout(bundle: string, options: { command: [string, ...string[]]; env?: Record<string, string> }, named: RegExp): Promise<string[]> {
   const answers = async (): Promise<string[]> => {
     const results = await Promise.all([['--version'], ['--help'], ['run', '--help']].map((args) => runCli(args, options)));
     for (const result of results) assert.equal(result.code, 0, result.stderr);
     return results.map((result) => result.stdout);
   };
   const withBundle = await answers();
-  const bundle = join(installed, 'lib', 'runner.cjs');
   renameSync(bundle, `${bundle}.away`);
   try {
     assert.deepEqual(await answers(), withBundle);
     const run = await runCli(['run', '--metrics-server', ''], options);
     assert.notEqual(run.code, 0, 'run needs the bundle');
-    assert.match(run.stderr, /runner\.cjs/);
+    assert.match(run.stderr, named);
   } finally {
     renameSync(`${bundle}.away`, bundle);
   }
-});
+  return withBundle;
+}
+
+const CACHE_REFUSED = /V8 refused the code cache/;
+
+/** A command that loads the runner's bundle and exits at once (a config file that is not there), with RUNNER_DEBUG set. */
+async function loadOnly(options: { command: [string, ...string[]]; env?: Record<string, string> }): Promise<{ stderr: string }> {
+  const result = await runCli(['verify', '--config', '/nonexistent/config.toml'], { ...options, env: { ...options.env, RUNNER_DEBUG: '1' } });
+  assert.equal(result.code, 2, result.stderr);
+  return result;
+}
 
 test('Node single executable passes the smoke test', { skip: onRuntime('node') || skipWithout(files.nodeExecutable) || NO_GO }, async () => {
   const executable = join(workDir('node-bin'), 'runner');
   copyFileSync(files.nodeExecutable, executable);
   statSync(executable);
   await smokeTest({ command: [executable], workDir: workDir('node') }, version);
+  // It carries the npm package's bundle and code cache, which V8 takes here too.
+  assert.doesNotMatch((await loadOnly({ command: [executable] })).stderr, CACHE_REFUSED);
 });
 
 test('Bun executable passes the smoke test', { skip: onRuntime('bun') || skipWithout(files.bunExecutable) || NO_GO }, async () => {
   await smokeTest({ command: [files.bunExecutable], workDir: workDir('bun') }, version);
 });
 
-test('Deno bundle, alone in a directory, passes the smoke test under deno run', {
-  skip: onRuntime('deno') || skipWithout(files.denoBundle) || NO_GO,
+test('Deno bundle, its directory alone, passes the smoke test under deno run', {
+  skip: onRuntime('deno') || skipWithout(files.denoDir) || NO_GO,
 }, async () => {
   // Away from the repository: nothing of node_modules or deno.json may help it.
-  const bundle = join(workDir('deno-bin'), 'runner.mjs');
-  copyFileSync(files.denoBundle, bundle);
-  await smokeTest({ command: [process.execPath, 'run', '-A', bundle], workDir: workDir('deno') }, version);
+  const installed = workDir('deno-bin');
+  for (const name of Object.values(DENO_FILES)) copyFileSync(join(files.denoDir, name), join(installed, name));
+  const entry = join(installed, DENO_FILES.entry);
+  await smokeTest({ command: [process.execPath, 'run', '-A', entry], workDir: workDir('deno') }, version);
+
+  // --version and the help texts come from the small entry alone (issue 17).
+  const main = join(installed, DENO_FILES.main);
+  const [versionText] = await answersWithout(main, { command: [process.execPath, 'run', '-A', entry] }, /main\.mjs/);
+  // The entry names the runtime and platform from Deno's globals: as the runner itself does from Node's process.
+  const runner = await runCli(['--version'], { command: [process.execPath, 'run', '-A', main] });
+  assert.equal(versionText, runner.stdout, runner.stderr);
 });
 
 const NOT_ROOT = process.getuid?.() === 0 ? false : 'installing a Debian package needs root';
