@@ -9,14 +9,16 @@
 //   (a) no-pprof   `runner run --metrics-server 127.0.0.1:0 --no-pprof`: the reference.
 //   (b) heap       the default: V8 in-use heap sampling from process start on Node and Deno
 //                  (Bun has none: there (b)/(a) is the noise level).
+//   (s) side by side  (a) and (b) started together and loaded at the same time, each by its own
+//                  clients, over the same window: other work on the machine hits both alike.
 //   (c) per rate   (b) plus a CPU profile (GET /debug/pprof/profile?seconds=N) held open from
 //                  before the load starts: a runner profiled from its first scrape on.
 //   (w) per rate   (b) warmed by 10 s of load, then three windows in the same process: profile
 //                  off, on, off. on / mean(off) is the cost on a runner whose code is compiled.
-// Heap sampling on vs off is (b)/(a); a CPU profile running vs not is (c)/(b) and (w) on/off.
+// Heap sampling on vs off is (b)/(a) and (s) on/off; a CPU profile running vs not is (c)/(b) and (w) on/off.
 // Every window is also cut into 1 s slices, and the report gives the ratio per slice (median
 // over rounds): whether the cost decays over the profile's life.
-// The measurements are interleaved (a, b, c, w, a, b, ...) over `--rounds` rounds (default 10),
+// The measurements are interleaved (a, b, s, c, w, a, b, ...) over `--rounds` rounds (default 10),
 // because the machine this was written for has 2 cores shared with the load generator and
 // others. `--hz 1,100` measures (c) and (w) at each rate (RUNNER_PPROF_CPU_HZ); by default at the
 // runner's own rate.
@@ -38,6 +40,7 @@ import {
   measureFresh,
   type Measurement,
   type MeasureOptions,
+  measureSideBySide,
   measureWarm,
   PROFILE_MARGIN_SECONDS,
   WARM_PROCESS_SECONDS,
@@ -142,6 +145,8 @@ async function benchRuntime(spec: RuntimeSpec, root: string, options: Options): 
       process.stderr.write(` (a) ${perMs(a)}`);
       const b = await measureFresh(spec, root, true, false, base);
       process.stderr.write(` (b) ${perMs(b)}`);
+      const s = await measureSideBySide(spec, root, base);
+      process.stderr.write(` (s) ${perMs(s.off)}/${perMs(s.on)}`);
       const c = new Map<string, Measurement>();
       const w = new Map<string, Measurement>();
       for (const hz of options.rates) {
@@ -152,7 +157,7 @@ async function benchRuntime(spec: RuntimeSpec, root: string, options: Options): 
         process.stderr.write(` (w ${label}) ${perMs(w.get(label)!)}`);
       }
       process.stderr.write('\n');
-      result.rounds.push({ a, b, c, w });
+      result.rounds.push({ a, b, s, c, w });
     }
   } catch (err) {
     process.stderr.write(' FAILED\n');
@@ -169,7 +174,7 @@ async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const root = packageRoot();
   const specs = options.runtimes.map((name) => specFor(name, root));
-  const perRound = 2 * (WARMUP_SECONDS + options.seconds + 1.5) +
+  const perRound = 3 * (WARMUP_SECONDS + options.seconds + 1.5) +
     options.rates.length * (WARMUP_SECONDS + options.seconds + 2 + WARM_PROCESS_SECONDS + 3 * options.seconds + 2);
   process.stderr.write(
     `bench: ${options.rounds} round(s) for ${options.runtimes.join(', ')} at ${options.rates.map(rateLabel).join(', ')}, ${options.clients} client(s), ` +
@@ -186,7 +191,7 @@ async function main(): Promise<number> {
     }  (cwd ${root})`,
   );
   lines.push(
-    `settings: ${options.rounds} round(s), measurements interleaved a, b, then c and w per rate, a runner started for each; ` +
+    `settings: ${options.rounds} round(s), measurements interleaved a, b, s, then c and w per rate, a runner started for each; ` +
       `${options.clients} keep-alive client(s) in a closed GET /metrics loop; runner CPU from /proc/PID/stat; ` +
       'ratios are per round, summarised as median [min-max]',
   );

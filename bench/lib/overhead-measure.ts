@@ -2,9 +2,13 @@
 // in a closed loop, and its CPU time and scrapes counted over a window cut into 1 s slices, so the
 // report can show whether a cost decays over the profile's life.
 //
-// Two kinds:
+// Three kinds:
 //   fresh   a new runner; the CPU profile (if any) starts before the load does, as when a runner
 //           is profiled soon after it started. One window after a warm-up.
+//   side by side  two fresh runners, --no-pprof and the default, loaded at the same time by their
+//           own clients and measured over the same window: whatever else the machine runs hits
+//           both alike, so their ratio holds on a busy machine where runners measured one after
+//           the other differ by more than the heap sampler costs.
 //   warm    a new runner warmed by WARM_PROCESS_SECONDS of load first, then three windows in the
 //           same process: profile off, on, off. The on window against the mean of the two off
 //           windows is the cost of profiling a process whose code is already compiled.
@@ -126,6 +130,27 @@ export async function measureFresh(spec: RuntimeSpec, root: string, pprof: boole
       profile?.abort();
     }
   });
+}
+
+/** Two fresh runners side by side, --no-pprof and the default (heap sampling), over the same window. */
+export async function measureSideBySide(spec: RuntimeSpec, root: string, options: MeasureOptions): Promise<{ off: Measurement; on: Measurement }> {
+  let on: Measurement | undefined;
+  let onWindow: Window | undefined;
+  const off = await withRunner(spec, root, true, options, async (offRunner, offLoad) => {
+    let offWindow: Window | undefined;
+    on = await withRunner(spec, root, false, options, async (onRunner, onLoad) => {
+      offLoad.start();
+      onLoad.start();
+      await sleep(WARMUP_SECONDS * 1000);
+      [offWindow, onWindow] = await Promise.all([
+        window(offRunner.process, offLoad, options.seconds, undefined),
+        window(onRunner.process, onLoad, options.seconds, undefined),
+      ]);
+      return [onWindow];
+    });
+    return [offWindow!];
+  });
+  return { off, on: on! };
 }
 
 /** A warm runner (default profiling): windows with the CPU profile off, on, off, in one process. */

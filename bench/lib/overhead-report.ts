@@ -12,10 +12,14 @@ const TARGET_CPU_PROFILE = 1.05;
 /** Above this much CPU use by other processes during a window, the report warns about interference. */
 const OTHER_CPU_WARN_SHARE = 0.2;
 
-/** One round: (a) no-pprof, (b) heap, then per rate (c) a fresh profiled runner and (w) a warm one. */
+/**
+ * One round: (a) no-pprof, (b) heap, (s) the two side by side, then per rate (c) a fresh profiled
+ * runner and (w) a warm one.
+ */
 export interface Round {
   a: Measurement;
   b: Measurement;
+  s: { off: Measurement; on: Measurement };
   c: Map<string, Measurement>;
   w: Map<string, Measurement>;
 }
@@ -60,6 +64,7 @@ export function reportRuntime(input: ReportInput): string[] {
   lines.push(`== ${input.runtime} ${input.version}: ${rounds.length} complete round(s)`);
   lines.push(`   (a) no-pprof  ${input.commands.noPprof}`);
   lines.push(`   (b) ${label('heap')}  ${input.commands.pprof}`);
+  lines.push(`   (s) (a) and (b) side by side: started together, loaded at the same time by ${input.clients} client(s) each, the same window`);
   lines.push(
     `   (c) the same plus a CPU profile held open from before the load (fresh runner, profiled from its first scrape), ` +
       `${input.warmupSeconds} s warm-up then ${input.seconds} s measured`,
@@ -75,7 +80,15 @@ export function reportRuntime(input: ReportInput): string[] {
   // Throughput and CPU per scrape, every measurement of every round.
   const header = ['round', '(a) /s', '(b) /s', ...rates.flatMap((r) => [`(c) ${r} /s`, `(w) ${r} off/on/off /s`])];
   const t: string[][] = [header];
-  const c: string[][] = [['round', '(a) us/scrape', '(b)', '(b)/(a)', ...rates.flatMap((r) => [`(c) ${r}`, '(c)/(b)', `(w) ${r} off/on/off`, 'on/off'])]];
+  const c: string[][] = [[
+    'round',
+    '(a) us/scrape',
+    '(b)',
+    '(b)/(a)',
+    '(s) off/on',
+    'on/off',
+    ...rates.flatMap((r) => [`(c) ${r}`, '(c)/(b)', `(w) ${r} off/on/off`, 'on/off']),
+  ]];
   rounds.forEach((round, i) => {
     t.push([
       String(i + 1),
@@ -88,6 +101,8 @@ export function reportRuntime(input: ReportInput): string[] {
       fmtMicros(cpu(only(round.a))),
       fmtMicros(cpu(only(round.b))),
       fmtRatio(cpu(only(round.b)) / cpu(only(round.a))),
+      `${fmtMicros(cpu(only(round.s.off)))}/${fmtMicros(cpu(only(round.s.on)))}`,
+      fmtRatio(cpu(only(round.s.on)) / cpu(only(round.s.off))),
       ...rates.flatMap((r) => {
         const w = round.w.get(r)!;
         return [
@@ -108,6 +123,16 @@ export function reportRuntime(input: ReportInput): string[] {
   lines.push(
     `   heap sampling on vs off, (b)/(a): CPU/scrape ${summary(heapCpu)}, throughput ${summary(heapThr)}; target CPU/scrape <= ${TARGET_HEAP}x` +
       (input.runtime === 'bun' ? ' (Bun has no heap sampling: this is the noise level)' : ''),
+  );
+  const sideCpu = rounds.map((r) => cpu(only(r.s.on)) / cpu(only(r.s.off)));
+  const sideThr = rounds.map((r) => thr(only(r.s.on)) / thr(only(r.s.off)));
+  lines.push(
+    `   heap sampling on vs off side by side, (s): CPU/scrape ${summary(sideCpu)}, throughput ${summary(sideThr)}; target CPU/scrape <= ${TARGET_HEAP}x` +
+      (input.runtime === 'bun' ? ' (the noise level on Bun)' : ''),
+  );
+  const sideSlices = sliceRatios(rounds.map((r) => [only(r.s.on).sliceCpuMicrosPerScrape, only(r.s.off).sliceCpuMicrosPerScrape]));
+  lines.push(
+    `     by second of the runners' load (median over rounds): ${sideSlices.map((x, i) => `${i + 1 + input.warmupSeconds}s ${fmtRatio(x)}`).join(', ')}`,
   );
   for (const rate of rates) {
     const fresh = rounds.map((r) => cpu(only(r.c.get(rate)!)) / cpu(only(r.b)));
@@ -142,11 +167,13 @@ export function reportRuntime(input: ReportInput): string[] {
 
 function notes(input: ReportInput): string[] {
   const notes: string[] = [];
-  const all: Measurement[] = input.rounds.flatMap((r) => [r.a, r.b, ...r.c.values(), ...r.w.values()]);
+  const all: Measurement[] = input.rounds.flatMap((r) => [r.a, r.b, r.s.off, r.s.on, ...r.c.values(), ...r.w.values()]);
   const said = [...new Set(all.map((m) => m.profilingLine || '(no "Profiling ..." log line)'))];
   notes.push(`runner logged: ${said.join(' | ')}`);
   for (const check of new Set(all.map((m) => m.processCheck))) notes.push(check);
-  const windows = all.flatMap((m) => m.windows);
+  // CPU shares from the runners measured alone: in a side-by-side window the other runner is
+  // "other processes" and the client drives both.
+  const windows = input.rounds.flatMap((r) => [r.a, r.b, ...r.c.values(), ...r.w.values()]).flatMap((m) => m.windows);
   const conns = all.map((m) => m.connections);
   notes.push(
     `keep-alive: ${Math.min(...conns)}-${Math.max(...conns)} connection(s) per measurement for ${input.clients} client(s); ` +
