@@ -1,7 +1,7 @@
 // Runs one job handed out by a source: its log goes to the source as it is
 // produced, then its result.
 import { resolve } from 'node:path';
-import { type JobSlot, runBuild } from '../build/build.ts';
+import type { JobSlot } from '../build/build.ts';
 import type { RunnerConfig } from '../config/types.ts';
 import type { Executor } from '../job/executor.ts';
 import type { JobTrace } from '../job/job-trace.ts';
@@ -29,6 +29,14 @@ export interface JobPlace {
 }
 
 export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, executor: Executor, place: JobPlace, hooks: JobHooks): Promise<JobResult> {
+  // The job engine (stages, artifacts, caches, zip) loads with the first job, not at start (issue 17).
+  let runBuild: typeof import('../build/build.ts').runBuild;
+  try {
+    ({ runBuild } = await import('../build/build.ts'));
+  } catch (error) {
+    // Its files replaced or removed under a running runner: the job still ends upstream, as failed.
+    return await failBeforeStart(sourceJob, 'cannot load the job engine', error);
+  }
   let sink: LogSink;
   try {
     sink = await sourceJob.begin({
@@ -40,9 +48,7 @@ export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, e
     });
   } catch (error) {
     // Not even a log: the job is still finished upstream, as failed, so it is not left claimed.
-    const result = systemFailureResult(`cannot start the job's log: ${error instanceof Error ? error.message : String(error)}`);
-    await sourceJob.finish(result);
-    return result;
+    return await failBeforeStart(sourceJob, "cannot start the job's log", error);
   }
   const result = await runBuild(sourceJob.job, {
     executor,
@@ -68,6 +74,13 @@ export async function runSourceJob(runner: RunnerConfig, sourceJob: SourceJob, e
     forceSignal: hooks.force.signal,
     killSignal: hooks.kill.signal,
   });
+  await sourceJob.finish(result);
+  return result;
+}
+
+/** Ends a job that could not start as a system failure, so it is not left claimed upstream. */
+async function failBeforeStart(sourceJob: SourceJob, what: string, error: unknown): Promise<JobResult> {
+  const result = systemFailureResult(`${what}: ${error instanceof Error ? error.message : String(error)}`);
   await sourceJob.finish(result);
   return result;
 }

@@ -3,9 +3,12 @@
 // those. Node only: Bun and Deno have no module hooks to trace loads with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runtime } from '../../src/runtime/runtime.ts';
-import { runCli, RUNNER_ENTRY } from '../support/runner-process.ts';
+import { READY, runCli, RUNNER_ENTRY, startProcess } from '../support/runner-process.ts';
 
 const TRACE = fileURLToPath(new URL('../support/module-load-trace.js', import.meta.url));
 const NOT_NODE = runtime.name === 'node' ? false : "module hooks are Node's (no counterpart on Bun and Deno)";
@@ -34,4 +37,24 @@ test('the trace sees the heavy modules where the run command loads them (the che
   const loaded = result.stderr.split('\n').filter((line) => line.startsWith('LOADED ')).map((line) => line.slice('LOADED '.length));
   assert.ok(loaded.some((url) => /\/src\/server\//.test(url) && HEAVY.test(url)), loaded.join('\n'));
   assert.ok(loaded.some((url) => url.includes('@opentelemetry')), loaded.join('\n'));
+});
+
+/** The job engine: stages, logs, artifacts, caches and the zip libraries. */
+const JOB_ENGINE = /\/src\/(build|trace|artifacts|cache)\/|\/yazl\/|\/yauzl\//;
+
+test('runner run loads the job engine with its first job, not at start', { skip: NOT_NODE }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-lazy-'));
+  const runner = await startProcess(['run', '--working-directory', dir], READY, { command: [process.execPath, '--import', TRACE, RUNNER_ENTRY] });
+  try {
+    const loaded = (): string[] => runner.logs().split('\n').filter((line) => line.startsWith('LOADED ')).map((line) => line.slice('LOADED '.length));
+    assert.ok(loaded().some((url) => url.includes('/src/agent/')), 'the trace sees the agent');
+    assert.deepEqual(loaded().filter((url) => JOB_ENGINE.test(url)), [], 'nothing of the job engine before a job');
+    writeFileSync(join(dir, 'job.toml'), 'name = "lazy"\nscript = ["true"]\n');
+    const submitted = await runCli(['submit', '--wait', '--working-directory', dir, join(dir, 'job.toml')]);
+    assert.equal(submitted.code, 0, submitted.stderr);
+    assert.ok(loaded().some((url) => url.endsWith('/src/build/build.js')), 'the first job loaded it');
+  } finally {
+    await runner.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
