@@ -5,11 +5,11 @@
 // JavaScript frame of their own (new Map(), Array.prototype.sort, ...) count for their caller.
 // Two cases: the default set, and +10k series (ten counters of 1000 series, as bench/scrape.ts).
 //
-//   npm run build:bench && node dist/bench/scrape-allocation-sites.js [--sdk-prototype] [--openmetrics]
+//   npm run build:bench && node dist/bench/scrape-allocation-sites.js [--stock-sdk] [--openmetrics]
 //
 // --openmetrics: the scrapes write OpenMetrics (`openMetrics()`, what a Prometheus server asks for).
-// --sdk-prototype first applies bench/lib/sdk-collection-prototype.ts, the change to the SDK's
-// collection proposed upstream, to show what it would save. Node only: Bun has no allocation
+// --stock-sdk keeps the SDK as shipped, without the runner's leaner collection
+// (src/telemetry/sdk-collection.ts), to show what that saves. Node only: Bun has no allocation
 // sampling, and Deno's node:inspector has no heap profiler. Figures only, never pass or fail.
 
 import { Session } from 'node:inspector/promises';
@@ -17,12 +17,12 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/version.ts';
 import { runtime } from '../src/runtime/runtime.ts';
-import { applySdkCollectionPrototype } from './lib/sdk-collection-prototype.ts';
+import { keepSdkAsShipped } from '../src/telemetry/sdk-collection.ts';
 import { makeSubjects } from './lib/scrape-subjects.ts';
 import { table } from './lib/stats.ts';
 
-const USAGE = 'usage: node dist/bench/scrape-allocation-sites.js [--sdk-prototype] [--openmetrics]';
-const SWITCHES = ['--sdk-prototype', '--openmetrics'];
+const USAGE = 'usage: node dist/bench/scrape-allocation-sites.js [--stock-sdk] [--openmetrics]';
+const SWITCHES = ['--stock-sdk', '--openmetrics'];
 /** Bytes between samples: small enough that a 15 KiB text is sampled tens of times a scrape. */
 const SAMPLING_INTERVAL = 256;
 const WARM_UP_SCRAPES = 100;
@@ -98,8 +98,8 @@ async function main(): Promise<void> {
   const unknown = args.find((arg) => !SWITCHES.includes(arg));
   if (unknown !== undefined) throw new Error(`unknown argument ${unknown}; ${USAGE}`);
   if (runtime.name !== 'node') throw new Error(`${runtime.name}: this bench needs Node's heap profiler (node:inspector)`);
-  const prototype = args.includes('--sdk-prototype');
-  if (prototype) applySdkCollectionPrototype();
+  const stock = args.includes('--stock-sdk');
+  if (stock && !keepSdkAsShipped()) throw new Error('the SDK collection was streamlined before --stock-sdk could keep it as shipped');
   const root = packageRoot();
   const format = args.includes('--openmetrics') ? 'openmetrics' : 'prometheus';
   const { runner } = makeSubjects(format);
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   await session.post('HeapProfiler.enable');
   const lines = [
     `node ${process.version}, @opentelemetry/sdk-metrics ${
-      prototype ? 'with the proposed collection change (bench/lib/sdk-collection-prototype.ts)' : 'as installed'
+      stock ? 'as shipped (--stock-sdk)' : "with the runner's leaner collection (src/telemetry/sdk-collection.ts)"
     }, ${format === 'openmetrics' ? 'OpenMetrics' : 'Prometheus text'} scrapes`,
     `V8 sampling heap profiler, one sample per ${SAMPLING_INTERVAL} bytes on average, objects collected by GC included`,
   ];

@@ -34,6 +34,8 @@
 //   node dist/bench/scrape.js node --runs 15         # restrict runtimes, change the run count
 //   node dist/bench/scrape.js --openmetrics          # both sides write OpenMetrics, what Prometheus asks for
 //                                                    # (the runner's openMetrics(); prom-client's OpenMetrics registry)
+//   node dist/bench/scrape.js --stock-sdk            # the runner with the SDK's collection as shipped, without
+//                                                    # src/telemetry/sdk-collection.ts, to show what that saves
 //   bun bench/scrape.ts    deno run -A bench/scrape.ts   # the same, driven from Bun or Deno
 // Node's measuring process runs from dist/, so `npm run build:bench` must have run in every case.
 //
@@ -81,11 +83,12 @@ interface RuntimeResult {
 }
 
 function usage(): string {
-  return 'usage: node dist/bench/scrape.js [node] [bun] [deno] [--runs N] [--openmetrics]';
+  return 'usage: node dist/bench/scrape.js [node] [bun] [deno] [--runs N] [--openmetrics] [--stock-sdk]';
 }
 
-function measureArgs(spec: RuntimeSpec, root: string, alloc: boolean, runs: number, openMetrics: boolean): string[] {
-  const tail = [...(alloc ? ['--alloc'] : []), ...(openMetrics ? ['--openmetrics'] : []), '--runs', String(runs)];
+/** `passed`: the switches the measuring processes take as they are (--openmetrics, --stock-sdk). */
+function measureArgs(spec: RuntimeSpec, root: string, alloc: boolean, runs: number, passed: readonly string[]): string[] {
+  const tail = [...(alloc ? ['--alloc'] : []), ...passed, '--runs', String(runs)];
   return [...scriptArgs(spec, root, MEASURE_SCRIPT, alloc ? V8_FLAGS : []), ...tail];
 }
 
@@ -98,10 +101,10 @@ async function measure(spec: RuntimeSpec, root: string, args: string[]): Promise
   return JSON.parse(last) as MeasureResult;
 }
 
-async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, openMetrics: boolean): Promise<RuntimeResult> {
+async function benchRuntime(spec: RuntimeSpec, root: string, runs: number, passed: readonly string[]): Promise<RuntimeResult> {
   const shown = (p: string): string => (p.startsWith(root + '/') ? relative(root, p) : p);
-  const timeArgs = measureArgs(spec, root, false, runs, openMetrics);
-  const allocArgs = measureArgs(spec, root, true, runs, openMetrics);
+  const timeArgs = measureArgs(spec, root, false, runs, passed);
+  const allocArgs = measureArgs(spec, root, true, runs, passed);
   const result: RuntimeResult = { spec, version: '?', commands: [timeArgs, allocArgs].map((args) => [spec.bin, ...args].map(shown).join(' ')) };
   try {
     result.version = await checkedVersionOf(spec, root);
@@ -248,14 +251,16 @@ function targetLines(results: RuntimeResult[]): string[] {
 }
 
 async function main(): Promise<number> {
-  const { runtimes, runs, switches } = parseBenchArgs(process.argv.slice(2), usage(), DEFAULT_RUNS, [['--openmetrics']]);
+  const { runtimes, runs, switches } = parseBenchArgs(process.argv.slice(2), usage(), DEFAULT_RUNS, [['--openmetrics'], ['--stock-sdk']]);
   const openMetrics = switches.has('--openmetrics');
+  const stockSdk = switches.has('--stock-sdk');
+  const passed = [...(openMetrics ? ['--openmetrics'] : []), ...(stockSdk ? ['--stock-sdk'] : [])];
   const root = packageRoot();
   const specs = runtimes.map((name: RuntimeName) => specFor(name, root));
   process.stderr.write(`bench: ${runs} run(s) per case and side for ${runtimes.join(', ')} (about ${specs.length * 20} s)\n`);
   const loadBefore = loadavg();
   const results: RuntimeResult[] = [];
-  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, openMetrics));
+  for (const spec of specs) results.push(await benchRuntime(spec, root, runs, passed));
 
   const shown = (p: string): string => (p.startsWith(root + '/') ? relative(root, p) : p);
   const lines: string[] = [];
@@ -266,7 +271,9 @@ async function main(): Promise<number> {
   lines.push('measuring processes (time per scrape; allocation per scrape):');
   for (const r of results) for (const command of r.commands) lines.push(`  ${r.spec.name.padEnd(4)} ${command}`);
   lines.push(
-    'runner: every metric `runner run` registers, idle agent with the default configuration (one local runner, no jobs yet), no profilers; ' +
+    `runner: every metric \`runner run\` registers, idle agent with the default configuration (one local runner, no jobs yet), no profilers${
+      stockSdk ? ", the SDK's collection as shipped (--stock-sdk)" : ''
+    }; ` +
       `scrape = (await telemetry.collect()).${openMetrics ? 'openMetrics' : 'prometheus'}(), the /metrics route without the socket`,
   );
   lines.push(`prom-client: collectDefaultMetrics() on a fresh ${openMetrics ? 'OpenMetrics ' : ''}Registry; scrape = await registry.metrics()`);

@@ -4,6 +4,7 @@
 //   scrape-measure [--runs N]            time per scrape, in a process with the runtime's defaults
 //   scrape-measure --alloc [--runs N]    heap bytes allocated per scrape (allocation.ts), in a
 //                                        process started with V8_FLAGS
+//   --stock-sdk                          the runner's side with the SDK's collection as shipped
 //
 // Both build the runner and prom-client side by side (scrape-subjects.ts) and go through the cases
 // in order, adding the extra series of each case to both; before measuring a case they check that
@@ -12,6 +13,7 @@
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { runtime } from '../../src/runtime/runtime.ts';
+import { keepSdkAsShipped } from '../../src/telemetry/sdk-collection.ts';
 import { type AllocationMeter, allocationMeter } from './allocation.ts';
 import { parseBenchArgs } from './args.ts';
 import { CLOCK_TICKS_PER_SECOND, machineBusyTicks } from './overhead-runner.ts';
@@ -148,8 +150,9 @@ function cpuMark(): { at: number; machineMs: number | undefined; ownMs: number }
 }
 
 async function main(): Promise<void> {
-  const usage = 'usage: scrape-measure [--alloc] [--openmetrics] [--runs N]  (started by bench/scrape.ts)';
-  const { runs, switches } = parseBenchArgs(process.argv.slice(2), usage, DEFAULT_RUNS, [['--alloc'], ['--openmetrics']]);
+  const usage = 'usage: scrape-measure [--alloc] [--openmetrics] [--stock-sdk] [--runs N]  (started by bench/scrape.ts)';
+  const { runs, switches } = parseBenchArgs(process.argv.slice(2), usage, DEFAULT_RUNS, [['--alloc'], ['--openmetrics'], ['--stock-sdk']]);
+  if (switches.has('--stock-sdk') && !keepSdkAsShipped()) throw new Error('the SDK collection was streamlined before --stock-sdk could keep it as shipped');
   const alloc = switches.has('--alloc');
   const result: MeasureResult = {
     runtime: runtime.name,

@@ -15,6 +15,7 @@ import type { OtlpPush } from './otlp-push.ts';
 import { applyMetricNames, type MetricNaming } from './metric-names.ts';
 import { reportObservedGaugesOnly } from './gauge-series.ts';
 import { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
+import { streamlineSdkCollection } from './sdk-collection.ts';
 
 export { SERIES_LIMIT_PER_METRIC } from './series-limit.ts';
 
@@ -118,6 +119,8 @@ export class Telemetry implements MetricsSource {
 
   /** `push`: a reader that pushes the same metrics (OTLP), with the resource it reports under. */
   constructor(push?: OtlpPush) {
+    // The same collections with fewer allocations (sdk-collection.ts); the SDK as shipped if it cannot.
+    streamlineSdkCollection();
     const readers: MetricReader[] = [this.reader];
     if (push !== undefined) readers.push(push.reader);
     // A runner removed by a reload must not leave its gauges behind.
