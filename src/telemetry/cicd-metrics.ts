@@ -24,6 +24,7 @@ import { type BuildStage, COUNTED_FAILURE_REASONS, type JobResult } from '../job
 import type { CoordinatorCall, CoordinatorObserver, QueueInfo } from '../job/source.ts';
 import type { FinishedJob, HandedOutJob, RunnerStatus, StartedJob } from '../job/status.ts';
 import { pipelineName, pipelineResult } from './cicd-attributes.ts';
+import { frozenAttributes } from './attribute-sets.ts';
 
 /**
  * Distinct cicd.pipeline.name values kept; later ones, and jobs that name no pipeline, are
@@ -239,11 +240,14 @@ export function registerCicdMetrics(meter: Meter): CicdMetrics {
         description: "The runner's job slots (concurrent) by state: busy running a job, available to take one, offline (not taking jobs).",
         unit: UNIT_WORKERS,
       });
+      const busy = frozenAttributes({ [ATTR_CICD_WORKER_STATE]: CICD_WORKER_STATE_VALUE_BUSY });
+      const available = frozenAttributes({ [ATTR_CICD_WORKER_STATE]: CICD_WORKER_STATE_VALUE_AVAILABLE });
+      const offline = frozenAttributes({ [ATTR_CICD_WORKER_STATE]: CICD_WORKER_STATE_VALUE_OFFLINE });
       workers.addCallback((observer) => {
         const slots = workerSlots(agent);
-        observer.observe(slots.busy, { [ATTR_CICD_WORKER_STATE]: CICD_WORKER_STATE_VALUE_BUSY });
-        observer.observe(slots.available, { [ATTR_CICD_WORKER_STATE]: CICD_WORKER_STATE_VALUE_AVAILABLE });
-        observer.observe(slots.offline, { [ATTR_CICD_WORKER_STATE]: CICD_WORKER_STATE_VALUE_OFFLINE });
+        observer.observe(slots.busy, busy);
+        observer.observe(slots.available, available);
+        observer.observe(slots.offline, offline);
       });
     },
   };

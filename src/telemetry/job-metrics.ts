@@ -5,6 +5,7 @@ import { BUILD_STAGES, COUNTED_FAILURE_REASONS } from '../job/result.ts';
 import type { FinishedJob, RunnerStatus } from '../job/status.ts';
 import type { Exemplars } from './exemplars.ts';
 import { registerTransferMetrics } from './transfer-metrics.ts';
+import { AttributeSets } from './attribute-sets.ts';
 
 /** Named step stages remembered for ci_runner_builds; coordinators send few (GitLab: release). */
 const MAX_NAMED_STEPS = 32;
@@ -75,6 +76,16 @@ export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetr
       const lastLoad = meter.createObservableGauge('ci_runner_configuration_last_load_successful', {
         description: 'Whether the latest configuration load succeeded (1) or failed and the previous configuration is still in use (0).',
       });
+      // The attribute sets observed on every scrape, each made once (attribute-sets.ts).
+      const limitSets = new AttributeSets((runner: string) => ({ runner }));
+      // Keyed by the runner's name, its length first so that no name and stage can read as another pair.
+      const stageKey = (runner: string, stage: string): string => `${runner.length}:${runner}${stage}`;
+      const stageSets = new AttributeSets((key: string) => {
+        const colon = key.indexOf(':');
+        const end = colon + 1 + Number(key.slice(0, colon));
+        return { runner: key.slice(colon + 1, end), stage: key.slice(end) };
+      });
+      const buildSets = new AttributeSets((key: string) => ({ ...stageSets.get(key), state: 'running' }));
       // Named steps (step_release, ...) seen so far: once observed their series must go on reading 0.
       const namedSteps = new Set<string>();
       // Runners whose job counters were started at 0 (see remember).
@@ -104,7 +115,7 @@ export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetr
         for (const runner of agent.config.runners) {
           remember(runner.name);
           present.add(runner.name);
-          result.observe(limit, runner.limit, { runner: runner.name });
+          result.observe(limit, runner.limit, limitSets.get(runner.name));
         }
         for (const job of running) {
           remember(job.runner);
@@ -119,8 +130,9 @@ export function registerJobMetrics(meter: Meter, exemplars?: Exemplars): JobMetr
               count++;
               oldest = Math.max(oldest, (now - job.stageStartedAt) / 1000);
             }
-            result.observe(builds, count, { runner: name, stage, state: 'running' });
-            result.observe(stageAge, oldest, { runner: name, stage });
+            const key = stageKey(name, stage);
+            result.observe(builds, count, buildSets.get(key));
+            result.observe(stageAge, oldest, stageSets.get(key));
           }
         }
         result.observe(loaded, agent.configurationLoads);

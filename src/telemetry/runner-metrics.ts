@@ -3,6 +3,7 @@ import type { Meter } from '@opentelemetry/api';
 import type { RunnerStatus } from '../job/status.ts';
 import { versionInfo } from '../version.ts';
 import { architecture, operatingSystem, runtime } from '../runtime/runtime.ts';
+import { frozenAttributes } from './attribute-sets.ts';
 
 export function registerRunnerMetrics(meter: Meter, agent: RunnerStatus, systemId: string): void {
   const version = meter.createObservableGauge('ci_runner_version_info', {
@@ -20,7 +21,8 @@ export function registerRunnerMetrics(meter: Meter, agent: RunnerStatus, systemI
     runtime_version: runtime.version,
     system_id: systemId,
   };
-  version.addCallback((result) => result.observe(1, labels));
+  const frozen = frozenAttributes(labels);
+  version.addCallback((result) => result.observe(1, frozen));
 
   const concurrent = meter.createObservableGauge('ci_runner_concurrent', {
     description: 'The current value of the concurrent setting: jobs that may run at once across all runners.',

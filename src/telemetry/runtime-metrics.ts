@@ -14,6 +14,7 @@ import {
   startLoopDelaySampler,
 } from '../runtime/runtime.ts';
 import type { LoopDelayWindow } from '../system/loop-delay.ts';
+import { AttributeSets, frozenAttributes } from './attribute-sets.ts';
 import { measures } from './runtime-support.ts';
 import { onScrape, type Reading } from './scrape-context.ts';
 
@@ -36,16 +37,17 @@ function typeCounter(meter: Meter, name: string, what: string, read: () => reado
   const byType = meter.createObservableGauge(name, { description: `Number of ${what}, by type.` });
   const total = meter.createObservableGauge(`${name}_total`, { description: `Total number of ${what}.` });
   const seen = new Set<string>();
+  const sets = new AttributeSets((type: string) => ({ type }));
   return {
     observables: [byType, total],
     observe(result: BatchObservableResult): void {
       const types = read();
       const counts = new Map<string, number>();
       for (const type of types) counts.set(type, (counts.get(type) ?? 0) + 1);
-      for (const type of seen) if (!counts.has(type)) result.observe(byType, 0, { type });
+      for (const type of seen) if (!counts.has(type)) result.observe(byType, 0, sets.get(type));
       for (const [type, count] of counts) {
         seen.add(type);
-        result.observe(byType, count, { type });
+        result.observe(byType, count, sets.get(type));
       }
       result.observe(total, types.length);
     },
@@ -67,7 +69,7 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
   };
 
   const version = add(gauge('nodejs_version_info', 'The runtime (node, bun or deno) and its own version; always 1.'));
-  const labels = versionLabels();
+  const labels = frozenAttributes(versionLabels());
 
   const lag = add(gauge('nodejs_eventloop_lag_seconds', 'Lag of the event loop in seconds: how long a setImmediate callback waited at the scrape.'));
   const sampler = startLoopDelaySampler();
@@ -93,6 +95,7 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
     }
     : undefined;
   if (spaces) needs.push('heapSpaces');
+  const spaceSets = new AttributeSets((space: string) => ({ space }));
 
   const counters = ([
     ['nodejs_active_resources', 'resources keeping the event loop alive', activeResourceTypes],
@@ -113,9 +116,10 @@ export function registerRuntimeMetrics(meter: Meter): RuntimeMetrics {
     }
     if (spaces) {
       for (const space of context.heapSpaces ?? []) {
-        result.observe(spaces.total, space.sizeBytes, { space: space.name });
-        result.observe(spaces.used, space.usedBytes, { space: space.name });
-        result.observe(spaces.available, space.availableBytes, { space: space.name });
+        const attributes = spaceSets.get(space.name);
+        result.observe(spaces.total, space.sizeBytes, attributes);
+        result.observe(spaces.used, space.usedBytes, attributes);
+        result.observe(spaces.available, space.availableBytes, attributes);
       }
     }
     for (const counter of counters) counter.observe(result);

@@ -7,17 +7,19 @@
 //
 // The activity covers what the replacements touch: synchronous instruments
 // (their accumulations merged into cumulative reports), observable ones
-// (batchCumulate's differences), series that come, go and come back, a series
+// (batchCumulate's differences), series that come, go and come back, attribute
+// sets observed as the same object (frozen or not) on every collection, a series
 // limit that overflows, and a second reader with delta temporality (stashes
 // shared by two collectors, calibrated start times). A time is printed as the
 // collection it is (c3) or the collections before it (>c3): records and
 // collections are 2 ms apart, so two processes' runs compare exactly.
-import { AggregationTemporality, type DataPoint, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, type DataPoint, InstrumentType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { streamlineSdkCollection } from '../../src/telemetry/sdk-collection.ts';
 
 class Reader extends MetricReader {
   constructor(temporality: AggregationTemporality) {
-    super({ aggregationTemporalitySelector: () => temporality, cardinalitySelector: () => 4 });
+    // Counters overflow past 4 series; the gauges, which show the attribute sets, do not.
+    super({ aggregationTemporalitySelector: () => temporality, cardinalitySelector: (type) => type === InstrumentType.OBSERVABLE_GAUGE ? 100 : 4 });
   }
   protected override onShutdown(): Promise<void> {
     return Promise.resolve();
@@ -58,10 +60,20 @@ async function main(mode: string, readerCount: string): Promise<void> {
   meter.createObservableCounter('observed_total').addCallback((result) => {
     for (let i = 0; i <= step; i++) result.observe(10 * step + i, { series: `s${i}` });
   });
-  // Series that come and go: odd steps only, and one that is always there.
+  // Series that come and go: odd steps only, and one that is always there. Attribute sets the
+  // same object each time: frozen (hashed once), frozen around an array (hashed each time, its
+  // array could change), and one changed between steps (a new series each step).
+  const frozen = Object.freeze({ kind: 'frozen' });
+  const frozenList = Object.freeze({ kind: 'list', list: ['even'] });
+  const changing = { kind: 'changing', step: 0 };
   meter.createObservableGauge('observed_gauge').addCallback((result) => {
     result.observe(step, { kind: 'always' });
     if (step % 2 === 1) result.observe(step * 2, { kind: 'odd' });
+    result.observe(step * 3, frozen);
+    frozenList.list[0] = step % 2 === 0 ? 'even' : 'odd';
+    result.observe(step * 4, frozenList);
+    changing.step = step % 3;
+    result.observe(step * 5, changing);
   });
   const collections: unknown[] = [];
   for (step = 0; step < 7; step++) {
@@ -73,7 +85,8 @@ async function main(mode: string, readerCount: string): Promise<void> {
     for (const reader of readers) {
       const { resourceMetrics, errors } = await reader.collect();
       if (errors.length > 0) throw new Error(`collection failed: ${errors.map(String).join('; ')}`);
-      collections.push(snapshot(resourceMetrics));
+      // As the attributes are now: the points hold the very objects observed, which change later.
+      collections.push(JSON.parse(JSON.stringify(snapshot(resourceMetrics))));
       await sleep(2);
     }
   }

@@ -54,6 +54,9 @@ for (const readers of ['one-reader', 'two-readers'] as const) {
     const text = JSON.stringify(stock.collections);
     assert.match(text, /"otel.metric.overflow":true/);
     assert.match(text, /"kind":"odd"/);
+    // The same objects each time, yet each collection sees their values of the time.
+    assert.match(text, /"kind":"list","list":\["odd"\]/);
+    assert.match(text, /"kind":"changing","step":2/);
     assert.deepEqual(streamlined.collections, stock.collections);
   });
 }
