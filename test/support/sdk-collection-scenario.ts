@@ -3,17 +3,19 @@
 // same way, with the SDK as shipped or with src/telemetry/sdk-collection.ts's
 // replacements, printed as one JSON document so the test can compare them.
 //
-//   sdk-collection-scenario stock|streamlined one-reader|two-readers
+//   sdk-collection-scenario stock|streamlined one-reader|gauges-delta|two-readers
 //
 // The activity covers what the replacements touch: synchronous instruments
 // (their accumulations merged into cumulative reports), observable ones
 // (batchCumulate's differences), series that come, go and come back, attribute
 // sets observed as the same object (frozen or not) on every collection, a series
-// limit that overflows, and a second reader with delta temporality (stashes
-// shared by two collectors, calibrated start times). A time is printed as the
+// limit that overflows, gauges collected with delta temporality as the
+// runner's scrapes collect them (gauge-series.ts: calibrated start times), and
+// a second reader with delta temporality (stashes shared by two collectors). A time is printed as the
 // collection it is (c3) or the collections before it (>c3): records and
 // collections are 2 ms apart, so two processes' runs compare exactly.
 import { AggregationTemporality, type DataPoint, InstrumentType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { reportObservedGaugesOnly } from '../../src/telemetry/gauge-series.ts';
 import { streamlineSdkCollection } from '../../src/telemetry/sdk-collection.ts';
 
 class Reader extends MetricReader {
@@ -49,6 +51,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 async function main(mode: string, readerCount: string): Promise<void> {
   const applied = mode === 'streamlined' ? streamlineSdkCollection() : false;
   const readers = [new Reader(AggregationTemporality.CUMULATIVE)];
+  if (readerCount === 'gauges-delta') reportObservedGaugesOnly(readers[0]!);
   if (readerCount === 'two-readers') readers.push(new Reader(AggregationTemporality.DELTA));
   const provider = new MeterProvider({ readers });
   const meter = provider.getMeter('scenario');
@@ -99,8 +102,8 @@ async function main(mode: string, readerCount: string): Promise<void> {
 }
 
 const [mode = '', readerCount = ''] = process.argv.slice(2);
-if (!['stock', 'streamlined'].includes(mode) || !['one-reader', 'two-readers'].includes(readerCount)) {
-  process.stderr.write(`usage: sdk-collection-scenario stock|streamlined one-reader|two-readers (got ${JSON.stringify(process.argv.slice(2))})\n`);
+if (!['stock', 'streamlined'].includes(mode) || !['one-reader', 'gauges-delta', 'two-readers'].includes(readerCount)) {
+  process.stderr.write(`usage: sdk-collection-scenario stock|streamlined one-reader|gauges-delta|two-readers (got ${JSON.stringify(process.argv.slice(2))})\n`);
   process.exit(2);
 }
 await main(mode, readerCount);

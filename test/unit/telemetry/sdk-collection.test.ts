@@ -1,7 +1,8 @@
 // The leaner SDK collection (src/telemetry/sdk-collection.ts) gives what the
 // SDK as shipped gives: the same activity collected in two processes, one with
 // the replacements and one without, prints the same data points, temporalities
-// and (relative) times - with one reader, and with a second, delta reader.
+// and (relative) times - with one reader, one whose gauges are delta (as the
+// runner's scrapes), and with a second, delta reader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,7 +21,9 @@ interface ScenarioOutput {
   collections: unknown[];
 }
 
-async function scenario(mode: 'stock' | 'streamlined', readers: 'one-reader' | 'two-readers'): Promise<ScenarioOutput> {
+type Readers = 'one-reader' | 'gauges-delta' | 'two-readers';
+
+async function scenario(mode: 'stock' | 'streamlined', readers: Readers): Promise<ScenarioOutput> {
   const [command, ...args] = scriptCommand(SCENARIO);
   const child = spawn(command, [...args, mode, readers], { stdio: ['ignore', 'pipe', 'pipe'] });
   const { code, stdout, stderr } = await collectOutput(child).done;
@@ -44,12 +47,13 @@ test('a Telemetry streamlines the collection as it is made', async () => {
   }
 });
 
-for (const readers of ['one-reader', 'two-readers'] as const) {
+for (const readers of ['one-reader', 'gauges-delta', 'two-readers'] as const) {
   test(`${readers}: the streamlined collection reports exactly what the SDK as shipped reports`, async () => {
     const [stock, streamlined] = await Promise.all([scenario('stock', readers), scenario('streamlined', readers)]);
     assert.equal(stock.applied, false);
     assert.equal(streamlined.applied, true);
-    assert.equal(stock.collections.length, readers === 'one-reader' ? 7 : 14);
+    assert.equal(stock.collections.length, readers === 'two-readers' ? 14 : 7);
+    if (readers === 'gauges-delta') assert.match(JSON.stringify(stock.collections), /"name":"observed_gauge","temporality":0/);
     // The scenario reaches what the replacements handle: overflow, and series that come and go.
     const text = JSON.stringify(stock.collections);
     assert.match(text, /"otel.metric.overflow":true/);
