@@ -205,9 +205,9 @@ async function main(): Promise<number> {
   }
   process.stderr.write('\n');
   const lines = [
-    `command: ${process.argv.slice(0, 2).map((p) => relative(root, p) || p).join(' ')} ${
-      process.argv.slice(2).join(' ')
-    }  (${runs} run(s) per runtime; NODE_EXTRA_CA_CERTS ${process.env['NODE_EXTRA_CA_CERTS'] ? 'set' : 'unset'})`,
+    `command: ${process.argv.slice(0, 2).map(shownPath).join(' ')} ${process.argv.slice(2).join(' ')}  (${runs} run(s) per runtime; NODE_EXTRA_CA_CERTS ${
+      process.env['NODE_EXTRA_CA_CERTS'] ? 'set' : 'unset'
+    })`,
     header,
   ];
   for (const r of results) {
