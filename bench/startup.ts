@@ -1,6 +1,7 @@
-// Startup benchmark for the runner on Node, Bun and Deno: the runner as the repository runs it
-// today, each release artefact of the runtime (npm run package), and the floor - a bare node:http
-// server answering one request - all measured interleaved in one run.
+// Startup benchmark for the runner on Node, Bun and Deno: a reference (issue 17's "today", the
+// runner of another checkout given by --today DIR, or else this tree run unbundled), each release
+// artefact of the runtime (npm run package), and the floor - a bare node:http server answering one
+// request - all measured interleaved in one run.
 //
 // For each subject it measures:
 //   1. startup-to-first-scrape: wall time from spawn() of
@@ -15,13 +16,17 @@
 //   3. `--version` and `--help`: wall time to exit, against the bare runtime.
 //   4. bare runtime: wall time for the runtime to start and exit doing nothing
 //      (`node -e 0`, `bun -e 0`, `deno eval 0`), interleaved with the runs.
-// Ratios: each subject against today's runner and the floor, in the same run.
+// Ratios: each subject against the reference ("x ref") and the floor, in the same run. The
+// reference runs unbundled the way its checkout runs it (dist/cmd/runner.js on Node, cmd/runner.ts
+// on Bun and Deno), on this tree's pinned runtimes; its checkout must be built (npm run build).
+// Issue 17's "today" is main at 102f26a (docs/benchmarks.md "Startup" says how to check it out).
 //
 // Run it from the repository root (Node's startup depends on NODE_EXTRA_CA_CERTS, which this
 // machine sets: measure with `env -u NODE_EXTRA_CA_CERTS ...` too):
 //   npm run package && npm run build:bench && node dist/bench/startup.js
 //   node dist/bench/startup.js bun deno --runs 10     # restrict runtimes, change run count
 //   node dist/bench/startup.js --verbose              # also print every single run
+//   node dist/bench/startup.js --today /tmp/today-ref # issue 17's today as the reference
 //
 // It never passes or fails on time: it exits 0 after printing, or 1 if a runner failed to
 // start (the reason is printed). Every spawned process is killed on every error path, and every
@@ -31,13 +36,13 @@
 // measured run), processes.ts (spawn tracking, bounded waits, /proc), runtimes.ts, stats.ts.
 
 import { packageRoot } from '../src/version.ts';
-import { readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { parseBenchArgs } from './lib/args.ts';
 import { killSpawnedOnExit, runBench, runToExit } from './lib/processes.ts';
 import { IDLE_BEFORE_RSS_MS, runOnce, type RunResult } from './lib/run-once.ts';
 import { type RuntimeName, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
-import { type StartupSubject, startupSubjects } from './lib/startup-subjects.ts';
+import { type StartupReference, type StartupSubject, startupSubjects } from './lib/startup-subjects.ts';
 import { fmtMs, median, spread, spreadMiB, table } from './lib/stats.ts';
 
 // Before anything is spawned, so no exit path of the bench can leave a runner behind.
@@ -61,7 +66,7 @@ interface RuntimeResult {
 }
 
 function usage(): string {
-  return 'usage: node dist/bench/startup.js [node] [bun] [deno] [--runs N] [--verbose]';
+  return 'usage: node dist/bench/startup.js [node] [bun] [deno] [--runs N] [--today DIR] [--verbose]';
 }
 
 async function timedExit(command: readonly [string, ...string[]], args: string[], cwd: string): Promise<number> {
@@ -73,11 +78,18 @@ async function timedExit(command: readonly [string, ...string[]], args: string[]
   return result.ms;
 }
 
-async function benchRuntime(spec: RuntimeSpec, root: string, packageVersion: string, runs: number, verbose: boolean): Promise<RuntimeResult> {
+async function benchRuntime(
+  spec: RuntimeSpec,
+  root: string,
+  packageVersion: string,
+  reference: StartupReference,
+  runs: number,
+  verbose: boolean,
+): Promise<RuntimeResult> {
   const result: RuntimeResult = { spec, version: '?', subjects: [], bareMs: [] };
   try {
     result.version = await versionOf(spec, root);
-    const subjects = await startupSubjects(spec, root, packageVersion);
+    const subjects = await startupSubjects(spec, root, packageVersion, reference);
     result.subjects = subjects.map((subject) => ({ subject, runs: [], versionMs: [], helpMs: [] }));
     for (let i = 1; i <= runs; i++) {
       // Interleaved, so drift on the machine affects every subject alike.
@@ -101,16 +113,22 @@ async function benchRuntime(spec: RuntimeSpec, root: string, packageVersion: str
   return result;
 }
 
+/** A path under the working directory relative to it, any other as it is. */
+function shownPath(path: string): string {
+  const shown = relative(process.cwd(), path);
+  return shown === '' || shown.startsWith('..') ? path : shown;
+}
+
 function report(r: RuntimeResult): string[] {
   const lines = [`${r.spec.name} ${r.version}: bare runtime ${spread(r.bareMs)} ms`];
-  const today = r.subjects.find((s) => s.subject.label === 'today');
+  const today = r.subjects.find((s) => s.subject.reference === true);
   const floor = r.subjects.find((s) => !s.subject.cli);
   const scrape = (s: SubjectResult): number => median(s.runs.map((x) => x.scrapeMs));
   const bare = median(r.bareMs);
   const rows: string[][] = [[
     'subject',
     'start to first scrape ms',
-    'x today',
+    'x ref',
     'above floor ms',
     'idle RSS MiB',
     '--version ms (x bare)',
@@ -131,7 +149,7 @@ function report(r: RuntimeResult): string[] {
   }
   lines.push(table(rows));
   for (const s of r.subjects) {
-    lines.push(`  ${s.subject.label}: ${s.subject.command.map((p) => relative(process.cwd(), p) || p).join(' ')}`);
+    lines.push(`  ${s.subject.label}: ${s.subject.command.map(shownPath).join(' ')}`);
     for (const check of new Set(s.runs.map((x) => x.processCheck.replace(/\bpid \d+\b/, 'pid')))) lines.push(`    note: ${check}`);
     const unclean = s.runs.filter((x) => x.exit !== 'code 0');
     if (unclean.length > 0) lines.push(`    note: ${unclean.length} run(s) did not exit cleanly on SIGTERM: ${unclean.map((x) => x.exit).join(', ')}`);
@@ -139,20 +157,58 @@ function report(r: RuntimeResult): string[] {
   return lines;
 }
 
+/** `--today DIR` (or `--today=DIR`) taken out of argv; the rest goes to parseBenchArgs. */
+function takeTodayDir(argv: readonly string[]): { todayDir: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let todayDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--today' || arg.startsWith('--today=')) {
+      todayDir = arg === '--today' ? argv[++i] : arg.slice('--today='.length);
+      if (todayDir === undefined || todayDir === '' || !existsSync(todayDir)) {
+        console.error(`bench: --today needs an existing checkout directory, got ${JSON.stringify(todayDir ?? '')}\n${usage()}`);
+        process.exit(2);
+      }
+    } else rest.push(arg);
+  }
+  return { todayDir, rest };
+}
+
+/** The reference and the header line that names it: a checkout's commit, or this tree. */
+async function referenceFor(todayDir: string | undefined, root: string): Promise<{ reference: StartupReference; header: string }> {
+  if (todayDir === undefined) {
+    return {
+      reference: { root, label: 'this tree, unbundled' },
+      header: 'reference (x ref): this tree, unbundled - not issue 17\'s "today" (give that with --today DIR)',
+    };
+  }
+  const dir = resolve(todayDir);
+  const commit = await runToExit('git', ['-C', dir, 'log', '-1', '--format=%h %cd %s', '--date=iso-strict'], dir);
+  const line = commit.stdout.trim();
+  const described = commit.code === 0 ? `commit ${line.length > 110 ? `${line.slice(0, 110)}...` : line}` : 'not a git checkout';
+  const hash = commit.code === 0 ? ` ${line.split(' ')[0] ?? ''}` : '';
+  return { reference: { root: dir, label: `today${hash}, unbundled` }, header: `reference (x ref): today = ${dir}, ${described}` };
+}
+
 async function main(): Promise<number> {
-  const { runtimes, runs, switches } = parseBenchArgs(process.argv.slice(2), usage(), DEFAULT_RUNS, [['--verbose', '-v']]);
+  const { todayDir, rest } = takeTodayDir(process.argv.slice(2));
+  const { runtimes, runs, switches } = parseBenchArgs(rest, usage(), DEFAULT_RUNS, [['--verbose', '-v']]);
   const root = packageRoot();
+  const { reference, header } = await referenceFor(todayDir, root);
   const packageVersion = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
   process.stderr.write(
     `bench: ${runs} run(s) per runtime for ${runtimes.join(', ')} (about ${Math.ceil(runtimes.length * runs * 3 * (IDLE_BEFORE_RSS_MS + 1500) / 1000)} s) `,
   );
   const results: RuntimeResult[] = [];
-  for (const name of runtimes as RuntimeName[]) results.push(await benchRuntime(specFor(name, root), root, packageVersion, runs, switches.has('--verbose')));
+  for (const name of runtimes as RuntimeName[]) {
+    results.push(await benchRuntime(specFor(name, root), root, packageVersion, reference, runs, switches.has('--verbose')));
+  }
   process.stderr.write('\n');
   const lines = [
-    `command: ${process.argv.slice(0, 2).map((p) => relative(root, p) || p).join(' ')} ${
-      process.argv.slice(2).join(' ')
-    }  (${runs} run(s) per runtime; NODE_EXTRA_CA_CERTS ${process.env['NODE_EXTRA_CA_CERTS'] ? 'set' : 'unset'})`,
+    `command: ${process.argv.slice(0, 2).map(shownPath).join(' ')} ${process.argv.slice(2).join(' ')}  (${runs} run(s) per runtime; NODE_EXTRA_CA_CERTS ${
+      process.env['NODE_EXTRA_CA_CERTS'] ? 'set' : 'unset'
+    })`,
+    header,
   ];
   for (const r of results) {
     lines.push('');

@@ -1,12 +1,13 @@
-// What the startup bench starts on each runtime: the runner as the repository runs it today
-// (sources, or dist/ on Node), each release artefact of that runtime (npm run package), and the
-// floor, a bare node:http server (floor-server.ts).
+// What the startup bench starts on each runtime: the reference - the runner as a checkout runs it
+// unbundled (sources on Bun and Deno, dist/ on Node), either issue 17's "today" (another checkout,
+// --today DIR) or this tree itself -, each release artefact of that runtime (npm run package), and
+// the floor, a bare node:http server (floor-server.ts).
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DENO_FILES, releaseFiles } from '../../deploy/package/release-files.ts';
 import { runToExit } from './processes.ts';
-import { type RuntimeSpec, scriptArgs } from './runtimes.ts';
+import { type RuntimeSpec, scriptArgs, specFor } from './runtimes.ts';
 
 export interface StartupSubject {
   /** Short name in the table. */
@@ -17,6 +18,27 @@ export interface StartupSubject {
   readonly processBin: string;
   /** Whether it answers `--version` and `--help` (the floor does not). */
   readonly cli: boolean;
+  /** The subject the others are compared with ("x ref"). */
+  readonly reference?: boolean;
+}
+
+/** Where the reference runs from: a checkout's root and how the table names it. */
+export interface StartupReference {
+  readonly root: string;
+  readonly label: string;
+}
+
+/**
+ * The reference on this runtime: the checkout's runner started the way the repository runs it
+ * (runtimes.ts), by this tree's pinned runtime so both sides run on the same version.
+ */
+function referenceSubject(spec: RuntimeSpec, reference: StartupReference): StartupSubject {
+  const runnerArgs = specFor(spec.name, reference.root).runnerArgs;
+  const entry = runnerArgs[runnerArgs.length - 1] ?? '';
+  if (!existsSync(entry)) {
+    throw new Error(`the reference ${reference.root} has no ${entry}: check it out and build it (copy node_modules, then \`npm run build\`)`);
+  }
+  return { label: reference.label, command: [spec.bin, ...runnerArgs], processBin: spec.bin, cli: true, reference: true };
 }
 
 /** The npm tarball unpacked as npm would install it (it has no dependencies and no scripts). */
@@ -27,10 +49,10 @@ async function unpackedNpmPackage(tarball: string): Promise<string> {
   return join(dir, 'package', 'bin', 'runner.js');
 }
 
-export async function startupSubjects(spec: RuntimeSpec, root: string, version: string): Promise<StartupSubject[]> {
+export async function startupSubjects(spec: RuntimeSpec, root: string, version: string, reference: StartupReference): Promise<StartupSubject[]> {
   const files = releaseFiles(root, version);
   const missing = (path: string): boolean => !existsSync(path);
-  const subjects: StartupSubject[] = [{ label: 'today', command: [spec.bin, ...spec.runnerArgs], processBin: spec.bin, cli: true }];
+  const subjects: StartupSubject[] = [referenceSubject(spec, reference)];
   const release = (path: string, make: () => Promise<StartupSubject>): Promise<void> => {
     if (missing(path)) throw new Error(`${path} is missing: run \`npm run package\` first (or name the runtimes to measure)`);
     return make().then((subject) => void subjects.push(subject));

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { packageRoot, versionInfo } from '../../src/version.ts';
 import { bundle } from './bundle.ts';
 import { buildBunExecutable } from './bun-executable.ts';
@@ -14,7 +14,7 @@ import { buildDenoBundle } from './deno-bundle.ts';
 import { bundledPackageDirs, thirdPartyLicenses } from './licenses.ts';
 import { buildNodeExecutable } from './node-executable.ts';
 import { buildNpmPackage, type TrainedBundle } from './npm-package.ts';
-import { releaseFiles } from './release-files.ts';
+import { DENO_FILES, releaseFiles } from './release-files.ts';
 import { runCommand } from './run-command.ts';
 
 const ARTEFACTS = ['npm', 'node', 'bun', 'deno', 'deb'] as const;
@@ -49,8 +49,12 @@ async function main(): Promise<void> {
     rmSync(files.dir, { recursive: true, force: true });
     mkdirSync(files.dir, { recursive: true });
     const cjs = join(work, 'runner.cjs');
-    const esm = join(work, 'runner.mjs');
-    const built = await step('bundles (esbuild)', async () => [await bundle(root, 'cjs', cjs, info), await bundle(root, 'esm', esm, info)]);
+    // Split: the entry, and chunks/ beside it (bundle.ts).
+    const esm = join(work, 'esm', 'runner.mjs');
+    const built = await step(
+      'bundles (esbuild)',
+      async () => [await bundle(root, 'cjs', cjs, info), await bundle(root, 'esm', esm, info, { splitting: true })],
+    );
     const inputs = built.flatMap((result) => result.inputs);
     const licenses = thirdPartyLicenses(bundledPackageDirs(root, inputs));
     copyFileSync(join(root, 'deploy', 'package', 'LICENSE'), join(files.dir, 'LICENSE'));
@@ -87,7 +91,10 @@ async function main(): Promise<void> {
     // Paths relative to release/ (the Deno artefact is a directory): `sha256sum -c SHA256SUMS` there checks them all.
     const sums = made.map((path) => `${createHash('sha256').update(readFileSync(path)).digest('hex')}  ${relative(files.dir, path)}`);
     writeFileSync(files.checksums, sums.join('\n') + '\n');
-    for (const path of made) console.log(`package: ${relative(files.dir, path)}  ${(statSync(path).size / 1024 / 1024).toFixed(1)} MiB`);
+    const mib = (paths: readonly string[]): string => `${(paths.reduce((sum, path) => sum + statSync(path).size, 0) / 1024 / 1024).toFixed(1)} MiB`;
+    const chunks = made.filter((path) => basename(dirname(path)) === DENO_FILES.chunks);
+    for (const path of made.filter((path) => !chunks.includes(path))) console.log(`package: ${relative(files.dir, path)}  ${mib([path])}`);
+    if (chunks.length > 0) console.log(`package: ${relative(files.dir, dirname(chunks[0]!))}/ (${chunks.length} chunks)  ${mib(chunks)}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -9,19 +9,20 @@
 // bytecode together at the front, so a start reads and keeps fewer pages of the file. Neither .env
 // nor bunfig.toml of the directory it is started in is read: a runner's environment is its own,
 // not its working directory's (Node's and Deno's artefacts read neither).
-import { copyFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { VersionInfo } from '../../src/version.ts';
-import { bundle } from './bundle.ts';
+import { bundle, SPLIT_CHUNKS_DIR } from './bundle.ts';
 import { runCommand } from './run-command.ts';
 import { trainingRun } from './training-run.ts';
 
-/** `esmBundle`: the runner's ES module bundle (bundle.ts). */
+/** `esmBundle`: the entry of the runner's split ES module bundle (bundle.ts), its chunks beside it. */
 export async function buildBunExecutable(root: string, info: VersionInfo, esmBundle: string, workDir: string, output: string): Promise<void> {
   const dir = join(workDir, 'bun');
   mkdirSync(dir, { recursive: true });
   const entry = join(dir, 'bun-entry.mjs');
   copyFileSync(esmBundle, join(dir, 'main.mjs'));
+  cpSync(join(dirname(esmBundle), SPLIT_CHUNKS_DIR), join(dir, SPLIT_CHUNKS_DIR), { recursive: true });
   await bundle(root, 'esm', entry, info, { entry: join('deploy', 'package', 'bun-entry.ts'), external: ['./main.mjs'] });
   const compile = (order?: string): void => {
     runCommand(join(root, 'node_modules', '.bin', 'bun'), [

@@ -1,8 +1,11 @@
-// The release bundles: the runner and everything it needs from node_modules in one JavaScript
-// file, built with esbuild from cmd/runner.ts. CommonJS for Node (its single executable and the
-// V8 code cache need a classic script), an ES module for Deno and for Bun's compiler.
+// The release bundles: the runner and everything it needs from node_modules, built with esbuild
+// from cmd/runner.ts. CommonJS in one file for Node (its single executable and the V8 code cache
+// need a classic script); ES modules for Deno and for Bun's compiler, split (`splitting`) where the
+// runner imports a module on first use: the entry and the chunks it imports at once, and a chunk of
+// its own for each lazy part (the job engine, the web config's loader and YAML, bcrypt, the OTLP
+// exporters, the GitLab client, the pprof encoders), which a start that does not use it never reads.
 import { build, type Plugin } from 'esbuild';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { VersionInfo } from '../../src/version.ts';
 
 export type BundleFormat = 'cjs' | 'esm';
@@ -50,7 +53,15 @@ export interface BundleOptions {
   readonly entry?: string;
   /** Imports left as they are, for a later step to resolve (the Bun executable's entry). */
   readonly external?: readonly string[];
+  /**
+   * ES modules only: the entry goes to `outfile` and the modules it imports on first use to
+   * chunks/ beside it (SPLIT_CHUNKS_DIR), which must travel with it.
+   */
+  readonly splitting?: boolean;
 }
+
+/** The directory, beside a split bundle's entry, that holds its chunks. */
+export const SPLIT_CHUNKS_DIR = 'chunks';
 
 /**
  * Writes one bundle to `outfile`. Whitespace and syntax are minified, identifiers are not: the
@@ -62,7 +73,15 @@ export async function bundle(root: string, format: BundleFormat, outfile: string
     absWorkingDir: root,
     entryPoints: [join(root, options.entry ?? join('cmd', 'runner.ts'))],
     external: [...(options.external ?? [])],
-    outfile,
+    ...(options.splitting === true && format === 'esm'
+      ? {
+        outdir: dirname(outfile),
+        splitting: true,
+        entryNames: basename(outfile).replace(/\.m?js$/, ''),
+        chunkNames: `${SPLIT_CHUNKS_DIR}/[name]-[hash]`,
+        outExtension: { '.js': '.mjs' },
+      }
+      : { outfile }),
     bundle: true,
     platform: 'node',
     // The ES module build of a package that has one (OpenTelemetry's): esbuild drops what the

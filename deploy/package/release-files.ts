@@ -6,8 +6,11 @@ export const NPM_PACKAGE_NAME = 'ci-runner-agent';
 /** The Debian package's name (the command it installs is still `runner`). */
 export const DEBIAN_PACKAGE_NAME = 'ci-runner-agent';
 
-/** The files in the Deno artefact's directory: the entry `deno run` starts, and the bundle it imports. */
-export const DENO_FILES = { entry: 'runner.mjs', main: 'main.mjs' } as const;
+/**
+ * What the Deno artefact's directory holds: the entry `deno run` starts, the bundle it imports, and
+ * the directory of the chunks the bundle imports (bundle.ts's SPLIT_CHUNKS_DIR).
+ */
+export const DENO_FILES = { entry: 'runner.mjs', main: 'main.mjs', chunks: 'chunks' } as const;
 
 export interface ReleaseFiles {
   readonly dir: string;

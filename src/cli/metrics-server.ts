@@ -66,7 +66,7 @@ export async function startMetricsServer(config: Config, routes: RequestListener
     },
     failed: (error, why) => logger.error('Loading the web config failed; keeping the current one', { error: error.message, trigger: why }),
   });
-  const first = reloader.loadFirst();
+  const first = await reloader.loadFirst();
   if (first !== undefined) observeWebConfigLoads(options.meter, reloader);
   const listener = withWebAccess(routes, {
     webConfig: () => reloader.config,

@@ -19,7 +19,7 @@ import { versionInfo } from '../version.ts';
 import { checkWorkingDirectory } from './args.ts';
 import { handleSignals, type StopMode } from './signals.ts';
 import { reloadConfig } from './reload.ts';
-import { loadWebConfig } from '../server/web-config/load-web-config.ts';
+import { loadWebConfigFile } from '../server/web-config/web-config-reloader.ts';
 import { checkJobUsersOnHost } from '../executors/shell/job-user.ts';
 import { agentWithMetrics } from './agent-with-metrics.ts';
 import { runnerTracing } from './job-tracing.ts';
@@ -87,7 +87,7 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   const address = flagAddress === null ? config.metricsServer : flagAddress;
   // A web config that cannot be used stops the start as a bad config.toml does, before anything starts.
   const webConfigFile = options.webConfigFile ?? config.webConfigFile;
-  if (address && webConfigFile !== undefined) loadWebConfig(webConfigFile, cwd);
+  if (address && webConfigFile !== undefined) await loadWebConfigFile(webConfigFile, cwd);
   const push = await otlpPushOf(config, logger);
   const tracing = runnerTracing(config, process.env, logger);
   await tracing.load(config);

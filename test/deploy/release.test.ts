@@ -5,7 +5,7 @@
 // so; `npm test` packages first.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
@@ -124,7 +124,8 @@ test('Deno bundle, its directory alone, passes the smoke test under deno run', {
 }, async () => {
   // Away from the repository: nothing of node_modules or deno.json may help it.
   const installed = workDir('deno-bin');
-  for (const name of Object.values(DENO_FILES)) copyFileSync(join(files.denoDir, name), join(installed, name));
+  cpSync(files.denoDir, installed, { recursive: true });
+  assert.ok(statSync(join(installed, DENO_FILES.chunks)).isDirectory(), 'the bundle comes with its chunks');
   const entry = join(installed, DENO_FILES.entry);
   await smokeTest({ command: [process.execPath, 'run', '-A', entry], workDir: workDir('deno') }, version);
 

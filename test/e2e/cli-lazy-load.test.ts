@@ -58,3 +58,45 @@ test('runner run loads the job engine with its first job, not at start', { skip:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** The web config's loader and what it needs only with a web config: the YAML parser, and bcrypt only with a user to check. */
+const WEB_CONFIG_LOADER = /\/src\/server\/web-config\/(load|parse)-web-config\.js$|\/node_modules\/yaml\//;
+const BCRYPT = /\/node_modules\/bcryptjs\//;
+
+test('runner run without a web config loads neither the web config loader nor YAML nor bcrypt', { skip: NOT_NODE }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-lazy-'));
+  const runner = await startProcess(['run', '--working-directory', dir, '--metrics-server', '127.0.0.1:0'], READY, {
+    cwd: dir,
+    command: [process.execPath, '--import', TRACE, RUNNER_ENTRY],
+  });
+  try {
+    const loaded = runner.logs().split('\n').filter((line) => line.startsWith('LOADED ')).map((line) => line.slice('LOADED '.length));
+    assert.ok(loaded.some((url) => url.endsWith('/src/server/web-config/web-access.js')), 'the trace sees the web access rules');
+    assert.deepEqual(loaded.filter((url) => WEB_CONFIG_LOADER.test(url) || BCRYPT.test(url)), []);
+  } finally {
+    await runner.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runner run loads YAML with its web config, and bcrypt with the first basic auth check', { skip: NOT_NODE }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runner-lazy-'));
+  // The exporter toolkit's hash of "fakepassword" (cost 10).
+  writeFileSync(join(dir, 'web.yml'), "basic_auth_users:\n  alice: '$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi'\n");
+  const runner = await startProcess(['run', '--working-directory', dir, '--metrics-server', '127.0.0.1:0', '--web-config-file', 'web.yml'], READY, {
+    cwd: dir,
+    command: [process.execPath, '--import', TRACE, RUNNER_ENTRY],
+  });
+  try {
+    const loaded = (): string[] => runner.logs().split('\n').filter((line) => line.startsWith('LOADED ')).map((line) => line.slice('LOADED '.length));
+    assert.ok(loaded().some((url) => /\/node_modules\/yaml\//.test(url)), 'the web config loaded YAML');
+    assert.deepEqual(loaded().filter((url) => BCRYPT.test(url)), [], 'no bcrypt before a check');
+    const response = await fetch(`${runner.url}/metrics`, { headers: { authorization: `Basic ${Buffer.from('alice:fakepassword').toString('base64')}` } });
+    await response.arrayBuffer();
+    assert.equal(response.status, 200);
+    assert.ok(loaded().some((url) => BCRYPT.test(url)), 'the first check loaded bcrypt');
+  } finally {
+    await runner.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,9 +4,9 @@
 // a scrape pays it once; a user that does not exist is checked against a
 // fixed hash, so it costs the same as a wrong password (no user enumeration
 // by timing); checks run one at a time, so a flood of guesses takes one core
-// at most, and only so many wait (the rest are told to come back).
+// at most, and only so many wait (the rest are told to come back). bcryptjs
+// is imported with the first check: a server without users never loads it.
 import { createHash } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import { comparableHash } from './bcrypt-hash.ts';
 
 /** The toolkit's hash of "fakepassword" (cost 10), checked for users that do not exist. */
@@ -63,7 +63,7 @@ export class BasicAuthChecker {
 
   private compareInTurn(password: string, hash: string): Promise<boolean> {
     this.waiting++;
-    const turn = this.running.then(() => bcrypt.compare(password, comparableHash(hash)));
+    const turn = this.running.then(async () => (await import('bcryptjs')).default.compare(password, comparableHash(hash)));
     this.running = turn.catch(() => undefined).finally(() => this.waiting--);
     return turn;
   }

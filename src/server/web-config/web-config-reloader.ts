@@ -2,11 +2,13 @@
 // config file or a file it names changes (polled, which also sees the
 // symlink swaps Kubernetes and cert-manager rotate certificates with), so a
 // new certificate or user list needs no restart. A file that fails to load
-// keeps the previous config in force, and is logged and counted.
+// keeps the previous config in force, and is logged and counted. The loader
+// (and the YAML parser under it) is imported with the first file to load: a
+// runner without a web config never loads it.
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ServerTls } from './tls-options.ts';
-import { type LoadedWebConfig, loadWebConfig } from './load-web-config.ts';
+import type { LoadedWebConfig } from './load-web-config.ts';
 import { PLAIN_HTTP, type WebConfig } from './web-config.ts';
 
 /** How often the files are looked at. */
@@ -58,8 +60,8 @@ export class WebConfigReloader implements WebConfigStatus {
   ) {}
 
   /** The first load, at start: a bad file is an error here (the caller refuses to start). */
-  loadFirst(): LoadedWebConfig | undefined {
-    this.current = this.path === undefined ? undefined : loadWebConfig(this.path, this.cwd);
+  async loadFirst(): Promise<LoadedWebConfig | undefined> {
+    this.current = this.path === undefined ? undefined : await loadWebConfigFile(this.path, this.cwd);
     if (this.current !== undefined) this.loads++;
     this.watch(this.current?.files ?? []);
     return this.current;
@@ -103,7 +105,7 @@ export class WebConfigReloader implements WebConfigStatus {
     const seen = fingerprint(candidates);
     let next: LoadedWebConfig | undefined;
     try {
-      next = path === undefined ? undefined : loadWebConfig(path, this.cwd);
+      next = path === undefined ? undefined : await loadWebConfigFile(path, this.cwd);
       const before = this.current;
       if (!sameTls(before, next)) await this.apply(serverTlsOf(next));
       this.current = next;
@@ -123,6 +125,12 @@ export class WebConfigReloader implements WebConfigStatus {
   private cwdPath(path: string): string {
     return resolve(this.cwd, path);
   }
+}
+
+/** load-web-config.ts's loadWebConfig, its module loaded on first use. */
+export async function loadWebConfigFile(path: string, cwd: string): Promise<LoadedWebConfig> {
+  const { loadWebConfig } = await import('./load-web-config.ts');
+  return loadWebConfig(path, cwd);
 }
 
 function serverTlsOf(loaded: LoadedWebConfig | undefined): ServerTls | undefined {
