@@ -25,9 +25,4 @@ export class AttributeSets<K> {
     }
     return set;
   }
-
-  /** Forgets the sets whose key `keep` refuses (a runner removed by a reload). */
-  retain(keep: (key: K) => boolean): void {
-    for (const key of this.sets.keys()) if (!keep(key)) this.sets.delete(key);
-  }
 }

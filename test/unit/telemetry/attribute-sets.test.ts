@@ -27,15 +27,6 @@ test('the sets kept are bounded: past 4096 keys a set is made fresh each time, s
   assert.equal(sets.get(7), sets.get(7));
 });
 
-test('retain forgets the sets of keys no longer wanted', () => {
-  const sets = new AttributeSets((runner: string) => ({ runner }));
-  const kept = sets.get('kept');
-  const gone = sets.get('gone');
-  sets.retain((runner) => runner === 'kept');
-  assert.equal(sets.get('kept'), kept);
-  assert.notEqual(sets.get('gone'), gone);
-});
-
 test("frozenAttributes copies: freezing never touches the caller's object", () => {
   const labels = { version: '1' };
   const frozen = frozenAttributes(labels);
