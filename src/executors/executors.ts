@@ -1,14 +1,41 @@
 // Makes each runner's executor from its configuration (`executor = "shell"` or
 // `"docker"`). Docker runners share one engine client and start-up sweep per
-// runner, kept here across that runner's jobs.
+// runner, kept here across that runner's jobs. The docker executor's code is
+// loaded when the first docker runner is made: a runner without one never reads it.
 import { resolve } from 'node:path';
 import type { RunnerConfig } from '../config/types.ts';
-import type { ExecutorEvents, ExecutorFactory } from '../job/executor.ts';
+import type { Executor, ExecutorEvents, ExecutorFactory, ExecutorInfo, JobDirectories, JobEnvironment, PrepareContext } from '../job/executor.ts';
+import type { Job } from '../job/model.ts';
 import { shortToken } from '../job/short-token.ts';
-import { DockerExecutor } from './docker/docker-executor.ts';
-import { dockerHost, DockerRunner } from './docker/docker-runner.ts';
+import { CONTAINER_BUILDS_DIR, DOCKER_EXECUTOR_INFO, dockerHost } from './docker/docker-info.ts';
+import type { DockerRunner } from './docker/docker-runner.ts';
 import { UserLeases } from './shell/job-user.ts';
 import { ShellExecutor } from './shell/shell-executor.ts';
+
+type DockerCode = [typeof import('./docker/docker-executor.ts'), typeof import('./docker/docker-runner.ts')];
+
+let dockerCode: Promise<DockerCode> | undefined;
+
+function loadDockerCode(): Promise<DockerCode> {
+  dockerCode ??= Promise.all([import('./docker/docker-executor.ts'), import('./docker/docker-runner.ts')]);
+  return dockerCode;
+}
+
+/** An executor whose code is still loading: what it is is known at once, its work waits for the code. */
+class LoadingExecutor implements Executor {
+  constructor(
+    readonly info: ExecutorInfo,
+    readonly buildsDir: string,
+    private readonly executor: Promise<Executor>,
+  ) {
+    // A load that fails fails the job that waits for it (prepare), never the process.
+    executor.catch(() => {});
+  }
+
+  async prepare(job: Job, directories: JobDirectories, context: PrepareContext): Promise<JobEnvironment> {
+    return (await this.executor).prepare(job, directories, context);
+  }
+}
 
 export interface ExecutorFactoryOptions {
   /** GitLab's system_id of this runner process (labels of docker containers); default ''. */
@@ -30,7 +57,7 @@ export function executorFactory(workingDirectory: string, options: ExecutorFacto
   const swept = new Set<string>();
   // The shell runners' job users: one job a user, whichever runner it is of.
   const leases = new UserLeases();
-  const dockerRunner = (runner: RunnerConfig): DockerRunner => {
+  const dockerRunner = (runner: RunnerConfig, code: DockerCode[1]): DockerRunner => {
     const identity = { shortToken: shortToken(runner.token), systemId: options.systemId ?? '', runnerName: runner.name };
     const host = dockerHost(runner.docker?.host);
     const key = JSON.stringify([host, identity]);
@@ -38,7 +65,7 @@ export function executorFactory(workingDirectory: string, options: ExecutorFacto
     // replaced keep theirs (a client is a keep-alive pool, nothing more).
     let shared = dockerRunners.get(key);
     if (shared === undefined) {
-      shared = new DockerRunner(host, identity, (error) => options.onLeftoverError?.(runner.name, error));
+      shared = new code.DockerRunner(host, identity, (error) => options.onLeftoverError?.(runner.name, error));
       dockerRunners.set(key, shared);
     }
     // The leftovers of a crashed predecessor, once per identity and process: never again on a reload, when this process's jobs run.
@@ -48,6 +75,18 @@ export function executorFactory(workingDirectory: string, options: ExecutorFacto
       void shared.startSweep();
     }
     return shared;
+  };
+  const dockerExecutor = async (runner: RunnerConfig): Promise<Executor> => {
+    const [executorCode, runnerCode] = await loadDockerCode();
+    return new executorCode.DockerExecutor({
+      runner,
+      shared: dockerRunner(runner, runnerCode),
+      hostBuildsDir: resolve(workingDirectory, runner.buildsDir),
+      hostCacheDir: resolve(workingDirectory, runner.cacheDir),
+      workingDirectory,
+      systemId: options.systemId ?? '',
+      events: options.events?.(runner.name),
+    });
   };
   return {
     create: (runner) => {
@@ -62,15 +101,7 @@ export function executorFactory(workingDirectory: string, options: ExecutorFacto
             leases,
           });
         case 'docker':
-          return new DockerExecutor({
-            runner,
-            shared: dockerRunner(runner),
-            hostBuildsDir: resolve(workingDirectory, runner.buildsDir),
-            hostCacheDir: resolve(workingDirectory, runner.cacheDir),
-            workingDirectory,
-            systemId: options.systemId ?? '',
-            events: options.events?.(runner.name),
-          });
+          return new LoadingExecutor(DOCKER_EXECUTOR_INFO, CONTAINER_BUILDS_DIR, dockerExecutor(runner));
         default:
           // The validator accepts only the executors above; a new one must be added here too.
           throw new Error(`no executor named ${JSON.stringify(runner.executor satisfies never)}`);

@@ -41,6 +41,8 @@ test('the trace sees the heavy modules where the run command loads them (the che
 
 /** The job engine: stages, logs, artifacts, caches and the zip libraries. */
 const JOB_ENGINE = /\/src\/(build|trace|artifacts|cache)\/|\/yazl\/|\/yauzl\//;
+/** The docker executor past what a runner knows of it before it is loaded (docker-info.ts). */
+const DOCKER_EXECUTOR = /\/src\/executors\/docker\/(?!docker-info\.js$)/;
 
 test('runner run loads the job engine with its first job, not at start', { skip: NOT_NODE }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-lazy-'));
@@ -49,6 +51,7 @@ test('runner run loads the job engine with its first job, not at start', { skip:
     const loaded = (): string[] => runner.logs().split('\n').filter((line) => line.startsWith('LOADED ')).map((line) => line.slice('LOADED '.length));
     assert.ok(loaded().some((url) => url.includes('/src/agent/')), 'the trace sees the agent');
     assert.deepEqual(loaded().filter((url) => JOB_ENGINE.test(url)), [], 'nothing of the job engine before a job');
+    assert.deepEqual(loaded().filter((url) => DOCKER_EXECUTOR.test(url)), [], 'a runner without a docker runner never loads its executor');
     writeFileSync(join(dir, 'job.toml'), 'name = "lazy"\nscript = ["true"]\n');
     const submitted = await runCli(['submit', '--wait', '--working-directory', dir, join(dir, 'job.toml')]);
     assert.equal(submitted.code, 0, submitted.stderr);

@@ -24,7 +24,8 @@ import { DockerEngine } from './engine.ts';
 import { effectivePolicies, fetchImage, isAllowed, type PrepareLog, refuseImage } from './images.ts';
 import { JobCgroup } from './job-cgroup.ts';
 import { containerName, type JobIdentity, jobLabels, LABEL_PREFIX, networkName, projectUniqueName } from './naming.ts';
-import { DockerRunner } from './docker-runner.ts';
+import type { DockerRunner } from './docker-runner.ts';
+import { CONTAINER_BUILDS_DIR, CONTAINER_CACHE_DIR, DOCKER_EXECUTOR_INFO } from './docker-info.ts';
 import { trackPath } from '../../system/process-record.ts';
 import {
   configService,
@@ -40,9 +41,6 @@ import {
   waitForService,
 } from './services.ts';
 
-/** Where the project is in the container, and the cache (GitLab's defaults). */
-export const CONTAINER_BUILDS_DIR = '/builds';
-export const CONTAINER_CACHE_DIR = '/cache';
 /** GitLab Runner's stop grace period (the daemon's default). */
 const GRACE_MS = 10_000;
 
@@ -95,7 +93,7 @@ export interface DockerExecutorOptions {
 
 export class DockerExecutor implements Executor {
   readonly buildsDir = CONTAINER_BUILDS_DIR;
-  readonly info: ExecutorInfo = { name: 'docker', shell: 'sh', image: true, services: true, shared: false, showHostname: true };
+  readonly info: ExecutorInfo = DOCKER_EXECUTOR_INFO;
   private readonly config: DockerConfig;
 
   constructor(private readonly options: DockerExecutorOptions) {

@@ -8,11 +8,6 @@ import { DockerEngine } from './engine.ts';
 import { removeLeftoverCgroups } from './job-cgroup.ts';
 import { runnerLabels } from './naming.ts';
 
-/** The daemon's address: the runner's `host`, else DOCKER_HOST, else the local socket (GitLab Runner's order). */
-export function dockerHost(configured: string | undefined, environment: Readonly<Record<string, string | undefined>> = process.env): string {
-  return configured ?? (environment['DOCKER_HOST'] || 'unix:///var/run/docker.sock');
-}
-
 export interface LeftoverReport {
   readonly containers: number;
   readonly networks: number;
