@@ -16,6 +16,9 @@ import { bundle, SPLIT_CHUNKS_DIR } from './bundle.ts';
 import { runCommand } from './run-command.ts';
 import { trainingRun } from './training-run.ts';
 
+/** How much later than normal JavaScriptCore compiles during the start; the runner sets 1 once it has started (src/runtime/gc.ts). */
+const START_JIT_POLICY = 16;
+
 /** `esmBundle`: the entry of the runner's split ES module bundle (bundle.ts), its chunks beside it. */
 export async function buildBunExecutable(root: string, info: VersionInfo, esmBundle: string, workDir: string, output: string): Promise<void> {
   const dir = join(workDir, 'bun');
@@ -33,6 +36,7 @@ export async function buildBunExecutable(root: string, info: VersionInfo, esmBun
       '--splitting',
       '--no-compile-autoload-dotenv',
       '--no-compile-autoload-bunfig',
+      `--compile-jit-policy=${START_JIT_POLICY}`,
       ...(order === undefined ? [] : [`--bytecode-order=${order}`]),
       entry,
       '--outfile',

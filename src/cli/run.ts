@@ -9,6 +9,7 @@ import { tokenFileWarning } from '../config/file-permissions.ts';
 import { type ListenAddress, parseListenAddress } from '../config/listen-address.ts';
 import type { Logger } from '../log/logger.ts';
 import { runtime } from '../runtime/runtime.ts';
+import { releaseStartupGarbage } from '../runtime/gc.ts';
 import { createRequestListener } from '../server/routes.ts';
 import type { OtlpPush } from '../telemetry/otlp-push.ts';
 import { shownUrl } from '../config/otel-config.ts';
@@ -29,6 +30,8 @@ import { closeProcessRecord } from '../system/process-record.ts';
 
 /** How long a forced exit waits for coordinators to hear that their jobs failed. */
 const ABANDON_REPORT_MS = 3_000;
+/** From 'Runner ready' to releaseStartupGarbage(): the start's own follow-up work (the queues' first scans) is done by then. */
+const STARTUP_SETTLE_MS = 1_000;
 
 export interface RunOptions {
   readonly configPath: string | undefined;
@@ -188,8 +191,12 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   logServedRunners(config, workingDirectory, logger);
   agent.start();
   logger.info('Runner ready', { concurrent: config.concurrent });
+  // What starting left behind goes back once the start has settled, where the runtime can return it.
+  const settled = setTimeout(releaseStartupGarbage, STARTUP_SETTLE_MS);
+  settled.unref?.();
 
   const { mode, signal } = await stopRequested;
+  clearTimeout(settled);
   logger.info(mode === 'graceful' ? 'Stopping runner when running jobs have finished' : 'Stopping runner', {
     signal,
     running_jobs: agent.runningJobs().length,

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { runtime } from '../../../src/runtime/runtime.ts';
+import { execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { moduleExtension, runtime, scriptCommand } from '../../../src/runtime/runtime.ts';
+import { collectOutput } from '../../support/child-output.ts';
 
 const MiB = 1024 * 1024;
 
@@ -36,5 +38,31 @@ test(
     assert.ok(free.during > 4 * MiB, `without a hold the young generation grew to ${free.during} bytes`);
     assert.ok(held.during <= 4 * MiB, `held, it stayed at ${held.during} bytes`);
     assert.ok(held.after > held.during, `released, it grew again (${held.during} -> ${held.after} bytes)`);
+  },
+);
+
+const STARTUP_SCENARIO = fileURLToPath(new URL(`../../support/startup-garbage-scenario${moduleExtension(import.meta.url)}`, import.meta.url));
+
+test(
+  'releaseStartupGarbage: Deno gives back what a start dropped, Bun the code compiled for it',
+  { skip: runtime.name === 'node' && 'not on Node: the collection raises its RSS (src/runtime/gc.ts)' },
+  async () => {
+    const [command, ...args] = scriptCommand(STARTUP_SCENARIO);
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { code, stdout, stderr } = await collectOutput(child).done;
+    assert.equal(code, 0, `scenario exited ${code}: ${stderr}`);
+    type Held = { resident: number; codeBlocks: number | null };
+    const result = JSON.parse(stdout) as { did: string | null; before: Held; after: Held };
+    if (runtime.name === 'bun') {
+      assert.equal(result.did, 'shrunk');
+      // 2,000 functions run once: their code goes, to be compiled again if they run again.
+      assert.ok(result.before.codeBlocks! >= 2000, `${result.before.codeBlocks} code blocks before`);
+      assert.ok(result.after.codeBlocks! < result.before.codeBlocks! / 10, `${result.before.codeBlocks} code blocks before, ${result.after.codeBlocks} after`);
+    } else {
+      assert.equal(result.did, 'collected');
+      // 400,000 objects with their strings and arrays are several tens of MiB.
+      const freed = result.before.resident - result.after.resident;
+      assert.ok(freed > 8 * MiB, `resident ${result.before.resident} bytes before, ${result.after.resident} after`);
+    }
   },
 );
