@@ -7,10 +7,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
 import { packageRoot } from '../../src/version.ts';
 import { DENO_FILES, releaseFiles } from '../../deploy/package/release-files.ts';
+import { dynamicImportSpecifiers } from '../../deploy/package/deferred-imports.ts';
 import { runCli } from '../support/runner-process.ts';
 import { hasCommand, skipUnless } from '../support/tools.ts';
 import { setup, smokeTest } from './release/smoke.ts';
@@ -126,6 +127,16 @@ test('Deno bundle, its directory alone, passes the smoke test under deno run', {
   const installed = workDir('deno-bin');
   cpSync(files.denoDir, installed, { recursive: true });
   assert.ok(statSync(join(installed, DENO_FILES.chunks)).isDirectory(), 'the bundle comes with its chunks');
+  // Deno checks no module named through an expression before it is imported: each must be there.
+  const modules = [DENO_FILES.entry, DENO_FILES.main, ...readdirSync(join(installed, DENO_FILES.chunks)).map((name) => join(DENO_FILES.chunks, name))];
+  for (const module of modules) {
+    const source = readFileSync(join(installed, module), 'utf8');
+    assert.doesNotMatch(source, /\bimport\(\s*["'`]\./, `${module} names a module of its own by a literal, which Deno would read at start`);
+    for (const specifier of dynamicImportSpecifiers(source)) {
+      assert.ok(existsSync(join(installed, dirname(module), specifier)), `${module} imports ${specifier}, which is not in the artefact`);
+    }
+  }
+  assert.ok(dynamicImportSpecifiers(readFileSync(join(installed, DENO_FILES.main), 'utf8')).length > 0, 'main.mjs imports its lazy parts');
   const entry = join(installed, DENO_FILES.entry);
   await smokeTest({ command: [process.execPath, 'run', '-A', entry], workDir: workDir('deno') }, version);
 
