@@ -13,6 +13,8 @@
 //   2. idle RSS: in every run, 3 s after the first scrape (no traffic meanwhile), VmRSS of the
 //      spawned process from /proc/PID/status (the spawned PID is checked via /proc/PID/exe and
 //      /proc/PID/cmdline to be the runtime binary or the executable itself, not a wrapper).
+//      The release artefacts' files leave the page cache before the first run: measured as
+//      installed files read back from disk, not as the pages `npm run package` wrote.
 //   3. `--version` and `--help`: wall time to exit, against the bare runtime.
 //   4. bare runtime: wall time for the runtime to start and exit doing nothing
 //      (`node -e 0`, `bun -e 0`, `deno eval 0`), interleaved with the runs.
@@ -33,12 +35,13 @@
 // wait is bounded by a 30 s timeout.
 //
 // Helpers in bench/lib/: startup-subjects.ts (what is started), floor-server.ts, run-once.ts (one
-// measured run), processes.ts (spawn tracking, bounded waits, /proc), runtimes.ts, stats.ts.
+// measured run), processes.ts (spawn tracking, bounded waits, /proc), page-cache.ts, runtimes.ts, stats.ts.
 
 import { packageRoot } from '../src/version.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseBenchArgs } from './lib/args.ts';
+import { dropPageCache } from './lib/page-cache.ts';
 import { killSpawnedOnExit, runBench, runToExit } from './lib/processes.ts';
 import { IDLE_BEFORE_RSS_MS, runOnce, type RunResult } from './lib/run-once.ts';
 import { type RuntimeName, type RuntimeSpec, specFor, versionOf } from './lib/runtimes.ts';
@@ -91,6 +94,8 @@ async function benchRuntime(
     result.version = await versionOf(spec, root);
     const subjects = await startupSubjects(spec, root, packageVersion, reference);
     result.subjects = subjects.map((subject) => ({ subject, runs: [], versionMs: [], helpMs: [] }));
+    // As installed files read back from disk, not as the pages that writing them left (page-cache.ts).
+    dropPageCache(subjects.flatMap((subject) => subject.files ?? []));
     for (let i = 1; i <= runs; i++) {
       // Interleaved, so drift on the machine affects every subject alike.
       result.bareMs.push(await timedExit([spec.bin], spec.bareArgs, root));

@@ -4,7 +4,7 @@
 // the floor, a bare node:http server (floor-server.ts).
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DENO_FILES, releaseFiles } from '../../deploy/package/release-files.ts';
 import { runToExit } from './processes.ts';
 import { type RuntimeSpec, scriptArgs, specFor } from './runtimes.ts';
@@ -20,6 +20,8 @@ export interface StartupSubject {
   readonly cli: boolean;
   /** The subject the others are compared with ("x ref"). */
   readonly reference?: boolean;
+  /** The files of a release artefact: their page cache is dropped before the first run (page-cache.ts). */
+  readonly files?: readonly string[];
 }
 
 /** Where the reference runs from: a checkout's root and how the table names it. */
@@ -61,23 +63,47 @@ export async function startupSubjects(spec: RuntimeSpec, root: string, version: 
     case 'node':
       await release(
         files.npmTarball,
-        async () => ({ label: 'npm package', command: [spec.bin, await unpackedNpmPackage(files.npmTarball)], processBin: spec.bin, cli: true }),
+        async () => {
+          const bin = await unpackedNpmPackage(files.npmTarball);
+          return { label: 'npm package', command: [spec.bin, bin], processBin: spec.bin, cli: true, files: [dirname(dirname(bin))] };
+        },
       );
       await release(
         files.nodeExecutable,
-        () => Promise.resolve({ label: 'single executable', command: [files.nodeExecutable], processBin: files.nodeExecutable, cli: true }),
+        () =>
+          Promise.resolve({
+            label: 'single executable',
+            command: [files.nodeExecutable],
+            processBin: files.nodeExecutable,
+            cli: true,
+            files: [files.nodeExecutable],
+          }),
       );
       break;
     case 'bun':
       await release(
         files.bunExecutable,
-        () => Promise.resolve({ label: 'compiled executable', command: [files.bunExecutable], processBin: files.bunExecutable, cli: true }),
+        () =>
+          Promise.resolve({
+            label: 'compiled executable',
+            command: [files.bunExecutable],
+            processBin: files.bunExecutable,
+            cli: true,
+            files: [files.bunExecutable],
+          }),
       );
       break;
     case 'deno':
       await release(
         join(files.denoDir, DENO_FILES.entry),
-        () => Promise.resolve({ label: 'bundle', command: [spec.bin, 'run', '-A', join(files.denoDir, DENO_FILES.entry)], processBin: spec.bin, cli: true }),
+        () =>
+          Promise.resolve({
+            label: 'bundle',
+            command: [spec.bin, 'run', '-A', join(files.denoDir, DENO_FILES.entry)],
+            processBin: spec.bin,
+            cli: true,
+            files: [files.denoDir],
+          }),
       );
       break;
   }
