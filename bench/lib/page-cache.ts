@@ -13,9 +13,17 @@ function filesUnder(path: string): string[] {
   return readdirSync(path).flatMap((name) => filesUnder(join(path, name)));
 }
 
-/** GNU dd's `iflag=nocache count=0` drops the cache of the whole file (coreutils' manual). */
+/**
+ * GNU dd's `iflag=nocache count=0` drops the cache of the whole file (coreutils' manual), once its
+ * pages are written back: dirty pages (a file `tar` or the package build wrote a moment ago) stay,
+ * so `sync FILE...` writes them first.
+ */
 export function dropPageCache(paths: readonly string[]): void {
-  for (const file of paths.flatMap(filesUnder)) {
+  const files = paths.flatMap(filesUnder);
+  if (files.length === 0) return;
+  const synced = spawnSync('sync', files, { encoding: 'utf8' });
+  if (synced.status !== 0) throw new Error(`sync could not write back ${files.length} files: ${synced.stderr.trim() || synced.error?.message}`);
+  for (const file of files) {
     const result = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`dd could not drop the page cache of ${file}: ${result.stderr.trim() || result.error?.message}`);
   }

@@ -2,7 +2,7 @@
 // imported (deno-bundle.ts), and found again in either form (the release tests check each resolves).
 
 /** A dynamic import of one of the artefact's own modules as esbuild writes it: named by a string literal. */
-const LITERAL_RELATIVE_IMPORT = /\bimport\("(\.\.?\/[^"]+)"\)/g;
+const LITERAL_RELATIVE_IMPORT = /(?<![.\w$])import\("(\.\.?\/[^"]+)"\)/g;
 
 /**
  * Deno reads, parses and keeps every module that a dynamic import names by a string literal as it
@@ -17,5 +17,5 @@ export function importedOnFirstUse(source: string): string {
 
 /** The relative specifiers of a module's dynamic imports in either form (release tests check each resolves). */
 export function dynamicImportSpecifiers(source: string): string[] {
-  return [...source.matchAll(/\bimport\(\[?"(\.\.?\/[^"]+)"(?:\]\[0\])?\)/g)].map((match) => match[1]!);
+  return [...source.matchAll(/(?<![.\w$])import\(\[?"(\.\.?\/[^"]+)"(?:\]\[0\])?\)/g)].map((match) => match[1]!);
 }

@@ -9,7 +9,6 @@ import { tokenFileWarning } from '../config/file-permissions.ts';
 import { type ListenAddress, parseListenAddress } from '../config/listen-address.ts';
 import type { Logger } from '../log/logger.ts';
 import { runtime } from '../runtime/runtime.ts';
-import { releaseStartupGarbage } from '../runtime/gc.ts';
 import { createRequestListener } from '../server/routes.ts';
 import type { OtlpPush } from '../telemetry/otlp-push.ts';
 import { shownUrl } from '../config/otel-config.ts';
@@ -192,7 +191,10 @@ export async function runCommand(options: RunOptions, logger: Logger): Promise<n
   agent.start();
   logger.info('Runner ready', { concurrent: config.concurrent });
   // What starting left behind goes back once the start has settled, where the runtime can return it.
-  const settled = setTimeout(releaseStartupGarbage, STARTUP_SETTLE_MS);
+  const settled = setTimeout(
+    () => void import('../runtime/gc.ts').then(({ releaseStartupGarbage }) => releaseStartupGarbage(), () => undefined),
+    STARTUP_SETTLE_MS,
+  );
   settled.unref?.();
 
   const { mode, signal } = await stopRequested;

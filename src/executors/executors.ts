@@ -7,7 +7,8 @@ import type { RunnerConfig } from '../config/types.ts';
 import type { Executor, ExecutorEvents, ExecutorFactory, ExecutorInfo, JobDirectories, JobEnvironment, PrepareContext } from '../job/executor.ts';
 import type { Job } from '../job/model.ts';
 import { shortToken } from '../job/short-token.ts';
-import { CONTAINER_BUILDS_DIR, DOCKER_EXECUTOR_INFO, dockerHost } from './docker/docker-info.ts';
+import { dockerHost, parseDockerHost, tlsVerifyFromEnvironment } from './docker/docker-host.ts';
+import { CONTAINER_BUILDS_DIR, DOCKER_EXECUTOR_INFO } from './docker/docker-info.ts';
 import type { DockerRunner } from './docker/docker-runner.ts';
 import { UserLeases } from './shell/job-user.ts';
 import { ShellExecutor } from './shell/shell-executor.ts';
@@ -17,7 +18,11 @@ type DockerCode = [typeof import('./docker/docker-executor.ts'), typeof import('
 let dockerCode: Promise<DockerCode> | undefined;
 
 function loadDockerCode(): Promise<DockerCode> {
-  dockerCode ??= Promise.all([import('./docker/docker-executor.ts'), import('./docker/docker-runner.ts')]);
+  dockerCode ??= Promise.all([import('./docker/docker-executor.ts'), import('./docker/docker-runner.ts')]).catch((error: unknown) => {
+    // Tried again by the next docker job (a full descriptor table, files replaced by an upgrade).
+    dockerCode = undefined;
+    throw new Error(`cannot load the docker executor: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  });
   return dockerCode;
 }
 
@@ -101,6 +106,9 @@ export function executorFactory(workingDirectory: string, options: ExecutorFacto
             leases,
           });
         case 'docker':
+          // A daemon address the engine's client cannot use fails here, as the runner starts (and
+          // `runner verify`), not in every job's prepare_executor.
+          parseDockerHost(dockerHost(runner.docker?.host), { tlsVerify: tlsVerifyFromEnvironment() });
           return new LoadingExecutor(DOCKER_EXECUTOR_INFO, CONTAINER_BUILDS_DIR, dockerExecutor(runner));
         default:
           // The validator accepts only the executors above; a new one must be added here too.

@@ -87,18 +87,23 @@ function youngCollector(): (() => void) | undefined {
  * compiled executable's start). Returns what it did.
  */
 export function releaseStartupGarbage(): 'shrunk' | 'collected' | undefined {
-  if (runtime.name === 'bun') {
-    const bun = bunCollection();
-    bun?.unsafe?.setJITPolicy?.(1);
-    if (typeof bun?.shrink !== 'function') return undefined;
-    bun.shrink();
-    return 'shrunk';
+  // It only saves memory: a runtime that refuses any of it runs on as it was.
+  try {
+    if (runtime.name === 'bun') {
+      const bun = bunCollection();
+      bun?.unsafe?.setJITPolicy?.(1);
+      if (typeof bun?.shrink !== 'function') return undefined;
+      bun.shrink();
+      return 'shrunk';
+    }
+    if (runtime.name !== 'deno') return undefined;
+    const gc = exposedV8Gc();
+    if (gc === undefined) return undefined;
+    gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    return 'collected';
+  } catch {
+    return undefined;
   }
-  if (runtime.name !== 'deno') return undefined;
-  const gc = exposedV8Gc();
-  if (gc === undefined) return undefined;
-  gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-  return 'collected';
 }
 
 /** Counts the bytes a transfer moved and asks for a young-generation collection every 8 MiB. */

@@ -41,8 +41,8 @@ test('the trace sees the heavy modules where the run command loads them (the che
 
 /** The job engine: stages, logs, artifacts, caches and the zip libraries. */
 const JOB_ENGINE = /\/src\/(build|trace|artifacts|cache)\/|\/yazl\/|\/yauzl\//;
-/** The docker executor past what a runner knows of it before it is loaded (docker-info.ts). */
-const DOCKER_EXECUTOR = /\/src\/executors\/docker\/(?!docker-info\.js$)/;
+/** The docker executor past what a runner knows of it before it is loaded (docker-info.ts, docker-host.ts). */
+const DOCKER_EXECUTOR = /\/src\/executors\/docker\/(?!docker-(info|host)\.js$)/;
 
 test('runner run loads the job engine with its first job, not at start', { skip: NOT_NODE }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'runner-lazy-'));

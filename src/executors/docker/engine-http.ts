@@ -5,6 +5,7 @@
 // the daemon's JSON that never trust its shape.
 import { Buffer } from 'node:buffer';
 import http from 'node:http';
+import type { DockerEndpoint } from './docker-host.ts';
 
 /**
  * Every path is versioned, so that a newer daemon keeps answering as the one
@@ -20,43 +21,6 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** What is kept of an error response: the daemon's `{"message": ...}` is one line. */
 const MAX_ERROR_BYTES = 64 * 1024;
-
-/** Where the daemon listens: a unix socket or a TCP address (plain HTTP). */
-export type DockerEndpoint =
-  | { readonly host: string; readonly socketPath: string }
-  | { readonly host: string; readonly hostname: string; readonly port: number };
-
-/**
- * Reads a DOCKER_HOST value: `unix:///path`, `tcp://host:port` or `http://host:port` (port 2375 when
- * left out). TLS is not supported: `https://`, or `tcp://` with DOCKER_TLS_VERIFY set, is refused.
- */
-export function parseDockerHost(value: string, options: { readonly tlsVerify: boolean }): DockerEndpoint {
-  const expected = 'expected unix:///path/to/docker.sock, tcp://host:port or http://host:port';
-  const invalid = (why: string): Error => new Error(`invalid Docker host ${JSON.stringify(value)}: ${why}; ${expected}`);
-  if (value.startsWith('unix://')) {
-    const socketPath = value.slice('unix://'.length);
-    if (!socketPath.startsWith('/')) throw invalid('the socket path must be absolute');
-    return { host: value, socketPath };
-  }
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid('not a URL');
-  }
-  if (url.protocol === 'https:' || (url.protocol === 'tcp:' && options.tlsVerify)) {
-    throw new Error(
-      `Docker host ${JSON.stringify(value)} asks for TLS${
-        url.protocol === 'tcp:' ? ' (DOCKER_TLS_VERIFY is set)' : ''
-      }, which this client does not support; ${expected} without TLS`,
-    );
-  }
-  if (url.protocol !== 'tcp:' && url.protocol !== 'http:') throw invalid(`unsupported scheme ${url.protocol}`);
-  if (url.hostname === '') throw invalid('no host name');
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.username !== '') throw invalid('no path, query or user may follow the address');
-  const hostname = url.hostname.replace(/^\[|\]$/g, '');
-  return { host: value, hostname, port: url.port === '' ? 2375 : Number(url.port) };
-}
 
 /**
  * status: the daemon answered with an error status; stream: it reported an error inside a

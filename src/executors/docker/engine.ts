@@ -12,13 +12,12 @@ import {
   asString,
   asStringArray,
   asStringRecord,
-  type DockerEndpoint,
   DockerWire,
   LineSplitter,
-  parseDockerHost,
   parseJson,
   type WireRequest,
 } from './engine-http.ts';
+import { type DockerEndpoint, parseDockerHost, tlsVerifyFromEnvironment } from './docker-host.ts';
 
 export { API_VERSION, DockerApiError, type DockerErrorKind } from './engine-http.ts';
 export type { OutputStream } from './multiplexed-stream.ts';
@@ -224,7 +223,7 @@ export class DockerEngine {
    * `tlsVerify` (default: DOCKER_TLS_VERIFY is set) refuses a tcp:// host, since TLS is not supported.
    */
   constructor(host: string, options: { readonly tlsVerify?: boolean } = {}) {
-    this.endpoint = parseDockerHost(host, { tlsVerify: options.tlsVerify ?? (process.env['DOCKER_TLS_VERIFY'] ?? '') !== '' });
+    this.endpoint = parseDockerHost(host, { tlsVerify: options.tlsVerify ?? tlsVerifyFromEnvironment() });
     this.wire = new DockerWire(this.endpoint);
   }
 

@@ -103,11 +103,18 @@ export function withoutSources(spec: JobSpec): JobSpec {
   return { ...spec, variables: [{ key: 'GIT_STRATEGY', value: 'none' }, ...(spec.variables ?? [])] };
 }
 
-export function finished(coordinator: TestCoordinator, job: CoordinatorJob, timeoutMs = 30_000): Promise<CoordinatorJob> {
-  return coordinator.waitFor(`job ${job.id} to finish (now ${coordinator.job(job.id).state})`, () => {
+export async function finished(coordinator: TestCoordinator, job: CoordinatorJob, timeoutMs = 30_000): Promise<CoordinatorJob> {
+  try {
+    return await coordinator.waitFor(`job ${job.id} to finish`, () => {
+      const now = coordinator.job(job.id);
+      return ['success', 'failed', 'canceled'].includes(now.state) ? now : undefined;
+    }, timeoutMs);
+  } catch (error) {
+    // Where it stopped: never picked up (pending, no trace), or stuck in one of its stages.
     const now = coordinator.job(job.id);
-    return ['success', 'failed', 'canceled'].includes(now.state) ? now : undefined;
-  }, timeoutMs);
+    const tail = now.trace.subarray(Math.max(0, now.trace.length - 2000)).toString('utf8');
+    throw new Error(`${(error as Error).message}: it is ${now.state}, the end of its trace: ${JSON.stringify(tail)}`, { cause: error });
+  }
 }
 
 /** Queues `spec` and resolves with the job once it has finished at the coordinator. */
