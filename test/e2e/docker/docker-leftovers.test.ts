@@ -30,8 +30,10 @@ test('containers and networks a SIGKILLed runner left are removed when it starts
 
     const second = await startGitLabRunner({ dir, runner: RUNNER });
     try {
+      // The sweep removes the containers, then the networks they were on: wait for both.
+      const left = async (): Promise<number> => (await engine.containerList({ labels, all: true })).length + (await engine.networkList({ labels })).length;
       const deadline = Date.now() + 30_000;
-      while ((await engine.containerList({ labels, all: true })).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      while ((await left()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       assert.deepEqual(await engine.containerList({ labels, all: true }), [], 'the leftover container is gone');
       assert.deepEqual(await engine.networkList({ labels }), [], 'and the network');
     } finally {
