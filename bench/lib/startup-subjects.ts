@@ -51,6 +51,11 @@ async function unpackedNpmPackage(tarball: string): Promise<string> {
   return join(dir, 'package', 'bin', 'runner.js');
 }
 
+/** A single executable: the process is the file itself, and the file is all the artefact. */
+function executableSubject(label: string, path: string): Promise<StartupSubject> {
+  return Promise.resolve({ label, command: [path], processBin: path, cli: true, files: [path] });
+}
+
 export async function startupSubjects(spec: RuntimeSpec, root: string, version: string, reference: StartupReference): Promise<StartupSubject[]> {
   const files = releaseFiles(root, version);
   const missing = (path: string): boolean => !existsSync(path);
@@ -68,30 +73,10 @@ export async function startupSubjects(spec: RuntimeSpec, root: string, version: 
           return { label: 'npm package', command: [spec.bin, bin], processBin: spec.bin, cli: true, files: [dirname(dirname(bin))] };
         },
       );
-      await release(
-        files.nodeExecutable,
-        () =>
-          Promise.resolve({
-            label: 'single executable',
-            command: [files.nodeExecutable],
-            processBin: files.nodeExecutable,
-            cli: true,
-            files: [files.nodeExecutable],
-          }),
-      );
+      await release(files.nodeExecutable, () => executableSubject('single executable', files.nodeExecutable));
       break;
     case 'bun':
-      await release(
-        files.bunExecutable,
-        () =>
-          Promise.resolve({
-            label: 'compiled executable',
-            command: [files.bunExecutable],
-            processBin: files.bunExecutable,
-            cli: true,
-            files: [files.bunExecutable],
-          }),
-      );
+      await release(files.bunExecutable, () => executableSubject('compiled executable', files.bunExecutable));
       break;
     case 'deno':
       await release(
