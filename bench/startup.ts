@@ -14,7 +14,9 @@
 //      spawned process from /proc/PID/status (the spawned PID is checked via /proc/PID/exe and
 //      /proc/PID/cmdline to be the runtime binary or the executable itself, not a wrapper).
 //      The release artefacts' files leave the page cache before the first run: measured as
-//      installed files read back from disk, not as the pages `npm run package` wrote.
+//      installed files read back from disk, not as the pages `npm run package` wrote. That first
+//      run is a cold start (its time reads from disk, and shows in the range); the median of 5
+//      runs is a warm one.
 //   3. `--version` and `--help`: wall time to exit, against the bare runtime.
 //   4. bare runtime: wall time for the runtime to start and exit doing nothing
 //      (`node -e 0`, `bun -e 0`, `deno eval 0`), interleaved with the runs.
