@@ -1,4 +1,4 @@
-// Pipes whose read end is ours as a plain fd (for PipeReader), made as named
+// Pipes whose read end is ours as a plain fd (for readPipe), made as named
 // pipes (FIFOs): none of the runtimes hands out the fds of the pipes it makes
 // for a child, and JavaScript cannot make a FIFO itself, so `mkfifo` makes
 // them, a batch at a time (one spawn per BATCH pipes, the next one made
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { trackPath } from './process-record.ts';
 
 export interface PipeEnds {
-  /** Opened with O_NONBLOCK, for PipeReader. */
+  /** Opened with O_NONBLOCK, for readPipe. */
   readonly readFd: number;
   /** Blocking, as a child's stdout should be. */
   readonly writeFd: number;

@@ -27,7 +27,7 @@
 // being written (sooner while it flows). Where no named pipe can be made
 // (no `mkfifo`), the runtime's pipes are used (outputPipe 'runtime').
 import { openNamedPipe, type PipeEnds } from './named-pipe.ts';
-import { PipeReader } from './pipe-reader.ts';
+import { readPipe } from './pipe-handle-reader.ts';
 import { watchGroup } from './group-watchdog.ts';
 import { groupMembers, readProcStat } from './proc-stat.ts';
 import { trackGroup } from './process-record.ts';
@@ -155,8 +155,7 @@ function readStreams(child: ChildProcess, onOutput: (chunk: Uint8Array) => void)
 }
 
 function readNamedPipe(pipe: PipeEnds, onOutput: (chunk: Uint8Array) => void): OutputReading {
-  const reader = new PipeReader(pipe.readFd, onOutput);
-  return { done: reader.done, wake: () => reader.wake(), stop: () => reader.stop() };
+  return readPipe(pipe.readFd, onOutput);
 }
 
 /**
