@@ -8,6 +8,8 @@ import { dirname, join, relative } from 'node:path';
 import type { VersionInfo } from '../../src/version.ts';
 import { DEBIAN_PACKAGE_NAME, debianArchitecture } from './release-files.ts';
 import { runCommand } from './run-command.ts';
+import { SYSTEM_ID_FILE } from '../../src/config/system-id.ts';
+import { PROCESS_RECORDS_DIR } from '../../src/cli/process-records.ts';
 
 export interface DebianPackageInput {
   readonly root: string;
@@ -45,9 +47,13 @@ export function packagedUnit(unit: string): string {
   }`;
 }
 
-/** config.toml.example with its [[runners]] running jobs as the package's `runner` user. */
+/** The service's local queue, absolute so that `runner submit --config /etc/runner/config.toml` finds it from any directory. */
+export const PACKAGED_QUEUE_DIR = '/var/lib/runner/queue';
+
+/** config.toml.example with its [[runners]] running jobs as the package's `runner` user, its queue the service's. */
 export function packagedConfig(example: string): string {
-  const text = replaceOnce(example, /^# {2}user = "runner-job"$/m, '  user = "runner"', 'commented `user` line');
+  let text = replaceOnce(example, /^# {2}user = "runner-job"$/m, '  user = "runner"', 'commented `user` line');
+  text = replaceOnce(text, /^ {2}queue_dir = "queue"$/m, `  queue_dir = "${PACKAGED_QUEUE_DIR}"`, '`queue_dir` line');
   return `# /etc/runner/config.toml of the ${DEBIAN_PACKAGE_NAME} package. Jobs run as the \`runner\`\n# user the package created; \`systemctl reload runner\` re-reads this file.\n${text}`;
 }
 
@@ -94,10 +100,15 @@ if [ "$1" = "purge" ]; then
     deb-systemd-helper purge runner.service >/dev/null || true
     deb-systemd-helper unmask runner.service >/dev/null || true
   fi
-  # The runner's state: queues, builds, caches, its system ID; and the jobs' user.
-  rm -rf /var/lib/runner
+  # The runner's state: queues, builds, caches; and what it keeps beside config.toml, as GitLab
+  # Runner does (its system ID, the records of its processes). Nothing else of /etc/runner: dpkg
+  # removes the directory after this script, unless someone put a file of their own there
+  # (a TLS key, a web config), which stays, and dpkg says so.
+  rm -rf /var/lib/runner /etc/runner/${SYSTEM_ID_FILE} /etc/runner/${PROCESS_RECORDS_DIR}
+  # The jobs' user. Without cron, deluser says on stderr that it skips the user's crontab: there
+  # is none to remove then, so that line goes; any other it prints is shown.
   if getent passwd runner >/dev/null && command -v deluser >/dev/null; then
-    deluser --quiet --system runner >/dev/null || true
+    { LC_ALL=C deluser --quiet --system runner 2>&1 >/dev/null || true; } | { grep -v 'Skipping crontab removal' >&2 || true; }
   fi
 fi
 `;

@@ -4,6 +4,7 @@
 // Deno the bundle. Without release/ (a partial run that did not package) they are skipped, saying
 // so; `npm test` packages first.
 import { after, before, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,9 @@ import { runtime } from '../../src/runtime/runtime.ts';
 import { packageRoot } from '../../src/version.ts';
 import { DENO_FILES, releaseFiles } from '../../deploy/package/release-files.ts';
 import { dynamicImportSpecifiers } from '../../deploy/package/deferred-imports.ts';
+import { PACKAGED_QUEUE_DIR, packagedUnit } from '../../deploy/package/debian-package.ts';
+import { SYSTEM_ID_FILE } from '../../src/config/system-id.ts';
+import { PROCESS_RECORDS_DIR } from '../../src/cli/process-records.ts';
 import { runCli } from '../support/runner-process.ts';
 import { hasCommand, skipUnless } from '../support/tools.ts';
 import { setup, smokeTest } from './release/smoke.ts';
@@ -151,6 +155,7 @@ test('Deno bundle, its directory alone, passes the smoke test under deno run', {
 const NOT_ROOT = process.getuid?.() === 0 ? false : 'installing a Debian package needs root';
 const NO_DPKG = hasCommand('dpkg', '--version') ? false : 'dpkg not found (not a Debian system)';
 const NO_LINTIAN = skipUnless('lintian', 'lintian');
+const NO_SYSTEMD_ANALYZE = hasCommand('systemd-analyze', '--version') ? false : 'systemd-analyze not found';
 
 test('Debian package: lintian finds no error', { skip: onRuntime('node') || skipWithout(files.debianPackage) || NO_LINTIAN }, () => {
   // lintian exits non-zero for errors; its output lists every tag with its level.
@@ -159,27 +164,87 @@ test('Debian package: lintian finds no error', { skip: onRuntime('node') || skip
   assert.deepEqual(errors, [], output);
 });
 
+/**
+ * Where the service of `unit` may write under its ProtectSystem=strict: the directories of its StateDirectory= and
+ * related settings, which systemd mounts read-write whatever ProtectSystem= says (systemd.exec(5); `:ro` makes one
+ * read-only), and its ReadWritePaths=.
+ */
+function writableUnder(unit: string): string[] {
+  assert.match(unit, /^ProtectSystem=strict$/m);
+  const values = (key: string): string[] =>
+    [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].flatMap((match) => (match[1] ?? '').trim().split(/\s+/)).filter((value) => value !== '');
+  const managed = Object.entries(UNIT_DIRECTORIES).flatMap(([key, base]) =>
+    values(key).filter((value) => !value.endsWith(':ro')).map((value) => join(base, value.split(':')[0] ?? ''))
+  );
+  return [...managed, ...values('ReadWritePaths').map((value) => value.replace(/^[-+]+/, ''))];
+}
+
+const UNIT_DIRECTORIES = {
+  RuntimeDirectory: '/run',
+  StateDirectory: '/var/lib',
+  CacheDirectory: '/var/cache',
+  LogsDirectory: '/var/log',
+  ConfigurationDirectory: '/etc',
+};
+
+test('systemd unit, as deploy/systemd has it and as the Debian package installs it: the runner may write its working directory and its state beside config.toml', () => {
+  const source = readFileSync(join(root, 'deploy', 'systemd', 'runner.service'), 'utf8');
+  for (
+    const [name, unit, queue] of [['deploy/systemd/runner.service', source, undefined], [
+      "the Debian package's unit",
+      packagedUnit(source),
+      PACKAGED_QUEUE_DIR,
+    ]] as const
+  ) {
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    const config = /--config (\S+)/.exec(execStart)?.[1];
+    const workingDirectory = /--working-directory (\S+)/.exec(execStart)?.[1];
+    assert.ok(config !== undefined && workingDirectory !== undefined, `${name} starts the runner with --config and --working-directory: ${execStart}`);
+    const writable = writableUnder(unit);
+    const isWritable = (path: string): boolean => writable.some((dir) => path === dir || path.startsWith(`${dir}/`));
+    for (const path of [workingDirectory, join(dirname(config), SYSTEM_ID_FILE), join(dirname(config), PROCESS_RECORDS_DIR)]) {
+      assert.ok(isWritable(path), `${name} leaves ${path} read-only (writable: ${writable.join(' ')})`);
+    }
+    // The packaged config's queue_dir is absolute (for `runner submit` from anywhere): the service's.
+    if (queue !== undefined) assert.ok(queue.startsWith(`${workingDirectory}/`), `${queue} is not under ${workingDirectory}`);
+  }
+});
+
 test('Debian package: installs, runs as its service would, and purges clean', {
   skip: onRuntime('node') || skipWithout(files.debianPackage) || NO_DPKG || NOT_ROOT || NO_GO,
 }, async () => {
   setup('dpkg', ['--install', files.debianPackage]);
+  let purge: { status: number | null; stdout: string; stderr: string } | undefined;
   try {
     assert.ok(existsSync('/usr/bin/runner'));
     assert.match(setup('getent', ['passwd', 'runner']), /^runner:x:\d+:\d+:[^:]*:\/var\/lib\/runner\/home\/runner:\/usr\/sbin\/nologin$/m);
     assert.equal(statSync('/etc/runner/config.toml').mode & 0o777, 0o600);
     assert.match(readFileSync('/lib/systemd/system/runner.service', 'utf8'), /^ExecStart=\/usr\/bin\/runner run --config \/etc\/runner\/config.toml/m);
-    // As the unit starts it: its config (jobs as `runner`) and its working directory.
+    if (!NO_SYSTEMD_ANALYZE) {
+      const verify = spawnSync('systemd-analyze', ['verify', '/lib/systemd/system/runner.service'], { encoding: 'utf8' });
+      assert.equal(`${verify.stdout}${verify.stderr}`.trim(), '', 'systemd-analyze verify finds nothing to say about the installed unit');
+      assert.equal(verify.status, 0);
+    }
+    // As the unit starts it: its config (jobs as `runner`) and its working directory. A job is submitted as
+    // docs/install.md says, from anywhere with the config alone: its queue_dir is the service's.
     await smokeTest({
       command: ['/usr/bin/runner'],
       workDir: '/var/lib/runner',
       commonArgs: ['--config', '/etc/runner/config.toml'],
       jobUser: 'runner',
+      submit: { args: ['--config', '/etc/runner/config.toml'], cwd: workDir('deb-submit') },
     }, version);
+    // The runner keeps its state beside config.toml, as GitLab Runner does: purge must take it too.
+    assert.ok(existsSync(join('/etc/runner', SYSTEM_ID_FILE)), 'the runner saved its system ID');
+    assert.ok(existsSync(join('/etc/runner', PROCESS_RECORDS_DIR)), 'the runner kept its process records');
   } finally {
-    setup('dpkg', ['--purge', 'ci-runner-agent']);
+    purge = spawnSync('dpkg', ['--purge', 'ci-runner-agent'], { encoding: 'utf8' });
   }
+  assert.equal(purge.status, 0, `${purge.stdout}${purge.stderr}`);
+  // Neither "directory '/etc/runner' not empty so not removed" nor deluser's word on a crontab there is none of.
+  assert.equal(purge.stderr, '', 'dpkg --purge says nothing on stderr');
   assert.ok(!existsSync('/usr/bin/runner'));
-  assert.ok(!existsSync('/etc/runner/config.toml'));
+  assert.ok(!existsSync('/etc/runner'), 'purge removed /etc/runner with the state the runner kept there');
   assert.ok(!existsSync('/var/lib/runner'));
   assert.equal(setup('sh', ['-c', 'getent passwd runner || true']), '', 'purge removed the user');
 });

@@ -18,6 +18,11 @@ export interface SmokeTarget {
   readonly env?: Readonly<Record<string, string>>;
   /** The user the job must run as, when the artefact sets one. */
   readonly jobUser?: string;
+  /**
+   * How `submit` names the queue, in place of commonArgs and --working-directory, and the directory it
+   * runs in (a config whose queue_dir is absolute needs no working directory).
+   */
+  readonly submit?: { readonly args: readonly string[]; readonly cwd: string };
 }
 
 async function get(url: string): Promise<{ status: number; body: Uint8Array; text: string }> {
@@ -51,7 +56,8 @@ export async function smokeTest(target: SmokeTarget, version: string): Promise<v
 
     const jobFile = join(target.workDir, 'smoke-job.toml');
     writeFileSync(jobFile, 'name = "smoke"\nscript = ["echo smoke-$GREETING from $(id -un)"]\n[variables]\nGREETING = "ok"\n');
-    const submitted = await runCli(['submit', ...common, '--wait', jobFile], { ...options, timeoutMs: 60_000 });
+    const submitArgs = target.submit?.args ?? common;
+    const submitted = await runCli(['submit', ...submitArgs, '--wait', jobFile], { ...options, cwd: target.submit?.cwd ?? options.cwd, timeoutMs: 60_000 });
     assert.equal(submitted.code, 0, `${submitted.stdout}\n${submitted.stderr}`);
     assert.match(submitted.stdout, new RegExp(`smoke-ok from ${target.jobUser ?? '\\S+'}`));
   } finally {
