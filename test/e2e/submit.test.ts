@@ -497,6 +497,20 @@ test('Ctrl-C on a non-default queue: the hints repeat the queue flags as given, 
   }
 });
 
+test('a typo in a job file: exit 2, the allowed keys and the likely one, nothing queued', async () => {
+  const ws = workspace();
+  try {
+    ws.write('typo.toml', 'name = "typo"\nscirpt = ["make"]\n');
+    const { code, stdout, stderr } = await runCli(['submit', 'typo.toml'], { cwd: ws.dir });
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, '');
+    assertOneLineError(stderr, 'typo.toml: unknown key scirpt (did you mean script?): a job file has only name, script,');
+    assert.deepEqual(pending(ws.queue), []);
+  } finally {
+    ws.cleanup();
+  }
+});
+
 test("runner list shows the queue's running and pending jobs, who runs them, and who serves the queue", async () => {
   const ws = workspace();
   try {
