@@ -121,7 +121,8 @@ export async function claimerLooks(queueDir: string): Promise<Claimer[]> {
   const looks = await Promise.all(
     (await liveClaimers(queueDir)).map(async (owner) => {
       const info = await stat(join(claimedDir(queueDir), owner)).catch(() => undefined);
-      return info === undefined ? [] : [{ owner, lookedAt: info.mtimeMs }];
+      // Rounded: Node derives mtimeMs from seconds and nanoseconds in floating point, 1 ms stamped reads back as 0.999.
+      return info === undefined ? [] : [{ owner, lookedAt: Math.round(info.mtimeMs) }];
     }),
   );
   return looks.flat();
