@@ -88,10 +88,13 @@ is queued. A job file is TOML:
 Flags:
 ${QUEUE_FLAGS}  -w, --wait
         after queueing, print each job's log to stdout as it runs, then a
-        one-line summary per job to stderr. A job still pending after 2 s
-        gets a line naming its queue and warning if no live runner serves
-        it. Ctrl-C stops waiting and leaves the jobs queued or running
-        (exit 130): 'runner cancel ID' removes a pending one
+        one-line summary per job to stderr. A job that really waits gets
+        one line naming its queue: after 2 s if no live runner serves it,
+        else once every runner serving it has polled the queue and left
+        the job pending, or has not polled for longer than check_interval
+        explains. Ctrl-C stops waiting and leaves the jobs queued or
+        running (exit 130); the line it prints names the 'runner cancel'
+        command, with the flags that chose the queue, that removes them
 ${HELP_FLAG}
 Exit codes: 0 queued (with --wait: every job succeeded), 1 a job did not
 succeed or the queue could not be written, 2 bad usage or an invalid job file.

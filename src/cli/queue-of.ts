@@ -24,10 +24,15 @@ function pickRunner(runners: readonly RunnerConfig[], name: string | undefined, 
 
 /** The queue directory the flags name; config warnings go to stderr. */
 export function queueOf(flags: QueueFlags): string {
+  return queueTarget(flags).queueDir;
+}
+
+/** The queue directory the flags name and the config's check_interval (how often its runner polls it, if it reads the same config). */
+export function queueTarget(flags: QueueFlags): { queueDir: string; checkIntervalMs: number } {
   const cwd = process.cwd();
   const workingDirectory = checkWorkingDirectory(flags.workingDirectory ?? cwd);
   const loaded = loadConfig(flags.configPath, cwd);
   for (const warning of loaded.warnings) process.stderr.write(`runner: warning: ${warning}\n`);
   const runner = pickRunner(loaded.config.runners, flags.runnerName, loaded.path ?? 'the built-in default config');
-  return resolve(workingDirectory, runner.queueDir);
+  return { queueDir: resolve(workingDirectory, runner.queueDir), checkIntervalMs: loaded.config.checkInterval * 1000 };
 }

@@ -12,10 +12,11 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { readTextFile } from '../config/toml-file.ts';
 import { parseJobFile } from '../sources/local/job-file.ts';
 import { type DoneRecord, enqueue, jobState, logPath, QueueError, readResult } from '../sources/local/queue.ts';
-import { liveClaimers, ownerPid } from '../sources/local/queue-jobs.ts';
 import { UsageError } from './args.ts';
+import { PendingNotice, type WaitedQueue } from './pending-notice.ts';
+import { queueCommandLine } from './queue-command-line.ts';
 import type { QueueFlags } from './queue-flags.ts';
-import { queueOf } from './queue-of.ts';
+import { queueTarget } from './queue-of.ts';
 import { sleep } from '../system/sleep.ts';
 
 export interface SubmitOptions extends QueueFlags {
@@ -30,8 +31,6 @@ const EXIT_INTERRUPTED = 130;
 
 /** Between looks at a job's result and log while waiting. */
 const POLL_INTERVAL_MS = 150;
-/** How long a job may stay pending before --wait says where it waits and whether any runner serves that queue. */
-export const PENDING_NOTICE_MS = 2_000;
 /** The most of a log held in memory at once. */
 const READ_CHUNK_BYTES = 64 * 1024;
 
@@ -45,6 +44,8 @@ function writeStdout(chunk: Uint8Array | string): Promise<void> {
 interface QueuedJob {
   readonly id: string;
   readonly name: string;
+  /** When its file was in the queue (ms since 1970). */
+  readonly queuedAt: number;
 }
 
 /**
@@ -81,44 +82,15 @@ async function followJob(queueDir: string, job: QueuedJob, signal: AbortSignal, 
       }
       if (result) return result;
       // Twice, as waitForResult does: a job moving between places can hide from one look.
+      const seenAt = Date.now();
       const state = await jobState(queueDir, job.id);
       missing = state === undefined ? missing + 1 : 0;
-      if (state === 'pending') await notice.pending(job.id);
+      if (state === 'pending') await notice.pending(job, seenAt);
       if (missing >= 2) throw new QueueError(`queue ${queueDir}: no job ${job.id} (not pending, claimed or done)`);
       if (state !== 'done') await sleep(POLL_INTERVAL_MS, signal);
     }
   } finally {
     await log?.close().catch(() => undefined);
-  }
-}
-
-/**
- * Once per command, when a job has been pending for PENDING_NOTICE_MS: which
- * queue it waits in, and a warning if no live runner serves that queue (the
- * job would wait forever), or which runner processes do (they are busy).
- */
-class PendingNotice {
-  private readonly since = Date.now();
-  private given = false;
-
-  constructor(private readonly queueDir: string) {}
-
-  async pending(id: string): Promise<void> {
-    if (this.given || Date.now() - this.since < PENDING_NOTICE_MS) return;
-    this.given = true;
-    const claimers = await liveClaimers(this.queueDir);
-    if (claimers.length === 0) {
-      process.stderr.write(
-        `runner: warning: job ${id} is pending in queue ${this.queueDir}, which no live runner serves: ` +
-          `start 'runner run' with this queue_dir; Ctrl-C stops waiting, 'runner cancel ${id}' removes the job\n`,
-      );
-    } else {
-      const pids = claimers.map(ownerPid).join(', ');
-      process.stderr.write(
-        `runner: job ${id} is pending in queue ${this.queueDir}, served by runner process${claimers.length > 1 ? 'es' : ''} ${pids} ` +
-          `(busy with other jobs, at their limit, or the job's needs have not ended; 'runner list' shows the queue)\n`,
-      );
-    }
   }
 }
 
@@ -132,12 +104,13 @@ function summary(job: QueuedJob, result: DoneRecord): string {
   return `${head}: ${result.state}${details.length > 0 ? ` (${details.join(', ')})` : ''}${artifacts}`;
 }
 
-async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promise<number> {
+async function waitForJobs(queue: WaitedQueue, jobs: readonly QueuedJob[]): Promise<number> {
+  const queueDir = queue.dir;
   const controller = new AbortController();
   const onInterrupt = (): void => controller.abort();
   process.on('SIGINT', onInterrupt);
   let failed = false;
-  const notice = new PendingNotice(queueDir);
+  const notice = new PendingNotice(queue);
   try {
     for (const [index, job] of jobs.entries()) {
       const result = await followJob(queueDir, job, controller.signal, notice);
@@ -146,7 +119,8 @@ async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promis
         const several = left.length > 1;
         process.stderr.write(
           `runner: interrupted: stopped waiting; job${several ? 's' : ''} ${left.join(', ')} stay${several ? '' : 's'} in queue ${queueDir} ` +
-            `('runner list' shows ${several ? 'them' : 'it'}; 'runner cancel ${left.join(' ')}' removes ${several ? 'those' : 'it'} if still pending)\n`,
+            `('${queueCommandLine('list', queue.flags)}' shows ${several ? 'them' : 'it'}; ` +
+            `'${queueCommandLine('cancel', queue.flags, left)}' removes ${several ? 'those' : 'it'} if still pending)\n`,
         );
         return EXIT_INTERRUPTED;
       }
@@ -162,7 +136,12 @@ async function waitForJobs(queueDir: string, jobs: readonly QueuedJob[]): Promis
 /** Runs `runner submit`; resolves with the exit code. */
 export async function submitCommand(options: SubmitOptions): Promise<number> {
   if (options.jobFiles.length === 0) throw new UsageError(`no job file given (usage: runner submit [flags] JOB.toml...; see 'runner submit --help')`);
-  const queueDir = queueOf(options);
+  const { queueDir, checkIntervalMs } = queueTarget(options);
+  const queue: WaitedQueue = {
+    dir: queueDir,
+    checkIntervalMs,
+    flags: { configPath: options.configPath, runnerName: options.runnerName, workingDirectory: options.workingDirectory },
+  };
 
   // Every file first: one bad file queues nothing (a ConfigError, exit 2).
   const jobs = options.jobFiles.map((file) => {
@@ -175,10 +154,10 @@ export async function submitCommand(options: SubmitOptions): Promise<number> {
     for (const job of jobs) {
       // The text validated above, not a second read of the file.
       const { id } = await enqueue(queueDir, job.text, job.file);
-      queued.push({ id, name: job.spec.name });
+      queued.push({ id, name: job.spec.name, queuedAt: Date.now() });
       await writeStdout(`${id}\n`);
     }
-    return options.wait ? await waitForJobs(queueDir, queued) : EXIT_OK;
+    return options.wait ? await waitForJobs(queue, queued) : EXIT_OK;
   } catch (error) {
     if (!(error instanceof QueueError)) throw error;
     process.stderr.write(`runner: ${error.message}\n`);

@@ -46,3 +46,9 @@ export function closestName(name: string, known: Iterable<string>): string | und
   }
   return best !== undefined && bestDistance <= limit && !tie ? best : undefined;
 }
+
+/** ` (did you mean KNOWN?)` for a likely typo of a known name, else nothing: for the end of an "unknown key" message. */
+export function didYouMean(name: string, known: Iterable<string>): string {
+  const near = closestName(name, known);
+  return near === undefined ? '' : ` (did you mean ${near}?)`;
+}

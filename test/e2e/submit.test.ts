@@ -3,16 +3,17 @@
 // claiming the job from the queue and writing its log in pieces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseJobFile } from '../../src/sources/local/job-file.ts';
 import { isJobId } from '../../src/sources/local/job-id.ts';
-import { type ClaimedJob, claimNext, finish, type JobOutcome, jobState, openJobLog, ownerOf, readResult } from '../../src/sources/local/queue.ts';
+import { type ClaimedJob, claimNext, finish, type JobOutcome, jobState, markLooked, openJobLog, ownerOf, readResult } from '../../src/sources/local/queue.ts';
 import { collectOutput } from '../support/child-output.ts';
-import { type CliResult, runCli, runnerArgv } from '../support/runner-process.ts';
+import { type CliResult, runCli, runnerArgv, startRunner } from '../support/runner-process.ts';
 import { assertOneLineError } from '../support/assertions.ts';
+import { shellWord } from '../../src/cli/queue-command-line.ts';
 
 const SECRET = 's3cretvalue-only-in-the-queued-file';
 
@@ -384,20 +385,127 @@ test('--wait on a queue no live runner serves warns, naming the queue; Ctrl-C th
   }
 });
 
-test('--wait on a queue a live but busy runner serves names that runner instead of warning', async () => {
+/**
+ * `runner submit --wait` of one job to a queue this test process serves as a
+ * live runner (its claim directory, as claimNext makes it, but no claim), until
+ * the notice naming the runner: the job's id and submit's stderr.
+ */
+async function servedNotice(ws: Workspace, name: string, afterQueued: () => Promise<void>): Promise<{ id: string; stderr: string }> {
+  ws.write('job.toml', jobText(name));
+  mkdirSync(join(ws.queue, 'claimed', ownerOf()), { recursive: true });
+  const submit = startSubmit(['--wait', 'job.toml'], ws.dir);
+  await submit.waitForStdout('\n');
+  const id = submit.stdout().trim();
+  await afterQueued();
+  await submit.waitForStderr('served by');
+  submit.interrupt();
+  return { id, stderr: (await submit.done).stderr };
+}
+
+test('--wait on a queue a live but busy runner serves names that runner, once it has looked at the queue and left the job', async () => {
   const ws = workspace();
   try {
-    ws.write('job.toml', jobText('busy'));
-    // This test process is the live runner: its claim directory, as claimNext makes it, but no claim.
-    mkdirSync(join(ws.queue, 'claimed', ownerOf()), { recursive: true });
-    const submit = startSubmit(['--wait', 'job.toml'], ws.dir);
+    // A turn of a busy runner's loop after the job was queued: it looks at the queue (markLooked) and takes nothing.
+    const { id, stderr } = await servedNotice(ws, 'busy', () => markLooked(ws.queue));
+    assert.match(
+      stderr,
+      new RegExp(
+        `^runner: job ${id} is pending in queue ${ws.queue}, served by runner process ${process.pid}: it polled the queue since and left the job there \\(busy with other jobs, at its limit, or the job's needs have not ended\\); 'runner list' shows the queue$`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(stderr, /warning|not polled/);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--wait names a serving runner that has not polled the queue for longer than check_interval explains', async () => {
+  const ws = workspace();
+  try {
+    ws.write('config.toml', 'check_interval = 0.5\n');
+    // The runner looked at the queue once (its claim directory made), before the job was queued, and never since.
+    const { id, stderr } = await servedNotice(ws, 'unpolled', async () => {});
+    assert.match(
+      stderr,
+      new RegExp(
+        `^runner: job ${id} is pending in queue ${ws.queue}, served by runner process ${process.pid}: it has not polled the queue yet since the job was queued [0-9]+s ago ` +
+          `\\(a check_interval longer than 0\\.5s, a pause after failed requests, or a hang: its log tells\\); 'runner list' shows the queue$`,
+        'm',
+      ),
+    );
+    assert.doesNotMatch(stderr, /busy/);
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('--wait to an idle runner says nothing about pending while the job waits only for its next poll', async () => {
+  const ws = workspace();
+  // 5 s between polls: the job waits up to that long for an idle runner, which is no reason to speak.
+  ws.write('config.toml', 'check_interval = 5\n');
+  ws.write('job.toml', 'name = "hello"\nscript = ["echo hello from the runner"]\n');
+  const runner = await startRunner([], { cwd: ws.dir, env: { HOME: ws.dir } });
+  try {
+    // The runner has polled once (its claim directory exists); the next poll is up to 5 s away.
+    const claimed = join(ws.queue, 'claimed');
+    const deadline = Date.now() + 30_000;
+    while (!(existsSync(claimed) && readdirSync(claimed).length > 0)) {
+      if (Date.now() > deadline) throw new Error(`the runner did not poll ${ws.queue} within 30 s; its log:\n${runner.logs()}`);
+      await sleep(20);
+    }
+    const { code, stdout, stderr } = await runCli(['submit', '--wait', 'job.toml'], { cwd: ws.dir });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /hello from the runner/);
+    assert.match(stderr, /^job \S+ hello: success$/m);
+    assert.doesNotMatch(stderr, /pending|polled/);
+  } finally {
+    await runner.stop('SIGTERM');
+    ws.cleanup();
+  }
+});
+
+test('Ctrl-C on a non-default queue: the hints repeat the queue flags as given, and the cancel they name works', async () => {
+  const ws = workspace();
+  try {
+    mkdirSync(join(ws.dir, 'ci config'));
+    ws.write('ci config/runner.toml', '[[runners]]\nname = "alpha"\nqueue_dir = "qa"\n\n[[runners]]\nname = "beta"\nqueue_dir = "qb"\n');
+    ws.write('b.toml', jobText('on-beta'));
+    const flags = ['-c', 'ci config/runner.toml', '-r', 'beta'];
+    const submit = startSubmit([...flags, '--wait', 'b.toml'], ws.dir);
     await submit.waitForStdout('\n');
     const id = submit.stdout().trim();
-    await submit.waitForStderr('served by');
+    await sleep(300);
     submit.interrupt();
-    const { stderr } = await submit.done;
-    assert.match(stderr, new RegExp(`^runner: job ${id} is pending in queue ${ws.queue}, served by runner process ${process.pid} \\(busy`, 'm'));
-    assert.doesNotMatch(stderr, /warning/);
+    const { code, stderr } = await submit.done;
+    assert.equal(code, 130, stderr);
+    const queue = join(ws.dir, 'qb');
+    assert.equal(
+      stderr,
+      `runner: interrupted: stopped waiting; job ${id} stays in queue ${queue} ` +
+        `('runner list -c "ci config/runner.toml" -r beta' shows it; 'runner cancel -c "ci config/runner.toml" -r beta ${id}' removes it if still pending)\n`,
+    );
+    // The hint as a user pastes it into a shell, `runner` being this CLI on this runtime.
+    const hint = /'(runner cancel .*)' removes it/.exec(stderr)![1]!;
+    const cli = runnerArgv([]).map(shellWord).join(' ');
+    const pasted = spawnSync('sh', ['-c', hint.replace(/^runner /, `${cli} `)], { cwd: ws.dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(pasted.status, 0, pasted.stderr);
+    assert.equal(pasted.stdout, `job ${id} on-beta: canceled (removed from the queue)\n`);
+    assert.equal((await readResult(queue, id))?.state, 'canceled');
+  } finally {
+    ws.cleanup();
+  }
+});
+
+test('a typo in a job file: exit 2, the allowed keys and the likely one, nothing queued', async () => {
+  const ws = workspace();
+  try {
+    ws.write('typo.toml', 'name = "typo"\nscirpt = ["make"]\n');
+    const { code, stdout, stderr } = await runCli(['submit', 'typo.toml'], { cwd: ws.dir });
+    assert.equal(code, 2, stderr);
+    assert.equal(stdout, '');
+    assertOneLineError(stderr, 'typo.toml: unknown key scirpt (did you mean script?): a job file has only name, script,');
+    assert.deepEqual(pending(ws.queue), []);
   } finally {
     ws.cleanup();
   }

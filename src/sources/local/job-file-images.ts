@@ -6,6 +6,7 @@
 //
 // Run by the docker executor; the shell executor warns that it ignores them.
 import { describeValue } from '../../config/describe-value.ts';
+import { didYouMean } from '../../config/did-you-mean.ts';
 import type { ImageSpec } from '../../job/model.ts';
 
 type Fail = (key: string, message: string) => never;
@@ -29,7 +30,9 @@ function spec(value: unknown, where: string, keys: readonly string[], fail: Fail
     : isTable(value)
     ? value
     : fail(where, `expected an image name or a table, got ${describeValue(value)}`);
-  for (const key of Object.keys(table)) if (!keys.includes(key)) fail(`${where}.${key}`, `unknown key (expected one of ${keys.join(', ')})`);
+  for (const key of Object.keys(table)) {
+    if (!keys.includes(key)) fail(`${where}.${key}`, `unknown key${didYouMean(key, keys)}: expected one of ${keys.join(', ')}`);
+  }
   const name = table['name'];
   if (typeof name !== 'string' || name.trim() === '') fail(`${where}.name`, `expected an image name such as "alpine:3", got ${describeValue(name)}`);
   const pullPolicies = strings(table['pull_policy'], `${where}.pull_policy`, fail);

@@ -10,6 +10,7 @@
 //   needs = ["build"]                 # earlier local jobs, by name or by job id
 //   dependencies = ["build"]          # whose artifacts to download (a subset of needs)
 import { describeValue } from '../../config/describe-value.ts';
+import { didYouMean } from '../../config/did-you-mean.ts';
 import type { ArtifactSpec, ArtifactWhen, CacheSpec } from '../../job/model.ts';
 import { EXPIRE_IN_EXPECTED, parseExpireIn } from './expire-in.ts';
 import { JOB_ID_PATTERN } from './job-id.ts';
@@ -39,7 +40,10 @@ function isTable(value: unknown): value is Table {
 function checkKeys(table: Table, allowed: readonly string[], where: string, what: string, fail: Fail): void {
   const extra = Object.keys(table).find((key) => !allowed.includes(key));
   if (extra !== undefined) {
-    fail(`${where}.${/^[A-Za-z0-9_-]+$/.test(extra) ? extra : JSON.stringify(extra)}`, `unknown key: ${what} has only ${allowed.join(', ')}`);
+    fail(
+      `${where}.${/^[A-Za-z0-9_-]+$/.test(extra) ? extra : JSON.stringify(extra)}`,
+      `unknown key${didYouMean(extra, allowed)}: ${what} has only ${allowed.join(', ')}`,
+    );
   }
 }
 

@@ -20,6 +20,7 @@
 // it), only what kind of value it was.
 import { parseToml, readTextFile } from '../../config/toml-file.ts';
 import { describeValue } from '../../config/describe-value.ts';
+import { closestName, didYouMean } from '../../config/did-you-mean.ts';
 import { parseDuration } from '../../config/duration.ts';
 import { ConfigError } from '../../config/validate.ts';
 import type { JobDefinition, JobTraceContext, JobVariable } from '../../job/model.ts';
@@ -101,8 +102,14 @@ export function parseJobFile(text: string, origin: string): LocalJobDefinition {
 
   const unknownKeys = Object.keys(document).filter((key) => !(TOP_LEVEL_KEYS as readonly string[]).includes(key));
   if (unknownKeys.length > 0) {
+    // As config.toml's unknown keys: the likely typo's fix first, then every key there is.
+    const guesses = unknownKeys.flatMap((key) => {
+      const near = closestName(key, TOP_LEVEL_KEYS.filter((known) => document[known] === undefined));
+      return near === undefined ? [] : [unknownKeys.length > 1 ? `${near} for ${showKey(key)}` : near];
+    });
     throw new ConfigError(
-      `${origin}: unknown key${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map(showKey).join(', ')}: ` +
+      `${origin}: unknown key${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map(showKey).join(', ')}` +
+        `${guesses.length > 0 ? ` (did you mean ${guesses.join(', ')}?)` : ''}: ` +
         `a job file has only ${TOP_LEVEL_KEYS.slice(0, -1).join(', ')} and [variables]`,
     );
   }
@@ -155,7 +162,7 @@ export function parseJobFile(text: string, origin: string): LocalJobDefinition {
     if (isTable(entry)) {
       const extra = Object.keys(entry).filter((k) => !(VARIABLE_TABLE_KEYS as readonly string[]).includes(k));
       if (extra.length > 0) {
-        fail(`${where}.${showKey(extra[0]!)}`, 'unknown key: a variable table has only value and masked');
+        fail(`${where}.${showKey(extra[0]!)}`, `unknown key${didYouMean(extra[0]!, VARIABLE_TABLE_KEYS)}: a variable table has only value and masked`);
       }
       value = entry['value'];
       masked = entry['masked'] ?? false;

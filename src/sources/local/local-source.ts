@@ -13,7 +13,7 @@ import type { JobSource, QueueInfo, SourceJob } from '../../job/source.ts';
 import { jobIdTime } from './job-id.ts';
 import { LocalArtifactStore, sweepExpired } from './artifact-store.ts';
 import { resolveDependencies } from './local-needs.ts';
-import { appendLog, type ClaimedJob, claimNext, finish, leaveQueue, openJobLog, recoverDeadClaims } from './queue.ts';
+import { appendLog, type ClaimedJob, claimNext, finish, leaveQueue, markLooked, openJobLog, recoverDeadClaims } from './queue.ts';
 import type { DependencySpec } from '../../job/model.ts';
 
 /** Dead claims are looked for at most this often per queue. */
@@ -53,7 +53,9 @@ export class LocalQueueSource implements JobSource {
     private readonly events: LocalQueueEvents,
   ) {}
 
+  /** Called at every turn of the runner's loop: the look is recorded first (markLooked). */
   async maintain(): Promise<void> {
+    await markLooked(this.queueDir);
     const now = Date.now();
     if (now - this.lastRecovery >= RECOVERY_INTERVAL_MS) {
       this.lastRecovery = now;

@@ -109,6 +109,25 @@ export async function liveClaimers(queueDir: string): Promise<string[]> {
   return (await entries(claimedDir(queueDir))).filter((owner) => parseOwner(owner) !== undefined && isOwnerAlive(owner)).sort();
 }
 
+export interface Claimer {
+  /** The runner process, PID-STARTTIME. */
+  readonly owner: string;
+  /** When it last looked at the queue (its claim directory's mtime, see markLooked), ms since 1970. */
+  readonly lookedAt: number;
+}
+
+/** The live claimers (liveClaimers) with when each last looked at the queue; one that vanished meanwhile is left out. */
+export async function claimerLooks(queueDir: string): Promise<Claimer[]> {
+  const looks = await Promise.all(
+    (await liveClaimers(queueDir)).map(async (owner) => {
+      const info = await stat(join(claimedDir(queueDir), owner)).catch(() => undefined);
+      // Rounded: Node derives mtimeMs from seconds and nanoseconds in floating point, 1 ms stamped reads back as 0.999.
+      return info === undefined ? [] : [{ owner, lookedAt: Math.round(info.mtimeMs) }];
+    }),
+  );
+  return looks.flat();
+}
+
 /** The pid of an owner name, for messages. */
 export function ownerPid(owner: string): string {
   return String(parseOwner(owner)?.pid ?? owner);

@@ -312,6 +312,17 @@ export async function waitForResult(queueDir: string, id: string, options: WaitO
   }
 }
 
+/**
+ * Stamps this process's claim directory with the time (its mtime) at each
+ * turn of the runner's loop, whether or not it has a free slot, so that
+ * `runner submit --wait` can tell a job the runner has not looked at yet from
+ * one it looked at and left pending. Before the first claim attempt there is
+ * no directory to stamp; never fails.
+ */
+export async function markLooked(queueDir: string, owner: string = selfOwnerName(), at: Date = new Date()): Promise<void> {
+  await utimes(join(claimedDir(queueDir), owner), at, at).catch(() => undefined);
+}
+
 /** Removes this process's empty claim directory (at clean shutdown); never fails. */
 export async function leaveQueue(queueDir: string, owner: string = selfOwnerName()): Promise<void> {
   await rmdir(join(claimedDir(queueDir), owner)).catch(() => undefined);

@@ -102,7 +102,7 @@ const BAD: ReadonlyArray<readonly [string, string]> = [
     'cache = [{ key = "a" }, { policy = "pull-only" }]',
     'job.toml: cache[1].policy: expected one of "pull", "push", "pull-push" (or a $VARIABLE holding one), got the string "pull-only"',
   ],
-  ['cache = { keys = "a" }', 'job.toml: cache.keys: unknown key: a cache has only key, paths, untracked, policy, when, fallback_keys'],
+  ['cache = { keys = "a" }', 'job.toml: cache.keys: unknown key (did you mean key?): a cache has only key, paths, untracked, policy, when, fallback_keys'],
   ['cache = [{}, {}, {}, {}, {}]', "job.toml: cache: expected at most 4 caches (GitLab's limit), got 5"],
   ['cache = { fallback_keys = ["a", "b", "c", "d", "e", "f"] }', "job.toml: cache.fallback_keys: expected at most 5 keys (GitLab's limit), got 6"],
   ['cache = { fallback_keys = ["x/y"] }', 'job.toml: cache.fallback_keys[0]: a cache key cannot contain "/" or "%2F"'],

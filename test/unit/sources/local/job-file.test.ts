@@ -114,7 +114,17 @@ const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]>
   [
     'a misspelt key is unknown, not a missing one',
     'name = "x"\nscripts = ["make"]\n',
-    'job.toml: unknown key scripts: a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent, tracestate and [variables]',
+    'job.toml: unknown key scripts (did you mean script?): a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent, tracestate and [variables]',
+  ],
+  [
+    'a typo gets the key it is likely meant to be, as config.toml does',
+    'name = "x"\nscirpt = ["make"]\n',
+    'job.toml: unknown key scirpt (did you mean script?): a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent, tracestate and [variables]',
+  ],
+  [
+    'several typos each get theirs; a key the file already has is not suggested',
+    `${MINIMAL}tiemout = "1m"\nscirpt = ["make"]\nafter_scrip = []\n`,
+    'job.toml: unknown keys tiemout, scirpt, after_scrip (did you mean timeout for tiemout, after_script for after_scrip?): a job file has only name, script, before_script, after_script, timeout, repository, ref, artifacts, cache, needs, dependencies, image, services, traceparent, tracestate and [variables]',
   ],
   ['missing name', 'script = ["make"]\n', 'job.toml: name: required, a non-empty string'],
   ['empty name', 'name = ""\nscript = ["make"]\n', 'job.toml: name: expected a non-empty string of at most 255 printable characters, got the string ""'],
@@ -182,6 +192,11 @@ const BAD: ReadonlyArray<readonly [what: string, text: string, message: string]>
   ],
   ['variable a number', `${MINIMAL}[variables]\nPORT = 8080\n`, `job.toml: variables.PORT: ${EXPECTED_VARIABLE}, got an integer`],
   ['variable an array', `${MINIMAL}[variables]\nLIST = ["a"]\n`, `job.toml: variables.LIST: ${EXPECTED_VARIABLE}, got an array`],
+  [
+    'a typo in a variable table gets the key it is likely meant to be',
+    `${MINIMAL}[variables]\nK = { value = "12345678", maksed = true }\n`,
+    'job.toml: variables.K.maksed: unknown key (did you mean masked?): a variable table has only value and masked',
+  ],
   ['variable table without value', `${MINIMAL}[variables]\nK = { masked = true }\n`, 'job.toml: variables.K.value: required, a string'],
   ['variable table value not a string', `${MINIMAL}[variables]\nK = { value = 12345678 }\n`, 'job.toml: variables.K.value: expected a string, got an integer'],
   [

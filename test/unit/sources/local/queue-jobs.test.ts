@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { claimNext, enqueue, finish, jobState, ownerOf, QueueError, readResult } from '../../../../src/sources/local/queue.ts';
-import { cancelPendingJob, listJobs, liveClaimers } from '../../../../src/sources/local/queue-jobs.ts';
+import { claimNext, enqueue, finish, jobState, markLooked, ownerOf, QueueError, readResult } from '../../../../src/sources/local/queue.ts';
+import { LocalQueueSource } from '../../../../src/sources/local/local-source.ts';
+import { cancelPendingJob, claimerLooks, listJobs, liveClaimers } from '../../../../src/sources/local/queue-jobs.ts';
 
 const job = (name: string): string => `name = "${name}"\nscript = ["true"]\n`;
 
@@ -65,5 +66,28 @@ test(
     ]);
     assert.ok(jobs.every((j) => Number.isFinite(j.submittedAt)));
     assert.deepEqual(await liveClaimers(queue), [ownerOf()]);
+  }),
+);
+
+test(
+  'claimerLooks: each live claimer with when it last looked, which every turn of its loop (maintain) stamps, busy or not',
+  withQueue(async (queue) => {
+    const source = new LocalQueueSource(queue, { recovered: () => undefined, resultNotWritten: () => undefined });
+    // Before its first claim attempt a runner has no claim directory to stamp, and serves nobody yet.
+    await source.maintain();
+    assert.deepEqual(await claimerLooks(queue), []);
+    await enqueue(queue, job('one'), 'one.toml');
+    assert.ok(await source.request());
+    const long = new Date(Date.now() - 60_000);
+    await markLooked(queue, ownerOf(), long);
+    assert.deepEqual(await claimerLooks(queue), [{ owner: ownerOf(), lookedAt: long.getTime() }]);
+    // A turn of a runner whose slot is taken by that job: it looks, and claims nothing.
+    const before = Date.now();
+    await source.maintain();
+    const [look] = await claimerLooks(queue);
+    assert.ok(look !== undefined && look.lookedAt >= before - 1 && look.lookedAt <= Date.now(), `looked at ${look?.lookedAt}, turn at ${before}`);
+    // A dead claimer's directory is no look.
+    mkdirSync(join(queue, 'claimed', '4194305-99'));
+    assert.deepEqual((await claimerLooks(queue)).map((claimer) => claimer.owner), [ownerOf()]);
   }),
 );
