@@ -3,7 +3,10 @@
 // built, with the build information written in). `--version` and the help texts are answered from
 // this small file alone (src/cli/help-answers.ts). Anything else runs the CommonJS bundle of the
 // runner (../lib/runner.cjs) through V8's code cache (../lib/runner.cjs.cache, made when the
-// package was built; wrapped-bundle.ts).
+// package was built; wrapped-bundle.ts). Stack traces and profiles name the bundle
+// ci-runner-agent/lib/runner.cjs on the Node that built the package, whose V8 takes the cache and
+// keeps the name it was made under (wrapped-bundle.ts, SCRIPT_NAMES), and by its installed path on
+// another Node, which refuses the cache and compiles the bundle under the name given here.
 //
 // lib/runner.cjs is written by the package build already in CommonJS's function wrapper, without
 // a #! line, and ASCII only (npm-package.ts): it is read as latin1, which Node hands to V8 as one
@@ -12,11 +15,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpAnswer } from '../../src/cli/help-answers.ts';
-import { runWrappedBundle } from './wrapped-bundle.ts';
+import { BUNDLE_IN_PACKAGE, runWrappedBundle } from './wrapped-bundle.ts';
 
 function runBundle(): void {
   // This file is bin/runner.js of the package once bundled (CommonJS: __dirname is bin/).
-  const bundlePath = join(__dirname, '..', 'lib', 'runner.cjs');
+  const bundlePath = join(__dirname, '..', BUNDLE_IN_PACKAGE);
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(`${bundlePath}.cache`);

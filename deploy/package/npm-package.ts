@@ -10,6 +10,7 @@ import { bundle } from './bundle.ts';
 import { trainingRun } from './training-run.ts';
 import { NPM_PACKAGE_NAME } from './release-files.ts';
 import { runCommand } from './run-command.ts';
+import { BUNDLE_IN_PACKAGE } from './wrapped-bundle.ts';
 
 export interface NpmPackageInput {
   readonly root: string;
@@ -62,7 +63,8 @@ export async function buildNpmPackage(input: NpmPackageInput): Promise<TrainedBu
   mkdirSync(join(dir, 'lib'), { recursive: true });
   await bundle(input.root, 'cjs', join(dir, 'bin', 'runner.js'), input.info, { entry: join('deploy', 'package', 'npm-bin.ts') });
   chmodSync(join(dir, 'bin', 'runner.js'), 0o755);
-  writeFileSync(join(dir, 'lib', 'runner.cjs'), wrappedBundle(readFileSync(input.bundle, 'utf8')));
+  const bundlePath = join(dir, BUNDLE_IN_PACKAGE);
+  writeFileSync(bundlePath, wrappedBundle(readFileSync(input.bundle, 'utf8')));
   copyFileSync(join(input.root, 'config.toml.example'), join(dir, 'config.toml.example'));
   copyFileSync(join(input.root, 'deploy', 'package', 'LICENSE'), join(dir, 'LICENSE'));
   writeFileSync(join(dir, 'THIRD-PARTY-LICENSES'), input.licenses);
@@ -78,8 +80,9 @@ export async function buildNpmPackage(input: NpmPackageInput): Promise<TrainedBu
     keywords: ['ci', 'gitlab-runner', 'prometheus', 'pprof', 'opentelemetry'],
   };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
-  await trainingRun([process.execPath, join(dir, 'bin', 'runner.js')], 'RUNNER_WRITE_CODE_CACHE', join(dir, 'lib', 'runner.cjs.cache'));
+  // The cache is made under the bundle's name inside the package, not this directory's (wrapped-bundle.ts).
+  await trainingRun([process.execPath, join(dir, 'bin', 'runner.js')], 'RUNNER_WRITE_CODE_CACHE', `${bundlePath}.cache`);
   runCommand('npm', ['pack', '--silent', '--pack-destination', input.workDir], { cwd: dir });
   copyFileSync(join(input.workDir, `${NPM_PACKAGE_NAME}-${input.info.version}.tgz`), input.tarball);
-  return { bundle: join(dir, 'lib', 'runner.cjs'), codeCache: join(dir, 'lib', 'runner.cjs.cache') };
+  return { bundle: bundlePath, codeCache: `${bundlePath}.cache` };
 }

@@ -2,11 +2,26 @@
 // it and put through the same smoke test (release/smoke.ts). Each runtime's pass checks its own:
 // Node the npm package, Node's single executable and the Debian package; Bun its executable;
 // Deno the bundle. Without release/ (a partial run that did not package) they are skipped, saying
-// so; `npm test` packages first.
+// so; `npm test` packages first. The Node artefacts' profiles and error stacks name their scripts
+// as installed or by their names in the package (wrapped-bundle.ts, SCRIPT_NAMES), never by a file
+// of the build.
 import { after, before, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runtime } from '../../src/runtime/runtime.ts';
@@ -16,9 +31,10 @@ import { dynamicImportSpecifiers } from '../../deploy/package/deferred-imports.t
 import { PACKAGED_QUEUE_DIR, packagedUnit } from '../../deploy/package/debian-package.ts';
 import { SYSTEM_ID_FILE } from '../../src/config/system-id.ts';
 import { PROCESS_RECORDS_DIR } from '../../src/cli/process-records.ts';
+import { SCRIPT_NAMES } from '../../deploy/package/wrapped-bundle.ts';
 import { runCli } from '../support/runner-process.ts';
 import { hasCommand, skipUnless } from '../support/tools.ts';
-import { setup, smokeTest } from './release/smoke.ts';
+import { BUILD_DIRECTORY, setup, smokeTest } from './release/smoke.ts';
 
 const root = packageRoot();
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -36,7 +52,8 @@ const NO_GO = skipUnless('go', 'golang-go', 'version');
 
 let dir: string;
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'runner-release-'));
+  // Not named like the build's directory (BUILD_DIRECTORY), which no artefact may name.
+  dir = mkdtempSync(join(tmpdir(), 'runner-installed-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -60,7 +77,8 @@ test('npm package: installs with npm alone, no dependencies, `runner` on PATH pa
   const bin = join(prefix, 'bin');
   assert.deepEqual(readdirSync(bin), ['runner']);
   const env = { PATH: `${bin}:${process.env['PATH'] ?? ''}` };
-  await smokeTest({ command: ['runner'], workDir: workDir('npm'), env }, version);
+  const binScript = realpathSync(join(installed, 'bin', 'runner.js'));
+  await smokeTest({ command: ['runner'], workDir: workDir('npm'), env, scriptNames: [SCRIPT_NAMES.bundle, binScript] }, version);
 
   // --version and the help texts come from bin/runner.js alone (issue 17).
   const options = { command: ['runner'] as [string], env };
@@ -68,12 +86,15 @@ test('npm package: installs with npm alone, no dependencies, `runner` on PATH pa
   await answersWithout(bundle, options, /runner\.cjs/);
 
   // V8 takes the code cache of the package's training run (RUNNER_DEBUG names a refused one), and says so when it does not.
+  // With the cache, Node 20 names the bundle as the cache was made; without, as installed.
   const cache = `${bundle}.cache`;
   assert.doesNotMatch((await loadOnly(options)).stderr, CACHE_REFUSED);
+  assert.equal(await bundleNameInStack(options), SCRIPT_NAMES.bundle);
   renameSync(cache, `${cache}.away`);
   try {
     writeFileSync(cache, readFileSync(`${cache}.away`).subarray(0, 4096));
     assert.match((await loadOnly(options)).stderr, CACHE_REFUSED);
+    assert.equal(await bundleNameInStack(options), realpathSync(bundle));
   } finally {
     renameSync(`${cache}.away`, cache);
   }
@@ -111,13 +132,42 @@ async function loadOnly(options: { command: [string, ...string[]]; env?: Record<
   return result;
 }
 
+/** Preloaded by bundleNameInStack: prints the frame the runner's "cannot read config file" error is written from. */
+const STACK_HOOK = `const write = process.stderr.write;
+process.stderr.write = function (chunk, ...rest) {
+  if (String(chunk).startsWith('runner: cannot read config file')) write.call(this, 'written from:' + new Error().stack.split('\\n')[2] + '\\n');
+  return write.call(this, chunk, ...rest);
+};
+`;
+
+/**
+ * The file name an error stack gives the bundle's code: the runner prints no stack for an error
+ * it knows, and none it does not know can be caused from outside, so a script preloaded through
+ * NODE_OPTIONS (which Node's single executable honours too) reports where loadOnly's error is
+ * written from - a function of the bundle.
+ */
+async function bundleNameInStack(options: { command: [string, ...string[]]; env?: Record<string, string> }): Promise<string> {
+  const hook = join(dir, 'stack-hook.cjs');
+  writeFileSync(hook, STACK_HOOK);
+  const nodeOptions = `${process.env['NODE_OPTIONS'] ?? ''} --require ${hook}`.trim();
+  const { stderr } = await loadOnly({ ...options, env: { ...options.env, NODE_OPTIONS: nodeOptions } });
+  assert.doesNotMatch(stderr, BUILD_DIRECTORY);
+  const frame = /^written from:\s+at (?:.* \()?(\S+?):\d+:\d+\)?$/m.exec(stderr);
+  assert.ok(frame?.[1], `no frame of the bundle in:\n${stderr}`);
+  return frame[1];
+}
+
+/** The names of the Node single executable's scripts: the bundle's, its main script's. */
+const NODE_EXECUTABLE_SCRIPTS = [SCRIPT_NAMES.bundle, SCRIPT_NAMES.seaMain] as const;
+
 test('Node single executable passes the smoke test', { skip: onRuntime('node') || skipWithout(files.nodeExecutable) || NO_GO }, async () => {
   const executable = join(workDir('node-bin'), 'runner');
   copyFileSync(files.nodeExecutable, executable);
   statSync(executable);
-  await smokeTest({ command: [executable], workDir: workDir('node') }, version);
-  // It carries the npm package's bundle and code cache, which V8 takes here too.
+  await smokeTest({ command: [executable], workDir: workDir('node'), scriptNames: NODE_EXECUTABLE_SCRIPTS }, version);
+  // It carries the npm package's bundle and code cache, which V8 takes here too, with its name.
   assert.doesNotMatch((await loadOnly({ command: [executable] })).stderr, CACHE_REFUSED);
+  assert.equal(await bundleNameInStack({ command: [executable] }), SCRIPT_NAMES.bundle);
 });
 
 test('Bun executable passes the smoke test', { skip: onRuntime('bun') || skipWithout(files.bunExecutable) || NO_GO }, async () => {
@@ -233,6 +283,7 @@ test('Debian package: installs, runs as its service would, and purges clean', {
       commonArgs: ['--config', '/etc/runner/config.toml'],
       jobUser: 'runner',
       submit: { args: ['--config', '/etc/runner/config.toml'], cwd: workDir('deb-submit') },
+      scriptNames: NODE_EXECUTABLE_SCRIPTS,
     }, version);
     // The runner keeps its state beside config.toml, as GitLab Runner does: purge must take it too.
     assert.ok(existsSync(join('/etc/runner', SYSTEM_ID_FILE)), 'the runner saved its system ID');

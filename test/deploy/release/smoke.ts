@@ -1,11 +1,12 @@
 // The smoke test every release artefact passes (issue 17): it starts, /metrics is scraped, a CPU
 // and a heap profile are read by `go tool pprof`, a local job runs to success through `runner
 // submit --wait`, and SIGTERM stops it with exit 0 - all through the installed command alone.
+// Where a target says which names its JavaScript frames carry, both profiles name only those.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { goPprof } from '../../support/pprof.ts';
+import { goPprof, rawLocations } from '../../support/pprof.ts';
 import { runCli, RunnerProcess } from '../../support/runner-process.ts';
 
 export interface SmokeTarget {
@@ -23,6 +24,23 @@ export interface SmokeTarget {
    * runs in (a config whose queue_dir is absolute needs no working directory).
    */
   readonly submit?: { readonly args: readonly string[]; readonly cwd: string };
+  /**
+   * The file names the artefact's own frames carry in its profiles, Node's `node:*` aside; the
+   * first, the bundle's, must show in the heap profile (sampled from the start, it always holds
+   * some of the runner's allocations; an idle second of CPU may not).
+   */
+  readonly scriptNames?: readonly [string, ...string[]];
+}
+
+/** The directory `npm run package` builds in (build-release.ts): no artefact may name a file there. */
+export const BUILD_DIRECTORY = /\/runner-release-/;
+
+/** Checks the file names of a profile's frames (`go tool pprof -raw`) against `names` (SmokeTarget.scriptNames). */
+function assertFrameNames(raw: string, names: readonly [string, ...string[]], profile: 'cpu' | 'heap'): void {
+  assert.doesNotMatch(raw, BUILD_DIRECTORY, `the ${profile} profile names a file of the build`);
+  const files = new Set(rawLocations(raw).map((location) => location.file).filter((file) => !file.startsWith('node:')));
+  for (const file of files) assert.ok(names.includes(file), `the ${profile} profile names ${file}, not one of ${names.join(', ')}`);
+  if (profile === 'heap') assert.ok(files.has(names[0]), `the heap profile names no frame of ${names[0]}: ${[...files].join(', ')}`);
 }
 
 async function get(url: string): Promise<{ status: number; body: Uint8Array; text: string }> {
@@ -50,9 +68,11 @@ export async function smokeTest(target: SmokeTarget, version: string): Promise<v
     const cpu = await get(`${runner.url}/debug/pprof/profile?seconds=1`);
     assert.equal(cpu.status, 200, cpu.text);
     assert.match(goPprof(cpu.body, '-top'), /Type: cpu/);
+    if (target.scriptNames) assertFrameNames(goPprof(cpu.body, '-raw'), target.scriptNames, 'cpu');
     const heap = await get(`${runner.url}/debug/pprof/heap`);
     assert.equal(heap.status, 200, heap.text);
     assert.match(goPprof(heap.body, '-top'), /Type: inuse_space/);
+    if (target.scriptNames) assertFrameNames(goPprof(heap.body, '-raw'), target.scriptNames, 'heap');
 
     const jobFile = join(target.workDir, 'smoke-job.toml');
     writeFileSync(jobFile, 'name = "smoke"\nscript = ["echo smoke-$GREETING from $(id -un)"]\n[variables]\nGREETING = "ok"\n');
