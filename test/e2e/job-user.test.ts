@@ -134,13 +134,26 @@ test("two jobs at once run as two users: neither reads the other's environment o
         }]\n`,
         'b.toml',
       );
-      const resultA = await waitForResult(queue, a.id, { timeoutMs: 30_000 });
-      const resultB = await waitForResult(queue, b.id, { timeoutMs: 30_000 });
+      const [resultA, resultB] = await Promise.all([a, b].map((job) => waitForResult(queue, job.id, { timeoutMs: 30_000 }))).catch((error) => {
+        // Each waits for the other: say where both stopped.
+        const logs = [a, b].map((job) => {
+          try {
+            return logOf(queue, job.id);
+          } catch {
+            return '(no log)';
+          }
+        });
+        throw new Error(`${error}\n--- a:\n${logs[0]}\n--- b:\n${logs[1]}\n--- runner:\n${runner.logs()}`, { cause: error });
+      });
       const logB = logOf(queue, b.id);
-      assert.equal(resultA.state, 'success', logOf(queue, a.id));
-      assert.equal(resultB.state, 'success', logB);
-      assert.match(logOf(queue, a.id), new RegExp(`Running as user ${users[0]!} `));
-      assert.match(logB, new RegExp(`^b-as=${users[1]!}$`, 'm'));
+      assert.equal(resultA!.state, 'success', logOf(queue, a.id));
+      assert.equal(resultB!.state, 'success', logB);
+      // Both jobs prepare at once, and which takes which user is the order they reach the lease.
+      const userA = /Running as user (\S+) /.exec(logOf(queue, a.id))?.[1];
+      assert.ok(userA !== undefined && users.includes(userA), logOf(queue, a.id));
+      const userB = users.find((user) => user !== userA)!;
+      assert.match(logB, new RegExp(`Running as user ${userB} `));
+      assert.match(logB, new RegExp(`^b-as=${userB}$`, 'm'));
       assert.match(logB, /^environ: .*\/proc\/\d+\/environ: Permission denied$/m);
       assert.match(logB, /^project: ls: cannot open directory .*: Permission denied$/m);
       assert.doesNotMatch(logB, /a-secret-value-123/);
